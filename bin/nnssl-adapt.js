@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+import { main } from "../dist/sdk/cli/main.js";
+await main();

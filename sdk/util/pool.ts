@@ -1,0 +1,86 @@
+// Per-case work in worker threads (nnU-Net uses processes for `-np`). A task is a named export of a module that takes
+// one structured-cloneable input and returns a structured-cloneable output (typed arrays are transferred, not copied).
+// When the module is TypeScript source (tests running under vitest) or one worker is asked for, tasks run in-process.
+
+import { Worker } from "node:worker_threads";
+import * as os from "node:os";
+import { NnsslAdaptError } from "../errors.js";
+
+export interface PoolOptions {
+  /** Number of worker threads; default: the number of cores, at most the number of inputs. */
+  numWorkers?: number;
+  /** Called after each finished input with (finished count, total). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+const WORKER_URL = new URL("./pool-worker.js", import.meta.url);
+
+/** Collects the ArrayBuffers of typed arrays inside `value` (two levels deep) so postMessage can transfer them. */
+export function transferables(value: unknown, depth = 3, out: ArrayBuffer[] = []): ArrayBuffer[] {
+  if (ArrayBuffer.isView(value)) {
+    const b = value.buffer;
+    if (b instanceof ArrayBuffer && b.byteLength === value.byteLength && !out.includes(b)) out.push(b);
+  } else if (value && typeof value === "object" && depth > 0) {
+    for (const v of Array.isArray(value) ? value : Object.values(value)) transferables(v, depth - 1, out);
+  }
+  return out;
+}
+
+/** Rebuilds an error that crossed a thread boundary, keeping its user-facing class and message. */
+export function reviveError(e: { name: string; message: string; file?: string; stack?: string }): Error {
+  const ours = ["NnsslAdaptError", "InputError", "CheckpointError", "ConfigError"].includes(e.name);
+  const err = ours ? new NnsslAdaptError(e.message) : new Error(e.message);
+  if (ours) Object.defineProperty(err, "name", { value: e.name });
+  if (e.stack) err.stack = e.stack;
+  return err;
+}
+
+/**
+ * Applies `moduleUrl#exportName` to every input, in worker threads, and returns the outputs in input order.
+ * @example await mapInWorkers(new URL("./analyze-case.js", import.meta.url), "analyzeCase", cases, { numWorkers: 2 })
+ */
+export async function mapInWorkers<I, O>(moduleUrl: URL, exportName: string, inputs: readonly I[], opts: PoolOptions = {}): Promise<O[]> {
+  const total = inputs.length;
+  const n = Math.max(1, Math.min(opts.numWorkers ?? os.availableParallelism(), total));
+  const results = new Array<O>(total);
+  let done = 0;
+  if (n <= 1 || moduleUrl.pathname.endsWith(".ts")) {
+    const mod = await import(moduleUrl.href);
+    const fn = mod[exportName] as (x: I) => Promise<O> | O;
+    if (typeof fn !== "function") throw new Error(`${moduleUrl.pathname} has no export ${exportName}`);
+    for (let i = 0; i < total; i++) {
+      results[i] = await fn(inputs[i]!);
+      opts.onProgress?.(++done, total);
+    }
+    return results;
+  }
+  return new Promise<O[]>((resolve, reject) => {
+    let next = 0;
+    let failed = false;
+    const workers: Worker[] = [];
+    const finish = (err?: Error) => {
+      if (failed) return;
+      if (err) failed = true;
+      for (const w of workers) void w.terminate();
+      err ? reject(err) : resolve(results);
+    };
+    const feed = (w: Worker) => {
+      if (next >= total) { void w.terminate(); return; }
+      const i = next++;
+      w.postMessage({ i, input: inputs[i] });
+    };
+    for (let k = 0; k < n; k++) {
+      const w = new Worker(WORKER_URL, { workerData: { moduleUrl: moduleUrl.href, exportName } });
+      workers.push(w);
+      w.on("message", (m: { i: number; output?: O; error?: { name: string; message: string; stack?: string } }) => {
+        if (m.error) return finish(reviveError(m.error));
+        results[m.i] = m.output as O;
+        opts.onProgress?.(++done, total);
+        if (done === total) return finish();
+        feed(w);
+      });
+      w.on("error", (err) => finish(err));
+      feed(w);
+    }
+  });
+}
