@@ -1,0 +1,64 @@
+// Rich outputs as MIME bundles. Inside a tslab kernel, a bundle is sent as one display_data message carrying every
+// representation (interactive plotly JSON, a static SVG/PNG fallback, plain text), so executed notebooks render in
+// nbconvert HTML and on code hosts too. tslab's public API sends one MIME type per message; the multi-MIME writer is
+// internal (tslab/dist/jupyter.js `lastWriteDisplayData`), so we find the kernel's own copy in the CommonJS cache.
+// Outside a kernel nothing is sent and callers use the returned bundle (e.g. to write HTML files).
+
+import { createRequire } from "node:module";
+import { randomBytes } from "node:crypto";
+
+/** MIME type -> content. Binary content (PNG) is base64 text, as Jupyter expects. */
+export type MimeBundle = Record<string, string | object>;
+
+type WriteDisplayData = (msg: { data: MimeBundle; metadata: object; transient: { display_id?: string } }, update: boolean) => void;
+
+const require = createRequire(import.meta.url);
+
+function kernelWriter(): WriteDisplayData | null {
+  for (const [file, mod] of Object.entries(require.cache)) {
+    if (/[\\/]tslab[\\/]dist[\\/]jupyter\.js$/.test(file)) {
+      const w = (mod?.exports as { lastWriteDisplayData?: WriteDisplayData | null } | undefined)?.lastWriteDisplayData;
+      if (typeof w === "function") return w;
+    }
+  }
+  return null;
+}
+
+/** True when running inside a tslab kernel that can show rich output. */
+export function inNotebook(): boolean {
+  return kernelWriter() !== null;
+}
+
+/** Sends a bundle as a new output. Returns false (and sends nothing) outside a notebook. */
+export function displayBundle(bundle: MimeBundle): boolean {
+  const w = kernelWriter();
+  if (!w) return false;
+  w({ data: bundle, metadata: {}, transient: {} }, false);
+  return true;
+}
+
+/** An output that is overwritten in place (progress bars, live training curves). */
+export class UpdatingDisplay {
+  private readonly id = randomBytes(8).toString("hex");
+  private shown = false;
+  last: MimeBundle | undefined;
+
+  /** Shows `bundle`, replacing what this display showed before. Returns false outside a notebook. */
+  update(bundle: MimeBundle): boolean {
+    this.last = bundle;
+    const w = kernelWriter();
+    if (!w) return false;
+    w({ data: bundle, metadata: {}, transient: { display_id: this.id } }, this.shown);
+    this.shown = true;
+    return true;
+  }
+}
+
+/** Base64 of binary content for a bundle entry. */
+export function base64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+}
