@@ -1,7 +1,7 @@
 // A figure = an interactive plotly spec plus a static SVG of the same data. Jupyter front ends with a plotly
 // renderer (JupyterLab, VS Code) draw the interactive one; nbconvert HTML and code hosts show the SVG.
 
-import { displayBundle, UpdatingDisplay, type MimeBundle } from "./mime.js";
+import { displayBundle, UpdatingDisplay, withSummary, type MimeBundle } from "./mime.js";
 import { svgChart, type Panel } from "./svg-chart.js";
 
 export interface Figure {
@@ -45,5 +45,5 @@ export function panelsFigure(panels: Panel[], { title = "", height = 240, width 
 export function showFigure(fig: Figure, display?: UpdatingDisplay): Figure {
   if (display) display.update(figureBundle(fig));
   else displayBundle(figureBundle(fig));
-  return fig;
+  return withSummary(fig, `[figure] ${fig.text}`);
 }

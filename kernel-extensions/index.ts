@@ -1,7 +1,7 @@
 // Notebook helpers for tslab. Each returns its picture or table (PNG bytes, SVG, HTML, plotly JSON) and, inside a
 // tslab kernel, also displays it; outside a notebook nothing is displayed and the return value can be saved.
 
-export { inNotebook, displayBundle, UpdatingDisplay } from "./mime.js";
+export { inNotebook, displayBundle, UpdatingDisplay, withSummary } from "./mime.js";
 export type { MimeBundle } from "./mime.js";
 export { encodePng } from "./png.js";
 export { sliceViewer, renderSlice, LABEL_COLORS } from "./slice-viewer.js";

@@ -62,3 +62,12 @@ export function base64(bytes: Uint8Array): string {
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 }
+
+/**
+ * Gives a returned display object a one-line printed form. tslab prints a cell's last value with console.log, and a
+ * figure's full SVG/PNG payload there would bury the picture it just displayed.
+ */
+export function withSummary<T extends object>(value: T, summary: string): T {
+  Object.defineProperty(value, Symbol.for("nodejs.util.inspect.custom"), { value: () => summary, enumerable: false });
+  return value;
+}

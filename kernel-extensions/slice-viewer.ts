@@ -2,7 +2,7 @@
 // Volumes are nnU-Net arrays: shape [C, a0, a1, a2] (raw reader order or preprocessed, transposed order alike).
 
 import { encodePng } from "./png.js";
-import { base64, escapeHtml, displayBundle, type MimeBundle } from "./mime.js";
+import { base64, escapeHtml, displayBundle, withSummary, type MimeBundle } from "./mime.js";
 
 type Voxels = Float32Array | Float64Array | Int16Array | Uint8Array | Int8Array | Uint16Array | Int32Array;
 
@@ -158,5 +158,5 @@ export function sliceViewer(
   // A single image also goes out as image/png, so front ends that drop HTML (and code hosts) still show it.
   const bundle: MimeBundle = images.length === 1 ? { "image/png": base64(images[0]!.png), "text/plain": text } : { "text/html": html, "text/plain": text };
   if (opts.display !== false) displayBundle(bundle);
-  return { images, bundle, html };
+  return withSummary({ images, bundle, html }, text);
 }

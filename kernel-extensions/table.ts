@@ -1,6 +1,6 @@
 // arquero tables (and plain row objects) as HTML with a Markdown/text fallback.
 
-import { displayBundle, escapeHtml, type MimeBundle } from "./mime.js";
+import { displayBundle, escapeHtml, withSummary, type MimeBundle } from "./mime.js";
 
 interface ArqueroLike { toHTML(opts?: object): string; toMarkdown(opts?: object): string; numRows(): number }
 
@@ -29,5 +29,5 @@ export function tableBundle(table: ArqueroLike | readonly Record<string, unknown
 export function showTable(table: ArqueroLike | readonly Record<string, unknown>[], opts: { limit?: number } = {}): MimeBundle {
   const b = tableBundle(table, opts);
   displayBundle(b);
-  return b;
+  return withSummary(b, String(b["text/plain"]));
 }
