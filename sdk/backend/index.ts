@@ -4,7 +4,11 @@
 
 import { createRequire } from "node:module";
 import * as tf from "@tensorflow/tfjs";
+import { registerConv3dTransposeGradient } from "./gradients.js";
 import { registerOnednnBackend } from "./onednn.js";
+
+// Before anything computes a gradient: tf.conv3dTranspose (nnU-Net decoders) is not differentiable in stock tfjs 4.22.
+registerConv3dTransposeGradient();
 
 export { tf };
 

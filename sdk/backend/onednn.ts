@@ -1,13 +1,91 @@
-// The one seam to the optional oneDNN native addon (native/). Nothing else imports the .node file.
-// Filled in by the oneDNN backend work; until then the addon is reported as unavailable.
+// The one seam to the optional oneDNN native addon (native/, built at install time by scripts/build-native.js).
+// Nothing else loads the .node file. When it loads, a tfjs backend `cpu-onednn` is registered: a MathBackendCPU
+// instance whose Conv3D/Conv2D (forward and both gradients) and BatchMatMul kernels run in oneDNN
+// (sdk/backend/onednn-kernels.ts) while every other kernel is the pure-JS cpu one.
+
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as tf from "@tensorflow/tfjs";
+import { registerOnednnKernels, type OnednnAddon } from "./onednn-kernels.js";
+
+export const ONEDNN_BACKEND_NAME = "cpu-onednn";
+const ADDON_FILE = join("native", "build", "Release", "nnssl_onednn.node");
 
 export interface OnednnStatus {
   available: boolean;
-  /** Why the addon is not available (not built, libdnnl missing, load error), or the oneDNN version when it is. */
+  /** Why the addon is not available (not built, load error), or the oneDNN version when it is. */
   reason: string;
 }
 
-/** Tries to load the native addon and register the `cpu-onednn` tfjs backend. Never throws. */
-export async function registerOnednnBackend(): Promise<OnednnStatus> {
-  return { available: false, reason: "the oneDNN backend is not part of this build" };
+export interface RegisterOnednnOptions {
+  /** Load the addon from this file instead of native/build/Release/nnssl_onednn.node (tests force a missing one). */
+  addonPath?: string;
+}
+
+/** native/build/Release/nnssl_onednn.node of this package, from sdk/backend (vitest) or dist/sdk/backend (built). */
+function defaultAddonPath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let up = 0; up < 4; up++) {
+    const candidate = join(dir, ADDON_FILE);
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  return join(dirname(fileURLToPath(import.meta.url)), "..", "..", ADDON_FILE);
+}
+
+let registered: OnednnStatus | undefined;
+let active: OnednnAddon | undefined;
+
+/**
+ * How many oneDNN primitives are cached (one per kernel and shape), or null when the addon is not loaded. Tests use it
+ * to prove a kernel ran in oneDNN rather than in its pure-JS fallback.
+ */
+export function onednnPrimitiveCount(): number | null {
+  return active ? active.cacheSize() : null;
+}
+
+/**
+ * Tries to load the native addon and register the `cpu-onednn` tfjs backend (once; later calls return the same
+ * status unless `addonPath` names another file). Never throws: a missing or broken addon is reported as `{ available: false, reason }`.
+ * @example const { available, reason } = await registerOnednnBackend(); if (available) await tf.setBackend("cpu-onednn");
+ */
+export async function registerOnednnBackend(options: RegisterOnednnOptions = {}): Promise<OnednnStatus> {
+  // An explicit path is always tried (and reported) as given; the default one is loaded once.
+  if (options.addonPath !== undefined) return load(options.addonPath);
+  if (!registered?.available) registered = load(defaultAddonPath());
+  return registered;
+}
+
+function load(file: string): OnednnStatus {
+  if (!existsSync(file)) {
+    return {
+      available: false,
+      reason: `native addon not built (${file} missing; apt-get install libdnnl-dev, then node scripts/build-native.js)`,
+    };
+  }
+  let lib: OnednnAddon;
+  try {
+    lib = createRequire(import.meta.url)(file) as OnednnAddon;
+  } catch (err) {
+    // Typically "libdnnl.so.2: cannot open shared object file" after libdnnl was removed.
+    return { available: false, reason: `native addon failed to load: ${(err as Error).message.split("\n")[0]}` };
+  }
+  try {
+    const cpuFactory = tf.findBackendFactory("cpu");
+    if (!cpuFactory) return { available: false, reason: "the tfjs cpu backend is not registered" };
+    if (!tf.findBackendFactory(ONEDNN_BACKEND_NAME)) {
+      registerOnednnKernels(lib, ONEDNN_BACKEND_NAME);
+      // A new MathBackendCPU per backend instance: tensors of `cpu` and `cpu-onednn` stay in separate stores, and
+      // tfjs moves them across on first use like between any two backends. Priority 0 keeps tfjs from choosing it
+      // on its own; initBackend() selects it explicitly.
+      tf.registerBackend(ONEDNN_BACKEND_NAME, cpuFactory, 0);
+    }
+    active ??= lib;
+    const v = lib.version();
+    return { available: true, reason: `oneDNN ${v.major}.${v.minor}.${v.patch}, ${v.cpuRuntime}` };
+  } catch (err) {
+    return { available: false, reason: `registering ${ONEDNN_BACKEND_NAME} failed: ${(err as Error).message}` };
+  }
 }

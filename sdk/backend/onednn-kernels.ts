@@ -1,0 +1,224 @@
+// tfjs kernels of the `cpu-onednn` backend that run in oneDNN (native/src/addon.cc). The backend instance is a plain
+// tfjs MathBackendCPU, so tensors live in `backend.data` as TypedArrays; these kernels hand those arrays to the addon
+// and wrap a freshly allocated output array, the same allocation the pure-JS kernels make, and nothing else is copied.
+// Layouts are tfjs' own: NDHWC activations and DHWIO filters (NHWC / HWIO for 2D, passed as depth-1 3D problems).
+
+import * as tf from "@tensorflow/tfjs";
+
+type TensorInfo = tf.TensorInfo;
+type Conv3DInfo = ReturnType<typeof tf.backend_util.computeConv3DInfo>;
+type Conv2DInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
+type Shape5D = [number, number, number, number, number];
+type Shape4D = [number, number, number, number];
+type Triple = number | [number, number, number];
+
+/** The functions exported by native/build/Release/nnssl_onednn.node. */
+export interface OnednnAddon {
+  /** params: see convParams; x NDHWC, w DHWIO, y NDHWC (written). */
+  convForward(params: number[], x: Float32Array, w: Float32Array, y: Float32Array): void;
+  convBackwardData(params: number[], dy: Float32Array, w: Float32Array, dx: Float32Array): void;
+  convBackwardWeights(params: number[], x: Float32Array, dy: Float32Array, dw: Float32Array): void;
+  /** params: [batchA, batchB, M, K, N, transposeA, transposeB] */
+  matmul(params: number[], a: Float32Array, b: Float32Array, c: Float32Array): void;
+  version(): { major: number; minor: number; patch: number; cpuRuntime: string };
+  clearCache(): void;
+  cacheSize(): number;
+}
+
+/** What the kernels need from MathBackendCPU (its `data` store and `makeTensorInfo`). */
+interface CpuBackend {
+  data: { get(dataId: object): { values?: unknown } };
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array): TensorInfo;
+}
+
+const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** The Float32Array behind a tensor, or null when it is not one (complex, int, or not yet materialized). */
+function f32(backend: CpuBackend, t: TensorInfo): Float32Array | null {
+  const values = backend.data.get(t.dataId).values;
+  return t.dtype === "float32" && values instanceof Float32Array ? values : null;
+}
+
+/**
+ * oneDNN requires (in + padL + padR - extent) / stride + 1 == out with floor division; tfjs' output size can exceed
+ * that (dimRoundingMode "ceil"), in which case the windows read further zero padding on the right.
+ */
+function rightPad(inSize: number, outSize: number, k: number, dilation: number, stride: number, padL: number, padR: number): number {
+  const extent = (k - 1) * dilation + 1;
+  const needed = (outSize - 1) * stride + extent - inSize - padL;
+  return Math.floor((inSize + padL + padR - extent) / stride) + 1 === outSize ? padR : needed;
+}
+
+/** The addon's 24 convolution parameters from tfjs' Conv3DInfo (dilations in oneDNN's "0 = dense" convention). */
+export function convParams(c: Conv3DInfo): number[] {
+  const p = c.padInfo;
+  return [
+    c.batchSize, c.inChannels, c.inDepth, c.inHeight, c.inWidth,
+    c.outChannels, c.filterDepth, c.filterHeight, c.filterWidth,
+    c.outDepth, c.outHeight, c.outWidth,
+    c.strideDepth, c.strideHeight, c.strideWidth,
+    c.dilationDepth - 1, c.dilationHeight - 1, c.dilationWidth - 1,
+    p.front, p.top, p.left,
+    rightPad(c.inDepth, c.outDepth, c.filterDepth, c.dilationDepth, c.strideDepth, p.front, p.back),
+    rightPad(c.inHeight, c.outHeight, c.filterHeight, c.dilationHeight, c.strideHeight, p.top, p.bottom),
+    rightPad(c.inWidth, c.outWidth, c.filterWidth, c.dilationWidth, c.strideWidth, p.left, p.right),
+  ];
+}
+
+/** A 2D convolution as the depth-1 3D problem (NHWC/HWIO memory is identical to NDHWC/DHWIO with D = 1). */
+export function conv2dParams(c: Conv2DInfo): number[] {
+  const p = c.padInfo;
+  return [
+    c.batchSize, c.inChannels, 1, c.inHeight, c.inWidth,
+    c.outChannels, 1, c.filterHeight, c.filterWidth,
+    1, c.outHeight, c.outWidth,
+    1, c.strideHeight, c.strideWidth,
+    0, c.dilationHeight - 1, c.dilationWidth - 1,
+    0, p.top, p.left,
+    0,
+    rightPad(c.inHeight, c.outHeight, c.filterHeight, c.dilationHeight, c.strideHeight, p.top, p.bottom),
+    rightPad(c.inWidth, c.outWidth, c.filterWidth, c.dilationWidth, c.strideWidth, p.left, p.right),
+  ];
+}
+
+type Fast = (inputs: Record<string, TensorInfo>, backend: CpuBackend, attrs: Record<string, unknown>) => TensorInfo | null;
+
+/**
+ * A kernel that runs `fast` and falls back to the pure-JS kernel when `fast` declines (returns null: non-float32
+ * inputs, empty tensors, NCHW data format, batch shapes oneDNN cannot broadcast).
+ */
+function withFallback(kernelName: string, backendName: string, cpu: tf.KernelConfig, fast: Fast): tf.KernelConfig {
+  return {
+    kernelName,
+    backendName,
+    kernelFunc: (args) => {
+      const out = fast(args.inputs as Record<string, TensorInfo>, args.backend as unknown as CpuBackend, args.attrs as Record<string, unknown>);
+      return out ?? (cpu.kernelFunc(args) as TensorInfo);
+    },
+  };
+}
+
+const conv3D: Fast = ({ x, filter }, backend, attrs) => {
+  const a = attrs as { strides: Triple; pad: "valid" | "same"; dilations: Triple };
+  const xs = f32(backend, x), ws = f32(backend, filter);
+  if (!xs || !ws || xs.length === 0 || ws.length === 0) return null;
+  const info = tf.backend_util.computeConv3DInfo(x.shape as Shape5D, filter.shape as Shape5D, a.strides, a.dilations, a.pad);
+  const y = new Float32Array(size(info.outShape));
+  if (y.length > 0) addon().convForward(convParams(info), xs, ws, y);
+  return backend.makeTensorInfo(info.outShape, "float32", y);
+};
+
+const conv3DBackpropInputV2: Fast = ({ dy, filter }, backend, attrs) => {
+  const a = attrs as { strides: Triple; pad: "valid" | "same"; inputShape: Shape5D };
+  const dys = f32(backend, dy), ws = f32(backend, filter);
+  if (!dys || !ws || dys.length === 0 || ws.length === 0) return null;
+  // Like the pure-JS kernel, dilations are 1: tfjs has no dilated conv3d gradient.
+  const info = tf.backend_util.computeConv3DInfo(a.inputShape, filter.shape as Shape5D, a.strides, 1, a.pad);
+  const dx = new Float32Array(size(info.inShape));
+  if (dx.length > 0) addon().convBackwardData(convParams(info), dys, ws, dx);
+  return backend.makeTensorInfo(info.inShape, "float32", dx);
+};
+
+const conv3DBackpropFilterV2: Fast = ({ x, dy }, backend, attrs) => {
+  const a = attrs as { strides: Triple; pad: "valid" | "same"; filterShape: Shape5D };
+  const xs = f32(backend, x), dys = f32(backend, dy);
+  if (!xs || !dys || xs.length === 0 || dys.length === 0) return null;
+  const info = tf.backend_util.computeConv3DInfo(x.shape as Shape5D, a.filterShape, a.strides, 1, a.pad);
+  const dw = new Float32Array(size(info.filterShape));
+  if (dw.length > 0) addon().convBackwardWeights(convParams(info), xs, dys, dw);
+  return backend.makeTensorInfo(info.filterShape, "float32", dw);
+};
+
+interface Conv2DAttrs {
+  strides: number | [number, number];
+  pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
+  dataFormat: "NHWC" | "NCHW";
+  dimRoundingMode?: "floor" | "round" | "ceil";
+  dilations?: number | [number, number];
+}
+
+const conv2D: Fast = ({ x, filter }, backend, attrs) => {
+  const a = attrs as unknown as Conv2DAttrs;
+  const xs = f32(backend, x), ws = f32(backend, filter);
+  if (!xs || !ws || xs.length === 0 || ws.length === 0 || a.dataFormat === "NCHW") return null;
+  const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4D, filter.shape as Shape4D, a.strides, a.dilations ?? 1,
+    a.pad, a.dimRoundingMode, false, "channelsLast");
+  const y = new Float32Array(size(info.outShape));
+  if (y.length > 0) addon().convForward(conv2dParams(info), xs, ws, y);
+  return backend.makeTensorInfo(info.outShape, "float32", y);
+};
+
+const conv2DBackpropInput: Fast = ({ dy, filter }, backend, attrs) => {
+  const a = attrs as unknown as Conv2DAttrs & { inputShape: Shape4D };
+  const dys = f32(backend, dy), ws = f32(backend, filter);
+  if (!dys || !ws || dys.length === 0 || ws.length === 0 || a.dataFormat === "NCHW") return null;
+  const info = tf.backend_util.computeConv2DInfo(a.inputShape, filter.shape as Shape4D, a.strides, 1, a.pad,
+    a.dimRoundingMode, false, "channelsLast");
+  const dx = new Float32Array(size(info.inShape));
+  if (dx.length > 0) addon().convBackwardData(conv2dParams(info), dys, ws, dx);
+  return backend.makeTensorInfo(info.inShape, "float32", dx);
+};
+
+const conv2DBackpropFilter: Fast = ({ x, dy }, backend, attrs) => {
+  const a = attrs as unknown as Conv2DAttrs & { filterShape: Shape4D };
+  const xs = f32(backend, x), dys = f32(backend, dy);
+  if (!xs || !dys || xs.length === 0 || dys.length === 0 || a.dataFormat === "NCHW") return null;
+  const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4D, a.filterShape, a.strides, 1, a.pad,
+    a.dimRoundingMode, false, "channelsLast");
+  const dw = new Float32Array(size(info.filterShape));
+  if (dw.length > 0) addon().convBackwardWeights(conv2dParams(info), xs, dys, dw);
+  return backend.makeTensorInfo(info.filterShape, "float32", dw);
+};
+
+const batchMatMul: Fast = ({ a, b }, backend, attrs) => {
+  const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
+  const as = f32(backend, a), bs = f32(backend, b);
+  if (!as || !bs || a.shape.length < 2 || b.shape.length < 2) return null;
+  const batchShapeA = a.shape.slice(0, -2), batchShapeB = b.shape.slice(0, -2);
+  const batchA = size(batchShapeA), batchB = size(batchShapeB);
+  // oneDNN broadcasts a whole batch of 1; element-wise batch broadcasting ([2,1] x [1,3]) and invalid shapes go to
+  // the pure-JS kernel, which also produces tfjs' error messages.
+  const rank = Math.max(batchShapeA.length, batchShapeB.length);
+  const padded = (s: number[]) => [...Array(rank - s.length).fill(1), ...s];
+  const sameBatch = padded(batchShapeA).every((d, i) => d === padded(batchShapeB)[i]);
+  if (!sameBatch && batchA !== 1 && batchB !== 1) return null;
+  const [m, k] = transposeA ? [a.shape.at(-1)!, a.shape.at(-2)!] : [a.shape.at(-2)!, a.shape.at(-1)!];
+  const [k2, n] = transposeB ? [b.shape.at(-1)!, b.shape.at(-2)!] : [b.shape.at(-2)!, b.shape.at(-1)!];
+  if (k !== k2 || m * k * n === 0) return null;
+  const outBatch = batchA >= batchB ? padded(batchShapeA) : padded(batchShapeB);
+  const outShape = [...outBatch, m, n];
+  const c = new Float32Array(size(outShape));
+  addon().matmul([batchA, batchB, m, k, n, transposeA ? 1 : 0, transposeB ? 1 : 0], as, bs, c);
+  return backend.makeTensorInfo(outShape, "float32", c);
+};
+
+/** Kernel name -> oneDNN implementation; everything else is the pure-JS cpu kernel. */
+const FAST: Record<string, Fast> = {
+  Conv3D: conv3D,
+  Conv3DBackpropInputV2: conv3DBackpropInputV2,
+  Conv3DBackpropFilterV2: conv3DBackpropFilterV2,
+  Conv2D: conv2D,
+  Conv2DBackpropInput: conv2DBackpropInput,
+  Conv2DBackpropFilter: conv2DBackpropFilter,
+  BatchMatMul: batchMatMul,
+};
+
+export const ONEDNN_KERNEL_NAMES: readonly string[] = Object.keys(FAST);
+
+let loaded: OnednnAddon | undefined;
+function addon(): OnednnAddon {
+  if (!loaded) throw new Error("cpu-onednn kernel called before the oneDNN addon was loaded");
+  return loaded;
+}
+
+/**
+ * Registers, for `backendName`, every kernel of tfjs' cpu backend, with the ones in ONEDNN_KERNEL_NAMES replaced by
+ * oneDNN versions that fall back to the cpu kernel for inputs oneDNN does not take.
+ */
+export function registerOnednnKernels(lib: OnednnAddon, backendName: string): void {
+  loaded = lib;
+  for (const config of tf.getKernelsForBackend("cpu")) {
+    const fast = FAST[config.kernelName];
+    tf.registerKernel(fast ? withFallback(config.kernelName, backendName, config, fast) : { ...config, backendName });
+  }
+}

@@ -1,0 +1,208 @@
+// The cpu-onednn kernels against tfjs' pure-JS cpu kernels on the same seeded inputs (1e-4 relative to the largest
+// reference value), forward and gradients, plus the fallback when the addon is missing.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { tf } from "../../sdk/backend/index.js";
+import { onednnPrimitiveCount, registerOnednnBackend } from "../../sdk/backend/onednn.js";
+
+const status = await registerOnednnBackend();
+
+/** mulberry32: a tiny seeded generator so every run draws the same "random" inputs. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomArray(shape: number[], seed: number): Float32Array {
+  const next = seeded(seed);
+  const out = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < out.length; i++) out[i] = next() * 2 - 1;
+  return out;
+}
+
+/** Runs `fn` on the pure-JS cpu backend and on cpu-onednn; returns both results' values. */
+async function onBothBackends(fn: () => tf.Tensor[]): Promise<{ ref: Float32Array[]; fast: Float32Array[]; primitivesAdded: number }> {
+  await tf.setBackend("cpu");
+  const refTensors = fn();
+  const ref = refTensors.map((t) => t.dataSync() as Float32Array);
+  tf.dispose(refTensors);
+  await tf.setBackend("cpu-onednn");
+  const before = onednnPrimitiveCount() ?? 0;
+  const fastTensors = fn();
+  const fast = fastTensors.map((t) => t.dataSync() as Float32Array);
+  tf.dispose(fastTensors);
+  return { ref, fast, primitivesAdded: (onednnPrimitiveCount() ?? 0) - before };
+}
+
+function expectClose(fast: Float32Array, ref: Float32Array, what: string): void {
+  expect(fast.length, what).toBe(ref.length);
+  let scale = 0;
+  for (const v of ref) scale = Math.max(scale, Math.abs(v));
+  let worst = 0;
+  for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(fast[i] - ref[i]));
+  expect(scale, `${what}: reference is all zeros, the case tests nothing`).toBeGreaterThan(0);
+  expect(worst / scale, `${what}: max |onednn - cpu| / max |cpu|`).toBeLessThan(1e-4);
+}
+
+type Pad = "same" | "valid";
+interface Conv3dCase {
+  x: [number, number, number, number, number]; // NDHWC
+  k: number;
+  outChannels: number;
+  stride: 1 | 2;
+  pad: Pad;
+}
+
+// Odd sizes, strides 1 and 2, kernels 1/2/3, both paddings, 1 to 320 channels, batch 1 and 2.
+const conv3dCases: Conv3dCase[] = [
+  { x: [1, 5, 6, 7, 1], k: 3, outChannels: 4, stride: 1, pad: "same" },
+  { x: [2, 7, 5, 9, 3], k: 3, outChannels: 5, stride: 2, pad: "same" },
+  { x: [2, 7, 6, 5, 4], k: 3, outChannels: 6, stride: 2, pad: "valid" },
+  { x: [1, 6, 7, 5, 8], k: 2, outChannels: 8, stride: 2, pad: "valid" },
+  { x: [2, 5, 5, 5, 5], k: 2, outChannels: 3, stride: 1, pad: "same" },
+  { x: [2, 5, 7, 3, 16], k: 1, outChannels: 2, stride: 1, pad: "valid" },
+  { x: [1, 4, 3, 5, 32], k: 3, outChannels: 32, stride: 1, pad: "same" },
+  { x: [2, 3, 3, 3, 64], k: 3, outChannels: 17, stride: 2, pad: "same" },
+  { x: [1, 3, 2, 3, 320], k: 3, outChannels: 320, stride: 1, pad: "same" },
+  { x: [1, 2, 3, 2, 320], k: 1, outChannels: 320, stride: 1, pad: "valid" },
+];
+const describeName = (c: Conv3dCase) => `x=[${c.x}] k${c.k} s${c.stride} ${c.pad} -> ${c.outChannels}`;
+
+describe.skipIf(!status.available)(`cpu-onednn kernels (${status.reason})`, () => {
+  afterAll(async () => {
+    await tf.setBackend("cpu");
+  });
+
+  it.each(conv3dCases.map((c, i) => [describeName(c), c, i] as const))("conv3d forward and gradients: %s", async (_, c, i) => {
+    const w = [c.k, c.k, c.k, c.x[4], c.outChannels];
+    const xs = randomArray(c.x, 100 + i), ws = randomArray(w, 200 + i);
+    const { ref, fast, primitivesAdded } = await onBothBackends(() => {
+      const x = tf.tensor5d(xs, c.x), f = tf.tensor(ws, w) as tf.Tensor5D;
+      const y = tf.conv3d(x, f, c.stride, c.pad);
+      // A non-uniform upstream gradient so a transposed or shifted dx/dw cannot match by symmetry.
+      const r = tf.tensor(randomArray(y.shape, 300 + i), y.shape);
+      const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv3d(a as tf.Tensor5D, b as tf.Tensor5D, c.stride, c.pad).mul(r).sum())([x, f]);
+      return [y, dx, dw];
+    });
+    expectClose(fast[0], ref[0], "conv3d y");
+    expectClose(fast[1], ref[1], "conv3d dx");
+    expectClose(fast[2], ref[2], "conv3d dw");
+    expect(primitivesAdded, "new oneDNN primitives (proves oneDNN ran, not the JS fallback)").toBeGreaterThanOrEqual(3);
+  });
+
+  const transposeCases: { x: [number, number, number, number, number]; k: number; inChannels: number; stride: 1 | 2; pad: Pad }[] = [
+    { x: [2, 3, 4, 5, 8], k: 2, inChannels: 4, stride: 2, pad: "valid" },
+    { x: [1, 3, 3, 3, 6], k: 3, inChannels: 5, stride: 2, pad: "same" },
+    { x: [1, 4, 5, 3, 3], k: 3, inChannels: 7, stride: 1, pad: "same" },
+  ];
+  it.each(transposeCases.map((c, i) => [`x=[${c.x}] k${c.k} s${c.stride} ${c.pad} -> ${c.inChannels}`, c, i] as const))(
+    "conv3dTranspose forward and gradients: %s",
+    async (_, c, i) => {
+      // conv3dTranspose filter is [k, k, k, outChannels, inChannels of the transpose input].
+      const w = [c.k, c.k, c.k, c.inChannels, c.x[4]];
+      const spatial = c.x.slice(1, 4).map((s) => (c.pad === "same" ? s * c.stride : (s - 1) * c.stride + c.k));
+      const outShape = [c.x[0], ...spatial, c.inChannels] as [number, number, number, number, number];
+      const xs = randomArray(c.x, 400 + i), ws = randomArray(w, 500 + i), rs = randomArray(outShape, 600 + i);
+      const { ref, fast } = await onBothBackends(() => {
+        const x = tf.tensor5d(xs, c.x), f = tf.tensor(ws, w) as tf.Tensor5D, r = tf.tensor(rs, outShape);
+        const y = tf.conv3dTranspose(x, f, outShape, c.stride, c.pad);
+        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.conv3dTranspose(a as tf.Tensor5D, b as tf.Tensor5D, outShape, c.stride, c.pad).mul(r).sum())([x, f]);
+        return [y, dx, dw];
+      });
+      expectClose(fast[0], ref[0], "conv3dTranspose y");
+      expectClose(fast[1], ref[1], "conv3dTranspose dx");
+      expectClose(fast[2], ref[2], "conv3dTranspose dw");
+    },
+  );
+
+  const conv2dCases: { x: [number, number, number, number]; k: number; outChannels: number; stride: 1 | 2; pad: Pad }[] = [
+    { x: [2, 9, 7, 3], k: 3, outChannels: 5, stride: 2, pad: "same" },
+    { x: [1, 6, 5, 16], k: 2, outChannels: 8, stride: 2, pad: "valid" },
+    { x: [1, 5, 5, 320], k: 1, outChannels: 64, stride: 1, pad: "same" },
+  ];
+  it.each(conv2dCases.map((c, i) => [`x=[${c.x}] k${c.k} s${c.stride} ${c.pad} -> ${c.outChannels}`, c, i] as const))(
+    "conv2d forward and gradients: %s",
+    async (_, c, i) => {
+      const w = [c.k, c.k, c.x[3], c.outChannels];
+      const xs = randomArray(c.x, 700 + i), ws = randomArray(w, 800 + i);
+      const { ref, fast } = await onBothBackends(() => {
+        const x = tf.tensor4d(xs, c.x), f = tf.tensor(ws, w) as tf.Tensor4D;
+        const y = tf.conv2d(x, f, c.stride, c.pad);
+        const r = tf.tensor(randomArray(y.shape, 900 + i), y.shape);
+        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad).mul(r).sum())([x, f]);
+        return [y, dx, dw];
+      });
+      expectClose(fast[0], ref[0], "conv2d y");
+      expectClose(fast[1], ref[1], "conv2d dx");
+      expectClose(fast[2], ref[2], "conv2d dw");
+    },
+  );
+
+  // Broadcast batches are checked forward only: tfjs 4.22's own BatchMatMul gradient does not sum a broadcast batch
+  // back to its input's shape, so it throws on every backend.
+  const matMulCases: { a: number[]; b: number[]; transposeA: boolean; transposeB: boolean; grad?: false }[] = [
+    { a: [7, 5], b: [5, 3], transposeA: false, transposeB: false },
+    { a: [5, 7], b: [5, 3], transposeA: true, transposeB: false },
+    { a: [7, 5], b: [3, 5], transposeA: false, transposeB: true },
+    { a: [2, 5, 7], b: [2, 3, 5], transposeA: true, transposeB: true },
+    { a: [3, 9, 33], b: [33, 17], transposeA: false, transposeB: false, grad: false },
+    { a: [1, 4, 6], b: [2, 3, 6, 5], transposeA: false, transposeB: false, grad: false },
+    { a: [2, 3, 4, 6], b: [2, 3, 6, 5], transposeA: false, transposeB: false },
+    { a: [1, 320], b: [320, 320], transposeA: false, transposeB: false },
+  ];
+  it.each(matMulCases.map((c, i) => [`[${c.a}]${c.transposeA ? "^T" : ""} x [${c.b}]${c.transposeB ? "^T" : ""}`, c, i] as const))(
+    "matMul forward and gradients: %s",
+    async (_, c, i) => {
+      const as = randomArray(c.a, 1000 + i), bs = randomArray(c.b, 1100 + i);
+      const { ref, fast } = await onBothBackends(() => {
+        const a = tf.tensor(as, c.a), b = tf.tensor(bs, c.b);
+        const y = tf.matMul(a, b, c.transposeA, c.transposeB);
+        if (c.grad === false) return [y];
+        const r = tf.tensor(randomArray(y.shape, 1200 + i), y.shape);
+        const [da, db] = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.matMul(p, q, c.transposeA, c.transposeB).mul(r).sum())([a, b]);
+        return [y, da, db];
+      });
+      expectClose(fast[0], ref[0], "matMul y");
+      expect(fast.length).toBe(c.grad === false ? 1 : 3);
+      if (c.grad !== false) {
+        expectClose(fast[1], ref[1], "matMul da");
+        expectClose(fast[2], ref[2], "matMul db");
+      }
+    },
+  );
+
+  it("registerOnednnBackend reports the oneDNN version and registers cpu-onednn", async () => {
+    expect(status.reason).toMatch(/^oneDNN \d+\.\d+\.\d+/);
+    expect(tf.engine().registryFactory["cpu-onednn"]).toBeDefined();
+    // Every pure-JS kernel is also there, so ops without a oneDNN version still run on cpu-onednn.
+    const cpuKernels = tf.getKernelsForBackend("cpu").map((k) => k.kernelName).sort();
+    const onednnKernels = tf.getKernelsForBackend("cpu-onednn").map((k) => k.kernelName).sort();
+    expect(onednnKernels).toEqual(cpuKernels);
+  });
+});
+
+describe("registerOnednnBackend fallback", () => {
+  const garbage = join(mkdtempSync(join(tmpdir(), "onednn-test-")), "nnssl_onednn.node");
+  writeFileSync(garbage, "not a shared object");
+  it.each([
+    ["a missing addon file", "/nonexistent/nnssl_onednn.node", /^native addon not built \(\/nonexistent\/nnssl_onednn\.node missing; apt-get install libdnnl-dev/],
+    ["a corrupt addon file", garbage, /^native addon failed to load: /],
+  ])("registerOnednnBackend with %s reports unavailable with a reason, and cpu still computes", async (_, addonPath, reason) => {
+    const result = await registerOnednnBackend({ addonPath });
+    expect(result.available).toBe(false);
+    expect(result.reason).toMatch(reason);
+    await tf.setBackend("cpu");
+    const y = tf.conv3d(tf.ones([1, 3, 3, 3, 1]) as tf.Tensor5D, tf.ones([3, 3, 3, 1, 1]) as tf.Tensor5D, 1, "same");
+    // Corner voxel sees 2x2x2 ones, its neighbour along W 2x2x3.
+    expect(Array.from(y.dataSync()).slice(0, 2)).toEqual([8, 12]);
+  });
+});
