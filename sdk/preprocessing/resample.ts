@@ -1,0 +1,183 @@
+// Port of nnunetv2/preprocessing/resampling/default_resampling.py (MIC-DKFZ/nnUNet 0e495086; skimage 0.19.3, scipy 1.10).
+// Arrays are (C, Z, Y, X) in nnU-Net's transposed axis order, C-contiguous; spacings in the same order. Computation is
+// float64 and the result has the input's typed-array type, like upstream's `reshaped_final.astype(dtype_data)`.
+
+import { ANISO_THRESHOLD } from "../config/constants.js";
+import { InputError } from "../errors.js";
+import { mapCoordinatesAlongAxis, resize } from "./zoom.js";
+import { resizeSegmentation } from "./resize-segmentation.js";
+
+/** Typed arrays the resampler accepts and returns (same type out as in). */
+export type ResampleArray = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array;
+
+/** Upstream's `resampling_fn_*_kwargs` (camelCase). */
+export interface ResampleOptions {
+  isSeg?: boolean;
+  order?: number;
+  orderZ?: number;
+  /** null: decide from the spacings; true / false: force (upstream's default for this function is false). */
+  forceSeparateZ?: boolean | null;
+  separateZAnisotropyThreshold?: number;
+}
+
+/** Python's round(): nearest integer, ties to even. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * New voxel counts for a change of spacing: `int(round(old_spacing / new_spacing * old_shape))` evaluated in float64
+ * in that order, with Python's half-to-even rounding (2.5 -> 2, 3.5 -> 4).
+ * Matches `compute_new_shape` in nnU-Net's `default_resampling.py`.
+ * @example computeNewShape([100, 512, 512], [2.5, 0.7, 0.7], [2.0, 0.78, 0.78]) // [125, 459, 459]
+ */
+export function computeNewShape(oldShape: readonly number[], oldSpacing: readonly number[], newSpacing: readonly number[]): number[] {
+  if (oldSpacing.length !== oldShape.length || newSpacing.length !== oldShape.length) {
+    throw new InputError(`computeNewShape: shape [${oldShape}], spacing [${oldSpacing}] and new spacing [${newSpacing}] differ in length`);
+  }
+  return oldShape.map((k, i) => roundHalfEven((oldSpacing[i]! / newSpacing[i]!) * k));
+}
+
+const isAnisotropic = (spacing: readonly number[], threshold: number) => Math.max(...spacing) / Math.min(...spacing) > threshold;
+
+/** Axes whose spacing equals the maximum, found like upstream as `max / spacing == 1`. */
+function lowresAxes(spacing: readonly number[]): number[] {
+  const m = Math.max(...spacing);
+  return spacing.flatMap((s, i) => (m / s === 1 ? [i] : []));
+}
+
+/**
+ * Whether to resample the low-resolution axis separately (in-plane spline, nearest along it) and which axis that is.
+ * Anisotropy (max/min spacing > 3) is tested on the current spacing first, then on the target spacing.
+ * Matches `determine_do_sep_z_and_axis` in nnU-Net's `default_resampling.py`.
+ * @example determineDoSeparateZAndAxis(null, [4, 1, 1], [1, 1, 1]) // { doSeparateZ: true, axis: 0 }
+ */
+export function determineDoSeparateZAndAxis(
+  forceSeparateZ: boolean | null,
+  currentSpacing: readonly number[],
+  newSpacing: readonly number[],
+  separateZAnisotropyThreshold = ANISO_THRESHOLD,
+): { doSeparateZ: boolean; axis: number | null } {
+  let doSeparateZ: boolean;
+  let axes: number[] | null;
+  if (forceSeparateZ !== null) {
+    doSeparateZ = forceSeparateZ;
+    axes = forceSeparateZ ? lowresAxes(currentSpacing) : null;
+  } else if (isAnisotropic(currentSpacing, separateZAnisotropyThreshold)) {
+    doSeparateZ = true;
+    axes = lowresAxes(currentSpacing);
+  } else if (isAnisotropic(newSpacing, separateZAnisotropyThreshold)) {
+    doSeparateZ = true;
+    axes = lowresAxes(newSpacing);
+  } else {
+    doSeparateZ = false;
+    axes = null;
+  }
+  if (axes !== null && axes.length !== 1) {
+    // 3 axes: every axis has the same spacing. 2 axes: this happens for spacings like (0.24, 1.25, 1.25) for example.
+    // In that case we do not want to resample separately in the out of plane axis.
+    return { doSeparateZ: false, axis: null };
+  }
+  return { doSeparateZ, axis: axes === null ? null : axes[0]! };
+}
+
+/** Copies one channel of `data` into a float64 array (upstream's `data.astype(float)`). */
+function channelAsFloat64(data: ResampleArray, c: number, n: number): Float64Array {
+  const out = new Float64Array(n);
+  const base = c * n;
+  for (let i = 0; i < n; i++) out[i] = data[base + i]!;
+  return out;
+}
+
+/** Gets (or puts) the 2-D slice `s` along `axis` of a 3-D array as a [1, a, b] array. */
+function sliceAlong(vol: Float64Array, shape: readonly number[], axis: number, s: number, out: Float64Array, put = false): void {
+  const [n0, n1, n2] = shape as [number, number, number];
+  let p = 0;
+  if (axis === 0) {
+    const base = s * n1 * n2;
+    if (put) vol.set(out.subarray(0, n1 * n2), base); else out.set(vol.subarray(base, base + n1 * n2));
+    return;
+  }
+  for (let i = 0; i < n0; i++) {
+    if (axis === 1) {
+      const base = (i * n1 + s) * n2;
+      for (let k = 0; k < n2; k++, p++) put ? (vol[base + k] = out[p]!) : (out[p] = vol[base + k]!);
+    } else {
+      for (let j = 0; j < n1; j++, p++) {
+        const idx = (i * n1 + j) * n2 + s;
+        put ? (vol[idx] = out[p]!) : (out[p] = vol[idx]!);
+      }
+    }
+  }
+}
+
+/** One channel, separate z: in-plane 2-D resize per slice along `axis`, then map_coordinates along `axis`. */
+function resampleChannelSeparateZ(vol: Float64Array, shape: number[], newShape: number[], axis: number, isSeg: boolean, order: number, orderZ: number): Float64Array {
+  const inPlane = shape.filter((_, d) => d !== axis);
+  const newInPlane = newShape.filter((_, d) => d !== axis);
+  const hereShape = [...newShape];
+  hereShape[axis] = shape[axis]!;
+  const here = new Float64Array(hereShape.reduce((a, b) => a * b, 1));
+  const slice = new Float64Array(inPlane[0]! * inPlane[1]!);
+  const s3 = [1, inPlane[0]!, inPlane[1]!];
+  const n3 = [1, newInPlane[0]!, newInPlane[1]!];
+  for (let s = 0; s < shape[axis]!; s++) {
+    sliceAlong(vol, shape, axis, s, slice);
+    // skimage's clip range is that of each 2-D slice here
+    const r = isSeg ? resizeSegmentation(slice, s3, n3, order) : resize(slice, s3, n3, order);
+    sliceAlong(here, hereShape, axis, s, r, true);
+  }
+  if (shape[axis] === newShape[axis]) return here;
+  if (!isSeg || orderZ === 0) return mapCoordinatesAlongAxis(here, hereShape, axis, newShape[axis]!, orderZ);
+  // Segmentations with order_z > 0: per label, np.round(map_coordinates(one_hot)) > 0.5, i.e. the value exceeds 0.5.
+  const labels = [...new Set(here)].sort((a, b) => a - b);
+  const out = new Float64Array(newShape.reduce((a, b) => a * b, 1));
+  const mask = new Float64Array(here.length);
+  for (const label of labels) {
+    for (let i = 0; i < here.length; i++) mask[i] = here[i] === label ? 1 : 0;
+    const m = mapCoordinatesAlongAxis(mask, hereShape, axis, newShape[axis]!, orderZ);
+    for (let i = 0; i < out.length; i++) if (m[i]! > 0.5) out[i] = label;
+  }
+  return out;
+}
+
+/**
+ * Resamples every channel of `data` (shape [C, Z, Y, X]) to `newShape` ([Z, Y, X]) the way nnU-Net does:
+ * order-`order` skimage resize with edge handling and clipping for data, per-label `resize_segmentation` for
+ * segmentations, and with separate z (decided from the spacings unless forced) a 2-D resize per slice followed by
+ * order-`orderZ` interpolation along the low-resolution axis. Unchanged shapes return `data` itself.
+ * Matches `resample_data_or_seg_to_shape` in nnU-Net's `default_resampling.py`.
+ * @example resampleDataOrSegToShape(img, [1, 12, 20, 18], [19, 25, 22], [4, 1, 1], [2.5, 0.8, 0.8], { order: 3, forceSeparateZ: null })
+ */
+export function resampleDataOrSegToShape<T extends ResampleArray>(
+  data: T,
+  shape: readonly number[],
+  newShape: readonly number[],
+  currentSpacing: readonly number[],
+  newSpacing: readonly number[],
+  { isSeg = false, order = 3, orderZ = 0, forceSeparateZ = false, separateZAnisotropyThreshold = ANISO_THRESHOLD }: ResampleOptions = {},
+): T {
+  if (shape.length !== 4) throw new InputError(`resampleDataOrSegToShape: data must be (c, x, y, z), got shape [${shape}]`);
+  if (newShape.length !== 3) throw new InputError(`resampleDataOrSegToShape: new shape [${newShape}] must have 3 entries for data of shape [${shape}]`);
+  const n = shape[1]! * shape[2]! * shape[3]!;
+  if (data.length !== shape[0]! * n) throw new InputError(`resampleDataOrSegToShape: ${data.length} values do not fill shape [${shape}]`);
+  if (newShape.some((s) => !Number.isInteger(s) || s < 1)) throw new InputError(`resampleDataOrSegToShape: invalid new shape [${newShape}] for data of shape [${shape}]`);
+  const spatial = shape.slice(1);
+  if (spatial.every((s, i) => s === newShape[i])) return data;
+  const { doSeparateZ, axis } = determineDoSeparateZAndAxis(forceSeparateZ, currentSpacing, newSpacing, separateZAnisotropyThreshold);
+  const m = newShape[0]! * newShape[1]! * newShape[2]!;
+  const out = new (data.constructor as new (len: number) => T)(shape[0]! * m);
+  for (let c = 0; c < shape[0]!; c++) {
+    const vol = channelAsFloat64(data, c, n);
+    let r: Float64Array;
+    if (doSeparateZ && axis !== null) {
+      r = resampleChannelSeparateZ(vol, spatial, [...newShape], axis, isSeg, order, orderZ);
+    } else {
+      r = isSeg ? resizeSegmentation(vol, spatial, newShape, order) : resize(vol, spatial, newShape, order);
+    }
+    // numpy's astype: float32 rounds to nearest, integer types truncate toward zero
+    out.set(r as unknown as ArrayLike<number>, c * m);
+  }
+  return out;
+}

@@ -1,0 +1,84 @@
+// batchgenerators.augmentations.utils.resize_segmentation: every label (np.unique order, so -1 first) is resized as a
+// one-hot float mask with skimage resize(order, mode="edge", clip=True, anti_aliasing=False), and voxels where the
+// mask reaches 0.5 get that label; later labels overwrite earlier ones, voxels no label reaches stay 0.
+
+import { linearTaps, resize } from "./zoom.js";
+
+/** Sorted distinct values (np.unique). */
+function uniqueSorted(src: Float64Array): number[] {
+  const seen = new Set<number>();
+  for (let i = 0; i < src.length; i++) seen.add(src[i]!);
+  return [...seen].sort((a, b) => a - b);
+}
+
+/**
+ * Order 1: the one-hot masks are never materialised. A voxel whose 8 taps all carry one label gets it (that mask is
+ * ~1 there, every other mask 0). Elsewhere each label present among the taps is evaluated exactly as scipy sums it
+ * (same term order and products), from the highest label down, and the first that reaches 0.5 wins, which is what
+ * "later labels overwrite earlier ones" means.
+ */
+function resizeSegmentationLinear(src: Float64Array, shape: readonly number[], newShape: readonly number[]): Float64Array {
+  const [n0, n1, n2] = shape as [number, number, number];
+  const [m0, m1, m2] = newShape as [number, number, number];
+  const t0 = linearTaps(n0, m0), t1 = linearTaps(n1, m1), t2 = linearTaps(n2, m2);
+  const out = new Float64Array(m0 * m1 * m2);
+  const s0 = n1 * n2;
+  const lab = new Float64Array(8);
+  const w = new Float64Array(8);
+  let p = 0;
+  for (let a = 0; a < m0; a++) {
+    const z = [t0.index[2 * a]! * s0, t0.index[2 * a + 1]! * s0];
+    const wz = [t0.weight[2 * a]!, t0.weight[2 * a + 1]!];
+    for (let b = 0; b < m1; b++) {
+      const y0 = t1.index[2 * b]! * n2, y1 = t1.index[2 * b + 1]! * n2;
+      const wy0 = t1.weight[2 * b]!, wy1 = t1.weight[2 * b + 1]!;
+      for (let c = 0; c < m2; c++) {
+        const x0 = t2.index[2 * c]!, x1 = t2.index[2 * c + 1]!;
+        const wx0 = t2.weight[2 * c]!, wx1 = t2.weight[2 * c + 1]!;
+        let h = 0;
+        let uniform = true;
+        for (let i = 0; i < 2; i++) {
+          const zi = z[i]!, wzi = wz[i]!;
+          lab[h] = src[zi + y0 + x0]!; w[h++] = wzi * wy0 * wx0;
+          lab[h] = src[zi + y0 + x1]!; w[h++] = wzi * wy0 * wx1;
+          lab[h] = src[zi + y1 + x0]!; w[h++] = wzi * wy1 * wx0;
+          lab[h] = src[zi + y1 + x1]!; w[h++] = wzi * wy1 * wx1;
+        }
+        const first = lab[0]!;
+        for (let k = 1; k < 8; k++) if (lab[k] !== first) { uniform = false; break; }
+        if (uniform) { out[p++] = first; continue; }
+        let result = 0;
+        let below = Infinity;
+        for (;;) {
+          let label = -Infinity;
+          for (let k = 0; k < 8; k++) { const l = lab[k]!; if (l < below && l > label) label = l; }
+          if (label === -Infinity) break;
+          // (1 * wz) * wy * wx == wz * wy * wx exactly, and zero terms add nothing, so this is scipy's sum for the mask.
+          let t = 0.0;
+          for (let k = 0; k < 8; k++) if (lab[k] === label) t += w[k]!;
+          if (t >= 0.5) { result = label; break; }
+          below = label;
+        }
+        out[p++] = result;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * resize_segmentation(seg, new_shape, order) for a 3-D float64 label array; returns float64 labels.
+ * @example resizeSegmentation(new Float64Array([1, 2]), [1, 1, 2], [1, 1, 4], 1) // [1, 1, 2, 2]
+ */
+export function resizeSegmentation(src: Float64Array, shape: readonly number[], newShape: readonly number[], order: number): Float64Array {
+  if (order === 0) return resize(src, shape, newShape, 0);
+  if (order === 1) return resizeSegmentationLinear(src, shape, newShape);
+  const out = new Float64Array(newShape.reduce((a, b) => a * b, 1));
+  const mask = new Float64Array(src.length);
+  for (const label of uniqueSorted(src)) {
+    for (let i = 0; i < src.length; i++) mask[i] = src[i] === label ? 1 : 0;
+    const m = resize(mask, shape, newShape, order);
+    for (let i = 0; i < out.length; i++) if (m[i]! >= 0.5) out[i] = label;
+  }
+  return out;
+}

@@ -1,0 +1,181 @@
+// skimage.transform.resize(image, new_shape, order, mode="edge", anti_aliasing=False) as scikit-image 0.19.3 runs it:
+// scipy.ndimage.zoom(image, new/old, order, mode="nearest", grid_mode=True) (scipy 1.10), then clip to the input's
+// [min, max]. For order > 1 scipy pads 12 edge voxels on every side, spline-prefilters the padded array (mirror
+// boundary init) and evaluates at ((o + 0.5) * in/out - 0.5) + 12. Arrays are 3-D float64, C order; 2-D images are
+// passed as 3-D with a leading axis of length 1 (that axis is then an exact identity, as in scipy).
+
+import { filterPoles, splineFilterRows, splineWeights } from "./spline.js";
+
+/** Padding scipy adds before prefiltering for mode 'nearest' (`_prepad_for_spline_filter`). */
+const NPAD = 12;
+
+/** Per-output-index taps along one axis: input indices (mirrored at the borders like scipy) and weights. */
+interface AxisTaps {
+  taps: number;
+  index: Int32Array;
+  weight: Float64Array;
+}
+
+/**
+ * Taps for output positions 0..nOut-1 along an axis of `n` samples padded by `npad` on both sides. The coordinate is
+ * scipy's grid-mode one, ((k + 0.5) * (n / nOut) - 0.5) + npad.
+ */
+function axisTaps(n: number, nOut: number, order: number, npad: number): AxisTaps {
+  const len = n + 2 * npad;
+  const taps = order + 1;
+  const zoom = nOut === 0 ? 1 : n / nOut;
+  const index = new Int32Array(nOut * taps);
+  const weight = new Float64Array(nOut * taps);
+  const half = order >> 1;
+  for (let k = 0; k < nOut; k++) {
+    let cc = k;
+    cc += 0.5;
+    cc *= zoom;
+    cc -= 0.5;
+    cc += npad;
+    const start = (order & 1 ? Math.floor(cc) : Math.floor(cc + 0.5)) - half;
+    for (let h = 0; h < taps; h++) {
+      // mode 'nearest' in scipy 1.10 leaves the coordinate alone and clamps filter taps that fall outside the array
+      // (checked against scipy 1.10.1 bit for bit; older scipy clamped the coordinate and mirrored the taps)
+      const idx = Math.min(Math.max(start + h, 0), len - 1);
+      index[k * taps + h] = idx;
+    }
+    if (order > 0) splineWeights(cc, order, weight, k * taps);
+    else weight[k * taps] = 1;
+  }
+  return { taps, index, weight };
+}
+
+/**
+ * Resamples axis `axis` of a 3-D array with a spline of `order` >= 2 (edge padding, prefilter, evaluation), leaving the
+ * other axes alone. Filtering and evaluation along different axes commute, so doing the axes one after another gives
+ * scipy's n-d result up to float64 rounding, with a small working buffer instead of a padded copy of the volume.
+ */
+function splineAlongAxis(src: Float64Array, shape: readonly number[], axis: number, nOut: number, order: number): Float64Array {
+  const n = shape[axis]!;
+  let outer = 1;
+  for (let d = 0; d < axis; d++) outer *= shape[d]!;
+  let inner = 1;
+  for (let d = axis + 1; d < shape.length; d++) inner *= shape[d]!;
+  const len = n + 2 * NPAD;
+  const { taps, index, weight } = axisTaps(n, nOut, order, NPAD);
+  const poles = filterPoles(order);
+  const out = new Float64Array(outer * nOut * inner);
+  const buf = new Float64Array(len * inner);
+  for (let o = 0; o < outer; o++) {
+    const srcBase = o * n * inner;
+    for (let r = 0; r < len; r++) {
+      const s = r < NPAD ? 0 : r >= NPAD + n ? n - 1 : r - NPAD;
+      buf.set(src.subarray(srcBase + s * inner, srcBase + (s + 1) * inner), r * inner);
+    }
+    splineFilterRows(buf, len, inner, poles);
+    const outBase = o * nOut * inner;
+    for (let k = 0; k < nOut; k++) {
+      const dst = outBase + k * inner;
+      for (let h = 0; h < taps; h++) {
+        const w = weight[k * taps + h]!;
+        const row = index[k * taps + h]! * inner;
+        if (h === 0) for (let j = 0; j < inner; j++) out[dst + j] = w * buf[row + j]!;
+        else for (let j = 0; j < inner; j++) out[dst + j] += w * buf[row + j]!;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Orders 0 and 1 (no prefilter, no padding), evaluated like scipy's NI_ZoomShift: for every output voxel the
+ * (order+1)^3 taps are visited with the last axis fastest and each term is ((value * wz) * wy) * wx. Keeping that
+ * order makes thresholds such as resize_segmentation's `>= 0.5` come out exactly as upstream.
+ */
+function directLowOrder(src: Float64Array, shape: readonly number[], newShape: readonly number[], order: number): Float64Array {
+  const [n0, n1, n2] = shape as [number, number, number];
+  const [m0, m1, m2] = newShape as [number, number, number];
+  const t0 = axisTaps(n0, m0, order, 0);
+  const t1 = axisTaps(n1, m1, order, 0);
+  const t2 = axisTaps(n2, m2, order, 0);
+  const out = new Float64Array(m0 * m1 * m2);
+  const s0 = n1 * n2;
+  if (order === 0) {
+    let p = 0;
+    for (let a = 0; a < m0; a++) {
+      const ba = t0.index[a]! * s0;
+      for (let b = 0; b < m1; b++) {
+        const bb = ba + t1.index[b]! * n2;
+        for (let c = 0; c < m2; c++) out[p++] = src[bb + t2.index[c]!]!;
+      }
+    }
+    return out;
+  }
+  let p = 0;
+  for (let a = 0; a < m0; a++) {
+    const za = t0.index[2 * a]! * s0, zb = t0.index[2 * a + 1]! * s0;
+    const wza = t0.weight[2 * a]!, wzb = t0.weight[2 * a + 1]!;
+    for (let b = 0; b < m1; b++) {
+      const ya = t1.index[2 * b]! * n2, yb = t1.index[2 * b + 1]! * n2;
+      const wya = t1.weight[2 * b]!, wyb = t1.weight[2 * b + 1]!;
+      for (let c = 0; c < m2; c++) {
+        const xa = t2.index[2 * c]!, xb = t2.index[2 * c + 1]!;
+        const wxa = t2.weight[2 * c]!, wxb = t2.weight[2 * c + 1]!;
+        let t = 0.0;
+        t += src[za + ya + xa]! * wza * wya * wxa;
+        t += src[za + ya + xb]! * wza * wya * wxb;
+        t += src[za + yb + xa]! * wza * wyb * wxa;
+        t += src[za + yb + xb]! * wza * wyb * wxb;
+        t += src[zb + ya + xa]! * wzb * wya * wxa;
+        t += src[zb + ya + xb]! * wzb * wya * wxb;
+        t += src[zb + yb + xa]! * wzb * wyb * wxa;
+        t += src[zb + yb + xb]! * wzb * wyb * wxb;
+        out[p++] = t;
+      }
+    }
+  }
+  return out;
+}
+
+/** Taps of scipy's order-1 zoom along each axis, exposed for resize_segmentation's per-voxel label evaluation. */
+export function linearTaps(n: number, nOut: number): { index: Int32Array; weight: Float64Array } {
+  const { index, weight } = axisTaps(n, nOut, 1, 0);
+  return { index, weight };
+}
+
+/**
+ * skimage.transform.resize(src, newShape, order, mode="edge", anti_aliasing=False, clip) for a 3-D float64 array
+ * (skimage 0.19.3 + scipy 1.10). Returns a new float64 array of `newShape`.
+ * @example resize(new Float64Array([0, 1]), [1, 1, 2], [1, 1, 4], 1) // [0, 0.25, 0.75, 1]
+ */
+export function resize(src: Float64Array, shape: readonly number[], newShape: readonly number[], order: number, { clip = true } = {}): Float64Array {
+  if (shape.length !== 3 || newShape.length !== 3) throw new RangeError(`resize works on 3-D arrays, got shape [${shape}] -> [${newShape}]`);
+  let out: Float64Array;
+  if (order <= 1) {
+    out = directLowOrder(src, shape, newShape, order);
+  } else {
+    out = src;
+    const cur = [...shape];
+    for (let axis = 0; axis < 3; axis++) {
+      // An axis whose length does not change is an identity up to float64 rounding (spline evaluated at its knots).
+      if (cur[axis] === newShape[axis]) continue;
+      out = splineAlongAxis(out, cur, axis, newShape[axis]!, order);
+      cur[axis] = newShape[axis]!;
+    }
+    if (out === src) out = src.slice();
+  }
+  if (clip) {
+    let lo = Infinity, hi = -Infinity;
+    for (let i = 0; i < src.length; i++) { const v = src[i]!; if (v < lo) lo = v; if (v > hi) hi = v; }
+    for (let i = 0; i < out.length; i++) { const v = out[i]!; out[i] = v < lo ? lo : v > hi ? hi : v; }
+  }
+  return out;
+}
+
+/**
+ * scipy.ndimage.map_coordinates(src, coords, order, mode="nearest") where coords are nnU-Net's separate-z grid:
+ * `scale * (i + 0.5) - 0.5` with scale = old/new along `axis` and identity (integer coordinates) on the other axes.
+ * Order 0 rounds half up (floor(x + 0.5)); no clipping.
+ */
+export function mapCoordinatesAlongAxis(src: Float64Array, shape: readonly number[], axis: number, nOut: number, order: number): Float64Array {
+  if (order >= 2) return splineAlongAxis(src, shape, axis, nOut, order);
+  const newShape = [...shape];
+  newShape[axis] = nOut;
+  return directLowOrder(src, shape, newShape, order);
+}
