@@ -1,0 +1,91 @@
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { readImages, readSeg, writeSeg, type ReaderWriterName } from "../../sdk/io/image-io.js";
+import { readNifti } from "../../sdk/io/nifti/read.js";
+import { pythonSkipReason, runPythonJson } from "../helpers/python.js";
+
+const TINY = path.resolve("test/fixtures/datasets/Dataset900_Tiny");
+const EXPECTED = path.join(TINY, "expected/nnUNetPlans_3d_fullres");
+const CASES = ["Tiny_000", "Tiny_001", "Tiny_002", "Tiny_003", "Tiny_004"];
+const nibSkip = pythonSkipReason(["nibabel", "numpy"]);
+const tmp = () => mkdtempSync(path.join(tmpdir(), "nnssl-image-io-"));
+
+describe("readImages(files, 'NibabelIO')", () => {
+  it.each(CASES)("gives the properties upstream's NibabelIO stored for %s", async (c) => {
+    const v = await readImages([path.join(TINY, "imagesTr", `${c}_0000.nii.gz`)], "NibabelIO");
+    const props = JSON.parse(readFileSync(path.join(EXPECTED, `${c}_properties.json`), "utf8"));
+    expect(v.properties.spacing).toEqual(props.spacing);
+    expect(v.properties.nibabel_stuff!.original_affine).toEqual(props.nibabel_stuff.original_affine);
+    expect(v.shape).toEqual([1, ...props.shape_before_cropping]);
+    expect(Object.keys(v.properties)).toEqual(["nibabel_stuff", "spacing"]);
+  });
+});
+
+describe.skipIf(nibSkip)(`readImages agrees with nibabel${nibSkip ? ` (skipped: ${nibSkip})` : ""}`, () => {
+  it.each(CASES)("values of %s equal get_fdata().transpose(2, 1, 0) as float32", async (c) => {
+    const file = path.join(TINY, "imagesTr", `${c}_0000.nii.gz`);
+    const v = await readImages([file], "NibabelIO");
+    const ref = runPythonJson<{ sum: number; first: number[]; idx: number[]; vals: number[] }>(`
+import sys, json, numpy as np, nibabel as nib
+a = nib.load(sys.argv[1]).get_fdata().transpose(2, 1, 0).astype(np.float32).ravel()
+idx = list(range(0, a.size, max(1, a.size // 500)))
+print(json.dumps({"sum": float(a.astype(np.float64).sum()), "first": a[:5].tolist(), "idx": idx, "vals": a[idx].tolist()}))`, [file]);
+    let sum = 0;
+    for (const x of v.data) sum += x;
+    expect(sum).toBeCloseTo(ref.sum, 3);
+    expect(ref.idx.map((i) => v.data[i])).toEqual(ref.vals);
+  });
+});
+
+describe("readSeg(file, rw)", () => {
+  it.each(["SimpleITKIO", "NibabelIO", "NibabelIOWithReorient"] as ReaderWriterName[])("reads labels as float32 with C = 1 (%s)", async (rw) => {
+    const s = await readSeg(path.join(TINY, "labelsTr", "Tiny_000.nii.gz"), rw);
+    expect(s.data).toBeInstanceOf(Float32Array);
+    expect(s.shape).toEqual([1, 14, 48, 48]);
+    expect(new Set(s.data)).toEqual(new Set([0, 1, 2]));
+  });
+});
+
+describe("readImages(files, 'SimpleITKIO')", () => {
+  it("reports ITK's LPS geometry in file axis order for an x/y-flipped affine", async () => {
+    const v = await readImages([path.join(TINY, "imagesTr", "Tiny_001_0000.nii.gz")], "SimpleITKIO");
+    const s = v.properties.sitk_stuff!;
+    // RAS affine diag(-0.8, -0.8, 3) with offset (16, 20.7, -21) is LPS identity direction with origin (-16, -20.7, -21).
+    expect(s.direction).toEqual([1, 0, 0, 0, 1, 0, 0, 0, 1].map((x) => expect.closeTo(x, 6)));
+    expect(s.origin.map((x) => +x.toFixed(4))).toEqual([-16, -20.7, -21]);
+    expect(s.spacing.map((x) => +x.toFixed(6))).toEqual([0.8, 0.8, 3]);
+    expect(v.properties.spacing).toEqual([...s.spacing].reverse());
+    expect(Object.keys(v.properties)).toEqual(["sitk_stuff", "spacing"]);
+  });
+  it("refuses channels with different shapes, naming the file", async () => {
+    await expect(readImages([path.join(TINY, "imagesTr", "Tiny_000_0000.nii.gz"), path.join(TINY, "imagesTr", "Tiny_001_0000.nii.gz")]))
+      .rejects.toThrow(/Tiny_001_0000\.nii\.gz: shape \[14, 50, 46\] differs/);
+  });
+});
+
+describe("writeSeg(seg, shape, file, properties, rw)", () => {
+  it.each(["SimpleITKIO", "NibabelIO", "NibabelIOWithReorient"] as ReaderWriterName[])("keeps the reference geometry and voxels (%s)", async (rw) => {
+    const ref = path.join(TINY, "labelsTr", "Tiny_002.nii.gz");
+    const s = await readSeg(ref, rw);
+    const seg = Uint8Array.from(s.data);
+    const out = path.join(tmp(), "seg.nii.gz");
+    await writeSeg(seg, s.shape.slice(1), out, s.properties, rw);
+    const a = await readNifti(ref), b = await readNifti(out);
+    expect(b.dtype).toBe("uint8");
+    expect(b.shape).toEqual(a.shape);
+    expect(Array.from(b.data as Uint8Array)).toEqual(Array.from(a.data as Uint8Array));
+    b.affine.flat().forEach((x, i) => expect(x).toBeCloseTo(a.affine.flat()[i]!, 4));
+  });
+  it("writes uint16 when the maximum is 255 or more", async () => {
+    const s = await readSeg(path.join(TINY, "labelsTr", "Tiny_000.nii.gz"), "NibabelIO");
+    const seg = new Uint16Array(s.data.length);
+    seg[7] = 300;
+    const out = path.join(tmp(), "seg16.nii.gz");
+    await writeSeg(seg, s.shape.slice(1), out, s.properties, "NibabelIO");
+    const b = await readNifti(out);
+    expect(b.dtype).toBe("uint16");
+    expect(b.data[7]).toBe(300);
+  });
+});
