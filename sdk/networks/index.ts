@@ -1,0 +1,7 @@
+// Networks (dynamic_network_architectures in tfjs) and nnssl pretrained-weight transfer.
+
+export { buildNetwork, countParameters, SUPPORTED_ARCHITECTURES } from "./build-network.js";
+export type { ArchitectureBlock, BuildOptions } from "./build-network.js";
+export { Network } from "./network.js";
+export type { TransferKeys } from "./network.js";
+export type { StateDictInput, TensorLike } from "./state-dict.js";

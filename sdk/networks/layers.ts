@@ -1,0 +1,102 @@
+// Differentiable building-block ops on channels-last tensors (N, *spatial, C), expressed with tfjs ops only so
+// every backend (cpu, cpu-onednn, tensorflow) accelerates them and tf.variableGrads can differentiate them.
+
+import { tf } from "../backend/index.js";
+
+/**
+ * PyTorch ConvNd with padding (k-1)//2 (dynamic_network_architectures' "same" padding).
+ * `w` is in tfjs filter layout (*k, I, O); `x` is (N, *spatial, I) with 2 or 3 spatial dims.
+ */
+export function convNd(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null, kernel: number[], stride: number[]): tf.Tensor {
+  const pads = kernel.map((k) => (k - 1) >> 1);
+  // tfjs "same" pads the extra row at the end for strided convs while torch pads symmetrically; with stride 1 and odd
+  // kernels the two agree, otherwise we pad explicitly and run a "valid" conv.
+  const sameAgrees = stride.every((s) => s === 1) && kernel.every((k) => k % 2 === 1);
+  let input = x;
+  if (!sameAgrees && pads.some((p) => p > 0)) input = tf.pad(x, [[0, 0], ...pads.map((p): [number, number] => [p, p]), [0, 0]]);
+  const pad = sameAgrees ? "same" : "valid";
+  const y =
+    kernel.length === 3
+      ? tf.conv3d(input as tf.Tensor5D, w as tf.Tensor5D, stride as [number, number, number], pad)
+      : tf.conv2d(input as tf.Tensor4D, w as tf.Tensor4D, stride as [number, number], pad);
+  return b ? tf.add(y, b) : y;
+}
+
+/**
+ * ConvTransposeNd with kernel == stride (the only kind UNetDecoder and PatchDecode build): every input voxel writes
+ * its own non-overlapping k-block, so it is one matMul plus a depth-to-space rearrangement. (tfjs has no gradient for
+ * conv3dTranspose; this formulation is differentiable.) `w` is (I, *k, O) (layout "convT").
+ */
+export function transposedConvNd(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null, kernel: number[]): tf.Tensor {
+  const [n, ...rest] = x.shape;
+  const cin = rest[rest.length - 1]!;
+  const spatial = rest.slice(0, -1);
+  const cout = w.shape[w.shape.length - 1]!;
+  const kprod = kernel.reduce((a, c) => a * c, 1);
+  let y = tf.matMul(tf.reshape(x, [-1, cin]), tf.reshape(w, [cin, kprod * cout]));
+  if (kprod > 1) {
+    y = tf.reshape(y, [n!, ...spatial, ...kernel, cout]);
+    const nd = spatial.length;
+    // (N, s1..snd, k1..knd, C) -> (N, s1, k1, s2, k2, ..., C)
+    const perm = [0];
+    for (let i = 0; i < nd; i++) perm.push(1 + i, 1 + nd + i);
+    perm.push(1 + 2 * nd);
+    y = tf.transpose(y, perm);
+  }
+  y = tf.reshape(y, [n!, ...spatial.map((s, i) => s * kernel[i]!), cout]);
+  return b ? tf.add(y, b) : y;
+}
+
+/** InstanceNorm: per-sample, per-channel statistics over the spatial axes, biased variance (track_running_stats off). */
+export function instanceNorm(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tensor | null, eps: number): tf.Tensor {
+  const axes = Array.from({ length: x.rank - 2 }, (_, i) => i + 1);
+  const { mean, variance } = tf.moments(x, axes, true);
+  let y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+  if (gamma) y = tf.mul(y, gamma);
+  if (beta) y = tf.add(y, beta);
+  return y;
+}
+
+/** LayerNorm over the last axis (torch.nn.LayerNorm on tokens; LayerNormNd over channels in channels-last). */
+export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), gamma), beta);
+}
+
+/** nn.Linear with the weight kept in PyTorch's (out, in) layout. */
+export function linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null): tf.Tensor {
+  const lead = x.shape.slice(0, -1);
+  const y = tf.matMul(tf.reshape(x, [-1, x.shape[x.rank - 1]!]), w, false, true);
+  const out = tf.reshape(b ? tf.add(y, b) : y, [...lead, w.shape[0]!]);
+  return out;
+}
+
+/** nn.GELU() default: the exact erf form, not the tanh approximation. */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+}
+
+/** nn.SiLU. */
+export function silu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(x, tf.sigmoid(x));
+}
+
+/** AvgPoolNd(kernel=stride, stride=stride), no padding (floor mode), channels-last. */
+export function avgPoolNd(x: tf.Tensor, stride: number[]): tf.Tensor {
+  if (stride.length === 3) {
+    const s = stride as [number, number, number];
+    return tf.avgPool3d(x as tf.Tensor5D, s, s, "valid");
+  }
+  const s = stride as [number, number];
+  return tf.avgPool(x as tf.Tensor4D, s, s, "valid");
+}
+
+/** NC* (PyTorch) -> N*C (ours). */
+export function toChannelsLast(x: tf.Tensor): tf.Tensor {
+  return tf.transpose(x, [0, ...Array.from({ length: x.rank - 2 }, (_, i) => i + 2), 1]);
+}
+
+/** N*C (ours) -> NC* (PyTorch). */
+export function toChannelsFirst(x: tf.Tensor): tf.Tensor {
+  return tf.transpose(x, [0, x.rank - 1, ...Array.from({ length: x.rank - 2 }, (_, i) => i + 1)]);
+}

@@ -1,0 +1,35 @@
+// dynamic_network_architectures building_blocks/plain_conv_encoder.py (pool="conv": strided first conv per stage).
+
+import { tf } from "../backend/index.js";
+import { StackedConvBlocks, type ConvOps } from "./conv-blocks.js";
+import { Module, ModuleList, ParamFactory } from "./module.js";
+import type { EncoderConfig, UNetEncoder } from "./residual-encoder.js";
+
+/** Each stage is `Sequential(StackedConvBlocks)`, hence keys like `encoder.stages.0.0.convs.0.conv.weight`. */
+export class PlainConvEncoder extends Module implements UNetEncoder {
+  readonly stages: ModuleList<ModuleList<StackedConvBlocks>>;
+  readonly outputChannels: number[];
+  readonly kernelSizes: number[][];
+  readonly strides: number[][];
+
+  constructor(f: ParamFactory, readonly ops: ConvOps, cfg: EncoderConfig) {
+    super();
+    let cin = cfg.inputChannels;
+    const stages: ModuleList<StackedConvBlocks>[] = [];
+    cfg.featuresPerStage.forEach((cout, s) => {
+      stages.push(new ModuleList([new StackedConvBlocks(f, ops, cfg.perStage[s]!, cin, cout, cfg.kernelSizes[s]!, cfg.strides[s]!)]));
+      cin = cout;
+    });
+    this.stages = this.addChild("stages", new ModuleList(stages));
+    this.outputChannels = [...cfg.featuresPerStage];
+    this.kernelSizes = cfg.kernelSizes;
+    this.strides = cfg.strides;
+  }
+
+  forward(x: tf.Tensor): tf.Tensor[] {
+    let y = x;
+    const skips: tf.Tensor[] = [];
+    for (const s of this.stages.items) skips.push((y = s.items[0]!.forward(y)));
+    return skips;
+  }
+}

@@ -1,0 +1,123 @@
+// dynamic_network_architectures building_blocks/residual.py (BasicBlockD, StackedResidualBlocks) and
+// residual_encoders.py (ResidualEncoder with its default stem), with upstream's module names.
+
+import { tf } from "../backend/index.js";
+import { ConvDropoutNormReLU, StackedConvBlocks, type ConvOps } from "./conv-blocks.js";
+import { avgPoolNd } from "./layers.js";
+import { Module, ModuleList, ParamFactory } from "./module.js";
+
+/** Parameterless AvgPool (kernel = stride) that occupies `skip.0`. */
+class AvgPool extends Module {
+  constructor(readonly stride: number[]) {
+    super();
+  }
+}
+
+/**
+ * ResNet-D basic block: conv1 (stride, nonlin) -> conv2 (no nonlin) + skip, then nonlin. The skip is identity, or
+ * AvgPool(stride) and/or a 1x1 conv without bias + norm when the shape changes. `zeroLastNorm` applies
+ * init_last_bn_before_add_to_0 (conv2.norm weight and bias = 0), which ResidualEncoderUNet.initialize runs.
+ */
+export class BasicBlockD extends Module {
+  readonly conv1: ConvDropoutNormReLU;
+  readonly conv2: ConvDropoutNormReLU;
+  private readonly pool: AvgPool | null = null;
+  private readonly projection: ConvDropoutNormReLU | null = null;
+  private readonly slope: number | null;
+
+  constructor(f: ParamFactory, ops: ConvOps, cin: number, cout: number, kernel: number[], stride: number[], zeroLastNorm: boolean) {
+    super();
+    const ones = kernel.map(() => 1);
+    this.conv1 = this.addChild("conv1", new ConvDropoutNormReLU(f, ops, cin, cout, kernel, stride));
+    this.conv2 = this.addChild("conv2", new ConvDropoutNormReLU(f, ops, cout, cout, kernel, ones, { withNonlin: false, withDropout: false, zeroNorm: zeroLastNorm }));
+    this.slope = ops.nonlin ? ops.nonlin.negativeSlope : null;
+    const hasStride = stride.some((s) => s !== 1);
+    if (hasStride || cin !== cout) {
+      const skip: Module[] = [];
+      if (hasStride) skip.push((this.pool = new AvgPool(stride)));
+      if (cin !== cout) {
+        this.projection = new ConvDropoutNormReLU(f, ops, cin, cout, ones, ones, { withNonlin: false, withDropout: false, convBias: false });
+        skip.push(this.projection);
+      }
+      this.addChild("skip", new ModuleList(skip));
+    }
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    let residual = x;
+    if (this.pool) residual = avgPoolNd(residual, this.pool.stride);
+    if (this.projection) residual = this.projection.forward(residual);
+    const out = tf.add(this.conv2.forward(this.conv1.forward(x)), residual);
+    if (this.slope === null) return out;
+    return this.slope === 0 ? tf.relu(out) : tf.leakyRelu(out, this.slope);
+  }
+}
+
+/** StackedResidualBlocks: `blocks` = n BasicBlockD, the first with the initial stride and the channel change. */
+export class StackedResidualBlocks extends Module {
+  readonly blocks: ModuleList<BasicBlockD>;
+  constructor(f: ParamFactory, ops: ConvOps, n: number, cin: number, cout: number, kernel: number[], initialStride: number[], zeroLastNorm: boolean) {
+    super();
+    const ones = kernel.map(() => 1);
+    const blocks: BasicBlockD[] = [];
+    for (let i = 0; i < n; i++) blocks.push(new BasicBlockD(f, ops, i === 0 ? cin : cout, cout, kernel, i === 0 ? initialStride : ones, zeroLastNorm));
+    this.blocks = this.addChild("blocks", new ModuleList(blocks));
+  }
+  forward(x: tf.Tensor): tf.Tensor {
+    let y = x;
+    for (const b of this.blocks.items) y = b.forward(y);
+    return y;
+  }
+}
+
+/** What the decoder needs to know about an encoder (ResidualEncoder or PlainConvEncoder). */
+export interface UNetEncoder extends Module {
+  readonly ops: ConvOps;
+  readonly outputChannels: number[];
+  readonly kernelSizes: number[][];
+  readonly strides: number[][];
+  /** All stage outputs (skips), highest resolution first, bottleneck last. */
+  forward(x: tf.Tensor): tf.Tensor[];
+}
+
+export interface EncoderConfig {
+  inputChannels: number;
+  featuresPerStage: number[];
+  kernelSizes: number[][];
+  strides: number[][];
+  /** n_blocks_per_stage (residual) or n_conv_per_stage (plain). */
+  perStage: number[];
+}
+
+/** ResidualEncoder with the default stem (one conv block to features[0], or stem_channels). */
+export class ResidualEncoder extends Module implements UNetEncoder {
+  readonly stem: StackedConvBlocks;
+  readonly stages: ModuleList<StackedResidualBlocks>;
+  readonly outputChannels: number[];
+  readonly kernelSizes: number[][];
+  readonly strides: number[][];
+
+  constructor(f: ParamFactory, readonly ops: ConvOps, cfg: EncoderConfig, stemChannels: number | null, zeroLastNorm: boolean) {
+    super();
+    const stemCh = stemChannels ?? cfg.featuresPerStage[0]!;
+    const ones = cfg.kernelSizes[0]!.map(() => 1);
+    this.stem = this.addChild("stem", new StackedConvBlocks(f, ops, 1, cfg.inputChannels, stemCh, cfg.kernelSizes[0]!, ones));
+    let cin = stemCh;
+    const stages: StackedResidualBlocks[] = [];
+    cfg.featuresPerStage.forEach((cout, s) => {
+      stages.push(new StackedResidualBlocks(f, ops, cfg.perStage[s]!, cin, cout, cfg.kernelSizes[s]!, cfg.strides[s]!, zeroLastNorm));
+      cin = cout;
+    });
+    this.stages = this.addChild("stages", new ModuleList(stages));
+    this.outputChannels = [...cfg.featuresPerStage];
+    this.kernelSizes = cfg.kernelSizes;
+    this.strides = cfg.strides;
+  }
+
+  forward(x: tf.Tensor): tf.Tensor[] {
+    let y = this.stem.forward(x);
+    const skips: tf.Tensor[] = [];
+    for (const s of this.stages.items) skips.push((y = s.forward(y)));
+    return skips;
+  }
+}

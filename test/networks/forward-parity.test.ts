@@ -1,0 +1,63 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { tf } from "../../sdk/backend/index.js";
+import { parseNpy } from "../../sdk/io/npy.js";
+import { buildNetwork } from "../../sdk/networks/index.js";
+
+const FIXTURES = new URL("../fixtures/forward/", import.meta.url).pathname;
+
+interface ForwardConfig {
+  class: string;
+  kwargs: Record<string, unknown>;
+  n_parameters: number;
+  n_state_dict_keys: number;
+  outputs: { file: string; shape: number[] }[];
+}
+
+/** The fixture's constructor kwargs as a plans architecture block plus the build options buildNetwork takes. */
+async function fixtureNetwork(name: string) {
+  const cfg = JSON.parse(await readFile(join(FIXTURES, name, "config.json"), "utf8")) as ForwardConfig;
+  const { input_channels, num_classes, deep_supervision, input_shape, ...archKwargs } = cfg.kwargs;
+  const net = buildNetwork(
+    { network_class_name: cfg.class, arch_kwargs: archKwargs, _kw_requires_import: ["conv_op", "norm_op", "dropout_op", "nonlin"] },
+    { inputChannels: input_channels as number, numClasses: num_classes as number, deepSupervision: deep_supervision === true, patchSize: input_shape as number[] | undefined, seed: 1 },
+  );
+  return { cfg, net };
+}
+
+/** Copies the file into a plain Uint8Array first: parseNpy's slice() does not copy a Node Buffer. */
+async function readNpyFile(file: string) {
+  return parseNpy(new Uint8Array(await readFile(file)), file);
+}
+
+function maxAbsDiff(a: Float32Array, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+beforeAll(async () => {
+  await tf.setBackend("cpu");
+});
+
+describe.each(["ResidualEncoderUNet_2ch", "PlainConvUNet_aniso", "Primus_tiny"])("Network.forward(x) on fixture %s", (name) => {
+  it("matches PyTorch's eval outputs within 1e-4 for every deep-supervision output", async () => {
+    const { cfg, net } = await fixtureNetwork(name);
+    await net.loadStateDict(join(FIXTURES, name, "state_dict.pth"));
+    const input = await readNpyFile(join(FIXTURES, name, "input.npy"));
+    const x = tf.tensor(input.data as Float32Array, input.shape) as tf.Tensor5D;
+    const out = net.forward(x);
+    const outs = Array.isArray(out) ? out : [out];
+    expect(outs.length).toBe(cfg.outputs.length);
+    for (const [i, ref] of cfg.outputs.entries()) {
+      const expected = await readNpyFile(join(FIXTURES, name, ref.file));
+      expect(outs[i]!.shape).toEqual(ref.shape);
+      const diff = maxAbsDiff(outs[i]!.dataSync() as Float32Array, expected.data as Float32Array);
+      console.log(`${name} output_${i}: max abs diff ${diff.toExponential(2)}`);
+      expect(diff).toBeLessThan(1e-4);
+    }
+    tf.dispose([x, ...outs]);
+    net.dispose();
+  });
+});
