@@ -1,0 +1,59 @@
+// Port of nnunetv2/experiment_planning/experiment_planners/residual_unets/residual_encoder_unet_planners.py:
+// ResidualEncoderUNet planners. They share nnUNetPlans' preprocessed 2d / 3d_fullres data (same spacing and
+// preprocessing), stop shrinking the patch once the estimate fits the reference (no batch-size-2 correction), and the
+// M/L/XL presets may cover the whole dataset with one batch.
+
+import { warn } from "../warnings.js";
+import { ExperimentPlanner, RESIDUAL_ENCODER_UNET, type PlannerInput, type PlannerOptions } from "./experiment-planner.js";
+
+export class ResEncUNetPlanner extends ExperimentPlanner {
+  override plannerName = "ResEncUNetPlanner";
+  override UNetClass = RESIDUAL_ENCODER_UNET;
+  override UNetReferenceVal3d = 680_000_000;
+  override UNetReferenceVal2d = 135_000_000;
+  override UNetBlocksPerStageEncoder: readonly number[] = [1, 3, 4, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6];
+  override UNetBlocksPerStageDecoder: readonly number[] = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
+
+  constructor(input: PlannerInput, opts: PlannerOptions = {}, defaults: { plansName?: string; gpuMemoryTargetInGb?: number } = {}) {
+    super(input, opts, { plansName: "nnUNetResEncUNetPlans", ...defaults });
+  }
+
+  override generateDataIdentifier(configurationName: string): string {
+    if (configurationName === "2d" || configurationName === "3d_fullres") return `nnUNetPlans_${configurationName}`;
+    return `${this.plansIdentifier}_${configurationName}`;
+  }
+
+  protected override stageKwargs(numStages: number): Record<string, number[]> {
+    return {
+      n_blocks_per_stage: this.UNetBlocksPerStageEncoder.slice(0, numStages),
+      n_conv_per_stage_decoder: this.UNetBlocksPerStageDecoder.slice(0, numStages - 1),
+    };
+  }
+
+  protected override exceedsReference(estimate: number, _refBs: number, reference: number): boolean {
+    return estimate > reference;
+  }
+}
+
+interface Preset { name: string; plansName: string; gb: number; ref3d: number; ref2d: number }
+
+function presetPlanner({ name, plansName, gb, ref3d, ref2d }: Preset) {
+  return class extends ResEncUNetPlanner {
+    override plannerName = name;
+    constructor(input: PlannerInput, opts: PlannerOptions = {}) {
+      if (opts.gpuMemoryTargetInGb !== undefined && opts.gpuMemoryTargetInGb !== gb) {
+        warn(`You are running ${name} with a non-standard gpu_memory_target_in_gb. Expected ${gb}, got ${opts.gpuMemoryTargetInGb}. ` +
+          `You should only see this warning if you modified this value intentionally!!`);
+      }
+      super(input, opts, { plansName, gpuMemoryTargetInGb: gb });
+      this.UNetReferenceValCorrespGB = gb;
+      this.UNetReferenceVal3d = ref3d;
+      this.UNetReferenceVal2d = ref2d;
+      this.maxDatasetCovered = 1;
+    }
+  };
+}
+
+export const nnUNetPlannerResEncM = presetPlanner({ name: "nnUNetPlannerResEncM", plansName: "nnUNetResEncUNetMPlans", gb: 8, ref3d: 680_000_000, ref2d: 135_000_000 });
+export const nnUNetPlannerResEncL = presetPlanner({ name: "nnUNetPlannerResEncL", plansName: "nnUNetResEncUNetLPlans", gb: 24, ref3d: 2_100_000_000, ref2d: 380_000_000 });
+export const nnUNetPlannerResEncXL = presetPlanner({ name: "nnUNetPlannerResEncXL", plansName: "nnUNetResEncUNetXLPlans", gb: 40, ref3d: 3_600_000_000, ref2d: 560_000_000 });
