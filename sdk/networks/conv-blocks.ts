@@ -28,13 +28,16 @@ export function heInit(sizeDim1: number, kernel: number[]): Init {
 export class Conv extends Module {
   readonly weight: Param;
   readonly bias: Param | null;
-  constructor(f: ParamFactory, cin: number, cout: number, readonly kernel: number[], readonly stride: number[], bias: boolean) {
+  readonly pads: number[];
+  /** `padding` "same" is upstream's (k-1)//2 per axis; PatchEmbed uses "none". */
+  constructor(f: ParamFactory, cin: number, cout: number, readonly kernel: number[], readonly stride: number[], bias: boolean, padding: "same" | "none" = "same") {
     super();
+    this.pads = kernel.map((k) => (padding === "same" ? (k - 1) >> 1 : 0));
     this.weight = this.addParam("weight", f.create([cout, cin, ...kernel], "conv", heInit(cin, kernel)));
     this.bias = bias ? this.addParam("bias", f.create([cout], "plain", { kind: "const", value: 0 })) : null;
   }
   forward(x: tf.Tensor): tf.Tensor {
-    return convNd(x, this.weight.value, this.bias?.value ?? null, this.kernel, this.stride);
+    return convNd(x, this.weight.value, this.bias?.value ?? null, this.kernel, this.stride, this.pads);
   }
 }
 

@@ -4,14 +4,13 @@
 import { tf } from "../backend/index.js";
 
 /**
- * PyTorch ConvNd with padding (k-1)//2 (dynamic_network_architectures' "same" padding).
+ * PyTorch ConvNd with symmetric zero padding `pads` per axis (dynamic_network_architectures uses (k-1)//2, PatchEmbed 0).
  * `w` is in tfjs filter layout (*k, I, O); `x` is (N, *spatial, I) with 2 or 3 spatial dims.
  */
-export function convNd(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null, kernel: number[], stride: number[]): tf.Tensor {
-  const pads = kernel.map((k) => (k - 1) >> 1);
+export function convNd(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null, kernel: number[], stride: number[], pads: number[]): tf.Tensor {
   // tfjs "same" pads the extra row at the end for strided convs while torch pads symmetrically; with stride 1 and odd
   // kernels the two agree, otherwise we pad explicitly and run a "valid" conv.
-  const sameAgrees = stride.every((s) => s === 1) && kernel.every((k) => k % 2 === 1);
+  const sameAgrees = stride.every((s) => s === 1) && kernel.every((k, i) => k % 2 === 1 && pads[i] === (k - 1) >> 1);
   let input = x;
   if (!sameAgrees && pads.some((p) => p > 0)) input = tf.pad(x, [[0, 0], ...pads.map((p): [number, number] => [p, p]), [0, 0]]);
   const pad = sameAgrees ? "same" : "valid";

@@ -109,7 +109,7 @@ class PatchEmbed extends Module {
   readonly proj: Conv;
   constructor(f: ParamFactory, patch: number[], cin: number, embedDim: number) {
     super();
-    this.proj = this.addChild("proj", new Conv(f, cin, embedDim, patch, patch, true));
+    this.proj = this.addChild("proj", new Conv(f, cin, embedDim, patch, patch, true, "none"));
   }
 }
 
