@@ -268,7 +268,9 @@ export async function verifyDatasetIntegrity(ds: RawDataset, opts: VerifyOptions
   }
   const results = await mapInWorkers<CaseCheckInput, CaseCheckResult>(new URL(import.meta.url.endsWith(".ts") ? "./verify-case.ts" : "./verify-case.js", import.meta.url), "checkCase", checks, {
     numWorkers: opts.numWorkers,
-    onProgress: opts.onProgress,
+    // Always pass a callback: pool.ts counts finished tasks inside `opts.onProgress?.(++done, total)`, which does not
+    // evaluate `++done` when the callback is missing, so the worker path would never resolve.
+    onProgress: (done, total) => opts.onProgress?.(done, total),
   });
   const warnings: string[] = [];
   for (const r of results) {
