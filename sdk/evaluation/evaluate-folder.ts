@@ -10,6 +10,9 @@ import type { ProgressCallback } from "../util/progress.js";
 import type { ReaderWriterName } from "../io/image-io.js";
 import type { LabelOrRegion } from "./metrics.js";
 import type { EvaluateCaseInput } from "./evaluate-case.js";
+import { LabelManager } from "../dataset/labels.js";
+import { determineReaderWriter, loadDatasetJson } from "../dataset/raw.js";
+import { loadPlans } from "../planning/plans.js";
 import { saveSummaryJson, summarizeMetrics, type CaseMetrics, type EvaluationSummary } from "./summary.js";
 
 export interface ComputeMetricsOnFolderOptions {
@@ -83,4 +86,37 @@ export async function computeMetricsOnFolder(folderRef: string, folderPred: stri
 /** ".ts" under vitest (source), ".js" in dist: the worker module has the same extension as this one. */
 function extOf(url: string): string {
   return url.endsWith(".ts") ? ".ts" : ".js";
+}
+
+export interface ComputeMetricsOnFolder2Options {
+  /** Default: `<folderPred>/summary.json`. */
+  outputFile?: string;
+  numProcesses?: number;
+  chill?: boolean;
+  onProgress?: ProgressCallback;
+}
+
+/**
+ * Upstream's compute_metrics_on_folder2 (nnUNetv2_evaluate_folder): labels or regions and the ignore label from
+ * dataset.json, the reader from dataset.json and the first reference file, summary.json into the prediction folder.
+ */
+export async function computeMetricsOnFolder2(
+  folderRef: string, folderPred: string, datasetJsonFile: string, plansFile: string, opts: ComputeMetricsOnFolder2Options = {},
+): Promise<EvaluationSummary> {
+  const datasetJson = await loadDatasetJson(datasetJsonFile);
+  await loadPlans(plansFile); // upstream builds its label manager from the plans; we only check the file is a plans file
+  const fileEnding = datasetJson.file_ending;
+  const refs = await subfiles(folderRef, fileEnding);
+  if (refs.length === 0) throw new InputError(`no reference segmentations ending with ${fileEnding}`, { file: folderRef });
+  const lm = new LabelManager(datasetJson.labels, datasetJson.regions_class_order ?? null, { file: datasetJsonFile });
+  return computeMetricsOnFolder(folderRef, folderPred, {
+    suffix: fileEnding,
+    regionsOrLabels: lm.hasRegions ? lm.foregroundRegions! : lm.foregroundLabels,
+    ignoreLabel: lm.ignoreLabel,
+    readerWriter: determineReaderWriter(datasetJson, pyJoin(folderRef, refs[0]!)),
+    outputFile: opts.outputFile ?? pyJoin(folderPred, "summary.json"),
+    chill: opts.chill ?? false,
+    ...(opts.numProcesses !== undefined ? { numProcesses: opts.numProcesses } : {}),
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+  });
 }
