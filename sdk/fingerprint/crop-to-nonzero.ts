@@ -1,0 +1,136 @@
+// Port of nnunetv2/preprocessing/cropping/cropping.py (crop_to_nonzero) with scipy's binary_fill_holes and
+// acvl_utils' get_bbox_from_mask. Arrays are C-contiguous, nnU-Net axis order: data (C, X, Y, Z), seg (1, X, Y, Z).
+// Used by the fingerprint and by preprocessing (same crop both times, as upstream runs it twice on the fly).
+
+export interface CropResult {
+  /** Cropped data, (C, ...bbox extent). */
+  data: Float32Array;
+  /**
+   * Cropped segmentation: the input seg (float32, as the readers return it) with background outside the filled
+   * nonzero mask set to -1, or, without a seg, 0 inside / -1 outside the mask (int16).
+   */
+  seg: Float32Array | Int16Array;
+  /** Half-open [start, end) per spatial axis. */
+  bbox: [number, number][];
+  /** Shape of `data`: [C, ...spatial]. */
+  shape: number[];
+  /** The hole-filled nonzero mask inside the bbox (1 = inside), spatial shape of the crop. */
+  mask: Uint8Array;
+}
+
+/** OR over channels of `data[c] != 0` (NaN counts as nonzero, like numpy). */
+export function createNonzeroMask(data: Float32Array, shape: readonly number[]): Uint8Array {
+  const [c, ...spatial] = shape;
+  const n = spatial.reduce((a, b) => a * b, 1);
+  const mask = new Uint8Array(n);
+  for (let ch = 0; ch < c!; ch++) {
+    const off = ch * n;
+    for (let i = 0; i < n; i++) if (data[off + i] !== 0) mask[i] = 1;
+  }
+  return mask;
+}
+
+/**
+ * scipy.ndimage.binary_fill_holes with the default structuring element (face connectivity): background that is not
+ * connected to the array border through background becomes foreground. In place on `mask` (spatial shape `shape`).
+ */
+export function binaryFillHoles(mask: Uint8Array, shape: readonly number[]): Uint8Array {
+  const dims = shape.length;
+  const n = mask.length;
+  const strides = new Array<number>(dims);
+  for (let d = dims - 1, s = 1; d >= 0; d--) { strides[d] = s; s *= shape[d]!; }
+  // 2 = background reached from outside; flood fill with an explicit queue (no recursion, no per-voxel allocation)
+  const queue = new Int32Array(n);
+  let head = 0;
+  let tail = 0;
+  const coord = new Int32Array(dims);
+  for (let i = 0; i < n; i++) {
+    if (mask[i] !== 0) continue;
+    let rem = i;
+    let border = false;
+    for (let d = 0; d < dims; d++) {
+      const c = Math.floor(rem / strides[d]!);
+      rem -= c * strides[d]!;
+      if (c === 0 || c === shape[d]! - 1) { border = true; break; }
+    }
+    if (border) { mask[i] = 2; queue[tail++] = i; }
+  }
+  while (head < tail) {
+    const i = queue[head++]!;
+    let rem = i;
+    for (let d = 0; d < dims; d++) { coord[d] = Math.floor(rem / strides[d]!); rem -= coord[d]! * strides[d]!; }
+    for (let d = 0; d < dims; d++) {
+      const s = strides[d]!;
+      if (coord[d]! > 0 && mask[i - s] === 0) { mask[i - s] = 2; queue[tail++] = i - s; }
+      if (coord[d]! < shape[d]! - 1 && mask[i + s] === 0) { mask[i + s] = 2; queue[tail++] = i + s; }
+    }
+  }
+  for (let i = 0; i < n; i++) mask[i] = mask[i] === 2 ? 0 : 1;
+  return mask;
+}
+
+/** get_bbox_from_mask: half-open [min, max + 1) per axis; the full extent for an empty mask. */
+export function getBboxFromMask(mask: Uint8Array, shape: readonly number[]): [number, number][] {
+  const dims = shape.length;
+  const lo = shape.map((s) => s);
+  const hi = shape.map(() => -1);
+  const coord = new Array<number>(dims).fill(0);
+  for (let i = 0; i < mask.length; i++) {
+    if (mask[i]) {
+      for (let d = 0; d < dims; d++) {
+        if (coord[d]! < lo[d]!) lo[d] = coord[d]!;
+        if (coord[d]! > hi[d]!) hi[d] = coord[d]!;
+      }
+    }
+    for (let d = dims - 1; d >= 0; d--) { if (++coord[d]! < shape[d]!) break; coord[d] = 0; }
+  }
+  if (hi[0]! < 0) return shape.map((s) => [0, s] as [number, number]);
+  return lo.map((l, d) => [l, hi[d]! + 1] as [number, number]);
+}
+
+/** Copies the bbox region of each of `channels` C-contiguous blocks of spatial shape `shape`. */
+function cropBlocks<T extends Float32Array | Uint8Array>(src: T, channels: number, shape: readonly number[], bbox: [number, number][], out: T): T {
+  const [X, Y, Z] = shape as [number, number, number];
+  const [[x0, x1], [y0, y1], [z0, z1]] = bbox as [[number, number], [number, number], [number, number]];
+  const zl = z1 - z0;
+  let o = 0;
+  for (let c = 0; c < channels; c++) {
+    const base = c * X * Y * Z;
+    for (let x = x0; x < x1; x++) {
+      for (let y = y0; y < y1; y++) {
+        const start = base + (x * Y + y) * Z + z0;
+        out.set(src.subarray(start, start + zl) as any, o);
+        o += zl;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * crop_to_nonzero(data, seg): crops data (and seg) to the bounding box of the hole-filled nonzero mask and marks
+ * seg background outside the mask with -1.
+ * @example const { data, seg, bbox } = cropToNonzero(img.data, img.shape, lbl.data)
+ */
+export function cropToNonzero(data: Float32Array, shape: readonly number[], seg: Float32Array | null): CropResult {
+  if (shape.length !== 4) throw new RangeError(`cropToNonzero expects data of shape [C, X, Y, Z], got [${shape.join(", ")}]`);
+  const [C, ...spatial] = shape as [number, number, number, number];
+  const nVox = spatial[0] * spatial[1] * spatial[2];
+  if (data.length !== C * nVox) throw new RangeError(`data has ${data.length} values, shape [${shape.join(", ")}] needs ${C * nVox}`);
+  if (seg && seg.length !== nVox) throw new RangeError(`seg has ${seg.length} values, expected ${nVox} for spatial shape [${spatial.join(", ")}]`);
+  const fullMask = binaryFillHoles(createNonzeroMask(data, shape), spatial);
+  const bbox = getBboxFromMask(fullMask, spatial);
+  const cropped = bbox.map(([a, b]) => b - a);
+  const nCrop = cropped[0]! * cropped[1]! * cropped[2]!;
+  const mask = cropBlocks(fullMask, 1, spatial, bbox, new Uint8Array(nCrop));
+  const outData = cropBlocks(data, C, spatial, bbox, new Float32Array(C * nCrop));
+  let outSeg: Float32Array | Int16Array;
+  if (seg) {
+    outSeg = cropBlocks(seg, 1, spatial, bbox, new Float32Array(nCrop));
+    for (let i = 0; i < nCrop; i++) if (outSeg[i] === 0 && !mask[i]) outSeg[i] = -1;
+  } else {
+    outSeg = new Int16Array(nCrop);
+    for (let i = 0; i < nCrop; i++) outSeg[i] = mask[i] ? 0 : -1;
+  }
+  return { data: outData, seg: outSeg, bbox, shape: [C, ...cropped], mask };
+}
