@@ -81,11 +81,18 @@ export function conv2dParams(c: Conv2DInfo): number[] {
   ];
 }
 
+/**
+ * tfjs' 'same' padding for a kernel smaller than the stride on an even size (1x1x1 stride 2) comes out as padding -1 at
+ * the front, i.e. the windows start at index 1; oneDNN takes no negative padding, so such convolutions stay in JS.
+ * (PyTorch's equivalent, padding 0, starts at index 0 - tfjs' 'valid' - which is what U-Net skip paths should use.)
+ */
+const oneDnnPads = (params: number[]): boolean => params.slice(18).every((v) => v >= 0);
+
 type Fast = (inputs: Record<string, TensorInfo>, backend: CpuBackend, attrs: Record<string, unknown>) => TensorInfo | null;
 
 /**
  * A kernel that runs `fast` and falls back to the pure-JS kernel when `fast` declines (returns null: non-float32
- * inputs, empty tensors, NCHW data format, batch shapes oneDNN cannot broadcast).
+ * inputs, empty tensors, negative padding, NCHW data format, batch shapes oneDNN cannot broadcast).
  */
 function withFallback(kernelName: string, backendName: string, cpu: tf.KernelConfig, fast: Fast): tf.KernelConfig {
   return {
@@ -103,8 +110,10 @@ const conv3D: Fast = ({ x, filter }, backend, attrs) => {
   const xs = f32(backend, x), ws = f32(backend, filter);
   if (!xs || !ws || xs.length === 0 || ws.length === 0) return null;
   const info = tf.backend_util.computeConv3DInfo(x.shape as Shape5D, filter.shape as Shape5D, a.strides, a.dilations, a.pad);
+  const params = convParams(info);
+  if (!oneDnnPads(params)) return null;
   const y = new Float32Array(size(info.outShape));
-  if (y.length > 0) addon().convForward(convParams(info), xs, ws, y);
+  if (y.length > 0) addon().convForward(params, xs, ws, y);
   return backend.makeTensorInfo(info.outShape, "float32", y);
 };
 
@@ -114,8 +123,10 @@ const conv3DBackpropInputV2: Fast = ({ dy, filter }, backend, attrs) => {
   if (!dys || !ws || dys.length === 0 || ws.length === 0) return null;
   // Like the pure-JS kernel, dilations are 1: tfjs has no dilated conv3d gradient.
   const info = tf.backend_util.computeConv3DInfo(a.inputShape, filter.shape as Shape5D, a.strides, 1, a.pad);
+  const params = convParams(info);
+  if (!oneDnnPads(params)) return null;
   const dx = new Float32Array(size(info.inShape));
-  if (dx.length > 0) addon().convBackwardData(convParams(info), dys, ws, dx);
+  if (dx.length > 0) addon().convBackwardData(params, dys, ws, dx);
   return backend.makeTensorInfo(info.inShape, "float32", dx);
 };
 
@@ -124,8 +135,10 @@ const conv3DBackpropFilterV2: Fast = ({ x, dy }, backend, attrs) => {
   const xs = f32(backend, x), dys = f32(backend, dy);
   if (!xs || !dys || xs.length === 0 || dys.length === 0) return null;
   const info = tf.backend_util.computeConv3DInfo(x.shape as Shape5D, a.filterShape, a.strides, 1, a.pad);
+  const params = convParams(info);
+  if (!oneDnnPads(params)) return null;
   const dw = new Float32Array(size(info.filterShape));
-  if (dw.length > 0) addon().convBackwardWeights(convParams(info), xs, dys, dw);
+  if (dw.length > 0) addon().convBackwardWeights(params, xs, dys, dw);
   return backend.makeTensorInfo(info.filterShape, "float32", dw);
 };
 
@@ -143,8 +156,10 @@ const conv2D: Fast = ({ x, filter }, backend, attrs) => {
   if (!xs || !ws || xs.length === 0 || ws.length === 0 || a.dataFormat === "NCHW") return null;
   const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4D, filter.shape as Shape4D, a.strides, a.dilations ?? 1,
     a.pad, a.dimRoundingMode, false, "channelsLast");
+  const params = conv2dParams(info);
+  if (!oneDnnPads(params)) return null;
   const y = new Float32Array(size(info.outShape));
-  if (y.length > 0) addon().convForward(conv2dParams(info), xs, ws, y);
+  if (y.length > 0) addon().convForward(params, xs, ws, y);
   return backend.makeTensorInfo(info.outShape, "float32", y);
 };
 
@@ -154,8 +169,10 @@ const conv2DBackpropInput: Fast = ({ dy, filter }, backend, attrs) => {
   if (!dys || !ws || dys.length === 0 || ws.length === 0 || a.dataFormat === "NCHW") return null;
   const info = tf.backend_util.computeConv2DInfo(a.inputShape, filter.shape as Shape4D, a.strides, 1, a.pad,
     a.dimRoundingMode, false, "channelsLast");
+  const params = conv2dParams(info);
+  if (!oneDnnPads(params)) return null;
   const dx = new Float32Array(size(info.inShape));
-  if (dx.length > 0) addon().convBackwardData(conv2dParams(info), dys, ws, dx);
+  if (dx.length > 0) addon().convBackwardData(params, dys, ws, dx);
   return backend.makeTensorInfo(info.inShape, "float32", dx);
 };
 
@@ -165,8 +182,10 @@ const conv2DBackpropFilter: Fast = ({ x, dy }, backend, attrs) => {
   if (!xs || !dys || xs.length === 0 || dys.length === 0 || a.dataFormat === "NCHW") return null;
   const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4D, a.filterShape, a.strides, 1, a.pad,
     a.dimRoundingMode, false, "channelsLast");
+  const params = conv2dParams(info);
+  if (!oneDnnPads(params)) return null;
   const dw = new Float32Array(size(info.filterShape));
-  if (dw.length > 0) addon().convBackwardWeights(conv2dParams(info), xs, dys, dw);
+  if (dw.length > 0) addon().convBackwardWeights(params, xs, dys, dw);
   return backend.makeTensorInfo(info.filterShape, "float32", dw);
 };
 

@@ -73,6 +73,7 @@ const conv3dCases: Conv3dCase[] = [
   { x: [2, 3, 3, 3, 64], k: 3, outChannels: 17, stride: 2, pad: "same" },
   { x: [1, 3, 2, 3, 320], k: 3, outChannels: 320, stride: 1, pad: "same" },
   { x: [1, 2, 3, 2, 320], k: 1, outChannels: 320, stride: 1, pad: "valid" },
+  { x: [2, 5, 7, 6, 8], k: 1, outChannels: 16, stride: 2, pad: "valid" },
 ];
 const describeName = (c: Conv3dCase) => `x=[${c.x}] k${c.k} s${c.stride} ${c.pad} -> ${c.outChannels}`;
 
@@ -96,6 +97,19 @@ describe.skipIf(!status.available)(`cpu-onednn kernels (${status.reason})`, () =
     expectClose(fast[1], ref[1], "conv3d dx");
     expectClose(fast[2], ref[2], "conv3d dw");
     expect(primitivesAdded, "new oneDNN primitives (proves oneDNN ran, not the JS fallback)").toBeGreaterThanOrEqual(3);
+  });
+
+  // tfjs pads -1 here (windows start at index 1), which oneDNN cannot express: the kernel must hand it to the pure-JS
+  // kernel rather than fail or shift the result.
+  it("conv3d with negative 'same' padding (1x1x1 stride 2, even size) falls back to the pure-JS kernel", async () => {
+    const shape: [number, number, number, number, number] = [2, 6, 4, 8, 3];
+    const xs = randomArray(shape, 42), ws = randomArray([1, 1, 1, 3, 5], 43);
+    const { ref, fast, primitivesAdded } = await onBothBackends(() => {
+      const x = tf.tensor5d(xs, shape), f = tf.tensor(ws, [1, 1, 1, 3, 5]) as tf.Tensor5D;
+      return [tf.conv3d(x, f, 2, "same"), ...tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv3d(a as tf.Tensor5D, b as tf.Tensor5D, 2, "same").sum())([x, f])];
+    });
+    ref.forEach((r, i) => expectClose(fast[i], r, `output ${i}`));
+    expect(primitivesAdded).toBe(0);
   });
 
   const transposeCases: { x: [number, number, number, number, number]; k: number; inChannels: number; stride: 1 | 2; pad: Pad }[] = [

@@ -1,0 +1,248 @@
+// `npm run bench backend [--js-step] [--steps N]`: conv3d GFLOP/s (forward, forward+backward) on nnU-Net-typical
+// shapes and the time of one training step of a small ResidualEncoderUNet-like network (patch 64^3, batch 2), for
+// tfjs' pure-JS cpu backend, our cpu-onednn backend and PyTorch (/usr/bin/python3, torch on the same shapes, same
+// thread count), all in this one run, printed as ratios to PyTorch. The machine is usually shared, so compare ratios
+// within a run rather than absolute numbers across runs.
+// Pure JS runs ~100x slower: it gets one conv shape, one iteration, and the training step only with --js-step.
+import { spawnSync } from "node:child_process";
+import { cpus } from "node:os";
+import { tf } from "../../dist/sdk/backend/index.js";
+import { registerOnednnBackend } from "../../dist/sdk/backend/onednn.js";
+
+const argv = process.argv.slice(2);
+const withJsStep = argv.includes("--js-step");
+const stepsIdx = argv.indexOf("--steps");
+const STEPS = stepsIdx >= 0 ? Number(argv[stepsIdx + 1]) : 3;
+const THREADS = cpus().length;
+const PYTHON = process.env.NNSSL_ADAPT_BENCH_PYTHON ?? "/usr/bin/python3";
+
+// [batch, spatial, inChannels, outChannels], kernel 3, stride 1, same padding.
+const CONV_SHAPES = [
+  [2, 32, 32, 32],
+  [2, 16, 64, 64],
+  [2, 8, 128, 128],
+];
+const CONV_ITERS = 5;
+// The small network: 4 stages, residual blocks per stage, decoder with one conv per stage (like nnU-Net's).
+const NET = { patch: 64, batch: 2, inChannels: 1, classes: 3, features: [16, 32, 64, 128], blocks: [1, 2, 2, 2] };
+
+const convFlops = ([n, s, c, o]) => 2 * n * s ** 3 * c * o * 27;
+
+// ---- tfjs ----------------------------------------------------------------------------------------------------------
+
+function timeIt(fn, iters) {
+  fn(); // warm-up: builds and caches oneDNN primitives, grows the allocator
+  const t0 = performance.now();
+  for (let i = 0; i < iters; i++) fn();
+  return (performance.now() - t0) / iters;
+}
+
+function timeOnce(fn) {
+  const t0 = performance.now();
+  fn();
+  return performance.now() - t0;
+}
+
+function benchConvTfjs(shape, iters, warm = true) {
+  const [n, s, c, o] = shape;
+  const x = tf.randomNormal([n, s, s, s, c]);
+  const w = tf.randomNormal([3, 3, 3, c, o], 0, 0.05);
+  const fwd = () => tf.tidy(() => tf.conv3d(x, w, 1, "same").dataSync());
+  const gradsOf = tf.grads((a, b) => tf.conv3d(a, b, 1, "same").sum());
+  const fwdBwd = () => tf.tidy(() => { for (const g of gradsOf([x, w])) g.dataSync(); });
+  const fwdMs = warm ? timeIt(fwd, iters) : timeOnce(fwd);
+  const fwdBwdMs = warm ? timeIt(fwdBwd, iters) : timeOnce(fwdBwd);
+  tf.dispose([x, w]);
+  return { fwdMs, fwdBwdMs };
+}
+
+function buildNet() {
+  const { inChannels, classes, features, blocks } = NET;
+  const vars = [];
+  let seed = 1;
+  const conv = (cin, cout, k) => {
+    const v = tf.variable(tf.randomNormal([k, k, k, cin, cout], 0, Math.sqrt(2 / (cin * k ** 3)), "float32", seed++));
+    vars.push(v);
+    return v;
+  };
+  const norm = (ch) => {
+    const g = tf.variable(tf.ones([ch])), b = tf.variable(tf.zeros([ch]));
+    vars.push(g, b);
+    return { g, b };
+  };
+  const stem = { w: conv(inChannels, features[0], 3), n: norm(features[0]) };
+  const stages = features.map((f, s) =>
+    Array.from({ length: blocks[s] }, (_, i) => {
+      const cin = i === 0 ? features[Math.max(0, s - 1)] : f;
+      const stride = i === 0 && s > 0 ? 2 : 1;
+      return {
+        stride,
+        w1: conv(cin, f, 3), n1: norm(f), w2: conv(f, f, 3), n2: norm(f),
+        skip: stride > 1 || cin !== f ? { w: conv(cin, f, 1), n: norm(f) } : null,
+      };
+    }));
+  const decoder = features.slice(1).map((f, i) => ({
+    up: conv(features[i], f, 2), // conv3dTranspose filter: [k, k, k, out, in]
+    w: conv(2 * features[i], features[i], 3), n: norm(features[i]),
+  })).reverse();
+  const head = conv(features[0], classes, 1);
+
+  const inorm = (x, { g, b }) => {
+    const { mean, variance } = tf.moments(x, [1, 2, 3], true);
+    return x.sub(mean).mul(tf.rsqrt(variance.add(1e-5))).mul(g).add(b);
+  };
+  const act = (x) => tf.leakyRelu(x, 0.01);
+  const forward = (x) => {
+    x = act(inorm(tf.conv3d(x, stem.w, 1, "same"), stem.n));
+    const skips = [];
+    for (const stage of stages) {
+      for (const blk of stage) {
+        const y = inorm(tf.conv3d(act(inorm(tf.conv3d(x, blk.w1, blk.stride, "same"), blk.n1)), blk.w2, 1, "same"), blk.n2);
+        // "valid" for the 1x1 skip: tfjs "same" pads -1 there (starting at voxel 1), PyTorch samples from voxel 0.
+        const r = blk.skip ? inorm(tf.conv3d(x, blk.skip.w, blk.stride, "valid"), blk.skip.n) : x;
+        x = act(y.add(r));
+      }
+      skips.push(x);
+    }
+    for (const [i, dec] of decoder.entries()) {
+      const skip = skips[skips.length - 2 - i];
+      const up = tf.conv3dTranspose(x, dec.up, skip.shape, 2, "valid");
+      x = act(inorm(tf.conv3d(tf.concat([up, skip], 4), dec.w, 1, "same"), dec.n));
+    }
+    return tf.conv3d(x, head, 1, "same");
+  };
+  return { vars, forward };
+}
+
+function benchStepTfjs(steps) {
+  const { patch, batch, inChannels, classes } = NET;
+  const net = buildNet();
+  const opt = tf.train.momentum(0.01, 0.99, true);
+  const x = tf.randomNormal([batch, patch, patch, patch, inChannels], 0, 1, "float32", 7);
+  const labels = tf.oneHot(tf.randomUniform([batch, patch, patch, patch], 0, classes, "int32", 8), classes);
+  const step = () => tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(labels, net.forward(x)));
+    opt.applyGradients(grads);
+    value.dataSync();
+  });
+  const ms = steps > 0 ? timeIt(step, steps) : timeOnce(step);
+  tf.dispose([x, labels, ...net.vars]);
+  opt.dispose();
+  return ms;
+}
+
+// ---- PyTorch (same shapes, NCDHW) ------------------------------------------------------------------------------
+
+const TORCH_SCRIPT = String.raw`
+import json, sys, time, torch
+import torch.nn as nn, torch.nn.functional as F
+cfg = json.loads(sys.argv[1]); torch.set_num_threads(cfg["threads"]); torch.manual_seed(0)
+def timeit(fn, iters):
+    fn(); t = time.perf_counter()
+    for _ in range(iters): fn()
+    return (time.perf_counter() - t) / iters * 1000
+out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "conv": []}
+for n, s, c, o in cfg["convShapes"]:
+    x = torch.randn(n, c, s, s, s, requires_grad=True); w = (torch.randn(o, c, 3, 3, 3) * 0.05).requires_grad_()
+    def fwd():
+        with torch.no_grad(): F.conv3d(x, w, padding=1)
+    def fwdbwd():
+        x.grad = None; w.grad = None; F.conv3d(x, w, padding=1).sum().backward()
+    out["conv"].append({"fwdMs": timeit(fwd, cfg["iters"]), "fwdBwdMs": timeit(fwdbwd, cfg["iters"])})
+net = cfg["net"]; f = net["features"]
+class Block(nn.Module):
+    def __init__(s, cin, cout, stride):
+        super().__init__()
+        s.c1 = nn.Conv3d(cin, cout, 3, stride, 1, bias=False); s.n1 = nn.InstanceNorm3d(cout, affine=True)
+        s.c2 = nn.Conv3d(cout, cout, 3, 1, 1, bias=False); s.n2 = nn.InstanceNorm3d(cout, affine=True)
+        s.skip = nn.Sequential(nn.Conv3d(cin, cout, 1, stride, bias=False), nn.InstanceNorm3d(cout, affine=True)) if stride > 1 or cin != cout else None
+    def forward(s, x):
+        y = s.n2(s.c2(F.leaky_relu(s.n1(s.c1(x)), 0.01)))
+        return F.leaky_relu(y + (s.skip(x) if s.skip is not None else x), 0.01)
+class Net(nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.stem = nn.Sequential(nn.Conv3d(net["inChannels"], f[0], 3, 1, 1, bias=False), nn.InstanceNorm3d(f[0], affine=True), nn.LeakyReLU(0.01))
+        s.stages = nn.ModuleList(nn.Sequential(*[Block(f[max(0, i - 1)] if b == 0 else f[i], f[i], 2 if b == 0 and i > 0 else 1) for b in range(net["blocks"][i])]) for i in range(len(f)))
+        s.ups = nn.ModuleList(nn.ConvTranspose3d(f[i + 1], f[i], 2, 2, bias=False) for i in reversed(range(len(f) - 1)))
+        s.decs = nn.ModuleList(nn.Sequential(nn.Conv3d(2 * f[i], f[i], 3, 1, 1, bias=False), nn.InstanceNorm3d(f[i], affine=True), nn.LeakyReLU(0.01)) for i in reversed(range(len(f) - 1)))
+        s.head = nn.Conv3d(f[0], net["classes"], 1, bias=False)
+    def forward(s, x):
+        x = s.stem(x); skips = []
+        for st in s.stages:
+            x = st(x); skips.append(x)
+        for i, (up, dec) in enumerate(zip(s.ups, s.decs)):
+            x = dec(torch.cat([up(x), skips[-2 - i]], 1))
+        return s.head(x)
+model = Net(); opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.99, nesterov=True)
+p = net["patch"]; x = torch.randn(net["batch"], net["inChannels"], p, p, p); y = torch.randint(0, net["classes"], (net["batch"], p, p, p))
+def step():
+    opt.zero_grad(); loss = F.cross_entropy(model(x), y); loss.backward(); opt.step(); loss.item()
+out["stepMs"] = timeit(step, cfg["steps"])
+print(json.dumps(out))
+`;
+
+function runTorch() {
+  const cfg = { threads: THREADS, convShapes: CONV_SHAPES, iters: CONV_ITERS, net: NET, steps: STEPS };
+  const r = spawnSync(PYTHON, ["-c", TORCH_SCRIPT, JSON.stringify(cfg)], { encoding: "utf8", maxBuffer: 1 << 24 });
+  if (r.status !== 0) {
+    const why = r.error ? r.error.message : (r.stderr.trim().split("\n").pop() ?? `exit ${r.status}`);
+    return { error: `${PYTHON}: ${why}` };
+  }
+  return JSON.parse(r.stdout.trim().split("\n").pop());
+}
+
+// ---- report ------------------------------------------------------------------------------------------------------
+
+const fmt = (v, d = 1) => (v === undefined || Number.isNaN(v) ? "-" : v.toFixed(d));
+const gflops = (flops, ms) => flops / ms / 1e6;
+const ratio = (ours, ref) => (ours === undefined || ref === undefined ? "-" : `${(ours / ref).toFixed(2)}x`);
+
+const onednn = await registerOnednnBackend();
+console.log(`machine: ${THREADS} logical cores; oneDNN: ${onednn.available ? onednn.reason : `unavailable (${onednn.reason})`}`);
+const torch = runTorch();
+console.log(torch.error ? `PyTorch: unavailable (${torch.error})` : `PyTorch ${torch.torch}, ${torch.threads} threads`);
+
+const rows = [];
+for (const [i, shape] of CONV_SHAPES.entries()) {
+  const row = { shape, torch: torch.conv?.[i] };
+  if (onednn.available) {
+    await tf.setBackend("cpu-onednn");
+    row.onednn = benchConvTfjs(shape, CONV_ITERS);
+  }
+  if (i === 0) {
+    await tf.setBackend("cpu");
+    row.js = benchConvTfjs(shape, 1, false);
+  }
+  rows.push(row);
+}
+
+console.log("\nconv3d 3x3x3 stride 1 same, GFLOP/s (forward+backward counts 3x the forward FLOPs); ratio = ours / PyTorch");
+console.log("shape (N x C x S^3 -> O)    | fwd: js  onednn  torch  onednn/torch | fwd+bwd: js  onednn  torch  onednn/torch | js/torch fwd+bwd");
+for (const r of rows) {
+  const f = convFlops(r.shape);
+  const g = (t, key, mult) => (t ? gflops(mult * f, t[key]) : undefined);
+  const [js, on, pt] = [r.js, r.onednn, r.torch].map((t) => g(t, "fwdMs", 1));
+  const [jsb, onb, ptb] = [r.js, r.onednn, r.torch].map((t) => g(t, "fwdBwdMs", 3));
+  const [n, s, c, o] = r.shape;
+  console.log(`${`${n}x${c}x${s}^3 -> ${o}`.padEnd(28)}| ${fmt(js).padStart(7)} ${fmt(on).padStart(7)} ${fmt(pt).padStart(6)} ${ratio(on, pt).padStart(13)} | ${fmt(jsb).padStart(11)} ${fmt(onb).padStart(7)} ${fmt(ptb).padStart(6)} ${ratio(onb, ptb).padStart(13)} | ${ratio(jsb, ptb).padStart(10)}`);
+}
+
+console.log(`\ntraining step (forward, cross-entropy, backward, SGD-momentum update), ResidualEncoderUNet-like ` +
+  `features ${NET.features.join("/")}, blocks ${NET.blocks.join("/")}, patch ${NET.patch}^3, batch ${NET.batch}; mean of ${STEPS} after a warm-up`);
+const stepRows = [];
+if (torch.stepMs !== undefined) stepRows.push(["PyTorch", torch.stepMs]);
+if (onednn.available) {
+  await tf.setBackend("cpu-onednn");
+  stepRows.push(["tfjs cpu-onednn", benchStepTfjs(STEPS)]);
+}
+if (withJsStep) {
+  await tf.setBackend("cpu");
+  stepRows.push(["tfjs cpu (pure JS, 1 step)", benchStepTfjs(0)]);
+} else {
+  stepRows.push(["tfjs cpu (pure JS)", undefined]);
+}
+for (const [name, ms] of stepRows) {
+  const note = ms === undefined ? "skipped (minutes per step; pass --js-step to measure)" : `${fmt(ms, 0)} ms  time ratio to PyTorch ${ratio(ms, torch.stepMs)}`;
+  console.log(`  ${name.padEnd(28)} ${note}`);
+}
