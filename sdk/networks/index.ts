@@ -5,3 +5,5 @@ export type { ArchitectureBlock, BuildOptions } from "./build-network.js";
 export { Network } from "./network.js";
 export type { TransferKeys } from "./network.js";
 export type { StateDictInput, TensorLike } from "./state-dict.js";
+export { loadPretrainedWeights } from "./pretrained.js";
+export type { PretrainedCheckpoint, TransferOptions, TransferReport } from "./pretrained.js";
