@@ -47,6 +47,12 @@ export function countParameters(architecture: ArchitectureBlock | string, opts: 
   return construct(architecture, opts, new ParamFactory(null)).numParameters();
 }
 
+/** The state_dict() keys (aliases included) and PyTorch shapes of that network, computed without allocating weights. */
+export function stateDictShapes(architecture: ArchitectureBlock | string, opts: BuildOptions): Map<string, number[]> {
+  const net = construct(architecture, opts, new ParamFactory(null));
+  return new Map([...net.stateEntries()].map(([k, p]) => [k, [...p.torchShape]]));
+}
+
 function construct(architecture: ArchitectureBlock | string, opts: BuildOptions, f: ParamFactory): Network {
   const block: ArchitectureBlock = typeof architecture === "string" ? { network_class_name: architecture } : architecture;
   const fullName = block.network_class_name ?? block.arch_class_name;

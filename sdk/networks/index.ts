@@ -1,6 +1,6 @@
 // Networks (dynamic_network_architectures in tfjs) and nnssl pretrained-weight transfer.
 
-export { buildNetwork, countParameters, SUPPORTED_ARCHITECTURES } from "./build-network.js";
+export { buildNetwork, countParameters, stateDictShapes, SUPPORTED_ARCHITECTURES } from "./build-network.js";
 export type { ArchitectureBlock, BuildOptions } from "./build-network.js";
 export { Network } from "./network.js";
 export type { TransferKeys } from "./network.js";
