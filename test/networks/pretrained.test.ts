@@ -126,6 +126,25 @@ describe("loadPretrainedWeights(net, checkpoint, options)", () => {
   });
 });
 
+describe("loadPretrainedWeights(net, checkpoint, { permuteTokens })", () => {
+  it.each([
+    ["PrimusM", true],
+    ["Primus", false],
+  ])("defaults to permuting the positional embedding for %s checkpoints: %s", async (archName, permuted) => {
+    const sd = (await loadTorchFile(`${FORWARD}Primus_tiny/state_dict.pth`)) as Record<string, TorchTensor>;
+    const weights = new Map(Object.entries(sd).filter(([, v]) => v instanceof TorchTensor));
+    const plan = { architecture_plans: { arch_class_name: archName }, pretrain_num_input_channels: 1, pretrain_patch_size: [32, 32, 32], key_to_encoder: "eva", key_to_stem: "down_projection", keys_to_in_proj: ["down_projection.proj"], key_to_lpe: "eva.pos_embed" };
+    const net = buildNetwork({ network_class_name: "Primus", arch_kwargs: { embed_dim: 54, patch_embed_size: [8, 8, 8], eva_depth: 2, eva_numheads: 3 } }, { inputChannels: 1, numClasses: 2, patchSize: [32, 32, 32], seed: 4 });
+    const report = loadPretrainedWeights(net, { adaptationPlan: plan, weights }, { numInputChannels: 1, patchSize: [32, 32, 32] });
+    expect(report.posEmbed).toEqual({ key: "eva.pos_embed", resizedFrom: null, resizedTo: null, permuted });
+    const pe = weights.get("eva.pos_embed")!;
+    const expected = permuted ? permuteHwdToWhd(pe, [4, 4, 4]).toFloat32() : pe.toFloat32();
+    expect(same(net.stateDict().get("eva.pos_embed")!.toFloat32(), expected)).toBe(true);
+    expect(report.ptWeightInChMismatch).toBe(false);
+    net.dispose();
+  });
+});
+
 describe("permuteHwdToWhd(pe, grid)", () => {
   it("moves token (h, w, d) of nnssl's EvaMAE order to (w, h, d)", () => {
     const grid = [2, 3, 4]; // w, h, d
