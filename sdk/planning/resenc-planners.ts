@@ -37,23 +37,36 @@ export class ResEncUNetPlanner extends ExperimentPlanner {
 
 interface Preset { name: string; plansName: string; gb: number; ref3d: number; ref2d: number }
 
-function presetPlanner({ name, plansName, gb, ref3d, ref2d }: Preset) {
-  return class extends ResEncUNetPlanner {
-    override plannerName = name;
-    constructor(input: PlannerInput, opts: PlannerOptions = {}) {
-      if (opts.gpuMemoryTargetInGb !== undefined && opts.gpuMemoryTargetInGb !== gb) {
-        warn(`You are running ${name} with a non-standard gpu_memory_target_in_gb. Expected ${gb}, got ${opts.gpuMemoryTargetInGb}. ` +
-          `You should only see this warning if you modified this value intentionally!!`);
-      }
-      super(input, opts, { plansName, gpuMemoryTargetInGb: gb });
-      this.UNetReferenceValCorrespGB = gb;
-      this.UNetReferenceVal3d = ref3d;
-      this.UNetReferenceVal2d = ref2d;
-      this.maxDatasetCovered = 1;
+/** Shared constructor of the M / L / XL presets: their VRAM target, references and full-dataset batch cap. */
+abstract class ResEncPreset extends ResEncUNetPlanner {
+  constructor(input: PlannerInput, opts: PlannerOptions, { name, plansName, gb, ref3d, ref2d }: Preset) {
+    if (opts.gpuMemoryTargetInGb !== undefined && opts.gpuMemoryTargetInGb !== gb) {
+      warn(`You are running ${name} with a non-standard gpu_memory_target_in_gb. Expected ${gb}, got ${opts.gpuMemoryTargetInGb}. ` +
+        `You should only see this warning if you modified this value intentionally!!`);
     }
-  };
+    super(input, opts, { plansName, gpuMemoryTargetInGb: gb });
+    this.plannerName = name;
+    this.UNetReferenceValCorrespGB = gb;
+    this.UNetReferenceVal3d = ref3d;
+    this.UNetReferenceVal2d = ref2d;
+    this.maxDatasetCovered = 1;
+  }
 }
 
-export const nnUNetPlannerResEncM = presetPlanner({ name: "nnUNetPlannerResEncM", plansName: "nnUNetResEncUNetMPlans", gb: 8, ref3d: 680_000_000, ref2d: 135_000_000 });
-export const nnUNetPlannerResEncL = presetPlanner({ name: "nnUNetPlannerResEncL", plansName: "nnUNetResEncUNetLPlans", gb: 24, ref3d: 2_100_000_000, ref2d: 380_000_000 });
-export const nnUNetPlannerResEncXL = presetPlanner({ name: "nnUNetPlannerResEncXL", plansName: "nnUNetResEncUNetXLPlans", gb: 40, ref3d: 3_600_000_000, ref2d: 560_000_000 });
+export class nnUNetPlannerResEncM extends ResEncPreset {
+  constructor(input: PlannerInput, opts: PlannerOptions = {}) {
+    super(input, opts, { name: "nnUNetPlannerResEncM", plansName: "nnUNetResEncUNetMPlans", gb: 8, ref3d: 680_000_000, ref2d: 135_000_000 });
+  }
+}
+
+export class nnUNetPlannerResEncL extends ResEncPreset {
+  constructor(input: PlannerInput, opts: PlannerOptions = {}) {
+    super(input, opts, { name: "nnUNetPlannerResEncL", plansName: "nnUNetResEncUNetLPlans", gb: 24, ref3d: 2_100_000_000, ref2d: 380_000_000 });
+  }
+}
+
+export class nnUNetPlannerResEncXL extends ResEncPreset {
+  constructor(input: PlannerInput, opts: PlannerOptions = {}) {
+    super(input, opts, { name: "nnUNetPlannerResEncXL", plansName: "nnUNetResEncUNetXLPlans", gb: 40, ref3d: 3_600_000_000, ref2d: 560_000_000 });
+  }
+}
