@@ -54,12 +54,14 @@ export class Param {
     });
   }
 
-  /** The values in PyTorch layout (C order of torchShape). */
+  /** A copy of the values in PyTorch layout (C order of torchShape). */
   readTorch(): Float32Array {
     const v = this.value;
-    if (this.layout === "plain") return v.dataSync() as Float32Array;
-    const perm = invertPerm(layoutPerm(this.layout, this.torchShape.length));
-    return tf.tidy(() => tf.transpose(v, perm)).dataSync() as Float32Array;
+    if (this.layout === "plain") return Float32Array.from(v.dataSync() as Float32Array);
+    const t = tf.transpose(v, invertPerm(layoutPerm(this.layout, this.torchShape.length)));
+    const data = t.dataSync() as Float32Array;
+    t.dispose();
+    return data;
   }
 }
 

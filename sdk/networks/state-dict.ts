@@ -43,7 +43,7 @@ export function collectStateDict(root: Module): Map<string, TorchTensor> {
   for (const [name, p] of root.stateEntries()) {
     let t = made.get(p);
     if (!t) {
-      t = TorchTensor.fromTypedArray(Float32Array.from(p.readTorch()), p.torchShape);
+      t = TorchTensor.fromTypedArray(p.readTorch(), p.torchShape);
       made.set(p, t);
     }
     out.set(name, t);

@@ -107,3 +107,18 @@ describe("Network.loadStateDict(stateDict)", () => {
     net.dispose();
   });
 });
+
+describe("Network.loadStateDict(path)", () => {
+  it("reads network_weights from an nnssl checkpoint (ResEncMini MAE network, 1 output channel)", async () => {
+    const { loadTorchFile } = await import("../../sdk/io/torch/index.js");
+    const file = new URL("../fixtures/nnssl/nnssl_ResEncMini.pth", import.meta.url).pathname;
+    const ckpt = (await loadTorchFile(file)) as { network_weights: Record<string, TorchTensor>; nnssl_adaptation_plan: { architecture_plans: { arch_class_name: string; arch_kwargs: Record<string, unknown> } } };
+    const arch = ckpt.nnssl_adaptation_plan.architecture_plans;
+    const net = buildNetwork({ network_class_name: arch.arch_class_name, arch_kwargs: arch.arch_kwargs }, { inputChannels: 1, numClasses: 1, seed: 1 });
+    await net.loadStateDict(file);
+    const sd = net.stateDict();
+    expect([...sd.keys()]).toEqual(Object.keys(ckpt.network_weights));
+    for (const [k, t] of Object.entries(ckpt.network_weights)) expect(Buffer.from(sd.get(k)!.toFloat32().buffer).equals(Buffer.from(t.toFloat32().slice().buffer)), k).toBe(true);
+    net.dispose();
+  });
+});
