@@ -1,0 +1,91 @@
+import { describe, it, expect } from "vitest";
+import { tf } from "../../sdk/backend/index.js";
+import { SGD, AdamW, clipGradNorm } from "../../sdk/training/optimizers.js";
+import { runPythonJson, pythonSkipReason } from "../helpers/python.js";
+
+const skip = pythonSkipReason(["torch"]);
+
+const p0 = [0.5, -1.25, 2, 0.1, -0.3, 0.7];
+const grads = [[0.1, -0.2, 0.3, 0.05, 0, -0.4], [-0.3, 0.1, 0.2, 0.2, -0.1, 0.05], [0.02, 0.4, -0.1, 0, 0.3, 0.1]];
+
+function runOurs(make: (v: tf.Variable[]) => SGD | AdamW, lrs: number[]) {
+  const v = tf.variable(tf.tensor(p0, [2, 3]));
+  const opt = make([v]);
+  grads.forEach((g, k) => { opt.lr = lrs[k]!; const t = tf.tensor(g, [2, 3]); opt.step([t]); t.dispose(); });
+  return { values: Array.from(v.dataSync()), sd: opt.stateDict() };
+}
+
+describe("SGD(momentum 0.99, nesterov, wd 3e-5)", () => {
+  it("first step: buf = g + wd*p, p -= lr*(g + m*buf)", () => {
+    const v = tf.variable(tf.tensor([1], [1]));
+    const opt = new SGD([v], { lr: 0.1, momentum: 0.99, weightDecay: 0.5 });
+    opt.step([tf.tensor([2], [1])]);
+    const g = 2 + 0.5;
+    expect(v.dataSync()[0]).toBeCloseTo(1 - 0.1 * (g + 0.99 * g), 6);
+    const sd = opt.stateDict();
+    expect(sd.param_groups[0]!.params).toEqual([0]);
+    expect(Object.keys(sd.param_groups[0]!)).toEqual(["lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize", "foreach", "differentiable", "fused", "initial_lr", "params"]);
+  });
+
+  it.skipIf(skip !== null)(`matches torch.optim.SGD over 3 steps with changing lr ${skip ?? ""}`, () => {
+    const lrs = [0.01, 0.02, 0.005];
+    const ours = runOurs((v) => new SGD(v, { lr: 0.01, momentum: 0.99, weightDecay: 3e-5, nesterov: true }), lrs);
+    const ref = runPythonJson<{ p: number[]; buf: number[] }>(`
+import json, sys, torch
+d = json.loads(sys.stdin.read())
+p = torch.nn.Parameter(torch.tensor(d["p0"]).reshape(2, 3))
+opt = torch.optim.SGD([p], lr=0.01, weight_decay=3e-5, momentum=0.99, nesterov=True)
+for g, lr in zip(d["grads"], d["lrs"]):
+    opt.param_groups[0]["lr"] = lr
+    p.grad = torch.tensor(g).reshape(2, 3)
+    opt.step()
+print(json.dumps({"p": p.detach().flatten().tolist(), "buf": opt.state[p]["momentum_buffer"].flatten().tolist()}))
+`, [], { input: JSON.stringify({ p0, grads, lrs }) });
+    ours.values.forEach((x, i) => expect(x).toBeCloseTo(ref.p[i]!, 6));
+    const buf = (ours.sd.state.get(0)!.momentum_buffer as { toFloat32(): Float32Array }).toFloat32();
+    Array.from(buf).forEach((x, i) => expect(x).toBeCloseTo(ref.buf[i]!, 6));
+  });
+
+  it("loadStateDict restores the momentum buffer so the next step is identical", () => {
+    const make = (v: tf.Variable[]) => new SGD(v, { lr: 0.01 });
+    const a = runOurs(make, [0.01, 0.01, 0.01]);
+    const v = tf.variable(tf.tensor(a.values, [2, 3]));
+    const opt = make([v]);
+    opt.loadStateDict(a.sd);
+    const v2 = tf.variable(tf.tensor(a.values, [2, 3]));
+    const opt2 = make([v2]);
+    opt.step([tf.tensor(grads[0]!, [2, 3])]);
+    opt2.step([tf.tensor(grads[0]!, [2, 3])]);
+    expect(Array.from(v.dataSync())).not.toEqual(Array.from(v2.dataSync()));
+  });
+});
+
+describe("AdamW(betas 0.9/0.98, wd 5e-2)", () => {
+  it.skipIf(skip !== null)(`matches torch.optim.AdamW over 3 steps ${skip ?? ""}`, () => {
+    const lrs = [1e-3, 2e-3, 5e-4];
+    const ours = runOurs((v) => new AdamW(v, { lr: 1e-3, betas: [0.9, 0.98], weightDecay: 5e-2 }), lrs);
+    const ref = runPythonJson<{ p: number[] }>(`
+import json, sys, torch
+d = json.loads(sys.stdin.read())
+p = torch.nn.Parameter(torch.tensor(d["p0"]).reshape(2, 3))
+opt = torch.optim.AdamW([p], lr=1e-3, weight_decay=5e-2, betas=(0.9, 0.98))
+for g, lr in zip(d["grads"], d["lrs"]):
+    opt.param_groups[0]["lr"] = lr
+    p.grad = torch.tensor(g).reshape(2, 3)
+    opt.step()
+print(json.dumps({"p": p.detach().flatten().tolist()}))
+`, [], { input: JSON.stringify({ p0, grads, lrs }) });
+    ours.values.forEach((x, i) => expect(x).toBeCloseTo(ref.p[i]!, 6));
+  });
+});
+
+describe("clipGradNorm", () => {
+  it("scales by maxNorm / (norm + 1e-6) only when the norm exceeds maxNorm", () => {
+    const g = [tf.tensor([3, 0]), tf.tensor([4])];
+    const { grads: out, totalNorm } = clipGradNorm(g, 1);
+    expect(totalNorm).toBeCloseTo(5, 6);
+    expect(out[0]!.dataSync()[0]).toBeCloseTo(3 / (5 + 1e-6), 6);
+    const { grads: same } = clipGradNorm([tf.tensor([0.3])], 12);
+    expect(same[0]!.dataSync()[0]).toBeCloseTo(0.3, 7);
+  });
+});
