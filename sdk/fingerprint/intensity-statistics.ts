@@ -46,19 +46,72 @@ function reduceSum(a: Float32Array | Float64Array, r: Rounder, f: (v: number) =>
   return acc;
 }
 
+/**
+ * The float32 case of pairwiseSum with the element transform `v -> (v - center)^2` (or identity when `square` is
+ * false), written out so V8 inlines Math.fround: the generic version is ~10x slower on 1e8 samples.
+ */
+function pairwiseSumF32(a: Float32Array, start: number, n: number, square: boolean, center: number): number {
+  const fr = Math.fround;
+  if (n < 8) {
+    let res = 0;
+    for (let i = 0; i < n; i++) {
+      let v = a[start + i]!;
+      if (square) { v = fr(v - center); v = fr(v * v); }
+      res = fr(res + v);
+    }
+    return res;
+  }
+  if (n <= PW_BLOCKSIZE) {
+    const acc = SCRATCH;
+    for (let j = 0; j < 8; j++) {
+      let v = a[start + j]!;
+      if (square) { v = fr(v - center); v = fr(v * v); }
+      acc[j] = v;
+    }
+    const end8 = n - (n % 8);
+    let i = 8;
+    for (; i < end8; i += 8) {
+      const p = start + i;
+      for (let j = 0; j < 8; j++) {
+        let v = a[p + j]!;
+        if (square) { v = fr(v - center); v = fr(v * v); }
+        acc[j] = acc[j]! + v; // acc is a Float32Array: the store rounds to float32
+      }
+    }
+    let res = fr(fr(fr(acc[0]! + acc[1]!) + fr(acc[2]! + acc[3]!)) + fr(fr(acc[4]! + acc[5]!) + fr(acc[6]! + acc[7]!)));
+    for (; i < n; i++) {
+      let v = a[start + i]!;
+      if (square) { v = fr(v - center); v = fr(v * v); }
+      res = fr(res + v);
+    }
+    return res;
+  }
+  let n2 = Math.floor(n / 2);
+  n2 -= n2 % 8;
+  return fr(pairwiseSumF32(a, start, n2, square, center) + pairwiseSumF32(a, start + n2, n - n2, square, center));
+}
+
+const SCRATCH = new Float32Array(8);
+
+function reduceSumF32(a: Float32Array, square: boolean, center: number): number {
+  let acc = 0;
+  for (let s = 0; s < a.length; s += NPY_BUFSIZE) acc = Math.fround(acc + pairwiseSumF32(a, s, Math.min(NPY_BUFSIZE, a.length - s), square, center));
+  return acc;
+}
+
 const rounderFor = (a: Float32Array | Float64Array): Rounder => (a instanceof Float32Array ? Math.fround : identity);
 
 /** np.mean (float32 result for float32 input). */
 export function npMean(a: Float32Array | Float64Array): number {
-  const r = rounderFor(a);
-  return r(reduceSum(a, r, identity) / a.length);
+  if (a instanceof Float32Array) return Math.fround(reduceSumF32(a, false, 0) / a.length);
+  return reduceSum(a, identity, identity) / a.length;
 }
 
 /** np.std with ddof 0: mean, squared deviations, their pairwise sum, divide, sqrt, all in the array's precision. */
 export function npStd(a: Float32Array | Float64Array, mean = npMean(a)): number {
-  const r = rounderFor(a);
-  const sq = (v: number) => { const d = r(v - mean); return r(d * d); };
-  return r(Math.sqrt(r(reduceSum(a, r, sq) / a.length)));
+  if (a instanceof Float32Array) return Math.fround(Math.sqrt(Math.fround(reduceSumF32(a, true, mean) / a.length)));
+  const sq = (v: number) => { const d = v - mean; return d * d; };
+  return Math.sqrt(reduceSum(a, identity, sq) / a.length);
 }
 
 /** Moves the k-th smallest value of a[lo..hi] to index k (quickselect, median-of-three pivot). */
@@ -88,7 +141,45 @@ function swap(a: Float32Array | Float64Array, i: number, j: number): void {
 }
 
 /**
- * np.percentile(a, qs) (linear). Reorders `a` in place (like ndarray.partition), so call it after mean and std.
+ * The k-th smallest values of a float32 array (no NaN) for several k, by a two-pass radix select on the order-preserving
+ * 32-bit keys of the floats: the high 16 bits locate each rank's bucket, the low 16 bits within it. Two linear passes,
+ * O(1) extra memory, exact; much faster than quickselect on 1e8 samples with many repeated values.
+ */
+export function orderStatisticsF32(a: Float32Array, ks: readonly number[]): number[] {
+  const u = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const key = (bits: number) => ((bits & 0x80000000) !== 0 ? ~bits : bits | 0x80000000) >>> 0;
+  const hist = new Float64Array(65536);
+  for (let i = 0; i < u.length; i++) hist[key(u[i]!) >>> 16]++;
+  const locate = (h: Float64Array, k: number): [number, number] => {
+    let acc = 0;
+    for (let b = 0; b < h.length; b++) {
+      if (k < acc + h[b]!) return [b, k - acc];
+      acc += h[b]!;
+    }
+    throw new RangeError(`rank ${k} out of range`);
+  };
+  const first = ks.map((k) => locate(hist, k));
+  const buckets = [...new Set(first.map(([b]) => b))];
+  const slot = new Int8Array(65536).fill(-1);
+  buckets.forEach((b, i) => { slot[b] = i; });
+  const low = buckets.map(() => new Float64Array(65536));
+  for (let i = 0; i < u.length; i++) {
+    const k = key(u[i]!);
+    const sl = slot[k >>> 16]!;
+    if (sl >= 0) low[sl]![k & 0xffff]++;
+  }
+  const f = new Float32Array(1);
+  const fu = new Uint32Array(f.buffer);
+  return first.map(([b, rest]) => {
+    const [lo] = locate(low[slot[b]!]!, rest);
+    const k = ((b << 16) | lo) >>> 0;
+    fu[0] = (k & 0x80000000) !== 0 ? k & 0x7fffffff : ~k >>> 0;
+    return f[0]!;
+  });
+}
+
+/**
+ * np.percentile(a, qs) (linear). May reorder a float64 `a` in place (like ndarray.partition), so call it after mean and std.
  * Returns float64 values as numpy's _lerp does: a + (b - a) * gamma with (b - a) in the array's precision.
  */
 export function npPercentilesInPlace(a: Float32Array | Float64Array, qs: readonly number[]): number[] {
@@ -102,11 +193,16 @@ export function npPercentilesInPlace(a: Float32Array | Float64Array, qs: readonl
   });
   // select the needed order statistics in increasing order, each within the part right of the previous one
   const ks = [...new Set(wanted.flatMap((w) => [w.prev, w.next]))].sort((x, y) => x - y);
-  let lo = 0;
-  for (const k of ks) { select(a, k, lo, n - 1); lo = k; }
+  const value = new Map<number, number>();
+  if (a instanceof Float32Array) {
+    orderStatisticsF32(a, ks).forEach((v, i) => value.set(ks[i]!, v));
+  } else {
+    let lo = 0;
+    for (const k of ks) { select(a, k, lo, n - 1); lo = k; value.set(k, a[k]!); }
+  }
   return wanted.map(({ prev, next, gamma }) => {
-    const x = a[prev]!;
-    const y = a[next]!;
+    const x = value.get(prev)!;
+    const y = value.get(next)!;
     const d = r(y - x);
     return gamma >= 0.5 ? y - d * (1 - gamma) : x + d * gamma;
   });
