@@ -208,6 +208,7 @@ function primusDefaults(opts: BuildOptions, name: string): Omit<PrimusConfig, "e
     scaleAttnInner: false,
     useRotPosEmb: true,
     useAbsPosEmbed: true,
+    dropPathRate: 0,
   };
 }
 
@@ -233,5 +234,6 @@ function primusFromKwargs(kwargs: Record<string, unknown>, opts: BuildOptions): 
     scaleAttnInner: kwargs.scale_attn_inner === true,
     useRotPosEmb: kwargs.use_rot_pos_emb !== false,
     useAbsPosEmbed: kwargs.use_abs_pos_embed !== false,
+    dropPathRate: typeof kwargs.drop_path_rate === "number" ? kwargs.drop_path_rate : base.dropPathRate,
   };
 }

@@ -104,6 +104,15 @@ export class SwiGLU extends Module {
   }
 }
 
+/**
+ * timm DropPath masks for one block, shape (B, 1, 1): each sample's residual branch is kept with probability 1 - p and
+ * then divided by 1 - p (scale_by_keep), independently for drop_path1 (attention) and drop_path2 (MLP).
+ */
+export interface DropPathMasks {
+  attn: tf.Tensor;
+  mlp: tf.Tensor;
+}
+
 export interface EvaBlockConfig {
   dim: number;
   numHeads: number;
@@ -135,12 +144,15 @@ export class EvaBlock extends Module {
     this.mlp = this.addChild("mlp", new SwiGLU(f, cfg.dim, Math.trunc(cfg.dim * cfg.mlpRatio), scale));
   }
 
-  forward(x: tf.Tensor, rope: Rope | null): tf.Tensor {
+  /** `dropPath` is the stochastic-depth mask for this block in training mode (null at inference). */
+  forward(x: tf.Tensor, rope: Rope | null, dropPath: DropPathMasks | null = null): tf.Tensor {
     let a = this.attn.forward(this.norm1.forward(x), rope);
     if (this.gamma1) a = tf.mul(a, this.gamma1.value);
+    if (dropPath) a = tf.mul(a, dropPath.attn);
     const h = tf.add(x, a);
     let m = this.mlp.forward(this.norm2.forward(h));
     if (this.gamma2) m = tf.mul(m, this.gamma2.value);
+    if (dropPath) m = tf.mul(m, dropPath.mlp);
     return tf.add(h, m);
   }
 }

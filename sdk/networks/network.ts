@@ -26,6 +26,11 @@ export abstract class Network extends Module {
   abstract readonly numClasses: number;
   /** The seed the initial weights were drawn with (null for a shape-only network). */
   seed: number | null = null;
+  /**
+   * Training mode (torch's net.train()). It only changes Primus' stochastic depth (drop_path_rate): InstanceNorm uses
+   * batch statistics in both modes and the UNets have no dropout.
+   */
+  training = false;
 
   /** Outputs in channels-last, highest resolution first (one entry without deep supervision). */
   protected abstract forwardChannelsLast(x: tf.Tensor): tf.Tensor[];
@@ -44,6 +49,17 @@ export abstract class Network extends Module {
       const outs = this.forwardChannelsLast(toChannelsLast(x)).map(toChannelsFirst);
       return this.deepSupervision ? outs : outs[0]!;
     });
+  }
+
+  /** net.train(on): returns the network. */
+  train(on = true): this {
+    this.training = on;
+    return this;
+  }
+
+  /** net.eval(): returns the network. */
+  eval(): this {
+    return this.train(false);
   }
 
   /** state_dict(): PyTorch names, shapes and layouts, every alias included (aliases share one tensor). */

@@ -5,7 +5,8 @@
 import { tf } from "../backend/index.js";
 import { ConfigError, InputError } from "../errors.js";
 import { Conv, TransposedConv } from "./conv-blocks.js";
-import { EvaBlock, LayerNorm, type Rope } from "./eva-block.js";
+import { EvaBlock, LayerNorm, type DropPathMasks, type Rope } from "./eva-block.js";
+import { Rng } from "./init.js";
 import { gelu } from "./layers.js";
 import { Module, ModuleList, Param, ParamFactory } from "./module.js";
 import { Network, type TransferKeys } from "./network.js";
@@ -32,6 +33,8 @@ export interface PrimusConfig {
   scaleAttnInner: boolean;
   useRotPosEmb: boolean;
   useAbsPosEmbed: boolean;
+  /** Stochastic depth: block i drops its branches with probability linspace(0, rate, depth)[i] in training mode. */
+  dropPathRate: number;
 }
 
 /** Python's round(): half to even. */
@@ -96,13 +99,26 @@ export class Eva extends Module {
       if (f.allocates) rope = buildRope(ropeDim, grid);
     }
     this.rope = rope;
+    this.dropPathRate = cfg.dropPathRate;
   }
+  private readonly dropPathRate: number;
 
-  forward(x: tf.Tensor): tf.Tensor {
+  /** `dropPathRng` is given in training mode only (stochastic depth). */
+  forward(x: tf.Tensor, dropPathRng: Rng | null = null): tf.Tensor {
     let y = this.posEmbed ? tf.add(x, this.posEmbed.value) : x;
-    for (const b of this.blocks.items) y = b.forward(y, this.rope);
+    const depth = this.blocks.items.length;
+    this.blocks.items.forEach((b, i) => {
+      const p = depth > 1 ? (this.dropPathRate * i) / (depth - 1) : 0;
+      y = b.forward(y, this.rope, dropPathRng && p > 0 ? dropPathMasks(dropPathRng, x.shape[0]!, p) : null);
+    });
     return this.norm.forward(y);
   }
+}
+
+function dropPathMasks(rng: Rng, batch: number, p: number): DropPathMasks {
+  const keep = 1 - p;
+  const mask = (): tf.Tensor => tf.tensor3d(Float32Array.from({ length: batch }, () => (rng.uniform() < keep ? 1 / keep : 0)), [batch, 1, 1]);
+  return { attn: mask(), mlp: mask() };
 }
 
 class PatchEmbed extends Module {
@@ -185,6 +201,13 @@ export class Primus extends Network {
     return false;
   }
 
+  // Seeded from the network's seed on first use, so a seeded training run draws the same stochastic-depth masks.
+  private rngForDropPath: Rng | null = null;
+  private get dropPathRng(): Rng {
+    this.rngForDropPath ??= new Rng((this.seed ?? 0) ^ 0x5bd1e995);
+    return this.rngForDropPath;
+  }
+
   setDeepSupervision(on: boolean): void {
     this.rejectDeepSupervision(on);
   }
@@ -197,7 +220,7 @@ export class Primus extends Network {
     const b = x.shape[0]!;
     const tokens = this.downProjection.proj.forward(x);
     const e = this.config.embedDim;
-    const y = this.eva.forward(tf.reshape(tokens, [b, -1, e]));
+    const y = this.eva.forward(tf.reshape(tokens, [b, -1, e]), this.training ? this.dropPathRng : null);
     return [this.upProjection.forward(tf.reshape(y, [b, ...this.grid, e]))];
   }
 

@@ -1,6 +1,7 @@
 // dynamic_network_architectures architectures/unet.py: PlainConvUNet and ResidualEncoderUNet (encoder + UNetDecoder).
 
 import { tf } from "../backend/index.js";
+import { InputError } from "../errors.js";
 import type { ConvOps } from "./conv-blocks.js";
 import { Network, type TransferKeys } from "./network.js";
 import { ParamFactory } from "./module.js";
@@ -46,6 +47,13 @@ abstract class UNetBase extends Network {
   }
 
   protected forwardChannelsLast(x: tf.Tensor): tf.Tensor[] {
+    // Upsampled features must line up with the skips, so every axis must be divisible by the product of its strides
+    // (PyTorch fails at the concatenation otherwise; nnU-Net's planned patch sizes always are).
+    const spatial = x.shape.slice(1, -1);
+    const total = spatial.map((_, a) => this.encoder.strides.reduce((p, s) => p * s[a]!, 1));
+    if (spatial.some((n, a) => n % total[a]! !== 0)) {
+      throw new InputError(`${this.className}.forward: spatial size [${spatial.join(", ")}] must be divisible by [${total.join(", ")}] (the product of the strides)`);
+    }
     return this.decoder.forward(this.encoder.forward(x));
   }
 }

@@ -139,6 +139,28 @@ describe("buildNetwork(architecture, options)", () => {
     const net = buildNetwork({ ...PLAIN_2D, arch_kwargs: { ...PLAIN_2D.arch_kwargs, features_per_stage: [2, 2, 2, 2] } }, { inputChannels: 2, numClasses: 2, seed: 0 });
     expect(() => net.forward(tf.zeros([1, 2, 8, 8, 8]))).toThrow(/expected a 4-D input \(N, C, H, W\), got shape \[1, 2, 8, 8, 8\]/);
     expect(() => net.forward(tf.zeros([1, 1, 8, 8]))).toThrow(/expected 2 input channels, got shape \[1, 1, 8, 8\]/);
+    expect(() => net.forward(tf.zeros([1, 2, 16, 12]))).toThrow(/spatial size \[16, 12\] must be divisible by \[8, 8\]/);
     net.dispose();
+  });
+});
+
+describe("Network.train(on)", () => {
+  it("applies Primus stochastic depth (drop_path_rate) only in training mode", async () => {
+    const arch = (rate: number): ArchitectureBlock => ({ network_class_name: "Primus", arch_kwargs: { embed_dim: 24, patch_embed_size: [8, 8, 8], eva_depth: 2, eva_numheads: 1, drop_path_rate: rate } });
+    const opts = { inputChannels: 1, numClasses: 2, patchSize: [16, 8, 8], seed: 21 };
+    const net = buildNetwork(arch(1), opts);
+    const plain = buildNetwork(arch(0), opts);
+    const x = tf.randomNormal([4, 1, 16, 8, 8], 0, 1, "float32", 1);
+    const ref = (plain.train().forward(x) as tf.Tensor).arraySync() as number[][][][][];
+    expect((net.eval().forward(x) as tf.Tensor).arraySync()).toEqual(ref);
+    // Rate 1 drops block 1's branches entirely (block 0 has rate 0): the output is that of a 1-block trunk.
+    const dropped = net.train().forward(x) as tf.Tensor;
+    expect(dropped.arraySync()).not.toEqual(ref);
+    const oneBlock = buildNetwork({ network_class_name: "Primus", arch_kwargs: { ...arch(0).arch_kwargs, eva_depth: 1 } }, opts);
+    const sd = net.stateDict();
+    await oneBlock.loadStateDict(new Map([...sd].filter(([k]) => !k.startsWith("eva.blocks.1."))));
+    const diff = tf.max(tf.abs(tf.sub(dropped, oneBlock.forward(x) as tf.Tensor))).dataSync()[0]!;
+    expect(diff).toBeLessThan(1e-5);
+    [net, plain, oneBlock].forEach((n) => n.dispose());
   });
 });
