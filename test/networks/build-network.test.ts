@@ -140,6 +140,7 @@ describe("buildNetwork(architecture, options)", () => {
     expect(() => net.forward(tf.zeros([1, 2, 8, 8, 8]))).toThrow(/expected a 4-D input \(N, C, H, W\), got shape \[1, 2, 8, 8, 8\]/);
     expect(() => net.forward(tf.zeros([1, 1, 8, 8]))).toThrow(/expected 2 input channels, got shape \[1, 1, 8, 8\]/);
     expect(() => net.forward(tf.zeros([1, 2, 16, 12]))).toThrow(/spatial size \[16, 12\] must be divisible by \[8, 8\]/);
+    expect(() => net.forward(tf.zeros([1, 2, 16, 12]))).toThrow(/spatial size \[16, 12\] must be divisible by \[8, 8\]/);
     net.dispose();
   });
 });
