@@ -74,6 +74,17 @@ export function classesForLocations(datasetJson: DatasetJson): ClassOrRegion[] {
 }
 
 /**
+ * The spacing a case is resampled to. The configuration's spacing is already transposed; 2d configurations have 2
+ * entries and keep the out-of-plane spacing; None entries (no_resample) keep this case's own spacing, as the nnssl
+ * fork's DefaultPreprocessor does ("casewise_target_spacing").
+ */
+export function caseTargetSpacing(cfg: Pick<ConfigurationPlan, "spacing">, originalSpacing: readonly number[]): number[] {
+  let target: (number | null)[] = [...(cfg.spacing as (number | null)[])];
+  if (target.length < originalSpacing.length) target = [originalSpacing[0]!, ...target];
+  return target.map((t, i) => (t === null || t === undefined ? originalSpacing[i]! : t));
+}
+
+/**
  * Preprocesses one case held in memory: transposes by the plans' `transpose_forward`, crops to the hole-filled
  * nonzero mask, normalises each channel (before resampling, so the nonzero mask still fits the image), resamples to
  * the configuration's spacing (`null` entries keep the case's own spacing, which makes `no_resample` work) and, with a
@@ -100,11 +111,7 @@ export function runCase(images: ImageVolume, seg: ImageVolume | null, plans: Pla
   const crop = cropToNonzero(data0.data, data0.shape, seg0 ? seg0.data : null);
   const shapeAfterCropping = crop.shape.slice(1);
 
-  // target spacing is already transposed; 2d configurations have 2 entries and keep the out-of-plane spacing; None
-  // entries (no_resample) keep this case's spacing, as the nnssl fork's DefaultPreprocessor does
-  let target: (number | null)[] = [...(cfg.spacing as (number | null)[])];
-  if (target.length < shapeAfterCropping.length) target = [originalSpacing[0]!, ...target];
-  const targetSpacing = target.map((t, i) => (t === null || t === undefined ? originalSpacing[i]! : t));
+  const targetSpacing = caseTargetSpacing(cfg, originalSpacing);
   const newShape = computeNewShape(shapeAfterCropping, originalSpacing, targetSpacing);
 
   // normalize. Normalization MUST happen before resampling or we get huge problems with resampled nonzero masks no
@@ -114,7 +121,7 @@ export function runCase(images: ImageVolume, seg: ImageVolume | null, plans: Pla
   for (let c = 0; c < C; c++) {
     const scheme = cfg.normalization_schemes[c];
     if (scheme === undefined) throw new ConfigError(`configuration ${configurationName} has ${cfg.normalization_schemes.length} normalization_schemes but the case has ${C} channels`);
-    const props = plans.foreground_intensity_properties_per_channel?.[String(c)] as ChannelIntensityProperties | undefined;
+    const props = plans.foreground_intensity_properties_per_channel?.[String(c)] as unknown as ChannelIntensityProperties | undefined;
     normalizationScheme(scheme)(crop.data.subarray(c * nVox, (c + 1) * nVox), crop.seg, {
       useMaskForNorm: cfg.use_mask_for_norm?.[c] ?? false,
       intensityProperties: props,
