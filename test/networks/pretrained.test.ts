@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { beforeAll, describe, expect, it } from "vitest";
 import { tf } from "../../sdk/backend/index.js";
+import { Checkpoint } from "../../sdk/checkpoint/checkpoint.js";
 import { CheckpointError } from "../../sdk/errors.js";
 import { loadTorchFile } from "../../sdk/io/torch/index.js";
 import { TorchTensor } from "../../sdk/io/torch/tensor.js";
@@ -43,7 +44,7 @@ beforeAll(async () => {
 describe("loadPretrainedWeights(net, checkpoint, options)", () => {
   it("transfers ResEncMini's encoder and stem into a 2-channel network like the fork (transfer_ResEncMini_to_2ch.json)", async () => {
     const ref = JSON.parse(await readFile(`${NNSSL}transfer_ResEncMini_to_2ch.json`, "utf8")) as TransferReference;
-    const ckpt = await readCheckpoint(`${NNSSL}nnssl_ResEncMini.pth`);
+    const ckpt = await Checkpoint.load(`${NNSSL}nnssl_ResEncMini.pth`);
     const plans = ckpt.adaptationPlan as unknown as { architecture_plans: { arch_class_name: string; arch_kwargs: Record<string, unknown>; arch_kwargs_requiring_import: string[] } };
     const arch = plans.architecture_plans;
     const net = buildNetwork(
