@@ -19,7 +19,6 @@ export interface ExportProperties extends ImageProperties {
   bbox_used_for_cropping: number[][];
   /** Transposed shape after cropping (the target of the resampling back). */
   shape_after_cropping_and_before_resampling: number[];
-  [k: string]: unknown;
 }
 
 /** What the export needs to know about the labels (a LabelManager provides all of it). */

@@ -28,7 +28,7 @@ export async function preprocessTask({ files, readerWriter, plans, configuration
   const images = await readImages(files, readerWriter);
   // runCase may be synchronous; await covers both
   const out = await runCase(images, null, plans, configurationName, datasetJson);
-  return { data: out.data, shape: out.shape, properties: out.properties as unknown as ExportProperties };
+  return { data: out.data, shape: out.shape, properties: out.properties };
 }
 
 export interface ExportTaskInput {

@@ -6,6 +6,7 @@ import { promises as fsp } from "node:fs";
 import { formatPlans } from "../planning/plans.js";
 import { formatPythonJson as formatPlansJson } from "../planning/python-json.js";
 import { channelNames } from "../dataset/raw.js";
+import { ConfigError } from "../errors.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { formatPythonJson } from "../evaluation/python-json.js";
 import { planReaderWriter } from "./export.js";
@@ -22,6 +23,9 @@ export interface PredictFromFilesOptions {
   numProcessesPreprocessing?: number;
   /** Worker threads exporting finished cases (-nps); 0 = in the main thread. Default 3. */
   numProcessesSegmentationExport?: number;
+  /** Predict only cases[partId::numParts] (upstream -num_parts / -part_id). */
+  numParts?: number;
+  partId?: number;
   /** Called after each case is written. */
   onCase?: (id: string, done: number, total: number) => void;
 }
@@ -36,7 +40,7 @@ const ext = (url: string) => (url.endsWith(".ts") ? ".ts" : ".js");
  */
 export async function predictFromFiles(
   predictor: NnUNetPredictor, input: string | InputCase[], outputFolder: string,
-  { saveProbabilities = false, overwrite = true, numProcessesPreprocessing = 3, numProcessesSegmentationExport = 3, onCase }: PredictFromFilesOptions = {},
+  { saveProbabilities = false, overwrite = true, numProcessesPreprocessing = 3, numProcessesSegmentationExport = 3, numParts = 1, partId = 0, onCase }: PredictFromFilesOptions = {},
 ): Promise<string[]> {
   const { datasetJson, plans, configurationName } = predictor;
   const fileEnding = datasetJson.file_ending;
@@ -46,13 +50,17 @@ export async function predictFromFiles(
     output_folder_or_list_of_truncated_output_files: outputFolder,
     save_probabilities: saveProbabilities, overwrite,
     num_processes_preprocessing: numProcessesPreprocessing, num_processes_segmentation_export: numProcessesSegmentationExport,
-    folder_with_segs_from_prev_stage: null, num_parts: 1, part_id: 0,
+    folder_with_segs_from_prev_stage: null, num_parts: numParts, part_id: partId,
   };
   await writeFileAtomic(path.join(outputFolder, "predict_from_raw_data_args.json"), formatPythonJson(args));
   await writeFileAtomic(path.join(outputFolder, "dataset.json"), formatPlansJson(datasetJson, { sortKeys: false }));
   await writeFileAtomic(path.join(outputFolder, "plans.json"), formatPlans(plans));
 
-  const all = typeof input === "string" ? await listInputCases(input, fileEnding, Object.keys(channelNames(datasetJson)).length) : input;
+  if (!(Number.isInteger(numParts) && numParts >= 1 && Number.isInteger(partId) && partId >= 0 && partId < numParts)) {
+    throw new ConfigError(`part_id must be in 0..num_parts-1, got part_id ${partId} with num_parts ${numParts}`);
+  }
+  const listed = typeof input === "string" ? await listInputCases(input, fileEnding, Object.keys(channelNames(datasetJson)).length) : input;
+  const all = listed.filter((_, i) => i % numParts === partId);
   const todo: InputCase[] = [];
   for (const c of all) if (overwrite || !(await isFinished(path.join(outputFolder, c.id), fileEnding, saveProbabilities))) todo.push(c);
   if (todo.length === 0) return [];

@@ -100,17 +100,21 @@ export class NnUNetPredictor {
   async initializeFromTrainedModelFolder(modelFolder: string, useFolds: readonly Fold[] | null = null, checkpointName = "checkpoint_final.pth"): Promise<this> {
     const folds: Fold[] = useFolds ? [...useFolds] : await autoDetectAvailableFolds(modelFolder, checkpointName);
     if (folds.length === 0) throw new CheckpointError(`no fold_*/${checkpointName} found: is this a trained model folder?`, { file: modelFolder });
-    const datasetJson = await readJson<DatasetJson>(path.join(modelFolder, "dataset.json"));
-    const plans = await readJson<Plans>(path.join(modelFolder, "plans.json"));
     const parameters: StateDictInput[] = [];
     let configurationName: string | undefined;
     let mirror: number[] | null = null;
     let trainerName = "nnUNetTrainer";
-    for (const [i, f] of folds.entries()) {
+    // all checkpoints must exist before anything is loaded: a typo in -f should not cost minutes of reading
+    for (const f of folds) {
       const file = path.join(modelFolder, `fold_${f}`, checkpointName);
       if (!(await fsp.access(file).then(() => true, () => false))) {
         throw new CheckpointError(`checkpoint not found (fold ${f}); trained folds here: ${(await autoDetectAvailableFolds(modelFolder, checkpointName)).join(", ") || "none"}`, { file });
       }
+    }
+    const datasetJson = await readJson<DatasetJson>(path.join(modelFolder, "dataset.json"));
+    const plans = await readJson<Plans>(path.join(modelFolder, "plans.json"));
+    for (const [i, f] of folds.entries()) {
+      const file = path.join(modelFolder, `fold_${f}`, checkpointName);
       const ckpt = await loadTorchFile(file);
       const weights = get(ckpt, "network_weights");
       if (!weights || typeof weights !== "object") throw new CheckpointError("no network_weights in checkpoint", { file });
