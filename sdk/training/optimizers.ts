@@ -113,8 +113,9 @@ export class SGD implements Optimizer {
       this.buffers[i]?.dispose();
       this.buffers[i] = e?.momentum_buffer !== undefined && e.momentum_buffer !== null ? restore(e.momentum_buffer, p, `state[${i}].momentum_buffer`, file) : null;
     });
-    const lr = param_groups?.[0]?.lr;
-    if (typeof lr === "number") this.lr = lr;
+    // A number when read from a file, a PyFloat when passed straight from stateDict().
+    const lr = Number(param_groups?.[0]?.lr);
+    if (Number.isFinite(lr)) this.lr = lr;
   }
 
   dispose(): void {
@@ -212,8 +213,9 @@ export class AdamW implements Optimizer {
       const s = e?.step;
       this.steps[i] = s instanceof TorchTensor ? s.toFloat32()[0]! : typeof s === "number" ? s : 0;
     });
-    const lr = param_groups?.[0]?.lr;
-    if (typeof lr === "number") this.lr = lr;
+    // A number when read from a file, a PyFloat when passed straight from stateDict().
+    const lr = Number(param_groups?.[0]?.lr);
+    if (Number.isFinite(lr)) this.lr = lr;
   }
 
   dispose(): void {
