@@ -89,3 +89,53 @@ describe("writeSeg(seg, shape, file, properties, rw)", () => {
     expect(b.data[7]).toBe(300);
   });
 });
+
+describe("NibabelIOWithReorient on a permuted, flipped image", () => {
+  // voxel axes: i -> -y (0.8 mm), j -> +z (2 mm), k -> -x (1.5 mm); RAS reorientation must permute and flip the array.
+  const affine = [[0, 0, -1.5, 30], [-0.8, 0, 0, 10], [0, 2, 0, -8], [0, 0, 0, 1]];
+  const fileShape = [4, 3, 5];
+  const data = Int16Array.from({ length: 60 }, (_, i) => i);
+  it("readImages gives RAS-ordered data, the reoriented affine and spacing; writeSeg restores the original layout", async () => {
+    const { writeNifti } = await import("../../sdk/io/nifti/write.js");
+    const file = path.join(tmp(), "perm.nii.gz");
+    await writeNifti(file, data, fileShape, affine);
+    const v = await readImages([file], "NibabelIOWithReorient");
+    const ra = v.properties.nibabel_stuff!.reoriented_affine!;
+    // RAS: diagonal positive after reorientation; file shape becomes (x: 5, y: 4, z: 3), nnU-Net order reversed.
+    expect(v.shape).toEqual([1, 3, 4, 5]);
+    expect([ra[0]![0], ra[1]![1], ra[2]![2]].map((x) => +x!.toFixed(5))).toEqual([1.5, 0.8, 2]);
+    expect(v.properties.spacing.map((x) => +x.toFixed(5))).toEqual([2, 0.8, 1.5]);
+    // voxel (i, j, k) of the file lands at RAS index (x = 4 - k, y = 3 - i, z = j)
+    const at = (x: number, y: number, z: number) => v.data[x + 5 * (y + 4 * z)];
+    for (const [i, j, k] of [[0, 0, 0], [3, 2, 4], [1, 2, 3]] as const) expect(at(4 - k, 3 - i, j)).toBe(i + 4 * (j + 3 * k));
+    const out = path.join(tmp(), "seg.nii.gz");
+    await writeSeg(Uint16Array.from(v.data, (x) => x * 10), v.shape.slice(1), out, v.properties, "NibabelIOWithReorient");
+    const back = await readNifti(out);
+    expect(back.shape).toEqual(fileShape);
+    expect(back.dtype).toBe("uint16");
+    expect(Array.from(back.data as Uint16Array)).toEqual(Array.from(data, (x) => x * 10));
+    back.affine.flat().forEach((x, i) => expect(x).toBeCloseTo(affine.flat()[i]!, 5));
+  });
+});
+
+describe("SimpleITKIO geometry (ITK's qform/sform choice)", () => {
+  it.each([
+    ["sform only (qform_code 0): sform", 0, 1, true],
+    ["qform and a scanner sform (code 1): sform", 1, 1, true],
+    ["qform and an aligned sform (code 2): qform", 1, 2, false],
+  ])("%s", async (_, qcode, scode, usesSform) => {
+    const { formatNifti1 } = await import("../../sdk/io/nifti/write.js");
+    const { writeFileSync } = await import("node:fs");
+    // qform: identity rotation (spacing 1); sform: 2 mm with x/y flipped and offset, written into srow afterwards.
+    const bytes = formatNifti1(new Uint8Array(8), [2, 2, 2], [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], { qformCode: qcode, sformCode: scode });
+    const dv = new DataView(bytes.buffer);
+    [[-2, 0, 0, 5], [0, -2, 0, 6], [0, 0, 2, 7]].forEach((row, r) => row.forEach((x, c) => dv.setFloat32(280 + 16 * r + 4 * c, x, true)));
+    const file = path.join(tmp(), "x.nii");
+    writeFileSync(file, bytes);
+    const s = (await readImages([file], "SimpleITKIO")).properties.sitk_stuff!;
+    // ITK takes the spacing from pixdim (1 here) and only the rotation from the chosen transform.
+    expect(s.spacing).toEqual([1, 1, 1]);
+    expect(s.direction.map((x) => x + 0)).toEqual(usesSform ? [1, 0, 0, 0, 1, 0, 0, 0, 1] : [-1, 0, 0, 0, -1, 0, 0, 0, 1]);
+    expect(s.origin.map((x) => x + 0)).toEqual(usesSform ? [-5, -6, 7] : [0, 0, 0]);
+  });
+});
