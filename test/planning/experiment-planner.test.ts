@@ -92,6 +92,37 @@ describe("planExperiment (spec §10.2 vectors)", () => {
     for (const [k, v] of Object.entries(expected)) expect([k, flat[k]]).toEqual([k, v]);
   });
 
+  it.each([
+    ["ExperimentPlanner", 2], ["nnUNetPlannerResEncM", 13],
+  ])("planExperiment hippocampus-like (20 cases 34x50x35 at 1 mm) with %s: patch (40,56,40), 4 stages, bs %d", (planner, bs) => {
+    const input = synthetic(Array(20).fill([1, 1, 1]), Array(20).fill([34, 50, 35]), ["MRI"], ["anterior", "posterior"], 1);
+    const c = conf(plan(planner, input), "3d_fullres");
+    expect([c.patch_size, c.architecture.arch_kwargs.n_stages, c.batch_size]).toEqual([[40, 56, 40], 4, bs]);
+  });
+
+  it("planExperiment prostate-like (2 z-scored channels, rel 0.6) uses the mask for both channels", () => {
+    const input = synthetic(Array(20).fill([3, .6, .6]), Array(20).fill([20, 320, 320]), ["T2", "ADC"], ["pz", "tz"], 0.6);
+    const p = plan("ExperimentPlanner", input);
+    const c = conf(p, "3d_fullres");
+    expect([c.normalization_schemes, c.use_mask_for_norm, c.spacing[0]]).toEqual([["ZScoreNormalization", "ZScoreNormalization"], [true, true], 3]);
+  });
+
+  it.each([
+    ["ResEncUNetPlanner", "nnUNetResEncUNetPlans", "n_blocks_per_stage"],
+    ["nnUNetPlannerResEncXL", "nnUNetResEncUNetXLPlans", "n_blocks_per_stage"],
+    ["ExperimentPlanner", "nnUNetPlans", "n_conv_per_stage"],
+  ])("planExperiment with %s: plans name, encoder key and patches divisible by the strides", (planner, plansName, key) => {
+    const p = plan(planner, caseB());
+    expect([p.plans_name, p.experiment_planner_used]).toEqual([plansName, planner]);
+    for (const name of Object.keys(p.configurations).filter((n) => n !== "3d_cascade_fullres")) {
+      const c = conf(p, name);
+      expect(c.architecture.arch_kwargs[key]).toHaveLength(c.architecture.arch_kwargs.n_stages);
+      const div = c.architecture.arch_kwargs.strides.reduce((acc, s) => acc.map((a, i) => a * s[i]!), c.patch_size.map(() => 1));
+      expect(c.patch_size.every((s, i) => s % div[i]! === 0)).toBe(true);
+      expect(c.batch_size).toBeGreaterThanOrEqual(2);
+    }
+  });
+
   it("planExperiment case A: target spacing, transpose and original medians", () => {
     const p = plan("ExperimentPlanner", caseA());
     expect([p.transpose_forward, p.original_median_spacing_after_transp, p.original_median_shape_after_transp])
