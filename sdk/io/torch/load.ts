@@ -14,7 +14,16 @@ import { looksLikeZip, ZipArchive } from "./zip-read.js";
  * Maps; OrderedDicts are marked (`isOrderedDict`); tuples are `PyTuple`s; tensors `TorchTensor`s; numpy scalars
  * numbers; ints beyond 2^53 bigints; bytes Uint8Arrays; `torch.device` a `TorchDevice`.
  */
-export async function loadTorchFile(file: string): Promise<unknown> {
+export interface LoadTorchOptions {
+  /**
+   * Also check the CRC of every tensor's data (costs about as much as reading the file). Off by default, like
+   * torch.load, which never checks it; the pickle and small records are always checked, and truncation is always
+   * detected.
+   */
+  verifyCrc?: boolean;
+}
+
+export async function loadTorchFile(file: string, opts: LoadTorchOptions = {}): Promise<unknown> {
   let bytes: Uint8Array;
   try {
     bytes = await fsp.readFile(file);
@@ -22,15 +31,15 @@ export async function loadTorchFile(file: string): Promise<unknown> {
     const code = (err as NodeJS.ErrnoException).code;
     throw new CheckpointError(code === "ENOENT" ? "file not found" : (err as Error).message, { file, cause: err });
   }
-  return parseTorch(bytes, file);
+  return parseTorch(bytes, file, opts);
 }
 
 /** Parses the bytes of a torch.save file. `file` names it in error messages. */
-export function parseTorch(input: Uint8Array, file = "<torch bytes>"): unknown {
+export function parseTorch(input: Uint8Array, file = "<torch bytes>", { verifyCrc = false }: LoadTorchOptions = {}): unknown {
   // A plain Uint8Array view: Buffer#slice does not copy, and copies below must not alias the file's bytes.
   const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
   try {
-    if (looksLikeZip(bytes)) return parseZip(bytes, file);
+    if (looksLikeZip(bytes)) return parseZip(bytes, file, verifyCrc);
     if (bytes.length >= 2 && bytes[0] === 0x80 && bytes[1] === 0x02) return parseLegacy(bytes, file);
   } catch (err) {
     if (err instanceof NnsslAdaptError) throw err;
@@ -66,7 +75,7 @@ function storagePid(pid: unknown, file: string, fields: number): { type: Storage
   return { type, key, numel: numel as number, rest: pid.slice(5) };
 }
 
-function parseZip(bytes: Uint8Array, file: string): unknown {
+function parseZip(bytes: Uint8Array, file: string, verifyCrc: boolean): unknown {
   const zip = new ZipArchive(bytes, file);
   const pkls = [...zip.entries.keys()].filter((n) => /^(?:[^/]+\/)?data\.pkl$/.test(n));
   if (pkls.length !== 1) {
@@ -87,7 +96,7 @@ function parseZip(bytes: Uint8Array, file: string): unknown {
       const { type, key, numel } = storagePid(pid, file, 5);
       const hit = storages.get(key);
       if (hit) return hit;
-      const raw = zip.read(`${prefix}data/${key}`);
+      const raw = zip.read(`${prefix}data/${key}`, { verifyCrc });
       const need = numel * DTYPES[type.dtype].size;
       if (raw.length < need) throw new CheckpointError(`storage ${key} has ${raw.length} bytes, needs ${need} for ${numel} ${type.dtype} values`, { file });
       const st = storageFromBytes(key, type.dtype, raw, numel, bigEndian);

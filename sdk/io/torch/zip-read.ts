@@ -106,8 +106,11 @@ export class ZipArchive {
     }
   }
 
-  /** The stored bytes of one entry (a subarray of the file for stored entries), CRC-checked like torch's reader. */
-  read(name: string): Uint8Array {
+  /**
+   * The stored bytes of one entry (a subarray of the file for stored entries). `verifyCrc` false skips the CRC
+   * check, as torch's own reader always does (PyTorch builds miniz with MINIZ_DISABLE_ZIP_READER_CRC32_CHECKS).
+   */
+  read(name: string, { verifyCrc = true } = {}): Uint8Array {
     const e = this.entries.get(name);
     if (!e) throw new CheckpointError(`the archive has no member ${name}`, { file: this.file });
     const { dv } = this;
@@ -132,7 +135,7 @@ export class ZipArchive {
     } else {
       this.fail(`${name} uses compression method ${e.method} (only stored and deflated are supported)`);
     }
-    if (crc32(data) >>> 0 !== e.crc32) this.fail(`CRC mismatch in ${name} (the file is damaged)`);
+    if (verifyCrc && crc32(data) >>> 0 !== e.crc32) this.fail(`CRC mismatch in ${name} (the file is damaged)`);
     return data;
   }
 }

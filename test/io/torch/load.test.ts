@@ -60,12 +60,16 @@ describe("parseTorch(damaged)", () => {
     }
   });
 
-  it("refuses a flipped byte inside a tensor's data (CRC mismatch)", () => {
+  it("refuses a flipped byte inside a tensor's data with verifyCrc, and inside data.pkl always (CRC mismatch)", () => {
     const bytes = new Uint8Array(readFileSync(`${FIX}torch/dtypes.pth`));
     const zip = new ZipArchive(bytes, "x");
     const e = zip.entries.get("dtypes/data/0")!;
     bytes[e.localHeaderOffset + 30 + bytes[e.localHeaderOffset + 26]! + (bytes[e.localHeaderOffset + 28]! | (bytes[e.localHeaderOffset + 29]! << 8)) + 1]! ^= 0x10;
-    expect(() => parseTorch(bytes, "flip.pth")).toThrow(/flip.pth: corrupt zip archive: CRC mismatch in dtypes\/data\/0/);
+    expect(() => parseTorch(bytes, "flip.pth", { verifyCrc: true })).toThrow(/flip.pth: corrupt zip archive: CRC mismatch in dtypes\/data\/0/);
+    expect(() => parseTorch(bytes, "flip.pth")).not.toThrow(); // torch.load does not check it either
+    const p = zip.entries.get("dtypes/data.pkl")!;
+    bytes[p.localHeaderOffset + 30 + bytes[p.localHeaderOffset + 26]! + (bytes[p.localHeaderOffset + 28]! | (bytes[p.localHeaderOffset + 29]! << 8)) + 5]! ^= 0x01;
+    expect(() => parseTorch(bytes, "flip.pth")).toThrow("flip.pth: corrupt zip archive: CRC mismatch in dtypes/data.pkl (the file is damaged)");
   });
 
   it("refuses a file that is not a checkpoint", () => {
