@@ -41,7 +41,6 @@ export class TaskPool<I, O> {
         if (id !== undefined) { this.pending.get(id)?.reject(err); this.pending.delete(id); }
         for (const q of this.queue.splice(0)) { this.pending.get(q.id)?.reject(err); this.pending.delete(q.id); }
       });
-      w.unref();
       this.workers.push(w);
       this.idle.push(w);
     }
