@@ -3,6 +3,7 @@
 // {"adaptation_plan": <object or null>, "tensors": [{"name", "dtype", "shape", "sum", "first"}]} sorted by name.
 
 import { TorchTensor, bfloat16ToFloat, halfToFloat } from "../io/torch/index.js";
+import { CheckpointError } from "../errors.js";
 import { toPlain } from "./adaptation-plan.js";
 
 export interface TensorSummary {
@@ -37,10 +38,13 @@ export function summarizeTensor(name: string, t: TorchTensor): TensorSummary {
 }
 
 /** Every tensor reachable from `root`, by dotted path, sorted by name (aliases are listed under each of their names). */
-export function findTensors(root: unknown): [string, TorchTensor][] {
+export function findTensors(root: unknown, { maxPaths = 10_000_000 } = {}): [string, TorchTensor][] {
   const out: [string, TorchTensor][] = [];
   const onPath = new Set<object>();
+  let visited = 0;
   const walk = (v: unknown, name: string): void => {
+    // A pickle can reference one container many times (memo), so paths can grow exponentially with file size.
+    if (++visited > maxPaths) throw new CheckpointError(`more than ${maxPaths} paths in the object tree (a shared-reference bomb?)`);
     if (v instanceof TorchTensor) return void out.push([name, v]);
     if (typeof v !== "object" || v === null || onPath.has(v)) return;
     const join = (k: unknown) => (name ? `${name}.${String(k)}` : String(k));

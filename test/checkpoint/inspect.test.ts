@@ -73,3 +73,11 @@ describe("findTensors(root)", () => {
     expect(summarizeCheckpoint(root).adaptation_plan).toBeNull();
   });
 });
+
+describe("findTensors(shared-reference bomb)", () => {
+  it("stops with a CheckpointError instead of walking exponentially many paths", () => {
+    let v: unknown = [TorchTensor.fromTypedArray(new Float32Array(1), [1])];
+    for (let i = 0; i < 40; i++) v = [v, v];
+    expect(() => findTensors(v, { maxPaths: 100_000 })).toThrow("more than 100000 paths in the object tree");
+  });
+});

@@ -180,6 +180,7 @@ function parseLegacy(bytes: Uint8Array, file: string): unknown {
 /** Every view must stay inside its storage (a corrupt or hostile file could point anywhere). */
 function checkViews(ctx: AllowlistContext): void {
   for (const t of ctx.tensors) {
+    if (t.numel > Number.MAX_SAFE_INTEGER) throw new CheckpointError(`tensor of shape [${t.shape.join(", ")}] is impossibly large`, { file: ctx.file });
     if (t.numel === 0) continue;
     let last = t.storageOffset;
     for (let i = 0; i < t.shape.length; i++) last += (t.shape[i]! - 1) * t.stride[i]!;
