@@ -74,7 +74,6 @@ export class BatchProducer {
           m.error ? r.reject(reviveError(m.error)) : r.resolve(m.batch!);
         });
         worker.on("error", (err) => this.fail(err));
-        worker.unref();
         this.workers.push(worker);
       }
     }
