@@ -52,7 +52,8 @@ export function parseNpy(bytes: Uint8Array, name = "<npy>"): NpyArray {
   if (start + n * size > bytes.length) {
     throw new InputError(`truncated .npy data: expected ${n * size} bytes, found ${bytes.length - start}`, { file: name });
   }
-  const raw = bytes.slice(start, start + n * size); // copy: aligned and detached from the file buffer
+  // Copy (aligned, detached from the file buffer). Uint8Array's slice, not Buffer's: Buffer.slice returns a view.
+  const raw = Uint8Array.prototype.slice.call(bytes, start, start + n * size);
   if (descr[1] === ">" && size > 1) swapBytes(raw, size);
   let data = new CTOR[dtype](raw.buffer);
   if (fortran[1] === "True" && shape.length > 1) data = fortranToC(data, shape);

@@ -28,6 +28,12 @@ describe("parseNpy(formatNpy(x))", () => {
     [0, 3, 1, 4, 2, 5].forEach((v, i) => dv.setInt16(2 * i, v, false)); // column-major storage of [[0,1,2],[3,4,5]]
     expect(Array.from(parseNpy(bytes).data as Int16Array)).toEqual([0, 1, 2, 3, 4, 5]);
   });
+  it("returns arrays of exactly the data's length when given a Node Buffer (Buffer.slice is a view)", () => {
+    const bytes = Buffer.from(formatNpy({ dtype: "float32", shape: [3], data: new Float32Array([1, 2, 3]) }));
+    const back = parseNpy(bytes);
+    expect(back.data.length).toBe(3);
+    expect(back.data.buffer.byteLength).toBe(12);
+  });
   it("names the file when the data is truncated", () => {
     const bytes = formatNpy({ dtype: "float32", shape: [4], data: new Float32Array(4) });
     expect(() => parseNpy(bytes.subarray(0, bytes.length - 3), "x.npy")).toThrow(/^x\.npy: truncated \.npy data/);
