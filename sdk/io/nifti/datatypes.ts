@@ -54,6 +54,22 @@ export function allocTyped(dtype: NiftiDtype, n: number): NiftiTypedArray {
   }
 }
 
+/** A typed-array view of `n` elements of `dtype` on `buffer` at `byteOffset` (which must be aligned). */
+export function viewTyped(dtype: NiftiDtype, buffer: ArrayBuffer, byteOffset: number, n: number): NiftiTypedArray {
+  switch (dtype) {
+    case "uint8": return new Uint8Array(buffer, byteOffset, n);
+    case "int8": return new Int8Array(buffer, byteOffset, n);
+    case "int16": return new Int16Array(buffer, byteOffset, n);
+    case "uint16": return new Uint16Array(buffer, byteOffset, n);
+    case "int32": return new Int32Array(buffer, byteOffset, n);
+    case "uint32": return new Uint32Array(buffer, byteOffset, n);
+    case "float32": return new Float32Array(buffer, byteOffset, n);
+    case "float64": return new Float64Array(buffer, byteOffset, n);
+    case "int64": return new BigInt64Array(buffer, byteOffset, n);
+    case "uint64": return new BigUint64Array(buffer, byteOffset, n);
+  }
+}
+
 /** The dtype name of a typed array we can write. */
 export function dtypeOf(a: NiftiTypedArray): NiftiDtype {
   if (a instanceof Uint8Array) return "uint8";

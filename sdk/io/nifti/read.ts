@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import * as zlib from "node:zlib";
 import { InputError } from "../../errors.js";
 import { bestAffine, type Mat4 } from "./affine.js";
-import { allocTyped, type NiftiDtype, type NiftiTypedArray } from "./datatypes.js";
+import { allocTyped, viewTyped, type NiftiDtype, type NiftiTypedArray } from "./datatypes.js";
 import { niftiShape, niftiZooms, parseNiftiHeader, type NiftiHeader } from "./header.js";
 
 const gunzip = promisify(zlib.gunzip);
@@ -29,7 +29,10 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-/** Parses an uncompressed NIfTI-1/-2 byte buffer. `file` only names the source in errors. */
+/**
+ * Parses a NIfTI-1/-2 byte buffer (gunzipped first if needed). `file` only names the source in errors. For little
+ * endian files whose voxels are aligned, `data` is a view sharing memory with `bytes`.
+ */
 export function parseNifti(bytes: Uint8Array, file = "<bytes>"): NiftiImage {
   if (isGzip(bytes)) bytes = zlib.gunzipSync(bytes);
   const header = parseNiftiHeader(bytes, file);
@@ -39,11 +42,17 @@ export function parseNifti(bytes: Uint8Array, file = "<bytes>"): NiftiImage {
   const start = header.voxOffset;
   const end = start + n * size;
   if (bytes.length < end) throw new InputError(`truncated voxel data (${Math.max(0, bytes.length - start)} of ${n * size} bytes)`, { file });
-  const data = allocTyped(dtype, n);
-  const out = new Uint8Array(data.buffer);
-  out.set(bytes.subarray(start, end));
-  if (!header.littleEndian && size > 1) {
-    for (let i = 0; i < out.length; i += size) out.subarray(i, i + size).reverse();
+  let data: NiftiTypedArray;
+  if (header.littleEndian && (bytes.byteOffset + start) % size === 0) {
+    // Zero-copy: a view on the (decompressed) buffer. Large volumes would otherwise exist twice in memory.
+    data = viewTyped(dtype, bytes.buffer as ArrayBuffer, bytes.byteOffset + start, n);
+  } else {
+    data = allocTyped(dtype, n);
+    const out = new Uint8Array(data.buffer);
+    out.set(bytes.subarray(start, end));
+    if (!header.littleEndian && size > 1) {
+      for (let i = 0; i < out.length; i += size) out.subarray(i, i + size).reverse();
+    }
   }
   return { header, shape, dtype, data, affine: bestAffine(header), zooms: niftiZooms(header) };
 }
