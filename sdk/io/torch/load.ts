@@ -1,6 +1,7 @@
 // torch.load for untrusted files: the zip format (torch >= 1.6) and the legacy format, through our own unpickler.
 // Pure over bytes (parseTorch); loadTorchFile is the disk wrapper.
 
+import { constants as bufferConstants } from "node:buffer";
 import { promises as fsp } from "node:fs";
 import { CheckpointError, NnsslAdaptError } from "../../errors.js";
 import { makeFindGlobal, NpDtype, PendingNdarray, StorageType, swapInPlace, type AllowlistContext, type LoadedStorage } from "./allowlist.js";
@@ -26,12 +27,34 @@ export interface LoadTorchOptions {
 export async function loadTorchFile(file: string, opts: LoadTorchOptions = {}): Promise<unknown> {
   let bytes: Uint8Array;
   try {
-    bytes = await fsp.readFile(file);
+    bytes = await readWhole(file);
   } catch (err) {
+    if (err instanceof CheckpointError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new CheckpointError(code === "ENOENT" ? "file not found" : (err as Error).message, { file, cause: err });
   }
   return parseTorch(bytes, file, opts);
+}
+
+/** The whole file in one buffer: readFile up to its 2 GiB limit, chunked reads above (optimizer-state checkpoints). */
+export async function readWhole(file: string, { readFileBelow = 2 ** 31 - 1, chunk = 1 << 30 } = {}): Promise<Uint8Array> {
+  const { size } = await fsp.stat(file);
+  if (size < readFileBelow) return fsp.readFile(file);
+  if (size > bufferConstants.MAX_LENGTH) {
+    throw new CheckpointError(`the file is ${(size / 2 ** 30).toFixed(1)} GiB, more than this Node.js can hold in one buffer`, { file });
+  }
+  const buf = Buffer.allocUnsafeSlow(size);
+  const fh = await fsp.open(file, "r");
+  try {
+    for (let off = 0; off < size; ) {
+      const { bytesRead } = await fh.read(buf, off, Math.min(chunk, size - off), off);
+      if (bytesRead === 0) throw new CheckpointError(`the file shrank while being read (${off} of ${size} bytes)`, { file });
+      off += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
+  return buf;
 }
 
 /** Parses the bytes of a torch.save file. `file` names it in error messages. */

@@ -2,6 +2,7 @@
 // returned as subarrays of the file's bytes (torch stores them uncompressed and 64-byte aligned), so a 400 MB
 // checkpoint is not copied. Deflated entries (archives repacked by other tools) are inflated with a size bound.
 
+import { constants as bufferConstants } from "node:buffer";
 import { crc32, inflateRawSync } from "node:zlib";
 import { CheckpointError } from "../../errors.js";
 
@@ -126,6 +127,10 @@ export class ZipArchive {
       if (e.size !== e.compressedSize) this.fail(`${name} is stored but its sizes differ`);
       data = raw;
     } else if (e.method === 8) {
+      // Deflate expands at most ~1032:1; a larger declared size is a lie meant to exhaust memory.
+      if (e.size > e.compressedSize * 1032 + 1024 || e.size > bufferConstants.MAX_LENGTH) {
+        this.fail(`${name} claims to inflate from ${e.compressedSize} to ${e.size} bytes`);
+      }
       try {
         data = e.size === 0 ? new Uint8Array(0) : inflateRawSync(raw, { maxOutputLength: e.size });
       } catch (err) {

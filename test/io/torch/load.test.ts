@@ -4,6 +4,7 @@ import { loadTorchFile, parseTorch, TorchTensor } from "../../../sdk/io/torch/in
 import { makeFindGlobal } from "../../../sdk/io/torch/allowlist.js";
 import { unpickle } from "../../../sdk/io/torch/unpickle.js";
 import { ZipArchive } from "../../../sdk/io/torch/zip-read.js";
+import { readWhole } from "../../../sdk/io/torch/load.js";
 import { CheckpointError } from "../../../sdk/errors.js";
 import { compareTree, countStorages } from "./expected-tree.js";
 
@@ -102,5 +103,27 @@ describe("parseTorch(damaged)", () => {
     expect(() => parseTorch(new Uint8Array([0x80, 0x02, 0x63, ...new TextEncoder().encode("posix\nsystem\n"), 0x2e]), "p.pth")).toThrow(
       "p.pth: refusing to load: the legacy header asks for posix.system",
     );
+  });
+});
+
+describe("readWhole(file)", () => {
+  it("reads files above readFile's 2 GiB limit in chunks (exercised here with small limits)", async () => {
+    const file = `${FIX}nnssl/nnssl_ResEncMini.pth`;
+    const chunked = await readWhole(file, { readFileBelow: 10, chunk: 1 << 20 });
+    expect(Buffer.from(chunked).equals(readFileSync(file))).toBe(true);
+  });
+});
+
+describe("ZipArchive.read(deflate bomb)", () => {
+  it("refuses a member whose declared size no deflate stream can reach", async () => {
+    const { deflateRawSync } = await import("node:zlib");
+    const { zipChunks } = await import("../../../sdk/io/torch/zip-write.js");
+    const bytes = new Uint8Array(Buffer.concat(zipChunks([{ name: "a/data.pkl", data: new Uint8Array([0x80, 2, 0x4e, 0x2e]) }])));
+    // describe the member as a deflated one claiming 100 MB (as a hostile central directory would)
+    const comp = deflateRawSync(Buffer.from([0x80, 2, 0x4e, 0x2e]));
+    const z = new ZipArchive(bytes, "b.pth");
+    const e = z.entries.get("a/data.pkl")!;
+    Object.assign(e, { method: 8, size: 100_000_000, compressedSize: comp.length });
+    expect(() => z.read("a/data.pkl")).toThrow("b.pth: corrupt zip archive: a/data.pkl claims to inflate from");
   });
 });
