@@ -139,3 +139,21 @@ describe("SimpleITKIO geometry (ITK's qform/sform choice)", () => {
     expect(s.origin.map((x) => x + 0)).toEqual(usesSform ? [-5, -6, 7] : [0, 0, 0]);
   });
 });
+
+describe("SimpleITKIO on a 2-d image", () => {
+  it("reads (1, 1, y, x) with spacing (999 * max, sy, sx) and writes a 2-d segmentation back", async () => {
+    const { writeNifti } = await import("../../sdk/io/nifti/write.js");
+    const file = path.join(tmp(), "slice.nii.gz");
+    await writeNifti(file, Uint8Array.from({ length: 12 }, (_, i) => i % 3), [4, 3], [[-0.5, 0, 0, 1], [0, -0.7, 0, 2], [0, 0, 1, 0], [0, 0, 0, 1]]);
+    const v = await readImages([file], "SimpleITKIO");
+    expect(v.shape).toEqual([1, 1, 3, 4]);
+    expect(v.properties.spacing.map((x) => +x.toFixed(3))).toEqual([699.3, 0.7, 0.5]); // 999 * float32(0.7)
+    expect(v.properties.sitk_stuff!.direction).toEqual([1, 0, 0, 1]);
+    const out = path.join(tmp(), "seg2d.nii.gz");
+    await writeSeg(Uint8Array.from(v.data), v.shape.slice(1), out, v.properties, "SimpleITKIO");
+    const back = await readNifti(out);
+    expect(back.shape).toEqual([4, 3]);
+    expect(Array.from(back.data as Uint8Array)).toEqual(Array.from({ length: 12 }, (_, i) => i % 3));
+    back.affine.flat().forEach((x, i) => expect(x).toBeCloseTo([-0.5, 0, 0, 1, 0, -0.7, 0, 2, 0, 0, 1, 0, 0, 0, 0, 1][i]!, 5));
+  });
+});
