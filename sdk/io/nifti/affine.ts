@@ -149,9 +149,10 @@ export function itkGeometry(h: NiftiHeader): ItkGeometry {
   if (a === sform) rot = polarOrthogonal(rot);
   const lps = [-1, -1, 1];
   const spacing = [h.pixdim[1]!, h.pixdim[2]!, h.pixdim[3]!].slice(0, nd);
-  const origin = [0, 1, 2].map((i) => lps[i]! * a[i]![3]!).slice(0, nd);
+  // `+ 0` turns the -0 that negating zeros produces into 0.
+  const origin = [0, 1, 2].map((i) => lps[i]! * a[i]![3]! + 0).slice(0, nd);
   const direction: number[] = [];
-  for (let i = 0; i < nd; i++) for (let j = 0; j < nd; j++) direction.push(lps[i]! * rot[i]![j]!);
+  for (let i = 0; i < nd; i++) for (let j = 0; j < nd; j++) direction.push(lps[i]! * rot[i]![j]! + 0);
   return { spacing, origin, direction };
 }
 
