@@ -6,7 +6,7 @@ import { openRawDataset } from "../../dataset/raw.js";
 import { preprocessedFolder } from "../../fingerprint/extract-fingerprint.js";
 import { planExperiment } from "../../planning/plan-experiment.js";
 import { getPlanner } from "../../planning/planners.js";
-import { consumeWarnings } from "../../warnings.js";
+import { ConfigError } from "../../errors.js";
 
 export const PLANNING_ARGS: ArgSpec[] = [
   { flags: ["-pl"], default: "ExperimentPlanner", help: "[OPTIONAL] Name of the Experiment Planner class that should be used. Default is 'ExperimentPlanner'. Others: ResEncUNetPlanner, nnUNetPlannerResEncM, nnUNetPlannerResEncL, nnUNetPlannerResEncXL." },
@@ -40,7 +40,6 @@ export async function planExperiments(ids: number[], args: Record<string, any>):
       overwriteTargetSpacing: args.overwrite_target_spacing ?? undefined,
       plansName: args.overwrite_plans_name ?? undefined,
     });
-    for (const w of consumeWarnings()) process.stderr.write(`WARNING: ${w}\n`);
     for (const [name, c] of Object.entries(plans.configurations)) {
       if (c.inherits_from) continue;
       process.stdout.write(`${name}: patch_size [${c.patch_size}] batch_size ${c.batch_size} spacing [${c.spacing}]\n`);
@@ -53,7 +52,7 @@ export async function planExperiments(ids: number[], args: Record<string, any>):
 
 export async function run(args: Record<string, any>): Promise<void> {
   if (args.overwrite_target_spacing && args.overwrite_target_spacing.length !== 3) {
-    throw new Error(`-overwrite_target_spacing needs 3 values, got ${args.overwrite_target_spacing.length}`);
+    throw new ConfigError(`-overwrite_target_spacing needs 3 values, got ${args.overwrite_target_spacing.length}`);
   }
   await planExperiments(args.d, args);
 }
