@@ -16,6 +16,8 @@ import { foregroundIntensityProperties } from "./intensity-statistics.js";
 import type { FingerprintJson } from "./fingerprint-json.js";
 import type { IntensityProperties } from "../planning/plans.js";
 
+const EMPTY = new Float32Array(0);
+
 /** Upstream's num_foreground_voxels_for_intensitystats: 10e7, i.e. 1e8 samples over the whole dataset. */
 export const NUM_FOREGROUND_VOXELS_FOR_INTENSITYSTATS = 10e7;
 
@@ -30,7 +32,10 @@ export interface ExtractFingerprintOptions {
   onProgress?: ProgressCallback;
 }
 
-/** Combines the per-case analyses into the fingerprint (dataset-level statistics over the concatenated samples). */
+/**
+ * Combines the per-case analyses into the fingerprint (dataset-level statistics over the concatenated samples).
+ * Consumes the case sample arrays (replaced by empty ones once copied) so 1e8 samples are not held twice.
+ */
 export function aggregateCaseAnalyses(results: readonly AnalyzeCaseOutput[], numChannels: number): Fingerprint {
   const properties: Record<string, IntensityProperties> = {};
   // np.concatenate with the [] of a case without foreground promotes the whole channel to float64
@@ -39,7 +44,11 @@ export function aggregateCaseAnalyses(results: readonly AnalyzeCaseOutput[], num
     const total = results.reduce((s, r) => s + r.samples[c]!.length, 0);
     const all = promote ? new Float64Array(total) : new Float32Array(total);
     let off = 0;
-    for (const r of results) { all.set(r.samples[c]!, off); off += r.samples[c]!.length; }
+    for (const r of results) {
+      all.set(r.samples[c]!, off);
+      off += r.samples[c]!.length;
+      r.samples[c] = EMPTY;
+    }
     properties[String(c)] = foregroundIntensityProperties(all);
   }
   const json: FingerprintJson = {

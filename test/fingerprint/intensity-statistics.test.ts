@@ -52,3 +52,24 @@ print(json.dumps(dict(max=float(np.max(a)), mean=float(np.mean(a)), median=float
     expect(foregroundIntensityProperties(a)).toEqual(out);
   });
 });
+
+describe("aggregateCaseAnalyses", () => {
+  const out = (id: string, samples: Float32Array[]) => ({
+    id, shapeBeforeCrop: [4, 4, 4], shapeAfterCrop: [2, 4, 4], spacing: [1, 1, 1], samples, numForeground: samples[0]!.length, relativeSizeAfterCropping: 0.5,
+  });
+
+  it("aggregateCaseAnalyses promotes to float64 when a case has no foreground, like np.concatenate with []", async () => {
+    const { aggregateCaseAnalyses } = await import("../../sdk/fingerprint/extract-fingerprint.js");
+    const a = sample(1000, 3, 10, 0.1);
+    const b = sample(777, 4, 10, 0.1);
+    const fp = aggregateCaseAnalyses([out("a", [a.slice()]), out("b", [new Float32Array(0)]), out("c", [b.slice()])], 1);
+    const all64 = new Float64Array(1777);
+    all64.set(a); all64.set(b, 1000);
+    expect(fp.foregroundIntensityPropertiesPerChannel["0"]).toEqual(foregroundIntensityProperties(all64));
+    const fp32 = aggregateCaseAnalyses([out("a", [a.slice()]), out("c", [b.slice()])], 1);
+    const all32 = new Float32Array(1777);
+    all32.set(a); all32.set(b, 1000);
+    expect(fp32.foregroundIntensityPropertiesPerChannel["0"]).toEqual(foregroundIntensityProperties(all32));
+    expect(fp32.foregroundIntensityPropertiesPerChannel["0"]!.mean).not.toBe(fp.foregroundIntensityPropertiesPerChannel["0"]!.mean);
+  });
+});
