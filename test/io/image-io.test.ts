@@ -157,3 +157,21 @@ describe("SimpleITKIO on a 2-d image", () => {
     back.affine.flat().forEach((x, i) => expect(x).toBeCloseTo([-0.5, 0, 0, 1, 0, -0.7, 0, 2, 0, 0, 1, 0, 0, 0, 0, 1][i]!, 5));
   });
 });
+
+describe("readImages(files) with several channels", () => {
+  it("stacks channels in the given order and warns (does not fail) when their origins differ", async () => {
+    const { writeNifti } = await import("../../sdk/io/nifti/write.js");
+    const { consumeWarnings } = await import("../../sdk/warnings.js");
+    const dir = tmp();
+    const a = path.join(dir, "c_0000.nii.gz"), b = path.join(dir, "c_0001.nii.gz");
+    const aff = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 2, 0], [0, 0, 0, 1]];
+    await writeNifti(a, Int16Array.from({ length: 24 }, (_, i) => i), [2, 3, 4], aff);
+    await writeNifti(b, Float32Array.from({ length: 24 }, (_, i) => -i - 0.5), [2, 3, 4], aff.map((r, i) => (i === 0 ? [1, 0, 0, 3] : r)));
+    consumeWarnings();
+    const v = await readImages([a, b], "SimpleITKIO");
+    expect(v.shape).toEqual([2, 4, 3, 2]);
+    expect(Array.from(v.data.subarray(0, 24))).toEqual(Array.from({ length: 24 }, (_, i) => i));
+    expect(Array.from(v.data.subarray(24))).toEqual(Array.from({ length: 24 }, (_, i) => -i - 0.5));
+    expect(consumeWarnings()).toEqual([`${b}: origin or direction differs from ${a}`]);
+  });
+});
