@@ -9,6 +9,7 @@ import { openRawDataset } from "../../sdk/dataset/raw.js";
 import { extractFingerprint } from "../../sdk/fingerprint/extract-fingerprint.js";
 import { planExperiment } from "../../sdk/planning/plan-experiment.js";
 import { formatPlans } from "../../sdk/planning/plans.js";
+import { writeNifti } from "../../sdk/io/nifti/index.js";
 import { pythonSkipReason, runPython } from "../helpers/python.js";
 
 const EXAMPLE = new URL("../../datasets-examples/Dataset001_Example/", import.meta.url).pathname;
@@ -73,5 +74,51 @@ describe.skipIf(reason !== null)(`extractFingerprint on Dataset001_Example ${rea
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
-  });
+  }, 600_000);
+});
+
+/** Three small 2-channel cases; the second has no foreground label (upstream then reduces in float64). */
+async function writeTwoChannelDataset(folder: string): Promise<void> {
+  const { mkdirSync, writeFileSync } = await import("node:fs");
+  mkdirSync(path.join(folder, "imagesTr"), { recursive: true });
+  mkdirSync(path.join(folder, "labelsTr"), { recursive: true });
+  writeFileSync(path.join(folder, "dataset.json"), JSON.stringify({
+    channel_names: { 0: "T2", 1: "ADC" }, labels: { background: 0, a: 1 }, numTraining: 3, file_ending: ".nii.gz",
+  }));
+  const dims: [number, number, number][] = [[21, 18, 9], [16, 20, 7], [24, 17, 11]];
+  for (let c = 0; c < 3; c++) {
+    const [X, Y, Z] = dims[c]!;
+    const n = X * Y * Z;
+    const img = [new Float32Array(n), new Float32Array(n)];
+    const lbl = new Uint8Array(n);
+    for (let z = 0, i = 0; z < Z; z++) for (let y = 0; y < Y; y++) for (let x = 0; x < X; x++, i++) {
+      const r = ((x - X / 2) / (0.4 * X)) ** 2 + ((y - Y / 2) / (0.45 * Y)) ** 2 + ((z - Z / 2) / (0.5 * Z)) ** 2;
+      if (r < 1) {
+        img[0]![i] = 100 + 3.7 * x - 1.3 * y + 0.21 * z * z;
+        img[1]![i] = 0.001 * (i % 97) + 1.5;
+        if (c !== 1 && r < 0.3) lbl[i] = 1;
+      }
+    }
+    const affine = [[0.9, 0, 0, 0], [0, 0.8, 0, 0], [0, 0, 2.5 + c * 0.5, 0], [0, 0, 0, 1]];
+    const id = `case_${c}`;
+    for (const ch of [0, 1]) await writeNifti(path.join(folder, "imagesTr", `${id}_000${ch}.nii.gz`), img[ch]!, [X, Y, Z], affine);
+    await writeNifti(path.join(folder, "labelsTr", `${id}.nii.gz`), lbl, [X, Y, Z], affine);
+  }
+}
+
+const reason2 = pythonSkipReason(["numpy", "scipy", "nibabel"]);
+describe.skipIf(reason2 !== null)(`extractFingerprint on two channels with an empty case ${reason2 ?? ""}`, () => {
+  it("extractFingerprint(two channels, one case without foreground) equals the numpy/scipy oracle", async () => {
+    const root = mkdtempSync(path.join(tmpdir(), "fp-2ch-"));
+    try {
+      const paths = { nnUNet_raw: path.join(root, "raw"), nnUNet_preprocessed: path.join(root, "pre") };
+      await writeTwoChannelDataset(path.join(paths.nnUNet_raw, "Dataset991_TwoChannel"));
+      const ds = await openRawDataset(991, paths);
+      const fp = await extractFingerprint(ds, { paths, numProcesses: 1 });
+      const oracle = JSON.parse(runPython(ORACLE, [ds.folder], { timeoutMs: 600_000 }));
+      expect(fp.toJSON()).toEqual(oracle);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 600_000);
 });
