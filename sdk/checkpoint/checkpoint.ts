@@ -10,6 +10,10 @@ import { loadTorchFile, TorchTensor } from "../io/torch/index.js";
 import { validateAdaptationPlan, toPlain, type AdaptationPlan } from "./adaptation-plan.js";
 import { resolveCheckpointPath } from "./hugging-face.js";
 
+// The contract names these in checkpoint.ts; they live in small siblings.
+export { resolveCheckpointPath } from "./hugging-face.js";
+export type { AdaptationPlan, ArchitecturePlans, PretrainPlan, PretrainConfigurationPlan } from "./adaptation-plan.js";
+
 export interface CheckpointLoadOptions {
   paths?: Paths;
   onProgress?: ProgressCallback;
