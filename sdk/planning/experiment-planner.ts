@@ -58,7 +58,7 @@ export class ExperimentPlanner {
   UNetReferenceValCorrespBs2d = 12;
   UNetReferenceValCorrespBs3d = 2;
   UNetFeaturemapMinEdgeLength = 4;
-  UNetBlocksPerStageEncoder: readonly number[] = [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2];
+  UNetBlocksPerStageEncoder: readonly number[] = [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2];
   UNetBlocksPerStageDecoder: readonly number[] = [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2];
   UNetMinBatchSize = 2;
   UNetMaxFeatures2d = 512;
@@ -136,7 +136,8 @@ export class ExperimentPlanner {
 
   determineNormalizationSchemeAndWhetherMaskIsUsedForNorm(): { schemes: string[]; useMask: boolean[] } {
     const schemes = Object.values(this.channelNames()).map(normalizationSchemeFor);
-    const useMask = this.input.fingerprint.median_relative_size_after_cropping < 3 / 4
+    // a dataset.json key "use_mask_for_norm": true forces the mask (upstream master, after 2.5)
+    const useMask = this.input.fingerprint.median_relative_size_after_cropping < 3 / 4 || Boolean(this.input.datasetJson.use_mask_for_norm)
       ? schemes.map((s) => s.leavesPixelsOutsideMaskAtZeroIfUseMaskForNormIsTrue)
       : schemes.map(() => false);
     return { schemes: schemes.map((s) => s.name), useMask };

@@ -9,7 +9,7 @@ import { ConfigError } from "../errors.js";
 import type { RawDataset } from "../dataset/raw.js";
 import { preprocessedFolder } from "../fingerprint/extract-fingerprint.js";
 import { Fingerprint } from "../fingerprint/fingerprint.js";
-import { exists, tempName } from "../util/fs.js";
+import { exists, readJson, tempName } from "../util/fs.js";
 import type { PlannerOptions } from "./experiment-planner.js";
 import { getPlanner, type PlannerClass } from "./planners.js";
 import { loadPlans, savePlans, type Plans } from "./plans.js";
@@ -60,7 +60,7 @@ export async function planExperiment(ds: RawDataset, opts: PlanExperimentOptions
 
   await copyAtomic(path.join(ds.folder, "dataset.json"), path.join(folder, "dataset.json"));
   const splits = path.join(ds.folder, "splits_final.json");
-  if (await exists(splits)) await copyAtomic(splits, path.join(folder, "splits_final.json"));
+  if (await exists(splits)) await maybeCopySplitsFile(splits, path.join(folder, "splits_final.json"));
 
   const plansFile = path.join(folder, `${plans.plans_name}.json`);
   if (await exists(plansFile)) {
@@ -70,6 +70,29 @@ export async function planExperiment(ds: RawDataset, opts: PlanExperimentOptions
   await savePlans(plansFile, plans);
   await copyGtSegmentations(ds, path.join(folder, "gt_segmentations"));
   return plans;
+}
+
+type Splits = { train: string[]; val: string[] }[];
+
+/**
+ * _maybe_copy_splits_file: copies the raw folder's splits_final.json, or, if the preprocessed folder already has one,
+ * checks that every fold of the raw file has the same train / val sets there (the target may have more folds).
+ */
+async function maybeCopySplitsFile(src: string, dst: string): Promise<void> {
+  if (!(await exists(dst))) return copyAtomic(src, dst);
+  const source = await readJson<Splits>(src);
+  const target = await readJson<Splits>(dst);
+  const same = (a: string[] = [], b: string[] = []) => {
+    const A = new Set(a);
+    const B = new Set(b);
+    return A.size === B.size && [...A].every((x) => B.has(x));
+  };
+  source.forEach((fold, i) => {
+    const t = target[i];
+    if (!t || !same(fold.train, t.train) || !same(fold.val, t.val)) {
+      throw new ConfigError(`fold ${i} differs from ${src}; remove one of the two splits files`, { file: dst });
+    }
+  });
 }
 
 /** Copies every training label to gt_segmentations/<case><file_ending> (validation works without the raw data). */

@@ -108,6 +108,15 @@ describe("planExperiment (spec §10.2 vectors)", () => {
   });
 
   it.each([
+    [0.9, undefined, [false, false]], [0.9, true, [true, false]], [0.5, undefined, [true, false]],
+  ])("planExperiment use_mask_for_norm with relative size %d and dataset.json use_mask_for_norm %s", (rel, key, expected) => {
+    const input = synthetic(Array(5).fill([1, 1, 1]), Array(5).fill([64, 64, 64]), ["T1", "ct"], ["a"], rel);
+    if (key !== undefined) input.datasetJson.use_mask_for_norm = key;
+    const c = conf(plan("ExperimentPlanner", input), "3d_fullres");
+    expect([c.normalization_schemes, c.use_mask_for_norm]).toEqual([["ZScoreNormalization", "CTNormalization"], expected]);
+  });
+
+  it.each([
     ["ResEncUNetPlanner", "nnUNetResEncUNetPlans", "n_blocks_per_stage"],
     ["nnUNetPlannerResEncXL", "nnUNetResEncUNetXLPlans", "n_blocks_per_stage"],
     ["ExperimentPlanner", "nnUNetPlans", "n_conv_per_stage"],

@@ -67,6 +67,23 @@ describe("planExperiment (files)", () => {
     }
   });
 
+  it.each([
+    ["matching (more folds in the target is fine)", [{ train: ["Tiny_001", "Tiny_000"], val: ["Tiny_002"] }, { train: ["Tiny_002"], val: ["Tiny_000"] }], null],
+    ["different", [{ train: ["Tiny_000"], val: ["Tiny_003"] }], /splits_final\.json: fold 0 differs from/],
+  ])("planExperiment with an existing %s preprocessed splits_final.json", async (_n, target, error) => {
+    const ws = workspace();
+    try {
+      writeFileSync(path.join(ws.raw, "splits_final.json"), JSON.stringify([{ train: ["Tiny_000", "Tiny_001"], val: ["Tiny_002"] }]));
+      writeFileSync(path.join(ws.pre, "splits_final.json"), JSON.stringify(target));
+      const run = planExperiment(await openRawDataset(900, ws.paths), { paths: ws.paths });
+      if (error) await expect(run).rejects.toThrow(error);
+      else await expect(run).resolves.toBeTruthy();
+      expect(JSON.parse(readFileSync(path.join(ws.pre, "splits_final.json"), "utf8"))).toEqual(target);
+    } finally {
+      rmSync(ws.root, { recursive: true, force: true });
+    }
+  });
+
   it("planExperiment without a fingerprint says to extract it first", async () => {
     const ws = workspace(false);
     try {
