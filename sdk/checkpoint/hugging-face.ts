@@ -21,6 +21,10 @@ export interface HfSettings {
   accessToken: string | undefined;
   hubUrl: string;
   offline: boolean;
+  /** Seconds to wait for response headers (HF_HUB_ETAG_TIMEOUT, default 10 like huggingface_hub). */
+  etagTimeout: number;
+  /** Seconds without any body bytes before a download is abandoned (HF_HUB_DOWNLOAD_TIMEOUT, default 10). */
+  downloadTimeout: number;
 }
 
 /** HF_TOKEN -> accessToken, HF_ENDPOINT -> hubUrl, HF_HUB_OFFLINE -> offline (huggingface_hub's truthy values). */
@@ -29,7 +33,14 @@ export function hfSettings(env: NodeJS.ProcessEnv = process.env): HfSettings {
   if (token && !token.startsWith("hf_")) throw new ConfigError("HF_TOKEN must be a Hugging Face access token starting with hf_");
   const hubUrl = (env.HF_ENDPOINT?.trim() || "https://huggingface.co").replace(/\/+$/, "");
   const offline = ["1", "ON", "YES", "TRUE"].includes((env.HF_HUB_OFFLINE ?? "").trim().toUpperCase());
-  return { accessToken: token, hubUrl, offline };
+  const seconds = (name: string): number => {
+    const v = env[name]?.trim();
+    if (!v) return 10;
+    const x = Number(v);
+    if (!(x > 0)) throw new ConfigError(`${name} must be a positive number of seconds, got ${JSON.stringify(v)}`);
+    return x;
+  };
+  return { accessToken: token, hubUrl, offline, etagTimeout: seconds("HF_HUB_ETAG_TIMEOUT"), downloadTimeout: seconds("HF_HUB_DOWNLOAD_TIMEOUT") };
 }
 
 /** Upstream treats a -pc value as a Hub repo only when it starts with exactly this prefix. */
@@ -102,11 +113,18 @@ async function downloadToLocalDir(url: string, repo: string, file: string, dir: 
   const metaDir = path.join(dir, ".cache", "huggingface", "download");
   const metaFile = path.join(metaDir, `${file}.metadata`);
   let commit = "";
-  // Keeps the commit the Hub reports (X-Repo-Commit) for the metadata file, as huggingface_hub records it.
+  // Keeps the commit the Hub reports (X-Repo-Commit) for the metadata file, as huggingface_hub records it, and gives
+  // up on a server that does not answer (the timer stops once headers arrive; the body has its own idle timeout).
   const recordingFetch: typeof fetch = async (input, init) => {
-    const r = await fetch(input, init);
-    commit = r.headers.get("x-repo-commit") ?? commit;
-    return r;
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(new Error(`no answer within ${s.etagTimeout} s`)), s.etagTimeout * 1000);
+    try {
+      const r = await fetch(input, { ...init, signal: ctl.signal });
+      commit = r.headers.get("x-repo-commit") ?? commit;
+      return r;
+    } finally {
+      clearTimeout(timer);
+    }
   };
   const common = { repo, path: file, hubUrl: s.hubUrl, fetch: recordingFetch, ...(s.accessToken ? { accessToken: s.accessToken } : {}) };
   let info: Awaited<ReturnType<typeof fileDownloadInfo>>;
@@ -140,7 +158,7 @@ async function downloadToLocalDir(url: string, repo: string, file: string, dir: 
     const reader = blob.stream().getReader();
     onProgress({ task: `download ${file}`, done, total: info.size });
     for (;;) {
-      const { value, done: end } = await reader.read();
+      const { value, done: end } = await readWithin(reader, s.downloadTimeout);
       if (end) break;
       await fh.write(value);
       done += value.length;
@@ -157,6 +175,22 @@ async function downloadToLocalDir(url: string, repo: string, file: string, dir: 
   await fsp.mkdir(metaDir, { recursive: true });
   await writeFileAtomic(path.join(dir, ".cache", "huggingface", ".gitignore"), "*\n");
   await writeFileAtomic(metaFile, `${commit}\n${etag}\n${Date.now() / 1000}\n`);
+}
+
+/** reader.read(), or an error when no data arrives for `seconds` (a stalled connection must not hang the command). */
+async function readWithin<T>(reader: ReadableStreamDefaultReader<T>, seconds: number): Promise<ReadableStreamReadResult<T>> {
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no data for ${seconds} s`)), seconds * 1000);
+  });
+  try {
+    return await Promise.race([reader.read(), stalled]);
+  } catch (err) {
+    void reader.cancel().catch(() => {});
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function errorText(err: unknown): string {

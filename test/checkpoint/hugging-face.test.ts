@@ -112,6 +112,15 @@ describe("resolveCheckpointPath(url)", () => {
     hub.setFile(REPO, "checkpoint_final.pth", CKPT);
   });
 
+  it("gives up on a stalled download after HF_HUB_DOWNLOAD_TIMEOUT, leaving no file", async () => {
+    hub.stallNext("checkpoint_final.pth", 10_000);
+    const t0 = Date.now();
+    await expect(resolve({ HF_HUB_DOWNLOAD_TIMEOUT: "0.5" })).rejects.toThrow("download of checkpoint_final.pth was interrupted (no data for 0.5 s)");
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(existsSync(path.join(dir(), "checkpoint_final.pth"))).toBe(false);
+    expect(readdirSync(dir()).filter((f) => f.includes(".tmp-"))).toEqual([]);
+  });
+
   it("refuses a repo without adaptation_plan.json like upstream", async () => {
     await expect(resolveCheckpointPath("https://huggingface.co/org/no-plan/", { paths: { nnssl_pretrained_models: root }, env })).rejects.toThrow(
       "https://huggingface.co/org/no-plan/: org/no-plan does not contain an adaptation_plan.json file",
@@ -152,9 +161,10 @@ describe("resolveCheckpointPath(url) with a gated repo", () => {
 
 describe("hfSettings(env) / hfRepoId(url)", () => {
   it.each([
-    [{}, { accessToken: undefined, hubUrl: "https://huggingface.co", offline: false }],
-    [{ HF_TOKEN: "hf_x", HF_ENDPOINT: "http://mirror/", HF_HUB_OFFLINE: "yes" }, { accessToken: "hf_x", hubUrl: "http://mirror", offline: true }],
-    [{ HF_HUB_OFFLINE: "0" }, { accessToken: undefined, hubUrl: "https://huggingface.co", offline: false }],
+    [{}, { accessToken: undefined, hubUrl: "https://huggingface.co", offline: false, etagTimeout: 10, downloadTimeout: 10 }],
+    [{ HF_TOKEN: "hf_x", HF_ENDPOINT: "http://mirror/", HF_HUB_OFFLINE: "yes", HF_HUB_DOWNLOAD_TIMEOUT: "30" },
+      { accessToken: "hf_x", hubUrl: "http://mirror", offline: true, etagTimeout: 10, downloadTimeout: 30 }],
+    [{ HF_HUB_OFFLINE: "0" }, { accessToken: undefined, hubUrl: "https://huggingface.co", offline: false, etagTimeout: 10, downloadTimeout: 10 }],
   ])("hfSettings(%j)", (e, expected) => expect(hfSettings(e)).toEqual(expected));
   it("hfSettings refuses a token that is not hf_...", () => expect(() => hfSettings({ HF_TOKEN: "abc" })).toThrow("HF_TOKEN must be"));
   it.each([

@@ -27,6 +27,8 @@ export interface MockHub {
   setFile(repo: string, file: string, content: Uint8Array | string): void;
   /** The next full GET of `file` sends only `bytes` bytes of the body, then drops the connection. */
   interruptNext(file: string, bytes: number): void;
+  /** The next full GET of `file` sends `bytes` bytes of the body, then stalls (connection open, no more data). */
+  stallNext(file: string, bytes: number): void;
   close(): Promise<void>;
 }
 
@@ -35,6 +37,7 @@ export async function startMockHub({ repos, token, commit = "0123456789abcdef012
   const set = (repo: string, file: string, c: Uint8Array | string) => files.set(`${repo}/${file}`, Buffer.from(c));
   for (const [repo, fs] of Object.entries(repos)) for (const [f, c] of Object.entries(fs)) set(repo, f, c);
   const interrupts = new Map<string, number>();
+  const stalls = new Map<string, number>();
   const requests: MockHubRequest[] = [];
 
   const server: Server = createServer((req, res) => {
@@ -60,6 +63,12 @@ export async function startMockHub({ repos, token, commit = "0123456789abcdef012
     }
     res.writeHead(200, { ...common, "Content-Length": String(body.length) });
     if (req.method === "HEAD") return void res.end();
+    const stall = stalls.get(m[3]!);
+    if (stall !== undefined) {
+      stalls.delete(m[3]!);
+      res.write(body.subarray(0, stall)); // and nothing more until the client gives up (or close() ends it)
+      return;
+    }
     const cut = interrupts.get(m[3]!);
     if (cut !== undefined) {
       interrupts.delete(m[3]!);
@@ -75,6 +84,7 @@ export async function startMockHub({ repos, token, commit = "0123456789abcdef012
     requests,
     setFile: set,
     interruptNext: (file, bytes) => interrupts.set(file, bytes),
+    stallNext: (file, bytes) => stalls.set(file, bytes),
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }
