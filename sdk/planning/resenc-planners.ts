@@ -12,7 +12,7 @@ export class ResEncUNetPlanner extends ExperimentPlanner {
   override UNetReferenceVal3d = 680_000_000;
   override UNetReferenceVal2d = 135_000_000;
   override UNetBlocksPerStageEncoder: readonly number[] = [1, 3, 4, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6];
-  override UNetBlocksPerStageDecoder: readonly number[] = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
+  override UNetBlocksPerStageDecoder: readonly number[] = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
 
   constructor(input: PlannerInput, opts: PlannerOptions = {}, defaults: { plansName?: string; gpuMemoryTargetInGb?: number } = {}) {
     super(input, opts, { plansName: "nnUNetResEncUNetPlans", ...defaults });
@@ -41,7 +41,7 @@ interface Preset { name: string; plansName: string; gb: number; ref3d: number; r
 abstract class ResEncPreset extends ResEncUNetPlanner {
   constructor(input: PlannerInput, opts: PlannerOptions, { name, plansName, gb, ref3d, ref2d }: Preset) {
     if (opts.gpuMemoryTargetInGb !== undefined && opts.gpuMemoryTargetInGb !== gb) {
-      warn(`You are running ${name} with a non-standard gpu_memory_target_in_gb. Expected ${gb}, got ${opts.gpuMemoryTargetInGb}. ` +
+      warn(`You are running ${name.replace("ResEnc", "")} with a non-standard gpu_memory_target_in_gb. Expected ${gb}, got ${opts.gpuMemoryTargetInGb}.` +
         `You should only see this warning if you modified this value intentionally!!`);
     }
     super(input, opts, { plansName, gpuMemoryTargetInGb: gb });
