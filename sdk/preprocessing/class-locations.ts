@@ -47,10 +47,15 @@ export function sampleForegroundLocations(
   labels.forEach((l, slot) => { if (Number.isInteger(l) && l >= -32768 && l <= 32767) lut[l + 32768] = slot; });
   const slotOf = (v: number) => (Number.isInteger(v) && v >= -32768 && v <= 32767 ? lut[v + 32768]! : -1);
   const counts = new Int32Array(labels.length);
-  for (let i = 0; i < seg.length; i++) { const s = slotOf(seg[i]!); if (s >= 0) counts[s]++; }
+  const int16 = seg instanceof Int16Array;
+  if (int16) for (let i = 0; i < seg.length; i++) { const s = lut[seg[i]! + 32768]!; if (s >= 0) counts[s]++; }
+  else for (let i = 0; i < seg.length; i++) { const s = slotOf(seg[i]!); if (s >= 0) counts[s]++; }
   const blocksBySlot = labels.map((_, s) => new Int32Array(counts[s]!));
   const fill = new Int32Array(labels.length);
-  for (let i = 0; i < seg.length; i++) { const s = slotOf(seg[i]!); if (s >= 0) blocksBySlot[s]![fill[s]!++] = i; }
+  for (let i = 0; i < seg.length; i++) {
+    const s = int16 ? lut[seg[i]! + 32768]! : slotOf(seg[i]!);
+    if (s >= 0) blocksBySlot[s]![fill[s]!++] = i;
+  }
   const voxels = new Map<number, Int32Array>(labels.map((l, s) => [l, blocksBySlot[s]!]));
   const rs = new RandomState(seed);
   const out: ClassLocations = {};

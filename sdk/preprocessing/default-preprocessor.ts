@@ -137,7 +137,13 @@ export function runCase(images: ImageVolume, seg: ImageVolume | null, plans: Pla
   };
   let outSeg: Int16Array | null = null;
   if (seg) {
-    const seg16 = crop.seg instanceof Int16Array ? crop.seg : Int16Array.from(crop.seg);
+    let seg16: Int16Array;
+    if (crop.seg instanceof Int16Array) seg16 = crop.seg;
+    else {
+      const f = crop.seg;
+      seg16 = new Int16Array(f.length);
+      for (let i = 0; i < f.length; i++) seg16[i] = f[i]!;
+    }
     outSeg = resampleDataOrSegToShape(seg16, [1, ...shapeAfterCropping], newShape, originalSpacing, targetSpacing, resamplingOptions(cfg, "seg"));
     // if we have a segmentation, sample foreground locations for oversampling and add those to properties
     properties.class_locations = sampleForegroundLocations(outSeg, [1, ...newShape], classesForLocations(datasetJson));

@@ -86,7 +86,10 @@ export function determineDoSeparateZAndAxis(
 function channelAsFloat64(data: ResampleArray, c: number, n: number): Float64Array {
   const out = new Float64Array(n);
   const base = c * n;
-  for (let i = 0; i < n; i++) out[i] = data[base + i]!;
+  // one monomorphic loop per element type (a loop over the union would be slow)
+  if (data instanceof Float32Array) for (let i = 0; i < n; i++) out[i] = data[base + i]!;
+  else if (data instanceof Int16Array) for (let i = 0; i < n; i++) out[i] = data[base + i]!;
+  else out.set(data.subarray(base, base + n));
   return out;
 }
 

@@ -27,26 +27,28 @@ function resizeSegmentationLinear(src: Float64Array, shape: readonly number[], n
   const w = new Float64Array(8);
   let p = 0;
   for (let a = 0; a < m0; a++) {
-    const z = [t0.index[2 * a]! * s0, t0.index[2 * a + 1]! * s0];
-    const wz = [t0.weight[2 * a]!, t0.weight[2 * a + 1]!];
+    const za = t0.index[2 * a]! * s0, zb = t0.index[2 * a + 1]! * s0;
+    const wza = t0.weight[2 * a]!, wzb = t0.weight[2 * a + 1]!;
     for (let b = 0; b < m1; b++) {
       const y0 = t1.index[2 * b]! * n2, y1 = t1.index[2 * b + 1]! * n2;
       const wy0 = t1.weight[2 * b]!, wy1 = t1.weight[2 * b + 1]!;
       for (let c = 0; c < m2; c++) {
         const x0 = t2.index[2 * c]!, x1 = t2.index[2 * c + 1]!;
-        const wx0 = t2.weight[2 * c]!, wx1 = t2.weight[2 * c + 1]!;
-        let h = 0;
-        let uniform = true;
-        for (let i = 0; i < 2; i++) {
-          const zi = z[i]!, wzi = wz[i]!;
-          lab[h] = src[zi + y0 + x0]!; w[h++] = wzi * wy0 * wx0;
-          lab[h] = src[zi + y0 + x1]!; w[h++] = wzi * wy0 * wx1;
-          lab[h] = src[zi + y1 + x0]!; w[h++] = wzi * wy1 * wx0;
-          lab[h] = src[zi + y1 + x1]!; w[h++] = wzi * wy1 * wx1;
+        const l0 = src[za + y0 + x0]!;
+        if (src[za + y0 + x1] === l0 && src[za + y1 + x0] === l0 && src[za + y1 + x1] === l0 &&
+            src[zb + y0 + x0] === l0 && src[zb + y0 + x1] === l0 && src[zb + y1 + x0] === l0 && src[zb + y1 + x1] === l0) {
+          out[p++] = l0;
+          continue;
         }
-        const first = lab[0]!;
-        for (let k = 1; k < 8; k++) if (lab[k] !== first) { uniform = false; break; }
-        if (uniform) { out[p++] = first; continue; }
+        const wx0 = t2.weight[2 * c]!, wx1 = t2.weight[2 * c + 1]!;
+        lab[0] = l0; w[0] = wza * wy0 * wx0;
+        lab[1] = src[za + y0 + x1]!; w[1] = wza * wy0 * wx1;
+        lab[2] = src[za + y1 + x0]!; w[2] = wza * wy1 * wx0;
+        lab[3] = src[za + y1 + x1]!; w[3] = wza * wy1 * wx1;
+        lab[4] = src[zb + y0 + x0]!; w[4] = wzb * wy0 * wx0;
+        lab[5] = src[zb + y0 + x1]!; w[5] = wzb * wy0 * wx1;
+        lab[6] = src[zb + y1 + x0]!; w[6] = wzb * wy1 * wx0;
+        lab[7] = src[zb + y1 + x1]!; w[7] = wzb * wy1 * wx1;
         let result = 0;
         let below = Infinity;
         for (;;) {

@@ -73,24 +73,43 @@ export function filterPoles(order: number): number[] {
   }
 }
 
+/** The filter gain prod((1 - z)(1 - 1/z)) scipy multiplies every sample by before the recursions. */
+export function splineFilterGain(poles: readonly number[]): number {
+  let gain = 1.0;
+  for (const z of poles) gain *= (1.0 - z) * (1.0 - 1.0 / z);
+  return gain;
+}
+
+/**
+ * How many terms of the mirror initialisation sum matter: scipy adds z^i (c[i] + z^(n-1) c[n-1-i]) for i < n - 1,
+ * but once |z^i| < 1e-22 the remaining terms are far below float64 resolution of the sum (|z| <= 0.43, so this stops
+ * after at most ~60 terms instead of running over the whole line).
+ */
+function causalTerms(z: number, n: number): number {
+  const k = Math.ceil(Math.log(1e-22) / Math.log(Math.abs(z))) + 1;
+  return Math.min(n - 1, Math.max(1, k));
+}
+
 /**
  * Applies scipy's spline prefilter (`apply_filter` with the mirror initialisation used for modes 'mirror', 'nearest'
  * and 'constant') in place to `n` rows of `inner` values each: row i is `buf[i*inner .. (i+1)*inner)`, and the filter
  * runs along the rows, every column independently. Working on whole rows keeps memory access contiguous for any axis.
  */
-export function splineFilterRows(buf: Float64Array, n: number, inner: number, poles: readonly number[]): void {
+export function splineFilterRows(buf: Float64Array, n: number, inner: number, poles: readonly number[], applyGain = true): void {
   if (n <= 1 || poles.length === 0) return; // scipy only filters lines longer than one sample
-  let gain = 1.0;
-  for (const z of poles) gain *= (1.0 - z) * (1.0 - 1.0 / z);
-  const total = n * inner;
-  for (let i = 0; i < total; i++) buf[i] *= gain;
+  if (applyGain) {
+    const gain = splineFilterGain(poles);
+    const total = n * inner;
+    for (let i = 0; i < total; i++) buf[i] *= gain;
+  }
   const last = (n - 1) * inner;
   for (const z of poles) {
     // Causal initialisation (_init_causal_mirror): c[0] = (c[0] + z^(n-1) c[n-1] + sum z^i (c[i] + z^(n-1) c[n-1-i])) / (1 - z^(2n-2))
     const zn1 = Math.pow(z, n - 1);
     for (let j = 0; j < inner; j++) buf[j] = buf[j]! + zn1 * buf[last + j]!;
     let zi = z;
-    for (let i = 1; i < n - 1; i++) {
+    const last1 = causalTerms(z, n);
+    for (let i = 1; i < last1; i++) {
       const a = i * inner;
       const b = (n - 1 - i) * inner;
       for (let j = 0; j < inner; j++) buf[j] += zi * (buf[a + j]! + zn1 * buf[b + j]!);
@@ -113,5 +132,28 @@ export function splineFilterRows(buf: Float64Array, n: number, inner: number, po
       const nx = a + inner;
       for (let j = 0; j < inner; j++) buf[a + j] = z * (buf[nx + j]! - buf[a + j]!);
     }
+  }
+}
+
+/** splineFilterRows for a single contiguous line (inner = 1), without the per-row loops. Same arithmetic. */
+export function splineFilterLine(c: Float64Array, n: number, poles: readonly number[], applyGain = true): void {
+  if (n <= 1 || poles.length === 0) return;
+  if (applyGain) {
+    const gain = splineFilterGain(poles);
+    for (let i = 0; i < n; i++) c[i] *= gain;
+  }
+  for (const z of poles) {
+    const zn1 = Math.pow(z, n - 1);
+    let c0 = c[0]! + zn1 * c[n - 1]!;
+    let zi = z;
+    const last1 = causalTerms(z, n);
+    for (let i = 1; i < last1; i++) {
+      c0 += zi * (c[i]! + zn1 * c[n - 1 - i]!);
+      zi *= z;
+    }
+    c[0] = c0 / (1 - zn1 * zn1);
+    for (let i = 1; i < n; i++) c[i] += z * c[i - 1]!;
+    c[n - 1] = (z * c[n - 2]! + c[n - 1]!) * z / (z * z - 1);
+    for (let i = n - 2; i >= 0; i--) c[i] = z * (c[i + 1]! - c[i]!);
   }
 }

@@ -4,10 +4,15 @@
 // boundary init) and evaluates at ((o + 0.5) * in/out - 0.5) + 12. Arrays are 3-D float64, C order; 2-D images are
 // passed as 3-D with a leading axis of length 1 (that axis is then an exact identity, as in scipy).
 
-import { filterPoles, splineFilterRows, splineWeights } from "./spline.js";
+import { filterPoles, splineFilterGain, splineFilterLine, splineFilterRows, splineWeights } from "./spline.js";
 
 /** Padding scipy adds before prefiltering for mode 'nearest' (`_prepad_for_spline_filter`). */
 const NPAD = 12;
+
+/** Lines filtered together along strided axes (a len x BLOCK float64 buffer stays in L2). */
+const BLOCK = 64;
+/** Contiguous lines filtered together along the last axis. */
+const LINES = 32;
 
 /** Per-output-index taps along one axis: input indices (mirrored at the borders like scipy) and weights. */
 interface AxisTaps {
@@ -60,23 +65,58 @@ function splineAlongAxis(src: Float64Array, shape: readonly number[], axis: numb
   const len = n + 2 * NPAD;
   const { taps, index, weight } = axisTaps(n, nOut, order, NPAD);
   const poles = filterPoles(order);
+  const gain = splineFilterGain(poles);
   const out = new Float64Array(outer * nOut * inner);
-  const buf = new Float64Array(len * inner);
+  if (inner === 1) {
+    // Contiguous lines (last axis): copy LINES lines side by side (transposed) into the buffer, so the recursive
+    // filter runs on independent columns instead of one latency-bound line at a time.
+    const g = Math.min(outer, LINES);
+    const buf = new Float64Array(len * g);
+    for (let o0 = 0; o0 < outer; o0 += g) {
+      const b = Math.min(g, outer - o0);
+      for (let j = 0; j < b; j++) {
+        const sb = (o0 + j) * n;
+        const first = src[sb]! * gain, last = src[sb + n - 1]! * gain;
+        for (let r = 0; r < NPAD; r++) buf[r * b + j] = first;
+        for (let r = 0; r < n; r++) buf[(r + NPAD) * b + j] = src[sb + r]! * gain;
+        for (let r = NPAD + n; r < len; r++) buf[r * b + j] = last;
+      }
+      splineFilterRows(buf, len, b, poles, false);
+      for (let j = 0; j < b; j++) {
+        const ob = (o0 + j) * nOut;
+        for (let k = 0, t = 0; k < nOut; k++) {
+          let v = 0;
+          for (let h = 0; h < taps; h++, t++) v += weight[t]! * buf[index[t]! * b + j]!;
+          out[ob + k] = v;
+        }
+      }
+    }
+    return out;
+  }
+  // Strided lines: filter BLOCK neighbouring lines at once, row by row, so every pass streams through a buffer that
+  // stays in cache.
+  const block = Math.min(inner, BLOCK);
+  const buf = new Float64Array(len * block);
   for (let o = 0; o < outer; o++) {
     const srcBase = o * n * inner;
-    for (let r = 0; r < len; r++) {
-      const s = r < NPAD ? 0 : r >= NPAD + n ? n - 1 : r - NPAD;
-      buf.set(src.subarray(srcBase + s * inner, srcBase + (s + 1) * inner), r * inner);
-    }
-    splineFilterRows(buf, len, inner, poles);
     const outBase = o * nOut * inner;
-    for (let k = 0; k < nOut; k++) {
-      const dst = outBase + k * inner;
-      for (let h = 0; h < taps; h++) {
-        const w = weight[k * taps + h]!;
-        const row = index[k * taps + h]! * inner;
-        if (h === 0) for (let j = 0; j < inner; j++) out[dst + j] = w * buf[row + j]!;
-        else for (let j = 0; j < inner; j++) out[dst + j] += w * buf[row + j]!;
+    for (let j0 = 0; j0 < inner; j0 += block) {
+      const b = Math.min(block, inner - j0);
+      for (let r = 0; r < len; r++) {
+        const s = r < NPAD ? 0 : r >= NPAD + n ? n - 1 : r - NPAD;
+        const from = srcBase + s * inner + j0;
+        const to = r * b;
+        for (let j = 0; j < b; j++) buf[to + j] = src[from + j]! * gain;
+      }
+      splineFilterRows(buf, len, b, poles, false);
+      for (let k = 0; k < nOut; k++) {
+        const dst = outBase + k * inner + j0;
+        for (let h = 0; h < taps; h++) {
+          const w = weight[k * taps + h]!;
+          const row = index[k * taps + h]! * b;
+          if (h === 0) for (let j = 0; j < b; j++) out[dst + j] = w * buf[row + j]!;
+          else for (let j = 0; j < b; j++) out[dst + j] += w * buf[row + j]!;
+        }
       }
     }
   }
@@ -152,7 +192,9 @@ export function resize(src: Float64Array, shape: readonly number[], newShape: re
   } else {
     out = src;
     const cur = [...shape];
-    for (let axis = 0; axis < 3; axis++) {
+    // Most-shrinking axes first, so later passes see less data (the order only changes float64 rounding).
+    const axes = [0, 1, 2].sort((a, b) => newShape[a]! / shape[a]! - newShape[b]! / shape[b]!);
+    for (const axis of axes) {
       // An axis whose length does not change is an identity up to float64 rounding (spline evaluated at its knots).
       if (cur[axis] === newShape[axis]) continue;
       out = splineAlongAxis(out, cur, axis, newShape[axis]!, order);
@@ -163,7 +205,7 @@ export function resize(src: Float64Array, shape: readonly number[], newShape: re
   if (clip) {
     let lo = Infinity, hi = -Infinity;
     for (let i = 0; i < src.length; i++) { const v = src[i]!; if (v < lo) lo = v; if (v > hi) hi = v; }
-    for (let i = 0; i < out.length; i++) { const v = out[i]!; out[i] = v < lo ? lo : v > hi ? hi : v; }
+    for (let i = 0; i < out.length; i++) { const v = out[i]!; if (v < lo) out[i] = lo; else if (v > hi) out[i] = hi; }
   }
   return out;
 }
