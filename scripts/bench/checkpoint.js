@@ -87,4 +87,30 @@ print(" ".join(f"{x:.0f}" for x in ts))`;
 } else {
   console.log("  torch: /usr/bin/python3 with torch not found, no reference time");
 }
+
+// Writing (informative): saveTorchFile of what we loaded vs torch.save of what torch loaded.
+const loaded = await loadTorchFile(file);
+const out = path.join(dir, "resaved.pth");
+const writes = [];
+for (let i = 0; i < 2; i++) {
+  const t0 = performance.now();
+  await saveTorchFile(out, loaded);
+  writes.push(performance.now() - t0);
+  rmSync(out, { force: true });
+}
+console.log(`  ours  saveTorchFile: best ${best(writes).toFixed(0)} ms (runs: ${writes.map((x) => x.toFixed(0)).join(", ")})`);
+if (hasTorch) {
+  const code = `
+import sys, time, torch, os
+o = torch.load(sys.argv[1]); ts = []
+for _ in range(2):
+    t = time.perf_counter(); torch.save(o, sys.argv[2]); ts.append((time.perf_counter() - t) * 1000); os.remove(sys.argv[2])
+print(" ".join(f"{x:.0f}" for x in ts))`;
+  const r = spawnSync(PY, ["-c", code, file, out], { encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: "1" } });
+  if (r.status === 0) {
+    const tw = r.stdout.trim().split(" ").map(Number);
+    console.log(`  torch torch.save:    best ${best(tw).toFixed(0)} ms (runs: ${tw.join(", ")})`);
+    console.log(`  ratio ours/torch (save): ${(best(writes) / best(tw)).toFixed(2)}`);
+  }
+}
 rmSync(dir, { recursive: true, force: true });
