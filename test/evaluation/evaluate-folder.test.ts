@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll } from "vitest";
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { writeSeg } from "../../sdk/io/image-io.js";
@@ -121,5 +121,19 @@ describe("computeMetricsOnFolder2 (nnUNetv2_evaluate_folder)", () => {
     await writeSeg(new Uint8Array(4 * 6 * 7), [4, 6, 7], path.join(r3, "pred", "case_0.nii.gz"), props);
     await expect(computeMetricsOnFolder(path.join(r3, "gt"), path.join(r3, "pred"), { suffix: ".nii.gz", regionsOrLabels: [1] }))
       .rejects.toThrow(/case_0\.nii\.gz: shape \[1,4,6,7\] differs from reference/);
+  });
+});
+
+describe("computeMetricsOnFolder in worker threads (compiled dist/)", () => {
+  const distUrl = new URL("../../dist/sdk/evaluation/evaluate-folder.js", import.meta.url);
+  const built = (() => { try { statSync(distUrl); return true; } catch { return false; } })();
+  it.skipIf(!built)("gives the same summary as the in-process run (run `npm run build` first)", async () => {
+    const r = mkdtempSync(path.join(tmpdir(), "eval-workers-"));
+    await makeFolders(r);
+    const dist = (await import(distUrl.href)) as typeof import("../../sdk/evaluation/evaluate-folder.js");
+    const opts = { suffix: ".nii.gz", regionsOrLabels: [1, [1, 2], 3] as (number | number[])[], ignoreLabel: null };
+    const inWorkers = await dist.computeMetricsOnFolder(path.join(r, "gt"), path.join(r, "pred"), { ...opts, numProcesses: 2 });
+    const inProcess = await computeMetricsOnFolder(path.join(r, "gt"), path.join(r, "pred"), { ...opts, numProcesses: 1 });
+    expect(JSON.stringify(inWorkers)).toBe(JSON.stringify(inProcess));
   });
 });
