@@ -6,7 +6,8 @@
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "libraries": ["-ldnnl"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
-      "cflags_cc": ["-std=c++17", "-O3"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fopenmp"],
+      "ldflags": ["-fopenmp"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags!": ["-fno-exceptions"]
     }

@@ -7,6 +7,7 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -289,6 +290,164 @@ Napi::Value MatMulFn(const Napi::CallbackInfo& info) {
   });
 }
 
+
+// ---- element-wise and reductions --------------------------------------------------------------------------------
+// The ops around every convolution in a U-Net (instance norm's moments and affine, LeakyReLU, residual adds) and
+// their gradients are memory-bound loops that tfjs' cpu backend runs on one core, often after a full transpose.
+// These OpenMP loops (the same libgomp pool oneDNN uses) do them in one pass over channels-last data.
+
+// CopyA ignores b: a strided copy, which is how slices (and SplitV, concat's gradient) run.
+enum class BinOp { Add = 0, Sub, Mul, Div, SquaredDifference, Maximum, Minimum, CopyA };
+
+template <BinOp op>
+inline float apply(float a, float b) {
+  if constexpr (op == BinOp::Add) return a + b;
+  if constexpr (op == BinOp::Sub) return a - b;
+  if constexpr (op == BinOp::Mul) return a * b;
+  if constexpr (op == BinOp::Div) return a / b;
+  if constexpr (op == BinOp::SquaredDifference) return (a - b) * (a - b);
+  // NaN propagates like JS Math.max/min (tfjs' kernels), so a diverging loss still shows up as NaN.
+  if constexpr (op == BinOp::Maximum) return a != a || b != b ? a + b : (a > b ? a : b);
+  if constexpr (op == BinOp::Minimum) return a != a || b != b ? a + b : (a < b ? a : b);
+  if constexpr (op == BinOp::CopyA) return a;
+}
+
+constexpr int64_t kBlock = 8192;
+
+// out[i] = a[i . strideA] op b[i . strideB] over a (coalesced) out shape of up to 6 dims; stride 0 broadcasts.
+template <BinOp op>
+void binaryLoop(const std::vector<int64_t>& shape, const std::vector<int64_t>& sa, const std::vector<int64_t>& sb,
+                const float* a, const float* b, float* out) {
+  const int nd = static_cast<int>(shape.size());
+  const int64_t inner = shape[nd - 1], ia = sa[nd - 1], ib = sb[nd - 1];
+  int64_t rows = 1;
+  for (int d = 0; d < nd - 1; ++d) rows *= shape[d];
+  const int64_t blocks = (inner + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static)
+  for (int64_t task = 0; task < rows * blocks; ++task) {
+    int64_t row = task / blocks, blk = task % blocks;
+    int64_t offA = 0, offB = 0, rem = row;
+    for (int d = nd - 2; d >= 0; --d) {
+      int64_t idx = rem % shape[d];
+      rem /= shape[d];
+      offA += idx * sa[d];
+      offB += idx * sb[d];
+    }
+    const int64_t begin = blk * kBlock, end = std::min(inner, begin + kBlock);
+    float* o = out + row * inner;
+    const float* pa = a + offA;
+    const float* pb = b + offB;
+    if (ia == 1 && ib == 1) {
+      for (int64_t i = begin; i < end; ++i) o[i] = apply<op>(pa[i], pb[i]);
+    } else if (ia == 1 && ib == 0) {
+      const float vb = pb[0];
+      for (int64_t i = begin; i < end; ++i) o[i] = apply<op>(pa[i], vb);
+    } else if (ia == 0 && ib == 1) {
+      const float va = pa[0];
+      for (int64_t i = begin; i < end; ++i) o[i] = apply<op>(va, pb[i]);
+    } else {
+      for (int64_t i = begin; i < end; ++i) o[i] = apply<op>(pa[i * ia], pb[i * ib]);
+    }
+  }
+}
+
+// binary(op, shape, stridesA, stridesB, a, b, out): shape and strides in elements, already broadcast and coalesced.
+Napi::Value Binary(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  int op = info[0].As<Napi::Number>().Int32Value();
+  if (!info[1].IsArray()) throw Napi::TypeError::New(env, "binary: shape must be an array");
+  size_t nd = info[1].As<Napi::Array>().Length();
+  if (nd < 1 || nd > 6) throw Napi::RangeError::New(env, "binary: 1 to 6 dims expected");
+  auto shape = intArgs(info[1], nd, "binary shape");
+  auto sa = intArgs(info[2], nd, "binary stridesA");
+  auto sb = intArgs(info[3], nd, "binary stridesB");
+  int64_t n = 1, lastA = 0, lastB = 0;
+  for (size_t d = 0; d < nd; ++d) {
+    n *= shape[d];
+    lastA += (shape[d] - 1) * sa[d];
+    lastB += (shape[d] - 1) * sb[d];
+  }
+  auto check = [&](const Napi::Value& v, int64_t minLen, const char* what) {
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      throw Napi::TypeError::New(env, std::string("binary ") + what + ": expected a Float32Array");
+    auto arr = v.As<Napi::Float32Array>();
+    if (static_cast<int64_t>(arr.ElementLength()) < minLen)
+      throw Napi::RangeError::New(env, std::string("binary ") + what + ": too short for the given shape and strides");
+    return arr.Data();
+  };
+  const float* a = check(info[4], n == 0 ? 0 : lastA + 1, "a");
+  const float* b = check(info[5], n == 0 ? 0 : lastB + 1, "b");
+  float* out = f32(info[6], n, "binary out");
+  if (n == 0) return env.Undefined();
+  switch (static_cast<BinOp>(op)) {
+    case BinOp::Add: binaryLoop<BinOp::Add>(shape, sa, sb, a, b, out); break;
+    case BinOp::Sub: binaryLoop<BinOp::Sub>(shape, sa, sb, a, b, out); break;
+    case BinOp::Mul: binaryLoop<BinOp::Mul>(shape, sa, sb, a, b, out); break;
+    case BinOp::Div: binaryLoop<BinOp::Div>(shape, sa, sb, a, b, out); break;
+    case BinOp::SquaredDifference: binaryLoop<BinOp::SquaredDifference>(shape, sa, sb, a, b, out); break;
+    case BinOp::Maximum: binaryLoop<BinOp::Maximum>(shape, sa, sb, a, b, out); break;
+    case BinOp::Minimum: binaryLoop<BinOp::Minimum>(shape, sa, sb, a, b, out); break;
+    case BinOp::CopyA: binaryLoop<BinOp::CopyA>(shape, sa, sb, a, b, out); break;
+    default: throw Napi::RangeError::New(env, "binary: unknown op " + std::to_string(op));
+  }
+  return env.Undefined();
+}
+
+// leakyRelu(alpha, x, y)
+Napi::Value LeakyRelu(const Napi::CallbackInfo& info) {
+  float alpha = info[0].As<Napi::Number>().FloatValue();
+  auto xa = info[1].As<Napi::Float32Array>();
+  int64_t n = static_cast<int64_t>(xa.ElementLength());
+  const float* x = f32(info[1], n, "leakyRelu x");
+  float* y = f32(info[2], n, "leakyRelu y");
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : alpha * x[i];
+  return info.Env().Undefined();
+}
+
+// reduce(op, A, R, B, x, out): out[a, b] = op over r of x[a, r, b], op 0 = sum, 1 = mean, 2 = max. Sums accumulate
+// in double like tfjs' JS kernels (JS numbers), so results agree to float32 rounding, and in per-thread chunks of r
+// so that a reduction with few outputs (instance-norm statistics: N x C) still uses every core.
+Napi::Value Reduce(const Napi::CallbackInfo& info) {
+  int op = info[0].As<Napi::Number>().Int32Value();
+  const int64_t A = info[1].As<Napi::Number>().Int64Value(), R = info[2].As<Napi::Number>().Int64Value(),
+                B = info[3].As<Napi::Number>().Int64Value();
+  const float* x = f32(info[4], A * R * B, "reduce x");
+  float* out = f32(info[5], A * B, "reduce out");
+  if (A * B == 0) return info.Env().Undefined();
+  if (R == 0) throw Napi::RangeError::New(info.Env(), "reduce: empty reduction");
+  const bool isMax = op == 2;
+  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(R, 64));
+  std::vector<double> partial(static_cast<size_t>(A * chunks * B));
+#pragma omp parallel for schedule(static)
+  for (int64_t task = 0; task < A * chunks; ++task) {
+    const int64_t a = task / chunks, c = task % chunks;
+    const int64_t r0 = R * c / chunks, r1 = R * (c + 1) / chunks;
+    double* acc = partial.data() + task * B;
+    const float* base = x + a * R * B;
+    for (int64_t b = 0; b < B; ++b) acc[b] = isMax ? base[r0 * B + b] : 0.0;
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* row = base + r * B;
+      if (isMax) {
+        for (int64_t b = 0; b < B; ++b) acc[b] = row[b] > acc[b] || row[b] != row[b] ? row[b] : acc[b];
+      } else {
+        for (int64_t b = 0; b < B; ++b) acc[b] += row[b];
+      }
+    }
+  }
+  for (int64_t a = 0; a < A; ++a) {
+    for (int64_t b = 0; b < B; ++b) {
+      double v = partial[(a * chunks) * B + b];
+      for (int64_t c = 1; c < chunks; ++c) {
+        double w = partial[(a * chunks + c) * B + b];
+        v = isMax ? (w > v || w != w ? w : v) : v + w;
+      }
+      out[a * B + b] = static_cast<float>(op == 1 ? v / static_cast<double>(R) : v);
+    }
+  }
+  return info.Env().Undefined();
+}
+
 // ---- housekeeping -----------------------------------------------------------------------------------------------
 
 Napi::Value Version(const Napi::CallbackInfo& info) {
@@ -323,6 +482,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("convBackwardData", Napi::Function::New(env, ConvBackwardData));
   exports.Set("convBackwardWeights", Napi::Function::New(env, ConvBackwardWeights));
   exports.Set("matmul", Napi::Function::New(env, MatMulFn));
+  exports.Set("binary", Napi::Function::New(env, Binary));
+  exports.Set("leakyRelu", Napi::Function::New(env, LeakyRelu));
+  exports.Set("reduce", Napi::Function::New(env, Reduce));
   exports.Set("version", Napi::Function::New(env, Version));
   exports.Set("clearCache", Napi::Function::New(env, ClearCache));
   exports.Set("cacheSize", Napi::Function::New(env, CacheSize));

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { tf } from "../../sdk/backend/index.js";
 import { onednnPrimitiveCount, registerOnednnBackend } from "../../sdk/backend/onednn.js";
+import { nativeCallCounts } from "../../sdk/backend/onednn-kernels.js";
 
 const status = await registerOnednnBackend();
 
@@ -193,6 +194,119 @@ describe.skipIf(!status.available)(`cpu-onednn kernels (${status.reason})`, () =
       }
     },
   );
+
+
+  // Element-wise ops run natively from 32768 output elements on; the shapes are channels-last activations
+  // [N, D, H, W, C] against the per-channel / per-instance statistics instance norm broadcasts.
+  const big: number[] = [2, 11, 12, 13, 16];
+  // tfjs 4.22's gradients of squaredDifference/maximum/minimum do not reduce broadcast dims (they throw on every
+  // backend), so those cases check the forward pass only.
+  const binaryCases: { op: "add" | "sub" | "mul" | "div" | "squaredDifference" | "maximum" | "minimum"; a: number[]; b: number[]; grad?: false }[] = [
+    { op: "add", a: big, b: big },
+    { op: "sub", a: big, b: [2, 1, 1, 1, 16] },
+    { op: "sub", a: [2, 1, 1, 1, 16], b: big },
+    { op: "mul", a: big, b: [16] },
+    { op: "mul", a: [1], b: big },
+    { op: "div", a: big, b: [2, 1, 1, 1, 16] },
+    { op: "squaredDifference", a: big, b: big },
+    { op: "squaredDifference", a: big, b: [2, 1, 1, 1, 16], grad: false },
+    { op: "maximum", a: [3, 1, 90, 130], b: [3, 70, 1, 130], grad: false },
+    { op: "minimum", a: [70, 1, 520], b: [1, 90, 1], grad: false },
+    { op: "maximum", a: big, b: big },
+  ];
+  it.each(binaryCases.map((c, i) => [`${c.op} [${c.a}] [${c.b}]`, c, i] as const))("%s matches cpu, gradients included", async (_, c, i) => {
+    const as = randomArray(c.a, 1300 + i), bs = randomArray(c.b, 1400 + i);
+    // Keep divisors away from 0 so the comparison measures the kernel, not float blow-up.
+    if (c.op === "div") bs.forEach((v, j) => (bs[j] = v >= 0 ? v + 0.5 : v - 0.5));
+    const calls = nativeCallCounts.get(({ add: "Add", sub: "Sub", mul: "Multiply", div: "RealDiv", squaredDifference: "SquaredDifference", maximum: "Maximum", minimum: "Minimum" } as const)[c.op]) ?? 0;
+    const { ref, fast } = await onBothBackends(() => {
+      const a = tf.tensor(as, c.a), b = tf.tensor(bs, c.b);
+      const f = (p: tf.Tensor, q: tf.Tensor) => tf[c.op](p, q);
+      const y = f(a, b);
+      if (c.grad === false) return [y];
+      const r = tf.tensor(randomArray(y.shape, 1500 + i), y.shape);
+      return [y, ...tf.grads((p: tf.Tensor, q: tf.Tensor) => f(p, q).mul(r).sum())([a, b])];
+    });
+    expect(fast.length).toBe(c.grad === false ? 1 : 3);
+    ["y", "da", "db"].slice(0, fast.length).forEach((what, j) => expectClose(fast[j], ref[j], what));
+    const kernel = ({ add: "Add", sub: "Sub", mul: "Multiply", div: "RealDiv", squaredDifference: "SquaredDifference", maximum: "Maximum", minimum: "Minimum" } as const)[c.op];
+    expect(nativeCallCounts.get(kernel) ?? 0, `${kernel} ran natively`).toBeGreaterThan(calls);
+  });
+
+  const reduceCases: { op: "sum" | "mean" | "max"; shape: number[]; axis: number | number[] | null; keepDims: boolean; native: boolean }[] = [
+    { op: "mean", shape: big, axis: [1, 2, 3], keepDims: true, native: true },
+    { op: "sum", shape: big, axis: [0, 1, 2, 3], keepDims: false, native: true },
+    { op: "sum", shape: big, axis: null, keepDims: false, native: true },
+    { op: "max", shape: [40000, 3], axis: -1, keepDims: true, native: true },
+    { op: "mean", shape: [3, 30000], axis: 0, keepDims: false, native: true },
+    { op: "sum", shape: big, axis: [1, 3], keepDims: true, native: false },
+  ];
+  it.each(reduceCases.map((c, i) => [`${c.op} [${c.shape}] axis ${JSON.stringify(c.axis)}${c.keepDims ? " keepDims" : ""}`, c, i] as const))(
+    "%s matches cpu, gradients included",
+    async (_, c, i) => {
+      const xs = randomArray(c.shape, 1600 + i);
+      const kernel = { sum: "Sum", mean: "Mean", max: "Max" }[c.op];
+      const calls = nativeCallCounts.get(kernel) ?? 0;
+      const { ref, fast } = await onBothBackends(() => {
+        const x = tf.tensor(xs, c.shape);
+        const f = (p: tf.Tensor) => tf[c.op](p, c.axis ?? undefined, c.keepDims);
+        const y = f(x);
+        const r = tf.tensor(randomArray(y.shape, 1700 + i), y.shape);
+        return [y, tf.grad((p: tf.Tensor) => f(p).mul(r).sum())(x)];
+      });
+      expectClose(fast[0], ref[0], "y");
+      expectClose(fast[1], ref[1], "dx");
+      // Non-contiguous axes must take the JS path (and still agree).
+      expect((nativeCallCounts.get(kernel) ?? 0) > calls, `${kernel} ran natively`).toBe(c.native);
+    },
+  );
+
+  it.each([
+    ["leakyRelu alpha 0.01", 0.01],
+    ["leakyRelu alpha 0.2", 0.2],
+  ])("%s matches cpu, gradient included", async (_, alpha) => {
+    const xs = randomArray(big, 1800);
+    const { ref, fast } = await onBothBackends(() => {
+      const x = tf.tensor(xs, big);
+      return [tf.leakyRelu(x, alpha), tf.grad((p: tf.Tensor) => tf.leakyRelu(p, alpha).mul(p).sum())(x)];
+    });
+    expectClose(fast[0], ref[0], "y");
+    expectClose(fast[1], ref[1], "dx");
+  });
+
+  it.each([
+    ["slice of the channel axis", [2, 11, 12, 13, 16], [0, 1, 0, 2, 3], [2, 9, 12, 10, 8]],
+    ["slice of the outer axes", [4, 30, 20, 16], [1, 2, 0, 0], [2, 25, 20, 16]],
+  ])("%s matches cpu (slice and concat/SplitV gradients)", async (_, shape, begin, sizes) => {
+    const xs = randomArray(shape, 1900);
+    const { ref, fast } = await onBothBackends(() => {
+      const x = tf.tensor(xs, shape);
+      const y = tf.slice(x, begin, sizes);
+      const axis = shape.length - 1;
+      // Concat's gradient splits dy back along the axis (SplitV).
+      const other = tf.tensor(randomArray([...shape.slice(0, -1), 5], 1901), [...shape.slice(0, -1), 5]);
+      const r = tf.tensor(randomArray([...shape.slice(0, -1), shape[axis] + 5], 1902), [...shape.slice(0, -1), shape[axis] + 5]);
+      const [dx, dother] = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.concat([p, q], axis).mul(r).sum())([x, other]);
+      return [y, dx, dother];
+    });
+    ["slice", "dx", "dother"].forEach((what, j) => expectClose(fast[j], ref[j], what));
+  });
+
+  it("instance norm + leakyRelu block gradients match cpu (the U-Net hot path)", async () => {
+    const shape = [2, 9, 10, 11, 24];
+    const xs = randomArray(shape, 2000), gs = randomArray([24], 2001), bs = randomArray([24], 2002), ws = randomArray([3, 3, 3, 24, 24], 2003);
+    const { ref, fast } = await onBothBackends(() => {
+      const x = tf.tensor(xs, shape) as tf.Tensor5D, g = tf.tensor(gs, [24]), b = tf.tensor(bs, [24]), w = tf.tensor(ws, [3, 3, 3, 24, 24]) as tf.Tensor5D;
+      const block = (p: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, filt: tf.Tensor) => {
+        const y = tf.conv3d(p as tf.Tensor5D, filt as tf.Tensor5D, 1, "same");
+        const { mean, variance } = tf.moments(y, [1, 2, 3], true);
+        return tf.leakyRelu(y.sub(mean).mul(tf.rsqrt(variance.add(1e-5))).mul(gamma).add(beta), 0.01).add(p);
+      };
+      const r = tf.tensor(randomArray(shape, 2004), shape);
+      return [block(x, g, b, w), ...tf.grads((p: tf.Tensor, q: tf.Tensor, u: tf.Tensor, v: tf.Tensor) => block(p, q, u, v).mul(r).sum())([x, g, b, w])];
+    });
+    ["y", "dx", "dgamma", "dbeta", "dw"].forEach((what, j) => expectClose(fast[j], ref[j], what));
+  });
 
   it("registerOnednnBackend reports the oneDNN version and registers cpu-onednn", async () => {
     expect(status.reason).toMatch(/^oneDNN \d+\.\d+\.\d+/);
