@@ -25,6 +25,8 @@ export interface RunPredictionOptions {
   device?: string;
   tilesPerBatch?: number;
   onProgress?: ProgressCallback;
+  /** Called when a case's files are written. */
+  onCase?: (id: string, done: number, total: number) => void;
 }
 
 /** Checks `-device` against the backends present; "gpu"/"cuda" needs tfjs-node-gpu, "mps" has no tfjs backend. */
@@ -59,6 +61,7 @@ export async function runPrediction(modelFolder: string, o: RunPredictionOptions
       numProcessesSegmentationExport: o.nps ?? 3,
       numParts: o.numParts ?? 1,
       partId: o.partId ?? 0,
+      ...(o.onCase ? { onCase: o.onCase } : {}),
     });
   } finally {
     predictor.dispose();

@@ -2,7 +2,7 @@
 // with our torch writer, trainer_name PretrainedTrainer) -> nnUNetv2_predict_from_modelfolder -> NIfTI files.
 
 import { describe, it, expect, beforeAll } from "vitest";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { tf } from "../../sdk/backend/index.js";
@@ -117,6 +117,20 @@ describe("nnUNetv2_predict_from_modelfolder with a PretrainedTrainer model", () 
     expect(v.shape).toEqual(written.shape.slice(1));
     expect(Array.from(v.data)).toEqual(Array.from(written.data));
     expect(v.labels).toEqual(datasetJson.labels);
+  });
+});
+
+describe("Model.load({ dataset, trainer, plans, configuration })", () => {
+  it("finds the model under $nnUNet_results/DatasetXXX_Name/<trainer>__<plans>__<configuration>", async () => {
+    const results = path.join(root, "results");
+    mkdirSync(path.join(results, "Dataset900_Tiny"), { recursive: true });
+    symlinkSync(modelFolder, path.join(results, "Dataset900_Tiny", "PretrainedTrainer__nnUNetPlans__3d_fullres"));
+    const model = await Model.load({ dataset: 900, trainer: "PretrainedTrainer", configuration: "3d_fullres", folds: [1], paths: { nnUNet_results: results } });
+    expect(model.folder).toBe(path.join(results, "Dataset900_Tiny", "PretrainedTrainer__nnUNetPlans__3d_fullres"));
+    expect(model.predictor.listOfParameters.length).toBe(1);
+    expect(model.predictor.trainerName).toBe("PretrainedTrainer");
+    expect(model.predictor.allowedMirroringAxes).toEqual([0, 1, 2]);
+    model.dispose();
   });
 });
 

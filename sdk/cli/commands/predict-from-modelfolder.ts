@@ -42,6 +42,7 @@ export async function runWithModelFolder(modelFolder: string, args: Record<strin
       input: args.i, output: args.o, folds: parseFolds(args.f), checkpoint: args.chk, tta: !args.disable_tta,
       stepSize: args.step_size, saveProbabilities: args.save_probabilities, continuePrediction: args.continue_prediction,
       npp: args.npp, nps: args.nps, device: args.device ?? undefined, ...parts,
+      onCase: (id, done, total) => process.stderr.write(`${id}: done (${done}/${total})\n`),
       ...(progress ? { onProgress: progress } : {}),
     });
     progress?.stop();
