@@ -1,5 +1,5 @@
 // B-spline building blocks of scipy.ndimage (scipy 1.10 `src/ni_splines.c`): interpolation weights, filter poles and
-// the in-place prefilter with the mirror boundary initialisation that scipy also uses for mode 'nearest'.
+// the in-place prefilter with the boundary initialisation scipy 1.10 applies for mode 'nearest' (the 'reflect' one).
 // Everything is float64, evaluated in scipy's operation order, so results agree with scipy to the last bits.
 
 /** Largest spline order scipy supports. */
@@ -81,19 +81,20 @@ export function splineFilterGain(poles: readonly number[]): number {
 }
 
 /**
- * How many terms of the mirror initialisation sum matter: scipy adds z^i (c[i] + z^(n-1) c[n-1-i]) for i < n - 1,
- * but once |z^i| < 1e-22 the remaining terms are far below float64 resolution of the sum (|z| <= 0.43, so this stops
- * after at most ~60 terms instead of running over the whole line).
+ * How many terms of the initialisation sum matter: scipy adds z^i (c[i] + z^n c[n-1-i]) for i < n, but once
+ * |z^i| < 1e-22 the remaining terms are far below the float64 resolution of the sum (|z| <= 0.43, so this stops after
+ * at most ~60 terms instead of running over the whole line).
  */
 function causalTerms(z: number, n: number): number {
   const k = Math.ceil(Math.log(1e-22) / Math.log(Math.abs(z))) + 1;
-  return Math.min(n - 1, Math.max(1, k));
+  return Math.min(n, Math.max(1, k));
 }
 
 /**
- * Applies scipy's spline prefilter (`apply_filter` with the mirror initialisation used for modes 'mirror', 'nearest'
- * and 'constant') in place to `n` rows of `inner` values each: row i is `buf[i*inner .. (i+1)*inner)`, and the filter
- * runs along the rows, every column independently. Working on whole rows keeps memory access contiguous for any axis.
+ * Applies scipy's spline prefilter in place to `n` rows of `inner` values each: row i is `buf[i*inner .. (i+1)*inner)`,
+ * and the filter runs along the rows, every column independently (contiguous memory access for any axis, and
+ * independent recursions the CPU can overlap). The boundary initialisation is the one scipy 1.10 uses for mode
+ * 'nearest' (`_init_causal_reflect` / `_init_anticausal_reflect`; checked against scipy.ndimage.spline_filter1d).
  */
 export function splineFilterRows(buf: Float64Array, n: number, inner: number, poles: readonly number[], applyGain = true): void {
   if (n <= 1 || poles.length === 0) return; // scipy only filters lines longer than one sample
@@ -103,57 +104,34 @@ export function splineFilterRows(buf: Float64Array, n: number, inner: number, po
     for (let i = 0; i < total; i++) buf[i] *= gain;
   }
   const last = (n - 1) * inner;
+  const c0 = new Float64Array(inner);
   for (const z of poles) {
-    // Causal initialisation (_init_causal_mirror): c[0] = (c[0] + z^(n-1) c[n-1] + sum z^i (c[i] + z^(n-1) c[n-1-i])) / (1 - z^(2n-2))
-    const zn1 = Math.pow(z, n - 1);
-    for (let j = 0; j < inner; j++) buf[j] = buf[j]! + zn1 * buf[last + j]!;
+    // Causal initialisation: c[0] = c0 + z / (1 - z^2n) * (c[0] + z^n c[n-1] + sum_i z^i (c[i] + z^n c[n-1-i]))
+    const zn = Math.pow(z, n);
+    for (let j = 0; j < inner; j++) { c0[j] = buf[j]!; buf[j] = buf[j]! + zn * buf[last + j]!; }
     let zi = z;
-    const last1 = causalTerms(z, n);
-    for (let i = 1; i < last1; i++) {
+    const terms = causalTerms(z, n);
+    for (let i = 1; i < terms; i++) {
       const a = i * inner;
       const b = (n - 1 - i) * inner;
-      for (let j = 0; j < inner; j++) buf[j] += zi * (buf[a + j]! + zn1 * buf[b + j]!);
+      for (let j = 0; j < inner; j++) buf[j] += zi * (buf[a + j]! + zn * buf[b + j]!);
       zi *= z;
     }
-    const denom = 1 - zn1 * zn1;
-    for (let j = 0; j < inner; j++) buf[j] /= denom;
+    const f = z / (1 - zn * zn);
+    for (let j = 0; j < inner; j++) buf[j] = buf[j]! * f + c0[j]!;
     // Causal pass.
     for (let i = 1; i < n; i++) {
       const a = i * inner;
       const p = a - inner;
       for (let j = 0; j < inner; j++) buf[a + j] += z * buf[p + j]!;
     }
-    // Anticausal initialisation (_init_anticausal_mirror), then the anticausal pass.
-    const zz1 = z * z - 1;
-    const prev = last - inner;
-    for (let j = 0; j < inner; j++) buf[last + j] = (z * buf[prev + j]! + buf[last + j]!) * z / zz1;
+    // Anticausal initialisation c[n-1] *= z / (z - 1), then the anticausal pass.
+    const g = z / (z - 1);
+    for (let j = 0; j < inner; j++) buf[last + j] *= g;
     for (let i = n - 2; i >= 0; i--) {
       const a = i * inner;
       const nx = a + inner;
       for (let j = 0; j < inner; j++) buf[a + j] = z * (buf[nx + j]! - buf[a + j]!);
     }
-  }
-}
-
-/** splineFilterRows for a single contiguous line (inner = 1), without the per-row loops. Same arithmetic. */
-export function splineFilterLine(c: Float64Array, n: number, poles: readonly number[], applyGain = true): void {
-  if (n <= 1 || poles.length === 0) return;
-  if (applyGain) {
-    const gain = splineFilterGain(poles);
-    for (let i = 0; i < n; i++) c[i] *= gain;
-  }
-  for (const z of poles) {
-    const zn1 = Math.pow(z, n - 1);
-    let c0 = c[0]! + zn1 * c[n - 1]!;
-    let zi = z;
-    const last1 = causalTerms(z, n);
-    for (let i = 1; i < last1; i++) {
-      c0 += zi * (c[i]! + zn1 * c[n - 1 - i]!);
-      zi *= z;
-    }
-    c[0] = c0 / (1 - zn1 * zn1);
-    for (let i = 1; i < n; i++) c[i] += z * c[i - 1]!;
-    c[n - 1] = (z * c[n - 2]! + c[n - 1]!) * z / (z * z - 1);
-    for (let i = n - 2; i >= 0; i--) c[i] = z * (c[i + 1]! - c[i]!);
   }
 }

@@ -1,10 +1,10 @@
 // skimage.transform.resize(image, new_shape, order, mode="edge", anti_aliasing=False) as scikit-image 0.19.3 runs it:
 // scipy.ndimage.zoom(image, new/old, order, mode="nearest", grid_mode=True) (scipy 1.10), then clip to the input's
-// [min, max]. For order > 1 scipy pads 12 edge voxels on every side, spline-prefilters the padded array (mirror
+// [min, max]. For order > 1 scipy pads 12 edge voxels on every side, spline-prefilters the padded array ('reflect'
 // boundary init) and evaluates at ((o + 0.5) * in/out - 0.5) + 12. Arrays are 3-D float64, C order; 2-D images are
 // passed as 3-D with a leading axis of length 1 (that axis is then an exact identity, as in scipy).
 
-import { filterPoles, splineFilterGain, splineFilterLine, splineFilterRows, splineWeights } from "./spline.js";
+import { filterPoles, splineFilterGain, splineFilterRows, splineWeights } from "./spline.js";
 
 /** Padding scipy adds before prefiltering for mode 'nearest' (`_prepad_for_spline_filter`). */
 const NPAD = 12;
@@ -14,7 +14,7 @@ const BLOCK = 64;
 /** Contiguous lines filtered together along the last axis. */
 const LINES = 32;
 
-/** Per-output-index taps along one axis: input indices (mirrored at the borders like scipy) and weights. */
+/** Per-output-index taps along one axis: input indices (clamped at the borders like scipy 1.10) and weights. */
 interface AxisTaps {
   taps: number;
   index: Int32Array;
