@@ -56,7 +56,7 @@ export function getBbox(shape: readonly number[], cfg: LoaderConfig, forceFg: bo
   const patch = cfg.patchSize;
   const needToPad = patch.map((p, d) => p - cfg.finalPatchSize[d]!);
   for (let d = 0; d < dim; d++) if (needToPad[d]! + shape[d]! < patch[d]!) needToPad[d] = patch[d]! - shape[d]!;
-  const lbs = needToPad.map((n) => Math.floor(-n / 2));
+  const lbs = needToPad.map((n) => Math.floor(-n / 2) + 0); // + 0: no -0 in the bounds
   const ubs = shape.map((s, d) => s + Math.floor(needToPad[d]! / 2) + (needToPad[d]! % 2) - patch[d]!);
   let voxels: number[][] | null = null;
   if (!forceFg && cfg.hasIgnore) {
