@@ -47,7 +47,7 @@ export class TransposedConv extends Module {
   readonly bias: Param | null;
   constructor(f: ParamFactory, cin: number, cout: number, readonly kernel: number[], bias: boolean) {
     super();
-    this.weight = this.addParam("weight", f.create([cin, cout, ...kernel], "convT", heInit(cout, kernel)));
+    this.weight = this.addParam("weight", f.create([cin, cout, ...kernel], "conv", heInit(cout, kernel)));
     this.bias = bias ? this.addParam("bias", f.create([cout], "plain", { kind: "const", value: 0 })) : null;
   }
   forward(x: tf.Tensor): tf.Tensor {

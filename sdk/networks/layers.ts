@@ -22,38 +22,30 @@ export function convNd(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null, kernel: 
 }
 
 /**
- * ConvTransposeNd with kernel == stride (the only kind UNetDecoder and PatchDecode build): every input voxel writes
- * its own non-overlapping k-block, so it is one matMul plus a depth-to-space rearrangement. (tfjs has no gradient for
- * conv3dTranspose; this formulation is differentiable.) `w` is (I, *k, O) (layout "convT").
+ * ConvTransposeNd with kernel == stride (the only kind UNetDecoder and PatchDecode build), so no padding and the output
+ * is spatial * kernel. `w` is (*k, O, I) (layout "conv" of the PyTorch (I, O, *k) weight), as tfjs' transposed convs take it.
  */
 export function transposedConvNd(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null, kernel: number[]): tf.Tensor {
   const [n, ...rest] = x.shape;
-  const cin = rest[rest.length - 1]!;
-  const spatial = rest.slice(0, -1);
-  const cout = w.shape[w.shape.length - 1]!;
-  const kprod = kernel.reduce((a, c) => a * c, 1);
-  let y = tf.matMul(tf.reshape(x, [-1, cin]), tf.reshape(w, [cin, kprod * cout]));
-  if (kprod > 1) {
-    y = tf.reshape(y, [n!, ...spatial, ...kernel, cout]);
-    const nd = spatial.length;
-    // (N, s1..snd, k1..knd, C) -> (N, s1, k1, s2, k2, ..., C)
-    const perm = [0];
-    for (let i = 0; i < nd; i++) perm.push(1 + i, 1 + nd + i);
-    perm.push(1 + 2 * nd);
-    y = tf.transpose(y, perm);
-  }
-  y = tf.reshape(y, [n!, ...spatial.map((s, i) => s * kernel[i]!), cout]);
+  const out = [n!, ...rest.slice(0, -1).map((s, i) => s * kernel[i]!), w.shape[w.rank - 2]!];
+  const y =
+    kernel.length === 3
+      ? tf.conv3dTranspose(x as tf.Tensor5D, w as tf.Tensor5D, out as [number, number, number, number, number], kernel as [number, number, number], "valid")
+      : tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, out as [number, number, number, number], kernel as [number, number], "valid");
   return b ? tf.add(y, b) : y;
 }
 
-/** InstanceNorm: per-sample, per-channel statistics over the spatial axes, biased variance (track_running_stats off). */
+/**
+ * InstanceNorm: per-sample, per-channel statistics over the spatial axes, biased variance (track_running_stats off).
+ * gamma is folded into the (N, 1.., C) scale so the full-size tensor is touched by as few ops as possible.
+ */
 export function instanceNorm(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tensor | null, eps: number): tf.Tensor {
   const axes = Array.from({ length: x.rank - 2 }, (_, i) => i + 1);
-  const { mean, variance } = tf.moments(x, axes, true);
-  let y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
-  if (gamma) y = tf.mul(y, gamma);
-  if (beta) y = tf.add(y, beta);
-  return y;
+  const centered = tf.sub(x, tf.mean(x, axes, true));
+  let scale = tf.rsqrt(tf.add(tf.mean(tf.square(centered), axes, true), eps));
+  if (gamma) scale = tf.mul(scale, gamma);
+  const y = tf.mul(centered, scale);
+  return beta ? tf.add(y, beta) : y;
 }
 
 /** LayerNorm over the last axis (torch.nn.LayerNorm on tokens; LayerNormNd over channels in channels-last). */

@@ -8,16 +8,15 @@ import { Rng, sampleInit, type Init } from "./init.js";
 /**
  * How a tensor is stored relative to PyTorch:
  * - "plain": same shape and order;
- * - "conv": Conv weight (O, I, *k) stored as (*k, I, O), the tfjs conv filter layout;
- * - "convT": ConvTranspose weight (I, O, *k) stored as (I, *k, O), a matrix I x (prod(k) * O) for our matMul upsampling.
+ * - "conv": Conv weight (O, I, *k) stored as (*k, I, O), the tfjs conv filter layout. The same permutation turns a
+ *   ConvTranspose weight (I, O, *k) into (*k, O, I), the filter layout of tfjs' transposed convs.
  */
-export type Layout = "plain" | "conv" | "convT";
+export type Layout = "plain" | "conv";
 
 /** The permutation from PyTorch's shape to ours. */
 export function layoutPerm(layout: Layout, rank: number): number[] {
   const spatial = Array.from({ length: rank - 2 }, (_, i) => i + 2);
   if (layout === "conv") return [...spatial, 1, 0];
-  if (layout === "convT") return [0, ...spatial, 1];
   return Array.from({ length: rank }, (_, i) => i);
 }
 
