@@ -136,7 +136,7 @@ export class NnUNetPredictor {
     const configuration = resolveConfiguration(plans, configurationName);
     const labelManager = new LabelManager(datasetJson.labels, datasetJson.regions_class_order ?? null, { file: path.join(modelFolder, "dataset.json") });
     // The fix of upstream's PretrainedTrainer predictor bug: everything by name, patch size included.
-    const network = buildNetwork(configuration.architecture as never, {
+    const network = buildNetwork(configuration.architecture, {
       inputChannels: Object.keys(channelNames(datasetJson)).length,
       numClasses: labelManager.numSegmentationHeads,
       deepSupervision: false,
