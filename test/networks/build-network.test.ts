@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { tf } from "../../sdk/backend/index.js";
+import { initBackend, tf } from "../../sdk/backend/index.js";
 import { ConfigError } from "../../sdk/errors.js";
 import { buildNetwork, countParameters, stateDictShapes, type ArchitectureBlock } from "../../sdk/networks/index.js";
 
@@ -27,7 +27,7 @@ function sixStage(name: "ResidualEncoderUNet" | "PlainConvUNet"): ArchitectureBl
 }
 
 beforeAll(async () => {
-  await tf.setBackend("cpu");
+  await initBackend();
 });
 
 describe("countParameters(architecture, options)", () => {

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { tf } from "../../sdk/backend/index.js";
+import { initBackend, tf } from "../../sdk/backend/index.js";
 import { parseNpy } from "../../sdk/io/npy.js";
 import { buildNetwork } from "../../sdk/networks/index.js";
 
@@ -38,7 +38,7 @@ function maxAbsDiff(a: Float32Array, b: ArrayLike<number>): number {
 }
 
 beforeAll(async () => {
-  await tf.setBackend("cpu");
+  await initBackend();
 });
 
 describe.each(["ResidualEncoderUNet_2ch", "PlainConvUNet_aniso", "Primus_tiny"])("Network.forward(x) on fixture %s", (name) => {

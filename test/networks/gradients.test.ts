@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { tf } from "../../sdk/backend/index.js";
+import { initBackend, tf } from "../../sdk/backend/index.js";
 import { buildNetwork, type ArchitectureBlock, type Network } from "../../sdk/networks/index.js";
 
 const OPS = { conv_op: "torch.nn.modules.conv.Conv3d", conv_bias: true, norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d", norm_op_kwargs: { eps: 1e-5, affine: true }, dropout_op: null, nonlin: "torch.nn.LeakyReLU", nonlin_kwargs: { inplace: true } };
@@ -17,7 +17,7 @@ function loss(net: Network, x: tf.Tensor): tf.Scalar {
 }
 
 beforeAll(async () => {
-  await tf.setBackend("cpu");
+  await initBackend();
 });
 
 describe.each(ARCHS)("tf.variableGrads(() => loss(%s.forward(x)))", (_name, arch, spatial) => {

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { tf } from "../../sdk/backend/index.js";
+import { initBackend, tf } from "../../sdk/backend/index.js";
 import { buildNetwork, type ArchitectureBlock } from "../../sdk/networks/index.js";
 
 const RESENC: ArchitectureBlock = {
@@ -22,7 +22,7 @@ function std(a: Float32Array): number {
 const he = (fanIn: number): number => Math.sqrt(2 / (1 + 1e-4)) / Math.sqrt(fanIn);
 
 beforeAll(async () => {
-  await tf.setBackend("cpu");
+  await initBackend();
 });
 
 describe("buildNetwork(architecture, { seed })", () => {

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { beforeAll, describe, expect, it } from "vitest";
-import { tf } from "../../sdk/backend/index.js";
+import { initBackend, tf } from "../../sdk/backend/index.js";
 import { Checkpoint } from "../../sdk/checkpoint/checkpoint.js";
 import { CheckpointError } from "../../sdk/errors.js";
 import { loadTorchFile } from "../../sdk/io/torch/index.js";
@@ -38,7 +38,7 @@ function sum(a: Float32Array): number {
 }
 
 beforeAll(async () => {
-  await tf.setBackend("cpu");
+  await initBackend();
 });
 
 describe("loadPretrainedWeights(net, checkpoint, options)", () => {

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { tf } from "../../sdk/backend/index.js";
+import { initBackend, tf } from "../../sdk/backend/index.js";
 import { CheckpointError } from "../../sdk/errors.js";
 import { TorchTensor } from "../../sdk/io/torch/tensor.js";
 import { buildNetwork } from "../../sdk/networks/index.js";
@@ -28,7 +28,7 @@ async function fixture(name: string) {
 }
 
 beforeAll(async () => {
-  await tf.setBackend("cpu");
+  await initBackend();
 });
 
 const NAMES = ["ResidualEncoderUNet_2ch", "PlainConvUNet_aniso", "Primus_tiny"];
