@@ -50,7 +50,8 @@ export async function mapInWorkers<I, O>(moduleUrl: URL, exportName: string, inp
     if (typeof fn !== "function") throw new Error(`${moduleUrl.pathname} has no export ${exportName}`);
     for (let i = 0; i < total; i++) {
       results[i] = await fn(inputs[i]!);
-      opts.onProgress?.(++done, total);
+      done++;
+      opts.onProgress?.(done, total);
     }
     return results;
   }
@@ -75,7 +76,8 @@ export async function mapInWorkers<I, O>(moduleUrl: URL, exportName: string, inp
       w.on("message", (m: { i: number; output?: O; error?: { name: string; message: string; stack?: string } }) => {
         if (m.error) return finish(reviveError(m.error));
         results[m.i] = m.output as O;
-        opts.onProgress?.(++done, total);
+        done++;
+      opts.onProgress?.(done, total);
         if (done === total) return finish();
         feed(w);
       });

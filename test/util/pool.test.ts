@@ -1,0 +1,27 @@
+import { describe, expect, it } from "vitest";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import { mapInWorkers } from "../../sdk/util/pool.js";
+
+// A task module in plain JS, so it runs in real worker threads (TypeScript task modules run in-process under vitest).
+const dir = mkdtempSync(path.join(tmpdir(), "pool-"));
+const task = path.join(dir, "task.mjs");
+writeFileSync(task, `export function square(x) { if (x < 0) { const e = new Error("case " + x + ": negative"); e.name = "InputError"; throw e; } return { v: x * x, a: new Float32Array([x]) }; }\n`);
+
+describe("mapInWorkers(moduleUrl, exportName, inputs)", () => {
+  it("returns outputs in input order from 2 worker threads, without a progress callback", async () => {
+    const out = await mapInWorkers<number, { v: number; a: Float32Array }>(pathToFileURL(task), "square", [1, 2, 3, 4, 5], { numWorkers: 2 });
+    expect(out.map((o) => o.v)).toEqual([1, 4, 9, 16, 25]);
+    expect(out[2]!.a).toBeInstanceOf(Float32Array);
+  });
+  it("reports progress once per input", async () => {
+    const seen: number[] = [];
+    await mapInWorkers(pathToFileURL(task), "square", [1, 2, 3], { numWorkers: 2, onProgress: (d) => seen.push(d) });
+    expect(seen).toEqual([1, 2, 3]);
+  });
+  it("rejects with the worker's user-facing error", async () => {
+    await expect(mapInWorkers(pathToFileURL(task), "square", [1, -2, 3], { numWorkers: 2 })).rejects.toThrow("case -2: negative");
+  });
+});
