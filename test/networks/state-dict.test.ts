@@ -122,3 +122,20 @@ describe("Network.loadStateDict(path)", () => {
     net.dispose();
   });
 });
+
+describe("formatTorch(net.stateDict())", () => {
+  it("writes each aliased parameter once and reads back into an identical network", async () => {
+    const { formatTorch, parseTorch, orderedDict } = await import("../../sdk/io/torch/index.js");
+    const { cfg, keys, build } = await fixture("ResidualEncoderUNet_2ch");
+    const net = build(7);
+    const sd = net.stateDict();
+    const back = parseTorch(formatTorch(orderedDict(Object.fromEntries(sd)))) as Record<string, TorchTensor>;
+    expect(Object.keys(back)).toEqual(keys.map((k) => k.key));
+    expect(new Set(Object.values(back).map((t) => t.storage)).size).toBe((cfg as unknown as { n_distinct_storages: number }).n_distinct_storages);
+    const other = build(8);
+    await other.loadStateDict(back);
+    for (const [k, t] of other.stateDict()) expect(t.toFloat32(), k).toEqual(sd.get(k)!.toFloat32());
+    net.dispose();
+    other.dispose();
+  });
+});
