@@ -113,19 +113,24 @@ export async function predictSlidingWindowReturnLogits(
 
   let done = 0;
   let next = nBatches > 0 ? prepare(0) : null;
-  while (next) {
-    const { input, tiles } = next;
-    let out: tf.Tensor;
-    try { out = maybeMirrorAndPredict(forward, input, mirrorAxes); } finally { input.dispose(); }
-    next = done + tiles.length < origins.length ? prepare(Math.floor((done + tiles.length) / B)) : null;
-    let pred: Float32Array;
-    try {
-      if (out.shape[1] !== numHeads) throw new NnsslAdaptError(`network returned ${out.shape[1]} channels, expected ${numHeads} segmentation heads`);
-      pred = (await out.data()) as Float32Array;
-    } finally { out.dispose(); }
-    tiles.forEach((o, k) => accumulateTile(pred, k, numHeads, tile, gaussian, logits, nPred, [X, Y, Z], o));
-    done += tiles.length;
-    onProgress?.({ task: "sliding window", done, total: origins.length });
+  try {
+    while (next) {
+      const { input, tiles } = next;
+      let out: tf.Tensor;
+      try { out = maybeMirrorAndPredict(forward, input, mirrorAxes); } finally { input.dispose(); next = null; }
+      next = done + tiles.length < origins.length ? prepare(Math.floor((done + tiles.length) / B)) : null;
+      let pred: Float32Array;
+      try {
+        if (out.shape[1] !== numHeads) throw new NnsslAdaptError(`network returned ${out.shape[1]} channels, expected ${numHeads} segmentation heads`);
+        pred = (await out.data()) as Float32Array;
+      } finally { out.dispose(); }
+      tiles.forEach((o, k) => accumulateTile(pred, k, numHeads, tile, gaussian, logits, nPred, [X, Y, Z], o));
+      done += tiles.length;
+      onProgress?.({ task: "sliding window", done, total: origins.length });
+    }
+  } finally {
+    // a failed batch must not leak the already prepared next one
+    (next as { input: tf.Tensor } | null)?.input.dispose();
   }
 
   for (let h = 0; h < numHeads; h++) {

@@ -173,7 +173,15 @@ describe("predictSlidingWindowReturnLogits(forward, data, shape, opts)", () => {
     for (let i = 0; i < data.length; i += 7) expect(out[i]).toBeCloseTo(data[i]! + 3.5, 5);
   });
 
-  it("rejects a network with the wrong number of heads", async () => {
-    await expect(predictSlidingWindowReturnLogits(pointwise, data, shape, { patchSize: [8, 8, 8], numHeads: 2 })).rejects.toThrow(/3 channels, expected 2/);
+  it("rejects a network with the wrong number of heads, without leaking tensors", async () => {
+    const before = tf.memory().numTensors;
+    await expect(predictSlidingWindowReturnLogits(pointwise, data, shape, { patchSize: [8, 8, 8], numHeads: 2, tilesPerBatch: 1 })).rejects.toThrow(/3 channels, expected 2/);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("leaves no tensors behind after a successful run", async () => {
+    const before = tf.memory().numTensors;
+    await predictSlidingWindowReturnLogits(pointwise, data, shape, { patchSize: [8, 8, 8], numHeads: 3, mirrorAxes: [0, 1, 2], tilesPerBatch: 3 });
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
