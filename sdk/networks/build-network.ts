@@ -75,6 +75,9 @@ function construct(architecture: ArchitectureBlock | string, opts: BuildOptions,
     case "PrimusB":
     case "PrimusM":
     case "PrimusL": {
+      // PretrainedTrainer_Primusx: a preset name with arch_kwargs (THRP checkpoints) builds Primus(**kwargs) with
+      // drop_path_rate=0.2; without kwargs get_network_from_name builds the preset.
+      if (kwargs && Object.keys(kwargs).length > 0) return new Primus(f, primusFromKwargs({ ...kwargs, drop_path_rate: 0.2 }, opts), name);
       const preset = PRIMUS_CONFIGS[name.slice(-1) as keyof typeof PRIMUS_CONFIGS];
       const cfg: PrimusConfig = {
         ...primusDefaults(opts, name),

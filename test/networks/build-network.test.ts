@@ -116,6 +116,18 @@ describe("buildNetwork(architecture, options)", () => {
     net3.dispose();
   });
 
+  it("builds a Primus preset name with THRP arch_kwargs as Primus(**kwargs), like PretrainedTrainer_Primusx", () => {
+    const arch: ArchitectureBlock = { network_class_name: "PrimusM", arch_kwargs: { embed_dim: 48, patch_embed_size: [8, 8, 8], encoder_eva_depth: 2, encoder_eva_numheads: 2, scale_attn_inner: true, init_values: [0.5], input_channels: 1, input_shape: [16, 16, 16] } };
+    const net = buildNetwork(arch, { inputChannels: 1, numClasses: 2, patchSize: [16, 16, 16], seed: 1 });
+    const sd = net.stateDict();
+    expect(sd.get("eva.pos_embed")!.shape).toEqual([1, 8, 48]);
+    expect(sd.has("eva.blocks.1.attn.norm.weight")).toBe(true);
+    expect(sd.has("eva.blocks.2.norm1.weight")).toBe(false);
+    expect(sd.get("eva.blocks.0.gamma_1")!.toFloat32()[0]).toBe(0.5);
+    expect(net.className).toBe("PrimusM");
+    net.dispose();
+  });
+
   it("builds nnssl presets without deep supervision, like get_network_from_name", () => {
     const shapes = stateDictShapes("ResEncL", { inputChannels: 1, numClasses: 2, deepSupervision: true });
     expect(shapes.get("encoder.stem.convs.0.conv.weight")).toEqual([32, 1, 3, 3, 3]);
