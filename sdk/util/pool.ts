@@ -13,7 +13,13 @@ export interface PoolOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-const WORKER_URL = new URL("./pool-worker.js", import.meta.url);
+/**
+ * The compiled worker script. When this module runs from TypeScript source (vitest), the worker still has to be plain
+ * JavaScript, so the build's copy in dist/ is used (tests run after `npm run build`).
+ */
+const WORKER_URL = import.meta.url.endsWith(".ts")
+  ? new URL(import.meta.url.replace(/\/sdk\/util\/pool\.ts$/, "/dist/sdk/util/pool-worker.js"))
+  : new URL("./pool-worker.js", import.meta.url);
 
 /** Collects the ArrayBuffers of typed arrays inside `value` (two levels deep) so postMessage can transfer them. */
 export function transferables(value: unknown, depth = 3, out: ArrayBuffer[] = []): ArrayBuffer[] {
