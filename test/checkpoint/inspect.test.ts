@@ -56,6 +56,36 @@ describe("nnssl-adapt checkpoint inspect <path> --json", () => {
     expect(r.stdout).toMatch(/^ {2}pretraining spacing {5}\[1, 1, 1\]$/m);
     expect(r.stdout).toMatch(/^ {2}key_to_encoder {10}encoder\.stages$/m);
     expect(r.stdout).toMatch(/^network_weights\.encoder\.stem\.convs\.0\.conv\.weight +float32 +\[8, 1, 3, 3, 3\]/m);
+    expect(r.stdout).toMatch(/^citation {2}Synthetic public test checkpoint/m);
+  });
+
+  it("downloads a Hugging Face URL into $nnssl_pretrained_models first (mock hub), progress on stderr", async () => {
+    const { startMockHub } = await import("../helpers/mock-hub.js");
+    const { mkdtempSync, readFileSync, rmSync, existsSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const hub = await startMockHub({ repos: { "org/ck": {
+      "adaptation_plan.json": readFileSync(path.join(FIX, "nnssl/nnssl_ResEncMini_adaptation_plan.json")),
+      "checkpoint_final.pth": readFileSync(path.join(FIX, "nnssl/nnssl_ResEncMini.pth")), "config.json": "{}" } } });
+    const root = mkdtempSync(path.join(tmpdir(), "nnssl-inspect-"));
+    try {
+      // spawn without blocking the event loop: the mock hub answers from this process
+      const { spawn } = await import("node:child_process");
+      const child = spawn(process.execPath, [BIN, "checkpoint", "inspect", "https://huggingface.co/org/ck", "--json"],
+        { env: { ...process.env, HF_ENDPOINT: hub.url, nnssl_pretrained_models: root } });
+      let stdout = "", stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      const code = await new Promise((res) => child.on("close", res));
+      expect(code, stderr).toBe(0);
+      const out = JSON.parse(stdout);
+      expect(out.adaptation_plan.key_to_stem).toBe("encoder.stem");
+      expect(out.tensors).toHaveLength(356);
+      expect(stderr).toMatch(/download checkpoint_final.pth/);
+      expect(existsSync(path.join(root, "org_ck", "checkpoint_final.pth"))).toBe(true);
+    } finally {
+      await hub.close();
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it("fails with a one-line error on a malicious file", () => {

@@ -10,7 +10,8 @@ import { terminalProgress } from "../progress.js";
 const num = (x: number) => (Number.isInteger(x) ? String(x) : x.toPrecision(7).replace(/\.?0+(e|$)/, "$1"));
 const list = (v: unknown) => (Array.isArray(v) ? `[${v.map((x) => (typeof x === "number" ? num(x) : JSON.stringify(x))).join(", ")}]` : String(v));
 
-export function formatCheckpointSummary(file: string, s: CheckpointSummary): string {
+/** The human-readable form: plan summary, citations (upstream prints them when fine-tuning starts), tensor table. */
+export function formatCheckpointSummary(file: string, s: CheckpointSummary, citations: unknown[] = []): string {
   const lines = [`file  ${file}`];
   const p = s.adaptation_plan as Record<string, any> | null;
   if (p) {
@@ -31,6 +32,11 @@ export function formatCheckpointSummary(file: string, s: CheckpointSummary): str
     );
   } else {
     lines.push("adaptation plan  none (not an nnssl checkpoint)");
+  }
+  for (const c of citations) {
+    // nnssl's publishing scripts store {type, name, apa_citations}; plain strings occur too
+    const o = c as { type?: string; name?: string; apa_citations?: string[] };
+    lines.push(typeof c === "string" ? `citation  ${c}` : `citation  ${o.type ?? "?"} used '${o.name ?? "?"}': ${(o.apa_citations ?? []).join(" ")}`);
   }
   const rows = s.tensors.map((t) => [t.name, t.dtype, `[${t.shape.join(", ")}]`, num(t.sum)]);
   const head = ["name", "dtype", "shape", "sum"];
@@ -55,7 +61,9 @@ export function register(program: Command): void {
       } finally {
         progress.stop();
       }
-      const summary = summarizeCheckpoint(await loadTorchFile(file));
-      process.stdout.write((opts.json ? JSON.stringify(summary) : formatCheckpointSummary(file, summary)) + "\n");
+      const obj = await loadTorchFile(file);
+      const summary = summarizeCheckpoint(obj);
+      const citations = (obj as { citations?: unknown })?.citations;
+      process.stdout.write((opts.json ? JSON.stringify(summary) : formatCheckpointSummary(file, summary, Array.isArray(citations) ? citations : [])) + "\n");
     });
 }
