@@ -169,6 +169,8 @@ export class Unpickler {
         case 0x8b: { // LONG4
           const n = this.dv.getInt32(this.need(4), true);
           if (n < 0) this.fail("negative LONG4 length");
+          // No checkpoint holds a million-byte integer; parsing one would only burn time and memory.
+          if (n > 1 << 20) this.fail(`LONG4 integer of ${n} bytes`);
           st().push(this.long(this.take(n)));
           break;
         }
