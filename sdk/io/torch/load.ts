@@ -69,5 +69,8 @@ export function parseTorch(input: Uint8Array, file = "<torch bytes>", { verifyCr
     throw err;
   }
   if (bytes.length === 0) throw new CheckpointError("the file is empty", { file });
+  if (bytes.length > 262 && new TextDecoder().decode(bytes.subarray(257, 262)) === "ustar") {
+    throw new CheckpointError("a tar-format checkpoint (torch < 0.4) is not supported; re-save it with a current torch", { file });
+  }
   throw new CheckpointError("not a PyTorch checkpoint (neither the zip format nor the legacy pickle format)", { file });
 }

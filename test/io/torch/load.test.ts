@@ -76,6 +76,9 @@ describe("parseTorch(damaged)", () => {
   it("refuses a file that is not a checkpoint", () => {
     expect(() => parseTorch(new TextEncoder().encode("hello"), "a.txt")).toThrow("a.txt: not a PyTorch checkpoint");
     expect(() => parseTorch(new Uint8Array(0), "e.pth")).toThrow("e.pth: the file is empty");
+    const tar = new Uint8Array(1024);
+    tar.set(new TextEncoder().encode("ustar"), 257);
+    expect(() => parseTorch(tar, "t.pth")).toThrow("t.pth: a tar-format checkpoint (torch < 0.4) is not supported");
   });
 
   it("unpickle(mutated data.pkl) only ever throws CheckpointError", () => {
