@@ -297,7 +297,8 @@ Napi::Value MatMulFn(const Napi::CallbackInfo& info) {
 // These OpenMP loops (the same libgomp pool oneDNN uses) do them in one pass over channels-last data.
 
 // CopyA ignores b: a strided copy, which is how slices (and SplitV, concat's gradient) run.
-enum class BinOp { Add = 0, Sub, Mul, Div, SquaredDifference, Maximum, Minimum, CopyA };
+// Greater writes a Uint8Array (tfjs' bool storage); it and Select are LeakyReLU's gradient (where(x > 0, dy, a*dy)).
+enum class BinOp { Add = 0, Sub, Mul, Div, SquaredDifference, Maximum, Minimum, CopyA, Greater };
 
 template <BinOp op>
 inline float apply(float a, float b) {
@@ -310,14 +311,15 @@ inline float apply(float a, float b) {
   if constexpr (op == BinOp::Maximum) return a != a || b != b ? a + b : (a > b ? a : b);
   if constexpr (op == BinOp::Minimum) return a != a || b != b ? a + b : (a < b ? a : b);
   if constexpr (op == BinOp::CopyA) return a;
+  if constexpr (op == BinOp::Greater) return a > b ? 1.0f : 0.0f;
 }
 
 constexpr int64_t kBlock = 8192;
 
 // out[i] = a[i . strideA] op b[i . strideB] over a (coalesced) out shape of up to 6 dims; stride 0 broadcasts.
-template <BinOp op>
+template <BinOp op, typename OutT = float>
 void binaryLoop(const std::vector<int64_t>& shape, const std::vector<int64_t>& sa, const std::vector<int64_t>& sb,
-                const float* a, const float* b, float* out) {
+                const float* a, const float* b, OutT* out) {
   const int nd = static_cast<int>(shape.size());
   const int64_t inner = shape[nd - 1], ia = sa[nd - 1], ib = sb[nd - 1];
   int64_t rows = 1;
@@ -334,7 +336,7 @@ void binaryLoop(const std::vector<int64_t>& shape, const std::vector<int64_t>& s
       offB += idx * sb[d];
     }
     const int64_t begin = blk * kBlock, end = std::min(inner, begin + kBlock);
-    float* o = out + row * inner;
+    OutT* o = out + row * inner;
     const float* pa = a + offA;
     const float* pb = b + offB;
     if (ia == 1 && ib == 1) {
@@ -377,6 +379,13 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
   };
   const float* a = check(info[4], n == 0 ? 0 : lastA + 1, "a");
   const float* b = check(info[5], n == 0 ? 0 : lastB + 1, "b");
+  if (static_cast<BinOp>(op) == BinOp::Greater) {
+    auto o = info[6].As<Napi::TypedArray>();
+    if (!info[6].IsTypedArray() || o.TypedArrayType() != napi_uint8_array || static_cast<int64_t>(o.ElementLength()) != n)
+      throw Napi::TypeError::New(env, "binary greater: out must be a Uint8Array of the output size");
+    if (n > 0) binaryLoop<BinOp::Greater, uint8_t>(shape, sa, sb, a, b, info[6].As<Napi::Uint8Array>().Data());
+    return env.Undefined();
+  }
   float* out = f32(info[6], n, "binary out");
   if (n == 0) return env.Undefined();
   switch (static_cast<BinOp>(op)) {
@@ -390,6 +399,22 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
     case BinOp::CopyA: binaryLoop<BinOp::CopyA>(shape, sa, sb, a, b, out); break;
     default: throw Napi::RangeError::New(env, "binary: unknown op " + std::to_string(op));
   }
+  return env.Undefined();
+}
+
+// select(condition Uint8Array, t, e, out): out = condition ? t : e, all the same length.
+Napi::Value Select(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throw Napi::TypeError::New(env, "select: condition must be a Uint8Array");
+  auto cond = info[0].As<Napi::Uint8Array>();
+  int64_t n = static_cast<int64_t>(cond.ElementLength());
+  const uint8_t* c = cond.Data();
+  const float* t = f32(info[1], n, "select t");
+  const float* e = f32(info[2], n, "select e");
+  float* out = f32(info[3], n, "select out");
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) out[i] = c[i] ? t[i] : e[i];
   return env.Undefined();
 }
 
@@ -483,6 +508,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("convBackwardWeights", Napi::Function::New(env, ConvBackwardWeights));
   exports.Set("matmul", Napi::Function::New(env, MatMulFn));
   exports.Set("binary", Napi::Function::New(env, Binary));
+  exports.Set("select", Napi::Function::New(env, Select));
   exports.Set("leakyRelu", Napi::Function::New(env, LeakyRelu));
   exports.Set("reduce", Napi::Function::New(env, Reduce));
   exports.Set("version", Napi::Function::New(env, Version));

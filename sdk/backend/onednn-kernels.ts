@@ -20,8 +20,10 @@ export interface OnednnAddon {
   convBackwardWeights(params: number[], x: Float32Array, dy: Float32Array, dw: Float32Array): void;
   /** params: [batchA, batchB, M, K, N, transposeA, transposeB] */
   matmul(params: number[], a: Float32Array, b: Float32Array, c: Float32Array): void;
-  /** op: 0 add, 1 sub, 2 mul, 3 div, 4 squared difference, 5 max, 6 min, 7 copy a; shape/strides coalesced, stride 0 broadcasts. */
-  binary(op: number, shape: number[], stridesA: number[], stridesB: number[], a: Float32Array, b: Float32Array, out: Float32Array): void;
+  /** op: 0 add, 1 sub, 2 mul, 3 div, 4 squared difference, 5 max, 6 min, 7 copy a, 8 greater (Uint8Array out); shape/strides coalesced, stride 0 broadcasts. */
+  binary(op: number, shape: number[], stridesA: number[], stridesB: number[], a: Float32Array, b: Float32Array, out: Float32Array | Uint8Array): void;
+  /** out = condition ? t : e, element by element (same lengths). */
+  select(condition: Uint8Array, t: Float32Array, e: Float32Array, out: Float32Array): void;
   leakyRelu(alpha: number, x: Float32Array, y: Float32Array): void;
   /** out[a, b] = op over r of x[a, r, b]; op 0 sum, 1 mean, 2 max. */
   reduce(op: number, outer: number, reduced: number, inner: number, x: Float32Array, out: Float32Array): void;
@@ -33,7 +35,7 @@ export interface OnednnAddon {
 /** What the kernels need from MathBackendCPU (its `data` store and `makeTensorInfo`). */
 interface CpuBackend {
   data: { get(dataId: object): { values?: unknown } };
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array): TensorInfo;
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array | Uint8Array): TensorInfo;
 }
 
 const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
@@ -272,11 +274,23 @@ function binary(op: number): Fast {
     if (n < MIN_ELEMENTWISE) return null;
     const c = coalesce(outShape, broadcastStrides(a.shape, outShape), broadcastStrides(b.shape, outShape));
     if (c.shape.length > 6) return null;
-    const out = new Float32Array(n);
+    const out = op === GREATER ? new Uint8Array(n) : new Float32Array(n);
     addon().binary(op, c.shape, c.sa, c.sb, av, bv, out);
-    return backend.makeTensorInfo(outShape, "float32", out);
+    return backend.makeTensorInfo(outShape, op === GREATER ? "bool" : "float32", out);
   };
 }
+
+const GREATER = 8;
+
+const select: Fast = ({ condition, t, e }, backend) => {
+  const cv = backend.data.get(condition.dataId).values, tv = f32(backend, t), ev = f32(backend, e);
+  // Same-shape only; tfjs' rank-1 condition (selecting whole rows) stays in JS.
+  if (!(cv instanceof Uint8Array) || !tv || !ev || tv.length < MIN_ELEMENTWISE) return null;
+  if (cv.length !== tv.length || ev.length !== tv.length) return null;
+  const out = new Float32Array(tv.length);
+  addon().select(cv, tv, ev, out);
+  return backend.makeTensorInfo(t.shape, "float32", out);
+};
 
 const leakyRelu: Fast = ({ x }, backend, attrs) => {
   const xv = f32(backend, x);
@@ -362,6 +376,8 @@ const FAST: Record<string, Fast> = {
   Maximum: binary(5),
   Minimum: binary(6),
   LeakyRelu: leakyRelu,
+  Greater: binary(GREATER),
+  Select: select,
   Sum: reduction(0, "axis"),
   Mean: reduction(1, "axis"),
   Max: reduction(2, "reductionIndices"),

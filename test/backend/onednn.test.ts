@@ -275,6 +275,23 @@ describe.skipIf(!status.available)(`cpu-onednn kernels (${status.reason})`, () =
   });
 
   it.each([
+    ["greater and where, same shapes", big, big],
+    ["greater and where, scalar threshold", big, []],
+    ["greater and where, per-channel threshold", big, [16]],
+  ])("%s match cpu", async (_, shape, thresholdShape) => {
+    const xs = randomArray(shape, 1850), ts = randomArray(thresholdShape, 1851), es = randomArray(shape, 1852);
+    const calls = (nativeCallCounts.get("Greater") ?? 0) + (nativeCallCounts.get("Select") ?? 0);
+    const { ref, fast } = await onBothBackends(() => {
+      const x = tf.tensor(xs, shape), th = tf.tensor(ts, thresholdShape), e = tf.tensor(es, shape);
+      const mask = tf.greater(x, th);
+      return [tf.cast(mask, "float32"), tf.where(mask, x, e)];
+    });
+    expectClose(fast[0], ref[0], "greater");
+    expectClose(fast[1], ref[1], "where");
+    expect((nativeCallCounts.get("Greater") ?? 0) + (nativeCallCounts.get("Select") ?? 0)).toBe(calls + 2);
+  });
+
+  it.each([
     ["slice of the channel axis", [2, 11, 12, 13, 16], [0, 1, 0, 2, 3], [2, 9, 12, 10, 8]],
     ["slice of the outer axes", [4, 30, 20, 16], [1, 2, 0, 0], [2, 25, 20, 16]],
   ])("%s matches cpu (slice and concat/SplitV gradients)", async (_, shape, begin, sizes) => {
