@@ -51,6 +51,9 @@ export function applyRope(x: tf.Tensor, rope: Rope): tf.Tensor {
 }
 
 export class EvaAttention extends Module {
+  /** Above this many attention scores (B * heads * N * N) heads are computed one at a time to bound memory. */
+  static maxBatchedScores = 2 ** 25;
+
   readonly qProj: Linear;
   readonly kProj: Linear;
   readonly vProj: Linear;
@@ -79,8 +82,21 @@ export class EvaAttention extends Module {
       q = applyRope(q, rope);
       k = applyRope(k, rope);
     }
-    const attn = tf.softmax(tf.matMul(tf.mul(q, this.headDim ** -0.5), k, false, true));
-    let y = tf.reshape(tf.transpose(tf.matMul(attn, v), [0, 2, 1, 3]), [b, n, this.headDim * this.numHeads]);
+    const scale = this.headDim ** -0.5;
+    const attend = (qh: tf.Tensor, kh: tf.Tensor, vh: tf.Tensor): tf.Tensor => tf.matMul(tf.softmax(tf.matMul(tf.mul(qh, scale), kh, false, true)), vh);
+    let o: tf.Tensor;
+    if (b * this.numHeads * n * n <= EvaAttention.maxBatchedScores) o = attend(q, k, v);
+    else {
+      // Large token counts (Primus-M at 160^3: 8000 tokens, 12 heads -> 3 GB of scores): one head at a time, each in
+      // its own tidy so only one (B, N, N) score matrix is alive (tensors saved for backprop are kept by tfjs).
+      const heads: tf.Tensor[] = [];
+      for (let h = 0; h < this.numHeads; h++) {
+        const pick = (t: tf.Tensor): tf.Tensor => tf.slice(t, [0, h, 0, 0], [b, 1, n, this.headDim]);
+        heads.push(tf.tidy(() => attend(pick(q), pick(k), pick(v))));
+      }
+      o = tf.concat(heads, 1);
+    }
+    let y = tf.reshape(tf.transpose(o, [0, 2, 1, 3]), [b, n, this.headDim * this.numHeads]);
     if (this.norm) y = this.norm.forward(y);
     return this.proj.forward(y);
   }

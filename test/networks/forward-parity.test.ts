@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend, tf } from "../../sdk/backend/index.js";
 import { parseNpy } from "../../sdk/io/npy.js";
+import { EvaAttention } from "../../sdk/networks/eva-block.js";
 import { buildNetwork } from "../../sdk/networks/index.js";
 
 const FIXTURES = new URL("../fixtures/forward/", import.meta.url).pathname;
@@ -58,6 +59,23 @@ describe.each(["ResidualEncoderUNet_2ch", "PlainConvUNet_aniso", "Primus_tiny"])
       expect(diff).toBeLessThan(1e-4);
     }
     tf.dispose([x, ...outs]);
+    net.dispose();
+  });
+});
+
+describe("Network.forward(x) with head-by-head attention", () => {
+  it("gives Primus_tiny the same output as the batched attention", async () => {
+    const { net } = await fixtureNetwork("Primus_tiny");
+    const x = tf.randomNormal([2, 1, 32, 32, 32], 0, 1, "float32", 8);
+    const batched = net.forward(x) as tf.Tensor;
+    const saved = EvaAttention.maxBatchedScores;
+    EvaAttention.maxBatchedScores = 0;
+    try {
+      const perHead = net.forward(x) as tf.Tensor;
+      expect(tf.max(tf.abs(tf.sub(batched, perHead))).dataSync()[0]).toBeLessThan(1e-6);
+    } finally {
+      EvaAttention.maxBatchedScores = saved;
+    }
     net.dispose();
   });
 });
