@@ -59,6 +59,35 @@ describe.skipIf(skip !== null)(`parseTorch(file written by torch)${skip ? ` (ski
   });
 });
 
+const NNUNET_CKPT = String.raw`
+import sys, torch, numpy as np
+torch.manual_seed(0)
+net = torch.nn.Sequential(torch.nn.Conv3d(1, 4, 3), torch.nn.InstanceNorm3d(4, affine=True), torch.nn.Conv3d(4, 2, 1))
+opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.99, nesterov=True, weight_decay=3e-5)
+net(torch.randn(1, 1, 5, 5, 5)).sum().backward(); opt.step()
+ckpt = {"network_weights": net.state_dict(), "optimizer_state": opt.state_dict(),
+        "grad_scaler_state": {"scale": 65536.0, "growth_factor": 2.0, "backoff_factor": 0.5, "growth_interval": 2000, "_growth_tracker": 3},
+        "logging": {"mean_fg_dice": [np.float64(0.5), np.float64(0.75)], "ema_fg_dice": [np.float64(0.5)], "dice_per_class_or_region": [[np.float64(0.1), np.float64(0.9)]],
+                    "train_losses": [-0.25], "epoch_start_timestamps": [1700000000.5]},
+        "_best_ema": np.float64(0.625), "current_epoch": 2,
+        "init_args": {"plans": {"configurations": {"3d_fullres": {"patch_size": [32, 32, 32]}}}, "configuration": "3d_fullres", "fold": 0,
+                      "dataset_json": {"labels": {"background": 0, "a": 1}}, "device": torch.device("cuda", 0)},
+        "trainer_name": "nnUNetTrainer", "inference_allowed_mirroring_axes": (0, 1, 2)}
+torch.save(ckpt, sys.argv[1])
+`;
+
+describe.skipIf(skip !== null)(`parseTorch(nnU-Net training checkpoint)${skip ? ` (skipped: ${skip})` : ""}`, () => {
+  it("reads optimizer state (int-keyed dicts), numpy logging values, grad scaler and init_args like torch.load", () => {
+    const file = path.join(tmp, "nnunet.pth");
+    runPython(NNUNET_CKPT, [file]);
+    const ours = parseTorch(readFileSync(file), file) as Record<string, any>;
+    expect(compareTree(ours, describeWithTorch(file, false).root)).toEqual([]);
+    expect(ours.optimizer_state.state).toBeInstanceOf(Map);
+    expect(ours.logging.mean_fg_dice).toEqual([0.5, 0.75]);
+    expect(String(ours.init_args.device)).toBe("cuda:0");
+  });
+});
+
 describe("parseTorch(unaligned or big-endian bytes)", () => {
   it("copies storages that are not aligned in memory and still reads exact values", () => {
     const src = readFileSync(new URL("../../fixtures/torch/dtypes.pth", import.meta.url));
