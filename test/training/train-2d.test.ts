@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { formatNpy } from "../../sdk/io/npy.js";
 import { train } from "../../sdk/training/run-training.js";
 import { loadCheckpoint } from "../../sdk/training/checkpoint-io.js";
+import { tf } from "../../sdk/backend/index.js";
 
 // A 2d configuration: the loader crops one slice (patch (1, H, W)), the network is a 2D PlainConvUNet with deep
 // supervision, mirroring on axes (0, 1).
@@ -44,7 +45,10 @@ describe("train() with a 2d configuration and deep supervision", () => {
       writeFileSync(path.join(data, `c${k}.json`), JSON.stringify({ class_locations: locs }));
     }
     const paths = { nnUNet_raw: root, nnUNet_preprocessed: path.join(root, "pre"), nnUNet_results: path.join(root, "res") };
+    const before = tf.memory().numTensors;
     const run = await train({ dataset: 994, configuration: "2d", fold: 2, numEpochs: 1, numIterationsPerEpoch: 2, numValIterationsPerEpoch: 1, seed: 4, numWorkers: 0, skipValidation: true, paths });
+    // Network, optimizer buffers and every step's intermediates are freed once the run returns.
+    expect(tf.memory().numTensors).toBe(before);
     expect(run.logging.train_losses).toHaveLength(1);
     expect(Number.isFinite(run.logging.train_losses[0])).toBe(true);
     expect(run.logging.dice_per_class_or_region[0]).toHaveLength(2);
