@@ -1,19 +1,86 @@
 // nnssl-adapt public API. Named exports only, grouped by concept; internals stay importable by path from dist/.
+// Notebook display helpers are a separate entry point: "nnssl-adapt/kernel-extensions".
+
+// fluent facade
+export { Dataset, Plans, PreprocessedDataset, modelOf, PendingDataset, PendingPlans, PendingPreprocessed, PendingRun } from "./facade.js";
+export type { DatasetLoadOptions, FinetuneOptions } from "./facade.js";
 
 // backend
 export { tf, initBackend, backendInfo } from "./backend/index.js";
 export type { BackendInfo } from "./backend/index.js";
 
-// configuration and errors
+// configuration, errors, warnings, progress
 export { requirePath, lookupPath, resolvePaths, PATH_NAMES } from "./config/env.js";
 export type { Paths, PathName } from "./config/env.js";
 export { ANISO_THRESHOLD } from "./config/constants.js";
 export { NnsslAdaptError, InputError, CheckpointError, ConfigError } from "./errors.js";
 export { warn, consumeWarnings, onWarning } from "./warnings.js";
+export type { ProgressEvent, ProgressCallback } from "./util/progress.js";
+export { RandomState } from "./util/random-state.js";
 
-// io
+// io: images, npy, torch files
+export { readImages, readSeg, writeSeg, READER_WRITER_NAMES } from "./io/image-io.js";
+export type { ReaderWriterName, ImageProperties, ImageVolume } from "./io/image-io.js";
+export { parseNifti, readNifti, writeNifti, formatNifti1 } from "./io/nifti/index.js";
+export type { NiftiImage, NiftiHeader, NiftiDtype } from "./io/nifti/index.js";
 export { parseNpy, formatNpy, readNpyFile, writeNpyFile } from "./io/npy.js";
 export type { NpyArray, NpyDtype } from "./io/npy.js";
+export { TorchTensor, PyTuple, pyFloat, orderedDict, loadTorchFile, parseTorch, saveTorchFile, formatTorch } from "./io/torch/index.js";
 
-// progress
-export type { ProgressEvent, ProgressCallback } from "./util/progress.js";
+// raw datasets
+export { openRawDataset, convertIdToDatasetName, maybeConvertToDatasetName, verifyDatasetIntegrity, loadDatasetJson } from "./dataset/raw.js";
+export type { DatasetJson, RawDataset, RawCase, VerifyOptions } from "./dataset/raw.js";
+export { LabelManager } from "./dataset/labels.js";
+export { generateExampleDataset, generateSyntheticDataset, EXAMPLE_DATASET_SPEC, SYNTHETIC_PRESETS } from "./dataset/synthetic.js";
+export type { SyntheticDatasetSpec } from "./dataset/synthetic.js";
+
+// checkpoints (nnssl, Hugging Face)
+export { Checkpoint, resolveCheckpointPath } from "./checkpoint/checkpoint.js";
+export type { AdaptationPlan, ArchitecturePlans, PretrainPlan, CheckpointLoadOptions } from "./checkpoint/checkpoint.js";
+
+// fingerprint and planning
+export { cropToNonzero } from "./fingerprint/crop-to-nonzero.js";
+export { extractFingerprint } from "./fingerprint/extract-fingerprint.js";
+export type { ExtractFingerprintOptions } from "./fingerprint/extract-fingerprint.js";
+export { Fingerprint } from "./fingerprint/fingerprint.js";
+export { planExperiment } from "./planning/plan-experiment.js";
+export type { PlanExperimentOptions } from "./planning/plan-experiment.js";
+export { ExperimentPlanner } from "./planning/experiment-planner.js";
+export { ResEncUNetPlanner, nnUNetPlannerResEncM, nnUNetPlannerResEncL, nnUNetPlannerResEncXL } from "./planning/resenc-planners.js";
+export { PLANNERS, getPlanner } from "./planning/planners.js";
+export { loadPlans, savePlans, resolveConfiguration } from "./planning/plans.js";
+export type { Plans as PlansJson, ConfigurationPlan } from "./planning/plans.js";
+export { getPoolAndConvProps } from "./planning/network-topology.js";
+
+// preprocessing
+export { computeNewShape, determineDoSeparateZAndAxis, resampleDataOrSegToShape } from "./preprocessing/resample.js";
+export { runCase } from "./preprocessing/default-preprocessor.js";
+export type { PreprocessedCase, PreprocessedProperties } from "./preprocessing/default-preprocessor.js";
+export { preprocess } from "./preprocessing/preprocess.js";
+export { preprocessLikeNnssl, compareAdaptationModes } from "./preprocessing/like-nnssl.js";
+export type { PreprocessLikeNnsslOptions, PreprocessLikeNnsslResult, AdaptationModeComparison } from "./preprocessing/like-nnssl.js";
+export { ADAPTATION_MODES } from "./preprocessing/adapted-plans.js";
+export type { AdaptationMode } from "./preprocessing/adapted-plans.js";
+export { listPreprocessedCases, loadPreprocessedCase } from "./preprocessing/preprocessed-dataset.js";
+
+// networks
+export { buildNetwork, countParameters, stateDictShapes, Network, loadPretrainedWeights } from "./networks/index.js";
+export type { ArchitectureBlock, BuildOptions, TransferReport } from "./networks/index.js";
+
+// training
+export { trainPretrained, train } from "./training/run-training.js";
+export type { TrainOptions, TrainingRun } from "./training/run-training.js";
+export { TRAINERS, resolveTrainer } from "./training/trainers.js";
+export { generateCrossvalSplit } from "./training/splits.js";
+export type { Fold } from "./training/splits.js";
+
+// inference and evaluation
+export { Model } from "./inference/model.js";
+export type { ModelLoadOptions, ModelSource, LabelledVolume } from "./inference/model.js";
+export { NnUNetPredictor } from "./inference/predictor.js";
+export { predictFromFiles } from "./inference/predict-from-files.js";
+export { computeMetricsOnFolder } from "./evaluation/evaluate-folder.js";
+
+// pretraining (nnssl MAE)
+export { pretrainMae } from "./pretraining/mae-trainer.js";
+export type { PretrainOptions, PretrainResult } from "./pretraining/mae-trainer.js";
