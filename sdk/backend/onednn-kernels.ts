@@ -227,10 +227,10 @@ const batchMatMul: Fast = ({ a, b }, backend, attrs) => {
 // ---- element-wise and reductions -------------------------------------------------------------------------------
 
 /**
- * Below this many output elements the pure-JS loop is as fast as crossing into C++ and waking the OpenMP threads;
+ * Below this many output elements the pure-JS loop is about as fast as crossing into C++ and waking the OpenMP threads;
  * the small tensors of a network (per-channel statistics, scalars) stay in JS.
  */
-const MIN_ELEMENTWISE = 32768;
+const MIN_ELEMENTWISE = 4096;
 
 /** Row-major strides of `shape` aligned right to `rank` dims, 0 on broadcast (size-1) dims. */
 function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {

@@ -196,7 +196,7 @@ describe.skipIf(!status.available)(`cpu-onednn kernels (${status.reason})`, () =
   );
 
 
-  // Element-wise ops run natively from 32768 output elements on; the shapes are channels-last activations
+  // Element-wise ops run natively from 4096 output elements on; the shapes are channels-last activations
   // [N, D, H, W, C] against the per-channel / per-instance statistics instance norm broadcasts.
   const big: number[] = [2, 11, 12, 13, 16];
   // tfjs 4.22's gradients of squaredDifference/maximum/minimum do not reduce broadcast dims (they throw on every
