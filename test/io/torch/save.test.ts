@@ -161,6 +161,19 @@ describe.skipIf(noTorch !== null)(`saveTorchFile(file, value) read by real torch
     expect(compareTree(original, desc.root)).toEqual([]);
   });
 
+  it("writes nn.Parameters that torch.load(weights_only=True) rebuilds as Parameters", async () => {
+    const file = path.join(tmp, "param.pth");
+    const p = TorchTensor.fromTypedArray(new Float32Array([1, 2, 3, 4]), [2, 2]);
+    p.isParameter = true;
+    p.requiresGrad = true;
+    await saveTorchFile(file, { p, plain: TorchTensor.fromTypedArray(new Float32Array([5]), [1]) });
+    const desc = describeWithTorch(file, true);
+    const entries = desc.root.entries as [unknown, { parameter?: boolean }][];
+    expect(entries.map(([, v]) => v.parameter ?? false)).toEqual([true, false]);
+    const back = parseTorch(readFileSync(file)) as { p: TorchTensor };
+    expect([back.p.isParameter, back.p.requiresGrad, back.p.toNumbers()]).toEqual([true, true, [1, 2, 3, 4]]);
+  });
+
   it("keeps a state dict's _metadata and torch reads a forced-zip64 archive", async () => {
     const sd = parseTorch(readFileSync(`${FIX}torch/plainconvunet_state_dict.pth`)) as object;
     expect((sd as { [PY_STATE]?: unknown })[PY_STATE]).toBeDefined();
