@@ -10,6 +10,38 @@ export type ClassOrRegion = number | readonly number[];
 /** `{key: [[0, z, y, x], ...]}`: keys are the label ("1") or Python's tuple repr ("(1, 2)"), as our JSON stores them. */
 export type ClassLocations = Record<string, number[][]>;
 
+/**
+ * `rs.choice(n, k, replace=False)` = `permutation(n)[:k]`: NumPy's legacy Fisher-Yates shuffle of arange(n), drawing
+ * `random_interval(i)` (masked rejection on 32-bit words) for i = n-1 .. 1. Same draws as RandomState.choice, written
+ * out on an Int32Array because populations here are millions of voxels.
+ */
+export function choiceWithoutReplacement(rs: RandomState, n: number, k: number): Int32Array {
+  const a = new Int32Array(n);
+  for (let i = 0; i < n; i++) a[i] = i;
+  let mask = 0;
+  for (let i = n - 1; i >= 1; i--) {
+    if (mask === 0 || (mask >>> 1) >= i) {
+      let m = i;
+      m |= m >>> 1; m |= m >>> 2; m |= m >>> 4; m |= m >>> 8; m |= m >>> 16;
+      mask = m >>> 0;
+    }
+    let j: number;
+    do j = (rs.nextUint32() & mask) >>> 0; while (j > i);
+    const t = a[i]!; a[i] = a[j]!; a[j] = t;
+  }
+  return a.subarray(0, k);
+}
+
+/** Voxels per label slot of an int16 segmentation (monomorphic hot loop). */
+function countInt16(seg: Int16Array, lut: Int32Array, counts: Int32Array): void {
+  for (let i = 0; i < seg.length; i++) { const s = lut[seg[i]! + 32768]!; if (s >= 0) counts[s]++; }
+}
+
+/** Flat voxel indices per label slot, in C order. */
+function fillInt16(seg: Int16Array, lut: Int32Array, blocks: Int32Array[], fill: Int32Array): void {
+  for (let i = 0; i < seg.length; i++) { const s = lut[seg[i]! + 32768]!; if (s >= 0) blocks[s]![fill[s]!++] = i; }
+}
+
 /** The JSON key upstream's pickled dict turns into: str(int) or str(tuple). */
 export function classKey(c: ClassOrRegion): string {
   if (typeof c === "number") return String(c);
@@ -47,14 +79,16 @@ export function sampleForegroundLocations(
   labels.forEach((l, slot) => { if (Number.isInteger(l) && l >= -32768 && l <= 32767) lut[l + 32768] = slot; });
   const slotOf = (v: number) => (Number.isInteger(v) && v >= -32768 && v <= 32767 ? lut[v + 32768]! : -1);
   const counts = new Int32Array(labels.length);
-  const int16 = seg instanceof Int16Array;
-  if (int16) for (let i = 0; i < seg.length; i++) { const s = lut[seg[i]! + 32768]!; if (s >= 0) counts[s]++; }
-  else for (let i = 0; i < seg.length; i++) { const s = slotOf(seg[i]!); if (s >= 0) counts[s]++; }
-  const blocksBySlot = labels.map((_, s) => new Int32Array(counts[s]!));
   const fill = new Int32Array(labels.length);
-  for (let i = 0; i < seg.length; i++) {
-    const s = int16 ? lut[seg[i]! + 32768]! : slotOf(seg[i]!);
-    if (s >= 0) blocksBySlot[s]![fill[s]!++] = i;
+  let blocksBySlot: Int32Array[];
+  if (seg instanceof Int16Array) {
+    countInt16(seg, lut, counts);
+    blocksBySlot = labels.map((_, s) => new Int32Array(counts[s]!));
+    fillInt16(seg, lut, blocksBySlot, fill);
+  } else {
+    for (let i = 0; i < seg.length; i++) { const s = slotOf(seg[i]!); if (s >= 0) counts[s]++; }
+    blocksBySlot = labels.map((_, s) => new Int32Array(counts[s]!));
+    for (let i = 0; i < seg.length; i++) { const s = slotOf(seg[i]!); if (s >= 0) blocksBySlot[s]![fill[s]!++] = i; }
   }
   const voxels = new Map<number, Int32Array>(labels.map((l, s) => [l, blocksBySlot[s]!]));
   const rs = new RandomState(seed);
@@ -66,7 +100,7 @@ export function sampleForegroundLocations(
     const key = classKey(c);
     if (total === 0) { out[key] = []; continue; }
     const k = Math.max(Math.min(minNumSamples, total), Math.ceil(total * minPercentCoverage));
-    const picked = rs.choice(total, k, false);
+    const picked = choiceWithoutReplacement(rs, total, k);
     const locs: number[][] = new Array(k);
     for (let j = 0; j < k; j++) {
       let off = picked[j]!;

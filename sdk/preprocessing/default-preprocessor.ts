@@ -101,8 +101,9 @@ export function runCase(images: ImageVolume, seg: ImageVolume | null, plans: Pla
   }
   const spacing = images.properties.spacing;
   // apply transpose_forward, this also needs to be applied to the spacing!
-  const data0 = transposeSpatial(images.data.slice(), images.shape, tf);
-  const seg0 = seg ? transposeSpatial(seg.data.slice(0, seg.shape.slice(1).reduce((a, b) => a * b, 1)), [1, ...seg.shape.slice(1)], tf) : null;
+  // cropToNonzero copies, so the inputs are never modified and need no defensive copy here
+  const data0 = transposeSpatial(images.data, images.shape, tf);
+  const seg0 = seg ? transposeSpatial(seg.data.subarray(0, seg.shape.slice(1).reduce((a, b) => a * b, 1)), [1, ...seg.shape.slice(1)], tf) : null;
   const originalSpacing = tf.map((i) => spacing[i]!);
   const shapeBeforeCropping = data0.shape.slice(1);
 

@@ -45,9 +45,9 @@ export function meanFloat32(a: Float32Array): number {
   return f(sumFloat32(a) / a.length);
 }
 
-/** `a.std()` (ddof 0) for a float32 array, as numpy's `_var` computes it in float32. */
-export function stdFloat32(a: Float32Array, mean = meanFloat32(a)): number {
-  const sq = new Float32Array(a.length);
+/** `a.std()` (ddof 0) for a float32 array, as numpy's `_var` computes it in float32; `overwrite` reuses `a` for the squares. */
+export function stdFloat32(a: Float32Array, mean = meanFloat32(a), overwrite = false): number {
+  const sq = overwrite ? a : new Float32Array(a.length);
   for (let i = 0; i < a.length; i++) { const d = f(a[i]! - mean); sq[i] = d * d; }
   return f(Math.sqrt(f(sumFloat32(sq) / a.length)));
 }

@@ -36,13 +36,16 @@ const divisor = (std: number) => (std >= 1e-8 ? std : f(1e-8));
  */
 export const zScoreNormalization: NormalizationFn = (image, seg, { useMaskForNorm }) => {
   if (seg !== null && useMaskForNorm) {
-    let count = 0;
-    for (let i = 0; i < image.length; i++) if (seg[i]! >= 0) count++;
-    const selected = new Float32Array(count);
-    for (let i = 0, k = 0; i < image.length; i++) if (seg[i]! >= 0) selected[k++] = image[i]!;
+    // image[mask] in C order; std may overwrite it (the selection is not needed afterwards)
+    const mask = new Uint8Array(image.length);
+    for (let i = 0; i < image.length; i++) mask[i] = seg[i]! >= 0 ? 1 : 0;
+    const buf = new Float32Array(image.length);
+    let k = 0;
+    for (let i = 0; i < image.length; i++) if (mask[i]) buf[k++] = image[i]!;
+    const selected = buf.subarray(0, k);
     const mean = meanFloat32(selected);
-    const d = divisor(stdFloat32(selected, mean));
-    for (let i = 0; i < image.length; i++) if (seg[i]! >= 0) image[i] = f(image[i]! - mean) / d;
+    const d = divisor(stdFloat32(selected, mean, true));
+    for (let i = 0; i < image.length; i++) if (mask[i]) image[i] = f(image[i]! - mean) / d;
   } else {
     const mean = meanFloat32(image);
     const d = divisor(stdFloat32(image, mean));

@@ -136,6 +136,12 @@ function directLowOrder(src: Float64Array, shape: readonly number[], newShape: r
   const t2 = axisTaps(n2, m2, order, 0);
   const out = new Float64Array(m0 * m1 * m2);
   const s0 = n1 * n2;
+  if (order === 0 && n1 === m1 && n2 === m2) {
+    // nearest along axis 0 only (separate z): whole planes are copied
+    const plane = n1 * n2;
+    for (let a = 0; a < m0; a++) out.set(src.subarray(t0.index[a]! * plane, (t0.index[a]! + 1) * plane), a * plane);
+    return out;
+  }
   if (order === 0) {
     let p = 0;
     for (let a = 0; a < m0; a++) {
