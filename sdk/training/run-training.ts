@@ -212,7 +212,7 @@ async function runTraining(o: TrainOptions): Promise<TrainingRun> {
   };
   const run: TrainingRun = {
     datasetName, configuration: o.configuration, fold: o.fold, trainerName: spec.name, plansName: plans.plans_name, outputFolderBase, outputFolder,
-    checkpointFinal: null, checkpointBest: null, logFile: log.file, logging: emptyLogging(), bestEma: null, startEpoch: 0, epochsRun: 0,
+    checkpointFinal: null, checkpointBest: null, logFile: o.validationOnly ? null : log.file, logging: emptyLogging(), bestEma: null, startEpoch: 0, epochsRun: 0,
     resumedFrom: null, transfer: null, meanEpochSeconds: NaN, dataWaitSeconds: 0, validation: null, seed, numWorkers, backend,
   };
   const gtFolder = path.join(preBase, "gt_segmentations");
