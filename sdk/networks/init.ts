@@ -51,17 +51,24 @@ export class Rng {
     return (this.nextUint32() + 0.5) / 4294967296;
   }
 
-  /** Standard normal (Box-Muller, both values used). */
+  /** Standard normal (Marsaglia's polar method, both values used: no trigonometry, one log per pair). */
   normal(): number {
     if (this.spare !== null) {
       const s = this.spare;
       this.spare = null;
       return s;
     }
-    const r = Math.sqrt(-2 * Math.log(this.uniform()));
-    const theta = 2 * Math.PI * this.uniform();
-    this.spare = r * Math.sin(theta);
-    return r * Math.cos(theta);
+    let u: number;
+    let v: number;
+    let q: number;
+    do {
+      u = 2 * this.uniform() - 1;
+      v = 2 * this.uniform() - 1;
+      q = u * u + v * v;
+    } while (q >= 1 || q === 0);
+    const f = Math.sqrt((-2 * Math.log(q)) / q);
+    this.spare = v * f;
+    return u * f;
   }
 }
 
