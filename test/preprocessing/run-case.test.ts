@@ -50,3 +50,36 @@ describe("runCase(images, null, ...) at inference time", () => {
     expect(maxAbsDiff(out.data, exp.data as Float32Array).max).toBeLessThanOrEqual(DATA_TOL);
   });
 });
+
+describe("runCase(...) with a non-identity transpose_forward", () => {
+  it("equals running the pre-transposed case with the identity transpose", async () => {
+    const base = readJsonFile<Plans>(EXPECTED + "nnUNetPlans.json");
+    const tf = [2, 0, 1];
+    const images = await readImages([`${TINY}imagesTr/Tiny_004_0000.nii.gz`], "NibabelIO");
+    const seg = await readSeg(`${TINY}labelsTr/Tiny_004.nii.gz`, "NibabelIO");
+    // move the axes by hand: out[c, i0, i1, i2] = in[c, ...] with input axis tf[k] at position k
+    const permute = (v: typeof images) => {
+      const [C, ...sp] = v.shape as [number, number, number, number];
+      const ns = tf.map((i) => sp[i]!);
+      const st = [sp[1]! * sp[2]!, sp[2]!, 1];
+      const out = new Float32Array(v.data.length);
+      let p = 0;
+      for (let c = 0; c < C; c++) for (let a = 0; a < ns[0]!; a++) for (let b = 0; b < ns[1]!; b++) for (let d = 0; d < ns[2]!; d++) {
+        out[p++] = v.data[c * sp[0]! * sp[1]! * sp[2]! + a * st[tf[0]!]! + b * st[tf[1]!]! + d * st[tf[2]!]!]!;
+      }
+      return { data: out, shape: [C, ...ns], properties: { ...v.properties, spacing: tf.map((i) => v.properties.spacing[i]!) } };
+    };
+    const spacing = base.configurations["3d_fullres"]!.spacing as number[];
+    const withTf = { ...base, transpose_forward: tf, transpose_backward: [1, 2, 0] };
+    withTf.configurations = { "3d_fullres": { ...base.configurations["3d_fullres"], spacing: tf.map((i) => spacing[i]!) } };
+    const a = runCase(images, seg, withTf, "3d_fullres", datasetJson);
+    const plainTarget = { ...base, configurations: { "3d_fullres": { ...base.configurations["3d_fullres"], spacing: tf.map((i) => spacing[i]!) } } };
+    const b = runCase(permute(images), permute(seg), plainTarget, "3d_fullres", datasetJson);
+    expect(a.shape).toEqual(b.shape);
+    expect(maxAbsDiff(a.data, b.data).max).toBe(0);
+    expect(maxAbsDiff(a.seg!, b.seg!).max).toBe(0);
+    expect(a.properties.bbox_used_for_cropping).toEqual(b.properties.bbox_used_for_cropping);
+    expect(a.properties.spacing).toEqual(images.properties.spacing);
+    expect(a.properties.class_locations).toEqual(b.properties.class_locations);
+  });
+});
