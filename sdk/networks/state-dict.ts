@@ -25,13 +25,16 @@ function asTensorLike(v: unknown): TensorLike | null {
   return null;
 }
 
-/** Keeps the tensor entries (a pickled OrderedDict may carry non-tensor extras such as `_metadata`). */
+/**
+ * Keeps the tensor entries (a pickled OrderedDict may carry non-tensor extras such as `_metadata`) and drops the
+ * `module.` (DDP) and `_orig_mod.` (torch.compile) wrapper prefixes, as nnU-Net's checkpoint loading does.
+ */
 export function tensorEntries(sd: StateDictInput): Map<string, TensorLike> {
   const out = new Map<string, TensorLike>();
   const entries = sd instanceof Map ? [...sd.entries()] : Object.entries(sd);
   for (const [k, v] of entries) {
     const t = asTensorLike(v);
-    if (t && typeof k === "string") out.set(k, t);
+    if (t && typeof k === "string") out.set(k.replace(/^(?:module\.|_orig_mod\.)+/, ""), t);
   }
   return out;
 }

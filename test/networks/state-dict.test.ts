@@ -96,6 +96,17 @@ describe("Network.loadStateDict(stateDict)", () => {
     net.dispose();
   });
 
+  it("drops DDP's module. and torch.compile's _orig_mod. prefixes", async () => {
+    const { build } = await fixture("PlainConvUNet_aniso");
+    const src = build(5);
+    const sd = new Map([...src.stateDict()].map(([k, t]) => [`module._orig_mod.${k}`, t]));
+    const net = build(6);
+    await net.loadStateDict(sd);
+    expect(net.stateDict().get("decoder.seg_layers.0.weight")!.toFloat32()).toEqual(src.stateDict().get("decoder.seg_layers.0.weight")!.toFloat32());
+    src.dispose();
+    net.dispose();
+  });
+
   it("accepts a state dict without the all_modules / decoder.encoder aliases", async () => {
     const { build } = await fixture("PlainConvUNet_aniso");
     const src = build(5);
