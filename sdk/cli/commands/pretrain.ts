@@ -36,13 +36,14 @@ export function register(program: Command): void {
     .option("--mask-ratio <r>", "fraction of blocks masked", ratio, 0.75)
     .option("--block <n>", "mask block edge in voxels", int, 8)
     .option("--seed <n>", "random seed", int, 12345)
+    .option("--name <name>", "pretraining dataset name recorded in the plan (default: the input folder's name)")
     .action(async (o) => {
       if (!["ResidualEncoderUNet", "ResEncL"].includes(o.arch)) throw new ConfigError(`invalid --arch: ${o.arch} (expected ResidualEncoderUNet or ResEncL)`);
       const bar = terminalProgress();
       const t0 = Date.now();
       const r = await pretrainMae({
         input: o.input, output: o.output, arch: o.arch, features: o.features, blocks: o.blocks, patch: o.patch, spacing: o.spacing,
-        epochs: o.epochs, iterationsPerEpoch: o.iterationsPerEpoch, batchSize: o.batchSize, maskRatio: o.maskRatio, block: o.block, seed: o.seed,
+        epochs: o.epochs, iterationsPerEpoch: o.iterationsPerEpoch, batchSize: o.batchSize, maskRatio: o.maskRatio, block: o.block, seed: o.seed, name: o.name,
         onProgress: bar,
         onEpochEnd: (e) => process.stderr.write(`epoch ${e.epoch}: loss ${e.loss.toFixed(4)}, lr ${e.lr.toExponential(3)}, ${e.seconds.toFixed(1)} s\n`),
       });
