@@ -9,15 +9,28 @@ import { tf } from "../backend/index.js";
  */
 export function convNd(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null, kernel: number[], stride: number[], pads: number[]): tf.Tensor {
   // tfjs "same" pads the extra row at the end for strided convs while torch pads symmetrically; with stride 1 and odd
-  // kernels the two agree, otherwise we pad explicitly and run a "valid" conv.
+  // kernels the two agree. Otherwise symmetric padding is passed as a number (one value for every axis; tfjs' conv
+  // kernels and gradients take it at run time although conv3d's typings only list "same" / "valid"), as explicit
+  // padding for 2D, and only anisotropic 3D padding costs an extra tf.pad copy.
   const sameAgrees = stride.every((s) => s === 1) && kernel.every((k, i) => k % 2 === 1 && pads[i] === (k - 1) >> 1);
-  let input = x;
-  if (!sameAgrees && pads.some((p) => p > 0)) input = tf.pad(x, [[0, 0], ...pads.map((p): [number, number] => [p, p]), [0, 0]]);
-  const pad = sameAgrees ? "same" : "valid";
-  const y =
-    kernel.length === 3
-      ? tf.conv3d(input as tf.Tensor5D, w as tf.Tensor5D, stride as [number, number, number], pad)
-      : tf.conv2d(input as tf.Tensor4D, w as tf.Tensor4D, stride as [number, number], pad);
+  const uniform = pads.every((p) => p === pads[0]);
+  let y: tf.Tensor;
+  if (kernel.length === 3) {
+    const s3 = stride as [number, number, number];
+    let input = x;
+    let pad: "same" | "valid" | number = "same";
+    if (!sameAgrees) {
+      if (uniform) pad = pads[0]!;
+      else {
+        input = tf.pad(x, [[0, 0], ...pads.map((p): [number, number] => [p, p]), [0, 0]]);
+        pad = "valid";
+      }
+    }
+    y = tf.conv3d(input as tf.Tensor5D, w as tf.Tensor5D, s3, pad as "valid");
+  } else {
+    const pad = sameAgrees ? "same" : ([[0, 0], [pads[0]!, pads[0]!], [pads[1]!, pads[1]!], [0, 0]] as [[0, 0], [number, number], [number, number], [0, 0]]);
+    y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride as [number, number], pad);
+  }
   return b ? tf.add(y, b) : y;
 }
 

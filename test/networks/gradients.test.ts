@@ -34,10 +34,13 @@ describe.each(ARCHS)("tf.variableGrads(() => loss(%s.forward(x)))", (_name, arch
       expect(g!.shape, name).toEqual(v.shape);
       expect(g!.dataSync().every(Number.isFinite), name).toBe(true);
     }
-    // Central differences on the first element of three parameters (the input conv, a middle one, the last one).
-    for (const idx of [0, Math.floor(named.length / 2), named.length - 1]) {
+    // Central differences on the first element of a few parameters: the input conv, the first strided conv, a middle
+    // one and the last one.
+    const strided = named.findIndex(([n]) => /^encoder\.stages\.1\.(blocks\.0\.conv1|0\.convs\.0)\.conv\.weight$/.test(n));
+    for (const idx of new Set([0, ...(strided >= 0 ? [strided] : []), Math.floor(named.length / 2), named.length - 1])) {
       const [name, v] = named[idx]!;
       const analytic = grads[v.name]!.dataSync()[0]!;
+      if (idx === strided) expect(analytic, `${name} gradient`).not.toBe(0);
       const orig = v.dataSync().slice();
       const h = 1e-3;
       const at = (delta: number): number => {
