@@ -108,12 +108,30 @@ def resample(data, new_shape, cur, new, is_seg, order):
             out[c] = fn(data[c], new_shape, order)
     return out
 
+def get_bbox_from_mask(mask):  # acvl_utils
+    Z, X, Y = mask.shape
+    minz, maxz, minx, maxx, miny, maxy = 0, Z, 0, X, 0, Y
+    for z in range(Z):
+        if np.any(mask[z]): minz = z; break
+    for z in range(Z - 1, -1, -1):
+        if np.any(mask[z]): maxz = z + 1; break
+    for x in range(X):
+        if np.any(mask[:, x]): minx = x; break
+    for x in range(X - 1, -1, -1):
+        if np.any(mask[:, x]): maxx = x + 1; break
+    for y in range(Y):
+        if np.any(mask[:, :, y]): miny = y; break
+    for y in range(Y - 1, -1, -1):
+        if np.any(mask[:, :, y]): maxy = y + 1; break
+    return [[minz, maxz], [minx, maxx], [miny, maxy]]
+
 def run_case(data, seg, sp, target, norm, mask, props):
-    data = data.astype(np.float32)
-    nz = np.any(data != 0, axis=0); nz = ndi.binary_fill_holes(nz)
-    idx = np.argwhere(nz); lo = idx.min(0); hi = idx.max(0) + 1
-    sl = tuple(slice(a, b) for a, b in zip(lo, hi))
-    data = data[(slice(None),) + sl]; seg = seg[(slice(None),) + sl].copy(); m = nz[sl]
+    data = data.astype(np.float32); seg = np.copy(seg)  # run_case_npy's copies
+    nz = data[0] != 0
+    for c in range(1, data.shape[0]): nz |= data[c] != 0
+    nz = ndi.binary_fill_holes(nz)
+    sl = tuple(slice(a, b) for a, b in get_bbox_from_mask(nz))
+    data = data[(slice(None),) + sl]; seg = seg[(slice(None),) + sl]; m = nz[sl]
     seg[(seg == 0) & ~m[None]] = -1
     new_shape = [int(round(a / b * c)) for a, b, c in zip(sp, target, data.shape[1:])]
     for c in range(data.shape[0]):
