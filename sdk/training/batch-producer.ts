@@ -53,7 +53,7 @@ export class BatchProducer {
   /** Milliseconds next() spent waiting for a batch that was not ready yet. */
   waitMs = 0;
   private k = 0;
-  private readonly pending = new Map<number, Promise<Batch>>();
+  private readonly pending = new Map<number, { promise: Promise<Batch>; done: boolean }>();
   private readonly workers: Worker[] = [];
   private readonly resolvers = new Map<number, { resolve: (b: Batch) => void; reject: (e: Error) => void }>();
   private readonly cache: CaseCache | null;
@@ -85,34 +85,39 @@ export class BatchProducer {
     this.resolvers.clear();
   }
 
-  private request(k: number): Promise<Batch> {
-    let p = this.pending.get(k);
-    if (p) return p;
+  private request(k: number): { promise: Promise<Batch>; done: boolean } {
+    const have = this.pending.get(k);
+    if (have) return have;
+    let promise: Promise<Batch>;
     if (this.cache) {
-      p = buildBatch(this.job, k, this.cache);
+      promise = buildBatch(this.job, k, this.cache);
     } else {
-      p = new Promise<Batch>((resolve, reject) => {
+      promise = new Promise<Batch>((resolve, reject) => {
         if (this.failed) return reject(this.failed);
         this.resolvers.set(k, { resolve, reject });
         this.workers[k % this.workers.length]!.postMessage({ k });
       });
     }
-    p.catch(() => {});
-    this.pending.set(k, p);
-    return p;
+    const entry = { promise, done: false };
+    // Marks the batch as ready the moment it arrives, so next() can tell whether it had to wait for it.
+    promise.then(() => { entry.done = true; }, () => { entry.done = true; });
+    this.pending.set(k, entry);
+    return entry;
   }
 
   /** The next batch, in order; keeps `prefetch` batches in flight. */
   async next(): Promise<Batch> {
     const k = this.k++;
-    for (let j = k; j <= k + this.prefetch; j++) this.request(j);
-    const p = this.pending.get(k)!;
-    const t0 = performance.now();
-    let ready = false;
-    void p.then(() => { ready = true; }, () => {});
-    await Promise.resolve();
-    const batch = await p;
-    if (!ready) this.waitMs += performance.now() - t0;
+    const entry = this.request(k);
+    for (let j = k + 1; j <= k + this.prefetch; j++) this.request(j);
+    let batch: Batch;
+    if (entry.done) {
+      batch = await entry.promise;
+    } else {
+      const t0 = performance.now();
+      batch = await entry.promise;
+      this.waitMs += performance.now() - t0;
+    }
     this.pending.delete(k);
     return batch;
   }
