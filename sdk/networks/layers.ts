@@ -85,14 +85,25 @@ export function silu(x: tf.Tensor): tf.Tensor {
   return tf.mul(x, tf.sigmoid(x));
 }
 
-/** AvgPoolNd(kernel=stride, stride=stride), no padding (floor mode), channels-last. */
+/**
+ * AvgPoolNd(kernel=stride, stride=stride), no padding, channels-last. Computed as one mean per axis over a reshaped
+ * view (each a contiguous (outer, s, inner) reduction, which backends do without transposes); a trailing remainder
+ * is cropped first, which is the floor mode of PyTorch's pooling.
+ */
 export function avgPoolNd(x: tf.Tensor, stride: number[]): tf.Tensor {
-  if (stride.length === 3) {
-    const s = stride as [number, number, number];
-    return tf.avgPool3d(x as tf.Tensor5D, s, s, "valid");
+  const [n, ...rest] = x.shape;
+  const c = rest[rest.length - 1]!;
+  const spatial = rest.slice(0, -1);
+  const out = spatial.map((d, i) => Math.floor(d / stride[i]!));
+  let y = spatial.some((d, i) => d !== out[i]! * stride[i]!) ? tf.slice(x, 0, [n!, ...out.map((o, i) => o * stride[i]!), c]) : x;
+  // Reduce the innermost spatial axis first: (.., o_i, s_i, [already pooled axes], C).
+  let inner = c;
+  for (let i = spatial.length - 1; i >= 0; i--) {
+    const s = stride[i]!;
+    if (s !== 1) y = tf.mean(tf.reshape(y, [-1, s, inner]), 1);
+    inner *= out[i]!;
   }
-  const s = stride as [number, number];
-  return tf.avgPool(x as tf.Tensor4D, s, s, "valid");
+  return tf.reshape(y, [n!, ...out, c]);
 }
 
 /** NC* (PyTorch) -> N*C (ours). */
