@@ -93,43 +93,48 @@ function channelAsFloat64(data: ResampleArray, c: number, n: number): Float64Arr
   return out;
 }
 
-/** Gets (or puts) the 2-D slice `s` along `axis` of a 3-D array as a [1, a, b] array. */
-function sliceAlong(vol: Float64Array, shape: readonly number[], axis: number, s: number, out: Float64Array, put = false): void {
-  const [n0, n1, n2] = shape as [number, number, number];
-  let p = 0;
-  if (axis === 0) {
-    const base = s * n1 * n2;
-    if (put) vol.set(out.subarray(0, n1 * n2), base); else out.set(vol.subarray(base, base + n1 * n2));
-    return;
+/** Index arithmetic for "slice s along axis a" of a C-contiguous 3-D array: (outer, slice stride, inner). */
+function sliceLayout(shape: readonly number[], axis: number): { outer: number; inner: number } {
+  let outer = 1;
+  for (let d = 0; d < axis; d++) outer *= shape[d]!;
+  let inner = 1;
+  for (let d = axis + 1; d < 3; d++) inner *= shape[d]!;
+  return { outer, inner };
+}
+
+/** Clips every slice along `axis` of `out` to the [min, max] of the same slice of `src` (skimage's per-slice clip). */
+function clipSlicesAlong(src: Float64Array, srcShape: readonly number[], out: Float64Array, outShape: readonly number[], axis: number): void {
+  const ns = srcShape[axis]!;
+  const lo = new Float64Array(ns).fill(Infinity);
+  const hi = new Float64Array(ns).fill(-Infinity);
+  const a = sliceLayout(srcShape, axis);
+  for (let o = 0, p = 0; o < a.outer; o++) for (let s = 0; s < ns; s++) for (let j = 0; j < a.inner; j++, p++) {
+    const v = src[p]!;
+    if (v < lo[s]!) lo[s] = v;
+    if (v > hi[s]!) hi[s] = v;
   }
-  for (let i = 0; i < n0; i++) {
-    if (axis === 1) {
-      const base = (i * n1 + s) * n2;
-      for (let k = 0; k < n2; k++, p++) put ? (vol[base + k] = out[p]!) : (out[p] = vol[base + k]!);
-    } else {
-      for (let j = 0; j < n1; j++, p++) {
-        const idx = (i * n1 + j) * n2 + s;
-        put ? (vol[idx] = out[p]!) : (out[p] = vol[idx]!);
-      }
-    }
+  const b = sliceLayout(outShape, axis);
+  for (let o = 0, p = 0; o < b.outer; o++) for (let s = 0; s < ns; s++) {
+    const l = lo[s]!, h = hi[s]!;
+    for (let j = 0; j < b.inner; j++, p++) { const v = out[p]!; if (v < l) out[p] = l; else if (v > h) out[p] = h; }
   }
 }
 
-/** One channel, separate z: in-plane 2-D resize per slice along `axis`, then map_coordinates along `axis`. */
+/**
+ * One channel, separate z: the in-plane 2-D resize of every slice along `axis`, then map_coordinates along `axis`.
+ * Resizing the volume with `axis` left unchanged is the same computation (filtering and interpolation never mix
+ * slices, an unchanged axis is skipped or enters with weights 1 and 0), done in a few large passes instead of one
+ * small call per slice; only skimage's clip range is per slice, so clipping is done per slice afterwards.
+ */
 function resampleChannelSeparateZ(vol: Float64Array, shape: number[], newShape: number[], axis: number, isSeg: boolean, order: number, orderZ: number): Float64Array {
-  const inPlane = shape.filter((_, d) => d !== axis);
-  const newInPlane = newShape.filter((_, d) => d !== axis);
   const hereShape = [...newShape];
   hereShape[axis] = shape[axis]!;
-  const here = new Float64Array(hereShape.reduce((a, b) => a * b, 1));
-  const slice = new Float64Array(inPlane[0]! * inPlane[1]!);
-  const s3 = [1, inPlane[0]!, inPlane[1]!];
-  const n3 = [1, newInPlane[0]!, newInPlane[1]!];
-  for (let s = 0; s < shape[axis]!; s++) {
-    sliceAlong(vol, shape, axis, s, slice);
-    // skimage's clip range is that of each 2-D slice here
-    const r = isSeg ? resizeSegmentation(slice, s3, n3, order) : resize(slice, s3, n3, order);
-    sliceAlong(here, hereShape, axis, s, r, true);
+  let here: Float64Array;
+  if (isSeg) {
+    here = resizeSegmentation(vol, shape, hereShape, order);
+  } else {
+    here = resize(vol, shape, hereShape, order, { clip: false });
+    clipSlicesAlong(vol, shape, here, hereShape, axis);
   }
   if (shape[axis] === newShape[axis]) return here;
   if (!isSeg || orderZ === 0) return mapCoordinatesAlongAxis(here, hereShape, axis, newShape[axis]!, orderZ);
