@@ -190,6 +190,9 @@ function directLowOrder(src: Float64Array, shape: readonly number[], newShape: r
 /** Taps of scipy's order-1 zoom along each axis, exposed for resize_segmentation's per-voxel label evaluation. */
 export function linearTaps(n: number, nOut: number): { index: Int32Array; weight: Float64Array } {
   const { index, weight } = axisTaps(n, nOut, 1, 0);
+  // A tap with weight exactly 0 adds nothing to a label's sum; pointing it at the other tap lets the caller's
+  // "all taps carry one label" shortcut see only the voxels that matter (e.g. an unchanged axis).
+  for (let k = 0; k < nOut; k++) if (weight[2 * k + 1] === 0) index[2 * k + 1] = index[2 * k]!;
   return { index, weight };
 }
 
