@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -158,6 +159,10 @@ struct ConvBwdWeights {
   }
 };
 
+// Node worker threads load this same shared object and would share the caches, the stream, and the per-primitive
+// weight buffers; one lock serializes oneDNN work across threads (each call already uses every core via OpenMP).
+std::mutex onednnMutex;
+
 template <typename T>
 T& cached(std::unordered_map<std::string, std::unique_ptr<T>>& cache, const std::vector<int64_t>& p) {
   auto k = key(p);
@@ -189,6 +194,7 @@ Napi::Value guarded(const Napi::CallbackInfo& info, const char* what, F&& f) {
 Napi::Value ConvForward(const Napi::CallbackInfo& info) {
   auto p = intArgs(info[0], 24, "convForward params");
   return guarded(info, "convForward", [&] {
+    std::lock_guard<std::mutex> lock(onednnMutex);
     auto& c = cached(fwdCache, p);
     float* x = f32(info[1], c.s.srcSize(), "convForward x");
     float* w = f32(info[2], c.s.weiSize(), "convForward filter");
@@ -209,6 +215,7 @@ Napi::Value ConvForward(const Napi::CallbackInfo& info) {
 Napi::Value ConvBackwardData(const Napi::CallbackInfo& info) {
   auto p = intArgs(info[0], 24, "convBackwardData params");
   return guarded(info, "convBackwardData", [&] {
+    std::lock_guard<std::mutex> lock(onednnMutex);
     auto& c = cached(bwdDataCache, p);
     float* dy = f32(info[1], c.s.dstSize(), "convBackwardData dy");
     float* w = f32(info[2], c.s.weiSize(), "convBackwardData filter");
@@ -229,6 +236,7 @@ Napi::Value ConvBackwardData(const Napi::CallbackInfo& info) {
 Napi::Value ConvBackwardWeights(const Napi::CallbackInfo& info) {
   auto p = intArgs(info[0], 24, "convBackwardWeights params");
   return guarded(info, "convBackwardWeights", [&] {
+    std::lock_guard<std::mutex> lock(onednnMutex);
     auto& c = cached(bwdWeightsCache, p);
     float* x = f32(info[1], c.s.srcSize(), "convBackwardWeights x");
     float* dy = f32(info[2], c.s.dstSize(), "convBackwardWeights dy");
@@ -279,6 +287,7 @@ std::unordered_map<std::string, std::unique_ptr<MatMul>> matmulCache;
 Napi::Value MatMulFn(const Napi::CallbackInfo& info) {
   auto p = intArgs(info[0], 7, "matmul params");
   return guarded(info, "matmul", [&] {
+    std::lock_guard<std::mutex> lock(onednnMutex);
     auto& m = cached(matmulCache, p);
     float* a = f32(info[1], m.aSize, "matmul a");
     float* b = f32(info[2], m.bSize, "matmul b");
@@ -490,6 +499,7 @@ Napi::Value Version(const Napi::CallbackInfo& info) {
 
 // Drops every cached primitive (and the weight buffers they own), e.g. after a run with many distinct shapes.
 Napi::Value ClearCache(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(onednnMutex);
   fwdCache.clear();
   bwdDataCache.clear();
   bwdWeightsCache.clear();
@@ -498,6 +508,7 @@ Napi::Value ClearCache(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CacheSize(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(onednnMutex);
   return Napi::Number::New(info.Env(), static_cast<double>(fwdCache.size() + bwdDataCache.size() +
                                                            bwdWeightsCache.size() + matmulCache.size()));
 }

@@ -47,7 +47,8 @@ function benchConvTfjs(shape, iters, warm = true) {
   const [n, s, c, o] = shape;
   const x = tf.randomNormal([n, s, s, s, c]);
   const w = tf.randomNormal([3, 3, 3, c, o], 0, 0.05);
-  const fwd = () => tf.tidy(() => tf.conv3d(x, w, 1, "same").dataSync());
+  // Braces: tidy walks whatever it returns looking for tensors, which for a returned TypedArray is every element.
+  const fwd = () => tf.tidy(() => { tf.conv3d(x, w, 1, "same").dataSync(); });
   const gradsOf = tf.grads((a, b) => tf.conv3d(a, b, 1, "same").sum());
   const fwdBwd = () => tf.tidy(() => { for (const g of gradsOf([x, w])) g.dataSync(); });
   const fwdMs = warm ? timeIt(fwd, iters) : timeOnce(fwd);
@@ -194,6 +195,11 @@ function runTorch() {
 
 // ---- report ------------------------------------------------------------------------------------------------------
 
+async function useBackend(name) {
+  await tf.setBackend(name);
+  tf.backend().firstUse = false; // the cpu backend's "install tfjs-node" banner would break the table
+}
+
 const fmt = (v, d = 1) => (v === undefined || Number.isNaN(v) ? "-" : v.toFixed(d));
 const gflops = (flops, ms) => flops / ms / 1e6;
 const ratio = (ours, ref) => (ours === undefined || ref === undefined ? "-" : `${(ours / ref).toFixed(2)}x`);
@@ -207,11 +213,11 @@ const rows = [];
 for (const [i, shape] of CONV_SHAPES.entries()) {
   const row = { shape, torch: torch.conv?.[i] };
   if (onednn.available) {
-    await tf.setBackend("cpu-onednn");
+    await useBackend("cpu-onednn");
     row.onednn = benchConvTfjs(shape, CONV_ITERS);
   }
   if (i === 0) {
-    await tf.setBackend("cpu");
+    await useBackend("cpu");
     row.js = benchConvTfjs(shape, 1, false);
   }
   rows.push(row);
@@ -233,11 +239,11 @@ console.log(`\ntraining step (forward, cross-entropy, backward, SGD-momentum upd
 const stepRows = [];
 if (torch.stepMs !== undefined) stepRows.push(["PyTorch", torch.stepMs]);
 if (onednn.available) {
-  await tf.setBackend("cpu-onednn");
+  await useBackend("cpu-onednn");
   stepRows.push(["tfjs cpu-onednn", benchStepTfjs(STEPS)]);
 }
 if (withJsStep) {
-  await tf.setBackend("cpu");
+  await useBackend("cpu");
   stepRows.push(["tfjs cpu (pure JS, 1 step)", benchStepTfjs(0)]);
 } else {
   stepRows.push(["tfjs cpu (pure JS)", undefined]);
