@@ -5,7 +5,7 @@ import { applySpatialTransform } from "../../sdk/training/augmentation/spatial-t
 import { flipAxis, downsampleSegForDS, convertSegToRegions } from "../../sdk/training/augmentation/seg-transforms.js";
 import { gaussianKernel1d, blurAxis } from "../../sdk/training/augmentation/noise-and-blur.js";
 import { gamma } from "../../sdk/training/augmentation/intensity.js";
-import { nearestExactIndex, resizeTrilinear } from "../../sdk/training/augmentation/simulate-low-resolution.js";
+import { nearestExactIndex, resizeNearestExact, resizeTrilinear } from "../../sdk/training/augmentation/simulate-low-resolution.js";
 import { applyTrainingTransforms, type TransformConfig } from "../../sdk/training/augmentation/pipeline.js";
 import { channelStats, type Sample } from "../../sdk/training/augmentation/sample.js";
 import { runPythonJson, pythonSkipReason } from "../helpers/python.js";
@@ -151,5 +151,63 @@ describe("applyTrainingTransforms", () => {
     }
     expect(seen.has("spatial")).toBe(true);
     expect([...seen].some((x) => x.startsWith("mirror"))).toBe(true);
+  });
+});
+
+describe("transforms vs torch", () => {
+  const skip = pythonSkipReason(["torch"]);
+  it.skipIf(skip !== null)(`seg sampling = argmax of grid_sample(1000*(seg==u)) in fp16, -1 outside ${skip ?? ""}`, () => {
+    const s = makeSample(8, [6, 7, 8], 1, 3);
+    const a = 0.7, sc = 1.25, c = Math.cos(a) * sc, sn = Math.sin(a) * sc;
+    const A = [[sc, 0, 0], [0, c, -sn], [0, sn, c]];
+    const patch: [number, number, number] = [6, 7, 8];
+    const ours = applySpatialTransform(s, { affine: Float64Array.from(A.flat()) }, patch);
+    const ref = runPythonJson<number[]>(`
+import json, sys, torch
+d = json.loads(sys.stdin.read())
+seg = torch.tensor(d["seg"]).reshape(1, 1, 6, 7, 8)
+A = torch.tensor(d["A"], dtype=torch.float64)
+P = d["patch"]; S = [6, 7, 8]
+g = torch.stack(torch.meshgrid(*[torch.arange(p, dtype=torch.float64) - (p - 1) / 2 for p in P], indexing="ij"), -1) @ A.T
+pix = g + torch.tensor([(s - 1) / 2 for s in S], dtype=torch.float64)
+for i in range(3): g[..., i] /= S[i] / 2
+g = g.flip(-1).float()[None]
+labels = torch.unique(seg)
+stack = torch.cat([torch.nn.functional.grid_sample((seg == u).float() * 1000, g, mode="bilinear", padding_mode="zeros", align_corners=False).half() for u in labels], 1)
+out = labels[stack[0].float().argmax(0)]
+outside = ((pix < 0) | (pix > torch.tensor(S, dtype=torch.float64) - 1)).any(-1)
+out[outside] = -1
+print(json.dumps(out.flatten().tolist()))
+`, [], { input: JSON.stringify({ seg: Array.from(s.seg), A, patch }) });
+    const diff = ref.filter((v, i) => v !== ours.seg[i]).length;
+    // fp32 vs fp64 interpolation weights can flip a near tie; allow a handful of voxels out of 336.
+    expect(diff).toBeLessThanOrEqual(3);
+  });
+
+  it.skipIf(skip !== null)(`blur (reflect padding, truncate 6) and low-res (nearest-exact down, trilinear up) ${skip ?? ""}`, () => {
+    const s = makeSample(9, [5, 6, 7], 1);
+    const orig = s.image.slice();
+    const k = gaussianKernel1d(0.8, 6);
+    for (const ax of [0, 1, 2]) blurAxis(s, 0, ax, k, new Float64Array(7));
+    const small = new Float32Array(3 * 3 * 4);
+    const up = new Float32Array(5 * 6 * 7);
+    // Low-res path on the original image: round([5,6,7] * 0.55) = [3, 3, 4] (Python rounding: 2.75, 3.3, 3.85).
+    resizeNearestExact(orig, 0, [5, 6, 7], small, 0, [3, 3, 4]);
+    resizeTrilinear(small, 0, [3, 3, 4], up, 0, [5, 6, 7]);
+    const ref = runPythonJson<{ blur: number[]; low: number[] }>(`
+import json, sys, torch, math
+d = json.loads(sys.stdin.read())
+x = torch.tensor(d["x"]).reshape(1, 1, 5, 6, 7)
+sigma = 0.8; n = sigma * 6 + 0.5; r = round(n); ks = r if r % 2 == 1 else (r + 1 if n - r >= 0 else r - 1)
+half = (ks - 1) * 0.5
+t = torch.linspace(-half, half, steps=ks); k = torch.exp(-0.5 * (t / sigma) ** 2); k = k / k.sum()
+y = x.clone()
+for dim, pad, kshape in [(0, [0, 0, 0, 0, ks // 2, ks // 2], (1, 1, ks, 1, 1)), (1, [0, 0, ks // 2, ks // 2, 0, 0], (1, 1, 1, ks, 1)), (2, [ks // 2, ks // 2, 0, 0, 0, 0], (1, 1, 1, 1, ks))]:
+    y = torch.nn.functional.conv3d(torch.nn.functional.pad(y, pad, mode="reflect"), k.reshape(kshape))
+low = torch.nn.functional.interpolate(torch.nn.functional.interpolate(x, [3, 3, 4], mode="nearest-exact"), [5, 6, 7], mode="trilinear", align_corners=False)
+print(json.dumps({"blur": y.flatten().tolist(), "low": low.flatten().tolist()}))
+`, [], { input: JSON.stringify({ x: Array.from(orig) }) });
+    ref.blur.forEach((v, i) => expect(s.image[i]).toBeCloseTo(v, 4));
+    ref.low.forEach((v, i) => expect(up[i]).toBeCloseTo(v, 5));
   });
 });
