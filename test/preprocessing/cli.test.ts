@@ -32,7 +32,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const bin = (name: string, args: string[]) =>
   spawnSync(process.execPath, [path.join(ROOT, "bin", `${name}.js`), ...args], { env, encoding: "utf8", timeout: 300_000 });
 
-describe("nnUNetv2_preprocess_like_nnssl flags", () => {
+describe("nnUNetv2_preprocess_like_nnssl [flags]: parseArgs, exit codes, outputs", () => {
   it.each([
     [["-d", "900", "-n", "X", "-pc", "c.pth"], { d: 900, pretraining_name: "X", pretrained_checkpoint: "c.pth", adaptation_mode: "default_nnunet", np: 4, verbose: false, overwrite_pp: false }],
     [["-d", "900", "--pretraining_name", "X", "--pretrained_checkpoint", "c.pth", "-am", "fixed", "-os", "2", "1", "1", "-np", "2", "--overwrite_pp"],
@@ -71,7 +71,7 @@ describe("nnUNetv2_preprocess_like_nnssl flags", () => {
   });
 });
 
-describe("nnUNetv2_preprocess flags", () => {
+describe("nnUNetv2_preprocess [flags]: parseArgs, exit codes, outputs", () => {
   it.each([
     [["-d", "900"], { d: [900], plans_name: "nnUNetPlans", c: ["2d", "3d_fullres", "3d_lowres"], np: [8, 4, 8] }],
     [["-d", "900", "901", "-plans_name", "P", "-c", "3d_fullres", "-np", "2"], { d: [900, 901], plans_name: "P", c: ["3d_fullres"], np: [2] }],

@@ -81,7 +81,7 @@ const NORM_CASES: [string, boolean][] = [
   ["NoNormalization", false], ["RescaleTo01Normalization", false], ["RGBTo01Normalization", false],
 ];
 
-describe.skipIf(skip !== null)(`normalization schemes equal upstream's float32 numpy code${skip ? ` (${skip})` : ""}`, () => {
+describe.skipIf(skip !== null)(`NORMALIZATION_SCHEMES[name](image, seg, opts) equals upstream's float32 numpy code${skip ? ` (${skip})` : ""}`, () => {
   it.each(NORM_CASES)("%s (use_mask_for_norm %s)", (scheme, useMask) => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "norm-oracle-"));
     const n = 70_000; // more than one 8192-element numpy reduction chunk
