@@ -55,6 +55,12 @@ export interface TrainOptions extends TrainerEvents {
   numEpochs?: number;
   numIterationsPerEpoch?: number;
   numValIterationsPerEpoch?: number;
+  /**
+   * Linear warm-up epochs of the PretrainedTrainer schedule (50, or 15 for the _150ep variants). Upstream's
+   * `_<N>epochs` names keep the 50-epoch ramp, so a short run never reaches the full learning rate; short CPU runs
+   * can scale it down here.
+   */
+  warmupEpochs?: number;
   /** Seeds network init, data loading and augmentation; random (and logged) when omitted. */
   seed?: number;
   /** Augmentation worker threads (0 = in the main thread). Default: nnUNet_n_proc_DA or cores - 1. */
@@ -108,9 +114,10 @@ async function listCaseIds(folder: string): Promise<string[]> {
 /** Applies the CLI's length overrides to a trainer spec. */
 function withOverrides(spec: TrainerSpec, o: TrainOptions): TrainerSpec {
   const s = { ...spec };
-  for (const [k, v] of [["numEpochs", o.numEpochs], ["numIterationsPerEpoch", o.numIterationsPerEpoch], ["numValIterationsPerEpoch", o.numValIterationsPerEpoch]] as const) {
+  for (const [k, v] of [["numEpochs", o.numEpochs], ["numIterationsPerEpoch", o.numIterationsPerEpoch], ["numValIterationsPerEpoch", o.numValIterationsPerEpoch], ["warmupEpochs", o.warmupEpochs]] as const) {
     if (v === undefined || v === null) continue;
     if (!Number.isInteger(v) || v < (k === "numValIterationsPerEpoch" ? 0 : 1)) throw new ConfigError(`invalid ${k}: ${v}`);
+    if (k === "warmupEpochs" && s.schedule !== "warmup_poly") throw new ConfigError(`warmupEpochs: ${s.name} has no warm-up (poly schedule)`);
     s[k] = v;
   }
   return s;
