@@ -45,6 +45,7 @@ describe("train() with a 2d configuration and deep supervision", () => {
       writeFileSync(path.join(data, `c${k}.json`), JSON.stringify({ class_locations: locs }));
     }
     const paths = { nnUNet_raw: root, nnUNet_preprocessed: path.join(root, "pre"), nnUNet_results: path.join(root, "res") };
+    await expect(train({ dataset: 994, configuration: "2d", fold: 0, warmupEpochs: 3, paths })).rejects.toThrow(/warmupEpochs: nnUNetTrainer has no warm-up/);
     const before = tf.memory().numTensors;
     const run = await train({ dataset: 994, configuration: "2d", fold: 2, numEpochs: 1, numIterationsPerEpoch: 2, numValIterationsPerEpoch: 1, seed: 4, numWorkers: 0, skipValidation: true, paths });
     // Network, optimizer buffers and every step's intermediates are freed once the run returns.
