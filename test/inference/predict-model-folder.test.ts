@@ -16,6 +16,7 @@ import { convertPredictedLogitsToSegmentationWithCorrectShape } from "../../sdk/
 import { Model } from "../../sdk/inference/model.js";
 import { parseArgs } from "../../sdk/cli/argparse.js";
 import { spec, run } from "../../sdk/cli/commands/predict-from-modelfolder.js";
+import { spec as predictSpec, run as predictRun } from "../../sdk/cli/commands/predict.js";
 import type { Plans } from "../../sdk/planning/plans.js";
 import type { DatasetJson } from "../../sdk/dataset/raw.js";
 
@@ -131,6 +132,19 @@ describe("Model.load({ dataset, trainer, plans, configuration })", () => {
     expect(model.predictor.trainerName).toBe("PretrainedTrainer");
     expect(model.predictor.allowedMirroringAxes).toEqual([0, 1, 2]);
     model.dispose();
+  });
+
+  it("nnUNetv2_predict -d 900 -tr PretrainedTrainer -c 3d_fullres finds the same folder; -num_parts/-part_id split the cases", async () => {
+    const out = path.join(root, "out-predict");
+    const old = process.env.nnUNet_results;
+    process.env.nnUNet_results = path.join(root, "results");
+    try {
+      await predictRun(parseArgs(predictSpec, ["-i", imagesTs, "-o", out, "-d", "900", "-tr", "PretrainedTrainer", "-c", "3d_fullres", "-f", "1",
+        "--disable_tta", "--disable_progress_bar", "-num_parts", "2", "-part_id", "1"]));
+    } finally {
+      if (old === undefined) delete process.env.nnUNet_results; else process.env.nnUNet_results = old;
+    }
+    expect(readdirSync(out).filter((f) => f.startsWith("Tiny"))).toEqual(["Tiny_003.nii.gz"]);
   });
 });
 
