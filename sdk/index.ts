@@ -25,7 +25,8 @@ export { parseNifti, readNifti, writeNifti, formatNifti1 } from "./io/nifti/inde
 export type { NiftiImage, NiftiHeader, NiftiDtype } from "./io/nifti/index.js";
 export { parseNpy, formatNpy, readNpyFile, writeNpyFile } from "./io/npy.js";
 export type { NpyArray, NpyDtype } from "./io/npy.js";
-export { TorchTensor, PyTuple, pyFloat, orderedDict, loadTorchFile, parseTorch, saveTorchFile, formatTorch } from "./io/torch/index.js";
+export { TorchTensor, PyTuple, PyFloat, pyFloat, orderedDict, isOrderedDict, TorchDevice, TorchDtype, NumpyArray, loadTorchFile, parseTorch, saveTorchFile, formatTorch } from "./io/torch/index.js";
+export type { TorchDtypeName, TorchStorage, LoadTorchOptions, FormatTorchOptions } from "./io/torch/index.js";
 
 // raw datasets
 export { openRawDataset, convertIdToDatasetName, maybeConvertToDatasetName, verifyDatasetIntegrity, loadDatasetJson } from "./dataset/raw.js";
@@ -36,7 +37,9 @@ export type { SyntheticDatasetSpec } from "./dataset/synthetic.js";
 
 // checkpoints (nnssl, Hugging Face)
 export { Checkpoint, resolveCheckpointPath } from "./checkpoint/checkpoint.js";
-export type { AdaptationPlan, ArchitecturePlans, PretrainPlan, CheckpointLoadOptions } from "./checkpoint/checkpoint.js";
+export type { AdaptationPlan, ArchitecturePlans, PretrainPlan, PretrainConfigurationPlan, CheckpointLoadOptions } from "./checkpoint/checkpoint.js";
+export { summarizeCheckpoint } from "./checkpoint/inspect.js";
+export type { CheckpointSummary, TensorSummary } from "./checkpoint/inspect.js";
 
 // fingerprint and planning
 export { cropToNonzero } from "./fingerprint/crop-to-nonzero.js";
@@ -61,11 +64,19 @@ export { preprocessLikeNnssl, compareAdaptationModes } from "./preprocessing/lik
 export type { PreprocessLikeNnsslOptions, PreprocessLikeNnsslResult, AdaptationModeComparison } from "./preprocessing/like-nnssl.js";
 export { ADAPTATION_MODES } from "./preprocessing/adapted-plans.js";
 export type { AdaptationMode } from "./preprocessing/adapted-plans.js";
-export { listPreprocessedCases, loadPreprocessedCase } from "./preprocessing/preprocessed-dataset.js";
+export { listPreprocessedCases, loadPreprocessedCase, savePreprocessedCase } from "./preprocessing/preprocessed-dataset.js";
+export { normalizationScheme, NORMALIZATION_SCHEMES } from "./preprocessing/normalization.js";
+export type { NormalizationFn } from "./preprocessing/normalization.js";
+export { sampleForegroundLocations } from "./preprocessing/class-locations.js";
+export type { ClassLocations } from "./preprocessing/class-locations.js";
+export { buildAdaptedPlans, newSpacingFromMode } from "./preprocessing/adapted-plans.js";
+export { caseTargetSpacing } from "./preprocessing/default-preprocessor.js";
+export type { ResampleOptions } from "./preprocessing/resample.js";
+export type { PreprocessOptions } from "./preprocessing/preprocess.js";
 
 // networks
-export { buildNetwork, countParameters, stateDictShapes, Network, loadPretrainedWeights } from "./networks/index.js";
-export type { ArchitectureBlock, BuildOptions, TransferReport } from "./networks/index.js";
+export { buildNetwork, countParameters, stateDictShapes, SUPPORTED_ARCHITECTURES, Network, loadPretrainedWeights } from "./networks/index.js";
+export type { ArchitectureBlock, BuildOptions, TransferKeys, StateDictInput, TensorLike, PretrainedCheckpoint, TransferOptions, TransferReport } from "./networks/index.js";
 
 // training
 export { trainPretrained, train } from "./training/run-training.js";

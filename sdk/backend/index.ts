@@ -36,10 +36,15 @@ function tryNodeBinding(pkg: string, skipped: string[]): boolean {
   }
 }
 
-/** The cpu backend prints a "install tfjs-node" banner on first use; we report the backend ourselves instead. */
+/**
+ * The cpu backend (and ours, built on it) prints an "install tfjs-node" banner on first use; we report the backend
+ * ourselves instead (nnssl-adapt doctor).
+ */
 function silenceCpuBanner(): void {
-  const backend = tf.findBackend("cpu") as unknown as { firstUse?: boolean } | null;
-  if (backend && "firstUse" in backend) backend.firstUse = false;
+  for (const name of ["cpu", tf.getBackend()]) {
+    const backend = tf.findBackend(name) as unknown as { firstUse?: boolean } | null;
+    if (backend && "firstUse" in backend) backend.firstUse = false;
+  }
 }
 
 async function select(preferred?: string): Promise<BackendInfo> {
