@@ -205,7 +205,13 @@ export class NnUNetPredictor {
 
   /**
    * Predicts one preprocessed case and writes `<outputFileTruncated><file_ending>` (+ .npz/.json with
-   * saveProbabilities). This is what the trainer's final validation calls for each validation case.
+   * saveProbabilities). This is what the trainer's final validation calls for each validation case (upstream's
+   * perform_actual_validation: step 0.5, Gaussian, mirroring, deep supervision off).
+   * @example
+   * const p = new NnUNetPredictor({ tileStepSize: 0.5, useGaussian: true, useMirroring: true })
+   *   .manualInitialization({ network, plans, configurationName: "3d_fullres", datasetJson, inferenceAllowedMirroringAxes: [0, 1, 2] });
+   * const c = await loadPreprocessedCase(folder, "case_007");
+   * await p.predictPreprocessedCase(c.data, c.shape, c.properties, path.join(foldFolder, "validation", "case_007"));
    */
   async predictPreprocessedCase(
     data: Float32Array, shape: readonly number[], properties: ExportProperties, outputFileTruncated: string,
