@@ -1,0 +1,55 @@
+// The seam between the tfjs kernels and the loaded addon (native/src/addon.cc): its TypeScript signature, the one
+// loaded instance, and what kernels need from tfjs' MathBackendCPU. Only sdk/backend/onednn.ts loads the .node file.
+
+import * as tf from "@tensorflow/tfjs";
+
+export type TensorInfo = tf.TensorInfo;
+
+/** The functions exported by native/build/Release/nnssl_onednn.node. */
+export interface OnednnAddon {
+  /** params: see convParams; x NDHWC, w DHWIO, y NDHWC (written). */
+  convForward(params: number[], x: Float32Array, w: Float32Array, y: Float32Array): void;
+  convBackwardData(params: number[], dy: Float32Array, w: Float32Array, dx: Float32Array): void;
+  convBackwardWeights(params: number[], x: Float32Array, dy: Float32Array, dw: Float32Array): void;
+  /** params: [batchA, batchB, M, K, N, transposeA, transposeB] */
+  matmul(params: number[], a: Float32Array, b: Float32Array, c: Float32Array): void;
+  /** op: 0 add, 1 sub, 2 mul, 3 div, 4 squared difference, 5 max, 6 min, 7 copy a, 8 greater (Uint8Array out); shape/strides coalesced, stride 0 broadcasts. */
+  binary(op: number, shape: number[], stridesA: number[], stridesB: number[], a: Float32Array, b: Float32Array, out: Float32Array | Uint8Array): void;
+  /** out = condition ? t : e, element by element (same lengths). */
+  select(condition: Uint8Array, t: Float32Array, e: Float32Array, out: Float32Array): void;
+  leakyRelu(alpha: number, x: Float32Array, y: Float32Array): void;
+  /** out[a, b] = op over r of x[a, r, b]; op 0 sum, 1 mean, 2 max. */
+  reduce(op: number, outer: number, reduced: number, inner: number, x: Float32Array, out: Float32Array): void;
+  version(): { major: number; minor: number; patch: number; cpuRuntime: string };
+  clearCache(): void;
+  cacheSize(): number;
+}
+
+/** What the kernels need from MathBackendCPU (its `data` store and `makeTensorInfo`). */
+export interface CpuBackend {
+  data: { get(dataId: object): { values?: unknown } };
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array | Uint8Array): TensorInfo;
+}
+
+export const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** The Float32Array behind a tensor, or null when it is not one (complex, int, or not yet materialized). */
+export function f32(backend: CpuBackend, t: TensorInfo): Float32Array | null {
+  const values = backend.data.get(t.dataId).values;
+  return t.dtype === "float32" && values instanceof Float32Array ? values : null;
+}
+
+/** A native kernel: its result, or null to hand the call to the pure-JS kernel. */
+export type Fast = (inputs: Record<string, TensorInfo>, backend: CpuBackend, attrs: Record<string, unknown>) => TensorInfo | TensorInfo[] | null;
+
+let loaded: OnednnAddon | undefined;
+
+/** Called once by registerOnednnKernels with the addon sdk/backend/onednn.ts loaded. */
+export function setAddon(lib: OnednnAddon): void {
+  loaded = lib;
+}
+
+export function addon(): OnednnAddon {
+  if (!loaded) throw new Error("cpu-onednn kernel called before the oneDNN addon was loaded");
+  return loaded;
+}
