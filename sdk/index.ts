@@ -88,9 +88,20 @@ export type { Fold } from "./training/splits.js";
 // inference and evaluation
 export { Model } from "./inference/model.js";
 export type { ModelLoadOptions, ModelSource, LabelledVolume } from "./inference/model.js";
-export { NnUNetPredictor } from "./inference/predictor.js";
+export { NnUNetPredictor, autoDetectAvailableFolds } from "./inference/predictor.js";
+export type { PredictorOptions, PredictorNetwork, ManualInitialization } from "./inference/predictor.js";
 export { predictFromFiles } from "./inference/predict-from-files.js";
-export { computeMetricsOnFolder } from "./evaluation/evaluate-folder.js";
+export type { PredictFromFilesOptions } from "./inference/predict-from-files.js";
+export { predictSlidingWindowReturnLogits } from "./inference/sliding-window.js";
+export { computeStepsForSlidingWindow } from "./inference/sliding-window-geometry.js";
+export { computeGaussian } from "./inference/compute-gaussian.js";
+export { convertPredictedLogitsToSegmentationWithCorrectShape, exportPredictionFromLogits } from "./inference/export.js";
+export type { ExportProperties, SegmentationResult } from "./inference/export.js";
+export { getOutputFolder } from "./inference/model-folder.js";
+export { computeMetricsOnFolder, computeMetricsOnFolder2 } from "./evaluation/evaluate-folder.js";
+export { computeMetrics } from "./evaluation/metrics.js";
+export type { LabelOrRegion, Metrics } from "./evaluation/metrics.js";
+export type { EvaluationSummary, CaseMetrics } from "./evaluation/summary.js";
 
 // pretraining (nnssl MAE)
 export { pretrainMae } from "./pretraining/mae-trainer.js";
