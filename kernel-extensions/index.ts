@@ -16,3 +16,5 @@ export { trainingCurves, liveTrainingCurves } from "./training-curves.js";
 export type { TrainingLog, CurveSeries } from "./training-curves.js";
 export { notebookProgress } from "./progress.js";
 export { tableBundle, showTable } from "./table.js";
+export { show, summarize } from "./show.js";
+export type { ShowOptions, Shown, ShownKind } from "./show.js";

@@ -29,5 +29,7 @@ export function tableBundle(table: ArqueroLike | readonly Record<string, unknown
 export function showTable(table: ArqueroLike | readonly Record<string, unknown>[], opts: { limit?: number } = {}): MimeBundle {
   const b = tableBundle(table, opts);
   displayBundle(b);
-  return withSummary(b, String(b["text/plain"]));
+  // One line, not the table again: tslab prints a cell's last value below the table it just displayed.
+  const n = isArquero(table) ? table.numRows() : (table as readonly unknown[]).length;
+  return withSummary(b, `[table: ${n} row${n === 1 ? "" : "s"}]`);
 }
