@@ -49,11 +49,13 @@ function benchConvTfjs(shape, iters, warm = true) {
   const w = tf.randomNormal([3, 3, 3, c, o], 0, 0.05);
   // Braces: tidy walks whatever it returns looking for tensors, which for a returned TypedArray is every element.
   const fwd = () => tf.tidy(() => { tf.conv3d(x, w, 1, "same").dataSync(); });
-  const gradsOf = tf.grads((a, b) => tf.conv3d(a, b, 1, "same").sum());
-  const fwdBwd = () => tf.tidy(() => { for (const g of gradsOf([x, w])) g.dataSync(); });
+  // An explicit upstream gradient (like PyTorch's y.backward(dy)), so only the convolutions are timed.
+  const dy = tf.randomNormal([n, s, s, s, o]);
+  const gradsOf = tf.grads((a, b) => tf.conv3d(a, b, 1, "same"));
+  const fwdBwd = () => tf.tidy(() => { for (const g of gradsOf([x, w], dy)) g.dataSync(); });
   const fwdMs = warm ? timeIt(fwd, iters) : timeOnce(fwd);
   const fwdBwdMs = warm ? timeIt(fwdBwd, iters) : timeOnce(fwdBwd);
-  tf.dispose([x, w]);
+  tf.dispose([x, w, dy]);
   return { fwdMs, fwdBwdMs };
 }
 
@@ -144,11 +146,11 @@ def timeit(fn, iters):
     return (time.perf_counter() - t) / iters * 1000
 out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "conv": []}
 for n, s, c, o in cfg["convShapes"]:
-    x = torch.randn(n, c, s, s, s, requires_grad=True); w = (torch.randn(o, c, 3, 3, 3) * 0.05).requires_grad_()
+    x = torch.randn(n, c, s, s, s, requires_grad=True); w = (torch.randn(o, c, 3, 3, 3) * 0.05).requires_grad_(); dy = torch.randn(n, o, s, s, s)
     def fwd():
         with torch.no_grad(): F.conv3d(x, w, padding=1)
     def fwdbwd():
-        x.grad = None; w.grad = None; F.conv3d(x, w, padding=1).sum().backward()
+        x.grad = None; w.grad = None; F.conv3d(x, w, padding=1).backward(dy)
     out["conv"].append({"fwdMs": timeit(fwd, cfg["iters"]), "fwdBwdMs": timeit(fwdbwd, cfg["iters"])})
 net = cfg["net"]; f = net["features"]
 class Block(nn.Module):
