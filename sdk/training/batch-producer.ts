@@ -5,7 +5,7 @@
 
 import { Worker } from "node:worker_threads";
 import { RandomState } from "../util/random-state.js";
-import { reviveError, transferables } from "../util/pool.js";
+import { reviveError } from "../util/pool.js";
 import { CaseCache } from "./case-reader.js";
 import { generateBatch, type Batch, type LoaderConfig } from "./data-loader.js";
 import type { TransformConfig } from "./augmentation/pipeline.js";
@@ -134,4 +134,3 @@ export class BatchProducer {
   }
 }
 
-export { transferables };

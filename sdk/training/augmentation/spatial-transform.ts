@@ -23,7 +23,6 @@ export interface SpatialOptions {
   scaling?: [number, number];
 }
 
-function mat3(a: number[][]): number[][] { return a; }
 function mul(a: number[][], b: number[][]): number[][] {
   return a.map((row) => b[0]!.map((_, j) => row.reduce((s, v, k) => s + v * b[k]![j]!, 0)));
 }
@@ -42,7 +41,7 @@ export function drawSpatialParams(rs: RandomState, { rotation, inPlane, pRotatio
   if (inPlane) {
     const a = angles[nAngles - 1]!;
     const c = Math.cos(a), sn = Math.sin(a);
-    A = mat3([[1, 0, 0], [0, c * s, -sn * s], [0, sn * s, c * s]]);
+    A = [[1, 0, 0], [0, c * s, -sn * s], [0, sn * s, c * s]];
   } else {
     const [a0, a1, a2] = angles as [number, number, number];
     const Rx = [[1, 0, 0], [0, Math.cos(a0), -Math.sin(a0)], [0, Math.sin(a0), Math.cos(a0)]];
