@@ -1,7 +1,7 @@
 // A figure = an interactive plotly spec plus a static SVG of the same data. Jupyter front ends with a plotly
 // renderer (JupyterLab, VS Code) draw the interactive one; nbconvert HTML and code hosts show the SVG.
 
-import { displayBundle, UpdatingDisplay, withSummary, type MimeBundle } from "./mime.js";
+import { displayBundle, escapeHtml, UpdatingDisplay, withSummary, type MimeBundle } from "./mime.js";
 import { svgChart, type Panel } from "./svg-chart.js";
 
 export interface Figure {
@@ -14,7 +14,11 @@ export interface Figure {
 }
 
 export function figureBundle(fig: Figure): MimeBundle {
-  return { "application/vnd.plotly.v1+json": fig.plotly, "image/svg+xml": fig.svg, "text/plain": fig.text };
+  // nbconvert's HTML export (lxml clean_html) strips an image/svg+xml output down to its text, so the static chart
+  // also goes out as HTML with the SVG as an <img> data URI. Front ends with a plotly renderer still show the
+  // interactive figure (it ranks above HTML there); nbconvert and code hosts show the image.
+  const html = `<img src="data:image/svg+xml;base64,${Buffer.from(fig.svg, "utf8").toString("base64")}" alt="${escapeHtml(fig.text.split("\n")[0]!)}"/>`;
+  return { "application/vnd.plotly.v1+json": fig.plotly, "text/html": html, "image/svg+xml": fig.svg, "text/plain": fig.text };
 }
 
 /** Builds a figure from panels: each panel becomes a plotly subplot (stacked vertically) and an SVG panel. */

@@ -30,6 +30,11 @@ export interface SliceOptions {
   alpha?: number;
   /** Minimum output edge in pixels; small slices are enlarged with nearest neighbours (default 192). */
   minSize?: number;
+  /**
+   * Millimetres per output pixel (overrides minSize). sliceViewer gives several volumes one common value, so a raw
+   * case and its resampled versions are drawn at the same physical scale.
+   */
+  pixelSize?: number;
   title?: string;
 }
 
@@ -60,6 +65,21 @@ function percentile(sorted: Float32Array, q: number): number {
   const lo = Math.floor(pos);
   const hi = Math.min(lo + 1, sorted.length - 1);
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+}
+
+/** Millimetres per pixel that draw a rows x cols slice with at least `minSize` pixels on its longer edge. */
+function defaultPixelSize(rows: number, cols: number, sr: number, sc: number, minSize: number): number {
+  const unit = Math.min(sr, sc);
+  return unit / Math.max(1, Math.ceil(minSize / Math.max((rows * sr) / unit, (cols * sc) / unit)));
+}
+
+/** The in-plane row / column spacing and size of `volume`'s slices across `axis`. */
+function planeGeometry(volume: VolumeLike, axis: number): { rows: number; cols: number; sr: number; sc: number } {
+  const [, n0, n1, n2] = spatial(volume);
+  const dims = [n0, n1, n2];
+  const [ra, ca] = axis === 0 ? [1, 2] : axis === 1 ? [0, 2] : [0, 1];
+  const sp = volume.spacing ?? volume.properties?.spacing;
+  return { rows: dims[ra]!, cols: dims[ca]!, sr: sp ? sp[ra]! : 1, sc: sp ? sp[ca]! : 1 };
 }
 
 /** Renders one slice of `volume` (with an optional label overlay) to a PNG. */
@@ -102,9 +122,8 @@ export function renderSlice(volume: VolumeLike, opts: SliceOptions = {}): SliceI
   // Physical aspect ratio and a readable size: integer nearest-neighbour scale factors per axis.
   const sp = volume.spacing ?? volume.properties?.spacing;
   const sr = sp ? sp[ra]! : 1, sc = sp ? sp[ca]! : 1;
-  const unit = Math.min(sr, sc);
-  const grow = Math.max(1, Math.ceil(minSize / Math.max(rows * sr / unit, cols * sc / unit)));
-  const fr = Math.max(1, Math.round((sr / unit) * grow)), fc = Math.max(1, Math.round((sc / unit) * grow));
+  const px = opts.pixelSize ?? defaultPixelSize(rows, cols, sr, sc, minSize);
+  const fr = Math.max(1, Math.round(sr / px)), fc = Math.max(1, Math.round(sc / px));
   const H = rows * fr, W = cols * fc;
   const rgb = new Uint8Array(W * H * 3);
   const lbase = index * strides[axis]!;
@@ -147,8 +166,13 @@ export function sliceViewer(
   opts: SliceOptions & { labels?: readonly (VolumeLike | null)[]; titles?: readonly string[]; display?: boolean } = {},
 ): SliceView {
   const vols = Array.isArray(volume) ? (volume as readonly VolumeLike[]) : [volume as VolumeLike];
+  // One physical scale for all: the finest any of them needs to reach minSize.
+  const pixelSize = opts.pixelSize ?? Math.min(...vols.map((v) => {
+    const g = planeGeometry(v, opts.axis ?? 0);
+    return defaultPixelSize(g.rows, g.cols, g.sr, g.sc, opts.minSize ?? 192);
+  }));
   const images = vols.map((v, i) =>
-    renderSlice(v, { ...opts, label: opts.labels ? opts.labels[i] ?? null : opts.label, title: opts.titles?.[i] ?? opts.title }),
+    renderSlice(v, { ...opts, pixelSize, label: opts.labels ? opts.labels[i] ?? null : opts.label, title: opts.titles?.[i] ?? opts.title }),
   );
   const html = `<div style="display:flex;gap:12px;flex-wrap:wrap">${images
     .map((im) => `<figure style="margin:0"><img src="data:image/png;base64,${base64(im.png)}" width="${im.width}" height="${im.height}"/>`

@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import * as aq from "arquero";
-import { show, summarize } from "../../kernel-extensions/index.js";
+import { figureBundle, show, sliceViewer, spacingHistogram, summarize } from "../../kernel-extensions/index.js";
 import { formatNpy } from "../../sdk/io/npy.js";
 
 const html = (b: Record<string, unknown>) => String(b["text/html"] ?? "");
@@ -116,5 +116,22 @@ describe("summarize(x) recognises SDK objects by shape", () => {
 
   it("show() resolves to undefined, so tslab prints nothing after the outputs, and sends nothing outside a kernel", async () => {
     await expect(show([{ a: 1 }])).resolves.toBeUndefined();
+  });
+});
+
+describe("display fixes found by looking at the executed notebooks", () => {
+  it("sliceViewer draws side-by-side volumes at one physical scale (raw 2 mm vs resampled 1 mm)", () => {
+    const raw = { data: new Float32Array(10 * 20 * 20), shape: [1, 10, 20, 20], spacing: [2, 1, 1] };
+    const resampled = { data: new Float32Array(20 * 20 * 20), shape: [1, 20, 20, 20], spacing: [1, 1, 1] };
+    const v = sliceViewer([raw, resampled], { axis: 2, display: false });
+    expect(v.images.map((im) => [im.width, im.height])).toEqual([[200, 200], [200, 200]]);
+    const cropped = { data: new Float32Array(5 * 5 * 5), shape: [1, 5, 5, 5], spacing: [1, 1, 1] };
+    const w = sliceViewer([resampled, cropped], { display: false });
+    expect(w.images[1]!.width * 4).toBe(w.images[0]!.width);
+  });
+  it("figures carry the SVG as an HTML <img> too (nbconvert's HTML export strips inline SVG outputs)", () => {
+    const b = figureBundle(spacingHistogram([[2, 1, 1]], { display: false }));
+    const m = /^<img src="data:image\/svg\+xml;base64,([^"]+)"/.exec(String(b["text/html"]));
+    expect(Buffer.from(m![1]!, "base64").toString("utf8")).toBe(b["image/svg+xml"]);
   });
 });
