@@ -3,6 +3,7 @@
 
 import { InputError } from "../errors.js";
 import { readImages, readSeg, type ReaderWriterName } from "../io/image-io.js";
+import { prod } from "../util/python-math.js";
 import { RandomState } from "../util/random-state.js";
 import { cropToNonzero } from "./crop-to-nonzero.js";
 
@@ -79,7 +80,6 @@ export async function analyzeCase(input: AnalyzeCaseInput): Promise<AnalyzeCaseO
   const numChannels = images.shape[0]!;
   const { samples, numForeground } = collectForegroundIntensities(crop.seg, crop.data, numChannels, input.numSamples);
   const shapeAfterCrop = crop.shape.slice(1);
-  const prodOf = (s: number[]) => s.reduce((a, b) => a * b, 1);
   return {
     id: input.id,
     shapeBeforeCrop: spatial,
@@ -87,6 +87,6 @@ export async function analyzeCase(input: AnalyzeCaseInput): Promise<AnalyzeCaseO
     spacing: images.properties.spacing,
     samples,
     numForeground,
-    relativeSizeAfterCropping: prodOf(shapeAfterCrop) / prodOf(spatial),
+    relativeSizeAfterCropping: prod(shapeAfterCrop) / prod(spatial),
   };
 }

@@ -6,7 +6,7 @@ import { promises as fsp } from "node:fs";
 import { requirePath, type Paths } from "../config/env.js";
 import { InputError } from "../errors.js";
 import { channelNames, verifyDatasetIntegrity, type RawDataset } from "../dataset/raw.js";
-import { median } from "../planning/network-topology.js";
+import { median } from "../util/python-math.js";
 import { exists } from "../util/fs.js";
 import { mapInWorkers } from "../util/pool.js";
 import { noProgress, type ProgressCallback } from "../util/progress.js";

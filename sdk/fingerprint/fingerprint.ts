@@ -4,7 +4,7 @@
 
 import * as aq from "arquero";
 import { InputError } from "../errors.js";
-import { formatPythonJson, type JsonPath } from "../planning/python-json.js";
+import { formatPythonJson, type JsonPath } from "../util/python-json.js";
 import type { IntensityProperties } from "../planning/plans.js";
 import { readJson, writeFileAtomic } from "../util/fs.js";
 import type { FingerprintJson } from "./fingerprint-json.js";
@@ -32,7 +32,7 @@ export class Fingerprint {
 
   /** The file text upstream's save_json writes. */
   format(): string {
-    return formatPythonJson(this.json, { indent: 4, sortKeys: true, isFloat: fingerprintNumberIsFloat });
+    return formatPythonJson(this.json, { indent: 4, sortKeys: true, numericIntKeys: true, isFloat: fingerprintNumberIsFloat });
   }
 
   async save(file: string): Promise<void> {

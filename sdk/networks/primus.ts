@@ -4,6 +4,7 @@
 
 import { tf } from "../backend/index.js";
 import { ConfigError, InputError } from "../errors.js";
+import { roundHalfEven } from "../util/python-math.js";
 import { Conv, TransposedConv } from "./conv-blocks.js";
 import { EvaBlock, LayerNorm, type DropPathMasks, type Rope } from "./eva-block.js";
 import { Rng } from "./init.js";
@@ -35,12 +36,6 @@ export interface PrimusConfig {
   useAbsPosEmbed: boolean;
   /** Stochastic depth: block i drops its branches with probability linspace(0, rate, depth)[i] in training mode. */
   dropPathRate: number;
-}
-
-/** Python's round(): half to even. */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /**

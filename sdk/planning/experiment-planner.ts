@@ -6,11 +6,10 @@
 import { ConfigError } from "../errors.js";
 import type { FingerprintJson } from "../fingerprint/fingerprint-json.js";
 import { computeConvFeatureMapSize } from "./conv-feature-map-size.js";
-import {
-  argmax, argsortLast, getPoolAndConvProps, medianAxis0, percentileLinear, prod, roundHalfEven,
-} from "./network-topology.js";
+import { getPoolAndConvProps } from "./network-topology.js";
+import { argmax, argsortLast, medianAxis0, percentileLinear, prod, roundHalfEven } from "../util/python-math.js";
 import { normalizationSchemeFor } from "./normalization-schemes.js";
-import type { ArchitecturePlan, ConfigurationPlan, Plans, ResamplingKwargs } from "./plans.js";
+import { unetArchitecture, type ArchitecturePlan, type ConfigurationPlan, type Plans, type ResamplingKwargs } from "./plans.js";
 
 /** The dataset.json keys planning reads (structurally compatible with sdk/dataset/raw.ts DatasetJson). */
 export interface PlannerDatasetJson {
@@ -158,26 +157,8 @@ export class ExperimentPlanner {
 
   private architecture(numStages: number, maxFeatures: number, dim: number, kernelSizes: number[][], strides: number[][]): ArchitecturePlan {
     const { n_conv_per_stage_decoder, ...encoder } = this.stageKwargs(numStages);
-    return {
-      network_class_name: this.UNetClass,
-      arch_kwargs: {
-        n_stages: numStages,
-        features_per_stage: Array.from({ length: numStages }, (_, i) => Math.min(maxFeatures, this.UNetBaseNumFeatures * 2 ** i)),
-        conv_op: `torch.nn.modules.conv.Conv${dim}d`,
-        kernel_sizes: kernelSizes,
-        strides,
-        ...encoder,
-        n_conv_per_stage_decoder: n_conv_per_stage_decoder!,
-        conv_bias: true,
-        norm_op: `torch.nn.modules.instancenorm.InstanceNorm${dim}d`,
-        norm_op_kwargs: { eps: 1e-5, affine: true },
-        dropout_op: null,
-        dropout_op_kwargs: null,
-        nonlin: "torch.nn.LeakyReLU",
-        nonlin_kwargs: { inplace: true },
-      },
-      _kw_requires_import: ["conv_op", "norm_op", "dropout_op", "nonlin"],
-    };
+    const features = Array.from({ length: numStages }, (_, i) => Math.min(maxFeatures, this.UNetBaseNumFeatures * 2 ** i));
+    return unetArchitecture(this.UNetClass, dim, features, kernelSizes, strides, encoder, n_conv_per_stage_decoder!);
   }
 
   private estimate(arch: ArchitecturePlan, patchSize: number[], cache: Cache): number {

@@ -1,5 +1,5 @@
-// Port of nnunetv2/experiment_planning/experiment_planners/network_topology.py (get_pool_and_conv_props, pad_shape)
-// plus the Python rounding / numpy reductions the planner relies on, so the plans come out bit-identical.
+// Port of nnunetv2/experiment_planning/experiment_planners/network_topology.py (get_pool_and_conv_props, pad_shape).
+// The Python rounding / numpy reductions the planner relies on live in sdk/util/python-math.ts.
 
 export interface PoolAndConvProps {
   numPoolPerAxis: number[];
@@ -7,65 +7,6 @@ export interface PoolAndConvProps {
   convKernelSizes: number[][];
   patchSize: number[];
   shapeMustBeDivisibleBy: number[];
-}
-
-/** Python's round(x) on a float: half to even (JS Math.round rounds half up). */
-export function roundHalfEven(x: number): number {
-  const f = Math.floor(x);
-  const diff = x - f;
-  if (diff > 0.5) return f + 1;
-  if (diff < 0.5) return f;
-  return f % 2 === 0 ? f : f + 1;
-}
-
-/** np.percentile(values, q) with the default linear method (numpy's _lerp, float64). */
-export function percentileLinear(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const n = sorted.length;
-  if (n === 0) throw new RangeError("percentile of an empty array");
-  const virtual = (n - 1) * (q / 100);
-  if (virtual >= n - 1) return sorted[n - 1]!;
-  if (virtual < 0) return sorted[0]!;
-  const prev = Math.floor(virtual);
-  const gamma = virtual - prev;
-  const a = sorted[prev]!;
-  const b = sorted[prev + 1]!;
-  const d = b - a;
-  return gamma >= 0.5 ? b - d * (1 - gamma) : a + d * gamma;
-}
-
-/** np.median on float64 values. */
-export function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const n = s.length;
-  if (n === 0) return NaN;
-  return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
-}
-
-/** Column-wise np.median of a list of equal-length rows. */
-export function medianAxis0(rows: readonly (readonly number[])[]): number[] {
-  return rows[0]!.map((_, j) => median(rows.map((r) => r[j]!)));
-}
-
-/** np.prod in float64, left to right. */
-export function prod(values: readonly number[]): number {
-  let p = 1;
-  for (const v of values) p *= v;
-  return p;
-}
-
-/** np.argmax: first index of the maximum. */
-export function argmax(values: readonly number[]): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
-  return best;
-}
-
-/** np.argsort(values)[-1] on short arrays: the *last* index among equal maxima (stable sort). */
-export function argsortLast(values: readonly number[]): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i]! >= values[best]!) best = i;
-  return best;
 }
 
 /** pad_shape: rounds each entry up to a multiple of `mustBeDivisibleBy` (unchanged if already divisible), as int. */

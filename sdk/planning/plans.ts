@@ -3,7 +3,7 @@
 
 import { ConfigError } from "../errors.js";
 import { readJson, writeFileAtomic } from "../util/fs.js";
-import { formatPythonJson, type JsonPath } from "./python-json.js";
+import { formatPythonJson, type JsonPath } from "../util/python-json.js";
 
 export interface ResamplingKwargs {
   is_seg: boolean;
@@ -150,24 +150,23 @@ export function resolveConfiguration(plans: Plans, name: string, visited: readon
   return conf as ConfigurationPlan;
 }
 
-/** Old plans (before dynamic_network_architectures' `architecture` block) -> the current layout. */
-function convertLegacyConfiguration(c: Record<string, any>): Record<string, unknown> {
-  if (!("UNet_class_name" in c)) return c;
-  const plain = c.UNet_class_name === "PlainConvUNet";
-  const nStages = (c.n_conv_per_stage_encoder as number[]).length;
-  const dim = (c.patch_size as number[]).length;
-  const architecture: ArchitecturePlan = {
-    network_class_name: plain
-      ? "dynamic_network_architectures.architectures.unet.PlainConvUNet"
-      : "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet",
+/**
+ * The `architecture` block nnU-Net writes for its U-Nets: conv / instance norm / LeakyReLU ops named for `dim`, in
+ * upstream's key order (plans files are compared as text). `encoder` holds `n_conv_per_stage` (PlainConvUNet) or
+ * `n_blocks_per_stage` (ResidualEncoderUNet).
+ */
+export function unetArchitecture(networkClassName: string, dim: number, featuresPerStage: number[], kernelSizes: number[][],
+  strides: number[][], encoder: Record<string, number[]>, nConvPerStageDecoder: number[]): ArchitecturePlan {
+  return {
+    network_class_name: networkClassName,
     arch_kwargs: {
-      n_stages: nStages,
-      features_per_stage: Array.from({ length: nStages }, (_, i) => Math.min(c.UNet_base_num_features * 2 ** i, c.unet_max_num_features)),
+      n_stages: featuresPerStage.length,
+      features_per_stage: featuresPerStage,
       conv_op: `torch.nn.modules.conv.Conv${dim}d`,
-      kernel_sizes: structuredClone(c.conv_kernel_sizes),
-      strides: structuredClone(c.pool_op_kernel_sizes),
-      [plain ? "n_conv_per_stage" : "n_blocks_per_stage"]: structuredClone(c.n_conv_per_stage_encoder),
-      n_conv_per_stage_decoder: structuredClone(c.n_conv_per_stage_decoder),
+      kernel_sizes: kernelSizes,
+      strides,
+      ...encoder,
+      n_conv_per_stage_decoder: nConvPerStageDecoder,
       conv_bias: true,
       norm_op: `torch.nn.modules.instancenorm.InstanceNorm${dim}d`,
       norm_op_kwargs: { eps: 1e-5, affine: true },
@@ -178,6 +177,23 @@ function convertLegacyConfiguration(c: Record<string, any>): Record<string, unkn
     },
     _kw_requires_import: ["conv_op", "norm_op", "dropout_op", "nonlin"],
   };
+}
+
+/** Old plans (before dynamic_network_architectures' `architecture` block) -> the current layout. */
+function convertLegacyConfiguration(c: Record<string, any>): Record<string, unknown> {
+  if (!("UNet_class_name" in c)) return c;
+  const plain = c.UNet_class_name === "PlainConvUNet";
+  const nStages = (c.n_conv_per_stage_encoder as number[]).length;
+  const dim = (c.patch_size as number[]).length;
+  const architecture = unetArchitecture(
+    plain ? "dynamic_network_architectures.architectures.unet.PlainConvUNet" : "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet",
+    dim,
+    Array.from({ length: nStages }, (_, i) => Math.min(c.UNet_base_num_features * 2 ** i, c.unet_max_num_features)),
+    structuredClone(c.conv_kernel_sizes),
+    structuredClone(c.pool_op_kernel_sizes),
+    { [plain ? "n_conv_per_stage" : "n_blocks_per_stage"]: structuredClone(c.n_conv_per_stage_encoder) },
+    structuredClone(c.n_conv_per_stage_decoder),
+  );
   const out = { ...c };
   for (const k of ["UNet_class_name", "UNet_base_num_features", "n_conv_per_stage_encoder", "n_conv_per_stage_decoder",
     "num_pool_per_axis", "pool_op_kernel_sizes", "conv_kernel_sizes", "unet_max_num_features"]) delete out[k];

@@ -7,7 +7,7 @@ import { promises as fsp } from "node:fs";
 import * as path from "node:path";
 import { ConfigError } from "../errors.js";
 import type { AdaptationPlan } from "../checkpoint/adaptation-plan.js";
-import { formatPythonJson, type JsonPath } from "../planning/python-json.js";
+import { formatPythonJson, type JsonPath } from "../util/python-json.js";
 import { loadPlans, plansNumberIsFloat, type Plans, type StoredConfiguration } from "../planning/plans.js";
 
 export type AdaptationMode = "default_nnunet" | "like_pretrained" | "fixed" | "no_resample";
@@ -153,7 +153,7 @@ export function formatAdaptedPlans(plans: Plans, mode: AdaptationMode): string {
     if (p[0] === "configurations" && p[2] === "spacing") return mode === "default_nnunet" || mode === "fixed";
     return plansNumberIsFloat(p);
   };
-  return formatPythonJson(plans, { indent: 4, sortKeys: true, isFloat });
+  return formatPythonJson(plans, { indent: 4, sortKeys: true, numericIntKeys: true, isFloat });
 }
 
 /** The base plans of a preprocessed dataset folder: the first of BASE_PLANS_CANDIDATES that exists. */

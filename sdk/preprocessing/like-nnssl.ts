@@ -7,6 +7,7 @@ import type { Paths } from "../config/env.js";
 import { Checkpoint } from "../checkpoint/checkpoint.js";
 import { openRawDataset, type RawDataset } from "../dataset/raw.js";
 import { readJson, writeFileAtomic } from "../util/fs.js";
+import { median } from "../util/python-math.js";
 import type { Plans } from "../planning/plans.js";
 import { noProgress, type ProgressCallback } from "../util/progress.js";
 import { computeNewShape } from "./resample.js";
@@ -99,12 +100,6 @@ export interface AdaptationModeComparison {
   /** Bytes the preprocessed .npy files would take (float32 data, int16 seg, 128-byte headers). */
   sizeOnDisk: number;
 }
-
-const median = (v: number[]) => {
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 /**
  * For each adaptation mode (fixed only when `overrideSpacing` is given): target spacing, median resampled shape, how

@@ -4,6 +4,7 @@
 
 import { ANISO_THRESHOLD } from "../config/constants.js";
 import { InputError } from "../errors.js";
+import { roundHalfEven } from "../util/python-math.js";
 import { mapCoordinatesAlongAxis, resize } from "./zoom.js";
 import { resizeSegmentation } from "./resize-segmentation.js";
 
@@ -18,12 +19,6 @@ export interface ResampleOptions {
   /** null: decide from the spacings; true / false: force (upstream's default for this function is false). */
   forceSeparateZ?: boolean | null;
   separateZAnisotropyThreshold?: number;
-}
-
-/** Python's round(): nearest integer, ties to even. */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /**

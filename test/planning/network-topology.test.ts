@@ -1,8 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { computeConvFeatureMapSize } from "../../sdk/planning/conv-feature-map-size.js";
-import {
-  argsortLast, getPoolAndConvProps, padShape, percentileLinear, roundHalfEven,
-} from "../../sdk/planning/network-topology.js";
+import { getPoolAndConvProps, padShape } from "../../sdk/planning/network-topology.js";
 import type { ArchKwargs } from "../../sdk/planning/plans.js";
 
 function arch(plain: boolean, spacing: number[], patch: number[]): ArchKwargs {
@@ -45,18 +43,7 @@ describe("getPoolAndConvProps", () => {
   });
 });
 
-describe("Python numerics helpers", () => {
-  it.each([[0.5, 0], [1.5, 2], [2.5, 2], [3.5, 4], [-2.5, -2], [2.4999, 2], [7, 7]])("roundHalfEven(%d) = %d", (x, r) => {
-    expect(roundHalfEven(x)).toBe(r);
-  });
-  it.each([
-    [[1.5, 2, 3, 3, 3], 10, 1.7], [[1, 2, 3, 4], 50, 2.5], [[5, 1], 100, 5], [[4], 50, 4],
-  ])("percentileLinear(%j, %d) = %d", (v, q, r) => {
-    expect(percentileLinear(v, q)).toBe(r);
-  });
-  it.each([[[1, 2, 2], 2], [[3, 1, 2], 0], [[1, 1, 1], 2]])("argsortLast(%j) = %d", (v, r) => {
-    expect(argsortLast(v)).toBe(r);
-  });
+describe("padShape", () => {
   it("padShape keeps divisible sizes and rounds up the others", () => {
     expect(padShape([32, 33, 47.5], [16, 16, 16])).toEqual([32, 48, 48]);
   });

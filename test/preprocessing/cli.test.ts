@@ -2,28 +2,21 @@
 // are tested at the SDK level (run-case, like-nnssl tests). The binaries load dist/, so this runs after `npm run build`.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { spawnSync } from "node:child_process";
-import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "../../sdk/cli/argparse.js";
 import { spec as likeSpec } from "../../sdk/cli/commands/preprocess-like-nnssl.js";
 import { spec as ppSpec } from "../../sdk/cli/commands/preprocess.js";
-import { EXPECTED, NNSSL_CKPT, TINY } from "./helpers.js";
+import { NNSSL_CKPT, makeTinyRoots } from "./helpers.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 let tmp: string;
 let env: NodeJS.ProcessEnv;
 
 beforeAll(() => {
-  tmp = mkdtempSync(path.join(os.tmpdir(), "pp-cli-"));
-  mkdirSync(path.join(tmp, "raw"));
-  symlinkSync(path.resolve(TINY), path.join(tmp, "raw", "Dataset900_Tiny"));
-  const pre = path.join(tmp, "pre", "Dataset900_Tiny");
-  mkdirSync(pre, { recursive: true });
-  for (const f of ["nnUNetPlans.json", "dataset_fingerprint.json"]) copyFileSync(EXPECTED + f, path.join(pre, f));
-  copyFileSync(TINY + "dataset.json", path.join(pre, "dataset.json"));
+  tmp = makeTinyRoots("pp-cli-", ["nnUNetPlans.json", "dataset_fingerprint.json"]);
   env = { ...process.env, nnUNet_raw: path.join(tmp, "raw"), nnUNet_preprocessed: path.join(tmp, "pre") };
 });
 

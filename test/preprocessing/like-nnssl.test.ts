@@ -3,13 +3,12 @@
 // Like the fixtures were made, it runs from test/fixtures/ with -pc nnssl/nnssl_ResEncMini.pth (stored as given).
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, mkdirSync, copyFileSync, symlinkSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import * as os from "node:os";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import { preprocessLikeNnssl, compareAdaptationModes } from "../../sdk/preprocessing/like-nnssl.js";
 import { adaptedDataIdentifier, formatFixed2, type AdaptationMode } from "../../sdk/preprocessing/adapted-plans.js";
 import { loadPreprocessedCase, listPreprocessedCases } from "../../sdk/preprocessing/preprocessed-dataset.js";
-import { DATA_TOL, EXPECTED, TINY, maxAbsDiff, readJsonFile, readNpy } from "./helpers.js";
+import { DATA_TOL, EXPECTED, TINY, makeTinyRoots, maxAbsDiff, readJsonFile, readNpy } from "./helpers.js";
 
 const FIXTURES = path.resolve(TINY, "../..");
 const MODES: [AdaptationMode, number[] | null][] = [["default_nnunet", null], ["like_pretrained", null], ["fixed", [2.0, 1.0, 1.0]], ["no_resample", null]];
@@ -19,13 +18,7 @@ let cwd: string;
 const paths = () => ({ nnUNet_raw: path.join(root, "raw"), nnUNet_preprocessed: path.join(root, "pre") });
 
 beforeAll(() => {
-  root = mkdtempSync(path.join(os.tmpdir(), "like-nnssl-"));
-  mkdirSync(path.join(root, "raw"));
-  symlinkSync(path.resolve(TINY), path.join(root, "raw", "Dataset900_Tiny"));
-  const pre = path.join(root, "pre", "Dataset900_Tiny");
-  mkdirSync(pre, { recursive: true });
-  for (const f of ["nnUNetPlans.json", "nnUNetResEncUNetLPlans.json", "dataset_fingerprint.json"]) copyFileSync(EXPECTED + f, path.join(pre, f));
-  copyFileSync(TINY + "dataset.json", path.join(pre, "dataset.json"));
+  root = makeTinyRoots("like-nnssl-", ["nnUNetPlans.json", "nnUNetResEncUNetLPlans.json", "dataset_fingerprint.json"]);
   cwd = process.cwd();
   process.chdir(FIXTURES);
 });

@@ -1,16 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { RandomState } from "../../sdk/util/random-state.js";
+import { pythonSkipReason, runPythonJson } from "../helpers/python.js";
 
-const PY = "/usr/bin/python3";
-const hasNumpy = existsSync(PY) && spawnSync(PY, ["-c", "import numpy"]).status === 0;
+const noNumpy = pythonSkipReason(["numpy"]);
 
-function numpy(code: string): any {
-  const r = spawnSync(PY, ["-c", `import numpy as np, json\n${code}`], { encoding: "utf8", maxBuffer: 1 << 28 });
-  if (r.status !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout);
-}
+const numpy = (code: string): unknown => runPythonJson(`import numpy as np, json\n${code}`);
 
 describe("RandomState (spec §10.1 vectors)", () => {
   it.each([
@@ -39,7 +33,7 @@ describe("RandomState (spec §10.1 vectors)", () => {
   });
 });
 
-describe.skipIf(!hasNumpy)("RandomState against /usr/bin/python3 numpy", () => {
+describe.skipIf(noNumpy !== null)(`RandomState against /usr/bin/python3 numpy ${noNumpy ?? ""}`, () => {
   it.each([
     ["randomSample seed 42", "r=np.random.RandomState(42); print(json.dumps([r.random_sample() for _ in range(5)]))",
       (r: RandomState) => Array.from({ length: 5 }, () => r.randomSample()), 42],

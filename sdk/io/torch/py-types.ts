@@ -12,17 +12,9 @@ export class PyTuple<T = unknown> extends Array<T> {
   }
 }
 
-/** A number the writer must emit as a Python float even when it is integral (`pyFloat(1)` -> `1.0`). */
-export class PyFloat {
-  constructor(readonly value: number) {}
-  valueOf(): number {
-    return this.value;
-  }
-}
-
-export function pyFloat(x: number): PyFloat {
-  return new PyFloat(x);
-}
+// A number the writer must emit as a Python float even when it is integral (`pyFloat(1)` -> `1.0`); one class shared
+// with the Python-style JSON writer.
+export { PyFloat, pyFloat } from "../../util/python-json.js";
 
 /** Marks an object or Map as a `collections.OrderedDict` (non-enumerable, so it never shows up as a key). */
 export const ORDERED_DICT: unique symbol = Symbol.for("nnssl-adapt.OrderedDict");
