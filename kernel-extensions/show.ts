@@ -14,7 +14,7 @@ import type { Model } from "../sdk/inference/model.js";
 import type { AdaptationModeComparison } from "../sdk/preprocessing/like-nnssl.js";
 import type { EvaluationSummary } from "../sdk/evaluation/summary.js";
 import { readNpyFile } from "../sdk/io/npy.js";
-import { displayBundle, withSummary, type MimeBundle } from "./mime.js";
+import { displayBundle, escapeHtml, withSummary, type MimeBundle } from "./mime.js";
 import { tableBundle } from "./table.js";
 import { figureBundle } from "./figure.js";
 import { spacingHistogram } from "./spacing-histogram.js";
@@ -80,7 +80,9 @@ function summaryTable(title: string, rows: [string, unknown][]): MimeBundle {
   const b = tableBundle(rows.filter(([, v]) => v !== undefined).map(([property, value]) => ({
     property, value: Array.isArray(value) ? fmtList(value) : typeof value === "number" ? fmtNum(value) : value === null ? "—" : String(value),
   })));
-  return { ...b, "text/html": `<div style="font:bold 13px sans-serif;margin:4px 0">${title}</div>${b["text/html"] as string}`, "text/plain": `${title}\n${b["text/plain"] as string}` };
+  // Left-aligned (notebook CSS right-aligns table cells, which suits numbers, not paths and names).
+  const table = (b["text/html"] as string).replace(/<(td|th)>/g, '<$1 style="text-align:left">');
+  return { ...b, "text/html": `<div style="font:bold 13px sans-serif;margin:4px 0">${escapeHtml(title)}</div>${table}`, "text/plain": `${title}\n${b["text/plain"] as string}` };
 }
 
 async function readJsonIfExists<T>(file: string): Promise<T | null> {

@@ -119,13 +119,15 @@ export function renderSlice(volume: VolumeLike, opts: SliceOptions = {}): SliceI
   let [lo, hi] = opts.window ?? (() => { const s = Float32Array.from(slice).sort(); return [percentile(s, 0.5), percentile(s, 99.5)]; })();
   if (!(hi > lo)) hi = lo + 1;
 
-  // Physical aspect ratio and a readable size: integer nearest-neighbour scale factors per axis.
+  // Physical aspect ratio and a readable size: each voxel covers spacing / pixelSize output pixels (nearest
+  // neighbour; when that is not an integer, neighbouring voxels get one pixel more or less).
   const sp = volume.spacing ?? volume.properties?.spacing;
   const sr = sp ? sp[ra]! : 1, sc = sp ? sp[ca]! : 1;
   const px = opts.pixelSize ?? defaultPixelSize(rows, cols, sr, sc, minSize);
-  const fr = Math.max(1, Math.round(sr / px)), fc = Math.max(1, Math.round(sc / px));
-  const H = rows * fr, W = cols * fc;
-  const rgb = new Uint8Array(W * H * 3);
+  const H = Math.max(rows, Math.round((rows * sr) / px)), W = Math.max(cols, Math.round((cols * sc) / px));
+  const rowOf = Int32Array.from({ length: H }, (_, y) => Math.min(rows - 1, Math.floor(((y + 0.5) * rows) / H)));
+  const colOf = Int32Array.from({ length: W }, (_, x) => Math.min(cols - 1, Math.floor(((x + 0.5) * cols) / W)));
+  const pixel = new Uint8Array(rows * cols * 3);
   const lbase = index * strides[axis]!;
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
@@ -138,10 +140,15 @@ export function renderSlice(volume: VolumeLike, opts: SliceOptions = {}): SliceI
           R = Math.round((1 - alpha) * g + alpha * col[0]); G = Math.round((1 - alpha) * g + alpha * col[1]); B = Math.round((1 - alpha) * g + alpha * col[2]);
         }
       }
-      for (let dr = 0; dr < fr; dr++) {
-        let o = ((r * fr + dr) * W + c * fc) * 3;
-        for (let dc = 0; dc < fc; dc++, o += 3) { rgb[o] = R; rgb[o + 1] = G; rgb[o + 2] = B; }
-      }
+      const o = (r * cols + c) * 3;
+      pixel[o] = R; pixel[o + 1] = G; pixel[o + 2] = B;
+    }
+  }
+  const rgb = new Uint8Array(W * H * 3);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const i = (rowOf[y]! * cols + colOf[x]!) * 3, o = (y * W + x) * 3;
+      rgb[o] = pixel[i]!; rgb[o + 1] = pixel[i + 1]!; rgb[o + 2] = pixel[i + 2]!;
     }
   }
   const title = opts.title ?? `axis ${axis}, slice ${index}/${dims[axis]! - 1}`;

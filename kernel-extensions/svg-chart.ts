@@ -72,16 +72,25 @@ function panelSvg(p: Panel, x0: number, y0: number, w: number, h: number): strin
     if (pts.length === 1) out.push(`<circle cx="${pts[0]!.split(",")[0]}" cy="${pts[0]!.split(",")[1]}" r="2.5" fill="${color}"/>`);
     out.push(`<polyline points="${pts.join(" ")}" fill="none" stroke="${color}" stroke-width="1.6"${l.dash ? ' stroke-dasharray="4 3"' : ""}/>`);
   });
+  // A panel with one series needs no legend (its title names it); the legend sits top right, marker labels below it.
+  const legend = [...(p.lines ?? []), ...(p.bars ?? [])];
+  const legendRows = legend.length > 1 ? legend.length : 0;
   for (const [k, m] of (p.markers ?? []).entries()) {
     const color = m.color ?? PALETTE[(k + 1) % PALETTE.length];
     out.push(`<line x1="${X(m.x)}" x2="${X(m.x)}" y1="${y0 + mt}" y2="${y0 + mt + ph}" stroke="${color}" stroke-dasharray="3 2"/>`);
-    out.push(`<text x="${X(m.x) + 3}" y="${y0 + mt + 11 + 11 * k}" font-size="10" fill="${color}">${escapeHtml(m.label)}</text>`);
+    // Labels of markers in the right half end at their line, so they stay inside the panel.
+    const right = X(m.x) > x0 + ml + pw / 2;
+    out.push(`<text x="${X(m.x) + (right ? -3 : 3)}" y="${y0 + mt + 11 + 13 * legendRows + 11 * k}" font-size="10" fill="${color}"${right ? ' text-anchor="end"' : ""}>${escapeHtml(m.label)}</text>`);
   }
-  const legend = [...(p.lines ?? []), ...(p.bars ?? [])];
-  legend.forEach((s, k) => {
+  // Legend sized to its longest name (about 5.6 px per character at font-size 10), on a translucent box.
+  const lw = 22 + 5.6 * Math.max(0, ...legend.map((s) => s.name.length));
+  const lx = x0 + ml + Math.max(2, pw - lw - 4);
+  if (legendRows) out.push(`<rect x="${lx - 3}" y="${y0 + mt + 2}" width="${lw}" height="${13 * legendRows + 4}" fill="#fff" opacity="0.8"/>`);
+  if (legendRows) legend.forEach((s, k) => {
     const color = s.color ?? PALETTE[(k < (p.lines?.length ?? 0) ? k : k - (p.lines?.length ?? 0)) % PALETTE.length];
-    out.push(`<rect x="${x0 + ml + pw - 110}" y="${y0 + mt + 6 + 13 * k}" width="10" height="3" fill="${color}"/>`);
-    out.push(`<text x="${x0 + ml + pw - 96}" y="${y0 + mt + 10 + 13 * k}" font-size="10">${escapeHtml(s.name)}</text>`);
+    const dash = "dash" in s && s.dash ? ' stroke-dasharray="4 3"' : "";
+    out.push(`<line x1="${lx}" x2="${lx + 14}" y1="${y0 + mt + 8 + 13 * k}" y2="${y0 + mt + 8 + 13 * k}" stroke="${color}" stroke-width="2.5"${dash}/>`);
+    out.push(`<text x="${lx + 18}" y="${y0 + mt + 11 + 13 * k}" font-size="10">${escapeHtml(s.name)}</text>`);
   });
   if (p.title) out.push(`<text x="${x0 + ml + pw / 2}" y="${y0 + 15}" font-size="12" font-weight="bold" text-anchor="middle">${escapeHtml(p.title)}</text>`);
   if (p.xLabel) out.push(`<text x="${x0 + ml + pw / 2}" y="${y0 + h - 6}" font-size="11" text-anchor="middle">${escapeHtml(p.xLabel)}</text>`);

@@ -3,7 +3,7 @@
 
 import { UpdatingDisplay } from "./mime.js";
 import { panelsFigure, showFigure, type Figure } from "./figure.js";
-import type { LineSeries, Panel } from "./svg-chart.js";
+import { PALETTE, type LineSeries, type Panel } from "./svg-chart.js";
 
 /** nnU-Net's `logging` dict (as stored in checkpoints); every list has one entry per finished epoch. */
 export interface TrainingLog {
@@ -24,17 +24,19 @@ function panelsFor(series: readonly CurveSeries[]): Panel[] {
   const many = series.length > 1;
   const tag = (s: CurveSeries, what: string) => (many ? `${s.name} ${what}` : what);
   const loss: LineSeries[] = [], dice: LineSeries[] = [], lr: LineSeries[] = [], time: LineSeries[] = [];
-  for (const s of series) {
+  series.forEach((s, k) => {
     const L = s.log;
-    loss.push({ name: tag(s, "train loss"), x: epochs(L.train_losses.length), y: L.train_losses });
-    loss.push({ name: tag(s, "val loss"), x: epochs(L.val_losses.length), y: L.val_losses, dash: true });
-    dice.push({ name: tag(s, "pseudo Dice"), x: epochs(L.mean_fg_dice.length), y: L.mean_fg_dice, dash: true });
-    dice.push({ name: tag(s, "pseudo Dice (EMA)"), x: epochs(L.ema_fg_dice.length), y: L.ema_fg_dice });
-    lr.push({ name: tag(s, "learning rate"), x: epochs(L.lrs.length), y: L.lrs });
+    // Several runs: one colour per run, dashes tell the quantities apart; one run: one colour per quantity.
+    const c = (j: number) => PALETTE[(many ? k : j) % PALETTE.length];
+    loss.push({ name: tag(s, "train loss"), x: epochs(L.train_losses.length), y: L.train_losses, color: c(0) });
+    loss.push({ name: tag(s, "val loss"), x: epochs(L.val_losses.length), y: L.val_losses, dash: true, color: c(1) });
+    dice.push({ name: tag(s, "pseudo Dice"), x: epochs(L.mean_fg_dice.length), y: L.mean_fg_dice, dash: true, color: c(0) });
+    dice.push({ name: tag(s, "pseudo Dice (EMA)"), x: epochs(L.ema_fg_dice.length), y: L.ema_fg_dice, color: c(1) });
+    lr.push({ name: tag(s, "learning rate"), x: epochs(L.lrs.length), y: L.lrs, color: c(0) });
     const st = L.epoch_start_timestamps ?? [], en = L.epoch_end_timestamps ?? [];
     const n = Math.min(st.length, en.length);
-    if (n) time.push({ name: tag(s, "epoch time"), x: epochs(n), y: Float64Array.from({ length: n }, (_, i) => en[i]! - st[i]!) });
-  }
+    if (n) time.push({ name: tag(s, "epoch time"), x: epochs(n), y: Float64Array.from({ length: n }, (_, i) => en[i]! - st[i]!), color: c(0) });
+  });
   const panels: Panel[] = [
     { title: "loss", xLabel: "epoch", yLabel: "loss", lines: loss },
     { title: "pseudo Dice", xLabel: "epoch", yLabel: "Dice", lines: dice },

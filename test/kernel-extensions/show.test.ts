@@ -96,7 +96,7 @@ describe("summarize(x) recognises SDK objects by shape", () => {
       plans: { dataset, json: plansJson, file: "/x/ptPlans__X.json", name: "ptPlans__X" } };
     const s = await summarize(pre);
     expect(s.kind).toBe("preprocessed");
-    expect(html(s.bundles[0]!)).toContain("<td>cases on disk</td><td>1</td>");
+    expect(html(s.bundles[0]!)).toContain('<td style="text-align:left">cases on disk</td><td style="text-align:left">1</td>');
     expect(html(s.bundles[1]!)).toContain("identifier");
     expect(s.bundles[2]!["image/png"]).toBeTruthy();
     // 1 mm target spacing on every axis: a 2-slice axis is drawn square, not stretched by the original 3 mm
