@@ -18,9 +18,9 @@ const out = resolve(arg("--out", join(tmpdir(), "nnssl-notebook-screenshots")));
 const docs = join(root, "docs", "screenshots");
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
-/** One picture per kind of display: notebook, cell id, and which output of the cell (default: all of them). */
+/** One picture per kind of display: notebook, cell id, and which output of the cell (default: the whole output area). */
 const SHOTS = [
-  { file: "slice-viewer.png", notebook: "02-adaptation-modes", cell: "side-by-side" },
+  { file: "slice-viewer.png", notebook: "02-adaptation-modes", cell: "side-by-side", output: 0 },
   { file: "spacing-histogram.png", notebook: "02-adaptation-modes", cell: "compare-modes", output: 1 },
   { file: "training-curves.png", notebook: "03-finetune-pretrained", cell: "curves", output: 0 },
   { file: "table.png", notebook: "02-adaptation-modes", cell: "compare-modes", output: 0 },
@@ -56,7 +56,8 @@ try {
       const index = cellIds.indexOf(s.cell);
       if (index < 0) throw new Error(`${name}: no cell ${s.cell}`);
       const cell = page.locator("div.jp-Cell").nth(index);
-      const target = s.output === undefined ? cell.locator(".jp-Cell-outputWrapper") : cell.locator(".jp-OutputArea-child").nth(s.output);
+      const target = s.output === undefined ? cell.locator(".jp-Cell-outputWrapper")
+        : cell.locator(".jp-OutputArea-child").nth(s.output).locator(".jp-OutputArea-output");
       mkdirSync(docs, { recursive: true });
       const file = join(docs, s.file);
       await target.screenshot({ path: file });
