@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll } from "vitest";
 import { mkdtempSync, existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { parseArgs, UsageError } from "../../sdk/cli/argparse.js";
 import { spec as pretrainedSpec, toTrainOptions } from "../../sdk/cli/commands/train-pretrained.js";
 import { spec as trainSpec } from "../../sdk/cli/commands/train.js";
@@ -50,6 +50,33 @@ describe.skipIf(!existsSync(dist))("nnUNetv2_train from dist/ (worker threads)",
     expect(existsSync(path.join(fold, "checkpoint_final.pth"))).toBe(true);
     expect(JSON.parse(readFileSync(path.join(fold, "debug.json"), "utf8")).num_workers).toBe(1);
   });
+  it("--c after a SIGKILL continues from checkpoint_latest.pth and finishes the run", async () => {
+    const args = ["bin/nnUNetv2_train.js", "992", "3d_fullres", "2", "--num_epochs", "4", "--num_iterations_per_epoch", "2",
+      "--num_val_iterations_per_epoch", "1", "--seed", "5", "--num_workers", "1"];
+    const env = { ...process.env, ...ds.paths };
+    const fold = path.join(ds.paths.nnUNet_results, ds.datasetName, "nnUNetTrainer__nnUNetPlans__3d_fullres", "fold_2");
+    const child = spawn(process.execPath, args, { env, stdio: "ignore" });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    // Kill the process as soon as the first checkpoint_latest.pth is in place (mid-training, epoch >= 1 running).
+    let killed = false;
+    while (!killed) {
+      if (existsSync(path.join(fold, "checkpoint_latest.pth"))) { child.kill("SIGKILL"); killed = true; }
+      else if (child.exitCode !== null) break;
+      else await new Promise((r) => setTimeout(r, 20));
+    }
+    await exited;
+    expect(killed).toBe(true);
+    expect(existsSync(path.join(fold, "checkpoint_final.pth"))).toBe(false);
+    const r = spawnSync(process.execPath, [...args, "--c"], { env, encoding: "utf8", timeout: 600_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/Continuing from checkpoint_latest\.pth at epoch [123]\n/);
+    const { loadCheckpoint } = await import("../../sdk/training/checkpoint-io.js");
+    const final = await loadCheckpoint(path.join(fold, "checkpoint_final.pth"));
+    expect(final.currentEpoch).toBe(4);
+    expect(final.logging.train_losses).toHaveLength(4);
+    expect(final.logging.epoch_start_timestamps.every((t, i, a) => i === 0 || t > a[i - 1]!)).toBe(true);
+  });
+
   it("bad dataset is a one-line error with exit code 1", () => {
     const r = spawnSync(process.execPath, ["bin/nnUNetv2_train.js", "993", "3d_fullres", "0"], { env: { ...process.env, ...ds.paths }, encoding: "utf8" });
     expect(r.status).toBe(1);
