@@ -45,8 +45,8 @@ export function logSoftmaxDim1(x: tf.Tensor): tf.Tensor {
 }
 
 /**
- * One-hot encoding of a (B,1,...) label map over `numClasses` channels; voxels equal to `ignoreLabel` (or outside
- * [0, numClasses)) get all zeros, and the returned mask (B,1,...) is 0 there.
+ * One-hot encoding of a (B,1,...) label map over `numClasses` channels; voxels equal to `ignoreLabel` get all zeros,
+ * and the returned mask (B,1,...) is 0 there. Any other label outside [0, numClasses) is an error.
  */
 export function oneHotLabels(target: TargetArray, numClasses: number, ignoreLabel: number | null = null):
   { y: Float32Array; mask: Float32Array | null; annotated: number } {
@@ -63,7 +63,9 @@ export function oneHotLabels(target: TargetArray, numClasses: number, ignoreLabe
       if (l === ignoreLabel) continue;
       if (mask) mask[src + v] = 1;
       annotated++;
-      if (l >= 0 && l < numClasses) y[dst + l * vox + v] = 1;
+      // torch's cross-entropy rejects such targets too; it means dataset.json labels and the segmentations disagree.
+      if (l < 0 || l >= numClasses) throw new InputError(`loss: label ${l} in the training target, but the network predicts ${numClasses} classes (check the labels in dataset.json)`);
+      y[dst + l * vox + v] = 1;
     }
   }
   return { y, mask, annotated };

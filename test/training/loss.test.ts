@@ -111,3 +111,13 @@ describe("deep supervision", () => {
     expect(v.dataSync()[0]).toBeCloseTo(2.5, 6);
   });
 });
+
+describe("dcAndCeLoss input checks", () => {
+  it("a label the network cannot predict is a one-line error", () => {
+    const logits = tf.zeros([1, 2, 3]);
+    expect(() => dcAndCeLoss({ batchDice: false })(logits, { data: Int16Array.from([0, 2, 1]), shape: [1, 1, 3] }))
+      .toThrow(/loss: label 2 in the training target, but the network predicts 2 classes/);
+    expect(() => dcAndCeLoss({ batchDice: false })(logits, { data: Int16Array.from([0, 1]), shape: [1, 1, 2] }))
+      .toThrow(/target shape \[1,1,2\] does not fit logits shape \[1,2,3\]/);
+  });
+});
