@@ -273,6 +273,9 @@ async function runTraining(o: TrainOptions): Promise<TrainingRun> {
       num_train_cases: split.train.length, num_val_cases: split.val.length, from_scratch: fromScratch,
     });
     await log.print(`Trainer ${spec.name}, plans ${plans.plans_name}, configuration ${o.configuration}, fold ${o.fold}, seed ${seed}, backend ${backend}, ${numWorkers} augmentation worker(s)`);
+    await log.print("This is the configuration used by this training:");
+    await log.print(`Configuration name: ${o.configuration}`);
+    await log.print(` ${JSON.stringify(cfg)}`);
     await log.print(`This split has ${split.train.length} training and ${split.val.length} validation cases.`);
     const schedule = learningRateSchedule(spec, initialLr);
     const loop = await runTrainingLoop(ctx, optimizer, schedule, start, o);
