@@ -8,6 +8,8 @@ export type { DatasetLoadOptions, FinetuneOptions } from "./facade.js";
 // backend
 export { tf, initBackend, backendInfo } from "./backend/index.js";
 export type { BackendInfo } from "./backend/index.js";
+export { registerOnednnBackend } from "./backend/onednn.js";
+export type { OnednnStatus, RegisterOnednnOptions } from "./backend/onednn.js";
 
 // configuration, errors, warnings, progress
 export { requirePath, lookupPath, resolvePaths, PATH_NAMES } from "./config/env.js";

@@ -73,9 +73,12 @@ export async function runDemo(o: DemoOptions, log: (s: string) => void = (s) => 
   const cfg = pre.plans.json.configurations["3d_fullres"] as { spacing: number[]; patch_size: number[] };
   log(`      ${pre.plans.name}: spacing [${cfg.spacing}], patch [${cfg.patch_size}]`);
 
-  const budget = { fold: o.fold, numEpochs: o.epochs, numIterationsPerEpoch: o.iterations, numValIterationsPerEpoch: o.valIterations, seed: o.seed, onProgress: bar };
+  // PretrainedTrainer warms up over 50 epochs; a demo of a few epochs would then never leave the warm-up's tiny
+  // learning rates, so the ramp is shortened in proportion (upstream's 50 of 1000 epochs = 5%, at least one epoch).
+  const warmupEpochs = Math.max(1, Math.round(o.epochs * 0.2));
+  const budget = { fold: o.fold, numEpochs: o.epochs, numIterationsPerEpoch: o.iterations, numValIterationsPerEpoch: o.valIterations, warmupEpochs, seed: o.seed, onProgress: bar };
   const runs: [string, Awaited<ReturnType<typeof pre.finetune>>][] = [];
-  log(`[4/5] fine-tune fold ${o.fold} with PretrainedTrainer: ${o.epochs} epochs x ${o.iterations} iterations (${since()})`);
+  log(`[4/5] fine-tune fold ${o.fold} with PretrainedTrainer: ${o.epochs} epochs x ${o.iterations} iterations, ${warmupEpochs} warm-up epochs (${since()})`);
   runs.push(["pretrained", await pre.finetune({
     ...budget,
     onEpochEnd: (e) => log(`      epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, val loss ${e.valLoss.toFixed(4)}, pseudo Dice [${e.pseudoDice.map((d) => d.toFixed(3))}], lr ${e.lr.toExponential(2)}, ${e.epochSeconds.toFixed(1)} s`),
