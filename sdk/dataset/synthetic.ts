@@ -73,24 +73,6 @@ export const SYNTHETIC_PRESETS: Record<string, SyntheticDatasetSpec> = {
   },
 };
 
-/** NumPy legacy gauss (polar Box-Muller with one cached value) on top of RandomState. */
-class Gaussian {
-  private cached: number | null = null;
-  constructor(readonly rs: RandomState) {}
-  next(): number {
-    if (this.cached !== null) { const g = this.cached; this.cached = null; return g; }
-    let x1: number, x2: number, r2: number;
-    do {
-      x1 = 2 * this.rs.randomSample() - 1;
-      x2 = 2 * this.rs.randomSample() - 1;
-      r2 = x1 * x1 + x2 * x2;
-    } while (r2 >= 1 || r2 === 0);
-    const f = Math.sqrt((-2 * Math.log(r2)) / r2);
-    this.cached = f * x1;
-    return f * x2;
-  }
-}
-
 /** In-place separable [1, 2, 1] / 4 blur of a file-order (x fastest) volume; edges are clamped. */
 function blur121(v: Float32Array, [nx, ny, nz]: number[]): void {
   const tmp = new Float32Array(v.length);
@@ -186,14 +168,14 @@ function drawAnatomy(spec: SyntheticDatasetSpec, rs: RandomState): Anatomy {
 }
 
 /** Renders one channel of a case as int16 (file order): smooth tissue classes + texture + bias field + noise. */
-function renderChannel(spec: SyntheticDatasetSpec, a: Anatomy, channel: number, rs: RandomState, g: Gaussian): Int16Array {
+function renderChannel(spec: SyntheticDatasetSpec, a: Anatomy, channel: number, rs: RandomState): Int16Array {
   const n = a.tissue.length;
   const table = tissueTable(spec.modality, channel, spec.numChannels);
   const clean = new Float32Array(n);
   for (let i = 0; i < n; i++) clean[i] = a.tissue[i] ? table[a.tissue[i]! - 1]! : 0;
   blur121(clean, a.dims); // partial-volume edges
   const texture = new Float32Array(n);
-  for (let i = 0; i < n; i++) texture[i] = g.next();
+  for (let i = 0; i < n; i++) texture[i] = rs.standardNormal();
   blur121(texture, a.dims);
   blur121(texture, a.dims);
   const mr = spec.modality === "MR";
@@ -207,7 +189,7 @@ function renderChannel(spec: SyntheticDatasetSpec, a: Anatomy, channel: number, 
     if (!a.tissue[i]) continue; // background stays exactly 0
     let v = clean[i]! + texAmp * texture[i]!;
     if (mr) v *= 1 + bias[0]! * Math.cos((Math.PI * x) / nx + bias[3]!) + bias[1]! * Math.cos((Math.PI * y) / ny) + bias[2]! * (z / nz - 0.5);
-    v += noise * g.next();
+    v += noise * rs.standardNormal();
     let q = Math.round(mr ? Math.abs(v) : v);
     if (q === 0) q = mr ? 1 : -1; // keep the body nonzero so crop-to-nonzero sees all of it
     out[i] = q;
@@ -251,7 +233,6 @@ export function syntheticDatasetJson(spec: SyntheticDatasetSpec): Record<string,
 export async function generateSyntheticDataset(rawRoot: string, spec: SyntheticDatasetSpec): Promise<string> {
   const folder = path.join(rawRoot, `Dataset${String(spec.id).padStart(3, "0")}_${spec.name}`);
   const rs = new RandomState(spec.seed);
-  const g = new Gaussian(rs);
   const total = spec.numTraining + spec.numUnlabelled;
   for (let k = 0; k < total; k++) {
     const labelled = k < spec.numTraining;
@@ -259,7 +240,7 @@ export async function generateSyntheticDataset(rawRoot: string, spec: SyntheticD
     const anatomy = drawAnatomy(spec, rs);
     const affine = drawAffine(spec, rs);
     for (let c = 0; c < spec.numChannels; c++) {
-      const img = renderChannel(spec, anatomy, c, rs, g);
+      const img = renderChannel(spec, anatomy, c, rs);
       await writeNifti(path.join(folder, labelled ? "imagesTr" : "imagesUnlabelled", `${id}_${String(c).padStart(4, "0")}.nii.gz`), img, anatomy.dims, affine);
     }
     if (labelled) await writeNifti(path.join(folder, "labelsTr", `${id}.nii.gz`), anatomy.label, anatomy.dims, affine);

@@ -3,7 +3,7 @@
 // float constants into float32 before each array operation).
 
 import { ConfigError } from "../errors.js";
-import { meanFloat32, stdFloat32 } from "./float32-stats.js";
+import { npMean, npStd } from "../util/numpy-reductions.js";
 
 const f = Math.fround;
 
@@ -36,19 +36,19 @@ const divisor = (std: number) => (std >= 1e-8 ? std : f(1e-8));
  */
 export const zScoreNormalization: NormalizationFn = (image, seg, { useMaskForNorm }) => {
   if (seg !== null && useMaskForNorm) {
-    // image[mask] in C order; std may overwrite it (the selection is not needed afterwards)
+    // image[mask] in C order
     const mask = new Uint8Array(image.length);
     for (let i = 0; i < image.length; i++) mask[i] = seg[i]! >= 0 ? 1 : 0;
     const buf = new Float32Array(image.length);
     let k = 0;
     for (let i = 0; i < image.length; i++) if (mask[i]) buf[k++] = image[i]!;
     const selected = buf.subarray(0, k);
-    const mean = meanFloat32(selected);
-    const d = divisor(stdFloat32(selected, mean, true));
+    const mean = npMean(selected);
+    const d = divisor(npStd(selected, mean));
     for (let i = 0; i < image.length; i++) if (mask[i]) image[i] = f(image[i]! - mean) / d;
   } else {
-    const mean = meanFloat32(image);
-    const d = divisor(stdFloat32(image, mean));
+    const mean = npMean(image);
+    const d = divisor(npStd(image, mean));
     for (let i = 0; i < image.length; i++) image[i] = f(image[i]! - mean) / d;
   }
 };

@@ -25,6 +25,8 @@ function mask32(max: number): number {
 export class RandomState {
   private readonly mt = new Uint32Array(N);
   private pos = N;
+  /** The second normal of the last polar Box-Muller pair (numpy's `has_gauss` / `gauss` state). */
+  private gauss: number | null = null;
 
   constructor(seed: number) {
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
@@ -72,6 +74,23 @@ export class RandomState {
     const a = this.nextUint32() >>> 5;
     const b = this.nextUint32() >>> 6;
     return (a * 67108864 + b) / 9007199254740992;
+  }
+
+  /**
+   * `standard_normal()` (legacy_gauss): polar Box-Muller on two random_sample() draws; each pair yields two normals and
+   * the second is kept in the state for the next call, even across other draws, as numpy keeps `has_gauss`.
+   */
+  standardNormal(): number {
+    if (this.gauss !== null) { const g = this.gauss; this.gauss = null; return g; }
+    let x1: number, x2: number, r2: number;
+    do {
+      x1 = 2 * this.randomSample() - 1;
+      x2 = 2 * this.randomSample() - 1;
+      r2 = x1 * x1 + x2 * x2;
+    } while (r2 >= 1 || r2 === 0);
+    const f = Math.sqrt((-2 * Math.log(r2)) / r2);
+    this.gauss = f * x1;
+    return f * x2;
   }
 
   /** `uniform(lo, hi)` = lo + (hi - lo) * random_sample(). */

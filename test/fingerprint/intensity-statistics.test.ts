@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { foregroundIntensityProperties, npMean, npPercentilesInPlace, npStd } from "../../sdk/fingerprint/intensity-statistics.js";
+import { foregroundIntensityProperties, npPercentilesInPlace } from "../../sdk/fingerprint/intensity-statistics.js";
+import { npMean, npStd } from "../../sdk/util/numpy-reductions.js";
 import { RandomState } from "../../sdk/util/random-state.js";
 import { pythonSkipReason, runPython } from "../helpers/python.js";
 

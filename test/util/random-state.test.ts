@@ -51,6 +51,8 @@ describe.skipIf(noNumpy !== null)(`RandomState against /usr/bin/python3 numpy ${
       (r: RandomState) => Array.from(r.permutation(1000)), 2 ** 32 - 1],
     ["choice of an array with 2 channels sharing one generator", "r=np.random.RandomState(1234); a=np.arange(17); print(json.dumps(r.choice(a, 30, replace=True).tolist() + r.choice(a, 30, replace=True).tolist()))",
       (r: RandomState) => [...Array.from(r.choice(17, 30, true)), ...Array.from(r.choice(17, 30, true))], 1234],
+    ["standard_normal seed 7, cached across a random_sample", "r=np.random.RandomState(7); a=[r.standard_normal()]; a.append(r.random_sample()); a += [r.standard_normal() for _ in range(5)]; print(json.dumps(a))",
+      (r: RandomState) => [r.standardNormal(), r.randomSample(), ...Array.from({ length: 5 }, () => r.standardNormal())], 7],
   ])("%s", (_name, code, fn, seed) => {
     expect(fn(new RandomState(seed))).toEqual(numpy(code));
   });
