@@ -159,6 +159,9 @@ export async function writeSeg(seg: Uint8Array | Uint16Array | Int16Array, shape
   if (rw === "SimpleITKIO") {
     const s = properties.sitk_stuff;
     if (!s) throw new InputError("writeSeg(SimpleITKIO) needs properties.sitk_stuff", { file });
+    if (s.spacing.length !== 2 && s.spacing.length !== 3) {
+      throw new InputError(`writeSeg: sitk_stuff.spacing [${s.spacing.join(", ")}] is neither 2-d nor 3-d`, { file });
+    }
     if (s.spacing.length === 2) {
       // 2-d: drop the leading singleton axis and embed the 2x2 direction in 3-d.
       if (shape[0] !== 1) throw new InputError(`writeSeg: a 2-d reference needs shape [1, x, y], got [${shape.join(", ")}]`, { file });

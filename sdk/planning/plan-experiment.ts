@@ -9,7 +9,7 @@ import { ConfigError } from "../errors.js";
 import type { RawDataset } from "../dataset/raw.js";
 import { preprocessedFolder } from "../fingerprint/extract-fingerprint.js";
 import { Fingerprint } from "../fingerprint/fingerprint.js";
-import { exists, readJson, tempName } from "../util/fs.js";
+import { copyFileAtomic, exists, readJson } from "../util/fs.js";
 import type { PlannerOptions } from "./experiment-planner.js";
 import { getPlanner, type PlannerClass } from "./planners.js";
 import { loadPlans, savePlans, type Plans } from "./plans.js";
@@ -20,18 +20,6 @@ export interface PlanExperimentOptions extends PlannerOptions {
   /** Use this fingerprint instead of reading dataset_fingerprint.json. */
   fingerprint?: Fingerprint;
   paths?: Paths;
-}
-
-async function copyAtomic(src: string, dst: string): Promise<void> {
-  await fsp.mkdir(path.dirname(dst), { recursive: true });
-  const tmp = tempName(dst);
-  try {
-    await fsp.copyFile(src, tmp);
-    await fsp.rename(tmp, dst);
-  } catch (err) {
-    await fsp.rm(tmp, { force: true });
-    throw err;
-  }
 }
 
 /**
@@ -58,7 +46,7 @@ export async function planExperiment(ds: RawDataset, opts: PlanExperimentOptions
   );
   const plans = instance.planExperiment();
 
-  await copyAtomic(path.join(ds.folder, "dataset.json"), path.join(folder, "dataset.json"));
+  await copyFileAtomic(path.join(ds.folder, "dataset.json"), path.join(folder, "dataset.json"));
   const splits = path.join(ds.folder, "splits_final.json");
   if (await exists(splits)) await maybeCopySplitsFile(splits, path.join(folder, "splits_final.json"));
 
@@ -79,7 +67,7 @@ type Splits = { train: string[]; val: string[] }[];
  * checks that every fold of the raw file has the same train / val sets there (the target may have more folds).
  */
 async function maybeCopySplitsFile(src: string, dst: string): Promise<void> {
-  if (!(await exists(dst))) return copyAtomic(src, dst);
+  if (!(await exists(dst))) return copyFileAtomic(src, dst);
   const source = await readJson<Splits>(src);
   const target = await readJson<Splits>(dst);
   const same = (a: string[] = [], b: string[] = []) => {
@@ -100,6 +88,6 @@ export async function copyGtSegmentations(ds: RawDataset, dest: string): Promise
   await fsp.mkdir(dest, { recursive: true });
   for (const id of ds.identifiers) {
     const src = ds.cases[id]!.label;
-    if (src) await copyAtomic(src, path.join(dest, id + ds.datasetJson.file_ending));
+    if (src) await copyFileAtomic(src, path.join(dest, id + ds.datasetJson.file_ending));
   }
 }

@@ -3,6 +3,7 @@
 
 import { READER_WRITER_NAMES, readImages, readSeg, type ReaderWriterName } from "../io/image-io.js";
 import type { DatasetJson } from "../dataset/raw.js";
+import { NnsslAdaptError } from "../errors.js";
 import { resolveConfiguration, type Plans } from "../planning/plans.js";
 import { caseTargetSpacing, runCase } from "./default-preprocessor.js";
 import { preprocessedCaseExists, readPreprocessedCaseInfo, savePreprocessedCase } from "./preprocessed-dataset.js";
@@ -53,7 +54,17 @@ export async function preprocessCaseTask(input: PreprocessCaseInput): Promise<Pr
   }
   const images = await readImages(input.images, input.readerWriter);
   const seg = input.label ? await readSeg(input.label, input.readerWriter) : null;
-  const out = runCase(images, seg, input.plans, input.configurationName, input.datasetJson);
+  let out: ReturnType<typeof runCase>;
+  try {
+    out = runCase(images, seg, input.plans, input.configurationName, input.datasetJson);
+  } catch (err) {
+    // runCase works on arrays and does not know the files: name the case's files (as the fingerprint does)
+    if (err instanceof NnsslAdaptError && err.file === undefined) {
+      const cls = err.constructor as typeof NnsslAdaptError;
+      throw new cls(err.message, { file: [...input.images, ...(input.label ? [input.label] : [])].join(", "), cause: err });
+    }
+    throw err;
+  }
   await savePreprocessedCase(outputFolder, identifier, out);
   const tf = input.plans.transpose_forward;
   const originalSpacing = tf.map((i) => images.properties.spacing[i]!);

@@ -8,6 +8,7 @@ import type { Paths } from "../config/env.js";
 import { requirePath } from "../config/env.js";
 import type { RawDataset } from "../dataset/raw.js";
 import { resolveConfiguration, type Plans } from "../planning/plans.js";
+import { copyFileAtomic } from "../util/fs.js";
 import { mapInWorkers } from "../util/pool.js";
 import { noProgress, type ProgressCallback } from "../util/progress.js";
 import { readerWriterFor, type PreprocessCaseInput, type PreprocessCaseSummary } from "./preprocess-case-task.js";
@@ -76,8 +77,6 @@ export async function copyGtSegmentations(ds: RawDataset, paths?: Paths): Promis
     const target = path.join(dest, id + ds.datasetJson.file_ending);
     const [s, t] = await Promise.all([fsp.stat(src), fsp.stat(target).catch(() => null)]);
     if (t && t.mtimeMs >= s.mtimeMs) continue;
-    const tmp = `${target}.tmp-${process.pid}`;
-    await fsp.copyFile(src, tmp);
-    await fsp.rename(tmp, target);
+    await copyFileAtomic(src, target);
   }
 }

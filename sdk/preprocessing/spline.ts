@@ -2,9 +2,6 @@
 // the in-place prefilter with the boundary initialisation scipy 1.10 applies for mode 'nearest' (the 'reflect' one).
 // Everything is float64, evaluated in scipy's operation order, so results agree with scipy to the last bits.
 
-/** Largest spline order scipy supports. */
-export const MAX_SPLINE_ORDER = 5;
-
 /**
  * Writes the `order + 1` interpolation weights for coordinate `x` into `out[offset..]`
  * (`get_spline_interpolation_weights`). The last weight is 1 minus the others, subtracted one by one, as in scipy.

@@ -28,6 +28,19 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array | 
   }
 }
 
+/** Copies `src` to `dst` atomically (a copy interrupted half-way never appears under `dst`). */
+export async function copyFileAtomic(src: string, dst: string): Promise<void> {
+  await fsp.mkdir(path.dirname(dst), { recursive: true });
+  const tmp = tempName(dst);
+  try {
+    await fsp.copyFile(src, tmp);
+    await fsp.rename(tmp, dst);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+}
+
 /** Writes JSON the way nnU-Net's save_json does (indent 4), atomically. */
 export async function writeJsonAtomic(file: string, value: unknown, indent = 4): Promise<void> {
   await writeFileAtomic(file, JSON.stringify(value, null, indent) + "\n");

@@ -4,7 +4,7 @@
 
 import { Worker } from "node:worker_threads";
 import * as os from "node:os";
-import { NnsslAdaptError } from "../errors.js";
+import { CheckpointError, ConfigError, InputError, NnsslAdaptError } from "../errors.js";
 
 export interface PoolOptions {
   /** Number of worker threads; default: the number of cores, at most the number of inputs. */
@@ -32,11 +32,14 @@ export function transferables(value: unknown, depth = 3, out: ArrayBuffer[] = []
   return out;
 }
 
-/** Rebuilds an error that crossed a thread boundary, keeping its user-facing class and message. */
+const ERROR_CLASSES: Readonly<Record<string, typeof NnsslAdaptError>> = { NnsslAdaptError, InputError, CheckpointError, ConfigError };
+
+/** Rebuilds an error that crossed a thread boundary, keeping its user-facing class, message and file. */
 export function reviveError(e: { name: string; message: string; file?: string; stack?: string }): Error {
-  const ours = ["NnsslAdaptError", "InputError", "CheckpointError", "ConfigError"].includes(e.name);
-  const err = ours ? new NnsslAdaptError(e.message) : new Error(e.message);
-  if (ours) Object.defineProperty(err, "name", { value: e.name });
+  const cls = Object.hasOwn(ERROR_CLASSES, e.name) ? ERROR_CLASSES[e.name] : undefined;
+  const err = cls ? new cls(e.message) : new Error(e.message);
+  // the message already starts with the file: set the field without prefixing the message again
+  if (cls && e.file !== undefined) Object.defineProperty(err, "file", { value: e.file, enumerable: true });
   if (e.stack) err.stack = e.stack;
   return err;
 }
@@ -83,7 +86,7 @@ export async function mapInWorkers<I, O>(moduleUrl: URL, exportName: string, inp
         if (m.error) return finish(reviveError(m.error));
         results[m.i] = m.output as O;
         done++;
-      opts.onProgress?.(done, total);
+        opts.onProgress?.(done, total);
         if (done === total) return finish();
         feed(w);
       });

@@ -1,6 +1,7 @@
 // Voxel-to-world geometry of a NIfTI header, the way nibabel (RAS+ 4x4 affine) and SimpleITK/ITK (LPS spacing, origin,
 // direction) derive it, plus the inverse used by the writer (affine -> quaternion, nibabel's Nifti1Header.set_qform).
 
+import { InputError } from "../../errors.js";
 import type { NiftiHeader } from "./header.js";
 import { niftiShape } from "./header.js";
 
@@ -159,7 +160,7 @@ export function itkGeometry(h: NiftiHeader): ItkGeometry {
 /** The RAS+ affine of an ITK geometry (3-d): diag(-1,-1,1) · [D·diag(spacing) | origin]. */
 export function affineFromItk(g: ItkGeometry): Mat4 {
   if (g.spacing.length !== 3 || g.origin.length !== 3 || g.direction.length !== 9) {
-    throw new Error(`only 3-d ITK geometries can be written (got spacing of length ${g.spacing.length})`);
+    throw new InputError(`only 3-d ITK geometries can be written (got spacing [${g.spacing}], origin [${g.origin}], direction of ${g.direction.length} values)`);
   }
   const lps = [-1, -1, 1];
   const out = identity4();

@@ -4,6 +4,7 @@
 
 import { promisify } from "node:util";
 import * as zlib from "node:zlib";
+import { InputError } from "../../errors.js";
 import { writeFileAtomic } from "../../util/fs.js";
 import { qformFromAffine, type Mat4 } from "./affine.js";
 import { datatypeByName, dtypeOf, type NiftiTypedArray } from "./datatypes.js";
@@ -23,11 +24,7 @@ export interface NiftiWriteOptions {
  * pixdim[1..3] are the affine's column norms and the quaternion is the closest rotation (nibabel's set_qform).
  */
 export function formatNifti1(data: NiftiTypedArray, shape: number[], affine: Mat4, opts: NiftiWriteOptions = {}): Uint8Array {
-  const n = shape.reduce((a, b) => a * b, 1);
-  if (n !== data.length) throw new Error(`formatNifti1: shape [${shape.join(", ")}] has ${n} voxels but data has ${data.length}`);
-  if (shape.length < 1 || shape.length > 7 || shape.some((s) => s > 32767)) {
-    throw new Error(`formatNifti1: shape [${shape.join(", ")}] does not fit a NIfTI-1 header`);
-  }
+  checkWritable(data, shape);
   const info = datatypeByName(dtypeOf(data));
   const voxOffset = 352;
   const out = new Uint8Array(voxOffset + data.byteLength);
@@ -60,8 +57,18 @@ export function formatNifti1(data: NiftiTypedArray, shape: number[], affine: Mat
   return out;
 }
 
+/** The shape checks of formatNifti1, naming `file` when there is one. */
+function checkWritable(data: NiftiTypedArray, shape: readonly number[], file?: string): void {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (n !== data.length) throw new InputError(`formatNifti1: shape [${shape.join(", ")}] has ${n} voxels but data has ${data.length}`, { file });
+  if (shape.length < 1 || shape.length > 7 || shape.some((s) => s > 32767)) {
+    throw new InputError(`formatNifti1: shape [${shape.join(", ")}] does not fit a NIfTI-1 header`, { file });
+  }
+}
+
 /** Writes `file` atomically; gzip-compressed when the name ends in .gz. */
 export async function writeNifti(file: string, data: NiftiTypedArray, shape: number[], affine: Mat4, opts: NiftiWriteOptions = {}): Promise<void> {
+  checkWritable(data, shape, file);
   const bytes = formatNifti1(data, shape, affine, opts);
   await writeFileAtomic(file, file.endsWith(".gz") ? await gzip(bytes) : bytes);
 }

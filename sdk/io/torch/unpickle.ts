@@ -37,7 +37,6 @@ export interface UnpickleHooks {
   persistentLoad(pid: unknown): unknown;
 }
 
-const MARK = Symbol("mark");
 const utf8 = new TextDecoder("utf-8");
 
 export class Unpickler {
