@@ -1,9 +1,11 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { readImages, readSeg, writeSeg, type ReaderWriterName } from "../../sdk/io/image-io.js";
 import { readNifti } from "../../sdk/io/nifti/read.js";
+import { writeNifti } from "../../sdk/io/nifti/write.js";
+import { InputError } from "../../sdk/errors.js";
 import { pythonSkipReason, runPythonJson } from "../helpers/python.js";
 
 const TINY = path.resolve("test/fixtures/datasets/Dataset900_Tiny");
@@ -87,6 +89,21 @@ describe("writeSeg(seg, shape, file, properties, rw)", () => {
     const b = await readNifti(out);
     expect(b.dtype).toBe("uint16");
     expect(b.data[7]).toBe(300);
+  });
+  it("writeSeg with a 4-d SimpleITK geometry is an InputError naming the file", async () => {
+    const out = path.join(tmp(), "seg4d.nii.gz");
+    const properties = { spacing: [1, 1, 1, 1], sitk_stuff: { spacing: [1, 1, 1, 1], origin: [0, 0, 0, 0], direction: Array(16).fill(0) } };
+    await expect(writeSeg(new Uint8Array(8), [2, 2, 2], out, properties, "SimpleITKIO")).rejects.toThrow(new InputError(`${out}: writeSeg: sitk_stuff.spacing [1, 1, 1, 1] is neither 2-d nor 3-d`).message);
+  });
+});
+
+describe("writeNifti(file, data, shape, affine)", () => {
+  it("writeNifti with a shape that does not fit the data is an InputError naming the file and writes nothing", async () => {
+    const dir = tmp();
+    const out = path.join(dir, "bad.nii.gz");
+    const eye = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]];
+    await expect(writeNifti(out, new Uint8Array(7), [2, 2, 2], eye)).rejects.toThrow(`${out}: formatNifti1: shape [2, 2, 2] has 8 voxels but data has 7`);
+    expect(readdirSync(dir)).toEqual([]);
   });
 });
 

@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
-import { mapInWorkers } from "../../sdk/util/pool.js";
+import { mapInWorkers, reviveError } from "../../sdk/util/pool.js";
+import { CheckpointError, InputError } from "../../sdk/errors.js";
 
 // A task module in plain JS, so it runs in real worker threads (TypeScript task modules run in-process under vitest).
 const dir = mkdtempSync(path.join(tmpdir(), "pool-"));
@@ -23,5 +24,19 @@ describe("mapInWorkers(moduleUrl, exportName, inputs)", () => {
   });
   it("rejects with the worker's user-facing error", async () => {
     await expect(mapInWorkers(pathToFileURL(task), "square", [1, -2, 3], { numWorkers: 2 })).rejects.toThrow("case -2: negative");
+  });
+});
+
+describe("reviveError(e)", () => {
+  it.each([
+    ["InputError", InputError, "a.nii.gz"],
+    ["CheckpointError", CheckpointError, undefined],
+  ] as const)("reviveError of a %s keeps its class, message and file", (name, cls, file) => {
+    const err = reviveError({ name, message: `${file ?? "x"}: broken`, file });
+    expect([err instanceof cls, err.name, err.message, (err as InputError).file]).toEqual([true, name, `${file ?? "x"}: broken`, file]);
+  });
+  it("reviveError of another error is a plain Error with the message", () => {
+    const err = reviveError({ name: "TypeError", message: "x is not a function" });
+    expect([err.constructor, err.message]).toEqual([Error, "x is not a function"]);
   });
 });
