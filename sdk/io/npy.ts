@@ -77,10 +77,11 @@ export function formatNpy(arr: NpyArray): Uint8Array {
   return out;
 }
 
+/** Reads and parses a .npy file; the array owns a copy of its data (never a view of Node's pooled file buffer). */
 export async function readNpyFile(file: string): Promise<NpyArray> {
   let bytes: Buffer;
   try { bytes = await fsp.readFile(file); } catch (err) {
-    throw new InputError((err as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : (err as Error).message, { file });
+    throw new InputError((err as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : (err as Error).message, { file, cause: err });
   }
   return parseNpy(bytes, file);
 }

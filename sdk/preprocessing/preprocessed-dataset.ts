@@ -5,7 +5,7 @@
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
 import { InputError } from "../errors.js";
-import { formatNpy, parseNpy, type NpyArray } from "../io/npy.js";
+import { readNpyFile, writeNpyFile } from "../io/npy.js";
 import { exists, readJson, writeFileAtomic } from "../util/fs.js";
 import { codePointCompare } from "../dataset/raw.js";
 import type { PreprocessedCase, PreprocessedProperties } from "./default-preprocessor.js";
@@ -13,17 +13,6 @@ import type { PreprocessedCase, PreprocessedProperties } from "./default-preproc
 const dataFile = (folder: string, id: string) => path.join(folder, `${id}.npy`);
 const segFile = (folder: string, id: string) => path.join(folder, `${id}_seg.npy`);
 const propertiesFile = (folder: string, id: string) => path.join(folder, `${id}.json`);
-
-/** Reads a .npy file from a private copy of its bytes, so the typed array owns exactly its data. */
-async function readNpy(file: string): Promise<NpyArray> {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await fsp.readFile(file));
-  } catch (err) {
-    throw new InputError((err as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : (err as Error).message, { file, cause: err });
-  }
-  return parseNpy(bytes, file);
-}
 
 /** True when all three files of case `id` exist (a re-run skips such cases unless asked to overwrite). */
 export async function preprocessedCaseExists(folder: string, id: string): Promise<boolean> {
@@ -38,9 +27,9 @@ export async function preprocessedCaseExists(folder: string, id: string): Promis
 export async function savePreprocessedCase(folder: string, id: string, c: PreprocessedCase): Promise<void> {
   await fsp.mkdir(folder, { recursive: true });
   const [, ...spatial] = c.shape;
-  await writeFileAtomic(dataFile(folder, id), formatNpy({ dtype: "float32", shape: c.shape, data: c.data }));
+  await writeNpyFile(dataFile(folder, id), { dtype: "float32", shape: c.shape, data: c.data });
   const seg = c.seg ?? new Int16Array(spatial.reduce((a, b) => a * b, 1));
-  await writeFileAtomic(segFile(folder, id), formatNpy({ dtype: "int16", shape: [1, ...spatial], data: seg }));
+  await writeNpyFile(segFile(folder, id), { dtype: "int16", shape: [1, ...spatial], data: seg });
   await writeFileAtomic(propertiesFile(folder, id), JSON.stringify(c.properties));
 }
 
@@ -87,8 +76,8 @@ export async function listPreprocessedCases(folder: string): Promise<string[]> {
 /** Loads case `id`: data (float32, [C, Z, Y, X]), seg (int16) and properties; shapes are checked against each other. */
 export async function loadPreprocessedCase(folder: string, id: string): Promise<PreprocessedCase> {
   const [data, seg, properties] = await Promise.all([
-    readNpy(dataFile(folder, id)),
-    (async () => ((await exists(segFile(folder, id))) ? readNpy(segFile(folder, id)) : null))(),
+    readNpyFile(dataFile(folder, id)),
+    (async () => ((await exists(segFile(folder, id))) ? readNpyFile(segFile(folder, id)) : null))(),
     readJson<PreprocessedProperties>(propertiesFile(folder, id)),
   ]);
   if (data.dtype !== "float32" || data.shape.length !== 4) {
