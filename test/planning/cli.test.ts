@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "../../sdk/cli/argparse.js";
@@ -61,6 +61,11 @@ describe("nnUNetv2_plan_experiment / nnUNetv2_plan_and_preprocess run()", () => 
     await planAndPreprocess.run(parseArgs(planAndPreprocess.spec, ["-d", "900", "--no_pp", "-npfp", "1"]));
     expect(readFileSync(pre("nnUNetPlans.json"), "utf8")).toBe(readFileSync(path.join(TINY, "expected/mic_dkfz_master/nnUNetPlans.json"), "utf8"));
     expect(existsSync(pre("nnUNetPlans_3d_fullres"))).toBe(false);
+  });
+
+  it("plan-and-preprocess run(-c 3d_fullres -np 1) preprocesses every case and copies the labels", async () => {
+    await planAndPreprocess.run(parseArgs(planAndPreprocess.spec, ["-d", "900", "-npfp", "1", "-c", "3d_fullres", "-np", "1"]));
+    expect([readdirSync(pre("nnUNetPlans_3d_fullres")).filter((f) => f.endsWith("_seg.npy")).length, readdirSync(pre("gt_segmentations")).length]).toEqual([5, 5]);
   });
 
   it("extract-fingerprint run(--verify_dataset_integrity) on a dataset with a missing label ends with the integrity error", async () => {

@@ -1,7 +1,7 @@
 // nnUNetv2_plan_and_preprocess: fingerprint, planning and (unless --no_pp) preprocessing, with upstream's flags.
 
 import type { ParserSpec } from "../argparse.js";
-import { ConfigError } from "../../errors.js";
+import { preprocess } from "../../preprocessing/preprocess.js";
 import { terminalProgress } from "../progress.js";
 import { DEFAULT_NUM_PROCESSES, extractFingerprints } from "./extract-fingerprint.js";
 import { PLANNING_ARGS, planExperiments } from "./plan-experiment.js";
@@ -22,20 +22,6 @@ export const spec: ParserSpec = {
   ],
 };
 
-type PreprocessFn = (id: number, opts: Record<string, unknown>) => Promise<unknown>;
-
-/** The preprocessing engineer's `preprocess` (sdk/preprocessing/preprocess.ts), or null in a build without it. */
-async function loadPreprocess(): Promise<PreprocessFn | null> {
-  const rel = import.meta.url.endsWith(".ts") ? "../../preprocessing/preprocess.ts" : "../../preprocessing/preprocess.js";
-  try {
-    const mod = (await import(new URL(rel, import.meta.url).href)) as { preprocess?: PreprocessFn };
-    return typeof mod.preprocess === "function" ? mod.preprocess : null;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND") return null;
-    throw err;
-  }
-}
-
 export async function run(args: Record<string, any>): Promise<void> {
   process.stdout.write("Fingerprint extraction...\n");
   await extractFingerprints(args.d, args.npfp, args.verify_dataset_integrity, args.clean);
@@ -44,13 +30,11 @@ export async function run(args: Record<string, any>): Promise<void> {
   if (args.no_pp) return;
   const defaults: Record<string, number> = { "2d": 8, "3d_fullres": 4, "3d_lowres": 8 };
   const np: number[] = args.np ?? (args.c as string[]).map((c) => defaults[c] ?? 4);
-  const preprocess = await loadPreprocess();
-  if (!preprocess) throw new ConfigError("preprocessing is not available yet in this build of nnssl-adapt; rerun with --no_pp");
   process.stdout.write("Preprocessing...\n");
   for (const id of args.d as number[]) {
     const progress = terminalProgress();
     try {
-      await preprocess(id, { plansName, configurations: args.c, numWorkers: np, onProgress: progress, log: (l: string) => process.stdout.write(`${l}\n`) });
+      await preprocess(id, { plansName, configurations: args.c, numWorkers: np, onProgress: progress, log: (l) => process.stdout.write(`${l}\n`) });
     } finally {
       progress.stop();
     }
