@@ -238,12 +238,21 @@ function showCheckpoint(x: Checkpoint): Shown {
   const ap = x.adaptationPlan;
   const kw = (ap.architecture_plans.arch_kwargs ?? {}) as Obj;
   const pretrainConfigs = Object.entries((ap.pretrain_plan as unknown as { configurations?: Record<string, Obj> }).configurations ?? {});
+  // Aliased names (the same module reachable by several PyTorch paths) share one storage: count each tensor once.
   let params = 0;
-  for (const t of x.weights.values()) params += t.shape.reduce((a, b) => a * b, 1);
+  const seen = new Set<string>();
+  for (const t of x.weights.values()) {
+    const s = t as unknown as { storage?: { key?: string }; storageOffset?: number; shape: number[] };
+    const key = s.storage?.key !== undefined ? `${s.storage.key}:${s.storageOffset ?? 0}:${s.shape.join(",")}` : null;
+    if (key !== null && seen.has(key)) continue;
+    if (key !== null) seen.add(key);
+    params += s.shape.reduce((a, b) => a * b, 1);
+  }
+  const tensors = seen.size || x.weights.size;
   const bundles = [summaryTable(`nnssl checkpoint ${path.basename(path.dirname(x.path))}/${path.basename(x.path)}`, [
     ["path", x.path],
     ["architecture", ap.architecture_plans.arch_class_name],
-    ["parameters", `${(params / 1e6).toFixed(2)} M in ${x.weights.size} tensors`],
+    ["parameters", `${(params / 1e6).toFixed(2)} M in ${tensors} tensors${tensors < x.weights.size ? ` (${x.weights.size} names)` : ""}`],
     ["trainer", typeof x.raw.trainer_name === "string" ? x.raw.trainer_name : undefined],
     ["pretraining input channels", ap.pretrain_num_input_channels],
     ...pretrainConfigs.map(([name, c]): [string, unknown] => [`pretraining spacing (${name})`, c.spacing as unknown[] ?? "—"]),

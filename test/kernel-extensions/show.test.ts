@@ -51,7 +51,8 @@ describe("summarize(x) recognises SDK objects by shape", () => {
   it("Checkpoint: adaptation plan and encoder stages", async () => {
     const ckpt = {
       path: "/ckpts/mae/checkpoint_final.pth", citations: [], raw: { trainer_name: "BaseMAETrainer" },
-      weights: new Map([["w", { shape: [8, 1, 3, 3, 3] }], ["b", { shape: [8] }]]),
+      weights: new Map([["w", { shape: [8, 1, 3, 3, 3], storage: { key: "0" }, storageOffset: 0 }], ["b", { shape: [8], storage: { key: "1" }, storageOffset: 0 }],
+        ["alias.w", { shape: [8, 1, 3, 3, 3], storage: { key: "0" }, storageOffset: 0 }]]),
       adaptationPlan: {
         architecture_plans: { arch_class_name: "ResidualEncoderUNet", arch_kwargs: { features_per_stage: [8, 16], strides: [[1, 1, 1], [2, 2, 2]], kernel_sizes: [[3, 3, 3], [3, 3, 3]], n_blocks_per_stage: [1, 2] }, arch_kwargs_requiring_import: [] },
         pretrain_plan: { configurations: { onemmiso: { spacing: [1, 1, 1], patch_size: [64, 64, 64] } } },
@@ -63,7 +64,7 @@ describe("summarize(x) recognises SDK objects by shape", () => {
     expect(s.kind).toBe("checkpoint");
     const t = html(s.bundles[0]!);
     expect(t).toContain("ResidualEncoderUNet");
-    expect(t).toContain("0.00 M in 2 tensors");
+    expect(t).toContain("0.00 M in 2 tensors (3 names)");
     expect(t).toContain("pretraining spacing (onemmiso)");
     expect(t).toContain("encoder.stem.convs.0");
     expect(html(s.bundles[1]!)).toContain("<td>[2, 2, 2]</td>");
