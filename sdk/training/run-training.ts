@@ -61,6 +61,11 @@ export interface TrainOptions extends TrainerEvents {
    * can scale it down here.
    */
   warmupEpochs?: number;
+  /**
+   * Learning rate for this run, with or without pretrained weights (replaces the trainer's initial_lr and its
+   * from-scratch rate). Lets a comparison give both arms the same rate, so only the initial weights differ.
+   */
+  initialLr?: number;
   /** Seeds network init, data loading and augmentation; random (and logged) when omitted. */
   seed?: number;
   /** Augmentation worker threads (0 = in the main thread). Default: nnUNet_n_proc_DA or cores - 1. */
@@ -119,6 +124,11 @@ function withOverrides(spec: TrainerSpec, o: TrainOptions): TrainerSpec {
     if (!Number.isInteger(v) || v < (k === "numValIterationsPerEpoch" ? 0 : 1)) throw new ConfigError(`invalid ${k}: ${v}`);
     if (k === "warmupEpochs" && s.schedule !== "warmup_poly") throw new ConfigError(`warmupEpochs: ${s.name} has no warm-up (poly schedule)`);
     s[k] = v;
+  }
+  if (o.initialLr !== undefined && o.initialLr !== null) {
+    if (!(o.initialLr > 0 && Number.isFinite(o.initialLr))) throw new ConfigError(`invalid initialLr: ${o.initialLr}`);
+    s.initialLr = o.initialLr;
+    s.initialLrFromScratch = o.initialLr;
   }
   return s;
 }

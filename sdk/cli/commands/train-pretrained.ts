@@ -31,6 +31,7 @@ export function trainingArgs(defaults: { trainer: string; plans: string | null }
     { flags: ["--num_epochs"], type: "int", help: "Override the trainer's number of epochs" },
     { flags: ["--num_iterations_per_epoch"], type: "int", help: "Override the training iterations per epoch (250)" },
     { flags: ["--num_val_iterations_per_epoch"], type: "int", help: "Override the validation iterations per epoch (50)" },
+    { flags: ["--initial_lr"], type: "float", help: "Override the trainer's initial learning rate (used with and without pretrained weights)" },
     { flags: ["--seed"], type: "int", help: "Seed for weights init, patch sampling and augmentation (random if omitted; logged)" },
     { flags: ["--num_workers"], type: "int", help: "Augmentation worker threads (default: nnUNet_n_proc_DA, else cores - 1)" },
   ];
@@ -57,6 +58,7 @@ export function toTrainOptions(prog: string, a: Record<string, any>): TrainOptio
     overwriteCkptPath: a.overwrite_ckpt_path,
   };
   if (a.num_epochs != null) o.numEpochs = a.num_epochs;
+  if (a.initial_lr != null) o.initialLr = a.initial_lr;
   if (a.num_iterations_per_epoch != null) o.numIterationsPerEpoch = a.num_iterations_per_epoch;
   if (a.num_val_iterations_per_epoch != null) o.numValIterationsPerEpoch = a.num_val_iterations_per_epoch;
   if (a.seed != null) o.seed = a.seed;
