@@ -8,6 +8,7 @@ import type { ConfigurationPlan, Plans } from "../planning/plans.js";
 import { resampleDataOrSegToShape } from "../preprocessing/resample.js";
 import { writeJsonAtomic } from "../util/fs.js";
 import { writeNpzFile } from "./npz.js";
+import { prod } from "../util/python-math.js";
 
 /** The properties of a preprocessed case that the export needs (runCase's properties satisfy it). */
 export interface ExportProperties extends ImageProperties {
@@ -38,7 +39,6 @@ export interface SegmentationResult {
   probabilities?: Float32Array;
 }
 
-const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 /** Transposes C-order `src` of `shape` so that out.shape[i] = shape[axes[i]] (numpy's transpose(axes)). */
 export function transposeArray<T extends Uint8Array | Uint16Array | Float32Array>(src: T, shape: readonly number[], axes: readonly number[]): T {

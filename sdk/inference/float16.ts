@@ -1,17 +1,12 @@
 // IEEE half-precision rounding on float numbers, for the places where upstream stores values as torch.half and the
 // rounding is visible in results (the Gaussian importance map; fp16 probabilities).
 
+import { roundHalfEven } from "../util/python-math.js";
+
 const TWO_M24 = 2 ** -24; // smallest subnormal half
 const TWO_M14 = 2 ** -14; // smallest normal half
 const MAX_HALF = 65504;
 
-function roundHalfEven(x: number): number {
-  const f = Math.floor(x);
-  const d = x - f;
-  if (d > 0.5) return f + 1;
-  if (d < 0.5) return f;
-  return f % 2 === 0 ? f : f + 1;
-}
 
 /** The value `x` takes after a cast to float16 (round to nearest, ties to even; overflow to ±Infinity). */
 export function roundToFloat16(x: number): number {

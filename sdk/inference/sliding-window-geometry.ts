@@ -2,15 +2,9 @@
 // tile start positions per axis and centred zero padding up to the patch size. Pure integer logic, no tensors.
 
 import { InputError } from "../errors.js";
+import { roundHalfEven } from "../util/python-math.js";
 
-/** np.round: half to even. */
-export function roundHalfEven(x: number): number {
-  const f = Math.floor(x);
-  const d = x - f;
-  if (d > 0.5) return f + 1;
-  if (d < 0.5) return f;
-  return f % 2 === 0 ? f : f + 1;
-}
+export { roundHalfEven };
 
 /**
  * Tile start positions per axis, like upstream's compute_steps_for_sliding_window: at most tile*step apart, spread

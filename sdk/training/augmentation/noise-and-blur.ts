@@ -3,6 +3,7 @@
 
 import type { RandomState } from "../../util/random-state.js";
 import { Gauss, numVoxels, type Sample } from "./sample.js";
+import { roundHalfEven } from "../../util/python-math.js";
 
 /** noise_variance (0, 0.1), synchronised channels: one sigma (used as the std) for all channels. */
 export function gaussianNoise(s: Sample, rs: RandomState, gauss: Gauss, range: [number, number] = [0, 0.1]): void {
@@ -11,11 +12,6 @@ export function gaussianNoise(s: Sample, rs: RandomState, gauss: Gauss, range: [
   for (let i = 0; i < img.length; i++) img[i] = img[i]! + sigma * gauss.next();
 }
 
-/** Python's round() (half to even) for the kernel-size rule. */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
 
 /** `_build_kernel(sigma, truncate)`: an odd-length normalised Gaussian. */
 export function gaussianKernel1d(sigma: number, truncate = 6): Float64Array {
