@@ -4,7 +4,7 @@
 import * as path from "node:path";
 import { promises as fsp } from "node:fs";
 import { formatPlans } from "../planning/plans.js";
-import { formatPythonJson as formatPlansJson } from "../planning/python-json.js";
+import { formatPythonJson as formatPlansJson } from "../util/python-json.js";
 import { channelNames } from "../dataset/raw.js";
 import { ConfigError } from "../errors.js";
 import { writeFileAtomic } from "../util/fs.js";
