@@ -2,9 +2,9 @@
 // (blue), val loss (red), pseudo Dice (green, dotted) and its EMA (green) on a second [0, 1] axis, (2) epoch
 // duration, (3) learning rate. Lines only (no text); the PNG encoder is the minimal RGB/deflate one.
 
-import { deflateSync } from "node:zlib";
 import { writeFileAtomic } from "../util/fs.js";
 import type { TrainingLogging } from "./training-log.js";
+import { encodePng } from "../util/png.js";
 
 type RGB = [number, number, number];
 
@@ -27,43 +27,6 @@ class Canvas {
       this.set(x, y, c); this.set(x, y + 1, c);
     }
   }
-}
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) { let c = n; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; t[n] = c >>> 0; }
-  return t;
-})();
-
-function crc32(buf: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < buf.length; i++) c = CRC_TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-function chunk(type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.length);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, data.length);
-  out.set(Buffer.from(type, "ascii"), 4);
-  out.set(data, 8);
-  dv.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
-  return out;
-}
-
-/** Encodes 8-bit RGB pixels as a PNG file. */
-export function encodePng(w: number, h: number, rgb: Uint8Array): Uint8Array {
-  const raw = new Uint8Array(h * (w * 3 + 1));
-  for (let y = 0; y < h; y++) raw.set(rgb.subarray(y * w * 3, (y + 1) * w * 3), y * (w * 3 + 1) + 1);
-  const ihdr = new Uint8Array(13);
-  const dv = new DataView(ihdr.buffer);
-  dv.setUint32(0, w); dv.setUint32(4, h);
-  ihdr[8] = 8; ihdr[9] = 2;
-  const parts = [Uint8Array.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(raw)), chunk("IEND", new Uint8Array(0))];
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
 }
 
 interface Series { values: number[]; color: RGB; dash?: number; range?: [number, number] }
@@ -103,7 +66,7 @@ export function renderProgress(l: TrainingLogging, width = 640, panelHeight = 20
   ]);
   panel(cv, panelHeight, panelHeight, [{ values: dur, color: [31, 119, 180] }]);
   panel(cv, 2 * panelHeight, panelHeight, [{ values: l.lrs, color: [31, 119, 180] }]);
-  return encodePng(cv.w, cv.h, cv.px);
+  return encodePng(cv.px, cv.w, cv.h, 3);
 }
 
 /** Writes progress.png atomically. */
