@@ -5,7 +5,7 @@ import { tf } from "../backend/index.js";
 import { CheckpointError, ConfigError, InputError } from "../errors.js";
 import type { TorchTensor } from "../io/torch/tensor.js";
 import { toChannelsFirst, toChannelsLast } from "./layers.js";
-import { Module } from "./module.js";
+import { Module, type Layout } from "./module.js";
 import { collectStateDict, loadIntoModule, tensorEntries, type StateDictInput } from "./state-dict.js";
 
 /** The module paths nnssl's weight transfer uses (AbstractDynamicNetworkArchitectures attributes). */
@@ -83,6 +83,11 @@ export abstract class Network extends Module {
   }
 
   /** named_parameters(): de-duplicated (first name of each module), in PyTorch's order. */
+  /** How each of namedParameters() is stored relative to PyTorch (for optimizer state in PyTorch's layout). */
+  parameterLayouts(): { torchShape: number[]; layout: Layout }[] {
+    return [...this.namedParams()].map(([, p]) => ({ torchShape: p.torchShape.slice(), layout: p.layout }));
+  }
+
   namedParameters(): [string, tf.Variable][] {
     return [...this.namedParams()].map(([n, p]) => [n, p.value]);
   }

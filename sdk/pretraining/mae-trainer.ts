@@ -192,7 +192,7 @@ export async function pretrainMae(opts: PretrainOptions): Promise<PretrainResult
     : { network_class_name: "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet", arch_kwargs: archKwargs, _kw_requires_import: ["conv_op", "norm_op", "dropout_op", "nonlin"] };
   const net: Network = buildNetwork(architecture, { inputChannels: C, numClasses: C, deepSupervision: false, patchSize: patch, seed });
   const vars = net.namedParameters().map(([, v]) => v);
-  const opt = new SGD(vars, { lr: initialLr, momentum: 0.99, weightDecay: 3e-5, nesterov: true, initialLr });
+  const opt = new SGD(vars, { lr: initialLr, momentum: 0.99, weightDecay: 3e-5, nesterov: true, initialLr, layouts: net.parameterLayouts() });
   const plan = buildAdaptationPlan({ arch, archKwargs, patch, spacing, channels: C, datasetName: name });
   const trainerName = `BaseMAETrainer_nnsslAdapt_BS${batchSize}_ep${epochs}`;
   const initArgs = { plan: floatsDeep(plan.pretrain_plan), configuration_name: "onemmiso", fold: "all", pretrain_json: { collection_name: name }, device: new TorchDevice("cpu") };

@@ -5,6 +5,7 @@
 import { tf } from "../backend/index.js";
 import { TorchTensor, PyTuple, pyFloat } from "../io/torch/index.js";
 import { CheckpointError } from "../errors.js";
+import { permuteLayout, type Layout } from "../networks/module.js";
 
 type Var = tf.Variable;
 
@@ -25,8 +26,16 @@ export interface Optimizer {
   dispose(): void;
 }
 
-function toTorch(t: tf.Tensor): TorchTensor {
-  return TorchTensor.fromTypedArray(t.dataSync() as Float32Array, t.shape.slice());
+/**
+ * How a parameter is stored relative to PyTorch (networks keep conv weights channels-last). With it, optimizer
+ * buffers are written in PyTorch's shape and order, so Python nnU-Net can continue from our checkpoints.
+ */
+export interface ParamLayout { torchShape: number[]; layout: Layout }
+
+function toTorch(t: tf.Tensor, l?: ParamLayout): TorchTensor {
+  const data = t.dataSync() as Float32Array;
+  if (!l || l.layout === "plain") return TorchTensor.fromTypedArray(Float32Array.from(data), t.shape.slice());
+  return TorchTensor.fromTypedArray(permuteLayout(l.layout, l.torchShape, data, false), l.torchShape.slice());
 }
 
 function stateEntry(state: unknown, i: number): Record<string, unknown> | undefined {
@@ -35,13 +44,13 @@ function stateEntry(state: unknown, i: number): Record<string, unknown> | undefi
   return undefined;
 }
 
-function restore(value: unknown, param: Var, what: string, file?: string): tf.Tensor {
+function restore(value: unknown, param: Var, what: string, file?: string, l?: ParamLayout): tf.Tensor {
   if (!(value instanceof TorchTensor)) throw new CheckpointError(`optimizer_state: ${what} is not a tensor`, { file });
-  const shape = param.shape;
+  const shape = l ? l.torchShape : param.shape;
   if (value.shape.length !== shape.length || value.shape.some((s, k) => s !== shape[k])) {
     throw new CheckpointError(`optimizer_state: ${what} has shape [${value.shape}], parameter has [${shape}]`, { file });
   }
-  return tf.tensor(value.toFloat32(), shape);
+  return tf.tensor(l ? permuteLayout(l.layout, l.torchShape, value.toFloat32(), true) : value.toFloat32(), param.shape);
 }
 
 export interface SgdOptions {
@@ -51,6 +60,8 @@ export interface SgdOptions {
   nesterov?: boolean;
   /** Written as param_groups[0].initial_lr (set by torch's LR schedulers). */
   initialLr?: number;
+  /** PyTorch layout of each parameter (same order as the params); buffers are saved and loaded in it. */
+  layouts?: readonly ParamLayout[];
 }
 
 /**
@@ -66,7 +77,10 @@ export class SGD implements Optimizer {
   readonly initialLr: number;
   private buffers: (tf.Tensor | null)[];
 
-  constructor(readonly params: readonly Var[], { lr, momentum = 0.99, weightDecay = 3e-5, nesterov = true, initialLr = lr }: SgdOptions) {
+  private readonly layouts: readonly ParamLayout[] | undefined;
+
+  constructor(readonly params: readonly Var[], { lr, momentum = 0.99, weightDecay = 3e-5, nesterov = true, initialLr = lr, layouts }: SgdOptions) {
+    this.layouts = layouts;
     this.lr = lr;
     this.momentum = momentum;
     this.weightDecay = weightDecay;
@@ -95,7 +109,7 @@ export class SGD implements Optimizer {
 
   stateDict() {
     const state = new Map<number, Record<string, unknown>>();
-    this.buffers.forEach((b, i) => { if (b) state.set(i, { momentum_buffer: toTorch(b) }); });
+    this.buffers.forEach((b, i) => { if (b) state.set(i, { momentum_buffer: toTorch(b, this.layouts?.[i]) }); });
     return {
       state,
       param_groups: [{
@@ -111,7 +125,7 @@ export class SGD implements Optimizer {
     this.params.forEach((p, i) => {
       const e = stateEntry(state, i);
       this.buffers[i]?.dispose();
-      this.buffers[i] = e?.momentum_buffer !== undefined && e.momentum_buffer !== null ? restore(e.momentum_buffer, p, `state[${i}].momentum_buffer`, file) : null;
+      this.buffers[i] = e?.momentum_buffer !== undefined && e.momentum_buffer !== null ? restore(e.momentum_buffer, p, `state[${i}].momentum_buffer`, file, this.layouts?.[i]) : null;
     });
     // A number when read from a file, a PyFloat when passed straight from stateDict().
     const lr = Number(param_groups?.[0]?.lr);
@@ -130,6 +144,8 @@ export interface AdamWOptions {
   eps?: number;
   weightDecay?: number;
   initialLr?: number;
+  /** PyTorch layout of each parameter (same order as the params); moments are saved and loaded in it. */
+  layouts?: readonly ParamLayout[];
 }
 
 /**
@@ -147,7 +163,10 @@ export class AdamW implements Optimizer {
   private expAvgSq: (tf.Tensor | null)[];
   private steps: number[];
 
-  constructor(readonly params: readonly Var[], { lr, betas = [0.9, 0.98], eps = 1e-8, weightDecay = 5e-2, initialLr = lr }: AdamWOptions) {
+  private readonly layouts: readonly ParamLayout[] | undefined;
+
+  constructor(readonly params: readonly Var[], { lr, betas = [0.9, 0.98], eps = 1e-8, weightDecay = 5e-2, initialLr = lr, layouts }: AdamWOptions) {
+    this.layouts = layouts;
     this.lr = lr;
     this.betas = betas;
     this.eps = eps;
@@ -190,7 +209,7 @@ export class AdamW implements Optimizer {
       const m = this.expAvg[i];
       const v = this.expAvgSq[i];
       // torch >= 1.12 keeps `step` as a float32 scalar tensor.
-      if (m && v) state.set(i, { step: TorchTensor.fromTypedArray(new Float32Array([this.steps[i]!]), []), exp_avg: toTorch(m), exp_avg_sq: toTorch(v) });
+      if (m && v) state.set(i, { step: TorchTensor.fromTypedArray(new Float32Array([this.steps[i]!]), []), exp_avg: toTorch(m, this.layouts?.[i]), exp_avg_sq: toTorch(v, this.layouts?.[i]) });
     });
     return {
       state,
@@ -208,8 +227,8 @@ export class AdamW implements Optimizer {
       const e = stateEntry(state, i);
       this.expAvg[i]?.dispose();
       this.expAvgSq[i]?.dispose();
-      this.expAvg[i] = e ? restore(e.exp_avg, p, `state[${i}].exp_avg`, file) : null;
-      this.expAvgSq[i] = e ? restore(e.exp_avg_sq, p, `state[${i}].exp_avg_sq`, file) : null;
+      this.expAvg[i] = e ? restore(e.exp_avg, p, `state[${i}].exp_avg`, file, this.layouts?.[i]) : null;
+      this.expAvgSq[i] = e ? restore(e.exp_avg_sq, p, `state[${i}].exp_avg_sq`, file, this.layouts?.[i]) : null;
       const s = e?.step;
       this.steps[i] = s instanceof TorchTensor ? s.toFloat32()[0]! : typeof s === "number" ? s : 0;
     });

@@ -96,9 +96,10 @@ export function learningRateSchedule(spec: TrainerSpec, initialLr: number): LrSc
 
 export function buildOptimizer(spec: TrainerSpec, net: Network, initialLr: number): Optimizer {
   const params = net.namedParameters().map(([, v]) => v);
+  const layouts = net.parameterLayouts();
   return spec.optimizer === "AdamW"
-    ? new AdamW(params, { lr: initialLr, weightDecay: spec.weightDecay, betas: [0.9, 0.98] })
-    : new SGD(params, { lr: initialLr, weightDecay: spec.weightDecay, momentum: 0.99, nesterov: true });
+    ? new AdamW(params, { lr: initialLr, weightDecay: spec.weightDecay, betas: [0.9, 0.98], layouts })
+    : new SGD(params, { lr: initialLr, weightDecay: spec.weightDecay, momentum: 0.99, nesterov: true, layouts });
 }
 
 /** `1 / cumprod(strides)` without the last entry (get_deep_supervision_scales), in 3-D form. */

@@ -1,6 +1,7 @@
 import { describe, it, expect } from "vitest";
 import { tf } from "../../sdk/backend/index.js";
 import { SGD, AdamW, clipGradNorm } from "../../sdk/training/optimizers.js";
+import type { TorchTensor } from "../../sdk/io/torch/index.js";
 import { runPythonJson, pythonSkipReason } from "../helpers/python.js";
 
 const skip = pythonSkipReason(["torch"]);
@@ -90,5 +91,31 @@ describe("clipGradNorm", () => {
     expect(out[0]!.dataSync()[0]).toBeCloseTo(3 / (5 + 1e-6), 6);
     const { grads: same } = clipGradNorm([tf.tensor([0.3])], 12);
     expect(same[0]!.dataSync()[0]).toBeCloseTo(0.3, 7);
+  });
+});
+
+describe("SGD.stateDict() with parameter layouts", () => {
+  it("writes momentum buffers in PyTorch's shape and order and reads them back", async () => {
+    const { buildNetwork } = await import("../../sdk/networks/index.js");
+    const net = buildNetwork({ network_class_name: "ResidualEncoderUNet", arch_kwargs: {
+      n_stages: 2, features_per_stage: [2, 4], conv_op: "torch.nn.modules.conv.Conv3d", kernel_sizes: [[3, 3, 3], [3, 3, 3]], strides: [[1, 1, 1], [2, 2, 2]],
+      n_blocks_per_stage: [1, 1], n_conv_per_stage_decoder: [1], conv_bias: true, norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
+      norm_op_kwargs: { eps: 1e-5, affine: true }, dropout_op: null, dropout_op_kwargs: null, nonlin: "torch.nn.LeakyReLU", nonlin_kwargs: { inplace: true },
+    }, _kw_requires_import: [] }, { inputChannels: 1, numClasses: 2, deepSupervision: false, seed: 3 });
+    const named = net.namedParameters();
+    const params = named.map(([, v]) => v);
+    const opt = new SGD(params, { lr: 0.1, layouts: net.parameterLayouts() });
+    const shapes = net.stateDict(); // weights before the step, in PyTorch's layout
+    opt.step(params.map((p, i) => tf.fill(p.shape, i + 1)));
+    const sd = opt.stateDict();
+    named.forEach(([name], i) => expect((sd.state.get(i)!.momentum_buffer as TorchTensor).shape, name).toEqual(shapes.get(name)!.shape));
+    // A conv weight's buffer holds g = grad + wd*p, permuted like the weight itself.
+    const stem = named.findIndex(([n]) => n === "encoder.stem.convs.0.conv.weight");
+    const buf = (sd.state.get(stem)!.momentum_buffer as TorchTensor).toFloat32();
+    const w = shapes.get("encoder.stem.convs.0.conv.weight")!.toFloat32();
+    buf.forEach((b, k) => expect(b).toBeCloseTo(stem + 1 + 3e-5 * w[k]!, 5));
+    const back = new SGD(params, { lr: 0.1, layouts: net.parameterLayouts() });
+    back.loadStateDict(sd);
+    expect(back.stateDict().state.get(stem)!.momentum_buffer).toEqual(sd.state.get(stem)!.momentum_buffer);
   });
 });
