@@ -89,7 +89,7 @@ export async function runDemo(o: DemoOptions, log: (s: string) => void = (s) => 
   }
   bar.stop();
 
-  log(`[5/5] validation (sliding window, mirroring) of fold ${o.fold}'s validation cases (${since()})`);
+  log(`[5/5] validation of fold ${o.fold}'s held-out cases (sliding window with mirroring, run at the end of fine-tuning) (${since()})`);
   const labels = Object.entries(ds.raw.datasetJson.labels).filter(([, v]) => v !== 0);
   for (const [name, run] of runs) {
     const v = run.validation;
