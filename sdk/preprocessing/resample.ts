@@ -5,8 +5,8 @@
 import { ANISO_THRESHOLD } from "../config/constants.js";
 import { InputError } from "../errors.js";
 import { roundHalfEven } from "../util/python-math.js";
-import { mapCoordinatesAlongAxis, resize } from "./zoom.js";
-import { resizeSegmentation } from "./resize-segmentation.js";
+import { mapCoordinatesAlongAxis, nearestIndex, resize } from "./zoom.js";
+import { resizeSegmentation, resizeSegmentationLinearInto } from "./resize-segmentation.js";
 
 /** Typed arrays the resampler accepts and returns (same type out as in). */
 export type ResampleArray = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array;
@@ -77,9 +77,8 @@ export function determineDoSeparateZAndAxis(
   return { doSeparateZ, axis: axes === null ? null : axes[0]! };
 }
 
-/** Copies one channel of `data` into a float64 array (upstream's `data.astype(float)`). */
-function channelAsFloat64(data: ResampleArray, c: number, n: number): Float64Array {
-  const out = new Float64Array(n);
+/** Copies one channel of `data` into `out` as float64 (upstream's `data.astype(float)`); `out` is reused per channel. */
+function channelAsFloat64(data: ResampleArray, c: number, n: number, out: Float64Array): Float64Array {
   const base = c * n;
   // one monomorphic loop per element type (a loop over the union would be slow)
   if (data instanceof Float32Array) for (let i = 0; i < n; i++) out[i] = data[base + i]!;
@@ -97,52 +96,111 @@ function sliceLayout(shape: readonly number[], axis: number): { outer: number; i
   return { outer, inner };
 }
 
-/** Clips every slice along `axis` of `out` to the [min, max] of the same slice of `src` (skimage's per-slice clip). */
-function clipSlicesAlong(src: Float64Array, srcShape: readonly number[], out: Float64Array, outShape: readonly number[], axis: number): void {
-  const ns = srcShape[axis]!;
+/** [min, max] of every slice along `axis` of `src` (skimage clips each 2-D slice to its own range). */
+function sliceRanges(src: Float64Array, shape: readonly number[], axis: number): { lo: Float64Array; hi: Float64Array } {
+  const ns = shape[axis]!;
   const lo = new Float64Array(ns).fill(Infinity);
   const hi = new Float64Array(ns).fill(-Infinity);
-  const a = sliceLayout(srcShape, axis);
-  for (let o = 0, p = 0; o < a.outer; o++) for (let s = 0; s < ns; s++) for (let j = 0; j < a.inner; j++, p++) {
-    const v = src[p]!;
-    if (v < lo[s]!) lo[s] = v;
-    if (v > hi[s]!) hi[s] = v;
+  const a = sliceLayout(shape, axis);
+  for (let o = 0, p = 0; o < a.outer; o++) for (let s = 0; s < ns; s++) {
+    let l = lo[s]!, h = hi[s]!;
+    for (let j = 0; j < a.inner; j++, p++) { const v = src[p]!; if (v < l) l = v; if (v > h) h = v; }
+    lo[s] = l; hi[s] = h;
   }
-  const b = sliceLayout(outShape, axis);
+  return { lo, hi };
+}
+
+/**
+ * Clips every slice along `axis` of `src` (shape `shape`) to [lo[s], hi[s]] and stores it in `dst`, which casts like
+ * numpy's astype (float32 rounds to nearest, integer types truncate). One pass instead of clip, then copy.
+ */
+function clipSlicesInto(src: Float64Array, shape: readonly number[], axis: number, lo: Float64Array, hi: Float64Array, dst: ResampleArray): void {
+  const ns = shape[axis]!;
+  const b = sliceLayout(shape, axis);
+  if (dst instanceof Float32Array) {
+    for (let o = 0, p = 0; o < b.outer; o++) for (let s = 0; s < ns; s++) {
+      const l = lo[s]!, h = hi[s]!;
+      for (let j = 0; j < b.inner; j++, p++) { const v = src[p]!; dst[p] = v < l ? l : v > h ? h : v; }
+    }
+    return;
+  }
   for (let o = 0, p = 0; o < b.outer; o++) for (let s = 0; s < ns; s++) {
     const l = lo[s]!, h = hi[s]!;
-    for (let j = 0; j < b.inner; j++, p++) { const v = out[p]!; if (v < l) out[p] = l; else if (v > h) out[p] = h; }
+    for (let j = 0; j < b.inner; j++, p++) { const v = src[p]!; dst[p] = v < l ? l : v > h ? h : v; }
   }
 }
 
 /**
- * One channel, separate z: the in-plane 2-D resize of every slice along `axis`, then map_coordinates along `axis`.
- * Resizing the volume with `axis` left unchanged is the same computation (filtering and interpolation never mix
- * slices, an unchanged axis is skipped or enters with weights 1 and 0), done in a few large passes instead of one
- * small call per slice; only skimage's clip range is per slice, so clipping is done per slice afterwards.
+ * map_coordinates(order=0) along `axis` on nnU-Net's separate-z grid when the other axes keep their size: output
+ * slice k is a copy of input slice idx[k], so whole rows are copied (already cast and clipped) instead of voxels.
  */
-function resampleChannelSeparateZ(vol: Float64Array, shape: number[], newShape: number[], axis: number, isSeg: boolean, order: number, orderZ: number): Float64Array {
+function nearestSlicesInto(src: ResampleArray, shape: readonly number[], axis: number, idx: Int32Array, out: ResampleArray, offset: number): void {
+  const { outer, inner } = sliceLayout(shape, axis);
+  const n = shape[axis]!;
+  const nOut = idx.length;
+  for (let o = 0, q = offset; o < outer; o++) {
+    const base = o * n * inner;
+    for (let k = 0; k < nOut; k++, q += inner) {
+      const from = base + idx[k]! * inner;
+      if (inner >= 16) out.set(src.subarray(from, from + inner) as Float32Array, q);
+      else for (let j = 0; j < inner; j++) out[q + j] = src[from + j]!;
+    }
+  }
+}
+
+type Ctor = new (len: number) => ResampleArray;
+
+/**
+ * One channel, separate z, into `dst`: the in-plane 2-D resize of every slice along `axis`, then map_coordinates
+ * along `axis`. Resizing the volume with `axis` left unchanged is the same computation (filtering and interpolation
+ * never mix slices, an unchanged axis is skipped or enters with weights 1 and 0), done in a few large passes instead
+ * of one small call per slice; only skimage's clip range is per slice, so clipping is done per slice afterwards. With
+ * order_z 0 the output slices are copies of input slices, so clipping and the dtype cast happen once per input slice
+ * and the copies are row copies.
+ */
+function resampleChannelSeparateZ(data: ResampleArray, c: number, vol: Float64Array, shape: number[], newShape: number[], axis: number, isSeg: boolean, order: number, orderZ: number, dst: ResampleArray): void {
   const hereShape = [...newShape];
   hereShape[axis] = shape[axis]!;
-  let here: Float64Array;
-  if (isSeg) {
-    here = resizeSegmentation(vol, shape, hereShape, order);
-  } else {
-    here = resize(vol, shape, hereShape, order, { clip: false });
-    clipSlicesAlong(vol, shape, here, hereShape, axis);
+  const hereLen = hereShape[0]! * hereShape[1]! * hereShape[2]!;
+  const same = shape[axis] === newShape[axis];
+  const nearest = same || orderZ === 0;
+  const idx = nearestIndex(shape[axis]!, newShape[axis]!);
+  const n = vol.length;
+  if (isSeg && order === 1 && nearest && data instanceof Int16Array) {
+    // int16 labels are resized as they are (no float64 copy); the result holds input labels only, so no cast is lost
+    const here = same ? dst : new Int16Array(hereLen);
+    resizeSegmentationLinearInto(data.subarray(c * n, (c + 1) * n), shape, hereShape, here as Int16Array);
+    if (!same) nearestSlicesInto(here, hereShape, axis, idx, dst, 0);
+    return;
   }
-  if (shape[axis] === newShape[axis]) return here;
-  if (!isSeg || orderZ === 0) return mapCoordinatesAlongAxis(here, hereShape, axis, newShape[axis]!, orderZ);
+  channelAsFloat64(data, c, n, vol);
+  const here = isSeg ? resizeSegmentation(vol, shape, hereShape, order) : resize(vol, shape, hereShape, order, { clip: false });
+  if (nearest) {
+    const tmp = same ? dst : new (dst.constructor as Ctor)(hereLen);
+    if (isSeg) tmp.set(here as unknown as Float32Array);
+    else {
+      const { lo, hi } = sliceRanges(vol, shape, axis);
+      clipSlicesInto(here, hereShape, axis, lo, hi, tmp);
+    }
+    if (!same) nearestSlicesInto(tmp, hereShape, axis, idx, dst, 0);
+    return;
+  }
+  if (!isSeg) {
+    const { lo, hi } = sliceRanges(vol, shape, axis);
+    clipSlicesInto(here, hereShape, axis, lo, hi, here);
+    dst.set(mapCoordinatesAlongAxis(here, hereShape, axis, newShape[axis]!, orderZ) as unknown as Float32Array);
+    return;
+  }
   // Segmentations with order_z > 0: per label, np.round(map_coordinates(one_hot)) > 0.5, i.e. the value exceeds 0.5.
   const labels = [...new Set(here)].sort((a, b) => a - b);
-  const out = new Float64Array(newShape.reduce((a, b) => a * b, 1));
+  const out = new Float64Array(dst.length);
   const mask = new Float64Array(here.length);
   for (const label of labels) {
     for (let i = 0; i < here.length; i++) mask[i] = here[i] === label ? 1 : 0;
     const m = mapCoordinatesAlongAxis(mask, hereShape, axis, newShape[axis]!, orderZ);
     for (let i = 0; i < out.length; i++) if (m[i]! > 0.5) out[i] = label;
   }
-  return out;
+  dst.set(out as unknown as Float32Array);
 }
 
 /**
@@ -171,16 +229,23 @@ export function resampleDataOrSegToShape<T extends ResampleArray>(
   const { doSeparateZ, axis } = determineDoSeparateZAndAxis(forceSeparateZ, currentSpacing, newSpacing, separateZAnisotropyThreshold);
   const m = newShape[0]! * newShape[1]! * newShape[2]!;
   const out = new (data.constructor as new (len: number) => T)(shape[0]! * m);
+  const vol = new Float64Array(n);
   for (let c = 0; c < shape[0]!; c++) {
-    const vol = channelAsFloat64(data, c, n);
-    let r: Float64Array;
+    // numpy's astype happens on the store into `dst`: float32 rounds to nearest, integer types truncate toward zero
+    const dst = out.subarray(c * m, (c + 1) * m);
     if (doSeparateZ && axis !== null) {
-      r = resampleChannelSeparateZ(vol, spatial, [...newShape], axis, isSeg, order, orderZ);
+      resampleChannelSeparateZ(data, c, vol, spatial, [...newShape], axis, isSeg, order, orderZ, dst);
+    } else if (isSeg && order === 1 && data instanceof Int16Array) {
+      resizeSegmentationLinearInto(data.subarray(c * n, (c + 1) * n), spatial, newShape, dst as Int16Array);
+    } else if (isSeg) {
+      dst.set(resizeSegmentation(channelAsFloat64(data, c, n, vol), spatial, newShape, order) as unknown as Float32Array);
     } else {
-      r = isSeg ? resizeSegmentation(vol, spatial, newShape, order) : resize(vol, spatial, newShape, order);
+      // resize's clip to the input's [min, max], fused with the cast: the whole volume is one "slice"
+      channelAsFloat64(data, c, n, vol);
+      const r = resize(vol, spatial, newShape, order, { clip: false });
+      const { lo, hi } = sliceRanges(vol, [1, n, 1], 0);
+      clipSlicesInto(r, [1, m, 1], 0, lo, hi, dst);
     }
-    // numpy's astype: float32 rounds to nearest, integer types truncate toward zero
-    out.set(r as unknown as ArrayLike<number>, c * m);
   }
   return out;
 }

@@ -15,13 +15,13 @@ function uniqueSorted(src: Float64Array): number[] {
  * Order 1: the one-hot masks are never materialised. A voxel whose 8 taps all carry one label gets it (that mask is
  * ~1 there, every other mask 0). Elsewhere each label present among the taps is evaluated exactly as scipy sums it
  * (same term order and products), from the highest label down, and the first that reaches 0.5 wins, which is what
- * "later labels overwrite earlier ones" means.
+ * "later labels overwrite earlier ones" means. Works on int16 labels directly (no float64 copy) and writes `out`
+ * (length prod(newShape)), which may be int16 since every result is one of the input labels or 0.
  */
-function resizeSegmentationLinear(src: Float64Array, shape: readonly number[], newShape: readonly number[]): Float64Array {
+export function resizeSegmentationLinearInto<T extends Float64Array | Int16Array>(src: Float64Array | Int16Array, shape: readonly number[], newShape: readonly number[], out: T): T {
   const [n0, n1, n2] = shape as [number, number, number];
   const [m0, m1, m2] = newShape as [number, number, number];
   const t0 = linearTaps(n0, m0), t1 = linearTaps(n1, m1), t2 = linearTaps(n2, m2);
-  const out = new Float64Array(m0 * m1 * m2);
   const s0 = n1 * n2;
   const lab = new Float64Array(8);
   const w = new Float64Array(8);
@@ -74,7 +74,7 @@ function resizeSegmentationLinear(src: Float64Array, shape: readonly number[], n
  */
 export function resizeSegmentation(src: Float64Array, shape: readonly number[], newShape: readonly number[], order: number): Float64Array {
   if (order === 0) return resize(src, shape, newShape, 0);
-  if (order === 1) return resizeSegmentationLinear(src, shape, newShape);
+  if (order === 1) return resizeSegmentationLinearInto(src, shape, newShape, new Float64Array(newShape.reduce((a, b) => a * b, 1)));
   const out = new Float64Array(newShape.reduce((a, b) => a * b, 1));
   const mask = new Float64Array(src.length);
   for (const label of uniqueSorted(src)) {

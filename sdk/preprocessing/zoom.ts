@@ -82,12 +82,21 @@ function splineAlongAxis(src: Float64Array, shape: readonly number[], axis: numb
         for (let r = NPAD + n; r < len; r++) buf[r * b + j] = last;
       }
       splineFilterRows(buf, len, b, poles, false);
-      for (let j = 0; j < b; j++) {
-        const ob = (o0 + j) * nOut;
-        for (let k = 0, t = 0; k < nOut; k++) {
+      // Output k of all b lines at once: its taps' weights and rows are loaded once, the rows are read contiguously.
+      // Every sum starts from +0 like scipy's (0 + w0 x0 + ...), which matters for the sign of a zero result.
+      const ob = o0 * nOut;
+      for (let k = 0; k < nOut; k++) {
+        const t = k * taps;
+        if (taps === 4) {
+          const w0 = weight[t]!, w1 = weight[t + 1]!, w2 = weight[t + 2]!, w3 = weight[t + 3]!;
+          const r0 = index[t]! * b, r1 = index[t + 1]! * b, r2 = index[t + 2]! * b, r3 = index[t + 3]! * b;
+          for (let j = 0, q = ob + k; j < b; j++, q += nOut) out[q] = 0 + w0 * buf[r0 + j]! + w1 * buf[r1 + j]! + w2 * buf[r2 + j]! + w3 * buf[r3 + j]!;
+          continue;
+        }
+        for (let j = 0, q = ob + k; j < b; j++, q += nOut) {
           let v = 0;
-          for (let h = 0; h < taps; h++, t++) v += weight[t]! * buf[index[t]! * b + j]!;
-          out[ob + k] = v;
+          for (let h = 0; h < taps; h++) v += weight[t + h]! * buf[index[t + h]! * b + j]!;
+          out[q] = v;
         }
       }
     }
@@ -194,6 +203,11 @@ export function linearTaps(n: number, nOut: number): { index: Int32Array; weight
   // "all taps carry one label" shortcut see only the voxels that matter (e.g. an unchanged axis).
   for (let k = 0; k < nOut; k++) if (weight[2 * k + 1] === 0) index[2 * k + 1] = index[2 * k]!;
   return { index, weight };
+}
+
+/** Source index of every output position of scipy's order-0 zoom / map_coordinates on nnU-Net's grid along one axis. */
+export function nearestIndex(n: number, nOut: number): Int32Array {
+  return axisTaps(n, nOut, 0, 0).index;
 }
 
 /**
