@@ -17,11 +17,16 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "args.h"
+
 using dnnl::algorithm;
 using dnnl::memory;
 using dnnl::prop_kind;
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
+
+using nnssl::f32;
+using nnssl::intArgs;
 
 namespace {
 
@@ -35,33 +40,7 @@ dnnl::stream& strm() {
   return s;
 }
 
-// ---- argument helpers -------------------------------------------------------------------------------------------
-
-std::vector<int64_t> intArgs(const Napi::Value& v, size_t expected, const char* what) {
-  if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), std::string(what) + ": expected an array of integers");
-  auto arr = v.As<Napi::Array>();
-  if (arr.Length() != expected) {
-    throw Napi::RangeError::New(v.Env(), std::string(what) + ": expected " + std::to_string(expected) +
-                                             " integers, got " + std::to_string(arr.Length()));
-  }
-  std::vector<int64_t> out(expected);
-  for (uint32_t i = 0; i < expected; ++i) out[i] = arr.Get(i).As<Napi::Number>().Int64Value();
-  return out;
-}
-
-// Returns the data pointer of a Float32Array after checking it holds exactly `n` elements: a wrong size here would
-// let oneDNN read or write outside the JS buffer, so this check is what keeps a JS-side bug from corrupting memory.
-float* f32(const Napi::Value& v, int64_t n, const char* what) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throw Napi::TypeError::New(v.Env(), std::string(what) + ": expected a Float32Array");
-  }
-  auto a = v.As<Napi::Float32Array>();
-  if (static_cast<int64_t>(a.ElementLength()) != n) {
-    throw Napi::RangeError::New(v.Env(), std::string(what) + ": expected " + std::to_string(n) + " elements, got " +
-                                             std::to_string(a.ElementLength()));
-  }
-  return a.Data();
-}
+// ---- primitive cache keys ---------------------------------------------------------------------------------------
 
 std::string key(const std::vector<int64_t>& p) {
   std::string k;
@@ -525,6 +504,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("version", Napi::Function::New(env, Version));
   exports.Set("clearCache", Napi::Function::New(env, ClearCache));
   exports.Set("cacheSize", Napi::Function::New(env, CacheSize));
+  nnssl::registerInstanceNorm(env, exports);
   return exports;
 }
 

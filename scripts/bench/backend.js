@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { cpus } from "node:os";
 import { tf } from "../../dist/sdk/backend/index.js";
 import { registerOnednnBackend } from "../../dist/sdk/backend/onednn.js";
+import { instanceNorm } from "../../dist/sdk/networks/layers.js";
 
 const argv = process.argv.slice(2);
 const withJsStep = argv.includes("--js-step");
@@ -94,17 +95,15 @@ function buildNet() {
   })).reverse();
   const head = conv(features[0], classes, 1);
 
-  const inorm = (x, { g, b }) => {
-    const { mean, variance } = tf.moments(x, [1, 2, 3], true);
-    return x.sub(mean).mul(tf.rsqrt(variance.add(1e-5))).mul(g).add(b);
-  };
+  // The SDK's own norm op (what sdk/networks builds): on cpu-onednn, norm + LeakyReLU run as one fused kernel.
+  const inorm = (x, { g, b }, slope = null) => instanceNorm(x, g, b, 1e-5, slope);
   const act = (x) => tf.leakyRelu(x, 0.01);
   const forward = (x) => {
-    x = act(inorm(tf.conv3d(x, stem.w, 1, "same"), stem.n));
+    x = inorm(tf.conv3d(x, stem.w, 1, "same"), stem.n, 0.01);
     const skips = [];
     for (const stage of stages) {
       for (const blk of stage) {
-        const y = inorm(tf.conv3d(act(inorm(tf.conv3d(x, blk.w1, blk.stride, "same"), blk.n1)), blk.w2, 1, "same"), blk.n2);
+        const y = inorm(tf.conv3d(inorm(tf.conv3d(x, blk.w1, blk.stride, "same"), blk.n1, 0.01), blk.w2, 1, "same"), blk.n2);
         // "valid" for the 1x1 skip: tfjs "same" pads -1 there (starting at voxel 1), PyTorch samples from voxel 0.
         const r = blk.skip ? inorm(tf.conv3d(x, blk.skip.w, blk.stride, "valid"), blk.skip.n) : x;
         x = act(y.add(r));
@@ -114,7 +113,7 @@ function buildNet() {
     for (const [i, dec] of decoder.entries()) {
       const skip = skips[skips.length - 2 - i];
       const up = tf.conv3dTranspose(x, dec.up, skip.shape, 2, "valid");
-      x = act(inorm(tf.conv3d(tf.concat([up, skip], 4), dec.w, 1, "same"), dec.n));
+      x = inorm(tf.conv3d(tf.concat([up, skip], 4), dec.w, 1, "same"), dec.n, 0.01);
     }
     return tf.conv3d(x, head, 1, "same");
   };

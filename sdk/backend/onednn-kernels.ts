@@ -7,6 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { addon, f32, setAddon, size, type CpuBackend, type Fast, type OnednnAddon, type TensorInfo } from "./onednn-addon.js";
 import { ELEMENTWISE_KERNELS } from "./native-elementwise.js";
+import { registerNormKernels } from "./native-norm.js";
 
 export type { OnednnAddon } from "./onednn-addon.js";
 
@@ -208,7 +209,8 @@ export const ONEDNN_KERNEL_NAMES: readonly string[] = Object.keys(FAST);
 
 /**
  * Registers, for `backendName`, every kernel of tfjs' cpu backend, with the ones in ONEDNN_KERNEL_NAMES replaced by
- * oneDNN versions that fall back to the cpu kernel for inputs oneDNN does not take.
+ * oneDNN versions that fall back to the cpu kernel for inputs oneDNN does not take, plus the fused instance-norm
+ * kernels (sdk/backend/fused-norm.ts), which only this backend has.
  */
 export function registerOnednnKernels(lib: OnednnAddon, backendName: string): void {
   setAddon(lib);
@@ -216,4 +218,5 @@ export function registerOnednnKernels(lib: OnednnAddon, backendName: string): vo
     const fast = FAST[config.kernelName];
     tf.registerKernel(fast ? withFallback(config.kernelName, backendName, config, fast) : { ...config, backendName });
   }
+  registerNormKernels(backendName);
 }

@@ -3,7 +3,7 @@
 
 import { tf } from "../backend/index.js";
 import type { Init } from "./init.js";
-import { convNd, instanceNorm, transposedConvNd } from "./layers.js";
+import { convNd, instanceNorm, leakyRelu, transposedConvNd } from "./layers.js";
 import { Module, ModuleList, Param, ParamFactory } from "./module.js";
 
 /** The op choices shared by every conv block of a UNet (resolved from arch_kwargs). */
@@ -64,8 +64,9 @@ export class InstanceNorm extends Module {
     this.weight = affine ? this.addParam("weight", f.create([channels], "plain", one)) : null;
     this.bias = affine ? this.addParam("bias", f.create([channels], "plain", { kind: "const", value: 0 })) : null;
   }
-  forward(x: tf.Tensor): tf.Tensor {
-    return instanceNorm(x, this.weight?.value ?? null, this.bias?.value ?? null, this.eps);
+  /** The norm, then LeakyReLU(negativeSlope) when it is given (one fused op where the backend has one). */
+  forward(x: tf.Tensor, negativeSlope: number | null = null): tf.Tensor {
+    return instanceNorm(x, this.weight?.value ?? null, this.bias?.value ?? null, this.eps, negativeSlope);
   }
 }
 
@@ -109,13 +110,11 @@ export class ConvDropoutNormReLU extends Module {
       y = this.act(y);
       return this.norm ? this.norm.forward(y) : y;
     }
-    if (this.norm) y = this.norm.forward(y);
-    return this.act(y);
+    return this.norm ? this.norm.forward(y, this.slope) : this.act(y);
   }
 
   private act(x: tf.Tensor): tf.Tensor {
-    if (this.slope === null) return x;
-    return this.slope === 0 ? tf.relu(x) : tf.leakyRelu(x, this.slope);
+    return this.slope === null ? x : leakyRelu(x, this.slope);
   }
 }
 

@@ -1,6 +1,7 @@
 // Differentiable building-block ops on channels-last tensors (N, *spatial, C), expressed with tfjs ops only so
 // every backend (cpu, cpu-onednn, tensorflow) accelerates them and tf.variableGrads can differentiate them.
 
+import { fusedInstanceNorm, hasFusedInstanceNorm } from "../backend/fused-norm.js";
 import { tf } from "../backend/index.js";
 
 /**
@@ -49,16 +50,25 @@ export function transposedConvNd(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null
 }
 
 /**
- * InstanceNorm: per-sample, per-channel statistics over the spatial axes, biased variance (track_running_stats off).
- * gamma is folded into the (N, 1.., C) scale so the full-size tensor is touched by as few ops as possible.
+ * InstanceNorm: per-sample, per-channel statistics over the spatial axes, biased variance (track_running_stats off),
+ * followed by LeakyReLU(negativeSlope) (ReLU for 0) unless negativeSlope is null. On backends with the fused kernel
+ * (cpu-onednn) an affine norm and its activation run as one op; otherwise they are composed from tfjs ops, with gamma
+ * folded into the (N, 1.., C) scale so the full-size tensor is touched by as few ops as possible.
  */
-export function instanceNorm(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tensor | null, eps: number): tf.Tensor {
+export function instanceNorm(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tensor | null, eps: number, negativeSlope: number | null = null): tf.Tensor {
+  if (gamma && beta && x.dtype === "float32" && hasFusedInstanceNorm()) return fusedInstanceNorm(x, gamma, beta, eps, negativeSlope);
   const axes = Array.from({ length: x.rank - 2 }, (_, i) => i + 1);
   const centered = tf.sub(x, tf.mean(x, axes, true));
   let scale = tf.rsqrt(tf.add(tf.mean(tf.square(centered), axes, true), eps));
   if (gamma) scale = tf.mul(scale, gamma);
-  const y = tf.mul(centered, scale);
-  return beta ? tf.add(y, beta) : y;
+  let y = tf.mul(centered, scale);
+  if (beta) y = tf.add(y, beta);
+  return negativeSlope === null ? y : leakyRelu(y, negativeSlope);
+}
+
+/** nn.LeakyReLU(negativeSlope), nn.ReLU for 0. */
+export function leakyRelu(x: tf.Tensor, negativeSlope: number): tf.Tensor {
+  return negativeSlope === 0 ? tf.relu(x) : tf.leakyRelu(x, negativeSlope);
 }
 
 /** LayerNorm over the last axis (torch.nn.LayerNorm on tokens; LayerNormNd over channels in channels-last). */

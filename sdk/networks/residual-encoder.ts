@@ -3,7 +3,7 @@
 
 import { tf } from "../backend/index.js";
 import { ConvDropoutNormReLU, StackedConvBlocks, type ConvOps } from "./conv-blocks.js";
-import { avgPoolNd } from "./layers.js";
+import { avgPoolNd, leakyRelu } from "./layers.js";
 import { Module, ModuleList, ParamFactory } from "./module.js";
 
 /** Parameterless AvgPool (kernel = stride) that occupies `skip.0`. */
@@ -48,8 +48,7 @@ export class BasicBlockD extends Module {
     if (this.pool) residual = avgPoolNd(residual, this.pool.stride);
     if (this.projection) residual = this.projection.forward(residual);
     const out = tf.add(this.conv2.forward(this.conv1.forward(x)), residual);
-    if (this.slope === null) return out;
-    return this.slope === 0 ? tf.relu(out) : tf.leakyRelu(out, this.slope);
+    return this.slope === null ? out : leakyRelu(out, this.slope);
   }
 }
 

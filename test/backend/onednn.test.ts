@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { INSTANCE_NORM, INSTANCE_NORM_GRAD } from "../../sdk/backend/fused-norm.js";
 import { tf } from "../../sdk/backend/index.js";
 import { onednnPrimitiveCount, registerOnednnBackend } from "../../sdk/backend/onednn.js";
 import { nativeCallCounts } from "../../sdk/backend/onednn-kernels.js";
@@ -328,10 +329,11 @@ describe.skipIf(!status.available)(`cpu-onednn kernels (${status.reason})`, () =
   it("registerOnednnBackend reports the oneDNN version and registers cpu-onednn", async () => {
     expect(status.reason).toMatch(/^oneDNN \d+\.\d+\.\d+/);
     expect(tf.engine().registryFactory["cpu-onednn"]).toBeDefined();
-    // Every pure-JS kernel is also there, so ops without a oneDNN version still run on cpu-onednn.
-    const cpuKernels = tf.getKernelsForBackend("cpu").map((k) => k.kernelName).sort();
+    // Every pure-JS kernel is also there, so ops without a oneDNN version still run on cpu-onednn, plus the fused
+    // instance-norm pair that only cpu-onednn has.
+    const cpuKernels = tf.getKernelsForBackend("cpu").map((k) => k.kernelName);
     const onednnKernels = tf.getKernelsForBackend("cpu-onednn").map((k) => k.kernelName).sort();
-    expect(onednnKernels).toEqual(cpuKernels);
+    expect(onednnKernels).toEqual([...cpuKernels, INSTANCE_NORM, INSTANCE_NORM_GRAD].sort());
   });
 });
 
