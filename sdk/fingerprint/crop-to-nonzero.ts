@@ -2,6 +2,8 @@
 // acvl_utils' get_bbox_from_mask. Arrays are C-contiguous, nnU-Net axis order: data (C, X, Y, Z), seg (1, X, Y, Z).
 // Used by the fingerprint and by preprocessing (same crop both times, as upstream runs it twice on the fly).
 
+import { bboxOfRuns, forEachReachedInBox, runsOfMask, runsOfZeroData } from "./background-runs.js";
+
 export interface CropResult {
   /** Cropped data, (C, ...bbox extent). */
   data: Float32Array;
@@ -14,8 +16,8 @@ export interface CropResult {
   bbox: [number, number][];
   /** Shape of `data`: [C, ...spatial]. */
   shape: number[];
-  /** The hole-filled nonzero mask inside the bbox (1 = inside), spatial shape of the crop. */
-  mask: Uint8Array;
+  /** The hole-filled nonzero mask inside the bbox (1 = inside), spatial shape of the crop; built on first access. */
+  readonly mask: Uint8Array;
 }
 
 /** OR over channels of `data[c] != 0` (NaN counts as nonzero, like numpy). */
@@ -71,44 +73,14 @@ export function binaryFillHoles(mask: Uint8Array, shape: readonly number[]): Uin
 }
 
 /**
- * The 3-d case on a copy padded by one voxel: the padding is "outside" (already reached), so the flood fill needs
- * neither bounds checks nor coordinate decoding (3x faster on 12M voxels).
+ * The 3-d case by connected components of background runs (background-runs.ts): only the runs of holes are written,
+ * ~5x faster than a voxel flood fill on 4-8M voxels.
  */
-function binaryFillHoles3d(mask: Uint8Array, [X, Y, Z]: [number, number, number]): Uint8Array {
-  const PY = Y + 2;
-  const PZ = Z + 2;
-  const sx = PY * PZ;
-  const padded = new Uint8Array((X + 2) * sx).fill(3); // 3 = padding, 1 = foreground, 0 = unreached background, 2 = reached
-  for (let x = 0; x < X; x++) {
-    for (let y = 0; y < Y; y++) {
-      const src = (x * Y + y) * Z;
-      padded.set(mask.subarray(src, src + Z), (x + 1) * sx + (y + 1) * PZ + 1);
-    }
-  }
-  const queue = new Int32Array(X * Y * Z);
-  let tail = 0;
-  const seed = (i: number) => { if (padded[i] === 0) { padded[i] = 2; queue[tail++] = i; } };
-  for (let x = 1; x <= X; x++) {
-    for (let y = 1; y <= Y; y++) {
-      const row = x * sx + y * PZ;
-      if (x === 1 || x === X || y === 1 || y === Y) { for (let z = 1; z <= Z; z++) seed(row + z); }
-      else { seed(row + 1); seed(row + Z); }
-    }
-  }
-  for (let head = 0; head < tail; head++) {
-    const i = queue[head]!;
-    if (padded[i - 1] === 0) { padded[i - 1] = 2; queue[tail++] = i - 1; }
-    if (padded[i + 1] === 0) { padded[i + 1] = 2; queue[tail++] = i + 1; }
-    if (padded[i - PZ] === 0) { padded[i - PZ] = 2; queue[tail++] = i - PZ; }
-    if (padded[i + PZ] === 0) { padded[i + PZ] = 2; queue[tail++] = i + PZ; }
-    if (padded[i - sx] === 0) { padded[i - sx] = 2; queue[tail++] = i - sx; }
-    if (padded[i + sx] === 0) { padded[i + sx] = 2; queue[tail++] = i + sx; }
-  }
-  for (let x = 0, o = 0; x < X; x++) {
-    for (let y = 0; y < Y; y++) {
-      const row = (x + 1) * sx + (y + 1) * PZ + 1;
-      for (let z = 0; z < Z; z++, o++) mask[o] = padded[row + z] === 2 ? 0 : 1;
-    }
+function binaryFillHoles3d(mask: Uint8Array, shape: [number, number, number]): Uint8Array {
+  const { Z, rowStart, a, b, reached } = runsOfMask(mask, shape);
+  const rows = rowStart.length - 1;
+  for (let r = 0, base = 0; r < rows; r++, base += Z) {
+    for (let i = rowStart[r]!; i < rowStart[r + 1]!; i++) if (!reached[i]) mask.fill(1, base + a[i]!, base + b[i]! + 1);
   }
   return mask;
 }
@@ -175,28 +147,56 @@ function cropBlocks<T extends Float32Array | Uint8Array>(src: T, channels: numbe
 
 /**
  * crop_to_nonzero(data, seg): crops data (and seg) to the bounding box of the hole-filled nonzero mask and marks
- * seg background outside the mask with -1.
+ * seg background outside the mask with -1. The mask is never built for the whole volume: the background runs read
+ * from the data give the holes, the bbox and the crop's outside voxels (see background-runs.ts). With
+ * `segType: "int16"` a given seg comes back as int16 (numpy's astype after the -1 marking, done in the same pass).
  * @example const { data, seg, bbox } = cropToNonzero(img.data, img.shape, lbl.data)
  */
-export function cropToNonzero(data: Float32Array, shape: readonly number[], seg: Float32Array | null): CropResult {
+export function cropToNonzero(data: Float32Array, shape: readonly number[], seg: Float32Array | null, { segType = "float32" }: { segType?: "float32" | "int16" } = {}): CropResult {
   if (shape.length !== 4) throw new RangeError(`cropToNonzero expects data of shape [C, X, Y, Z], got [${shape.join(", ")}]`);
   const [C, ...spatial] = shape as [number, number, number, number];
   const nVox = spatial[0] * spatial[1] * spatial[2];
   if (data.length !== C * nVox) throw new RangeError(`data has ${data.length} values, shape [${shape.join(", ")}] needs ${C * nVox}`);
   if (seg && seg.length !== nVox) throw new RangeError(`seg has ${seg.length} values, expected ${nVox} for spatial shape [${spatial.join(", ")}]`);
-  const fullMask = binaryFillHoles(createNonzeroMask(data, shape), spatial);
-  const bbox = getBboxFromMask(fullMask, spatial);
+  const runs = runsOfZeroData(data, C, spatial as [number, number, number]);
+  const bbox = bboxOfRuns(runs);
   const cropped = bbox.map(([a, b]) => b - a);
   const nCrop = cropped[0]! * cropped[1]! * cropped[2]!;
-  const mask = cropBlocks(fullMask, 1, spatial, bbox, new Uint8Array(nCrop));
   const outData = cropBlocks(data, C, spatial, bbox, new Float32Array(C * nCrop));
   let outSeg: Float32Array | Int16Array;
   if (seg) {
-    outSeg = cropBlocks(seg, 1, spatial, bbox, new Float32Array(nCrop));
-    for (let i = 0; i < nCrop; i++) if (outSeg[i] === 0 && !mask[i]) outSeg[i] = -1;
+    outSeg = segType === "int16" ? cropSegInt16(seg, spatial, bbox, nCrop) : cropBlocks(seg, 1, spatial, bbox, new Float32Array(nCrop));
+    // the -1 goes where the input seg is 0 (tested before any int16 cast, as upstream marks the float array)
+    const out = outSeg;
+    forEachReachedInBox(runs, bbox, (o, len, src) => { for (let k = 0; k < len; k++) if (seg[src + k] === 0) out[o + k] = -1; });
   } else {
-    outSeg = new Int16Array(nCrop);
-    for (let i = 0; i < nCrop; i++) outSeg[i] = mask[i] ? 0 : -1;
+    const out = (outSeg = new Int16Array(nCrop));
+    forEachReachedInBox(runs, bbox, (o, len) => out.fill(-1, o, o + len));
   }
-  return { data: outData, seg: outSeg, bbox, shape: [C, ...cropped], mask };
+  // the cropped mask is built only when asked for (preprocessing never reads it)
+  let mask: Uint8Array | null = null;
+  return {
+    data: outData, seg: outSeg, bbox, shape: [C, ...cropped],
+    get mask(): Uint8Array {
+      if (mask === null) {
+        const m = (mask = new Uint8Array(nCrop).fill(1));
+        forEachReachedInBox(runs, bbox, (o, len) => m.fill(0, o, o + len));
+      }
+      return mask;
+    },
+  };
+}
+
+/** The bbox region of a float32 seg cast to int16 like numpy's astype (truncation), in one pass. */
+function cropSegInt16(seg: Float32Array, [, Y, Z]: readonly number[], bbox: [number, number][], nCrop: number): Int16Array {
+  const [[x0, x1], [y0, y1], [z0, z1]] = bbox as [[number, number], [number, number], [number, number]];
+  const out = new Int16Array(nCrop);
+  let o = 0;
+  for (let x = x0; x < x1; x++) {
+    for (let y = y0; y < y1; y++) {
+      const start = (x * Y! + y) * Z! + z0;
+      for (let z = start, end = start + z1 - z0; z < end; z++) out[o++] = seg[z]!;
+    }
+  }
+  return out;
 }

@@ -109,7 +109,8 @@ export function runCase(images: ImageVolume, seg: ImageVolume | null, plans: Pla
 
   // crop, remember to store size before cropping! Without a segmentation this creates one (0 inside, -1 outside the
   // nonzero mask), which normalisation needs.
-  const crop = cropToNonzero(data0.data, data0.shape, seg0 ? seg0.data : null);
+  // int16 straight away: the segmentation is resampled as int16 (as upstream's astype after cropping)
+  const crop = cropToNonzero(data0.data, data0.shape, seg0 ? seg0.data : null, { segType: "int16" });
   const shapeAfterCropping = crop.shape.slice(1);
 
   const targetSpacing = caseTargetSpacing(cfg, originalSpacing);
@@ -138,13 +139,7 @@ export function runCase(images: ImageVolume, seg: ImageVolume | null, plans: Pla
   };
   let outSeg: Int16Array | null = null;
   if (seg) {
-    let seg16: Int16Array;
-    if (crop.seg instanceof Int16Array) seg16 = crop.seg;
-    else {
-      const f = crop.seg;
-      seg16 = new Int16Array(f.length);
-      for (let i = 0; i < f.length; i++) seg16[i] = f[i]!;
-    }
+    const seg16 = crop.seg as Int16Array; // segType "int16" above
     outSeg = resampleDataOrSegToShape(seg16, [1, ...shapeAfterCropping], newShape, originalSpacing, targetSpacing, resamplingOptions(cfg, "seg"));
     // if we have a segmentation, sample foreground locations for oversampling and add those to properties
     properties.class_locations = sampleForegroundLocations(outSeg, [1, ...newShape], classesForLocations(datasetJson));

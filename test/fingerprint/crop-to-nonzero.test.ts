@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { binaryFillHoles, cropToNonzero, getBboxFromMask } from "../../sdk/fingerprint/crop-to-nonzero.js";
+import { binaryFillHoles, createNonzeroMask, cropToNonzero, getBboxFromMask } from "../../sdk/fingerprint/crop-to-nonzero.js";
 import { RandomState } from "../../sdk/util/random-state.js";
 import { pythonSkipReason, runPython } from "../helpers/python.js";
 
@@ -50,6 +50,36 @@ describe("cropToNonzero", () => {
     ["a seg of the wrong size", () => cropToNonzero(new Float32Array(8), [1, 2, 2, 2], new Float32Array(7)), /seg has 7 values/],
   ])("cropToNonzero with %s throws", (_n, fn, re) => {
     expect(fn).toThrow(re);
+  });
+
+  it("cropToNonzero's mask and int16 seg agree with a voxel-wise reading of the filled mask", () => {
+    // two channels whose nonzero voxels only together enclose a cavity, a seg with a non-integral value at the border
+    const shape = [2, 6, 7, 8];
+    const n = 6 * 7 * 8;
+    const data = new Float32Array(2 * n);
+    const at = (x: number, y: number, z: number) => (x * 7 + y) * 8 + z;
+    for (let x = 1; x <= 4; x++) for (let y = 1; y <= 5; y++) for (let z = 1; z <= 6; z++) {
+      const shell = x === 1 || x === 4 || y === 1 || y === 5 || z === 1 || z === 6;
+      if (shell) data[(z % 2) * n + at(x, y, z)] = z % 3 === 0 ? -0.5 : 3;
+    }
+    data[at(0, 0, 0)] = NaN; // NaN is nonzero
+    const seg = new Float32Array(n);
+    seg[at(0, 0, 1)] = 0.25; // outside the mask but not 0: no -1, then truncated to 0 by the cast
+    seg[at(2, 3, 3)] = 1;
+    const filled = binaryFillHoles(createNonzeroMask(data, shape), [6, 7, 8]);
+    const bbox = getBboxFromMask(filled, [6, 7, 8]);
+    expect(bbox).toEqual([[0, 5], [0, 6], [0, 7]]);
+    const r = cropToNonzero(data, shape, seg, { segType: "int16" });
+    expect(r.bbox).toEqual(bbox);
+    expect(r.seg).toBeInstanceOf(Int16Array);
+    const [[x0, x1], [y0, y1], [z0, z1]] = bbox;
+    let o = 0;
+    for (let x = x0; x < x1; x++) for (let y = y0; y < y1; y++) for (let z = z0; z < z1; z++, o++) {
+      const i = at(x, y, z);
+      expect(r.mask[o]).toBe(filled[i]);
+      expect(r.seg[o]).toBe(seg[i] === 0 && !filled[i] ? -1 : Math.trunc(seg[i]!));
+    }
+    expect(r.mask[((2 - x0) * (y1 - y0) + 3 - y0) * (z1 - z0) + 3 - z0]).toBe(1); // the enclosed cavity
   });
 
   it("getBboxFromMask is half-open", () => {
