@@ -29,6 +29,22 @@ export type NormalizationFn = (image: Float32Array, seg: ArrayLike<number> | nul
 /** max(std, 1e-8) as Python evaluates it, then used as a float32 divisor. */
 const divisor = (std: number) => (std >= 1e-8 ? std : f(1e-8));
 
+/** image[seg >= 0] in C order (numpy's boolean indexing), into the front of a scratch array. */
+function selectWhereSegNonNegative(image: Float32Array, seg: ArrayLike<number>): Float32Array {
+  const buf = new Float32Array(image.length);
+  let k = 0;
+  // one monomorphic loop for the int16 segmentations preprocessing passes, one for anything else
+  if (seg instanceof Int16Array) { for (let i = 0; i < image.length; i++) if (seg[i]! >= 0) buf[k++] = image[i]!; }
+  else for (let i = 0; i < image.length; i++) if (seg[i]! >= 0) buf[k++] = image[i]!;
+  return buf.subarray(0, k);
+}
+
+/** image[seg >= 0] = (image[seg >= 0] - mean) / d in float32. */
+function applyWhereSegNonNegative(image: Float32Array, seg: ArrayLike<number>, mean: number, d: number): void {
+  if (seg instanceof Int16Array) { for (let i = 0; i < image.length; i++) if (seg[i]! >= 0) image[i] = f(image[i]! - mean) / d; }
+  else for (let i = 0; i < image.length; i++) if (seg[i]! >= 0) image[i] = f(image[i]! - mean) / d;
+}
+
 /**
  * Z-score per case. With `useMaskForNorm`, mean and std come from the voxels where seg >= 0 and only those are changed
  * (outside stays 0): negative values in the segmentation encode the 'outside' region (think zero values around the
@@ -36,16 +52,10 @@ const divisor = (std: number) => (std >= 1e-8 ? std : f(1e-8));
  */
 export const zScoreNormalization: NormalizationFn = (image, seg, { useMaskForNorm }) => {
   if (seg !== null && useMaskForNorm) {
-    // image[mask] in C order
-    const mask = new Uint8Array(image.length);
-    for (let i = 0; i < image.length; i++) mask[i] = seg[i]! >= 0 ? 1 : 0;
-    const buf = new Float32Array(image.length);
-    let k = 0;
-    for (let i = 0; i < image.length; i++) if (mask[i]) buf[k++] = image[i]!;
-    const selected = buf.subarray(0, k);
+    const selected = selectWhereSegNonNegative(image, seg);
     const mean = npMean(selected);
     const d = divisor(npStd(selected, mean));
-    for (let i = 0; i < image.length; i++) if (mask[i]) image[i] = f(image[i]! - mean) / d;
+    applyWhereSegNonNegative(image, seg, mean, d);
   } else {
     const mean = npMean(image);
     const d = divisor(npStd(image, mean));
