@@ -44,5 +44,7 @@ inline int64_t int64Arg(const Napi::Value& v, const char* what) {
 
 // Registered by each source file into the addon's exports.
 void registerInstanceNorm(Napi::Env env, Napi::Object exports);
+void registerUnary(Napi::Env env, Napi::Object exports);
+void registerConcat(Napi::Env env, Napi::Object exports);
 
 }  // namespace nnssl

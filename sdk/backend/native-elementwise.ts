@@ -1,10 +1,11 @@
-// Native (OpenMP) kernels of `cpu-onednn` for the memory-bound ops around every convolution of a U-Net: instance
-// norm's moments and affine (broadcast Add/Sub/Multiply/RealDiv/SquaredDifference, Mean/Sum), LeakyReLU and its
-// gradient (Greater, Select), and concat's gradient (Slice/SplitV). tfjs' cpu kernels run these on one core, with
+// Native (OpenMP) kernels of `cpu-onednn` for the memory-bound ops around every convolution of a U-Net: broadcast
+// Add/Sub/Multiply/RealDiv/SquaredDifference/Maximum/Minimum, Mean/Sum/Max, LeakyReLU and its gradient (Greater,
+// Select), the skip concatenation and its gradient (Concat, Slice/SplitV), and the unary math of softmax and the
+// losses (Exp, Log, Neg, Square, Sqrt, Rsqrt, Sigmoid, Relu, Abs). tfjs' cpu kernels run these on one core, with
 // per-element index arithmetic for broadcasts and a full transpose before each reduction.
 
 import * as tf from "@tensorflow/tfjs";
-import { addon, f32, size, type CpuBackend, type Fast, type TensorInfo } from "./onednn-addon.js";
+import { addon, f32, outputF32, outputU8, size, type CpuBackend, type Fast, type TensorInfo } from "./onednn-addon.js";
 
 /**
  * Below this many output elements the pure-JS loop is about as fast as crossing into C++ and waking the OpenMP threads;
@@ -54,7 +55,7 @@ function binary(op: number): Fast {
     if (n < MIN_ELEMENTWISE) return null;
     const c = coalesce(outShape, broadcastStrides(a.shape, outShape), broadcastStrides(b.shape, outShape));
     if (c.shape.length > 6) return null;
-    const out = op === GREATER ? new Uint8Array(n) : new Float32Array(n);
+    const out = op === GREATER ? outputU8(n) : outputF32(n);
     addon().binary(op, c.shape, c.sa, c.sb, av, bv, out);
     return backend.makeTensorInfo(outShape, op === GREATER ? "bool" : "float32", out);
   };
@@ -67,7 +68,7 @@ const select: Fast = ({ condition, t, e }, backend) => {
   // Same-shape only; tfjs' rank-1 condition (selecting whole rows) stays in JS.
   if (!(cv instanceof Uint8Array) || !tv || !ev || tv.length < MIN_ELEMENTWISE) return null;
   if (cv.length !== tv.length || ev.length !== tv.length) return null;
-  const out = new Float32Array(tv.length);
+  const out = outputF32(tv.length);
   addon().select(cv, tv, ev, out);
   return backend.makeTensorInfo(t.shape, "float32", out);
 };
@@ -75,7 +76,7 @@ const select: Fast = ({ condition, t, e }, backend) => {
 const leakyRelu: Fast = ({ x }, backend, attrs) => {
   const xv = f32(backend, x);
   if (!xv || xv.length < MIN_ELEMENTWISE) return null;
-  const y = new Float32Array(xv.length);
+  const y = outputF32(xv.length);
   addon().leakyRelu((attrs as { alpha: number }).alpha, xv, y);
   return backend.makeTensorInfo(x.shape, "float32", y);
 };
@@ -94,7 +95,7 @@ function reduction(op: number, axisAttr: "axis" | "reductionIndices"): Fast {
     const lo = axes[0], hi = axes[axes.length - 1];
     const outer = size(x.shape.slice(0, lo)), reduced = size(x.shape.slice(lo, hi + 1)), inner = size(x.shape.slice(hi + 1));
     if (reduced === 0) return null;
-    const out = new Float32Array(outer * inner);
+    const out = outputF32(outer * inner);
     addon().reduce(op, outer, reduced, inner, xv, out);
     const keepDims = (attrs as { keepDims?: boolean }).keepDims ?? false;
     const outShape = keepDims ? x.shape.map((d, i) => (i >= lo && i <= hi ? 1 : d)) : [...x.shape.slice(0, lo), ...x.shape.slice(hi + 1)];
@@ -110,7 +111,7 @@ function sliceNative(backend: CpuBackend, x: TensorInfo, xv: Float32Array, begin
   const strides = broadcastStrides(x.shape, x.shape);
   const offset = begin.reduce((acc, b, i) => acc + b * strides[i], 0);
   const c = coalesce(sizes, strides, new Array<number>(sizes.length).fill(0));
-  const out = new Float32Array(size(sizes));
+  const out = outputF32(size(sizes));
   if (out.length > 0) addon().binary(COPY, c.shape, c.sa, c.sb, xv.subarray(offset), EMPTY, out);
   return backend.makeTensorInfo(sizes, "float32", out);
 }
@@ -126,17 +127,43 @@ const slice: Fast = ({ x }, backend, attrs) => {
 // Concat's gradient: tfjs' SplitV calls its JS slice directly, element by element through index arithmetic.
 const splitV: Fast = ({ x }, backend, attrs) => {
   const xv = f32(backend, x);
-  if (!xv || xv.length < MIN_ELEMENTWISE || x.shape.length > 6) return null;
-  const axis = tf.util.parseAxisParam(attrs.axis as number, x.shape)[0];
+  if (!xv || xv.length < MIN_ELEMENTWISE) return null;
+  const axis = tf.util.parseAxisParam(attrs.axis as number, x.shape)[0]!;
   const splits = tf.backend_util.prepareSplitSize(x as tf.Tensor, attrs.numOrSizeSplits as number | number[], axis);
-  const begin = new Array<number>(x.shape.length).fill(0);
-  return splits.map((s) => {
-    const sizes = [...x.shape];
-    sizes[axis] = s;
-    const out = sliceNative(backend, x, xv, [...begin], sizes);
-    begin[axis] += s;
-    return out;
-  });
+  const outer = size(x.shape.slice(0, axis)), inner = size(x.shape.slice(axis + 1));
+  const shapes = splits.map((s) => x.shape.map((d, i) => (i === axis ? s : d)));
+  const outs = shapes.map((s) => outputF32(size(s)));
+  addon().split(outer, splits.map((s) => s * inner), outs, xv);
+  return shapes.map((s, i) => backend.makeTensorInfo(s, "float32", outs[i]));
+};
+
+/** A one-input float32 op (tfjs computes these in double through Math.*; float32 results agree to rounding). */
+function unary(op: number): Fast {
+  return ({ x }, backend) => {
+    const xv = f32(backend, x);
+    if (!xv || xv.length < MIN_ELEMENTWISE) return null;
+    const y = outputF32(xv.length);
+    addon().unary(op, xv, y);
+    return backend.makeTensorInfo(x.shape, "float32", y);
+  };
+}
+
+/** Concat along any axis: each input is [outer, inner_i] with `outer` the product of the dims before the axis. */
+const concat: Fast = (inputs, backend, attrs) => {
+  const tensors = Object.values(inputs);
+  if (tensors.length < 2 || tensors.some((t) => t.dtype !== "float32")) return null;
+  const shapes = tensors.map((t) => t.shape);
+  const axis = tf.util.parseAxisParam(attrs.axis as number, shapes[0]!)[0]!;
+  tf.backend_util.assertParamsConsistent(shapes, axis);
+  const outShape = tf.backend_util.computeOutShape(shapes, axis);
+  const n = size(outShape);
+  if (n < MIN_ELEMENTWISE) return null;
+  const values = tensors.map((t) => f32(backend, t));
+  if (values.some((v) => !v)) return null;
+  const outer = size(outShape.slice(0, axis));
+  const out = outputF32(n);
+  addon().concat(outer, shapes.map((s) => size(s.slice(axis))), values as Float32Array[], out);
+  return backend.makeTensorInfo(outShape, "float32", out);
 };
 
 /** Kernel name -> native element-wise implementation. */
@@ -156,4 +183,14 @@ export const ELEMENTWISE_KERNELS: Record<string, Fast> = {
   Max: reduction(2, "reductionIndices"),
   Slice: slice,
   SplitV: splitV,
+  Concat: concat,
+  Exp: unary(0),
+  Log: unary(1),
+  Neg: unary(2),
+  Square: unary(3),
+  Sqrt: unary(4),
+  Rsqrt: unary(5),
+  Sigmoid: unary(6),
+  Relu: unary(7),
+  Abs: unary(8),
 };

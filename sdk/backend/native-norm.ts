@@ -3,7 +3,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { INSTANCE_NORM, INSTANCE_NORM_GRAD } from "./fused-norm.js";
-import { addon, f32, size, type CpuBackend, type TensorInfo } from "./onednn-addon.js";
+import { addon, f32, outputF32, size, type CpuBackend, type TensorInfo } from "./onednn-addon.js";
 
 function values(backend: CpuBackend, t: TensorInfo, what: string): Float32Array {
   const v = f32(backend, t);
@@ -28,7 +28,7 @@ const forward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   checkChannels(gamma!, c, "gamma");
   checkChannels(beta!, c, "beta");
   const { eps, slope } = attrs as unknown as { eps: number; slope: number };
-  const y = new Float32Array(n * s * c), mean = new Float32Array(n * c), rstd = new Float32Array(n * c);
+  const y = outputF32(n * s * c), mean = new Float32Array(n * c), rstd = new Float32Array(n * c);
   addon().instanceNormForward([n, s, c], eps, slope, values(b, x!, "x"), values(b, gamma!, "gamma"), values(b, beta!, "beta"), y, mean, rstd);
   return [b.makeTensorInfo(x!.shape, "float32", y), b.makeTensorInfo([n, c], "float32", mean), b.makeTensorInfo([n, c], "float32", rstd)];
 };
@@ -38,7 +38,7 @@ const backward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const b = backend as unknown as CpuBackend;
   const [n, s, c] = dims(x!);
   const { slope } = attrs as unknown as { slope: number };
-  const dx = new Float32Array(n * s * c), dgamma = new Float32Array(c), dbeta = new Float32Array(c);
+  const dx = outputF32(n * s * c), dgamma = new Float32Array(c), dbeta = new Float32Array(c);
   addon().instanceNormBackward([n, s, c], slope, values(b, dy!, "dy"), values(b, x!, "x"), values(b, y!, "y"), values(b, mean!, "mean"),
     values(b, rstd!, "rstd"), values(b, gamma!, "gamma"), dx, dgamma, dbeta);
   return [b.makeTensorInfo(x!.shape, "float32", dx), b.makeTensorInfo(gamma!.shape, "float32", dgamma), b.makeTensorInfo(gamma!.shape, "float32", dbeta)];

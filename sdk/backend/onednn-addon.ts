@@ -19,6 +19,12 @@ export interface OnednnAddon {
   select(condition: Uint8Array, t: Float32Array, e: Float32Array, out: Float32Array): void;
   leakyRelu(alpha: number, x: Float32Array, y: Float32Array): void;
   /** out[a, b] = op over r of x[a, r, b]; op 0 sum, 1 mean, 2 max. */
+  /** y = op(x): 0 exp, 1 log, 2 neg, 3 square, 4 sqrt, 5 rsqrt, 6 sigmoid, 7 relu, 8 abs. */
+  unary(op: number, x: Float32Array, y: Float32Array): void;
+  /** out [outer, sum(inners)] = the inputs [outer, inners[i]] side by side. */
+  concat(outer: number, inners: number[], inputs: Float32Array[], out: Float32Array): void;
+  /** The inverse of concat: x [outer, sum(inners)] into the outputs [outer, inners[i]]. */
+  split(outer: number, inners: number[], outputs: Float32Array[], x: Float32Array): void;
   reduce(op: number, outer: number, reduced: number, inner: number, x: Float32Array, out: Float32Array): void;
   /** dims [N, S, C] (S: spatial size, C innermost); slope NaN = no activation. Writes y, mean [N*C], rstd [N*C]. */
   instanceNormForward(dims: number[], eps: number, slope: number, x: Float32Array, gamma: Float32Array, beta: Float32Array,
@@ -26,6 +32,8 @@ export interface OnednnAddon {
   /** y is the forward output (only read with an activation). Writes dx, dgamma [C], dbeta [C]. */
   instanceNormBackward(dims: number[], slope: number, dy: Float32Array, x: Float32Array, y: Float32Array, mean: Float32Array,
     rstd: Float32Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void;
+  /** glibc: no mmap per large block, keep up to trimThreshold freed bytes (false where the C library is not glibc). */
+  keepLargeBlocks(trimThreshold: number): boolean;
   version(): { major: number; minor: number; patch: number; cpuRuntime: string };
   clearCache(): void;
   cacheSize(): number;
@@ -43,6 +51,27 @@ export const size = (shape: readonly number[]): number => shape.reduce((a, b) =>
 export function f32(backend: CpuBackend, t: TensorInfo): Float32Array | null {
   const values = backend.data.get(t.dataId).values;
   return t.dtype === "float32" && values instanceof Float32Array ? values : null;
+}
+
+/** Below this many bytes a zero-filled allocation costs next to nothing, and small buffers come from V8's pools. */
+const UNINIT_MIN_BYTES = 1 << 16;
+
+/**
+ * An output buffer for a native kernel that overwrites every element. `new Float32Array(n)` zero-fills (calloc: a
+ * memset of the whole buffer, about 5 ms per 33 MB here) only for the kernel to overwrite it; Buffer.allocUnsafeSlow
+ * is a plain malloc of its own ArrayBuffer (not Node's shared pool), freed by V8 like any other.
+ */
+export function outputF32(n: number): Float32Array {
+  if (n * 4 < UNINIT_MIN_BYTES) return new Float32Array(n);
+  const b = Buffer.allocUnsafeSlow(n * 4);
+  return new Float32Array(b.buffer, b.byteOffset, n);
+}
+
+/** outputF32 for tfjs' bool storage. */
+export function outputU8(n: number): Uint8Array {
+  if (n < UNINIT_MIN_BYTES) return new Uint8Array(n);
+  const b = Buffer.allocUnsafeSlow(n);
+  return new Uint8Array(b.buffer, b.byteOffset, n);
 }
 
 /** A native kernel: its result, or null to hand the call to the pure-JS kernel. */

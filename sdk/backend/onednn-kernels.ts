@@ -5,7 +5,7 @@
 // Layouts are tfjs' own: NDHWC activations and DHWIO filters (NHWC / HWIO for 2D, passed as depth-1 3D problems).
 
 import * as tf from "@tensorflow/tfjs";
-import { addon, f32, setAddon, size, type CpuBackend, type Fast, type OnednnAddon, type TensorInfo } from "./onednn-addon.js";
+import { addon, f32, outputF32, setAddon, size, type CpuBackend, type Fast, type OnednnAddon, type TensorInfo } from "./onednn-addon.js";
 import { ELEMENTWISE_KERNELS } from "./native-elementwise.js";
 import { registerNormKernels } from "./native-norm.js";
 
@@ -94,7 +94,7 @@ const conv3D: Fast = ({ x, filter }, backend, attrs) => {
   const info = tf.backend_util.computeConv3DInfo(x.shape as Shape5D, filter.shape as Shape5D, a.strides, a.dilations, a.pad);
   const params = convParams(info);
   if (!oneDnnPads(params)) return null;
-  const y = new Float32Array(size(info.outShape));
+  const y = outputF32(size(info.outShape));
   if (y.length > 0) addon().convForward(params, xs, ws, y);
   return backend.makeTensorInfo(info.outShape, "float32", y);
 };
@@ -107,7 +107,7 @@ const conv3DBackpropInputV2: Fast = ({ dy, filter }, backend, attrs) => {
   const info = tf.backend_util.computeConv3DInfo(a.inputShape, filter.shape as Shape5D, a.strides, 1, a.pad);
   const params = convParams(info);
   if (!oneDnnPads(params)) return null;
-  const dx = new Float32Array(size(info.inShape));
+  const dx = outputF32(size(info.inShape));
   if (dx.length > 0) addon().convBackwardData(params, dys, ws, dx);
   return backend.makeTensorInfo(info.inShape, "float32", dx);
 };
@@ -119,7 +119,7 @@ const conv3DBackpropFilterV2: Fast = ({ x, dy }, backend, attrs) => {
   const info = tf.backend_util.computeConv3DInfo(x.shape as Shape5D, a.filterShape, a.strides, 1, a.pad);
   const params = convParams(info);
   if (!oneDnnPads(params)) return null;
-  const dw = new Float32Array(size(info.filterShape));
+  const dw = outputF32(size(info.filterShape));
   if (dw.length > 0) addon().convBackwardWeights(params, xs, dys, dw);
   return backend.makeTensorInfo(info.filterShape, "float32", dw);
 };
@@ -140,7 +140,7 @@ const conv2D: Fast = ({ x, filter }, backend, attrs) => {
     a.pad, a.dimRoundingMode, false, "channelsLast");
   const params = conv2dParams(info);
   if (!oneDnnPads(params)) return null;
-  const y = new Float32Array(size(info.outShape));
+  const y = outputF32(size(info.outShape));
   if (y.length > 0) addon().convForward(params, xs, ws, y);
   return backend.makeTensorInfo(info.outShape, "float32", y);
 };
@@ -153,7 +153,7 @@ const conv2DBackpropInput: Fast = ({ dy, filter }, backend, attrs) => {
     a.dimRoundingMode, false, "channelsLast");
   const params = conv2dParams(info);
   if (!oneDnnPads(params)) return null;
-  const dx = new Float32Array(size(info.inShape));
+  const dx = outputF32(size(info.inShape));
   if (dx.length > 0) addon().convBackwardData(params, dys, ws, dx);
   return backend.makeTensorInfo(info.inShape, "float32", dx);
 };
@@ -166,7 +166,7 @@ const conv2DBackpropFilter: Fast = ({ x, dy }, backend, attrs) => {
     a.dimRoundingMode, false, "channelsLast");
   const params = conv2dParams(info);
   if (!oneDnnPads(params)) return null;
-  const dw = new Float32Array(size(info.filterShape));
+  const dw = outputF32(size(info.filterShape));
   if (dw.length > 0) addon().convBackwardWeights(params, xs, dys, dw);
   return backend.makeTensorInfo(info.filterShape, "float32", dw);
 };
@@ -188,7 +188,7 @@ const batchMatMul: Fast = ({ a, b }, backend, attrs) => {
   if (k !== k2 || m * k * n === 0) return null;
   const outBatch = batchA >= batchB ? padded(batchShapeA) : padded(batchShapeB);
   const outShape = [...outBatch, m, n];
-  const c = new Float32Array(size(outShape));
+  const c = outputF32(size(outShape));
   addon().matmul([batchA, batchB, m, k, n, transposeA ? 1 : 0, transposeB ? 1 : 0], as, bs, c);
   return backend.makeTensorInfo(outShape, "float32", c);
 };

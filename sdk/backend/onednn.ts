@@ -58,6 +58,22 @@ export async function registerOnednnBackend(options: RegisterOnednnOptions = {})
   return registered;
 }
 
+/** Freed heap glibc may keep for reuse (beyond it, the top of the heap goes back to the kernel). */
+const KEEP_FREED_BYTES = 1 << 30;
+
+/**
+ * Tensor buffers of a 3D U-Net are tens of MB and are freed and re-allocated in the same sizes every step; glibc maps
+ * each one freshly from the kernel (page faults plus zeroing, about 0.5 ms per MB: a few hundred ms per training
+ * step). The addon tells glibc to reuse its heap instead (native/src/addon.cc, keepLargeBlocks). The process then
+ * keeps up to 1 GiB of freed memory. Skipped when the user tunes glibc through its own MALLOC_* variables, or sets
+ * NNSSL_ADAPT_MALLOC=default.
+ */
+function tuneAllocator(lib: OnednnAddon): void {
+  const env = process.env;
+  if (env.NNSSL_ADAPT_MALLOC === "default" || env.MALLOC_MMAP_MAX_ !== undefined || env.MALLOC_TRIM_THRESHOLD_ !== undefined) return;
+  lib.keepLargeBlocks(KEEP_FREED_BYTES);
+}
+
 function load(file: string): OnednnStatus {
   if (!existsSync(file)) {
     return {
@@ -78,6 +94,7 @@ function load(file: string): OnednnStatus {
     // Typically "libdnnl.so.2: cannot open shared object file" after libdnnl was removed.
     return { available: false, reason: `native addon failed to load: ${(err as Error).message.split("\n")[0]}` };
   }
+  tuneAllocator(lib);
   try {
     const cpuFactory = tf.findBackendFactory("cpu");
     if (!cpuFactory) return { available: false, reason: "the tfjs cpu backend is not registered" };
