@@ -77,8 +77,12 @@ export function determineDoSeparateZAndAxis(
   return { doSeparateZ, axis: axes === null ? null : axes[0]! };
 }
 
-/** Copies one channel of `data` into `out` as float64 (upstream's `data.astype(float)`); `out` is reused per channel. */
-function channelAsFloat64(data: ResampleArray, c: number, n: number, out: Float64Array): Float64Array {
+/** A float64 channel buffer shared by the channels, allocated on first use (float32 data never needs one). */
+interface Scratch { vol?: Float64Array }
+
+/** Copies one channel of `data` into the scratch buffer as float64 (upstream's `data.astype(float)`). */
+function channelAsFloat64(data: ResampleArray, c: number, n: number, scratch: Scratch): Float64Array {
+  const out = (scratch.vol ??= new Float64Array(n));
   const base = c * n;
   // one monomorphic loop per element type (a loop over the union would be slow)
   if (data instanceof Float32Array) for (let i = 0; i < n; i++) out[i] = data[base + i]!;
@@ -97,17 +101,31 @@ function sliceLayout(shape: readonly number[], axis: number): { outer: number; i
 }
 
 /** [min, max] of every slice along `axis` of `src` (skimage clips each 2-D slice to its own range). */
-function sliceRanges(src: Float64Array, shape: readonly number[], axis: number): { lo: Float64Array; hi: Float64Array } {
+function sliceRanges(src: Float64Array | Float32Array, shape: readonly number[], axis: number): { lo: Float64Array; hi: Float64Array } {
   const ns = shape[axis]!;
   const lo = new Float64Array(ns).fill(Infinity);
   const hi = new Float64Array(ns).fill(-Infinity);
   const a = sliceLayout(shape, axis);
+  // the same loop twice, so each reads one element type
+  if (src instanceof Float32Array) {
+    for (let o = 0, p = 0; o < a.outer; o++) for (let s = 0; s < ns; s++) {
+      let l = lo[s]!, h = hi[s]!;
+      for (let j = 0; j < a.inner; j++, p++) { const v = src[p]!; if (v < l) l = v; if (v > h) h = v; }
+      lo[s] = l; hi[s] = h;
+    }
+    return { lo, hi };
+  }
   for (let o = 0, p = 0; o < a.outer; o++) for (let s = 0; s < ns; s++) {
     let l = lo[s]!, h = hi[s]!;
     for (let j = 0; j < a.inner; j++, p++) { const v = src[p]!; if (v < l) l = v; if (v > h) h = v; }
     lo[s] = l; hi[s] = h;
   }
   return { lo, hi };
+}
+
+/** Channel c of `data` as the float64 values resize computes with: a float32 channel is used as it is (no copy). */
+function channelForResize(data: ResampleArray, c: number, n: number, scratch: Scratch): Float64Array | Float32Array {
+  return data instanceof Float32Array ? data.subarray(c * n, (c + 1) * n) : channelAsFloat64(data, c, n, scratch);
 }
 
 /**
@@ -158,14 +176,14 @@ type Ctor = new (len: number) => ResampleArray;
  * order_z 0 the output slices are copies of input slices, so clipping and the dtype cast happen once per input slice
  * and the copies are row copies.
  */
-function resampleChannelSeparateZ(data: ResampleArray, c: number, vol: Float64Array, shape: number[], newShape: number[], axis: number, isSeg: boolean, order: number, orderZ: number, dst: ResampleArray): void {
+function resampleChannelSeparateZ(data: ResampleArray, c: number, scratch: Scratch, shape: number[], newShape: number[], axis: number, isSeg: boolean, order: number, orderZ: number, dst: ResampleArray): void {
   const hereShape = [...newShape];
   hereShape[axis] = shape[axis]!;
   const hereLen = hereShape[0]! * hereShape[1]! * hereShape[2]!;
   const same = shape[axis] === newShape[axis];
   const nearest = same || orderZ === 0;
   const idx = nearestIndex(shape[axis]!, newShape[axis]!);
-  const n = vol.length;
+  const n = shape[0]! * shape[1]! * shape[2]!;
   if (isSeg && order === 1 && nearest && data instanceof Int16Array) {
     // int16 labels are resized as they are (no float64 copy); the result holds input labels only, so no cast is lost
     const here = same ? dst : new Int16Array(hereLen);
@@ -173,20 +191,20 @@ function resampleChannelSeparateZ(data: ResampleArray, c: number, vol: Float64Ar
     if (!same) nearestSlicesInto(here, hereShape, axis, idx, dst, 0);
     return;
   }
-  channelAsFloat64(data, c, n, vol);
-  const here = isSeg ? resizeSegmentation(vol, shape, hereShape, order) : resize(vol, shape, hereShape, order, { clip: false });
+  const src = isSeg ? channelAsFloat64(data, c, n, scratch) : channelForResize(data, c, n, scratch);
+  const here = isSeg ? resizeSegmentation(src as Float64Array, shape, hereShape, order) : resize(src, shape, hereShape, order, { clip: false });
   if (nearest) {
     const tmp = same ? dst : new (dst.constructor as Ctor)(hereLen);
     if (isSeg) tmp.set(here as unknown as Float32Array);
     else {
-      const { lo, hi } = sliceRanges(vol, shape, axis);
+      const { lo, hi } = sliceRanges(src, shape, axis);
       clipSlicesInto(here, hereShape, axis, lo, hi, tmp);
     }
     if (!same) nearestSlicesInto(tmp, hereShape, axis, idx, dst, 0);
     return;
   }
   if (!isSeg) {
-    const { lo, hi } = sliceRanges(vol, shape, axis);
+    const { lo, hi } = sliceRanges(src, shape, axis);
     clipSlicesInto(here, hereShape, axis, lo, hi, here);
     dst.set(mapCoordinatesAlongAxis(here, hereShape, axis, newShape[axis]!, orderZ) as unknown as Float32Array);
     return;
@@ -229,21 +247,21 @@ export function resampleDataOrSegToShape<T extends ResampleArray>(
   const { doSeparateZ, axis } = determineDoSeparateZAndAxis(forceSeparateZ, currentSpacing, newSpacing, separateZAnisotropyThreshold);
   const m = newShape[0]! * newShape[1]! * newShape[2]!;
   const out = new (data.constructor as new (len: number) => T)(shape[0]! * m);
-  const vol = new Float64Array(n);
+  const scratch: Scratch = {};
   for (let c = 0; c < shape[0]!; c++) {
     // numpy's astype happens on the store into `dst`: float32 rounds to nearest, integer types truncate toward zero
     const dst = out.subarray(c * m, (c + 1) * m);
     if (doSeparateZ && axis !== null) {
-      resampleChannelSeparateZ(data, c, vol, spatial, [...newShape], axis, isSeg, order, orderZ, dst);
+      resampleChannelSeparateZ(data, c, scratch, spatial, [...newShape], axis, isSeg, order, orderZ, dst);
     } else if (isSeg && order === 1 && data instanceof Int16Array) {
       resizeSegmentationLinearInto(data.subarray(c * n, (c + 1) * n), spatial, newShape, dst as Int16Array);
     } else if (isSeg) {
-      dst.set(resizeSegmentation(channelAsFloat64(data, c, n, vol), spatial, newShape, order) as unknown as Float32Array);
+      dst.set(resizeSegmentation(channelAsFloat64(data, c, n, scratch), spatial, newShape, order) as unknown as Float32Array);
     } else {
       // resize's clip to the input's [min, max], fused with the cast: the whole volume is one "slice"
-      channelAsFloat64(data, c, n, vol);
-      const r = resize(vol, spatial, newShape, order, { clip: false });
-      const { lo, hi } = sliceRanges(vol, [1, n, 1], 0);
+      const src = channelForResize(data, c, n, scratch);
+      const r = resize(src, spatial, newShape, order, { clip: false });
+      const { lo, hi } = sliceRanges(src, [1, n, 1], 0);
       clipSlicesInto(r, [1, m, 1], 0, lo, hi, dst);
     }
   }

@@ -82,16 +82,57 @@ export function splineFilterGain(poles: readonly number[]): number {
  * |z^i| < 1e-22 the remaining terms are far below the float64 resolution of the sum (|z| <= 0.43, so this stops after
  * at most ~60 terms instead of running over the whole line).
  */
-function causalTerms(z: number, n: number): number {
+export function causalTerms(z: number, n: number): number {
   const k = Math.ceil(Math.log(1e-22) / Math.log(Math.abs(z))) + 1;
   return Math.min(n, Math.max(1, k));
 }
 
+// The prefilter for one pole on `n` rows of `inner` values each (row i is buf[i*inner .. (i+1)*inner)), every column
+// an independent line, in three steps so that a caller can fuse the causal pass with filling the buffer. The boundary
+// initialisation is the one scipy 1.10 uses for mode 'nearest' (`_init_causal_reflect` / `_init_anticausal_reflect`;
+// checked against scipy.ndimage.spline_filter1d). Reads rows 0 .. terms-1 and n-terms .. n-1 only.
+
+/** Causal initialisation of row 0: c[0] = c0 + z / (1 - z^2n) * (c[0] + z^n c[n-1] + sum_i z^i (c[i] + z^n c[n-1-i])). */
+export function causalInit(buf: Float64Array, n: number, inner: number, z: number, c0: Float64Array): void {
+  const last = (n - 1) * inner;
+  const zn = Math.pow(z, n);
+  for (let j = 0; j < inner; j++) { c0[j] = buf[j]!; buf[j] = buf[j]! + zn * buf[last + j]!; }
+  let zi = z;
+  const terms = causalTerms(z, n);
+  for (let i = 1; i < terms; i++) {
+    const a = i * inner;
+    const b = (n - 1 - i) * inner;
+    for (let j = 0; j < inner; j++) buf[j] += zi * (buf[a + j]! + zn * buf[b + j]!);
+    zi *= z;
+  }
+  const f = z / (1 - zn * zn);
+  for (let j = 0; j < inner; j++) buf[j] = buf[j]! * f + c0[j]!;
+}
+
+/** Causal pass over rows [from, to): c[i] += z c[i-1]. */
+export function causalRows(buf: Float64Array, from: number, to: number, inner: number, z: number): void {
+  for (let i = from; i < to; i++) {
+    const a = i * inner;
+    const p = a - inner;
+    for (let j = 0; j < inner; j++) buf[a + j] += z * buf[p + j]!;
+  }
+}
+
+/** Anticausal initialisation c[n-1] *= z / (z - 1), then the anticausal pass c[i] = z (c[i+1] - c[i]). */
+export function anticausal(buf: Float64Array, n: number, inner: number, z: number): void {
+  const last = (n - 1) * inner;
+  const g = z / (z - 1);
+  for (let j = 0; j < inner; j++) buf[last + j] *= g;
+  for (let i = n - 2; i >= 0; i--) {
+    const a = i * inner;
+    const nx = a + inner;
+    for (let j = 0; j < inner; j++) buf[a + j] = z * (buf[nx + j]! - buf[a + j]!);
+  }
+}
+
 /**
- * Applies scipy's spline prefilter in place to `n` rows of `inner` values each: row i is `buf[i*inner .. (i+1)*inner)`,
- * and the filter runs along the rows, every column independently (contiguous memory access for any axis, and
- * independent recursions the CPU can overlap). The boundary initialisation is the one scipy 1.10 uses for mode
- * 'nearest' (`_init_causal_reflect` / `_init_anticausal_reflect`; checked against scipy.ndimage.spline_filter1d).
+ * Applies scipy's spline prefilter in place to `n` rows of `inner` values each, along the rows (every column an
+ * independent line: contiguous memory access for any axis, and independent recursions the CPU can overlap).
  */
 export function splineFilterRows(buf: Float64Array, n: number, inner: number, poles: readonly number[], applyGain = true): void {
   if (n <= 1 || poles.length === 0) return; // scipy only filters lines longer than one sample
@@ -100,35 +141,47 @@ export function splineFilterRows(buf: Float64Array, n: number, inner: number, po
     const total = n * inner;
     for (let i = 0; i < total; i++) buf[i] *= gain;
   }
-  const last = (n - 1) * inner;
   const c0 = new Float64Array(inner);
   for (const z of poles) {
-    // Causal initialisation: c[0] = c0 + z / (1 - z^2n) * (c[0] + z^n c[n-1] + sum_i z^i (c[i] + z^n c[n-1-i]))
-    const zn = Math.pow(z, n);
-    for (let j = 0; j < inner; j++) { c0[j] = buf[j]!; buf[j] = buf[j]! + zn * buf[last + j]!; }
-    let zi = z;
-    const terms = causalTerms(z, n);
-    for (let i = 1; i < terms; i++) {
-      const a = i * inner;
-      const b = (n - 1 - i) * inner;
-      for (let j = 0; j < inner; j++) buf[j] += zi * (buf[a + j]! + zn * buf[b + j]!);
-      zi *= z;
-    }
-    const f = z / (1 - zn * zn);
-    for (let j = 0; j < inner; j++) buf[j] = buf[j]! * f + c0[j]!;
-    // Causal pass.
-    for (let i = 1; i < n; i++) {
-      const a = i * inner;
-      const p = a - inner;
-      for (let j = 0; j < inner; j++) buf[a + j] += z * buf[p + j]!;
-    }
-    // Anticausal initialisation c[n-1] *= z / (z - 1), then the anticausal pass.
-    const g = z / (z - 1);
-    for (let j = 0; j < inner; j++) buf[last + j] *= g;
-    for (let i = n - 2; i >= 0; i--) {
-      const a = i * inner;
-      const nx = a + inner;
-      for (let j = 0; j < inner; j++) buf[a + j] = z * (buf[nx + j]! - buf[a + j]!);
-    }
+    causalInit(buf, n, inner, z, c0);
+    causalRows(buf, 1, n, inner, z);
+    anticausal(buf, n, inner, z);
   }
+}
+
+/** Per-output-index taps along one axis: input indices (clamped at the borders like scipy 1.10) and weights. */
+export interface AxisTaps {
+  taps: number;
+  index: Int32Array;
+  weight: Float64Array;
+}
+
+/**
+ * Taps for output positions 0..nOut-1 along an axis of `n` samples padded by `npad` on both sides. The coordinate is
+ * scipy's grid-mode one, ((k + 0.5) * (n / nOut) - 0.5) + npad.
+ */
+export function axisTaps(n: number, nOut: number, order: number, npad: number): AxisTaps {
+  const len = n + 2 * npad;
+  const taps = order + 1;
+  const zoom = nOut === 0 ? 1 : n / nOut;
+  const index = new Int32Array(nOut * taps);
+  const weight = new Float64Array(nOut * taps);
+  const half = order >> 1;
+  for (let k = 0; k < nOut; k++) {
+    let cc = k;
+    cc += 0.5;
+    cc *= zoom;
+    cc -= 0.5;
+    cc += npad;
+    const start = (order & 1 ? Math.floor(cc) : Math.floor(cc + 0.5)) - half;
+    for (let h = 0; h < taps; h++) {
+      // mode 'nearest' in scipy 1.10 leaves the coordinate alone and clamps filter taps that fall outside the array
+      // (checked against scipy 1.10.1 bit for bit; older scipy clamped the coordinate and mirrored the taps)
+      const idx = Math.min(Math.max(start + h, 0), len - 1);
+      index[k * taps + h] = idx;
+    }
+    if (order > 0) splineWeights(cc, order, weight, k * taps);
+    else weight[k * taps] = 1;
+  }
+  return { taps, index, weight };
 }
