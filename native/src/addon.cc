@@ -438,8 +438,20 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
   if (A * B == 0) return info.Env().Undefined();
   if (R == 0) throw Napi::RangeError::New(info.Env(), "reduce: empty reduction");
   const bool isMax = op == 2;
-  // Enough outputs (A) already spread over the cores; splitting a short reduction (softmax over 3 classes) into
-  // chunks as well would only multiply the bookkeeping.
+  if (B == 1 && A >= 64) {
+    // A reduction over the innermost axis with many outputs (softmax over the classes of every voxel): one
+    // accumulator per output, the outputs spread over the cores.
+#pragma omp parallel for schedule(static)
+    for (int64_t a = 0; a < A; ++a) {
+      const float* row = x + a * R;
+      double v = isMax ? row[0] : 0.0;
+      for (int64_t r = isMax ? 1 : 0; r < R; ++r) v = isMax ? (row[r] > v || row[r] != row[r] ? row[r] : v) : v + row[r];
+      out[a] = static_cast<float>(op == 1 ? v / static_cast<double>(R) : v);
+    }
+    return info.Env().Undefined();
+  }
+  // Enough outputs (A) already spread over the cores; splitting a short reduction into chunks as well would only
+  // multiply the bookkeeping.
   const int64_t chunks = A >= 64 ? 1 : std::max<int64_t>(1, std::min<int64_t>(R, 64));
   std::vector<double> partial(static_cast<size_t>(A * chunks * B));
 #pragma omp parallel for schedule(static)
