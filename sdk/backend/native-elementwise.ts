@@ -1,6 +1,6 @@
 // Native (OpenMP) kernels of `cpu-onednn` for the memory-bound ops around every convolution of a U-Net: broadcast
 // Add/Sub/Multiply/RealDiv/SquaredDifference/Maximum/Minimum, Mean/Sum/Max, LeakyReLU and its gradient (Greater,
-// Select), the skip concatenation and its gradient (Concat, Slice/SplitV), and the unary math of softmax and the
+// Select), the skip concatenation and its gradient (Concat, Slice/SplitV), layout changes (Transpose), and the unary math of softmax and the
 // losses (Exp, Log, Neg, Square, Sqrt, Rsqrt, Sigmoid, Relu, Abs). tfjs' cpu kernels run these on one core, with
 // per-element index arithmetic for broadcasts and a full transpose before each reduction.
 
@@ -124,6 +124,23 @@ const slice: Fast = ({ x }, backend, attrs) => {
   return sliceNative(backend, x, xv, begin, sizes);
 };
 
+/**
+ * A permutation of the axes as one strided copy (the network's NCDHW <-> NDHWC conversions at its input and
+ * outputs); tfjs' kernel computes every element's source index through per-element coordinate arithmetic.
+ */
+const transpose: Fast = ({ x }, backend, attrs) => {
+  const xv = f32(backend, x);
+  if (!xv || xv.length < MIN_ELEMENTWISE) return null;
+  const perm = attrs.perm as number[];
+  const strides = broadcastStrides(x.shape, x.shape);
+  const outShape = perm.map((p) => x.shape[p]!);
+  const c = coalesce(outShape, perm.map((p) => strides[p]!), new Array<number>(perm.length).fill(0));
+  if (c.shape.length > 6) return null;
+  const out = outputF32(xv.length);
+  addon().binary(COPY, c.shape, c.sa, c.sb, xv, EMPTY, out);
+  return backend.makeTensorInfo(outShape, "float32", out);
+};
+
 // Concat's gradient: tfjs' SplitV calls its JS slice directly, element by element through index arithmetic.
 const splitV: Fast = ({ x }, backend, attrs) => {
   const xv = f32(backend, x);
@@ -184,6 +201,7 @@ export const ELEMENTWISE_KERNELS: Record<string, Fast> = {
   Slice: slice,
   SplitV: splitV,
   Concat: concat,
+  Transpose: transpose,
   Exp: unary(0),
   Log: unary(1),
   Neg: unary(2),

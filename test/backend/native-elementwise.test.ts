@@ -1,4 +1,4 @@
-// The cpu-onednn unary math (native/src/unary.cc) and concat/split (native/src/concat.cc) against tfjs' pure-JS cpu
+// The cpu-onednn unary math (native/src/unary.cc), concat/split (native/src/concat.cc) and transpose (strided copy) against tfjs' pure-JS cpu
 // kernels: values and gradients, with call counters proving the native path ran.
 import { describe, expect, it } from "vitest";
 import { tf } from "../../sdk/backend/index.js";
@@ -61,6 +61,25 @@ describe.skipIf(!status.available)("cpu-onednn unary, concat and split kernels",
     ["y", ...shapes.map((_, i) => `d${i}`)].forEach((what, j) => expectClose(fast[j]!, ref[j]!, what));
     expect(calls("Concat"), "Concat ran natively").toBeGreaterThan(concatBefore);
     expect(calls("SplitV"), "SplitV ran natively").toBeGreaterThan(splitBefore);
+  });
+
+  it.each([
+    ["NCDHW -> NDHWC", [2, 3, 9, 10, 11], [0, 2, 3, 4, 1]],
+    ["NDHWC -> NCDHW", [2, 9, 10, 11, 3], [0, 4, 1, 2, 3]],
+    ["a full reversal", [5, 6, 7, 8, 9], [4, 3, 2, 1, 0]],
+    ["a 6-D permutation", [2, 3, 4, 5, 6, 7], [5, 0, 4, 1, 3, 2]],
+  ] as const)("transpose %s matches cpu, gradient included", async (_name, shape, perm) => {
+    const xs = randomArray([...shape], 3400);
+    const before = calls("Transpose");
+    const { ref, fast } = await onBothBackends(() => {
+      const x = tf.tensor(xs, [...shape]);
+      const y = tf.transpose(x, [...perm]);
+      const r = tf.tensor(randomArray(y.shape, 3401), y.shape);
+      return [y, tf.grad((p: tf.Tensor) => tf.transpose(p, [...perm]).mul(r).sum())(x)];
+    });
+    expectClose(fast[0]!, ref[0]!, "y");
+    expectClose(fast[1]!, ref[1]!, "dx");
+    expect(calls("Transpose"), "Transpose ran natively").toBeGreaterThan(before);
   });
 
   it("split into equal parts along the last axis matches cpu", async () => {
