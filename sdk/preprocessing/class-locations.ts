@@ -12,34 +12,55 @@ export type ClassLocations = Record<string, number[][]>;
 
 /**
  * `rs.choice(n, k, replace=False)` = `permutation(n)[:k]`: NumPy's legacy Fisher-Yates shuffle of arange(n), drawing
- * `random_interval(i)` (masked rejection on 32-bit words) for i = n-1 .. 1. Same draws as RandomState.choice, written
- * out on an Int32Array because populations here are millions of voxels.
+ * `random_interval(i)` (masked rejection on 32-bit words) for i = n-1 .. 1. Same draws as RandomState.choice, on an
+ * Int32Array with the generator inlined (shuffleInt32) because populations here are up to millions of voxels.
  */
 export function choiceWithoutReplacement(rs: RandomState, n: number, k: number): Int32Array {
   const a = new Int32Array(n);
   for (let i = 0; i < n; i++) a[i] = i;
-  let mask = 0;
-  for (let i = n - 1; i >= 1; i--) {
-    if (mask === 0 || (mask >>> 1) >= i) {
-      let m = i;
-      m |= m >>> 1; m |= m >>> 2; m |= m >>> 4; m |= m >>> 8; m |= m >>> 16;
-      mask = m >>> 0;
+  return rs.shuffleInt32(a).subarray(0, k);
+}
+
+/**
+ * Voxel counts per (row, label slot), cumulative over rows: cum[r * L + s] = voxels of slot s in rows before r, for
+ * r = 0 .. rows. One pass over the volume; a voxel is then found from its rank within its label by a binary search
+ * over rows and a scan of one row, instead of listing every voxel of every label.
+ */
+function cumulativeRowCounts(seg: ArrayLike<number>, rowLen: number, L: number, lut: Int32Array, slotOf: (v: number) => number): Int32Array {
+  const rows = Math.floor(seg.length / rowLen);
+  const cum = new Int32Array((rows + 1) * L);
+  const counts = new Int32Array(L);
+  // one monomorphic loop for the int16 segmentations preprocessing passes, one for anything else
+  if (seg instanceof Int16Array) {
+    for (let r = 0, i = 0; r < rows; r++) {
+      for (const end = i + rowLen; i < end; i++) { const s = lut[seg[i]! + 32768]!; if (s >= 0) counts[s]++; }
+      cum.set(counts, (r + 1) * L);
     }
-    let j: number;
-    do j = (rs.nextUint32() & mask) >>> 0; while (j > i);
-    const t = a[i]!; a[i] = a[j]!; a[j] = t;
+  } else {
+    for (let r = 0, i = 0; r < rows; r++) {
+      for (const end = i + rowLen; i < end; i++) { const s = slotOf(seg[i]!); if (s >= 0) counts[s]++; }
+      cum.set(counts, (r + 1) * L);
+    }
   }
-  return a.subarray(0, k);
+  return cum;
 }
 
-/** Voxels per label slot of an int16 segmentation (monomorphic hot loop). */
-function countInt16(seg: Int16Array, lut: Int32Array, counts: Int32Array): void {
-  for (let i = 0; i < seg.length; i++) { const s = lut[seg[i]! + 32768]!; if (s >= 0) counts[s]++; }
-}
-
-/** Flat voxel indices per label slot, in C order. */
-function fillInt16(seg: Int16Array, lut: Int32Array, blocks: Int32Array[], fill: Int32Array): void {
-  for (let i = 0; i < seg.length; i++) { const s = lut[seg[i]! + 32768]!; if (s >= 0) blocks[s]![fill[s]!++] = i; }
+/** Flat index of the voxel of rank `rank` (0-based, C order) among those whose slot is `slot`. */
+function voxelOfRank(seg: ArrayLike<number>, rowLen: number, L: number, cum: Int32Array, slot: number, rank: number, lut: Int32Array, slotOf: (v: number) => number): number {
+  // last row r with cum[r] <= rank, i.e. the row holding the voxel
+  let lo = 0, hi = cum.length / L - 2;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (cum[mid * L + slot]! <= rank) lo = mid; else hi = mid - 1;
+  }
+  let left = rank - cum[lo * L + slot]!;
+  const start = lo * rowLen;
+  const int16 = seg instanceof Int16Array;
+  for (let i = start; i < start + rowLen; i++) {
+    const s = int16 ? lut[seg[i]! + 32768]! : slotOf(seg[i]!);
+    if (s === slot && left-- === 0) return i;
+  }
+  throw new Error("class-locations: voxel rank out of range"); // unreachable: ranks come from the counts
 }
 
 /** The JSON key upstream's pickled dict turns into: str(int) or str(tuple). */
@@ -72,31 +93,23 @@ export function sampleForegroundLocations(
   const [, ny, nx] = spatial as [number, number, number];
   const wanted = new Set<number>();
   for (const c of classes) for (const l of typeof c === "number" ? [c] : c) wanted.add(l);
-  // label -> slot through a lookup table over the int16 range (segmentations are int16), so the two passes over the
-  // volume do no hashing
+  // label -> slot through a lookup table over the int16 range (segmentations are int16), so the pass over the volume
+  // does no hashing
   const labels = [...wanted];
   const lut = new Int32Array(65536).fill(-1);
   labels.forEach((l, slot) => { if (Number.isInteger(l) && l >= -32768 && l <= 32767) lut[l + 32768] = slot; });
   const slotOf = (v: number) => (Number.isInteger(v) && v >= -32768 && v <= 32767 ? lut[v + 32768]! : -1);
-  const counts = new Int32Array(labels.length);
-  const fill = new Int32Array(labels.length);
-  let blocksBySlot: Int32Array[];
-  if (seg instanceof Int16Array) {
-    countInt16(seg, lut, counts);
-    blocksBySlot = labels.map((_, s) => new Int32Array(counts[s]!));
-    fillInt16(seg, lut, blocksBySlot, fill);
-  } else {
-    for (let i = 0; i < seg.length; i++) { const s = slotOf(seg[i]!); if (s >= 0) counts[s]++; }
-    blocksBySlot = labels.map((_, s) => new Int32Array(counts[s]!));
-    for (let i = 0; i < seg.length; i++) { const s = slotOf(seg[i]!); if (s >= 0) blocksBySlot[s]![fill[s]!++] = i; }
-  }
-  const voxels = new Map<number, Int32Array>(labels.map((l, s) => [l, blocksBySlot[s]!]));
+  const L = labels.length;
+  const rowLen = Math.max(1, nx);
+  const cum = cumulativeRowCounts(seg, rowLen, L, lut, slotOf);
+  const totalOf = (l: number) => { const s = labels.indexOf(l); return cum[cum.length - L + s]!; };
   const rs = new RandomState(seed);
   const out: ClassLocations = {};
   for (const c of classes) {
     const labs = typeof c === "number" ? [c] : [...c];
-    const blocks = labs.map((l) => voxels.get(l)!);
-    const total = blocks.reduce((a, b) => a + b.length, 0);
+    // candidates: each label's voxels in C order, label block after label block in the order the class lists them
+    const sizes = labs.map(totalOf);
+    const total = sizes.reduce((a, b) => a + b, 0);
     const key = classKey(c);
     if (total === 0) { out[key] = []; continue; }
     const k = Math.max(Math.min(minNumSamples, total), Math.ceil(total * minPercentCoverage));
@@ -105,8 +118,8 @@ export function sampleForegroundLocations(
     for (let j = 0; j < k; j++) {
       let off = picked[j]!;
       let b = 0;
-      while (off >= blocks[b]!.length) off -= blocks[b++]!.length;
-      const flat = blocks[b]![off]!;
+      while (off >= sizes[b]!) off -= sizes[b++]!;
+      const flat = voxelOfRank(seg, rowLen, L, cum, labels.indexOf(labs[b]!), off, lut, slotOf);
       const x = flat % nx;
       const y = Math.floor(flat / nx) % ny;
       const z = Math.floor(flat / (nx * ny));

@@ -6,9 +6,13 @@
 
 const N = 624;
 const M = 397;
-const MATRIX_A = 0x9908b0df;
-const UPPER = 0x80000000;
+// The state and constants are int32 bit patterns: V8 keeps int32 arithmetic in registers, while uint32 values above
+// 2^31 become doubles (~2.5x slower per word).
+const MATRIX_A = 0x9908b0df | 0;
+const UPPER = 0x80000000 | 0;
 const LOWER = 0x7fffffff;
+const TEMPER_B = 0x9d2c5680 | 0;
+const TEMPER_C = 0xefc60000 | 0;
 
 /** Smallest 2^k - 1 >= max (NumPy's bit-fill `gen_mask`), for max < 2^32. */
 function mask32(max: number): number {
@@ -23,7 +27,7 @@ function mask32(max: number): number {
  * @example new RandomState(12345).permutation(10) // [0, 7, 3, 9, 6, 4, 1, 8, 5, 2]
  */
 export class RandomState {
-  private readonly mt = new Uint32Array(N);
+  private readonly mt = new Int32Array(N);
   private pos = N;
   /** The second normal of the last polar Box-Muller pair (numpy's `has_gauss` / `gauss` state). */
   private gauss: number | null = null;
@@ -33,11 +37,11 @@ export class RandomState {
       throw new RangeError(`RandomState seed must be an integer in [0, 2**32 - 1], got ${seed}`);
     }
     const mt = this.mt;
-    mt[0] = seed >>> 0;
+    mt[0] = seed | 0;
     for (let i = 1; i < N; i++) {
       const prev = mt[i - 1]! ^ (mt[i - 1]! >>> 30);
-      // 1812433253 * prev + i modulo 2^32, split to stay exact in doubles.
-      mt[i] = (Math.imul(1812433253, prev) + i) >>> 0;
+      // 1812433253 * prev + i modulo 2^32 (the int32 store wraps)
+      mt[i] = Math.imul(1812433253, prev) + i;
     }
     this.pos = N;
   }
@@ -60,13 +64,17 @@ export class RandomState {
 
   /** The next raw 32-bit word (`mt19937_next32`). */
   nextUint32(): number {
+    return this.nextBits() >>> 0;
+  }
+
+  /** The next raw 32-bit word as an int32 bit pattern (same bits as nextUint32; cheaper to mask). */
+  nextBits(): number {
     if (this.pos >= N) this.twist();
     let y = this.mt[this.pos++]!;
     y ^= y >>> 11;
-    y ^= (y << 7) & 0x9d2c5680;
-    y ^= (y << 15) & 0xefc60000;
-    y ^= y >>> 18;
-    return y >>> 0;
+    y ^= (y << 7) & TEMPER_B;
+    y ^= (y << 15) & TEMPER_C;
+    return y ^ (y >>> 18);
   }
 
   /** `random_sample()`: 53-bit float in [0, 1) from two words. */
@@ -168,7 +176,36 @@ export class RandomState {
   permutation(n: number): Int32Array {
     const a = new Int32Array(n);
     for (let i = 0; i < n; i++) a[i] = i;
-    this.shuffle(a);
+    return this.shuffleInt32(a);
+  }
+
+  /**
+   * In-place `shuffle` of an Int32Array, the same draws as `shuffle` with the generator inlined (state in locals): the
+   * shuffle behind choice(n, k, replace=False) runs over every candidate voxel of a class, ~10^5-10^6 steps per case.
+   */
+  shuffleInt32(a: Int32Array): Int32Array {
+    const mt = this.mt;
+    let pos = this.pos;
+    let mask = 0;
+    for (let i = a.length - 1; i >= 1; i--) {
+      // random_interval(i): the smallest 2^k - 1 >= i as mask (it only shrinks as i falls), masked rejection
+      if (mask === 0 || mask >>> 1 >= i) {
+        let m = i;
+        m |= m >>> 1; m |= m >>> 2; m |= m >>> 4; m |= m >>> 8; m |= m >>> 16;
+        mask = m;
+      }
+      let j: number;
+      do {
+        if (pos >= N) { this.twist(); pos = 0; }
+        let y = mt[pos++]!;
+        y ^= y >>> 11;
+        y ^= (y << 7) & TEMPER_B;
+        y ^= (y << 15) & TEMPER_C;
+        j = (y ^ (y >>> 18)) & mask; // mask < 2^31: the int32 bits give the same value as the uint32 word
+      } while (j > i);
+      const t = a[i]!; a[i] = a[j]!; a[j] = t;
+    }
+    this.pos = pos;
     return a;
   }
 

@@ -35,3 +35,25 @@ describe("sampleForegroundLocations(seg, shape, classes)", () => {
     expect(locs["1"]![0]![0]).toBe(0);
   });
 });
+
+describe("sampleForegroundLocations on a volume larger than the sample size", () => {
+  it.each([["int16", Int16Array], ["float32", Float32Array]] as const)("%s labels: picks the same voxels as listing every voxel of each label", (_n, Ctor) => {
+    const [Z, Y, X] = [13, 37, 41];
+    const src = new RandomState(7);
+    const seg = new Ctor(Z * Y * X);
+    for (let i = 0; i < seg.length; i++) seg[i] = Math.floor(src.randomSample() * 5) - 1; // -1 .. 3
+    const classes = [1, 2, [3, 1], 4, [2, 2]] as const;
+    const opts = { minNumSamples: 2000, minPercentCoverage: 0.3 };
+    const locs = sampleForegroundLocations(seg, [1, Z, Y, X], classes, opts);
+    const rs = new RandomState(1234);
+    for (const c of classes) {
+      const voxels = (typeof c === "number" ? [c] : [...c]).flatMap((l) => Array.from(seg.keys()).filter((i) => seg[i] === l));
+      const k = voxels.length === 0 ? 0 : Math.max(Math.min(opts.minNumSamples, voxels.length), Math.ceil(voxels.length * opts.minPercentCoverage));
+      const expected = voxels.length === 0 ? [] : Array.from(rs.choice(voxels.length, k, false), (o) => {
+        const f = voxels[o]!;
+        return [0, Math.floor(f / (X * Y)), Math.floor(f / X) % Y, f % X];
+      });
+      expect(locs[classKey(c)]).toEqual(expected);
+    }
+  });
+});
