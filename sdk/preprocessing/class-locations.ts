@@ -24,43 +24,56 @@ export function choiceWithoutReplacement(rs: RandomState, n: number, k: number):
 /**
  * Voxel counts per (row, label slot), cumulative over rows: cum[r * L + s] = voxels of slot s in rows before r, for
  * r = 0 .. rows. One pass over the volume; a voxel is then found from its rank within its label by a binary search
- * over rows and a scan of one row, instead of listing every voxel of every label.
+ * over rows and a scan of one row, instead of listing every voxel of every label. The hot loops are small functions
+ * on int16 labels only, so V8 compiles each once, small (a large function optimised on the fly costs tens of ms of
+ * compile time per case).
  */
-function cumulativeRowCounts(seg: ArrayLike<number>, rowLen: number, L: number, lut: Int32Array, slotOf: (v: number) => number): Int32Array {
+function cumulativeRowCounts(seg: Int16Array, rowLen: number, L: number, lut: Int32Array): Int32Array {
   const rows = Math.floor(seg.length / rowLen);
   const cum = new Int32Array((rows + 1) * L);
   const counts = new Int32Array(L);
-  // one monomorphic loop for the int16 segmentations preprocessing passes, one for anything else
-  if (seg instanceof Int16Array) {
-    for (let r = 0, i = 0; r < rows; r++) {
-      for (const end = i + rowLen; i < end; i++) { const s = lut[seg[i]! + 32768]!; if (s >= 0) counts[s]++; }
-      cum.set(counts, (r + 1) * L);
-    }
-  } else {
-    for (let r = 0, i = 0; r < rows; r++) {
-      for (const end = i + rowLen; i < end; i++) { const s = slotOf(seg[i]!); if (s >= 0) counts[s]++; }
-      cum.set(counts, (r + 1) * L);
-    }
+  for (let r = 0, i = 0; r < rows; r++) {
+    for (const end = i + rowLen; i < end; i++) { const s = lut[seg[i]! + 32768]!; if (s >= 0) counts[s]++; }
+    for (let s = 0; s < L; s++) cum[(r + 1) * L + s] = counts[s]!;
   }
   return cum;
 }
 
-/** Flat index of the voxel of rank `rank` (0-based, C order) among those whose slot is `slot`. */
-function voxelOfRank(seg: ArrayLike<number>, rowLen: number, L: number, cum: Int32Array, slot: number, rank: number, lut: Int32Array, slotOf: (v: number) => number): number {
-  // last row r with cum[r] <= rank, i.e. the row holding the voxel
-  let lo = 0, hi = cum.length / L - 2;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (cum[mid * L + slot]! <= rank) lo = mid; else hi = mid - 1;
+/**
+ * [0, z, y, x] of each picked candidate: candidate `picked[j]` is, block after block, the voxels of slot blockSlot[b]
+ * (blockSize[b] of them) in C order.
+ */
+function locatePicked(seg: Int16Array, ny: number, nx: number, L: number, lut: Int32Array, cum: Int32Array, blockSlot: Int32Array, blockSize: Int32Array, picked: Int32Array): number[][] {
+  const rowLen = Math.max(1, nx);
+  const lastRow = cum.length / L - 2;
+  const locs: number[][] = new Array(picked.length);
+  for (let j = 0; j < picked.length; j++) {
+    let rank = picked[j]!;
+    let b = 0;
+    while (rank >= blockSize[b]!) rank -= blockSize[b++]!;
+    const slot = blockSlot[b]!;
+    // last row r with cum[r] <= rank, i.e. the row holding the voxel
+    let lo = 0, hi = lastRow;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (cum[mid * L + slot]! <= rank) lo = mid; else hi = mid - 1;
+    }
+    let left = rank - cum[lo * L + slot]!;
+    let flat = lo * rowLen;
+    for (;; flat++) if (lut[seg[flat]! + 32768] === slot && left-- === 0) break;
+    const x = flat % nx;
+    const y = Math.floor(flat / nx) % ny;
+    const z = Math.floor(flat / (nx * ny));
+    locs[j] = [0, z, y, x];
   }
-  let left = rank - cum[lo * L + slot]!;
-  const start = lo * rowLen;
-  const int16 = seg instanceof Int16Array;
-  for (let i = start; i < start + rowLen; i++) {
-    const s = int16 ? lut[seg[i]! + 32768]! : slotOf(seg[i]!);
-    if (s === slot && left-- === 0) return i;
-  }
-  throw new Error("class-locations: voxel rank out of range"); // unreachable: ranks come from the counts
+  return locs;
+}
+
+/** Any segmentation as int16 slot codes: voxels of a wanted label hold their slot, others -1 (slow path, rare). */
+function slotCodes(seg: ArrayLike<number>, slotOf: (v: number) => number): Int16Array {
+  const out = new Int16Array(seg.length);
+  for (let i = 0; i < seg.length; i++) out[i] = slotOf(seg[i]!);
+  return out;
 }
 
 /** The JSON key upstream's pickled dict turns into: str(int) or str(tuple). */
@@ -96,36 +109,29 @@ export function sampleForegroundLocations(
   // label -> slot through a lookup table over the int16 range (segmentations are int16), so the pass over the volume
   // does no hashing
   const labels = [...wanted];
-  const lut = new Int32Array(65536).fill(-1);
-  labels.forEach((l, slot) => { if (Number.isInteger(l) && l >= -32768 && l <= 32767) lut[l + 32768] = slot; });
-  const slotOf = (v: number) => (Number.isInteger(v) && v >= -32768 && v <= 32767 ? lut[v + 32768]! : -1);
   const L = labels.length;
-  const rowLen = Math.max(1, nx);
-  const cum = cumulativeRowCounts(seg, rowLen, L, lut, slotOf);
-  const totalOf = (l: number) => { const s = labels.indexOf(l); return cum[cum.length - L + s]!; };
+  let lut = new Int32Array(65536).fill(-1);
+  labels.forEach((l, slot) => { if (Number.isInteger(l) && l >= -32768 && l <= 32767) lut[l + 32768] = slot; });
+  let seg16: Int16Array;
+  if (seg instanceof Int16Array) seg16 = seg;
+  else {
+    const table = lut;
+    seg16 = slotCodes(seg, (v) => (Number.isInteger(v) && v >= -32768 && v <= 32767 ? table[v + 32768]! : -1));
+    lut = new Int32Array(65536).fill(-1);
+    for (let s = 0; s < L; s++) lut[s + 32768] = s;
+  }
+  const cum = cumulativeRowCounts(seg16, Math.max(1, nx), L, lut);
   const rs = new RandomState(seed);
   const out: ClassLocations = {};
   for (const c of classes) {
-    const labs = typeof c === "number" ? [c] : [...c];
     // candidates: each label's voxels in C order, label block after label block in the order the class lists them
-    const sizes = labs.map(totalOf);
-    const total = sizes.reduce((a, b) => a + b, 0);
+    const blockSlot = Int32Array.from(typeof c === "number" ? [c] : c, (l) => labels.indexOf(l));
+    const blockSize = blockSlot.map((s) => cum[cum.length - L + s]!);
+    const total = blockSize.reduce((a, b) => a + b, 0);
     const key = classKey(c);
     if (total === 0) { out[key] = []; continue; }
     const k = Math.max(Math.min(minNumSamples, total), Math.ceil(total * minPercentCoverage));
-    const picked = choiceWithoutReplacement(rs, total, k);
-    const locs: number[][] = new Array(k);
-    for (let j = 0; j < k; j++) {
-      let off = picked[j]!;
-      let b = 0;
-      while (off >= sizes[b]!) off -= sizes[b++]!;
-      const flat = voxelOfRank(seg, rowLen, L, cum, labels.indexOf(labs[b]!), off, lut, slotOf);
-      const x = flat % nx;
-      const y = Math.floor(flat / nx) % ny;
-      const z = Math.floor(flat / (nx * ny));
-      locs[j] = [0, z, y, x];
-    }
-    out[key] = locs;
+    out[key] = locatePicked(seg16, ny, nx, L, lut, cum, blockSlot, blockSize, choiceWithoutReplacement(rs, total, k));
   }
   return out;
 }

@@ -100,32 +100,45 @@ function sliceLayout(shape: readonly number[], axis: number): { outer: number; i
   return { outer, inner };
 }
 
+// Per-slice range and clip as small leaf functions over one contiguous chunk each, one per element type: V8 then
+// compiles each once and small, instead of re-optimising a large function with several loops on every call.
+
+/** Widens [r[0], r[1]] by src[from .. to). */
+function widenRange32(src: Float32Array, from: number, to: number, r: Float64Array): void {
+  let l = r[0]!, h = r[1]!;
+  for (let i = from; i < to; i++) { const v = src[i]!; if (v < l) l = v; if (v > h) h = v; }
+  r[0] = l; r[1] = h;
+}
+
+function widenRange64(src: Float64Array, from: number, to: number, r: Float64Array): void {
+  let l = r[0]!, h = r[1]!;
+  for (let i = from; i < to; i++) { const v = src[i]!; if (v < l) l = v; if (v > h) h = v; }
+  r[0] = l; r[1] = h;
+}
+
 /** [min, max] of every slice along `axis` of `src` (skimage clips each 2-D slice to its own range). */
 function sliceRanges(src: Float64Array | Float32Array, shape: readonly number[], axis: number): { lo: Float64Array; hi: Float64Array } {
   const ns = shape[axis]!;
   const lo = new Float64Array(ns).fill(Infinity);
   const hi = new Float64Array(ns).fill(-Infinity);
   const a = sliceLayout(shape, axis);
-  // the same loop twice, so each reads one element type
-  if (src instanceof Float32Array) {
-    for (let o = 0, p = 0; o < a.outer; o++) for (let s = 0; s < ns; s++) {
-      let l = lo[s]!, h = hi[s]!;
-      for (let j = 0; j < a.inner; j++, p++) { const v = src[p]!; if (v < l) l = v; if (v > h) h = v; }
-      lo[s] = l; hi[s] = h;
-    }
-    return { lo, hi };
-  }
-  for (let o = 0, p = 0; o < a.outer; o++) for (let s = 0; s < ns; s++) {
-    let l = lo[s]!, h = hi[s]!;
-    for (let j = 0; j < a.inner; j++, p++) { const v = src[p]!; if (v < l) l = v; if (v > h) h = v; }
-    lo[s] = l; hi[s] = h;
+  const r = new Float64Array(2);
+  for (let o = 0, p = 0; o < a.outer; o++) for (let s = 0; s < ns; s++, p += a.inner) {
+    r[0] = lo[s]!; r[1] = hi[s]!;
+    if (src instanceof Float32Array) widenRange32(src, p, p + a.inner, r);
+    else widenRange64(src, p, p + a.inner, r);
+    lo[s] = r[0]!; hi[s] = r[1]!;
   }
   return { lo, hi };
 }
 
-/** Channel c of `data` as the float64 values resize computes with: a float32 channel is used as it is (no copy). */
-function channelForResize(data: ResampleArray, c: number, n: number, scratch: Scratch): Float64Array | Float32Array {
-  return data instanceof Float32Array ? data.subarray(c * n, (c + 1) * n) : channelAsFloat64(data, c, n, scratch);
+/** dst[i] = src[i] clipped to [l, h] for i in [from, to), stored with dst's cast. */
+function clipInto32(src: Float64Array, from: number, to: number, l: number, h: number, dst: Float32Array): void {
+  for (let i = from; i < to; i++) { const v = src[i]!; dst[i] = v < l ? l : v > h ? h : v; }
+}
+
+function clipIntoAny(src: Float64Array, from: number, to: number, l: number, h: number, dst: ResampleArray): void {
+  for (let i = from; i < to; i++) { const v = src[i]!; dst[i] = v < l ? l : v > h ? h : v; }
 }
 
 /**
@@ -135,17 +148,15 @@ function channelForResize(data: ResampleArray, c: number, n: number, scratch: Sc
 function clipSlicesInto(src: Float64Array, shape: readonly number[], axis: number, lo: Float64Array, hi: Float64Array, dst: ResampleArray): void {
   const ns = shape[axis]!;
   const b = sliceLayout(shape, axis);
-  if (dst instanceof Float32Array) {
-    for (let o = 0, p = 0; o < b.outer; o++) for (let s = 0; s < ns; s++) {
-      const l = lo[s]!, h = hi[s]!;
-      for (let j = 0; j < b.inner; j++, p++) { const v = src[p]!; dst[p] = v < l ? l : v > h ? h : v; }
-    }
-    return;
+  for (let o = 0, p = 0; o < b.outer; o++) for (let s = 0; s < ns; s++, p += b.inner) {
+    if (dst instanceof Float32Array) clipInto32(src, p, p + b.inner, lo[s]!, hi[s]!, dst);
+    else clipIntoAny(src, p, p + b.inner, lo[s]!, hi[s]!, dst);
   }
-  for (let o = 0, p = 0; o < b.outer; o++) for (let s = 0; s < ns; s++) {
-    const l = lo[s]!, h = hi[s]!;
-    for (let j = 0; j < b.inner; j++, p++) { const v = src[p]!; dst[p] = v < l ? l : v > h ? h : v; }
-  }
+}
+
+/** Channel c of `data` as the float64 values resize computes with: a float32 channel is used as it is (no copy). */
+function channelForResize(data: ResampleArray, c: number, n: number, scratch: Scratch): Float64Array | Float32Array {
+  return data instanceof Float32Array ? data.subarray(c * n, (c + 1) * n) : channelAsFloat64(data, c, n, scratch);
 }
 
 /**
