@@ -1,8 +1,8 @@
 // Native (OpenMP) kernels of `cpu-onednn` for the memory-bound ops around every convolution of a U-Net: broadcast
 // Add/Sub/Multiply/RealDiv/SquaredDifference/Maximum/Minimum, Mean/Sum/Max, LeakyReLU and its gradient (Greater,
-// Select), the skip concatenation and its gradient (Concat, Slice/SplitV), layout changes (Transpose), and the unary math of softmax and the
-// losses (Exp, Log, Neg, Square, Sqrt, Rsqrt, Sigmoid, Relu, Abs). tfjs' cpu kernels run these on one core, with
-// per-element index arithmetic for broadcasts and a full transpose before each reduction.
+// Select), the skip concatenation and its gradient (Concat, Slice/SplitV), layout changes (Transpose), and the
+// unary math of softmax and the losses (Exp, Log, Neg, Square, Sqrt, Rsqrt, Sigmoid, Relu, Abs). tfjs' cpu kernels
+// run these on one core, with per-element index arithmetic for broadcasts and a full transpose before each reduction.
 
 import * as tf from "@tensorflow/tfjs";
 import { addon, f32, outputF32, outputU8, size, type CpuBackend, type Fast, type TensorInfo } from "./onednn-addon.js";

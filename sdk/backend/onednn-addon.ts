@@ -18,13 +18,13 @@ export interface OnednnAddon {
   /** out = condition ? t : e, element by element (same lengths). */
   select(condition: Uint8Array, t: Float32Array, e: Float32Array, out: Float32Array): void;
   leakyRelu(alpha: number, x: Float32Array, y: Float32Array): void;
-  /** out[a, b] = op over r of x[a, r, b]; op 0 sum, 1 mean, 2 max. */
   /** y = op(x): 0 exp, 1 log, 2 neg, 3 square, 4 sqrt, 5 rsqrt, 6 sigmoid, 7 relu, 8 abs. */
   unary(op: number, x: Float32Array, y: Float32Array): void;
   /** out [outer, sum(inners)] = the inputs [outer, inners[i]] side by side. */
   concat(outer: number, inners: number[], inputs: Float32Array[], out: Float32Array): void;
   /** The inverse of concat: x [outer, sum(inners)] into the outputs [outer, inners[i]]. */
   split(outer: number, inners: number[], outputs: Float32Array[], x: Float32Array): void;
+  /** out[a, b] = op over r of x[a, r, b]; op 0 sum, 1 mean, 2 max. */
   reduce(op: number, outer: number, reduced: number, inner: number, x: Float32Array, out: Float32Array): void;
   /** dims [N, S, C] (S: spatial size, C innermost); slope NaN = no activation. Writes y, mean [N*C], rstd [N*C]. */
   instanceNormForward(dims: number[], eps: number, slope: number, x: Float32Array, gamma: Float32Array, beta: Float32Array,
