@@ -405,8 +405,8 @@ Napi::Value Select(const Napi::CallbackInfo& info) {
   const float* t = f32(info[1], n, "select t");
   const float* e = f32(info[2], n, "select e");
   float* out = f32(info[3], n, "select out");
-#pragma omp parallel for schedule(static)
   // Both loads unconditional, so the selection is a blend and the loop vectorises.
+#pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) {
     const float tv = t[i], ev = e[i];
     out[i] = c[i] ? tv : ev;
@@ -445,7 +445,9 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
     for (int64_t a = 0; a < A; ++a) {
       const float* row = x + a * R;
       double v = isMax ? row[0] : 0.0;
-      for (int64_t r = isMax ? 1 : 0; r < R; ++r) v = isMax ? (row[r] > v || row[r] != row[r] ? row[r] : v) : v + row[r];
+      for (int64_t r = isMax ? 1 : 0; r < R; ++r) {
+        v = isMax ? (row[r] > v || row[r] != row[r] ? row[r] : v) : v + row[r];
+      }
       out[a] = static_cast<float>(op == 1 ? v / static_cast<double>(R) : v);
     }
     return info.Env().Undefined();
@@ -506,7 +508,8 @@ Napi::Value Version(const Napi::CallbackInfo& info) {
 Napi::Value KeepLargeBlocks(const Napi::CallbackInfo& info) {
 #if defined(__GLIBC__)
   const double trim = info[0].As<Napi::Number>().DoubleValue();
-  const bool ok = mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, static_cast<int>(std::min(trim, 2147483647.0))) == 1;
+  const int keep = static_cast<int>(std::min(trim, 2147483647.0));
+  const bool ok = mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, keep) == 1;
   return Napi::Boolean::New(info.Env(), ok);
 #else
   return Napi::Boolean::New(info.Env(), false);
