@@ -1,8 +1,13 @@
-import { describe, it, expect } from "vitest";
-import { tf } from "../../sdk/backend/index.js";
+import { beforeAll, describe, it, expect } from "vitest";
+import { initBackend, tf } from "../../sdk/backend/index.js";
 import { dcAndCeLoss, dcAndBceLoss, deepSupervisionWeights, deepSupervisionLoss, oneHotLabels } from "../../sdk/training/loss.js";
 import { RandomState } from "../../sdk/util/random-state.js";
 import { runPythonJson, pythonSkipReason } from "../helpers/python.js";
+
+// The backend the SDK itself picks (cpu-onednn when the addon is built), so the native kernels are what is checked.
+beforeAll(async () => {
+  await initBackend();
+});
 
 function randomCase(seed: number, shape: number[], numLabels: number) {
   const rs = new RandomState(seed);

@@ -1,8 +1,13 @@
-import { describe, it, expect } from "vitest";
-import { tf } from "../../sdk/backend/index.js";
+import { beforeAll, describe, it, expect } from "vitest";
+import { initBackend, tf } from "../../sdk/backend/index.js";
 import { SGD, AdamW, clipGradNorm } from "../../sdk/training/optimizers.js";
 import type { TorchTensor } from "../../sdk/io/torch/index.js";
 import { runPythonJson, pythonSkipReason } from "../helpers/python.js";
+
+// The backend the SDK itself picks (cpu-onednn when the addon is built), so the native kernels are what is checked.
+beforeAll(async () => {
+  await initBackend();
+});
 
 const skip = pythonSkipReason(["torch"]);
 
