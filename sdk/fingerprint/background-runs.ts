@@ -36,15 +36,23 @@ class RunList {
   }
 }
 
+// The volume is scanned one x-plane per call: V8 optimises a function called many times per case once, with complete
+// type feedback, while a single long call is recompiled on the fly in every case.
+
 /**
  * Runs of `mask[i] === 0`; every other value is foreground and is normalised to 1 on the way (binary_fill_holes
  * returns a 0/1 array whatever nonzero values came in).
  */
 export function runsOfMask(mask: Uint8Array, [X, Y, Z]: readonly [number, number, number]): BackgroundRuns {
-  const rows = X * Y;
-  const rowStart = new Int32Array(rows + 1);
-  const list = new RunList(Math.max(1024, 2 * rows));
-  for (let r = 0, base = 0; r < rows; r++, base += Z) {
+  const rowStart = new Int32Array(X * Y + 1);
+  const list = new RunList(Math.max(1024, 2 * X * Y));
+  for (let x = 0; x < X; x++) maskPlaneRuns(mask, x * Y, Y, Z, rowStart, list);
+  rowStart[X * Y] = list.n;
+  return label(X, Y, Z, rowStart, list);
+}
+
+function maskPlaneRuns(mask: Uint8Array, r0: number, Y: number, Z: number, rowStart: Int32Array, list: RunList): void {
+  for (let r = r0, base = r0 * Z; r < r0 + Y; r++, base += Z) {
     rowStart[r] = list.n;
     let z = 0;
     while (z < Z) {
@@ -55,8 +63,6 @@ export function runsOfMask(mask: Uint8Array, [X, Y, Z]: readonly [number, number
       list.push(a, z - 1);
     }
   }
-  rowStart[rows] = list.n;
-  return label(X, Y, Z, rowStart, list);
 }
 
 /**
@@ -67,40 +73,49 @@ export function runsOfMask(mask: Uint8Array, [X, Y, Z]: readonly [number, number
 export function runsOfZeroData(data: Float32Array, C: number, [X, Y, Z]: readonly [number, number, number]): BackgroundRuns {
   const n = X * Y * Z;
   let bits = new Uint32Array(data.buffer, data.byteOffset, C * n);
-  let off2 = -1;
-  if (C === 2) off2 = n;
-  else if (C > 2) {
+  if (C > 2) {
     // OR of all channels' bits (rare: more than two channels)
     const or = bits.slice(0, n);
     for (let c = 1; c < C; c++) for (let i = 0, j = c * n; i < n; i++, j++) or[i] |= bits[j]!;
     bits = or;
   }
-  const rows = X * Y;
-  const rowStart = new Int32Array(rows + 1);
-  const list = new RunList(Math.max(1024, 2 * rows));
-  for (let r = 0, base = 0; r < rows; r++, base += Z) {
+  const rowStart = new Int32Array(X * Y + 1);
+  const list = new RunList(Math.max(1024, 2 * X * Y));
+  // two copies of the scan, so the channel test is not decided per voxel
+  for (let x = 0; x < X; x++) {
+    if (C === 2) zeroPlaneRuns2(bits, n, x * Y, Y, Z, rowStart, list);
+    else zeroPlaneRuns1(bits, x * Y, Y, Z, rowStart, list);
+  }
+  rowStart[X * Y] = list.n;
+  return label(X, Y, Z, rowStart, list);
+}
+
+function zeroPlaneRuns1(bits: Uint32Array, r0: number, Y: number, Z: number, rowStart: Int32Array, list: RunList): void {
+  for (let r = r0, base = r0 * Z; r < r0 + Y; r++, base += Z) {
     rowStart[r] = list.n;
     const end = base + Z;
     let i = base;
-    // two copies of the scan, so the channel test is not decided per voxel
-    if (off2 < 0) {
-      while (i < end) {
-        if ((bits[i]! & 0x7fffffff) !== 0) { i++; continue; }
-        const a = i;
-        while (i < end && (bits[i]! & 0x7fffffff) === 0) i++;
-        list.push(a - base, i - 1 - base);
-      }
-    } else {
-      while (i < end) {
-        if (((bits[i]! | bits[i + off2]!) & 0x7fffffff) !== 0) { i++; continue; }
-        const a = i;
-        while (i < end && ((bits[i]! | bits[i + off2]!) & 0x7fffffff) === 0) i++;
-        list.push(a - base, i - 1 - base);
-      }
+    while (i < end) {
+      if ((bits[i]! & 0x7fffffff) !== 0) { i++; continue; }
+      const a = i;
+      while (i < end && (bits[i]! & 0x7fffffff) === 0) i++;
+      list.push(a - base, i - 1 - base);
     }
   }
-  rowStart[rows] = list.n;
-  return label(X, Y, Z, rowStart, list);
+}
+
+function zeroPlaneRuns2(bits: Uint32Array, off2: number, r0: number, Y: number, Z: number, rowStart: Int32Array, list: RunList): void {
+  for (let r = r0, base = r0 * Z; r < r0 + Y; r++, base += Z) {
+    rowStart[r] = list.n;
+    const end = base + Z;
+    let i = base;
+    while (i < end) {
+      if (((bits[i]! | bits[i + off2]!) & 0x7fffffff) !== 0) { i++; continue; }
+      const a = i;
+      while (i < end && ((bits[i]! | bits[i + off2]!) & 0x7fffffff) === 0) i++;
+      list.push(a - base, i - 1 - base);
+    }
+  }
 }
 
 /** Union-find root with path halving. */
@@ -119,35 +134,39 @@ function label(X: number, Y: number, Z: number, rowStart: Int32Array, list: RunL
   const parent = new Int32Array(nRuns);
   for (let i = 0; i < nRuns; i++) parent[i] = i;
   const border = new Uint8Array(nRuns);
-  for (let x = 0; x < X; x++) {
-    for (let y = 0; y < Y; y++) {
-      const r = x * Y + y;
-      const s0 = rowStart[r]!, s1 = rowStart[r + 1]!;
-      if (s0 === s1) continue;
-      if (x === 0 || x === X - 1 || y === 0 || y === Y - 1) border.fill(1, s0, s1);
-      else {
-        if (A[s0] === 0) border[s0] = 1;
-        if (B[s1 - 1] === Z - 1) border[s1 - 1] = 1;
-      }
-      for (let k = 0; k < 2; k++) {
-        if (k === 0 ? y === 0 : x === 0) continue;
-        const q = k === 0 ? r - 1 : r - Y;
-        let i = s0, j = rowStart[q]!;
-        const j1 = rowStart[q + 1]!;
-        while (i < s1 && j < j1) {
-          if (A[i]! <= B[j]! && A[j]! <= B[i]!) {
-            const ri = findRoot(parent, i), rj = findRoot(parent, j);
-            if (ri !== rj) { if (ri < rj) parent[rj] = ri; else parent[ri] = rj; }
-          }
-          if (B[i]! < B[j]!) i++; else j++;
-        }
-      }
-    }
-  }
+  for (let x = 0; x < X; x++) unionPlane(x, X, Y, Z, rowStart, A, B, parent, border);
   for (let i = 0; i < nRuns; i++) if (border[i]) border[findRoot(parent, i)] = 1;
   const reached = new Uint8Array(nRuns);
   for (let i = 0; i < nRuns; i++) reached[i] = border[findRoot(parent, i)]!;
   return { X, Y, Z, rowStart, a: A.subarray(0, nRuns), b: B.subarray(0, nRuns), reached };
+}
+
+/** Marks border runs of plane x and joins its runs with the overlapping runs of the rows at y - 1 and x - 1. */
+function unionPlane(x: number, X: number, Y: number, Z: number, rowStart: Int32Array, A: Int32Array, B: Int32Array, parent: Int32Array, border: Uint8Array): void {
+  for (let y = 0; y < Y; y++) {
+    const r = x * Y + y;
+    const s0 = rowStart[r]!, s1 = rowStart[r + 1]!;
+    if (s0 === s1) continue;
+    if (x === 0 || x === X - 1 || y === 0 || y === Y - 1) border.fill(1, s0, s1);
+    else {
+      if (A[s0] === 0) border[s0] = 1;
+      if (B[s1 - 1] === Z - 1) border[s1 - 1] = 1;
+    }
+    for (let k = 0; k < 2; k++) {
+      if (k === 0 ? y === 0 : x === 0) continue;
+      // both rows' runs are sorted and disjoint: a two-pointer merge finds the overlapping pairs
+      const q = k === 0 ? r - 1 : r - Y;
+      let i = s0, j = rowStart[q]!;
+      const j1 = rowStart[q + 1]!;
+      while (i < s1 && j < j1) {
+        if (A[i]! <= B[j]! && A[j]! <= B[i]!) {
+          const ri = findRoot(parent, i), rj = findRoot(parent, j);
+          if (ri !== rj) { if (ri < rj) parent[rj] = ri; else parent[ri] = rj; }
+        }
+        if (B[i]! < B[j]!) i++; else j++;
+      }
+    }
+  }
 }
 
 /**
@@ -155,44 +174,50 @@ function label(X: number, Y: number, Z: number, rowStart: Int32Array, list: RunL
  * the mask is empty.
  */
 export function bboxOfRuns({ X, Y, Z, rowStart, a, b, reached }: BackgroundRuns): [number, number][] {
-  let x0 = X, x1 = -1, y0 = Y, y1 = -1, z0 = Z, z1 = -1;
-  for (let x = 0, r = 0; x < X; x++) {
-    for (let y = 0; y < Y; y++, r++) {
-      const s0 = rowStart[r]!, s1 = rowStart[r + 1]!;
-      // first foreground z: skip a reached run starting at 0; last: skip a reached run ending at Z - 1
-      const first = s0 < s1 && reached[s0] && a[s0] === 0 ? b[s0]! + 1 : 0;
-      if (first >= Z) continue;
-      const last = s0 < s1 && reached[s1 - 1] && b[s1 - 1] === Z - 1 ? a[s1 - 1]! - 1 : Z - 1;
-      if (x < x0) x0 = x;
-      x1 = x;
-      if (y < y0) y0 = y;
-      if (y > y1) y1 = y;
-      if (first < z0) z0 = first;
-      if (last > z1) z1 = last;
-    }
+  const box = Int32Array.of(X, -1, Y, -1, Z, -1); // x0, x1, y0, y1, z0, z1 (inclusive)
+  for (let x = 0; x < X; x++) bboxPlane(x, Y, Z, rowStart, a, b, reached, box);
+  const [x0, x1, y0, y1, z0, z1] = box as unknown as number[];
+  if (x1! < 0) return [[0, X], [0, Y], [0, Z]];
+  return [[x0!, x1! + 1], [y0!, y1! + 1], [z0!, z1! + 1]];
+}
+
+function bboxPlane(x: number, Y: number, Z: number, rowStart: Int32Array, a: Int32Array, b: Int32Array, reached: Uint8Array, box: Int32Array): void {
+  for (let y = 0, r = x * Y; y < Y; y++, r++) {
+    const s0 = rowStart[r]!, s1 = rowStart[r + 1]!;
+    // first foreground z: skip a reached run starting at 0; last: skip a reached run ending at Z - 1
+    const first = s0 < s1 && reached[s0] && a[s0] === 0 ? b[s0]! + 1 : 0;
+    if (first >= Z) continue;
+    const last = s0 < s1 && reached[s1 - 1] && b[s1 - 1] === Z - 1 ? a[s1 - 1]! - 1 : Z - 1;
+    if (x < box[0]!) box[0] = x;
+    box[1] = x;
+    if (y < box[2]!) box[2] = y;
+    if (y > box[3]!) box[3] = y;
+    if (first < box[4]!) box[4] = first;
+    if (last > box[5]!) box[5] = last;
   }
-  if (x1 < 0) return [[0, X], [0, Y], [0, Z]];
-  return [[x0, x1 + 1], [y0, y1 + 1], [z0, z1 + 1]];
 }
 
 /**
- * Calls `visit(offset, length, source)` for every reached run clipped to `bbox`, with `offset` into the C-contiguous
- * crop of shape bbox extent and `source` the same voxel's index in the full volume: the voxels of the crop outside the
- * hole-filled mask.
+ * Writes `value` into the voxels of the crop (C-contiguous, shape = bbox extent) that lie on reached runs, i.e.
+ * outside the hole-filled mask; with `seg`, only where the full-volume `seg` is 0 there.
  */
-export function forEachReachedInBox(runs: BackgroundRuns, bbox: readonly [number, number][], visit: (offset: number, length: number, source: number) => void): void {
-  const { Y, Z, rowStart, a, b, reached } = runs;
+export function markReachedInBox(runs: BackgroundRuns, bbox: readonly [number, number][], out: Uint8Array | Int16Array | Float32Array, value: number, seg: Float32Array | null): void {
   const [[x0, x1], [y0, y1], [z0, z1]] = bbox as [[number, number], [number, number], [number, number]];
+  for (let x = x0; x < x1; x++) markPlane(runs.rowStart, runs.a, runs.b, runs.reached, x, x0, y0, y1, z0, z1, runs.Y, runs.Z, out, value, seg);
+}
+
+function markPlane(rowStart: Int32Array, a: Int32Array, b: Int32Array, reached: Uint8Array, x: number, x0: number, y0: number, y1: number, z0: number, z1: number,
+  Y: number, Z: number, out: Uint8Array | Int16Array | Float32Array, value: number, seg: Float32Array | null): void {
   const cy = y1 - y0, cz = z1 - z0;
-  for (let x = x0; x < x1; x++) {
-    for (let y = y0; y < y1; y++) {
-      const r = x * Y + y;
-      const rowOff = ((x - x0) * cy + (y - y0)) * cz;
-      for (let i = rowStart[r]!; i < rowStart[r + 1]!; i++) {
-        if (!reached[i]) continue;
-        const lo = Math.max(a[i]!, z0), hi = Math.min(b[i]! + 1, z1);
-        if (lo < hi) visit(rowOff + lo - z0, hi - lo, r * Z + lo);
-      }
+  for (let y = y0; y < y1; y++) {
+    const r = x * Y + y;
+    const rowOff = ((x - x0) * cy + (y - y0)) * cz - z0;
+    for (let i = rowStart[r]!; i < rowStart[r + 1]!; i++) {
+      if (!reached[i]) continue;
+      const lo = Math.max(a[i]!, z0), hi = Math.min(b[i]! + 1, z1);
+      if (lo >= hi) continue;
+      if (seg === null) out.fill(value, rowOff + lo, rowOff + hi);
+      else for (let z = lo, src = r * Z; z < hi; z++) if (seg[src + z] === 0) out[rowOff + z] = value;
     }
   }
 }

@@ -2,7 +2,7 @@
 // acvl_utils' get_bbox_from_mask. Arrays are C-contiguous, nnU-Net axis order: data (C, X, Y, Z), seg (1, X, Y, Z).
 // Used by the fingerprint and by preprocessing (same crop both times, as upstream runs it twice on the fly).
 
-import { bboxOfRuns, forEachReachedInBox, runsOfMask, runsOfZeroData } from "./background-runs.js";
+import { bboxOfRuns, markReachedInBox, runsOfMask, runsOfZeroData } from "./background-runs.js";
 
 export interface CropResult {
   /** Cropped data, (C, ...bbox extent). */
@@ -126,23 +126,23 @@ function getBboxFromMask3d(mask: Uint8Array, [X, Y, Z]: [number, number, number]
   return [[x0, x1 + 1], [y0, y1 + 1], [z0, z1 + 1]];
 }
 
-/** Copies the bbox region of each of `channels` C-contiguous blocks of spatial shape `shape`. */
+/**
+ * Copies the bbox region of each of `channels` C-contiguous blocks of spatial shape `shape`, one x-plane per call of
+ * a small function (called many times per case, V8 optimises it once instead of recompiling a long loop every case).
+ */
 function cropBlocks<T extends Float32Array | Uint8Array>(src: T, channels: number, shape: readonly number[], bbox: [number, number][], out: T): T {
   const [X, Y, Z] = shape as [number, number, number];
   const [[x0, x1], [y0, y1], [z0, z1]] = bbox as [[number, number], [number, number], [number, number]];
-  const zl = z1 - z0;
-  let o = 0;
-  for (let c = 0; c < channels; c++) {
-    const base = c * X * Y * Z;
-    for (let x = x0; x < x1; x++) {
-      for (let y = y0; y < y1; y++) {
-        const start = base + (x * Y + y) * Z + z0;
-        out.set(src.subarray(start, start + zl) as any, o);
-        o += zl;
-      }
-    }
+  const planeOut = (y1 - y0) * (z1 - z0);
+  for (let c = 0, o = 0; c < channels; c++) {
+    for (let x = x0; x < x1; x++, o += planeOut) copyPlaneRows(src, out, c * X * Y * Z + (x * Y + y0) * Z + z0, Z, y1 - y0, z1 - z0, o);
   }
   return out;
+}
+
+/** `rows` rows of `len` values starting at src[from], `stride` apart, to out[o..] back to back. */
+function copyPlaneRows(src: Float32Array | Uint8Array, out: Float32Array | Uint8Array, from: number, stride: number, rows: number, len: number, o: number): void {
+  for (let y = 0; y < rows; y++, from += stride, o += len) out.set(src.subarray(from, from + len) as Float32Array, o);
 }
 
 /**
@@ -167,11 +167,10 @@ export function cropToNonzero(data: Float32Array, shape: readonly number[], seg:
   if (seg) {
     outSeg = segType === "int16" ? cropSegInt16(seg, spatial, bbox, nCrop) : cropBlocks(seg, 1, spatial, bbox, new Float32Array(nCrop));
     // the -1 goes where the input seg is 0 (tested before any int16 cast, as upstream marks the float array)
-    const out = outSeg;
-    forEachReachedInBox(runs, bbox, (o, len, src) => { for (let k = 0; k < len; k++) if (seg[src + k] === 0) out[o + k] = -1; });
+    markReachedInBox(runs, bbox, outSeg, -1, seg);
   } else {
-    const out = (outSeg = new Int16Array(nCrop));
-    forEachReachedInBox(runs, bbox, (o, len) => out.fill(-1, o, o + len));
+    outSeg = new Int16Array(nCrop);
+    markReachedInBox(runs, bbox, outSeg, -1, null);
   }
   // the cropped mask is built only when asked for (preprocessing never reads it)
   let mask: Uint8Array | null = null;
@@ -179,24 +178,23 @@ export function cropToNonzero(data: Float32Array, shape: readonly number[], seg:
     data: outData, seg: outSeg, bbox, shape: [C, ...cropped],
     get mask(): Uint8Array {
       if (mask === null) {
-        const m = (mask = new Uint8Array(nCrop).fill(1));
-        forEachReachedInBox(runs, bbox, (o, len) => m.fill(0, o, o + len));
+        mask = new Uint8Array(nCrop).fill(1);
+        markReachedInBox(runs, bbox, mask, 0, null);
       }
       return mask;
     },
   };
 }
 
-/** The bbox region of a float32 seg cast to int16 like numpy's astype (truncation), in one pass. */
+/** The bbox region of a float32 seg cast to int16 like numpy's astype (truncation), one x-plane per call. */
 function cropSegInt16(seg: Float32Array, [, Y, Z]: readonly number[], bbox: [number, number][], nCrop: number): Int16Array {
   const [[x0, x1], [y0, y1], [z0, z1]] = bbox as [[number, number], [number, number], [number, number]];
   const out = new Int16Array(nCrop);
-  let o = 0;
-  for (let x = x0; x < x1; x++) {
-    for (let y = y0; y < y1; y++) {
-      const start = (x * Y! + y) * Z! + z0;
-      for (let z = start, end = start + z1 - z0; z < end; z++) out[o++] = seg[z]!;
-    }
-  }
+  const planeOut = (y1 - y0) * (z1 - z0);
+  for (let x = x0, o = 0; x < x1; x++, o += planeOut) castPlaneRows(seg, out, (x * Y! + y0) * Z! + z0, Z!, y1 - y0, z1 - z0, o);
   return out;
+}
+
+function castPlaneRows(src: Float32Array, out: Int16Array, from: number, stride: number, rows: number, len: number, o: number): void {
+  for (let y = 0; y < rows; y++, from += stride) for (let z = from, end = from + len; z < end; z++) out[o++] = src[z]!;
 }
