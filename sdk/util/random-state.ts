@@ -184,10 +184,17 @@ export class RandomState {
    * shuffle behind choice(n, k, replace=False) runs over every candidate voxel of a class, ~10^5-10^6 steps per case.
    */
   shuffleInt32(a: Int32Array): Int32Array {
+    // in chunks of steps: many calls per shuffle, so V8 optimises shuffleSteps once rather than on every call
+    for (let i = a.length - 1; i >= 1; i -= 65536) this.shuffleSteps(a, i, Math.max(0, i - 65536));
+    return a;
+  }
+
+  /** Fisher-Yates steps i = from .. to + 1 (downwards) of shuffleInt32. */
+  private shuffleSteps(a: Int32Array, from: number, to: number): void {
     const mt = this.mt;
     let pos = this.pos;
     let mask = 0;
-    for (let i = a.length - 1; i >= 1; i--) {
+    for (let i = from; i > to; i--) {
       // random_interval(i): the smallest 2^k - 1 >= i as mask (it only shrinks as i falls), masked rejection
       if (mask === 0 || mask >>> 1 >= i) {
         let m = i;
@@ -206,7 +213,6 @@ export class RandomState {
       const t = a[i]!; a[i] = a[j]!; a[j] = t;
     }
     this.pos = pos;
-    return a;
   }
 
   /** In-place `shuffle` (Fisher–Yates from the end, `random_interval(i)` per step) of an array or typed array. */
