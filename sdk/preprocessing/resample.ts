@@ -5,7 +5,7 @@
 import { ANISO_THRESHOLD } from "../config/constants.js";
 import { InputError } from "../errors.js";
 import { roundHalfEven } from "../util/python-math.js";
-import { mapCoordinatesAlongAxis, nearestIndex, resize } from "./zoom.js";
+import { BufferPool, mapCoordinatesAlongAxis, nearestIndex, resize } from "./zoom.js";
 import { resizeSegmentation, resizeSegmentationLinearInto } from "./resize-segmentation.js";
 
 /** Typed arrays the resampler accepts and returns (same type out as in). */
@@ -78,7 +78,7 @@ export function determineDoSeparateZAndAxis(
 }
 
 /** A float64 channel buffer shared by the channels, allocated on first use (float32 data never needs one). */
-interface Scratch { vol?: Float64Array }
+interface Scratch { vol?: Float64Array; pool: BufferPool }
 
 /** Copies one channel of `data` into the scratch buffer as float64 (upstream's `data.astype(float)`). */
 function channelAsFloat64(data: ResampleArray, c: number, n: number, scratch: Scratch): Float64Array {
@@ -132,13 +132,13 @@ function sliceRanges(src: Float64Array | Float32Array, shape: readonly number[],
   return { lo, hi };
 }
 
-/** dst[i] = src[i] clipped to [l, h] for i in [from, to), stored with dst's cast. */
-function clipInto32(src: Float64Array, from: number, to: number, l: number, h: number, dst: Float32Array): void {
-  for (let i = from; i < to; i++) { const v = src[i]!; dst[i] = v < l ? l : v > h ? h : v; }
+/** dst[i + shift] = src[i] clipped to [l, h] for i in [from, to), stored with dst's cast. */
+function clipInto32(src: Float64Array, from: number, to: number, l: number, h: number, dst: Float32Array, shift = 0): void {
+  for (let i = from; i < to; i++) { const v = src[i]!; dst[i + shift] = v < l ? l : v > h ? h : v; }
 }
 
-function clipIntoAny(src: Float64Array, from: number, to: number, l: number, h: number, dst: ResampleArray): void {
-  for (let i = from; i < to; i++) { const v = src[i]!; dst[i] = v < l ? l : v > h ? h : v; }
+function clipIntoAny(src: Float64Array, from: number, to: number, l: number, h: number, dst: ResampleArray, shift = 0): void {
+  for (let i = from; i < to; i++) { const v = src[i]!; dst[i + shift] = v < l ? l : v > h ? h : v; }
 }
 
 /**
@@ -177,6 +177,30 @@ function nearestSlicesInto(src: ResampleArray, shape: readonly number[], axis: n
   }
 }
 
+/**
+ * clipSlicesInto followed by nearestSlicesInto without the intermediate array: each output row is clipped and cast
+ * from its input slice the first time that slice appears (idx never decreases, so repeats are consecutive) and
+ * copied from the previous output row after that.
+ */
+function clipNearestSlicesInto(src: Float64Array, shape: readonly number[], axis: number, lo: Float64Array, hi: Float64Array, idx: Int32Array, dst: ResampleArray): void {
+  const { outer, inner } = sliceLayout(shape, axis);
+  const n = shape[axis]!;
+  const nOut = idx.length;
+  for (let o = 0, q = 0; o < outer; o++) {
+    for (let k = 0; k < nOut; k++, q += inner) {
+      const s = idx[k]!;
+      if (k > 0 && idx[k - 1] === s) {
+        if (inner >= 16) dst.copyWithin(q, q - inner, q);
+        else for (let j = 0; j < inner; j++) dst[q + j] = dst[q - inner + j]!;
+        continue;
+      }
+      const from = (o * n + s) * inner;
+      if (dst instanceof Float32Array) clipInto32(src, from, from + inner, lo[s]!, hi[s]!, dst, q - from);
+      else clipIntoAny(src, from, from + inner, lo[s]!, hi[s]!, dst, q - from);
+    }
+  }
+}
+
 type Ctor = new (len: number) => ResampleArray;
 
 /**
@@ -203,14 +227,15 @@ function resampleChannelSeparateZ(data: ResampleArray, c: number, scratch: Scrat
     return;
   }
   const src = isSeg ? channelAsFloat64(data, c, n, scratch) : channelForResize(data, c, n, scratch);
-  const here = isSeg ? resizeSegmentation(src as Float64Array, shape, hereShape, order) : resize(src, shape, hereShape, order, { clip: false });
+  const here = isSeg ? resizeSegmentation(src as Float64Array, shape, hereShape, order) : resize(src, shape, hereShape, order, { clip: false, pool: scratch.pool });
+  if (nearest && !isSeg) {
+    const { lo, hi } = sliceRanges(src, shape, axis);
+    clipNearestSlicesInto(here, hereShape, axis, lo, hi, idx, dst);
+    return;
+  }
   if (nearest) {
     const tmp = same ? dst : new (dst.constructor as Ctor)(hereLen);
-    if (isSeg) tmp.set(here as unknown as Float32Array);
-    else {
-      const { lo, hi } = sliceRanges(src, shape, axis);
-      clipSlicesInto(here, hereShape, axis, lo, hi, tmp);
-    }
+    tmp.set(here as unknown as Float32Array);
     if (!same) nearestSlicesInto(tmp, hereShape, axis, idx, dst, 0);
     return;
   }
@@ -258,7 +283,7 @@ export function resampleDataOrSegToShape<T extends ResampleArray>(
   const { doSeparateZ, axis } = determineDoSeparateZAndAxis(forceSeparateZ, currentSpacing, newSpacing, separateZAnisotropyThreshold);
   const m = newShape[0]! * newShape[1]! * newShape[2]!;
   const out = new (data.constructor as new (len: number) => T)(shape[0]! * m);
-  const scratch: Scratch = {};
+  const scratch: Scratch = { pool: new BufferPool() };
   for (let c = 0; c < shape[0]!; c++) {
     // numpy's astype happens on the store into `dst`: float32 rounds to nearest, integer types truncate toward zero
     const dst = out.subarray(c * m, (c + 1) * m);
@@ -271,7 +296,7 @@ export function resampleDataOrSegToShape<T extends ResampleArray>(
     } else {
       // resize's clip to the input's [min, max], fused with the cast: the whole volume is one "slice"
       const src = channelForResize(data, c, n, scratch);
-      const r = resize(src, spatial, newShape, order, { clip: false });
+      const r = resize(src, spatial, newShape, order, { clip: false, pool: scratch.pool });
       const { lo, hi } = sliceRanges(src, [1, n, 1], 0);
       clipSlicesInto(r, [1, m, 1], 0, lo, hi, dst);
     }

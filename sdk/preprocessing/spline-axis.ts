@@ -113,9 +113,11 @@ function splineBlock(src: Float32Array | Float64Array, L: BlockLayout, b: number
  * Resamples axis `axis` of a 3-D array with a spline of `order` >= 2 (edge padding, prefilter, evaluation), leaving the
  * other axes alone. Filtering and evaluation along different axes commute, so doing the axes one after another gives
  * scipy's n-d result up to float64 rounding, with a small working buffer instead of a padded copy of the volume.
- * A float32 `src` is read as float64 values (numpy's astype(float)) without a float64 copy.
+ * A float32 `src` is read as float64 values (numpy's astype(float)) without a float64 copy. The result goes to
+ * `into` (a view of its front) when given, e.g. to reuse a buffer for every channel: fresh memory costs a page fault
+ * per 4 KiB on first touch, a sizeable part of a pass.
  */
-export function splineAlongAxis(src: Float32Array | Float64Array, shape: readonly number[], axis: number, nOut: number, order: number): Float64Array {
+export function splineAlongAxis(src: Float32Array | Float64Array, shape: readonly number[], axis: number, nOut: number, order: number, into?: Float64Array): Float64Array {
   const n = shape[axis]!;
   let outer = 1;
   for (let d = 0; d < axis; d++) outer *= shape[d]!;
@@ -131,7 +133,8 @@ export function splineAlongAxis(src: Float32Array | Float64Array, shape: readonl
     terms: 2 * terms < len ? terms : 0,
     sumStart: contiguous ? 0 : -0,
   };
-  const out = new Float64Array(outer * nOut * inner);
+  // every output value is written, so a reused buffer needs no clearing
+  const out = into ? into.subarray(0, outer * nOut * inner) : new Float64Array(outer * nOut * inner);
   const width = contiguous ? Math.min(outer, LINES) : Math.min(inner, BLOCK);
   const buf = new Float64Array(len * width);
   const c0 = new Float64Array(width);

@@ -78,11 +78,25 @@ export function nearestIndex(n: number, nOut: number): Int32Array {
 }
 
 /**
+ * Float64 buffers kept for reuse by role (e.g. every channel's spline passes), grown when too small. A result that
+ * lives in a pooled buffer is only valid until the pool hands that buffer out again.
+ */
+export class BufferPool {
+  private readonly buffers: Float64Array[] = [];
+  get(role: number, length: number): Float64Array {
+    let b = this.buffers[role];
+    if (!b || b.length < length) this.buffers[role] = b = new Float64Array(length);
+    return b;
+  }
+}
+
+/**
  * skimage.transform.resize(src, newShape, order, mode="edge", anti_aliasing=False, clip) for a 3-D array, computed
- * in float64 like skimage's astype(float) (skimage 0.19.3 + scipy 1.10). Returns a new float64 array of `newShape`.
+ * in float64 like skimage's astype(float) (skimage 0.19.3 + scipy 1.10). Returns a float64 array of `newShape`: new,
+ * or with `pool` (order >= 2) possibly a view of a pooled buffer.
  * @example resize(new Float64Array([0, 1]), [1, 1, 2], [1, 1, 4], 1) // [0, 0.25, 0.75, 1]
  */
-export function resize(src: Float64Array | Float32Array, shape: readonly number[], newShape: readonly number[], order: number, { clip = true } = {}): Float64Array {
+export function resize(src: Float64Array | Float32Array, shape: readonly number[], newShape: readonly number[], order: number, { clip = true, pool }: { clip?: boolean; pool?: BufferPool } = {}): Float64Array {
   if (shape.length !== 3 || newShape.length !== 3) throw new RangeError(`resize works on 3-D arrays, got shape [${shape}] -> [${newShape}]`);
   let out: Float64Array | Float32Array;
   if (order <= 1) {
@@ -93,10 +107,13 @@ export function resize(src: Float64Array | Float32Array, shape: readonly number[
     const cur = [...shape];
     // Most-shrinking axes first, so later passes see less data (the order only changes float64 rounding).
     const axes = [0, 1, 2].sort((a, b) => newShape[a]! / shape[a]! - newShape[b]! / shape[b]!);
+    let pass = 0;
     for (const axis of axes) {
       // An axis whose length does not change is an identity up to float64 rounding (spline evaluated at its knots).
       if (cur[axis] === newShape[axis]) continue;
-      out = splineAlongAxis(out, cur, axis, newShape[axis]!, order);
+      const size = (cur[0]! * cur[1]! * cur[2]! / cur[axis]!) * newShape[axis]!;
+      // passes alternate between two pooled buffers (each reads the previous one's output)
+      out = splineAlongAxis(out, cur, axis, newShape[axis]!, order, pool?.get(pass++ % 2, size));
       cur[axis] = newShape[axis]!;
     }
     if (out === src) out = Float64Array.from(src);
