@@ -48,22 +48,22 @@ function countRows(seg: Int16Array, rowLen: number, L: number, lut: Int32Array, 
 
 /**
  * [0, z, y, x] of each picked candidate: candidate `picked[j]` is, block after block, the voxels of slot blockSlot[b]
- * (blockSize[b] of them) in C order.
+ * (blockSize[b] of them, holding the value blockCode[b] in `seg`) in C order.
  */
-function locatePicked(seg: Int16Array, ny: number, nx: number, L: number, lut: Int32Array, cum: Int32Array, blockSlot: Int32Array, blockSize: Int32Array, picked: Int32Array): number[][] {
+function locatePicked(seg: Int16Array, ny: number, nx: number, L: number, cum: Int32Array, blockSlot: Int32Array, blockCode: Int32Array, blockSize: Int32Array, picked: Int32Array): number[][] {
   const locs: number[][] = new Array(picked.length);
-  for (let j = 0; j < picked.length; j += 1024) locateRange(seg, ny, nx, L, lut, cum, blockSlot, blockSize, picked, locs, j, Math.min(picked.length, j + 1024));
+  for (let j = 0; j < picked.length; j += 1024) locateRange(seg, ny, nx, L, cum, blockSlot, blockCode, blockSize, picked, locs, j, Math.min(picked.length, j + 1024));
   return locs;
 }
 
-function locateRange(seg: Int16Array, ny: number, nx: number, L: number, lut: Int32Array, cum: Int32Array, blockSlot: Int32Array, blockSize: Int32Array, picked: Int32Array, locs: number[][], j0: number, j1: number): void {
+function locateRange(seg: Int16Array, ny: number, nx: number, L: number, cum: Int32Array, blockSlot: Int32Array, blockCode: Int32Array, blockSize: Int32Array, picked: Int32Array, locs: number[][], j0: number, j1: number): void {
   const rowLen = Math.max(1, nx);
   const lastRow = cum.length / L - 2;
   for (let j = j0; j < j1; j++) {
     let rank = picked[j]!;
     let b = 0;
     while (rank >= blockSize[b]!) rank -= blockSize[b++]!;
-    const slot = blockSlot[b]!;
+    const slot = blockSlot[b]!, code = blockCode[b]!;
     // last row r with cum[r] <= rank, i.e. the row holding the voxel
     let lo = 0, hi = lastRow;
     while (lo < hi) {
@@ -72,7 +72,7 @@ function locateRange(seg: Int16Array, ny: number, nx: number, L: number, lut: In
     }
     let left = rank - cum[lo * L + slot]!;
     let flat = lo * rowLen;
-    for (;; flat++) if (lut[seg[flat]! + 32768] === slot && left-- === 0) break;
+    for (;; flat++) if (seg[flat] === code && left-- === 0) break;
     const x = flat % nx;
     const y = Math.floor(flat / nx) % ny;
     const z = Math.floor(flat / (nx * ny));
@@ -142,7 +142,10 @@ export function sampleForegroundLocations(
     const key = classKey(c);
     if (total === 0) { out[key] = []; continue; }
     const k = Math.max(Math.min(minNumSamples, total), Math.ceil(total * minPercentCoverage));
-    out[key] = locatePicked(seg16, ny, nx, L, lut, cum, blockSlot, blockSize, choiceWithoutReplacement(rs, total, k));
+    // the value a slot's voxels hold: the label itself, or the slot in slot codes (a slot whose label no int16 can
+    // hold has no voxels and is never located)
+    const blockCode = blockSlot.map((s) => (seg16 === seg ? labels[s]! : s));
+    out[key] = locatePicked(seg16, ny, nx, L, cum, blockSlot, blockCode, blockSize, choiceWithoutReplacement(rs, total, k));
   }
   return out;
 }
