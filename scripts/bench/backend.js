@@ -4,6 +4,8 @@
 // thread count), all in this one run, printed as ratios to PyTorch. The machine is usually shared, so compare ratios
 // within a run rather than absolute numbers across runs.
 // Pure JS runs ~100x slower: it gets one conv shape, one iteration, and the training step only with --js-step.
+// Steps are the fastest of --steps (default 5) after a warm-up, for PyTorch and for us: our first steps after the
+// warm-up are still slower (the heap and V8's GC pacing settle over a few steps), as a training run only sees once.
 import { spawnSync } from "node:child_process";
 import { cpus } from "node:os";
 import { tf } from "../../dist/sdk/backend/index.js";
@@ -13,7 +15,7 @@ import { instanceNorm } from "../../dist/sdk/networks/layers.js";
 const argv = process.argv.slice(2);
 const withJsStep = argv.includes("--js-step");
 const stepsIdx = argv.indexOf("--steps");
-const STEPS = stepsIdx >= 0 ? Number(argv[stepsIdx + 1]) : 3;
+const STEPS = stepsIdx >= 0 ? Number(argv[stepsIdx + 1]) : 5;
 const THREADS = cpus().length;
 const PYTHON = process.env.NNSSL_ADAPT_BENCH_PYTHON ?? "/usr/bin/python3";
 
