@@ -5,7 +5,7 @@
 // within a run rather than absolute numbers across runs.
 // Pure JS runs ~100x slower: it gets one conv shape, one iteration, and the training step only with --js-step.
 // Steps are the fastest of --steps (default 5) after a warm-up, for PyTorch and for us: our first steps after the
-// warm-up are still slower (the heap and V8's GC pacing settle over a few steps), as a training run only sees once.
+// warm-up are still slower (the heap and V8's GC pacing settle over a few steps), a cost a real run pays once.
 import { spawnSync } from "node:child_process";
 import { cpus } from "node:os";
 import { tf } from "../../dist/sdk/backend/index.js";
