@@ -109,15 +109,20 @@ function splineBlock(src: Float32Array | Float64Array, L: BlockLayout, b: number
   }
 }
 
-/**
- * Resamples axis `axis` of a 3-D array with a spline of `order` >= 2 (edge padding, prefilter, evaluation), leaving the
- * other axes alone. Filtering and evaluation along different axes commute, so doing the axes one after another gives
- * scipy's n-d result up to float64 rounding, with a small working buffer instead of a padded copy of the volume.
- * A float32 `src` is read as float64 values (numpy's astype(float)) without a float64 copy. The result goes to
- * `into` (a view of its front) when given, e.g. to reuse a buffer for every channel: fresh memory costs a page fault
- * per 4 KiB on first touch, a sizeable part of a pass.
- */
-export function splineAlongAxis(src: Float32Array | Float64Array, shape: readonly number[], axis: number, nOut: number, order: number, into?: Float64Array): Float64Array {
+/** One spline pass planned for a shape: taps, filter, block layout and working buffers, reusable for many arrays. */
+export interface SplinePass {
+  p: AxisPlan;
+  outer: number;
+  inner: number;
+  /** Values in the output. */
+  size: number;
+  width: number;
+  buf: Float64Array;
+  c0: Float64Array;
+}
+
+/** Plans resampling axis `axis` of arrays of shape `shape` to `nOut` samples with a spline of `order` >= 2. */
+export function planSplinePass(shape: readonly number[], axis: number, nOut: number, order: number): SplinePass {
   const n = shape[axis]!;
   let outer = 1;
   for (let d = 0; d < axis; d++) outer *= shape[d]!;
@@ -133,17 +138,20 @@ export function splineAlongAxis(src: Float32Array | Float64Array, shape: readonl
     terms: 2 * terms < len ? terms : 0,
     sumStart: contiguous ? 0 : -0,
   };
-  // every output value is written, so a reused buffer needs no clearing
-  const out = into ? into.subarray(0, outer * nOut * inner) : new Float64Array(outer * nOut * inner);
   const width = contiguous ? Math.min(outer, LINES) : Math.min(inner, BLOCK);
-  const buf = new Float64Array(len * width);
-  const c0 = new Float64Array(width);
-  if (contiguous) {
+  return { p, outer, inner, size: outer * nOut * inner, width, buf: new Float64Array(len * width), c0: new Float64Array(width) };
+}
+
+/** Runs a planned pass from `src` into `out` (every output value is written, so a reused `out` needs no clearing). */
+export function runSplinePass(sp: SplinePass, src: Float32Array | Float64Array, out: Float64Array): void {
+  const { p, outer, inner, width, buf, c0 } = sp;
+  const { n, nOut } = p;
+  if (inner === 1) {
     for (let o0 = 0; o0 < outer; o0 += width) {
       const L: BlockLayout = { base: o0 * n, lineStride: n, sampleStride: 1, outBase: o0 * nOut, outLineStride: nOut, outSampleStride: 1 };
       splineBlock(src, L, Math.min(width, outer - o0), p, buf, c0, out);
     }
-    return out;
+    return;
   }
   for (let o = 0; o < outer; o++) {
     for (let j0 = 0; j0 < inner; j0 += width) {
@@ -151,5 +159,19 @@ export function splineAlongAxis(src: Float32Array | Float64Array, shape: readonl
       splineBlock(src, L, Math.min(width, inner - j0), p, buf, c0, out);
     }
   }
+}
+
+/**
+ * Resamples axis `axis` of a 3-D array with a spline of `order` >= 2 (edge padding, prefilter, evaluation), leaving the
+ * other axes alone. Filtering and evaluation along different axes commute, so doing the axes one after another gives
+ * scipy's n-d result up to float64 rounding, with a small working buffer instead of a padded copy of the volume.
+ * A float32 `src` is read as float64 values (numpy's astype(float)) without a float64 copy. The result goes to
+ * `into` (a view of its front) when given, e.g. to reuse a buffer for every channel: fresh memory costs a page fault
+ * per 4 KiB on first touch, a sizeable part of a pass.
+ */
+export function splineAlongAxis(src: Float32Array | Float64Array, shape: readonly number[], axis: number, nOut: number, order: number, into?: Float64Array): Float64Array {
+  const sp = planSplinePass(shape, axis, nOut, order);
+  const out = into ? into.subarray(0, sp.size) : new Float64Array(sp.size);
+  runSplinePass(sp, src, out);
   return out;
 }

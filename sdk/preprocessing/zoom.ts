@@ -5,7 +5,7 @@
 // passed as 3-D with a leading axis of length 1 (that axis is then an exact identity, as in scipy).
 
 import { axisTaps } from "./spline.js";
-import { splineAlongAxis } from "./spline-axis.js";
+import { planSplinePass, runSplinePass, splineAlongAxis } from "./spline-axis.js";
 
 /**
  * Orders 0 and 1 (no prefilter, no padding), evaluated like scipy's NI_ZoomShift: for every output voxel the
@@ -105,6 +105,7 @@ export function resize(src: Float64Array | Float32Array, shape: readonly number[
     // a float32 input is read by the first spline pass as it is (no float64 copy of the volume)
     out = src;
     const cur = [...shape];
+    if (shape[0] === newShape[0] && shape[1] !== newShape[1] && shape[2] !== newShape[2]) return finish(src, splineInPlanes(src, shape, newShape, order, pool), clip);
     // Most-shrinking axes first, so later passes see less data (the order only changes float64 rounding).
     const axes = [0, 1, 2].sort((a, b) => newShape[a]! / shape[a]! - newShape[b]! / shape[b]!);
     let pass = 0;
@@ -118,12 +119,40 @@ export function resize(src: Float64Array | Float32Array, shape: readonly number[
     }
     if (out === src) out = Float64Array.from(src);
   }
+  return finish(src, out as Float64Array, clip);
+}
+
+/** resize's optional clip of the result to the input's [min, max]. */
+function finish(src: Float64Array | Float32Array, out: Float64Array, clip: boolean): Float64Array {
   if (clip) {
     let lo = Infinity, hi = -Infinity;
     for (let i = 0; i < src.length; i++) { const v = src[i]!; if (v < lo) lo = v; if (v > hi) hi = v; }
     for (let i = 0; i < out.length; i++) { const v = out[i]!; if (v < lo) out[i] = lo; else if (v > hi) out[i] = hi; }
   }
-  return out as Float64Array;
+  return out;
+}
+
+/**
+ * The two in-plane passes when the first axis keeps its length (the slice axis of separate z, or any unchanged first
+ * axis): both passes work plane by plane, so they run on one plane at a time through a plane-sized intermediate that
+ * stays in cache instead of a volume-sized one. Same passes in the same order (most-shrinking axis first), and every
+ * line is computed exactly as in the volume-wide passes, so the result is bit for bit the same.
+ */
+function splineInPlanes(src: Float64Array | Float32Array, shape: readonly number[], newShape: readonly number[], order: number, pool?: BufferPool): Float64Array {
+  const [n0, n1, n2] = shape as [number, number, number];
+  const [first, second] = newShape[1]! / n1 <= newShape[2]! / n2 ? [1, 2] : [2, 1];
+  const plane = [1, n1, n2];
+  const passA = planSplinePass(plane, first, newShape[first]!, order);
+  plane[first] = newShape[first]!;
+  const passB = planSplinePass(plane, second, newShape[second]!, order);
+  const tile = pool ? pool.get(0, passA.size) : new Float64Array(passA.size);
+  const size = n0 * passB.size;
+  const out = pool ? pool.get(1, size).subarray(0, size) : new Float64Array(size);
+  for (let x = 0; x < n0; x++) {
+    runSplinePass(passA, src.subarray(x * n1 * n2, (x + 1) * n1 * n2), tile);
+    runSplinePass(passB, tile, out.subarray(x * passB.size, (x + 1) * passB.size));
+  }
+  return out;
 }
 
 /**
