@@ -5,7 +5,7 @@
 import { ANISO_THRESHOLD } from "../config/constants.js";
 import { InputError } from "../errors.js";
 import { roundHalfEven } from "../util/python-math.js";
-import { BufferPool, mapCoordinatesAlongAxis, nearestIndex, resize } from "./zoom.js";
+import { BufferPool, forEachResizedPlane, mapCoordinatesAlongAxis, nearestIndex, resize, resizesInPlanes } from "./zoom.js";
 import { resizeSegmentation, resizeSegmentationLinearInto } from "./resize-segmentation.js";
 
 /** Typed arrays the resampler accepts and returns (same type out as in). */
@@ -227,6 +227,24 @@ function resampleChannelSeparateZ(data: ResampleArray, c: number, scratch: Scrat
     return;
   }
   const src = isSeg ? channelAsFloat64(data, c, n, scratch) : channelForResize(data, c, n, scratch);
+  if (!isSeg && nearest && axis === 0 && resizesInPlanes(shape, hereShape, order)) {
+    // slices along the first axis: each resized slice is clipped to its input slice's range and cast into the output
+    // planes that copy it while it is still in cache (no volume-sized float64 intermediate)
+    const planeIn = shape[1]! * shape[2]!, planeOut = newShape[1]! * newShape[2]!;
+    const range = new Float64Array(2);
+    let k = 0; // next output plane; idx never decreases
+    forEachResizedPlane(src, shape, hereShape, order, (x, plane) => {
+      range[0] = Infinity; range[1] = -Infinity;
+      if (src instanceof Float32Array) widenRange32(src, x * planeIn, (x + 1) * planeIn, range);
+      else widenRange64(src, x * planeIn, (x + 1) * planeIn, range);
+      for (const first = k; k < idx.length && idx[k] === x; k++) {
+        if (k > first) dst.copyWithin(k * planeOut, first * planeOut, (first + 1) * planeOut);
+        else if (dst instanceof Float32Array) clipInto32(plane, 0, planeOut, range[0]!, range[1]!, dst, k * planeOut);
+        else clipIntoAny(plane, 0, planeOut, range[0]!, range[1]!, dst, k * planeOut);
+      }
+    }, scratch.pool);
+    return;
+  }
   const here = isSeg ? resizeSegmentation(src as Float64Array, shape, hereShape, order) : resize(src, shape, hereShape, order, { clip: false, pool: scratch.pool });
   if (nearest && !isSeg) {
     const { lo, hi } = sliceRanges(src, shape, axis);
@@ -296,8 +314,17 @@ export function resampleDataOrSegToShape<T extends ResampleArray>(
     } else {
       // resize's clip to the input's [min, max], fused with the cast: the whole volume is one "slice"
       const src = channelForResize(data, c, n, scratch);
-      const r = resize(src, spatial, newShape, order, { clip: false, pool: scratch.pool });
       const { lo, hi } = sliceRanges(src, [1, n, 1], 0);
+      if (resizesInPlanes(spatial, newShape, order)) {
+        // each output plane clipped and cast while still in cache (no volume-sized float64 intermediate)
+        const planeOut = newShape[1]! * newShape[2]!;
+        forEachResizedPlane(src, spatial, newShape, order, (x, plane) => {
+          if (dst instanceof Float32Array) clipInto32(plane, 0, planeOut, lo[0]!, hi[0]!, dst, x * planeOut);
+          else clipIntoAny(plane, 0, planeOut, lo[0]!, hi[0]!, dst, x * planeOut);
+        }, scratch.pool);
+        continue;
+      }
+      const r = resize(src, spatial, newShape, order, { clip: false, pool: scratch.pool });
       clipSlicesInto(r, [1, m, 1], 0, lo, hi, dst);
     }
   }

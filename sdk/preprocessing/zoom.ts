@@ -105,7 +105,7 @@ export function resize(src: Float64Array | Float32Array, shape: readonly number[
     // a float32 input is read by the first spline pass as it is (no float64 copy of the volume)
     out = src;
     const cur = [...shape];
-    if (shape[0] === newShape[0] && shape[1] !== newShape[1] && shape[2] !== newShape[2]) return finish(src, splineInPlanes(src, shape, newShape, order, pool), clip);
+    if (resizesInPlanes(shape, newShape, order)) return finish(src, splineInPlanes(src, shape, newShape, order, pool), clip);
     // Most-shrinking axes first, so later passes see less data (the order only changes float64 rounding).
     const axes = [0, 1, 2].sort((a, b) => newShape[a]! / shape[a]! - newShape[b]! / shape[b]!);
     let pass = 0;
@@ -139,6 +139,24 @@ function finish(src: Float64Array | Float32Array, out: Float64Array, clip: boole
  * line is computed exactly as in the volume-wide passes, so the result is bit for bit the same.
  */
 function splineInPlanes(src: Float64Array | Float32Array, shape: readonly number[], newShape: readonly number[], order: number, pool?: BufferPool): Float64Array {
+  const size = shape[0]! * newShape[1]! * newShape[2]!;
+  const out = pool ? pool.get(1, size).subarray(0, size) : new Float64Array(size);
+  forEachResizedPlane(src, shape, newShape, order, () => {}, pool, out); // planes go straight into `out`
+  return out;
+}
+
+/** Whether resize runs plane by plane (forEachResizedPlane): spline order, first axis unchanged, both others changed. */
+export function resizesInPlanes(shape: readonly number[], newShape: readonly number[], order: number): boolean {
+  return order >= 2 && shape[0] === newShape[0] && shape[1] !== newShape[1] && shape[2] !== newShape[2];
+}
+
+/**
+ * resize(src, shape, newShape, order, { clip: false }) one output plane at a time, for shapes where resizesInPlanes
+ * holds: `onPlane(x, plane)` receives output plane x (float64, newShape[1] x newShape[2]) while it is still in cache,
+ * in a buffer that is reused for the next plane. With `into` (the whole output), planes are written there directly.
+ */
+export function forEachResizedPlane(src: Float64Array | Float32Array, shape: readonly number[], newShape: readonly number[], order: number,
+  onPlane: (x: number, plane: Float64Array) => void, pool?: BufferPool, into?: Float64Array): void {
   const [n0, n1, n2] = shape as [number, number, number];
   const [first, second] = newShape[1]! / n1 <= newShape[2]! / n2 ? [1, 2] : [2, 1];
   const plane = [1, n1, n2];
@@ -146,13 +164,13 @@ function splineInPlanes(src: Float64Array | Float32Array, shape: readonly number
   plane[first] = newShape[first]!;
   const passB = planSplinePass(plane, second, newShape[second]!, order);
   const tile = pool ? pool.get(0, passA.size) : new Float64Array(passA.size);
-  const size = n0 * passB.size;
-  const out = pool ? pool.get(1, size).subarray(0, size) : new Float64Array(size);
+  const planeBuf = into ? null : pool ? pool.get(2, passB.size).subarray(0, passB.size) : new Float64Array(passB.size);
   for (let x = 0; x < n0; x++) {
     runSplinePass(passA, src.subarray(x * n1 * n2, (x + 1) * n1 * n2), tile);
-    runSplinePass(passB, tile, out.subarray(x * passB.size, (x + 1) * passB.size));
+    const out = planeBuf ?? into!.subarray(x * passB.size, (x + 1) * passB.size);
+    runSplinePass(passB, tile, out);
+    if (planeBuf) onPlane(x, out);
   }
-  return out;
 }
 
 /**
