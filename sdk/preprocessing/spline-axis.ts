@@ -3,7 +3,7 @@
 // lines that sit side by side in a small buffer (row r of the buffer = sample r of every line of the block), so every
 // step runs over independent columns and the buffer stays in cache.
 
-import { anticausal, axisTaps, causalInit, causalRows, causalTerms, filterPoles, splineFilterGain } from "./spline.js";
+import { anticausal, anticausalRow, axisTaps, causalInit, causalRows, causalTerms, filterPoles, splineFilterGain } from "./spline.js";
 
 /** Padding scipy adds before prefiltering for mode 'nearest' (`_prepad_for_spline_filter`). */
 const NPAD = 12;
@@ -42,71 +42,152 @@ interface AxisPlan {
   sumStart: number;
 }
 
+// The fills exist once per source type: a fill that sees both float32 and float64 sources compiles to polymorphic
+// element loads, measurably slower in these loops.
+
 /** buf[r] = edge-padded sample (r - NPAD) of each line, times the filter gain, for rows [r0, r1). */
-function fillRows(src: Float32Array | Float64Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, r0: number, r1: number): void {
+function fillRows32(src: Float32Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, r0: number, r1: number): void {
   const { n, gain } = p;
+  const ls = L.lineStride;
   for (let r = r0; r < r1; r++) {
     const s = r < NPAD ? 0 : r >= NPAD + n ? n - 1 : r - NPAD;
     let q = L.base + s * L.sampleStride;
     const to = r * b;
-    for (let j = 0; j < b; j++, q += L.lineStride) buf[to + j] = src[q]! * gain;
+    for (let j = 0; j < b; j++, q += ls) buf[to + j] = src[q]! * gain;
+  }
+}
+
+function fillRows64(src: Float64Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, r0: number, r1: number): void {
+  const { n, gain } = p;
+  const ls = L.lineStride;
+  for (let r = r0; r < r1; r++) {
+    const s = r < NPAD ? 0 : r >= NPAD + n ? n - 1 : r - NPAD;
+    let q = L.base + s * L.sampleStride;
+    const to = r * b;
+    for (let j = 0; j < b; j++, q += ls) buf[to + j] = src[q]! * gain;
   }
 }
 
 /** fillRows fused with the first pole's causal pass: buf[r] = sample * gain + z * buf[r - 1], as c[i] += z c[i-1]. */
-function fillCausalRows(src: Float32Array | Float64Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, r0: number, r1: number, z: number): void {
+function fillCausalRows32(src: Float32Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, r0: number, r1: number, z: number): void {
   const { n, gain } = p;
+  const ls = L.lineStride;
   for (let r = r0; r < r1; r++) {
     const s = r < NPAD ? 0 : r >= NPAD + n ? n - 1 : r - NPAD;
     let q = L.base + s * L.sampleStride;
-    const to = r * b;
-    const prev = to - b;
-    for (let j = 0; j < b; j++, q += L.lineStride) buf[to + j] = src[q]! * gain + z * buf[prev + j]!;
+    let t = r * b;
+    const e = t + b;
+    for (; t < e - 3; t += 4, q += 4 * ls) {
+      buf[t] = src[q]! * gain + z * buf[t - b]!;
+      buf[t + 1] = src[q + ls]! * gain + z * buf[t + 1 - b]!;
+      buf[t + 2] = src[q + 2 * ls]! * gain + z * buf[t + 2 - b]!;
+      buf[t + 3] = src[q + 3 * ls]! * gain + z * buf[t + 3 - b]!;
+    }
+    for (; t < e; t++, q += ls) buf[t] = src[q]! * gain + z * buf[t - b]!;
+  }
+}
+
+function fillCausalRows64(src: Float64Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, r0: number, r1: number, z: number): void {
+  const { n, gain } = p;
+  const ls = L.lineStride;
+  for (let r = r0; r < r1; r++) {
+    const s = r < NPAD ? 0 : r >= NPAD + n ? n - 1 : r - NPAD;
+    let q = L.base + s * L.sampleStride;
+    let t = r * b;
+    const e = t + b;
+    for (; t < e - 3; t += 4, q += 4 * ls) {
+      buf[t] = src[q]! * gain + z * buf[t - b]!;
+      buf[t + 1] = src[q + ls]! * gain + z * buf[t + 1 - b]!;
+      buf[t + 2] = src[q + 2 * ls]! * gain + z * buf[t + 2 - b]!;
+      buf[t + 3] = src[q + 3 * ls]! * gain + z * buf[t + 3 - b]!;
+    }
+    for (; t < e; t++, q += ls) buf[t] = src[q]! * gain + z * buf[t - b]!;
+  }
+}
+
+/** Fills the buffer and runs the first pole's causal pass (initialisation included) over it. */
+function fillCausal(src: Float32Array | Float64Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, c0: Float64Array): void {
+  const { len, terms } = p;
+  const z = p.poles[0]!;
+  const f32 = src instanceof Float32Array;
+  if (terms > 0) {
+    // the initialisation reads only the first and last `terms` rows: fill those, then fill the middle while running
+    // the causal recursion over it (one pass over the buffer fewer)
+    if (f32) { fillRows32(src, L, b, p, buf, 0, terms); fillRows32(src, L, b, p, buf, len - terms, len); }
+    else { fillRows64(src, L, b, p, buf, 0, terms); fillRows64(src, L, b, p, buf, len - terms, len); }
+    causalInit(buf, len, b, z, c0);
+    causalRows(buf, 1, terms, b, z);
+    if (f32) fillCausalRows32(src, L, b, p, buf, terms, len - terms, z);
+    else fillCausalRows64(src as Float64Array, L, b, p, buf, terms, len - terms, z);
+    causalRows(buf, len - terms, len, b, z);
+  } else {
+    if (f32) fillRows32(src, L, b, p, buf, 0, len);
+    else fillRows64(src, L, b, p, buf, 0, len);
+    causalInit(buf, len, b, z, c0);
+    causalRows(buf, 1, len, b, z);
+  }
+}
+
+/** Output k of all b lines at once: its taps' weights and rows are loaded once, the rows are read contiguously. */
+function evalOutput(buf: Float64Array, b: number, p: AxisPlan, k: number, q0: number, os: number, out: Float64Array): void {
+  const { taps, index, weight, sumStart } = p;
+  const t = k * taps;
+  if (taps === 4) {
+    const w0 = weight[t]!, w1 = weight[t + 1]!, w2 = weight[t + 2]!, w3 = weight[t + 3]!;
+    const r0 = index[t]! * b, r1 = index[t + 1]! * b, r2 = index[t + 2]! * b, r3 = index[t + 3]! * b;
+    let j = 0, q = q0;
+    for (; j < b - 3; j += 4, q += 4 * os) {
+      out[q] = sumStart + w0 * buf[r0 + j]! + w1 * buf[r1 + j]! + w2 * buf[r2 + j]! + w3 * buf[r3 + j]!;
+      out[q + os] = sumStart + w0 * buf[r0 + j + 1]! + w1 * buf[r1 + j + 1]! + w2 * buf[r2 + j + 1]! + w3 * buf[r3 + j + 1]!;
+      out[q + 2 * os] = sumStart + w0 * buf[r0 + j + 2]! + w1 * buf[r1 + j + 2]! + w2 * buf[r2 + j + 2]! + w3 * buf[r3 + j + 2]!;
+      out[q + 3 * os] = sumStart + w0 * buf[r0 + j + 3]! + w1 * buf[r1 + j + 3]! + w2 * buf[r2 + j + 3]! + w3 * buf[r3 + j + 3]!;
+    }
+    for (; j < b; j++, q += os) out[q] = sumStart + w0 * buf[r0 + j]! + w1 * buf[r1 + j]! + w2 * buf[r2 + j]! + w3 * buf[r3 + j]!;
+    return;
+  }
+  for (let j = 0, q = q0; j < b; j++, q += os) {
+    let v = sumStart;
+    for (let h = 0; h < taps; h++) v += weight[t + h]! * buf[index[t + h]! * b + j]!;
+    out[q] = v;
+  }
+}
+
+/**
+ * The last pole's anticausal pass (c[n-1] *= z / (z - 1), then c[i] = z (c[i+1] - c[i]) for i = n-2 .. 0) with the
+ * evaluation folded in: outputs are evaluated from the last one down, each as soon as its lowest row is final, so
+ * its rows are read while still in L1 instead of in a separate pass over the buffer. Every value is computed by the
+ * same operations as in the separate passes; only the order in which outputs are written changes.
+ */
+function anticausalEval(buf: Float64Array, L: BlockLayout, b: number, p: AxisPlan, z: number, out: Float64Array): void {
+  const { len, taps, index } = p;
+  const last = (len - 1) * b;
+  const g = z / (z - 1);
+  for (let j = 0; j < b; j++) buf[last + j] *= g;
+  const os = L.outLineStride, ss = L.outSampleStride, ob = L.outBase;
+  let k = p.nOut - 1;
+  for (; k >= 0 && index[k * taps]! >= len - 1; k--) evalOutput(buf, b, p, k, ob + k * ss, os, out);
+  for (let i = len - 2; i >= 0; i--) {
+    anticausalRow(buf, i, b, z);
+    for (; k >= 0 && index[k * taps]! >= i; k--) evalOutput(buf, b, p, k, ob + k * ss, os, out);
   }
 }
 
 /** Filters and evaluates one block of `b` lines. */
 function splineBlock(src: Float32Array | Float64Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, c0: Float64Array, out: Float64Array): void {
-  const { len, poles, terms } = p;
-  const z = poles[0]!;
-  if (terms > 0) {
-    // the initialisation reads only the first and last `terms` rows: fill those, then fill the middle while running
-    // the causal recursion over it (one pass over the buffer fewer)
-    fillRows(src, L, b, p, buf, 0, terms);
-    fillRows(src, L, b, p, buf, len - terms, len);
-    causalInit(buf, len, b, z, c0);
-    causalRows(buf, 1, terms, b, z);
-    fillCausalRows(src, L, b, p, buf, terms, len - terms, z);
-    causalRows(buf, len - terms, len, b, z);
-  } else {
-    fillRows(src, L, b, p, buf, 0, len);
-    causalInit(buf, len, b, z, c0);
-    causalRows(buf, 1, len, b, z);
-  }
-  anticausal(buf, len, b, z);
-  for (let k = 1; k < poles.length; k++) {
-    causalInit(buf, len, b, poles[k]!, c0);
-    causalRows(buf, 1, len, b, poles[k]!);
-    anticausal(buf, len, b, poles[k]!);
-  }
-  // output k of all b lines at once: its taps' weights and rows are loaded once, the rows are read contiguously
-  const { nOut, taps, index, weight, sumStart } = p;
-  for (let k = 0; k < nOut; k++) {
-    const t = k * taps;
-    const q0 = L.outBase + k * L.outSampleStride;
-    const os = L.outLineStride;
-    if (taps === 4) {
-      const w0 = weight[t]!, w1 = weight[t + 1]!, w2 = weight[t + 2]!, w3 = weight[t + 3]!;
-      const r0 = index[t]! * b, r1 = index[t + 1]! * b, r2 = index[t + 2]! * b, r3 = index[t + 3]! * b;
-      for (let j = 0, q = q0; j < b; j++, q += os) out[q] = sumStart + w0 * buf[r0 + j]! + w1 * buf[r1 + j]! + w2 * buf[r2 + j]! + w3 * buf[r3 + j]!;
-      continue;
+  const { len, poles } = p;
+  fillCausal(src, L, b, p, buf, c0);
+  const np = poles.length;
+  if (np > 1) {
+    anticausal(buf, len, b, poles[0]!);
+    for (let k = 1; k < np - 1; k++) {
+      causalInit(buf, len, b, poles[k]!, c0);
+      causalRows(buf, 1, len, b, poles[k]!);
+      anticausal(buf, len, b, poles[k]!);
     }
-    for (let j = 0, q = q0; j < b; j++, q += os) {
-      let v = sumStart;
-      for (let h = 0; h < taps; h++) v += weight[t + h]! * buf[index[t + h]! * b + j]!;
-      out[q] = v;
-    }
+    causalInit(buf, len, b, poles[np - 1]!, c0);
+    causalRows(buf, 1, len, b, poles[np - 1]!);
   }
+  anticausalEval(buf, L, b, p, poles[np - 1]!, out);
 }
 
 /** One spline pass planned for a shape: taps, filter, block layout and working buffers, reusable for many arrays. */
@@ -119,6 +200,8 @@ export interface SplinePass {
   width: number;
   buf: Float64Array;
   c0: Float64Array;
+  /** Output of a line of +0 samples, computed on first use (see runSplinePass). */
+  zeroLine: Float64Array | null;
 }
 
 /** Plans resampling axis `axis` of arrays of shape `shape` to `nOut` samples with a spline of `order` >= 2. */
@@ -139,7 +222,7 @@ export function planSplinePass(shape: readonly number[], axis: number, nOut: num
     sumStart: contiguous ? 0 : -0,
   };
   const width = contiguous ? Math.min(outer, LINES) : Math.min(inner, BLOCK);
-  return { p, outer, inner, size: outer * nOut * inner, width, buf: new Float64Array(len * width), c0: new Float64Array(width) };
+  return { p, outer, inner, size: outer * nOut * inner, width, buf: new Float64Array(len * width), c0: new Float64Array(width), zeroLine: null };
 }
 
 /** Runs a planned pass from `src` into `out` (every output value is written, so a reused `out` needs no clearing). */
@@ -153,12 +236,47 @@ export function runSplinePass(sp: SplinePass, src: Float32Array | Float64Array, 
     }
     return;
   }
+  const edges = new Int32Array(2);
   for (let o = 0; o < outer; o++) {
-    for (let j0 = 0; j0 < inner; j0 += width) {
+    // Lines (columns) that are +0 throughout, e.g. the background around a body inside its bounding box, all give the
+    // same output: each line goes through the same operations on the same values whatever block it is in. Those at
+    // either edge of the plane are filled from one such line computed once instead of being filtered.
+    zeroColumns(src, o * n * inner, n, inner, edges);
+    const x0 = edges[0]!, x1 = inner - edges[1]!;
+    for (let j0 = x0; j0 < x1; j0 += width) {
       const L: BlockLayout = { base: o * n * inner + j0, lineStride: 1, sampleStride: inner, outBase: o * nOut * inner + j0, outLineStride: 1, outSampleStride: inner };
-      splineBlock(src, L, Math.min(width, inner - j0), p, buf, c0, out);
+      splineBlock(src, L, Math.min(width, x1 - j0), p, buf, c0, out);
+    }
+    if (x0 === 0 && x1 === inner) continue;
+    const z = (sp.zeroLine ??= zeroLineOutput(p, buf, c0));
+    for (let k = 0, q = o * nOut * inner; k < nOut; k++, q += inner) {
+      out.fill(z[k]!, q, q + x0);
+      out.fill(z[k]!, q + x1, q + inner);
     }
   }
+}
+
+/** The output of one line whose samples are all +0. */
+function zeroLineOutput(p: AxisPlan, buf: Float64Array, c0: Float64Array): Float64Array {
+  const z = new Float64Array(p.nOut);
+  const L: BlockLayout = { base: 0, lineStride: 1, sampleStride: 1, outBase: 0, outLineStride: 1, outSampleStride: 1 };
+  splineBlock(new Float64Array(p.n), L, 1, p, buf, c0, z);
+  return z;
+}
+
+/**
+ * edges = [leading, trailing] numbers of columns of the n x inner plane at src[base..] that hold +0 only (-0 does not
+ * count: it gives other bytes). Each row is scanned only as far as the current counts, so this costs little.
+ */
+function zeroColumns(src: Float32Array | Float64Array, base: number, n: number, inner: number, edges: Int32Array): void {
+  let lead = inner, trail = inner;
+  for (let s = 0, row = base; s < n && (lead > 0 || trail > 0); s++, row += inner) {
+    for (let x = 0; x < lead; x++) { const v = src[row + x]!; if (v !== 0 || 1 / v < 0) { lead = x; break; } }
+    if (lead === inner) continue;
+    for (let x = 0; x < trail; x++) { const v = src[row + inner - 1 - x]!; if (v !== 0 || 1 / v < 0) { trail = x; break; } }
+  }
+  if (lead === inner) trail = 0; // an all-zero plane: every column counts as leading
+  edges[0] = lead; edges[1] = trail;
 }
 
 /**
