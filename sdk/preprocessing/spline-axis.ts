@@ -40,6 +40,9 @@ interface AxisPlan {
    * output bytes, so both are kept.
    */
   sumStart: number;
+  /** Clip bounds for a float32 output (runSplinePass), set per run. */
+  lo: number;
+  hi: number;
 }
 
 // The fills exist once per source type: a fill that sees both float32 and float64 sources compiles to polymorphic
@@ -153,27 +156,55 @@ function evalOutput(buf: Float64Array, b: number, p: AxisPlan, k: number, q0: nu
 }
 
 /**
+ * evalOutput into a float32 output, each value clipped to [p.lo, p.hi] first: the same expression as clipping the
+ * float64 result and then storing it with a float32 cast, without the float64 plane in between.
+ */
+function evalOutputClip32(buf: Float64Array, b: number, p: AxisPlan, k: number, q0: number, os: number, out: Float32Array): void {
+  const { taps, index, weight, sumStart, lo, hi } = p;
+  const t = k * taps;
+  if (taps === 4) {
+    const w0 = weight[t]!, w1 = weight[t + 1]!, w2 = weight[t + 2]!, w3 = weight[t + 3]!;
+    const r0 = index[t]! * b, r1 = index[t + 1]! * b, r2 = index[t + 2]! * b, r3 = index[t + 3]! * b;
+    for (let j = 0, q = q0; j < b; j++, q += os) {
+      const v = sumStart + w0 * buf[r0 + j]! + w1 * buf[r1 + j]! + w2 * buf[r2 + j]! + w3 * buf[r3 + j]!;
+      out[q] = v < lo ? lo : v > hi ? hi : v;
+    }
+    return;
+  }
+  for (let j = 0, q = q0; j < b; j++, q += os) {
+    let v = sumStart;
+    for (let h = 0; h < taps; h++) v += weight[t + h]! * buf[index[t + h]! * b + j]!;
+    out[q] = v < lo ? lo : v > hi ? hi : v;
+  }
+}
+
+/**
  * The last pole's anticausal pass (c[n-1] *= z / (z - 1), then c[i] = z (c[i+1] - c[i]) for i = n-2 .. 0) with the
  * evaluation folded in: outputs are evaluated from the last one down, each as soon as its lowest row is final, so
  * its rows are read while still in L1 instead of in a separate pass over the buffer. Every value is computed by the
  * same operations as in the separate passes; only the order in which outputs are written changes.
  */
-function anticausalEval(buf: Float64Array, L: BlockLayout, b: number, p: AxisPlan, z: number, out: Float64Array): void {
+function anticausalEval(buf: Float64Array, L: BlockLayout, b: number, p: AxisPlan, z: number, out: Float64Array | Float32Array): void {
   const { len, taps, index } = p;
   const last = (len - 1) * b;
   const g = z / (z - 1);
   for (let j = 0; j < b; j++) buf[last + j] *= g;
   const os = L.outLineStride, ss = L.outSampleStride, ob = L.outBase;
   let k = p.nOut - 1;
-  for (; k >= 0 && index[k * taps]! >= len - 1; k--) evalOutput(buf, b, p, k, ob + k * ss, os, out);
+  for (; k >= 0 && index[k * taps]! >= len - 1; k--) evalAny(buf, b, p, k, ob + k * ss, os, out);
   for (let i = len - 2; i >= 0; i--) {
     anticausalRow(buf, i, b, z);
-    for (; k >= 0 && index[k * taps]! >= i; k--) evalOutput(buf, b, p, k, ob + k * ss, os, out);
+    for (; k >= 0 && index[k * taps]! >= i; k--) evalAny(buf, b, p, k, ob + k * ss, os, out);
   }
 }
 
+function evalAny(buf: Float64Array, b: number, p: AxisPlan, k: number, q0: number, os: number, out: Float64Array | Float32Array): void {
+  if (out instanceof Float64Array) evalOutput(buf, b, p, k, q0, os, out);
+  else evalOutputClip32(buf, b, p, k, q0, os, out);
+}
+
 /** Filters and evaluates one block of `b` lines. */
-function splineBlock(src: Float32Array | Float64Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, c0: Float64Array, out: Float64Array): void {
+function splineBlock(src: Float32Array | Float64Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, c0: Float64Array, out: Float64Array | Float32Array): void {
   const { len, poles } = p;
   fillCausal(src, L, b, p, buf, c0);
   const np = poles.length;
@@ -220,14 +251,20 @@ export function planSplinePass(shape: readonly number[], axis: number, nOut: num
     n, nOut, len, taps, index, weight, poles, gain: splineFilterGain(poles),
     terms: 2 * terms < len ? terms : 0,
     sumStart: contiguous ? 0 : -0,
+    lo: -Infinity, hi: Infinity,
   };
   const width = contiguous ? Math.min(outer, LINES) : Math.min(inner, BLOCK);
   return { p, outer, inner, size: outer * nOut * inner, width, buf: new Float64Array(len * width), c0: new Float64Array(width), zeroLine: null };
 }
 
-/** Runs a planned pass from `src` into `out` (every output value is written, so a reused `out` needs no clearing). */
-export function runSplinePass(sp: SplinePass, src: Float32Array | Float64Array, out: Float64Array): void {
+/**
+ * Runs a planned pass from `src` into `out` (every output value is written, so a reused `out` needs no clearing). A
+ * float32 `out` receives each value clipped to [lo, hi] and cast, as skimage's clip followed by numpy's astype.
+ */
+export function runSplinePass(sp: SplinePass, src: Float32Array | Float64Array, out: Float64Array | Float32Array, lo = -Infinity, hi = Infinity): void {
   const { p, outer, inner, width, buf, c0 } = sp;
+  p.lo = lo;
+  p.hi = hi;
   const { n, nOut } = p;
   if (inner === 1) {
     for (let o0 = 0; o0 < outer; o0 += width) {
@@ -249,10 +286,27 @@ export function runSplinePass(sp: SplinePass, src: Float32Array | Float64Array, 
     }
     if (x0 === 0 && x1 === inner) continue;
     const z = (sp.zeroLine ??= zeroLineOutput(p, buf, c0));
-    for (let k = 0, q = o * nOut * inner; k < nOut; k++, q += inner) {
-      out.fill(z[k]!, q, q + x0);
-      out.fill(z[k]!, q + x1, q + inner);
-    }
+    if (out instanceof Float64Array) fillEdges(out, o * nOut * inner, nOut, inner, x0, x1, z);
+    else fillEdgesClip32(out, o * nOut * inner, nOut, inner, x0, x1, z, lo, hi);
+  }
+}
+
+/** Columns [0, x0) and [x1, inner) of the nOut x inner plane at out[base..] get the zero line's values (a loop: fill()
+ * has a per-call cost that shows on these short ranges). */
+function fillEdges(out: Float64Array, base: number, nOut: number, inner: number, x0: number, x1: number, z: Float64Array): void {
+  for (let k = 0, q = base; k < nOut; k++, q += inner) {
+    const v = z[k]!;
+    for (let x = 0; x < x0; x++) out[q + x] = v;
+    for (let x = x1; x < inner; x++) out[q + x] = v;
+  }
+}
+
+function fillEdgesClip32(out: Float32Array, base: number, nOut: number, inner: number, x0: number, x1: number, z: Float64Array, lo: number, hi: number): void {
+  for (let k = 0, q = base; k < nOut; k++, q += inner) {
+    const u = z[k]!;
+    const v = u < lo ? lo : u > hi ? hi : u;
+    for (let x = 0; x < x0; x++) out[q + x] = v;
+    for (let x = x1; x < inner; x++) out[q + x] = v;
   }
 }
 
@@ -266,17 +320,37 @@ function zeroLineOutput(p: AxisPlan, buf: Float64Array, c0: Float64Array): Float
 
 /**
  * edges = [leading, trailing] numbers of columns of the n x inner plane at src[base..] that hold +0 only (-0 does not
- * count: it gives other bytes). Each row is scanned only as far as the current counts, so this costs little.
+ * count: it gives other bytes). The test is on the bits (+0 is all zero bits), through an integer view: comparing
+ * with 0 and dividing to tell -0 apart costs more than the scan saves.
  */
 function zeroColumns(src: Float32Array | Float64Array, base: number, n: number, inner: number, edges: Int32Array): void {
-  let lead = inner, trail = inner;
-  for (let s = 0, row = base; s < n && (lead > 0 || trail > 0); s++, row += inner) {
-    for (let x = 0; x < lead; x++) { const v = src[row + x]!; if (v !== 0 || 1 / v < 0) { lead = x; break; } }
-    if (lead === inner) continue;
-    for (let x = 0; x < trail; x++) { const v = src[row + inner - 1 - x]!; if (v !== 0 || 1 / v < 0) { trail = x; break; } }
-  }
-  if (lead === inner) trail = 0; // an all-zero plane: every column counts as leading
-  edges[0] = lead; edges[1] = trail;
+  if (src instanceof Float32Array) zeroEdges(new Int32Array(src.buffer, src.byteOffset + 4 * base, n * inner), 1, n, inner, edges);
+  else zeroEdges(new Int32Array(src.buffer, src.byteOffset + 8 * base, 2 * n * inner), 2, n, inner, edges);
+}
+
+/**
+ * zeroColumns on the bits: each value is `words` int32 words, all zero for +0. Row by row, each only as far as the
+ * counts so far, starting with the middle row (most likely to cut the counts down at once), so the scan reads about
+ * the skipped columns, contiguously.
+ */
+function zeroEdges(bits: Int32Array, words: number, n: number, inner: number, edges: Int32Array): void {
+  const rowWords = words * inner;
+  edges[0] = inner; edges[1] = inner;
+  zeroEdgesOfRow(bits, (n >> 1) * rowWords, words, inner, edges);
+  for (let s = 0, row = 0; s < n; s++, row += rowWords) zeroEdgesOfRow(bits, row, words, inner, edges);
+  if (edges[0] === inner) edges[1] = 0; // an all-zero plane: every column counts as leading
+}
+
+/** Lowers edges = [leading, trailing] to the +0 columns at either end of the row at bits[row..]. */
+function zeroEdgesOfRow(bits: Int32Array, row: number, words: number, inner: number, edges: Int32Array): void {
+  const last = words - 1;
+  let lead = edges[0]!;
+  for (let x = 0, q = row; x < lead; x++, q += words) if ((bits[q]! | bits[q + last]!) !== 0) { lead = x; break; }
+  edges[0] = lead;
+  if (lead === inner) return; // an all-zero row says nothing about the trailing columns
+  let trail = edges[1]!;
+  for (let x = 0, q = row + words * (inner - 1); x < trail; x++, q -= words) if ((bits[q]! | bits[q + last]!) !== 0) { trail = x; break; }
+  edges[1] = trail;
 }
 
 /**
