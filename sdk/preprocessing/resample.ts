@@ -5,7 +5,7 @@
 import { ANISO_THRESHOLD } from "../config/constants.js";
 import { InputError } from "../errors.js";
 import { roundHalfEven } from "../util/python-math.js";
-import { BufferPool, forEachResizedPlane, mapCoordinatesAlongAxis, nearestIndex, resize, resizesInPlanes } from "./zoom.js";
+import { BufferPool, forEachResizedPlane, mapCoordinatesAlongAxis, nearestIndex, PlaneResizer, resize, resizesInPlanes } from "./zoom.js";
 import { resizeSegmentation, resizeSegmentationLinearInto } from "./resize-segmentation.js";
 
 /** Typed arrays the resampler accepts and returns (same type out as in). */
@@ -204,6 +204,27 @@ function clipNearestSlicesInto(src: Float64Array, shape: readonly number[], axis
 type Ctor = new (len: number) => ResampleArray;
 
 /**
+ * The separate-z case with slices along the first axis and a float32 output: output plane k is input slice idx[k]
+ * resized, clipped to that slice's range and cast. The last spline pass writes the first plane of each slice clipped
+ * and cast into `dst` itself, the repeats are copies of it made while it is in cache, and slices no output plane
+ * uses (idx skips them when shrinking along z) are not resized at all.
+ */
+function resizeSlicesInto32(src: Float64Array | Float32Array, shape: readonly number[], hereShape: readonly number[], order: number, idx: Int32Array, pool: BufferPool, dst: Float32Array): void {
+  const pr = new PlaneResizer(shape, hereShape, order, pool);
+  const { planeIn, planeOut } = pr;
+  const range = new Float64Array(2);
+  for (let k = 0; k < idx.length;) {
+    const x = idx[k]!;
+    range[0] = Infinity; range[1] = -Infinity;
+    if (src instanceof Float32Array) widenRange32(src, x * planeIn, (x + 1) * planeIn, range);
+    else widenRange64(src, x * planeIn, (x + 1) * planeIn, range);
+    pr.run(src, x, dst.subarray(k * planeOut, (k + 1) * planeOut), range[0]!, range[1]!);
+    const first = k;
+    for (k++; k < idx.length && idx[k] === x; k++) dst.copyWithin(k * planeOut, first * planeOut, (first + 1) * planeOut);
+  }
+}
+
+/**
  * One channel, separate z, into `dst`: the in-plane 2-D resize of every slice along `axis`, then map_coordinates
  * along `axis`. Resizing the volume with `axis` left unchanged is the same computation (filtering and interpolation
  * never mix slices, an unchanged axis is skipped or enters with weights 1 and 0), done in a few large passes instead
@@ -227,6 +248,10 @@ function resampleChannelSeparateZ(data: ResampleArray, c: number, scratch: Scrat
     return;
   }
   const src = isSeg ? channelAsFloat64(data, c, n, scratch) : channelForResize(data, c, n, scratch);
+  if (!isSeg && nearest && axis === 0 && resizesInPlanes(shape, hereShape, order) && dst instanceof Float32Array) {
+    resizeSlicesInto32(src, shape, hereShape, order, idx, scratch.pool, dst);
+    return;
+  }
   if (!isSeg && nearest && axis === 0 && resizesInPlanes(shape, hereShape, order)) {
     // slices along the first axis: each resized slice is clipped to its input slice's range and cast into the output
     // planes that copy it while it is still in cache (no volume-sized float64 intermediate)
@@ -315,6 +340,13 @@ export function resampleDataOrSegToShape<T extends ResampleArray>(
       // resize's clip to the input's [min, max], fused with the cast: the whole volume is one "slice"
       const src = channelForResize(data, c, n, scratch);
       const { lo, hi } = sliceRanges(src, [1, n, 1], 0);
+      if (resizesInPlanes(spatial, newShape, order) && dst instanceof Float32Array) {
+        // each output plane clipped and cast by the last spline pass itself
+        const pr = new PlaneResizer(spatial, newShape, order, scratch.pool);
+        const planeOut = pr.planeOut;
+        for (let x = 0; x < newShape[0]!; x++) pr.run(src, x, dst.subarray(x * planeOut, (x + 1) * planeOut), lo[0]!, hi[0]!);
+        continue;
+      }
       if (resizesInPlanes(spatial, newShape, order)) {
         // each output plane clipped and cast while still in cache (no volume-sized float64 intermediate)
         const planeOut = newShape[1]! * newShape[2]!;

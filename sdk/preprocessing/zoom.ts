@@ -5,7 +5,7 @@
 // passed as 3-D with a leading axis of length 1 (that axis is then an exact identity, as in scipy).
 
 import { axisTaps } from "./spline.js";
-import { planSplinePass, runSplinePass, splineAlongAxis } from "./spline-axis.js";
+import { planSplinePass, runSplinePass, splineAlongAxis, type SplinePass } from "./spline-axis.js";
 
 /**
  * Orders 0 and 1 (no prefilter, no padding), evaluated like scipy's NI_ZoomShift: for every output voxel the
@@ -151,24 +151,52 @@ export function resizesInPlanes(shape: readonly number[], newShape: readonly num
 }
 
 /**
+ * The two in-plane passes of resize for shapes where resizesInPlanes holds, planned once and run one plane at a time
+ * through a plane-sized intermediate (most-shrinking axis first, as resize does).
+ */
+export class PlaneResizer {
+  private readonly passA: SplinePass;
+  private readonly passB: SplinePass;
+  private readonly tile: Float64Array;
+  /** Values in an input and in an output plane. */
+  readonly planeIn: number;
+  readonly planeOut: number;
+
+  constructor(shape: readonly number[], newShape: readonly number[], order: number, pool?: BufferPool) {
+    const [, n1, n2] = shape as [number, number, number];
+    const [first, second] = newShape[1]! / n1 <= newShape[2]! / n2 ? [1, 2] : [2, 1];
+    const plane = [1, n1, n2];
+    this.passA = planSplinePass(plane, first, newShape[first]!, order);
+    plane[first] = newShape[first]!;
+    this.passB = planSplinePass(plane, second, newShape[second]!, order);
+    this.tile = pool ? pool.get(0, this.passA.size) : new Float64Array(this.passA.size);
+    this.planeIn = n1 * n2;
+    this.planeOut = this.passB.size;
+  }
+
+  /**
+   * Resizes plane x of `src` into `out` (planeOut values): float64 as computed, or float32 clipped to [lo, hi] and
+   * cast by the last pass itself (skimage's clip, then numpy's astype, without a float64 plane in between).
+   */
+  run(src: Float64Array | Float32Array, x: number, out: Float64Array | Float32Array, lo = -Infinity, hi = Infinity): void {
+    runSplinePass(this.passA, src.subarray(x * this.planeIn, (x + 1) * this.planeIn), this.tile);
+    runSplinePass(this.passB, this.tile, out, lo, hi);
+  }
+}
+
+/**
  * resize(src, shape, newShape, order, { clip: false }) one output plane at a time, for shapes where resizesInPlanes
  * holds: `onPlane(x, plane)` receives output plane x (float64, newShape[1] x newShape[2]) while it is still in cache,
  * in a buffer that is reused for the next plane. With `into` (the whole output), planes are written there directly.
  */
 export function forEachResizedPlane(src: Float64Array | Float32Array, shape: readonly number[], newShape: readonly number[], order: number,
   onPlane: (x: number, plane: Float64Array) => void, pool?: BufferPool, into?: Float64Array): void {
-  const [n0, n1, n2] = shape as [number, number, number];
-  const [first, second] = newShape[1]! / n1 <= newShape[2]! / n2 ? [1, 2] : [2, 1];
-  const plane = [1, n1, n2];
-  const passA = planSplinePass(plane, first, newShape[first]!, order);
-  plane[first] = newShape[first]!;
-  const passB = planSplinePass(plane, second, newShape[second]!, order);
-  const tile = pool ? pool.get(0, passA.size) : new Float64Array(passA.size);
-  const planeBuf = into ? null : pool ? pool.get(2, passB.size).subarray(0, passB.size) : new Float64Array(passB.size);
-  for (let x = 0; x < n0; x++) {
-    runSplinePass(passA, src.subarray(x * n1 * n2, (x + 1) * n1 * n2), tile);
-    const out = planeBuf ?? into!.subarray(x * passB.size, (x + 1) * passB.size);
-    runSplinePass(passB, tile, out);
+  const pr = new PlaneResizer(shape, newShape, order, pool);
+  const size = pr.planeOut;
+  const planeBuf = into ? null : pool ? pool.get(2, size).subarray(0, size) : new Float64Array(size);
+  for (let x = 0; x < shape[0]!; x++) {
+    const out = planeBuf ?? into!.subarray(x * size, (x + 1) * size);
+    pr.run(src, x, out);
     if (planeBuf) onPlane(x, out);
   }
 }
