@@ -116,6 +116,12 @@ function widenRange64(src: Float64Array, from: number, to: number, r: Float64Arr
   r[0] = l; r[1] = h;
 }
 
+/** The first value of src[from .. to) that equals 0 (+0 or -0; the caller knows there is one). */
+function firstZero32(src: Float32Array, from: number, to: number): number {
+  for (let i = from; i < to; i++) if (src[i] === 0) return src[i]!;
+  return 0;
+}
+
 /** [min, max] of every slice along `axis` of `src` (skimage clips each 2-D slice to its own range). */
 function sliceRanges(src: Float64Array | Float32Array, shape: readonly number[], axis: number): { lo: Float64Array; hi: Float64Array } {
   const ns = shape[axis]!;
@@ -216,9 +222,17 @@ function resizeSlicesInto32(src: Float64Array | Float32Array, shape: readonly nu
   for (let k = 0; k < idx.length;) {
     const x = idx[k]!;
     range[0] = Infinity; range[1] = -Infinity;
-    if (src instanceof Float32Array) widenRange32(src, x * planeIn, (x + 1) * planeIn, range);
-    else widenRange64(src, x * planeIn, (x + 1) * planeIn, range);
-    pr.run(src, x, dst.subarray(k * planeOut, (k + 1) * planeOut), range[0]!, range[1]!);
+    if (src instanceof Float32Array) {
+      // the slice's range comes from the first pass, which reads every value anyway. Its order differs from
+      // widenRange32's, which only matters for a zero: with +0 and -0 present, the one met first in C order wins
+      pr.first(src, x, range);
+      if (range[0] === 0) range[0] = firstZero32(src, x * planeIn, (x + 1) * planeIn);
+      if (range[1] === 0) range[1] = firstZero32(src, x * planeIn, (x + 1) * planeIn);
+    } else {
+      widenRange64(src, x * planeIn, (x + 1) * planeIn, range);
+      pr.first(src, x);
+    }
+    pr.second(dst.subarray(k * planeOut, (k + 1) * planeOut), range[0]!, range[1]!);
     const first = k;
     for (k++; k < idx.length && idx[k] === x; k++) dst.copyWithin(k * planeOut, first * planeOut, (first + 1) * planeOut);
   }

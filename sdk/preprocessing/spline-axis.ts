@@ -44,6 +44,8 @@ interface AxisPlan {
   /** Clip bounds for a float32 output (runSplinePass), set per run. */
   lo: number;
   hi: number;
+  /** When set, [min, max] widened by every sample a float32 fill reads (runSplinePass). */
+  range: Float64Array | null;
 }
 
 // The fills exist once per source type: a fill that sees both float32 and float64 sources compiles to polymorphic
@@ -59,6 +61,25 @@ function fillRows32(src: Float32Array, L: BlockLayout, b: number, p: AxisPlan, b
     const to = r * b;
     for (let j = 0; j < b; j++, q += ls) buf[to + j] = src[q]! * gain;
   }
+}
+
+/** fillRows32 that also widens range = [min, max] by each sample read (as `v < min`, `v > max`). */
+function fillRows32R(src: Float32Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, r0: number, r1: number, range: Float64Array): void {
+  const { n, gain } = p;
+  const ls = L.lineStride;
+  let lo = range[0]!, hi = range[1]!;
+  for (let r = r0; r < r1; r++) {
+    const s = r < NPAD ? 0 : r >= NPAD + n ? n - 1 : r - NPAD;
+    let q = L.base + s * L.sampleStride;
+    const to = r * b;
+    for (let j = 0; j < b; j++, q += ls) {
+      const v = src[q]!;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+      buf[to + j] = v * gain;
+    }
+  }
+  range[0] = lo; range[1] = hi;
 }
 
 function fillRows64(src: Float64Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, r0: number, r1: number): void {
@@ -91,6 +112,35 @@ function fillCausalRows32(src: Float32Array, L: BlockLayout, b: number, p: AxisP
   }
 }
 
+/** fillCausalRows32 that also widens range = [min, max] by each sample read. */
+function fillCausalRows32R(src: Float32Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, r0: number, r1: number, z: number, range: Float64Array): void {
+  const { n, gain } = p;
+  const ls = L.lineStride;
+  let lo = range[0]!, hi = range[1]!;
+  for (let r = r0; r < r1; r++) {
+    const s = r < NPAD ? 0 : r >= NPAD + n ? n - 1 : r - NPAD;
+    let q = L.base + s * L.sampleStride;
+    let t = r * b;
+    const e = t + b;
+    for (; t < e - 1; t += 2, q += 2 * ls) {
+      const u = src[q]!, v = src[q + ls]!;
+      if (u < lo) lo = u;
+      if (u > hi) hi = u;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+      buf[t] = u * gain + z * buf[t - b]!;
+      buf[t + 1] = v * gain + z * buf[t + 1 - b]!;
+    }
+    for (; t < e; t++, q += ls) {
+      const v = src[q]!;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+      buf[t] = v * gain + z * buf[t - b]!;
+    }
+  }
+  range[0] = lo; range[1] = hi;
+}
+
 function fillCausalRows64(src: Float64Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, r0: number, r1: number, z: number): void {
   const { n, gain } = p;
   const ls = L.lineStride;
@@ -114,6 +164,17 @@ function fillCausal(src: Float32Array | Float64Array, L: BlockLayout, b: number,
   const { len, terms } = p;
   const z = p.poles[0]!;
   const f32 = src instanceof Float32Array;
+  const R = p.range;
+  if (f32 && R) {
+    fillRows32R(src, L, b, p, buf, 0, terms || len, R);
+    if (terms > 0) fillRows32R(src, L, b, p, buf, len - terms, len, R);
+    causalInit(buf, len, b, z, c0);
+    causalRows(buf, 1, terms || len, b, z);
+    if (terms === 0) return;
+    fillCausalRows32R(src, L, b, p, buf, terms, len - terms, z, R);
+    causalRows(buf, len - terms, len, b, z);
+    return;
+  }
   if (terms > 0) {
     // the initialisation reads only the first and last `terms` rows: fill those, then fill the middle while running
     // the causal recursion over it (one pass over the buffer fewer)
@@ -252,7 +313,7 @@ export function planSplinePass(shape: readonly number[], axis: number, nOut: num
     n, nOut, len, taps, index, weight, poles, gain: splineFilterGain(poles),
     terms: 2 * terms < len ? terms : 0,
     sumStart: contiguous ? 0 : -0,
-    lo: -Infinity, hi: Infinity,
+    lo: -Infinity, hi: Infinity, range: null,
   };
   const width = contiguous ? Math.min(outer, LINES) : Math.min(inner, BLOCK);
   return { p, outer, inner, size: outer * nOut * inner, width, buf: new Float64Array(len * width), c0: new Float64Array(width), zeroLine: null };
@@ -260,12 +321,15 @@ export function planSplinePass(shape: readonly number[], axis: number, nOut: num
 
 /**
  * Runs a planned pass from `src` into `out` (every output value is written, so a reused `out` needs no clearing). A
- * float32 `out` receives each value clipped to [lo, hi] and cast, as skimage's clip followed by numpy's astype.
+ * float32 `out` receives each value clipped to [lo, hi] and cast, as skimage's clip followed by numpy's astype. With
+ * `range` and a float32 `src`, range = [min, max] is widened by every sample of `src` on the way (`v < min`, `v > max`,
+ * in the order the pass reads them).
  */
-export function runSplinePass(sp: SplinePass, src: Float32Array | Float64Array, out: Float64Array | Float32Array, lo = -Infinity, hi = Infinity): void {
+export function runSplinePass(sp: SplinePass, src: Float32Array | Float64Array, out: Float64Array | Float32Array, lo = -Infinity, hi = Infinity, range?: Float64Array): void {
   const { p, outer, inner, width, buf, c0 } = sp;
   p.lo = lo;
   p.hi = hi;
+  p.range = range ?? null;
   const { n, nOut } = p;
   if (inner === 1) {
     for (let o0 = 0; o0 < outer; o0 += width) {
@@ -286,6 +350,7 @@ export function runSplinePass(sp: SplinePass, src: Float32Array | Float64Array, 
       splineBlock(src, L, Math.min(width, x1 - j0), p, buf, c0, out);
     }
     if (x0 === 0 && x1 === inner) continue;
+    if (range) { if (0 < range[0]!) range[0] = 0; if (0 > range[1]!) range[1] = 0; } // the skipped +0 samples
     const z = (sp.zeroLine ??= zeroLineOutput(p, buf, c0));
     if (out instanceof Float64Array) fillEdges(out, o * nOut * inner, nOut, inner, x0, x1, z);
     else fillEdgesClip32(out, o * nOut * inner, nOut, inner, x0, x1, z, lo, hi);
@@ -295,8 +360,11 @@ export function runSplinePass(sp: SplinePass, src: Float32Array | Float64Array, 
 /** The output of one line whose samples are all +0. */
 function zeroLineOutput(p: AxisPlan, buf: Float64Array, c0: Float64Array): Float64Array {
   const z = new Float64Array(p.nOut);
+  const range = p.range;
+  p.range = null;
   const L: BlockLayout = { base: 0, lineStride: 1, sampleStride: 1, outBase: 0, outLineStride: 1, outSampleStride: 1 };
   splineBlock(new Float64Array(p.n), L, 1, p, buf, c0, z);
+  p.range = range;
   return z;
 }
 

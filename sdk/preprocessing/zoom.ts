@@ -179,7 +179,17 @@ export class PlaneResizer {
    * cast by the last pass itself (skimage's clip, then numpy's astype, without a float64 plane in between).
    */
   run(src: Float64Array | Float32Array, x: number, out: Float64Array | Float32Array, lo = -Infinity, hi = Infinity): void {
-    runSplinePass(this.passA, src.subarray(x * this.planeIn, (x + 1) * this.planeIn), this.tile);
+    this.first(src, x);
+    this.second(out, lo, hi);
+  }
+
+  /** run in two halves: the first pass on plane x, which also widens `range` by its values (float32 `src`)... */
+  first(src: Float64Array | Float32Array, x: number, range?: Float64Array): void {
+    runSplinePass(this.passA, src.subarray(x * this.planeIn, (x + 1) * this.planeIn), this.tile, -Infinity, Infinity, range);
+  }
+
+  /** ...and the second pass into `out`. */
+  second(out: Float64Array | Float32Array, lo = -Infinity, hi = Infinity): void {
     runSplinePass(this.passB, this.tile, out, lo, hi);
   }
 }
