@@ -48,11 +48,8 @@ interface AxisPlan {
   range: Float64Array | null;
 }
 
-// The fills exist once per source type, so that each one's element loads stay monomorphic (a fill that sees both
-// float32 and float64 sources compiles to polymorphic loads; on its own this measured about neutral, 2026-11).
-
 /** buf[r] = edge-padded sample (r - NPAD) of each line, times the filter gain, for rows [r0, r1). */
-function fillRows32(src: Float32Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, r0: number, r1: number): void {
+function fillRows(src: Float32Array | Float64Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, r0: number, r1: number): void {
   const { n, gain } = p;
   const ls = L.lineStride;
   for (let r = r0; r < r1; r++) {
@@ -63,7 +60,7 @@ function fillRows32(src: Float32Array, L: BlockLayout, b: number, p: AxisPlan, b
   }
 }
 
-/** fillRows32 that also widens range = [min, max] by each sample read (as `v < min`, `v > max`). */
+/** fillRows for a float32 source that also widens range = [min, max] by each sample read (as `v < min`, `v > max`). */
 function fillRows32R(src: Float32Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, r0: number, r1: number, range: Float64Array): void {
   const { n, gain } = p;
   const ls = L.lineStride;
@@ -82,19 +79,8 @@ function fillRows32R(src: Float32Array, L: BlockLayout, b: number, p: AxisPlan, 
   range[0] = lo; range[1] = hi;
 }
 
-function fillRows64(src: Float64Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, r0: number, r1: number): void {
-  const { n, gain } = p;
-  const ls = L.lineStride;
-  for (let r = r0; r < r1; r++) {
-    const s = r < NPAD ? 0 : r >= NPAD + n ? n - 1 : r - NPAD;
-    let q = L.base + s * L.sampleStride;
-    const to = r * b;
-    for (let j = 0; j < b; j++, q += ls) buf[to + j] = src[q]! * gain;
-  }
-}
-
 /** fillRows fused with the first pole's causal pass: buf[r] = sample * gain + z * buf[r - 1], as c[i] += z c[i-1]. */
-function fillCausalRows32(src: Float32Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, r0: number, r1: number, z: number): void {
+function fillCausalRows(src: Float32Array | Float64Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, r0: number, r1: number, z: number): void {
   const { n, gain } = p;
   const ls = L.lineStride;
   for (let r = r0; r < r1; r++) {
@@ -112,7 +98,7 @@ function fillCausalRows32(src: Float32Array, L: BlockLayout, b: number, p: AxisP
   }
 }
 
-/** fillCausalRows32 that also widens range = [min, max] by each sample read. */
+/** fillCausalRows for a float32 source that also widens range = [min, max] by each sample read. */
 function fillCausalRows32R(src: Float32Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, r0: number, r1: number, z: number, range: Float64Array): void {
   const { n, gain } = p;
   const ls = L.lineStride;
@@ -141,31 +127,12 @@ function fillCausalRows32R(src: Float32Array, L: BlockLayout, b: number, p: Axis
   range[0] = lo; range[1] = hi;
 }
 
-function fillCausalRows64(src: Float64Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, r0: number, r1: number, z: number): void {
-  const { n, gain } = p;
-  const ls = L.lineStride;
-  for (let r = r0; r < r1; r++) {
-    const s = r < NPAD ? 0 : r >= NPAD + n ? n - 1 : r - NPAD;
-    let q = L.base + s * L.sampleStride;
-    let t = r * b;
-    const e = t + b;
-    for (; t < e - 3; t += 4, q += 4 * ls) {
-      buf[t] = src[q]! * gain + z * buf[t - b]!;
-      buf[t + 1] = src[q + ls]! * gain + z * buf[t + 1 - b]!;
-      buf[t + 2] = src[q + 2 * ls]! * gain + z * buf[t + 2 - b]!;
-      buf[t + 3] = src[q + 3 * ls]! * gain + z * buf[t + 3 - b]!;
-    }
-    for (; t < e; t++, q += ls) buf[t] = src[q]! * gain + z * buf[t - b]!;
-  }
-}
-
 /** Fills the buffer and runs the first pole's causal pass (initialisation included) over it. */
 function fillCausal(src: Float32Array | Float64Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, c0: Float64Array): void {
   const { len, terms } = p;
   const z = p.poles[0]!;
-  const f32 = src instanceof Float32Array;
   const R = p.range;
-  if (f32 && R) {
+  if (src instanceof Float32Array && R) {
     fillRows32R(src, L, b, p, buf, 0, terms || len, R);
     if (terms > 0) fillRows32R(src, L, b, p, buf, len - terms, len, R);
     causalInit(buf, len, b, z, c0);
@@ -178,16 +145,14 @@ function fillCausal(src: Float32Array | Float64Array, L: BlockLayout, b: number,
   if (terms > 0) {
     // the initialisation reads only the first and last `terms` rows: fill those, then fill the middle while running
     // the causal recursion over it (one pass over the buffer fewer)
-    if (f32) { fillRows32(src, L, b, p, buf, 0, terms); fillRows32(src, L, b, p, buf, len - terms, len); }
-    else { fillRows64(src, L, b, p, buf, 0, terms); fillRows64(src, L, b, p, buf, len - terms, len); }
+    fillRows(src, L, b, p, buf, 0, terms);
+    fillRows(src, L, b, p, buf, len - terms, len);
     causalInit(buf, len, b, z, c0);
     causalRows(buf, 1, terms, b, z);
-    if (f32) fillCausalRows32(src, L, b, p, buf, terms, len - terms, z);
-    else fillCausalRows64(src as Float64Array, L, b, p, buf, terms, len - terms, z);
+    fillCausalRows(src, L, b, p, buf, terms, len - terms, z);
     causalRows(buf, len - terms, len, b, z);
   } else {
-    if (f32) fillRows32(src, L, b, p, buf, 0, len);
-    else fillRows64(src, L, b, p, buf, 0, len);
+    fillRows(src, L, b, p, buf, 0, len);
     causalInit(buf, len, b, z, c0);
     causalRows(buf, 1, len, b, z);
   }
