@@ -1,27 +1,51 @@
-// Picks the fastest tfjs backend present, in this order: tfjs-node-gpu, tfjs-node (both optional dependencies whose
-// install downloads libtensorflow, so they are often absent), our oneDNN CPU backend (native addon), pure JavaScript.
-// The package re-exports the very tfjs instance it uses, so notebooks and the SDK share tensors and backends.
+// Picks the fastest tfjs backend present, in this order: tfjs-node-gpu (optional; its install downloads libtensorflow
+// for CUDA 11.2), webgpu on a hardware adapter (Dawn through Vulkan/Metal/D3D12, sdk/backend/webgpu.ts), tfjs-node
+// (optional, like tfjs-node-gpu), our oneDNN CPU backend (native addon), pure JavaScript. A software WebGPU adapter
+// (SwiftShader, llvmpipe) is never chosen on its own: it is slower than cpu-onednn. NNSSL_ADAPT_BACKEND, the `backend`
+// option of initBackend() and the CLI's --backend force one. The package re-exports the very tfjs instance it uses, so
+// notebooks and the SDK share tensors and backends.
 
 import { createRequire } from "node:module";
 import * as tf from "@tensorflow/tfjs";
+import { ConfigError } from "../errors.js";
 import { registerConv3dTransposeGradient } from "./gradients.js";
 import { registerOnednnBackend } from "./onednn.js";
+import { adapterLine, probeWebgpu, registerWebgpuBackend, type WebgpuAdapterReport } from "./webgpu.js";
 
 // Before anything computes a gradient: tf.conv3dTranspose (nnU-Net decoders) is not differentiable in stock tfjs 4.22.
 registerConv3dTransposeGradient();
 
 export { tf };
 
+/** The backends a user can force (`tensorflow` is tfjs-node or tfjs-node-gpu, whichever is installed). */
+export const BACKEND_NAMES = ["webgpu", "cpu-onednn", "cpu", "tensorflow"] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+/** The environment variable that forces a backend (same values as --backend). */
+export const BACKEND_ENV = "NNSSL_ADAPT_BACKEND";
+
 export interface BackendInfo {
-  /** The active tfjs backend name: "tensorflow" (tfjs-node / tfjs-node-gpu), "cpu-onednn" or "cpu". */
+  /** The active tfjs backend name: "tensorflow" (tfjs-node / tfjs-node-gpu), "webgpu", "cpu-onednn" or "cpu". */
   name: string;
   /** Which package or addon provides it. */
   provider: string;
   /** Why faster backends were not used, one line each. */
   skipped: string[];
+  /** The WebGPU adapter when webgpu is active. */
+  adapter?: WebgpuAdapterReport;
+  /** Whether the backend was forced (--backend, NNSSL_ADAPT_BACKEND, initBackend({ backend })). */
+  forced: boolean;
+}
+
+export interface InitBackendOptions {
+  /** Force this backend instead of choosing; an error says why when it cannot start. Default: NNSSL_ADAPT_BACKEND. */
+  backend?: string;
+  /** How the user named it, for error messages (default "NNSSL_ADAPT_BACKEND" or "backend"). */
+  origin?: string;
 }
 
 let selected: Promise<BackendInfo> | undefined;
+let selectedFor: string | undefined;
 
 const require = createRequire(import.meta.url);
 
@@ -47,43 +71,93 @@ function silenceCpuBanner(): void {
   }
 }
 
-async function select(preferred?: string): Promise<BackendInfo> {
-  const skipped: string[] = [];
-  if (preferred) {
-    await tf.setBackend(preferred);
-    await tf.ready();
-    silenceCpuBanner();
-    return { name: tf.getBackend(), provider: "explicit", skipped };
-  }
-  for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
-    if (tryNodeBinding(pkg, skipped) && (await tf.setBackend("tensorflow"))) {
-      await tf.ready();
-      return { name: "tensorflow", provider: pkg, skipped };
-    }
-  }
-  const onednn = await registerOnednnBackend();
-  if (onednn.available && (await tf.setBackend("cpu-onednn"))) {
-    await tf.ready();
-    silenceCpuBanner();
-    return { name: "cpu-onednn", provider: `native addon (${onednn.reason})`, skipped };
-  }
-  skipped.push(`cpu-onednn: ${onednn.reason}`);
-  await tf.setBackend("cpu");
+async function activate(name: string): Promise<boolean> {
+  if (!(await tf.setBackend(name))) return false;
   await tf.ready();
   silenceCpuBanner();
-  return { name: "cpu", provider: "@tensorflow/tfjs (pure JavaScript)", skipped };
+  return true;
+}
+
+/** Starts exactly `name` or throws a ConfigError that says why it cannot. */
+async function force(name: string, origin: string): Promise<BackendInfo> {
+  const fail = (why: string): never => {
+    throw new ConfigError(`${origin} ${name}: cannot start: ${why}`);
+  };
+  if (!(BACKEND_NAMES as readonly string[]).includes(name)) fail(`unknown backend (expected one of ${BACKEND_NAMES.join(", ")})`);
+  if (name === "webgpu") {
+    const w = await registerWebgpuBackend();
+    if (!w.available) fail(w.reason);
+    if (!(await activate("webgpu"))) fail("the WebGPU device could not be created (see the messages above)");
+    return { name, provider: `webgpu (Dawn): ${w.reason}`, skipped: [], adapter: w.adapter!, forced: true };
+  }
+  if (name === "cpu-onednn") {
+    const o = await registerOnednnBackend();
+    if (!o.available || !(await activate(name))) fail(o.reason);
+    return { name, provider: `native addon (${o.reason})`, skipped: [], forced: true };
+  }
+  if (name === "tensorflow") {
+    const skipped: string[] = [];
+    const pkg = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"].find((p) => tryNodeBinding(p, skipped));
+    if (!pkg || !(await activate(name))) fail(skipped.join("; ") || "tfjs-node did not register its backend");
+    return { name, provider: pkg!, skipped, forced: true };
+  }
+  await activate("cpu");
+  return { name: "cpu", provider: "@tensorflow/tfjs (pure JavaScript)", skipped: [], forced: true };
+}
+
+async function choose(): Promise<BackendInfo> {
+  const skipped: string[] = [];
+  if (tryNodeBinding("@tensorflow/tfjs-node-gpu", skipped) && (await activate("tensorflow"))) {
+    return { name: "tensorflow", provider: "@tensorflow/tfjs-node-gpu", skipped, forced: false };
+  }
+  const probe = await probeWebgpu();
+  if (typeof probe === "string") skipped.push(`webgpu: ${probe}`);
+  else if (probe.software) skipped.push(`webgpu: ${adapterLine(probe)}: a software adapter, slower than the CPU backends (use it with --backend webgpu)`);
+  else {
+    const w = await registerWebgpuBackend();
+    if (w.available && (await activate("webgpu"))) return { name: "webgpu", provider: `webgpu (Dawn): ${w.reason}`, skipped, adapter: w.adapter!, forced: false };
+    skipped.push(`webgpu: ${w.available ? "the WebGPU device could not be created" : w.reason}`);
+  }
+  if (tryNodeBinding("@tensorflow/tfjs-node", skipped) && (await activate("tensorflow"))) {
+    return { name: "tensorflow", provider: "@tensorflow/tfjs-node", skipped, forced: false };
+  }
+  const onednn = await registerOnednnBackend();
+  if (onednn.available && (await activate("cpu-onednn"))) {
+    return { name: "cpu-onednn", provider: `native addon (${onednn.reason})`, skipped, forced: false };
+  }
+  skipped.push(`cpu-onednn: ${onednn.reason}`);
+  await activate("cpu");
+  return { name: "cpu", provider: "@tensorflow/tfjs (pure JavaScript)", skipped, forced: false };
 }
 
 /**
- * Selects the best available backend once and returns its name. Set NNSSL_ADAPT_BACKEND (e.g. "cpu") to force one.
- * @example const name = await initBackend(); // "cpu-onednn" on a machine with libdnnl
+ * Selects the backend once and returns its name: the fastest available, or the one forced by `options.backend` or
+ * NNSSL_ADAPT_BACKEND (webgpu, cpu-onednn, cpu, tensorflow). A different forced backend in a later call switches to it.
+ * @example const name = await initBackend(); // "cpu-onednn" on a machine with libdnnl and no GPU
+ * @example await initBackend({ backend: "webgpu" }); // throws a ConfigError saying why when there is no adapter
  */
-export async function initBackend(): Promise<string> {
-  return (await backendInfo()).name;
+export async function initBackend(options: InitBackendOptions = {}): Promise<string> {
+  return (await backendInfo(options)).name;
 }
 
 /** Like initBackend, with the provider and the reasons faster backends were skipped (shown by `nnssl-adapt doctor`). */
-export function backendInfo(): Promise<BackendInfo> {
-  selected ??= select(process.env.NNSSL_ADAPT_BACKEND || undefined);
+export function backendInfo(options: InitBackendOptions = {}): Promise<BackendInfo> {
+  const fromEnv = process.env[BACKEND_ENV] || undefined;
+  const wanted = options.backend ?? fromEnv;
+  const origin = options.origin ?? (options.backend !== undefined ? "backend" : BACKEND_ENV);
+  if (selected && (wanted === undefined || wanted === selectedFor)) return selected;
+  selectedFor = wanted;
+  const attempt = wanted ? force(wanted, origin) : choose();
+  // A failed forced start is not remembered: the next call may ask for another backend.
+  selected = attempt.catch((err: unknown) => {
+    selected = undefined;
+    selectedFor = undefined;
+    throw err;
+  });
   return selected;
+}
+
+/** Whether a GPU tensor can only be read asynchronously (WebGPU), so callers must use `await tensor.data()`. */
+export function readsAreAsyncOnly(): boolean {
+  return tf.getBackend() === "webgpu";
 }

@@ -1,0 +1,226 @@
+// The one seam to WebGPU: Dawn's Node bindings (the `webgpu` npm package, whose prebuilt dawn.node ships inside it) and
+// tfjs' WebGPU backend (@tensorflow/tfjs-backend-webgpu). Dawn talks to the GPU through Vulkan on Linux (NVIDIA, AMD,
+// Intel), Metal on macOS and D3D12 on Windows. Nothing is loaded until a caller asks: probing costs ~0.1 s and needs
+// the Vulkan loader (Debian: libvulkan1).
+//
+// Software adapters (SwiftShader, llvmpipe, lavapipe) are reported but never chosen on their own: they emulate the GPU
+// on the CPU and are slower than cpu-onednn. Tests force them (NNSSL_ADAPT_BACKEND=webgpu) to check every kernel.
+
+import * as tf from "@tensorflow/tfjs";
+import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
+import { registerWebgpuNormKernels } from "./webgpu-norm.js";
+
+export const WEBGPU_BACKEND_NAME = "webgpu";
+
+export interface WebgpuAdapterReport {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** A CPU emulation of a GPU (SwiftShader, llvmpipe, lavapipe, or Dawn's own fallback adapter). */
+  software: boolean;
+  /** The adapter can run f16 arithmetic in shaders (WGSL `enable f16`). */
+  shaderF16: boolean;
+  limits: {
+    maxBufferSize: number;
+    maxStorageBufferBindingSize: number;
+    maxComputeWorkgroupStorageSize: number;
+    maxComputeInvocationsPerWorkgroup: number;
+    maxComputeWorkgroupsPerDimension: number;
+  };
+}
+
+export interface WebgpuStatus {
+  /** A tfjs `webgpu` backend is registered and can be selected. */
+  available: boolean;
+  /** Why not, or a one-line description of the adapter. */
+  reason: string;
+  adapter: WebgpuAdapterReport | null;
+}
+
+/** The limits requested from the device: each as high as the adapter allows (the defaults are far lower). */
+const REQUESTED_LIMITS = [
+  "maxBufferSize",
+  "maxStorageBufferBindingSize",
+  "maxComputeWorkgroupStorageSize",
+  "maxComputeInvocationsPerWorkgroup",
+  "maxComputeWorkgroupSizeX",
+  "maxComputeWorkgroupSizeY",
+  "maxComputeWorkgroupSizeZ",
+  "maxComputeWorkgroupsPerDimension",
+  "maxStorageBuffersPerShaderStage",
+] as const;
+
+const SOFTWARE_NAMES = /swiftshader|llvmpipe|lavapipe|softpipe|software/i;
+
+interface Found {
+  gpu: GPU;
+  adapter: GPUAdapter;
+  report: WebgpuAdapterReport;
+}
+
+let probed: Promise<Found | string> | undefined;
+let registered: Promise<WebgpuStatus> | undefined;
+/** Set when the device is lost or reports an error nobody caught; every later kernel call fails with it. */
+let deviceFault: string | null = null;
+
+function describe(adapter: GPUAdapter): WebgpuAdapterReport {
+  const info = adapter.info;
+  const l = adapter.limits;
+  const names = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`;
+  return {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    software: (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true || SOFTWARE_NAMES.test(names),
+    shaderF16: adapter.features.has("shader-f16"),
+    limits: {
+      maxBufferSize: l.maxBufferSize,
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+    },
+  };
+}
+
+/** One line naming the adapter, e.g. "nvidia hopper (NVIDIA H100 80GB HBM3), 1.0 GiB bindings". */
+export function adapterLine(a: WebgpuAdapterReport): string {
+  const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
+  const name = [a.vendor, a.architecture].filter(Boolean).join(" ") || "unknown adapter";
+  return `${name} (${a.description || a.device})${a.software ? ", software" : ""}${a.shaderF16 ? ", shader-f16" : ""}, buffers up to ${gib(a.limits.maxBufferSize)}, bindings up to ${gib(a.limits.maxStorageBufferBindingSize)}`;
+}
+
+async function findAdapter(): Promise<Found | string> {
+  let create: (options: string[]) => GPU;
+  let globals: object;
+  try {
+    ({ create, globals } = (await import("webgpu")) as { create: (options: string[]) => GPU; globals: object });
+  } catch (err) {
+    return `the webgpu package (Dawn) failed to load: ${(err as Error).message.split("\n")[0]}`;
+  }
+  // tfjs' WebGPU backend uses the GPUBufferUsage/GPUMapMode/... constants as globals, as in a browser.
+  for (const [k, v] of Object.entries(globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+  const gpu = create([]);
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  } catch (err) {
+    return `requesting a WebGPU adapter failed: ${(err as Error).message.split("\n")[0]}`;
+  }
+  if (!adapter) {
+    return "no WebGPU adapter (no Vulkan driver found: needs a GPU driver and the Vulkan loader, Debian: libvulkan1)";
+  }
+  return { gpu, adapter, report: describe(adapter) };
+}
+
+/** Looks for a WebGPU adapter (once) without creating a device or registering anything. Never throws. */
+export async function probeWebgpu(): Promise<WebgpuAdapterReport | string> {
+  probed ??= findAdapter();
+  const found = await probed;
+  return typeof found === "string" ? found : found.report;
+}
+
+/**
+ * Registers the tfjs `webgpu` backend on the adapter probeWebgpu() found, with the adapter's largest limits and our own
+ * kernels (sdk/backend/webgpu-*.ts). Never throws: reports `{ available: false, reason }`. Registering does not select it.
+ */
+export function registerWebgpuBackend(): Promise<WebgpuStatus> {
+  registered ??= register();
+  return registered;
+}
+
+async function register(): Promise<WebgpuStatus> {
+  probed ??= findAdapter();
+  const found = await probed;
+  if (typeof found === "string") return { available: false, reason: found, adapter: null };
+  const { gpu, adapter, report } = found;
+  // tfjs' backend looks for navigator.gpu; Node 20 has no navigator, Node 21+ has one without gpu.
+  const nav = ((globalThis as { navigator?: object }).navigator ??= {}) as { gpu?: GPU };
+  if (!nav.gpu) Object.defineProperty(nav, "gpu", { value: gpu, configurable: true });
+  let mod: typeof import("@tensorflow/tfjs-backend-webgpu");
+  try {
+    mod = await import("@tensorflow/tfjs-backend-webgpu");
+  } catch (err) {
+    return { available: false, reason: `@tensorflow/tfjs-backend-webgpu failed to load: ${(err as Error).message.split("\n")[0]}`, adapter: report };
+  }
+  const requiredLimits: Record<string, number> = {};
+  for (const k of REQUESTED_LIMITS) {
+    const v = (adapter.limits as unknown as Record<string, number | undefined>)[k];
+    if (typeof v === "number") requiredLimits[k] = v;
+  }
+  const requiredFeatures: GPUFeatureName[] = [];
+  for (const f of ["timestamp-query", "shader-f16"] as const) if (adapter.features.has(f)) requiredFeatures.push(f);
+  // The package's own factory (registered on import, when navigator.gpu exists) asks for a few limits only; ours replaces it.
+  if (tf.findBackendFactory(WEBGPU_BACKEND_NAME)) tf.removeBackend(WEBGPU_BACKEND_NAME);
+  tf.registerBackend(
+    WEBGPU_BACKEND_NAME,
+    async () => {
+      const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+      watchDevice(device);
+      return new mod.WebGPUBackend(device, adapter.info);
+    },
+    0, // never picked by tfjs on its own: initBackend() decides
+  );
+  guardBackend(mod.WebGPUBackend, report);
+  registerWebgpuNormKernels(WEBGPU_BACKEND_NAME);
+  return { available: true, reason: adapterLine(report), adapter: report };
+}
+
+function watchDevice(device: GPUDevice): void {
+  deviceFault = null;
+  void device.lost.then((info) => {
+    // "destroyed" is our own teardown (tf.removeBackend); anything else means the GPU went away (driver reset, TDR).
+    if (info.reason !== "destroyed") deviceFault = `the GPU device was lost: ${info.message || info.reason}`;
+  });
+  device.addEventListener("uncapturederror", (ev) => {
+    deviceFault ??= `WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message.split("\n")[0]}`;
+  });
+}
+
+/** Bytes of one tensor on the GPU. */
+function byteSize(shape: readonly number[], dtype: string): number {
+  return shape.reduce((a, b) => a * b, 1) * (dtype === "complex64" ? 8 : dtype === "bool" ? 4 : 4);
+}
+
+/**
+ * Checks every program's operands against the device's binding limit before it is recorded: WebGPU rejects a larger
+ * binding with a validation error that surfaces later, far from its cause, and leaves the output undefined. Also turns
+ * a lost device into an error on the next call and forbids synchronous reads, which tfjs can only do in a browser.
+ */
+function guardBackend(Backend: typeof WebGPUBackend, report: WebgpuAdapterReport): void {
+  const proto = Backend.prototype as unknown as Record<string, unknown> & { __nnsslGuarded?: boolean };
+  if (proto.__nnsslGuarded) return;
+  proto.__nnsslGuarded = true;
+  const limit = report.limits.maxStorageBufferBindingSize;
+  const run = proto.runWebGPUProgram as (this: WebGPUBackend, program: { outputShape: number[] }, inputs: tf.TensorInfo[], ...rest: unknown[]) => tf.TensorInfo;
+  proto.runWebGPUProgram = function (this: WebGPUBackend, program: { outputShape: number[]; constructor: { name: string } }, inputs: tf.TensorInfo[], ...rest: unknown[]) {
+    if (deviceFault) throw new Error(`webgpu: ${deviceFault}; restart the process (nnssl-adapt doctor shows the adapter)`);
+    for (const t of [...inputs, { shape: program.outputShape, dtype: "float32" } as tf.TensorInfo]) {
+      const bytes = byteSize(t.shape, t.dtype);
+      if (bytes > limit) throw new GpuLimitError(t.shape, bytes, limit, program.constructor.name);
+    }
+    return run.call(this, program, inputs, ...rest);
+  };
+  const readSync = proto.readSync as (this: WebGPUBackend, dataId: object) => unknown;
+  proto.readSync = function (this: WebGPUBackend, dataId: object) {
+    const data = (this as unknown as { tensorMap: { get(id: object): { values: unknown } | undefined } }).tensorMap.get(dataId);
+    if (data?.values == null) {
+      throw new Error("webgpu: a GPU tensor was read synchronously (dataSync/arraySync), which WebGPU cannot do in Node; use `await tensor.data()`");
+    }
+    return readSync.call(this, dataId);
+  };
+}
+
+/** A tensor larger than one WebGPU binding may be: the message names the shape, the limit and what to change. */
+export class GpuLimitError extends Error {
+  constructor(readonly shape: readonly number[], readonly bytes: number, readonly limit: number, program: string) {
+    const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+    super(
+      `webgpu: a tensor of shape [${shape.join(", ")}] (${mib(bytes)}, in ${program}) exceeds this GPU's largest storage binding ` +
+        `(maxStorageBufferBindingSize ${mib(limit)}); reduce the patch size or the batch size, or use --backend cpu-onednn`,
+    );
+    this.name = "GpuLimitError";
+  }
+}
