@@ -142,10 +142,10 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<str
 
 /** Like initBackend, with the provider and the reasons faster backends were skipped (shown by `nnssl-adapt doctor`). */
 export function backendInfo(options: InitBackendOptions = {}): Promise<BackendInfo> {
-  const fromEnv = process.env[BACKEND_ENV] || undefined;
-  const wanted = options.backend ?? fromEnv;
+  // Once selected, only an explicit different `backend` switches (the environment is read for the first choice).
+  if (selected && (options.backend === undefined || options.backend === selectedFor)) return selected;
+  const wanted = options.backend ?? (process.env[BACKEND_ENV] || undefined);
   const origin = options.origin ?? (options.backend !== undefined ? "backend" : BACKEND_ENV);
-  if (selected && (wanted === undefined || wanted === selectedFor)) return selected;
   selectedFor = wanted;
   const attempt = wanted ? force(wanted, origin) : choose();
   // A failed forced start is not remembered: the next call may ask for another backend.
@@ -157,7 +157,31 @@ export function backendInfo(options: InitBackendOptions = {}): Promise<BackendIn
   return selected;
 }
 
+/**
+ * Upstream's `-device`: "cpu" (or none) runs on whatever backend was selected; "gpu"/"cuda" needs a GPU backend
+ * (webgpu or tfjs-node-gpu; a forced software adapter counts, which is how tests run it); "mps" has no tfjs backend.
+ */
+export function checkDevice(device: string | undefined, info: BackendInfo): void {
+  if (device === undefined || device === "cpu") return;
+  if (device === "gpu" || device === "cuda") {
+    const gpu = (info.name === "webgpu" && (info.forced || !info.adapter?.software)) || info.provider === "@tensorflow/tfjs-node-gpu";
+    if (!gpu) {
+      throw new ConfigError(`-device ${device}: no GPU backend (${info.name} is active; nnssl-adapt doctor says why webgpu was not chosen); -device cpu runs on ${info.name}`);
+    }
+    return;
+  }
+  throw new ConfigError(`-device must be cpu or gpu, got ${device}`);
+}
+
 /** Whether a GPU tensor can only be read asynchronously (WebGPU), so callers must use `await tensor.data()`. */
 export function readsAreAsyncOnly(): boolean {
   return tf.getBackend() === "webgpu";
+}
+
+/**
+ * Downloads these tensors' values (once each) so that synchronous reads of them (dataSync, used when building state
+ * dicts for checkpoints) work on the webgpu backend too. A no-op where reads are synchronous anyway.
+ */
+export async function cacheOnCpu(tensors: readonly tf.Tensor[]): Promise<void> {
+  if (readsAreAsyncOnly()) await Promise.all(tensors.map((t) => t.data()));
 }

@@ -6,6 +6,9 @@
 // Software adapters (SwiftShader, llvmpipe, lavapipe) are reported but never chosen on their own: they emulate the GPU
 // on the CPU and are slower than cpu-onednn. Tests force them (NNSSL_ADAPT_BACKEND=webgpu) to check every kernel.
 
+import { existsSync, readdirSync } from "node:fs";
+import { homedir } from "node:os";
+import { delimiter, join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { registerWebgpuNormKernels } from "./webgpu-norm.js";
@@ -53,6 +56,9 @@ const REQUESTED_LIMITS = [
 
 const SOFTWARE_NAMES = /swiftshader|llvmpipe|lavapipe|softpipe|software/i;
 
+/** SwiftShader's Vulkan driver as Debian's chromium package installs it. */
+export const SWIFTSHADER_ICD = "/usr/lib/chromium/vk_swiftshader_icd.json";
+
 interface Found {
   gpu: GPU;
   adapter: GPUAdapter;
@@ -92,7 +98,45 @@ export function adapterLine(a: WebgpuAdapterReport): string {
   return `${name} (${a.description || a.device})${a.software ? ", software" : ""}${a.shaderF16 ? ", shader-f16" : ""}, buffers up to ${gib(a.limits.maxBufferSize)}, bindings up to ${gib(a.limits.maxStorageBufferBindingSize)}`;
 }
 
+/**
+ * On Linux Dawn reaches the GPU through Vulkan: the loader libvulkan.so.1 plus a driver manifest (ICD json). Without
+ * them Dawn finds nothing but prints several warnings to stderr, on every command of a CPU-only machine; looking
+ * first (the loader's own search rules, in short) keeps those quiet and gives a reason a user can act on.
+ */
+function missingVulkan(): string | null {
+  if (process.platform !== "linux") return null;
+  const env = process.env;
+  const libDirs = [...(env.LD_LIBRARY_PATH ?? "").split(delimiter).filter(Boolean), "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
+    "/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"];
+  if (!libDirs.some((d) => existsSync(join(d, "libvulkan.so.1")))) {
+    return "the Vulkan loader libvulkan.so.1 is not installed (Debian: apt-get install libvulkan1)";
+  }
+  const explicit = (env.VK_DRIVER_FILES || env.VK_ICD_FILENAMES || "").split(delimiter).filter(Boolean);
+  if (explicit.length) {
+    return explicit.some((f) => existsSync(f)) ? null : `no Vulkan driver: none of the files in VK_DRIVER_FILES/VK_ICD_FILENAMES exists (${explicit.join(", ")})`;
+  }
+  const bases = [...(env.XDG_CONFIG_DIRS ?? "/etc/xdg").split(delimiter), "/etc", ...(env.XDG_DATA_DIRS ?? "/usr/local/share:/usr/share").split(delimiter),
+    join(env.XDG_DATA_HOME ?? join(homedir(), ".local", "share"))];
+  for (const base of bases) {
+    const dir = join(base, "vulkan", "icd.d");
+    try {
+      if (readdirSync(dir).some((f) => f.endsWith(".json"))) return null;
+    } catch {
+      // not there: keep looking
+    }
+  }
+  // No GPU driver. Debian's chromium ships SwiftShader, a Vulkan driver that runs on the CPU: offer it, so that
+  // `--backend webgpu` works everywhere (that is how the tests run every kernel); it is never chosen on its own.
+  if (existsSync(SWIFTSHADER_ICD)) {
+    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+    return null;
+  }
+  return "no Vulkan driver (no ICD manifest in /etc/vulkan/icd.d or /usr/share/vulkan/icd.d: install the GPU's driver)";
+}
+
 async function findAdapter(): Promise<Found | string> {
+  const vulkan = missingVulkan();
+  if (vulkan) return vulkan;
   let create: (options: string[]) => GPU;
   let globals: object;
   try {

@@ -1,7 +1,7 @@
 // What nnUNetv2_predict and nnUNetv2_predict_from_modelfolder do after parsing flags: pick the device, load the
 // model folder, predict a folder of raw images. Kept out of the CLI modules so both commands share it.
 
-import { backendInfo, initBackend } from "../backend/index.js";
+import { backendInfo, checkDevice } from "../backend/index.js";
 import { ConfigError } from "../errors.js";
 import type { ProgressCallback } from "../util/progress.js";
 import { predictFromFiles } from "./predict-from-files.js";
@@ -23,29 +23,24 @@ export interface RunPredictionOptions {
   partId?: number;
   /** "cpu" or "gpu"; undefined = the best backend present. */
   device?: string;
+  /** Force a tfjs backend (webgpu, cpu-onednn, cpu, tensorflow), as --backend / NNSSL_ADAPT_BACKEND. */
+  backend?: string;
   tilesPerBatch?: number;
   onProgress?: ProgressCallback;
   /** Called when a case's files are written. */
   onCase?: (id: string, done: number, total: number) => void;
 }
 
-/** Checks `-device` against the backends present; "gpu"/"cuda" needs tfjs-node-gpu, "mps" has no tfjs backend. */
-export async function selectDevice(device: string | undefined): Promise<string> {
-  const name = await initBackend();
-  if (device === undefined || device === "cpu") return name;
-  if (device === "gpu" || device === "cuda") {
-    const info = await backendInfo();
-    if (info.provider !== "@tensorflow/tfjs-node-gpu") {
-      throw new ConfigError(`-device ${device}: no GPU backend (install @tensorflow/tfjs-node-gpu); using ${name} would be -device cpu`);
-    }
-    return name;
-  }
-  throw new ConfigError(`-device must be cpu or gpu, got ${device}`);
+/** Starts the backend (forced by `backend`, else the fastest) and checks `-device` against it (checkDevice). */
+export async function selectDevice(device: string | undefined, backend?: string): Promise<string> {
+  const info = await backendInfo(backend ? { backend } : {});
+  checkDevice(device, info);
+  return info.name;
 }
 
 /** Predicts `input` into `output` with the model in `modelFolder`; returns the identifiers predicted. */
 export async function runPrediction(modelFolder: string, o: RunPredictionOptions): Promise<string[]> {
-  await selectDevice(o.device);
+  await selectDevice(o.device, o.backend);
   const predictor = new NnUNetPredictor({
     useMirroring: o.tta ?? true,
     ...(o.stepSize !== undefined ? { tileStepSize: o.stepSize } : {}),

@@ -7,7 +7,7 @@
 
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
-import { tf, initBackend } from "../backend/index.js";
+import { cacheOnCpu, tf, initBackend } from "../backend/index.js";
 import { ConfigError } from "../errors.js";
 import { loadTorchFile, saveTorchFile, pyFloat, TorchDevice, PyTuple } from "../io/torch/index.js";
 import { buildNetwork, type ArchitectureBlock } from "../networks/index.js";
@@ -229,12 +229,13 @@ export async function pretrainMae(opts: PretrainOptions): Promise<PretrainResult
       const { value, grads } = tf.variableGrads(() => maeMseLoss(net.forward(xin) as tf.Tensor, x, m), vars);
       const { grads: clipped } = clipGradNorm(vars.map((v) => grads[v.name] ?? null), 12);
       opt.step(clipped);
-      sum += value.dataSync()[0]!;
+      sum += (await value.data())[0]!;
       tf.dispose([x, m, xin, value, ...clipped.filter((g): g is tf.Tensor => g !== null)]);
       onProgress?.({ task: `pretrain epoch ${epoch}`, done: it + 1, total: iterationsPerEpoch, detail: { loss: (sum / (it + 1)).toFixed(4) } });
     }
     const t1 = Date.now() / 1000;
     log.train_losses.push(sum / iterationsPerEpoch); log.lrs.push(opt.lr); log.epoch_start_timestamps.push(t0); log.epoch_end_timestamps.push(t1);
+    await cacheOnCpu([...vars, ...opt.stateTensors()]);
     await saveTorchFile(latest, {
       network_weights: net.stateDict(), optimizer_state: opt.stateDict(), logging: floatsDeep(log), current_epoch: epoch + 1,
       init_args: initArgs, trainer_name: trainerName, nnssl_adaptation_plan: { ...plan, keys_to_in_proj: PyTuple.ofItems(plan.keys_to_in_proj) },
@@ -244,6 +245,7 @@ export async function pretrainMae(opts: PretrainOptions): Promise<PretrainResult
 
   // Released nnssl checkpoints carry no training state (add_adaptation_plan.py pops it).
   const checkpoint = path.join(output, "checkpoint_final.pth");
+  await cacheOnCpu(vars);
   await saveTorchFile(checkpoint, {
     network_weights: net.stateDict(), init_args: initArgs, trainer_name: trainerName,
     nnssl_adaptation_plan: { ...plan, keys_to_in_proj: PyTuple.ofItems(plan.keys_to_in_proj) },

@@ -2,7 +2,7 @@
 // `optimizer.state_dict()` layout (stored as `optimizer_state` in nnU-Net checkpoints). Params are indexed in
 // `namedParameters()` order, which is PyTorch's de-duplicated `named_parameters()` order.
 
-import { tf } from "../backend/index.js";
+import { readsAreAsyncOnly, tf } from "../backend/index.js";
 import { TorchTensor, PyTuple, pyFloat } from "../io/torch/index.js";
 import { CheckpointError } from "../errors.js";
 import { permuteLayout, type Layout } from "../networks/module.js";
@@ -23,6 +23,8 @@ export interface Optimizer {
   stateDict(): { state: Map<number, Record<string, unknown>>; param_groups: Record<string, unknown>[] };
   /** Restores buffers (and lr) saved by stateDict() or by PyTorch. */
   loadStateDict(sd: unknown, file?: string): void;
+  /** The state tensors (momentum, moments), e.g. to fetch them from the GPU before stateDict(). */
+  stateTensors(): tf.Tensor[];
   dispose(): void;
 }
 
@@ -105,6 +107,10 @@ export class SGD implements Optimizer {
       old?.dispose();
       this.buffers[i] = m === 0 ? (buf.dispose(), null) : buf;
     });
+  }
+
+  stateTensors(): tf.Tensor[] {
+    return this.buffers.filter((b): b is tf.Tensor => b !== null);
   }
 
   stateDict() {
@@ -203,6 +209,10 @@ export class AdamW implements Optimizer {
     });
   }
 
+  stateTensors(): tf.Tensor[] {
+    return [...this.expAvg, ...this.expAvgSq].filter((b): b is tf.Tensor => b !== null);
+  }
+
   stateDict() {
     const state = new Map<number, Record<string, unknown>>();
     this.params.forEach((_, i) => {
@@ -246,11 +256,19 @@ export class AdamW implements Optimizer {
 
 /**
  * torch.nn.utils.clip_grad_norm_: scales all gradients by `min(1, maxNorm / (totalNorm + 1e-6))`, where totalNorm is
- * the 2-norm over all of them. Returns the new gradients (the inputs are disposed) and the norm before clipping.
+ * the 2-norm over all of them. Returns the new gradients (the inputs are disposed) and the norm before clipping. On a
+ * backend that cannot read synchronously (webgpu) the factor stays on the device, every gradient is multiplied by it
+ * (by exactly 1 when no clipping is needed, which leaves the values unchanged) and totalNorm is NaN.
  */
 export function clipGradNorm<G extends tf.Tensor | null>(grads: G[], maxNorm: number): { grads: G[]; totalNorm: number } {
   const present = grads.filter((g): g is NonNullable<G> => g !== null);
   if (present.length === 0) return { grads, totalNorm: 0 };
+  if (readsAreAsyncOnly()) {
+    const coef = tf.tidy(() => tf.minimum(1, tf.div(maxNorm, tf.add(tf.sqrt(tf.addN(present.map((g) => tf.sum(tf.square(g))))), 1e-6))));
+    const out = grads.map((g) => { if (!g) return g; const s = tf.mul(g, coef); g.dispose(); return s as G; });
+    coef.dispose();
+    return { grads: out, totalNorm: Number.NaN };
+  }
   const totalNorm = tf.tidy(() => Math.sqrt(tf.addN(present.map((g) => tf.sum(tf.square(g)))).dataSync()[0]!));
   const coef = Math.min(1, maxNorm / (totalNorm + 1e-6));
   if (coef >= 1) return { grads, totalNorm };

@@ -5,7 +5,7 @@
 import * as path from "node:path";
 import { promises as fsp } from "node:fs";
 import { randomInt } from "node:crypto";
-import { backendInfo } from "../backend/index.js";
+import { backendInfo, cacheOnCpu, checkDevice } from "../backend/index.js";
 import { requirePath, type Paths } from "../config/env.js";
 import { ConfigError, InputError } from "../errors.js";
 import { warn } from "../warnings.js";
@@ -48,8 +48,10 @@ export interface TrainOptions extends TrainerEvents {
   /** `--npz`: also save softmax probabilities of the validation cases. */
   exportValidationProbabilities?: boolean;
   disableCheckpointing?: boolean;
-  /** `-device`; the tfjs backend is chosen by initBackend(), "cpu" forces tfjs' pure-JS CPU backend when nothing else is set. */
+  /** `-device`: "cpu" runs on the selected backend, "gpu"/"cuda" requires a GPU backend (checkDevice in sdk/backend). */
   device?: "cpu" | "gpu" | "cuda";
+  /** Force a tfjs backend (webgpu, cpu-onednn, cpu, tensorflow), as --backend / NNSSL_ADAPT_BACKEND. */
+  backend?: string;
   /** `-overwrite_ckpt_path`: replaces plans.pretrain_info.checkpoint_path. */
   overwriteCkptPath?: string | null;
   numEpochs?: number;
@@ -156,7 +158,9 @@ async function runTraining(o: TrainOptions): Promise<TrainingRun> {
   if (o.fold !== "all" && (!Number.isInteger(o.fold) || o.fold < 0)) throw new ConfigError(`invalid fold: ${o.fold} (expected 0, 1, ... or all)`);
   const pre = requirePath("nnUNet_preprocessed", o.paths);
   const results = requirePath("nnUNet_results", o.paths);
-  const backend = (await backendInfo()).name;
+  const backendSelected = await backendInfo(o.backend ? { backend: o.backend } : {});
+  checkDevice(o.device, backendSelected);
+  const backend = backendSelected.name;
   const datasetName = await maybeConvertToDatasetName(o.dataset, o.paths);
   const preBase = path.join(pre, datasetName);
   const plansFile = path.join(preBase, `${o.plans}.json`);
@@ -293,6 +297,7 @@ async function runTraining(o: TrainOptions): Promise<TrainingRun> {
     if (!ctx.disableCheckpointing) {
       const final = path.join(outputFolder, "checkpoint_final.pth");
       if (loop.epochsRun > 0 || !(await exists(final))) {
+        await cacheOnCpu([...network.namedParameters().map(([, v]) => v), ...optimizer.stateTensors()]);
         await saveCheckpoint(final, { networkWeights: network.stateDict(), optimizer, logging: loop.logging, bestEma: loop.bestEma, currentEpoch: spec.numEpochs, ...ctx.checkpointMeta });
       }
       await fsp.rm(path.join(outputFolder, "checkpoint_latest.pth"), { force: true });

@@ -6,7 +6,7 @@
 import * as os from "node:os";
 import * as path from "node:path";
 import { promises as fsp } from "node:fs";
-import { tf } from "../backend/index.js";
+import { cacheOnCpu, tf } from "../backend/index.js";
 import type { Network } from "../networks/network.js";
 import type { ProgressCallback } from "../util/progress.js";
 import { InputError } from "../errors.js";
@@ -140,7 +140,7 @@ function buildLoss(ctx: TrainerContext): (out: tf.Tensor | tf.Tensor[], targets:
   return (out, targets) => ds(out as tf.Tensor[], targets);
 }
 
-function trainStep(ctx: TrainerContext, opt: Optimizer, vars: tf.Variable[], loss: ReturnType<typeof buildLoss>, b: Batch): number {
+async function trainStep(ctx: TrainerContext, opt: Optimizer, vars: tf.Variable[], loss: ReturnType<typeof buildLoss>, b: Batch): Promise<number> {
   const x = toNetInput(b, ctx.is2d);
   const targets = toTargets(b, ctx.is2d);
   try {
@@ -148,7 +148,7 @@ function trainStep(ctx: TrainerContext, opt: Optimizer, vars: tf.Variable[], los
     const ordered = vars.map((v) => grads[v.name] ?? null);
     const { grads: clipped } = clipGradNorm(ordered, ctx.spec.gradClip);
     opt.step(clipped);
-    const l = value.dataSync()[0]!;
+    const l = (await value.data())[0]!;
     value.dispose();
     for (const g of clipped) g?.dispose();
     return l;
@@ -157,15 +157,17 @@ function trainStep(ctx: TrainerContext, opt: Optimizer, vars: tf.Variable[], los
   }
 }
 
-function validationStep(ctx: TrainerContext, loss: ReturnType<typeof buildLoss>, b: Batch): { loss: number; counts: TpFpFn } {
+async function validationStep(ctx: TrainerContext, loss: ReturnType<typeof buildLoss>, b: Batch): Promise<{ loss: number; counts: TpFpFn }> {
   const x = toNetInput(b, ctx.is2d);
   const targets = toTargets(b, ctx.is2d);
   try {
     const out = ctx.network.forward(x);
     const outs = Array.isArray(out) ? out : [out];
-    const l = tf.tidy(() => loss(out, targets).dataSync()[0]!);
+    const lt = tf.tidy(() => loss(out, targets));
+    const l = (await lt.data())[0]!;
+    lt.dispose();
     const top = outs[0]!;
-    const counts = pseudoDiceCounts(top.dataSync() as Float32Array, top.shape, targets[0]!, { regions: ctx.regions, ignoreLabel: ctx.ignoreLabel });
+    const counts = pseudoDiceCounts((await top.data()) as Float32Array, top.shape, targets[0]!, { regions: ctx.regions, ignoreLabel: ctx.ignoreLabel });
     for (const o of outs) o.dispose();
     return { loss: l, counts };
   } finally {
@@ -231,7 +233,7 @@ export async function runTrainingLoop(ctx: TrainerContext, opt: Optimizer, sched
       for (let it = 0; it < spec.numIterationsPerEpoch; it++) {
         checkAbort(events.signal);
         const b = await trainProducer.next();
-        const l = trainStep(ctx, opt, vars, loss, b);
+        const l = await trainStep(ctx, opt, vars, loss, b);
         trainLosses.push(l);
         events.onIteration?.({ phase: "train", epoch, iteration: it, total: spec.numIterationsPerEpoch, loss: l });
         events.onProgress?.({ task, done: it + 1, total, detail: { loss: l.toFixed(4) } });
@@ -241,7 +243,7 @@ export async function runTrainingLoop(ctx: TrainerContext, opt: Optimizer, sched
       for (let it = 0; it < spec.numValIterationsPerEpoch; it++) {
         checkAbort(events.signal);
         const b = await valProducer.next();
-        const r = validationStep(ctx, loss, b);
+        const r = await validationStep(ctx, loss, b);
         valLosses.push(r.loss);
         if (counts) addCounts(counts, r.counts); else counts = r.counts;
         events.onIteration?.({ phase: "val", epoch, iteration: it, total: spec.numValIterationsPerEpoch, loss: r.loss });
@@ -265,6 +267,7 @@ export async function runTrainingLoop(ctx: TrainerContext, opt: Optimizer, sched
       const content = (): CheckpointContent => ({
         networkWeights: ctx.network.stateDict(), optimizer: opt, logging, bestEma, currentEpoch: finished, ...ctx.checkpointMeta,
       });
+      await cacheOnCpu([...vars, ...opt.stateTensors()]);
       // A NaN EMA (no foreground anywhere yet) never counts as a new best, as in Python (nan > x is False).
       const newBest = !Number.isNaN(ema) && (bestEma === null || ema > bestEma);
       if (newBest) {

@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Dataset } from "../../facade.js";
 import { backendInfo } from "../../backend/index.js";
+import { applyBackendFlag, BACKEND_FLAG_HELP } from "../backend-flag.js";
 import { lookupPath, type Paths } from "../../config/env.js";
 import { ConfigError } from "../../errors.js";
 import { exists } from "../../util/fs.js";
@@ -112,7 +113,9 @@ export function register(program: Command): void {
     .option("--seed <n>", "seed for training", positiveInt, 12345)
     .option("--checkpoint <path-or-url>", "nnssl checkpoint to adapt", EXAMPLE_CHECKPOINT)
     .option("--work <folder>", "folder for preprocessed data and results", path.join(ROOT, ".nnssl-work"))
+    .option("--backend <name>", BACKEND_FLAG_HELP)
     .action(async (o) => {
+      await applyBackendFlag(o.backend);
       await runDemo({ epochs: o.epochs, iterations: o.iterations, valIterations: o.valIterations, fold: o.fold, scratch: o.scratch, work: path.resolve(o.work), seed: o.seed, checkpoint: o.checkpoint });
     });
 }

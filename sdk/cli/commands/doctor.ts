@@ -9,7 +9,9 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { backendInfo, tf } from "../../backend/index.js";
+import { adapterLine, probeWebgpu, type WebgpuAdapterReport } from "../../backend/webgpu.js";
 import { PATH_NAMES, lookupPath } from "../../config/env.js";
+import { applyBackendFlag, BACKEND_FLAG_HELP } from "../backend-flag.js";
 
 const JUPYTER = "/usr/bin/jupyter";
 const PYTHON = "/usr/bin/python3";
@@ -21,7 +23,9 @@ interface Check {
 
 export interface DoctorReport {
   versions: Record<string, string>;
-  backend: { name: string; provider: string; skipped: string[] };
+  backend: { name: string; provider: string; skipped: string[]; forced: boolean };
+  /** The WebGPU adapter Dawn finds (chosen or not), or why there is none. */
+  webgpu: { adapter: WebgpuAdapterReport | null; detail: string; chosen: boolean };
   paths: Record<string, { value: string | null; exists: boolean }>;
   jupyter: Check;
   tslabKernel: Check;
@@ -94,6 +98,10 @@ async function jupyterChecks(): Promise<{ jupyter: Check; tslabKernel: Check }> 
 
 export async function doctor(): Promise<DoctorReport> {
   const [backend, jup, pythonTorch, pythonNibabel] = await Promise.all([backendInfo(), jupyterChecks(), pythonModule("torch"), pythonModule("nibabel")]);
+  const probe = await probeWebgpu();
+  const webgpu = typeof probe === "string"
+    ? { adapter: null, detail: probe, chosen: false }
+    : { adapter: probe, detail: adapterLine(probe), chosen: backend.name === "webgpu" };
   const paths: DoctorReport["paths"] = {};
   for (const n of PATH_NAMES) {
     const v = lookupPath(n) ?? null;
@@ -107,7 +115,8 @@ export async function doctor(): Promise<DoctorReport> {
       tslab: moduleVersion("tslab"),
       typescript: moduleVersion("typescript"),
     },
-    backend: { name: backend.name, provider: backend.provider, skipped: backend.skipped },
+    backend: { name: backend.name, provider: backend.provider, skipped: backend.skipped, forced: backend.forced },
+    webgpu,
     paths,
     ...jup,
     pythonTorch,
@@ -119,8 +128,12 @@ export function formatDoctor(r: DoctorReport): string {
   const mark = (c: Check) => `${c.ok ? "ok     " : "missing"} ${c.detail}`;
   const lines = [
     ...Object.entries(r.versions).map(([k, v]) => `${k.padEnd(24)} ${v}`),
-    `${"backend".padEnd(24)} ${r.backend.name} via ${r.backend.provider}`,
+    `${"backend".padEnd(24)} ${r.backend.name} via ${r.backend.provider}${r.backend.forced ? " (forced by --backend / NNSSL_ADAPT_BACKEND)" : ""}`,
     ...r.backend.skipped.map((s) => `${"".padEnd(24)}   skipped ${s}`),
+    `${"webgpu adapter".padEnd(24)} ${r.webgpu.adapter ? `${r.webgpu.chosen ? "chosen " : "available, not chosen:"} ${r.webgpu.detail}` : `none: ${r.webgpu.detail}`}`,
+    ...(r.webgpu.adapter
+      ? [`${"".padEnd(24)}   limits: maxBufferSize ${r.webgpu.adapter.limits.maxBufferSize}, maxStorageBufferBindingSize ${r.webgpu.adapter.limits.maxStorageBufferBindingSize}, shader-f16 ${r.webgpu.adapter.shaderF16 ? "yes" : "no"}`]
+      : []),
     ...Object.entries(r.paths).map(([k, p]) => `${k.padEnd(24)} ${p.value === null ? `not set (export ${k}=/path/to/folder)` : `${p.value}${p.exists ? "" : " (does not exist yet)"}`}`),
     `${"jupyter".padEnd(24)} ${mark(r.jupyter)}`,
     `${"tslab kernel".padEnd(24)} ${mark(r.tslabKernel)}`,
@@ -135,7 +148,9 @@ export function register(program: Command): void {
     .command("doctor")
     .description("versions, active backend, nnU-Net folders and whether Jupyter/tslab and python3-torch are set up")
     .option("--json", "print the report as JSON")
-    .action(async (opts: { json?: boolean }) => {
+    .option("--backend <name>", BACKEND_FLAG_HELP)
+    .action(async (opts: { json?: boolean; backend?: string }) => {
+      await applyBackendFlag(opts.backend);
       const r = await doctor();
       process.stdout.write((opts.json ? JSON.stringify(r, null, 2) : formatDoctor(r)) + "\n");
     });

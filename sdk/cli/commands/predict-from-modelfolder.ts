@@ -1,5 +1,6 @@
 // nnUNetv2_predict_from_modelfolder: upstream's predict_entry_point_modelfolder flags.
 
+import { applyBackendFlag, backendArg } from "../backend-flag.js";
 import type { ArgSpec, ParserSpec } from "../argparse.js";
 import { ConfigError } from "../../errors.js";
 import { parseFolds, runPrediction } from "../../inference/run-prediction.js";
@@ -19,8 +20,9 @@ export const COMMON_PREDICT_ARGS: ArgSpec[] = [
   { flags: ["-npp"], type: "int", default: Number(process.env.nnUNet_npp) || 3, help: "Number of worker threads used for preprocessing." },
   { flags: ["-nps"], type: "int", default: Number(process.env.nnUNet_nps) || 3, help: "Number of worker threads used for segmentation export." },
   { flags: ["-prev_stage_predictions"], default: null, help: "Folder containing the predictions of the previous stage (cascade; not supported)." },
-  { flags: ["-device"], default: null, choices: ["cpu", "gpu", "cuda", "mps"], help: "cpu or gpu (gpu needs @tensorflow/tfjs-node-gpu). Default: the fastest backend present." },
+  { flags: ["-device"], default: null, choices: ["cpu", "gpu", "cuda", "mps"], help: "cpu or gpu: gpu (or cuda) needs a GPU backend (webgpu on a GPU, or @tensorflow/tfjs-node-gpu). Default: the fastest backend present." },
   { flags: ["--disable_progress_bar"], action: "store_true", help: "Disable the progress bar." },
+  backendArg,
 ];
 
 export const spec: ParserSpec = {
@@ -36,12 +38,13 @@ export const spec: ParserSpec = {
 /** Maps the shared flags to runPrediction options and runs it. */
 export async function runWithModelFolder(modelFolder: string, args: Record<string, any>, parts: { numParts?: number; partId?: number } = {}): Promise<void> {
   if (args.prev_stage_predictions) throw new ConfigError("-prev_stage_predictions: cascaded configurations are not supported by nnssl-adapt");
+  await applyBackendFlag(args.backend);
   const progress = args.disable_progress_bar ? undefined : terminalProgress();
   try {
     const done = await runPrediction(modelFolder, {
       input: args.i, output: args.o, folds: parseFolds(args.f), checkpoint: args.chk, tta: !args.disable_tta,
       stepSize: args.step_size, saveProbabilities: args.save_probabilities, continuePrediction: args.continue_prediction,
-      npp: args.npp, nps: args.nps, device: args.device ?? undefined, ...parts,
+      npp: args.npp, nps: args.nps, device: args.device ?? undefined, backend: args.backend ?? undefined, ...parts,
       onCase: (id, done, total) => process.stderr.write(`${id}: done (${done}/${total})\n`),
       ...(progress ? { onProgress: progress } : {}),
     });

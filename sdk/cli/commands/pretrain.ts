@@ -1,5 +1,6 @@
 // `nnssl-adapt pretrain`: nnssl's MAE pretraining on unlabelled volumes, writing an nnssl checkpoint.
 
+import { applyBackendFlag, BACKEND_FLAG_HELP } from "../backend-flag.js";
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
 import { pretrainMae } from "../../pretraining/mae-trainer.js";
@@ -37,7 +38,9 @@ export function register(program: Command): void {
     .option("--block <n>", "mask block edge in voxels", int, 8)
     .option("--seed <n>", "random seed", int, 12345)
     .option("--name <name>", "pretraining dataset name recorded in the plan (default: the input folder's name)")
+    .option("--backend <name>", BACKEND_FLAG_HELP)
     .action(async (o) => {
+      await applyBackendFlag(o.backend);
       if (!["ResidualEncoderUNet", "ResEncL"].includes(o.arch)) throw new ConfigError(`invalid --arch: ${o.arch} (expected ResidualEncoderUNet or ResEncL)`);
       const bar = terminalProgress();
       const t0 = Date.now();

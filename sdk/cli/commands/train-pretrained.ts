@@ -1,6 +1,7 @@
 // nnUNetv2_train_pretrained: the fork's run_training_from_pretrained.py flags. DATASET CONFIGURATION FOLD are
 // positional as upstream; the seed README's `-d/-c/-f` spelling is accepted too. Maps the flags to trainPretrained().
 
+import { applyBackendFlag, backendArg } from "../backend-flag.js";
 import { UsageError, type ArgSpec, type ParserSpec } from "../argparse.js";
 import { terminalProgress } from "../progress.js";
 import { trainPretrained, type TrainOptions, type TrainingRun } from "../../training/run-training.js";
@@ -27,6 +28,7 @@ export function trainingArgs(defaults: { trainer: string; plans: string | null }
     { flags: ["--val_best"], action: "store_true", help: "Validate with checkpoint_best.pth instead of checkpoint_final.pth" },
     { flags: ["--disable_checkpointing"], action: "store_true", help: "Write no checkpoints" },
     { flags: ["-device"], default: "cpu", choices: ["cpu", "gpu", "cuda", "mps"], help: "Device recorded in the checkpoint; the tfjs backend is picked automatically (see nnssl-adapt doctor)" },
+    backendArg,
     { flags: ["-overwrite_ckpt_path"], default: null, help: "Pretrained checkpoint to use instead of plans pretrain_info.checkpoint_path" },
     { flags: ["--num_epochs"], type: "int", help: "Override the trainer's number of epochs" },
     { flags: ["--num_iterations_per_epoch"], type: "int", help: "Override the training iterations per epoch (250)" },
@@ -57,6 +59,7 @@ export function toTrainOptions(prog: string, a: Record<string, any>): TrainOptio
     exportValidationProbabilities: a.npz, disableCheckpointing: a.disable_checkpointing, device: a.device === "mps" ? "cpu" : a.device,
     overwriteCkptPath: a.overwrite_ckpt_path,
   };
+  if (a.backend != null) o.backend = a.backend;
   if (a.num_epochs != null) o.numEpochs = a.num_epochs;
   if (a.initial_lr != null) o.initialLr = a.initial_lr;
   if (a.num_iterations_per_epoch != null) o.numIterationsPerEpoch = a.num_iterations_per_epoch;
@@ -68,6 +71,7 @@ export function toTrainOptions(prog: string, a: Record<string, any>): TrainOptio
 
 /** Runs a training with a bar per epoch on stderr and upstream's log lines on stdout. */
 export async function runTrainingCommand(fn: (o: TrainOptions) => Promise<TrainingRun>, o: TrainOptions): Promise<TrainingRun> {
+  await applyBackendFlag(o.backend);
   const bar = terminalProgress();
   const out = (line: string) => process.stdout.write(line + "\n");
   try {
