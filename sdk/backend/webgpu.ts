@@ -12,6 +12,7 @@ import { delimiter, join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { registerWebgpuNormKernels } from "./webgpu-norm.js";
+import { patchRank5Kernels } from "./webgpu-rank5.js";
 
 export const WEBGPU_BACKEND_NAME = "webgpu";
 
@@ -67,8 +68,13 @@ interface Found {
 
 let probed: Promise<Found | string> | undefined;
 let registered: Promise<WebgpuStatus> | undefined;
-/** Set when the device is lost or reports an error nobody caught; every later kernel call fails with it. */
+/** Set when the device is lost; every later kernel call fails with it. */
 let deviceFault: string | null = null;
+/**
+ * A GPU error nobody caught (an invalid shader or binding). WebGPU reports it asynchronously, so it is thrown by the
+ * next kernel call rather than by the one that caused it; the outputs computed in between are not to be trusted.
+ */
+let pendingError: string | null = null;
 
 function describe(adapter: GPUAdapter): WebgpuAdapterReport {
   const info = adapter.info;
@@ -208,18 +214,20 @@ async function register(): Promise<WebgpuStatus> {
     0, // never picked by tfjs on its own: initBackend() decides
   );
   guardBackend(mod.WebGPUBackend, report);
+  patchRank5Kernels(WEBGPU_BACKEND_NAME);
   registerWebgpuNormKernels(WEBGPU_BACKEND_NAME);
   return { available: true, reason: adapterLine(report), adapter: report };
 }
 
 function watchDevice(device: GPUDevice): void {
   deviceFault = null;
+  pendingError = null;
   void device.lost.then((info) => {
     // "destroyed" is our own teardown (tf.removeBackend); anything else means the GPU went away (driver reset, TDR).
     if (info.reason !== "destroyed") deviceFault = `the GPU device was lost: ${info.message || info.reason}`;
   });
   device.addEventListener("uncapturederror", (ev) => {
-    deviceFault ??= `WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message.split("\n")[0]}`;
+    pendingError ??= (ev as GPUUncapturedErrorEvent).error.message.split("\n")[0]!;
   });
 }
 
@@ -241,6 +249,11 @@ function guardBackend(Backend: typeof WebGPUBackend, report: WebgpuAdapterReport
   const run = proto.runWebGPUProgram as (this: WebGPUBackend, program: { outputShape: number[] }, inputs: tf.TensorInfo[], ...rest: unknown[]) => tf.TensorInfo;
   proto.runWebGPUProgram = function (this: WebGPUBackend, program: { outputShape: number[]; constructor: { name: string } }, inputs: tf.TensorInfo[], ...rest: unknown[]) {
     if (deviceFault) throw new Error(`webgpu: ${deviceFault}; restart the process (nnssl-adapt doctor shows the adapter)`);
+    if (pendingError) {
+      const message = pendingError;
+      pendingError = null;
+      throw new Error(`webgpu: an earlier GPU operation failed, so recent results are invalid: ${message}`);
+    }
     for (const t of [...inputs, { shape: program.outputShape, dtype: "float32" } as tf.TensorInfo]) {
       const bytes = byteSize(t.shape, t.dtype);
       if (bytes > limit) throw new GpuLimitError(t.shape, bytes, limit, program.constructor.name);
