@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { initBackend, tf } from "../../sdk/backend/index.js";
+import { backendInfo, initBackend, tf } from "../../sdk/backend/index.js";
+import { useWebgpu, webgpuSkipReason } from "../helpers/webgpu.js";
 import { parseNpy } from "../../sdk/io/npy.js";
 import { EvaAttention } from "../../sdk/networks/eva-block.js";
 import { buildNetwork } from "../../sdk/networks/index.js";
@@ -42,8 +43,8 @@ beforeAll(async () => {
   await initBackend();
 });
 
-describe.each(["ResidualEncoderUNet_2ch", "PlainConvUNet_aniso", "Primus_tiny"])("Network.forward(x) on fixture %s", (name) => {
-  it("matches PyTorch's eval outputs within 1e-4 for every deep-supervision output", async () => {
+/** Runs the fixture's network on its input and compares every output with PyTorch's, on the active backend. */
+async function expectFixtureOutputs(name: string): Promise<void> {
     const { cfg, net } = await fixtureNetwork(name);
     await net.loadStateDict(join(FIXTURES, name, "state_dict.pth"));
     const input = await readNpyFile(join(FIXTURES, name, "input.npy"));
@@ -54,12 +55,32 @@ describe.each(["ResidualEncoderUNet_2ch", "PlainConvUNet_aniso", "Primus_tiny"])
     for (const [i, ref] of cfg.outputs.entries()) {
       const expected = await readNpyFile(join(FIXTURES, name, ref.file));
       expect(outs[i]!.shape).toEqual(ref.shape);
-      const diff = maxAbsDiff(outs[i]!.dataSync() as Float32Array, expected.data as Float32Array);
-      console.log(`${name} output_${i}: max abs diff ${diff.toExponential(2)}`);
+      const diff = maxAbsDiff((await outs[i]!.data()) as Float32Array, expected.data as Float32Array);
+      console.log(`${name} output_${i} on ${tf.getBackend()}: max abs diff ${diff.toExponential(2)}`);
       expect(diff).toBeLessThan(1e-4);
     }
     tf.dispose([x, ...outs]);
     net.dispose();
+}
+
+const FIXTURE_NAMES = ["ResidualEncoderUNet_2ch", "PlainConvUNet_aniso", "Primus_tiny"];
+
+describe.each(FIXTURE_NAMES)("Network.forward(x) on fixture %s", (name) => {
+  it("matches PyTorch's eval outputs within 1e-4 for every deep-supervision output", async () => {
+    await initBackend();
+    await expectFixtureOutputs(name);
+  });
+});
+
+describe.skipIf(webgpuSkipReason !== null).each(FIXTURE_NAMES)("Network.forward(x) on the webgpu backend, fixture %s", (name) => {
+  it("matches PyTorch's eval outputs within 1e-4 for every deep-supervision output", async () => {
+    await useWebgpu();
+    try {
+      await expectFixtureOutputs(name);
+    } finally {
+      await initBackend();
+      await tf.setBackend((await backendInfo()).name);
+    }
   });
 });
 
