@@ -1,7 +1,8 @@
 // tfjs-backend-webgpu 4.22 generates invalid WGSL for some kernels on rank-5 tensors, which is every tensor of a 3D
 // U-Net: its shaders index the rank-5 coordinate type (a struct, `vec5`) like a vector. Found by the webgpu kernel tests:
-// PadV2 (anisotropic conv padding), Reverse (mirroring at inference) and the binary ops whose other operand is a short
-// vector (bias and gamma/beta broadcasts: the "shared" program). The wrappers below run the package's own kernels on
+// PadV2 (anisotropic conv padding), Reverse (mirroring at inference), Select (tf.where, in LeakyReLU's gradient; it
+// refuses rank 5 outright) and the binary ops whose other operand is a short vector (bias and gamma/beta broadcasts:
+// the "shared" program). The wrappers below run the package's own kernels on
 // reshaped views of rank 4 or less that compute the same thing; reshapes are free (they share the GPU buffer).
 
 import * as tf from "@tensorflow/tfjs";
@@ -109,6 +110,18 @@ function wrapReverse(orig: Kernel): Kernel {
   };
 }
 
+function wrapSelect(orig: Kernel): Kernel {
+  return (args) => {
+    const { condition, t, e } = args.inputs as { condition: TensorInfo; t: TensorInfo; e: TensorInfo };
+    if (t.shape.length < 5) return orig(args);
+    // tf.where broadcasts all three to one shape before the kernel, so it is elementwise: flat views.
+    if (size(condition.shape) !== size(t.shape)) return orig(args);
+    const shape = [size(t.shape)];
+    const out = withViews(args.backend, (view) => orig({ ...args, inputs: { condition: view(condition, shape), t: view(t, shape), e: view(e, shape) } }) as TensorInfo);
+    return reshapeResult(args.backend, out, t.shape.slice());
+  };
+}
+
 /** Replaces the affected webgpu kernels of `backendName` by the wrappers (once). */
 export function patchRank5Kernels(backendName: string): void {
   reshape = tf.getKernel("Reshape", backendName)!.kernelFunc as unknown as Kernel;
@@ -122,4 +135,5 @@ export function patchRank5Kernels(backendName: string): void {
   for (const name of BINARY_KERNELS) replace(name, wrapBinary);
   replace("PadV2", wrapPad);
   replace("Reverse", wrapReverse);
+  replace("Select", wrapSelect);
 }

@@ -139,6 +139,13 @@ describe.skipIf(webgpuSkipReason !== null)(`webgpu kernels against the CPU refer
         [input([2, 3, 4, 5]), input([2, 3, 4, 5])], 16));
     await expectSame("broadcast", vg((a, b) => tf.sub(a, b), [input([2, 3, 4, 5]), input([5])], 17));
     await expectSame("leakyRelu/relu", vg((a) => tf.add(tf.leakyRelu(a, 0.01), tf.relu(a)), [input([3, 4, 5])], 18));
+    await expectSame("leakyRelu rank 5", vg((a) => tf.leakyRelu(a, 0.01), [input([2, 3, 4, 2, 3])], 24));
+    const [wa, wb] = [input([2, 3, 2, 4, 3]), input([2, 3, 2, 4, 3])];
+    await expectSame("where rank 5", () => {
+      const a = tf.tensor(wa.a, wa.shape), b = tf.tensor(wb.a, wb.shape);
+      return [tf.where(tf.greater(a, b), a, b)];
+    });
+    await expectSame("reverse rank 5", vg((a) => tf.reverse(a, [1, 3]), [input([2, 3, 4, 2, 3])], 26));
     await expectSame("avgPool", vg((a) => avgPoolNd(a, [2, 2, 2]), [input([1, 4, 6, 5, 3])], 19));
   });
 
