@@ -12,7 +12,7 @@ import { delimiter, join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { registerWebgpuNormKernels } from "./webgpu-norm.js";
-import { patchRank5Kernels } from "./webgpu-rank5.js";
+import { patchTfjsWebgpuKernels } from "./webgpu-workarounds.js";
 
 export const WEBGPU_BACKEND_NAME = "webgpu";
 
@@ -214,7 +214,7 @@ async function register(): Promise<WebgpuStatus> {
     0, // never picked by tfjs on its own: initBackend() decides
   );
   guardBackend(mod.WebGPUBackend, report);
-  patchRank5Kernels(WEBGPU_BACKEND_NAME);
+  patchTfjsWebgpuKernels(WEBGPU_BACKEND_NAME, adapter.limits.maxStorageBuffersPerShaderStage);
   registerWebgpuNormKernels(WEBGPU_BACKEND_NAME);
   return { available: true, reason: adapterLine(report), adapter: report };
 }

@@ -146,6 +146,8 @@ describe.skipIf(webgpuSkipReason !== null)(`webgpu kernels against the CPU refer
       return [tf.where(tf.greater(a, b), a, b)];
     });
     await expectSame("reverse rank 5", vg((a) => tf.reverse(a, [1, 3]), [input([2, 3, 4, 2, 3])], 26));
+    const many = Array.from({ length: 40 }, (_, i) => input([3, 2], 1, i));
+    await expectSame("addN of 40 tensors", () => [tf.addN(many.map((m) => tf.tensor(m.a, m.shape)))]);
     await expectSame("avgPool", vg((a) => avgPoolNd(a, [2, 2, 2]), [input([1, 4, 6, 5, 3])], 19));
   });
 

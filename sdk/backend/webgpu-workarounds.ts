@@ -4,6 +4,8 @@
 // refuses rank 5 outright) and the binary ops whose other operand is a short vector (bias and gamma/beta broadcasts:
 // the "shared" program). The wrappers below run the package's own kernels on
 // reshaped views of rank 4 or less that compute the same thing; reshapes are free (they share the GPU buffer).
+// Also: its AddN binds every input at once, so summing more tensors than the adapter's maxStorageBuffersPerShaderStage
+// (tf.addN over a network's gradients) is an invalid pipeline; the wrapper sums in groups.
 
 import * as tf from "@tensorflow/tfjs";
 
@@ -122,8 +124,33 @@ function wrapSelect(orig: Kernel): Kernel {
   };
 }
 
+function wrapAddN(orig: Kernel, maxInputs: number): Kernel {
+  return (args) => {
+    // AddN's inputs are an array (tf.addN passes its tensor list as the inputs map).
+    let ts = args.inputs as unknown as TensorInfo[];
+    if (ts.length <= maxInputs) return orig(args);
+    const partials: TensorInfo[] = [];
+    while (ts.length > maxInputs) {
+      const next: TensorInfo[] = [];
+      for (let i = 0; i < ts.length; i += maxInputs) {
+        const group = ts.slice(i, i + maxInputs);
+        if (group.length === 1) next.push(group[0]!);
+        else {
+          const s = orig({ ...args, inputs: group as unknown as Record<string, TensorInfo> }) as TensorInfo;
+          partials.push(s);
+          next.push(s);
+        }
+      }
+      ts = next;
+    }
+    const out = orig({ ...args, inputs: ts as unknown as Record<string, TensorInfo> }) as TensorInfo;
+    for (const p of partials) (args.backend as unknown as { disposeData(id: object): void }).disposeData(p.dataId);
+    return out;
+  };
+}
+
 /** Replaces the affected webgpu kernels of `backendName` by the wrappers (once). */
-export function patchRank5Kernels(backendName: string): void {
+export function patchTfjsWebgpuKernels(backendName: string, maxStorageBuffersPerShaderStage: number): void {
   reshape = tf.getKernel("Reshape", backendName)!.kernelFunc as unknown as Kernel;
   const replace = (name: string, wrap: (k: Kernel) => Kernel) => {
     const k = tf.getKernel(name, backendName);
@@ -136,4 +163,6 @@ export function patchRank5Kernels(backendName: string): void {
   replace("PadV2", wrapPad);
   replace("Reverse", wrapReverse);
   replace("Select", wrapSelect);
+  // One binding is the output.
+  replace("AddN", (k) => wrapAddN(k, Math.max(2, maxStorageBuffersPerShaderStage - 1)));
 }
