@@ -11,8 +11,8 @@ import { ConfigError, InputError } from "../errors.js";
 import { warn } from "../warnings.js";
 import { exists, writeJsonAtomic } from "../util/fs.js";
 import type { ProgressCallback } from "../util/progress.js";
-import { loadPlans, resolveConfiguration, type Plans } from "../planning/plans.js";
-import { loadDatasetJson, maybeConvertToDatasetName, channelNames } from "../dataset/raw.js";
+import { loadPlans, resolveConfiguration, type ConfigurationPlan, type Plans } from "../planning/plans.js";
+import { loadDatasetJson, maybeConvertToDatasetName, channelNames, type DatasetJson } from "../dataset/raw.js";
 import { LabelManager } from "../dataset/labels.js";
 import { buildNetwork } from "../networks/build-network.js";
 import type { TransferReport } from "../networks/pretrained.js";
@@ -26,8 +26,13 @@ import { loadPretrainedFromPlans, type PretrainInfo } from "./pretrained-weights
 import { performActualValidation } from "./final-validation.js";
 import {
   buildOptimizer, deepSupervisionScales, defaultNumWorkers, learningRateSchedule, maybeLoadCheckpointForContinue,
-  runTrainingLoop, type TrainerContext, type TrainerEvents,
+  runTrainingLoop, type LoopResult, type LoopStart, type TrainerContext, type TrainerEvents,
 } from "./trainer.js";
+import type { AugmentationConfig } from "./augmentation/initial-patch-size.js";
+import type { LoaderConfig } from "./data-loader.js";
+import type { LrSchedule } from "./lr-schedule.js";
+import type { Optimizer } from "./optimizers.js";
+import type { Network } from "../networks/network.js";
 
 export interface TrainOptions extends TrainerEvents {
   /** Dataset id (123), "123" or "Dataset123_Name". */
@@ -150,7 +155,64 @@ export function train(opts: TrainOptions): Promise<TrainingRun> {
   return runTraining({ ...opts, plans: opts.plans ?? "nnUNetPlans", trainer: opts.trainer ?? "nnUNetTrainer" });
 }
 
-async function runTraining(o: TrainOptions): Promise<TrainingRun> {
+/** Everything a run is about, resolved from the options, folders, plans and dataset.json; nothing built or written yet. */
+export interface ResolvedRun {
+  options: TrainOptions;
+  backend: string;
+  datasetName: string;
+  /** `$nnUNet_preprocessed/DatasetXXX`. */
+  preprocessedBase: string;
+  plansFile: string;
+  /** The plans as this run uses them (plans_name with "__from_scratch", checkpoint path overridden). */
+  plans: Plans;
+  configuration: ConfigurationPlan;
+  spec: TrainerSpec;
+  fromScratch: boolean;
+  pretrainInfo: PretrainInfo | null;
+  /** Loads plans.pretrain_info weights (trainer uses them, not --from_scratch, and a checkpoint path is set). */
+  usePretrained: boolean;
+  /** The trainer's learning rate for this run (its from-scratch rate when no weights are loaded). */
+  initialLr: number;
+  datasetJson: DatasetJson;
+  labels: LabelManager;
+  inputChannels: number;
+  numClasses: number;
+  outputFolderBase: string;
+  outputFolder: string;
+  dataFolder: string;
+  split: { train: string[]; val: string[] };
+  seed: number;
+  numWorkers: number;
+}
+
+/** Mirror axes of one run: patch axes for inference (checkpoint, final validation) and 3-D-form axes for the transforms. */
+export interface MirrorAxes {
+  /** inference_allowed_mirroring_axes; null for the _nomirroring trainers. */
+  inference: number[] | null;
+  /** Axes the training transforms flip, in the 3-D form of TransformConfig (2-D configurations: shifted by one). */
+  training: number[];
+}
+
+/** configure_rotation_dummyDA_mirroring_and_inital_patch_size's mirror axes, computed once: all spatial axes. */
+export function mirrorAxesFor(aug: AugmentationConfig, is2d: boolean): MirrorAxes {
+  return { inference: [...aug.mirrorAxes], training: is2d ? aug.mirrorAxes.map((a) => a + 1) : [...aug.mirrorAxes] };
+}
+
+/** The trainer as built for a run: network, optimizer, learning-rate schedule and the loop's context. */
+export interface BuiltTrainer {
+  network: Network;
+  optimizer: Optimizer;
+  schedule: LrSchedule;
+  ctx: TrainerContext;
+  log: TrainingLogFile;
+  patchSize: number[];
+  augmentation: AugmentationConfig;
+  mirror: MirrorAxes;
+  dsScales: number[][] | null;
+}
+
+/** Checks the flags and resolves folders, plans, configuration, trainer, labels and split. Creates the fold folder. */
+export async function resolveRun(o: TrainOptions): Promise<ResolvedRun> {
   if (o.validationOnly && o.continueTraining) throw new ConfigError("--val and --c cannot be combined");
   if (o.validationWithBest && o.disableCheckpointing) throw new ConfigError("--val_best is not compatible with --disable_checkpointing");
   if (o.fold !== "all" && (!Number.isInteger(o.fold) || o.fold < 0)) throw new ConfigError(`invalid fold: ${o.fold} (expected 0, 1, ... or all)`);
@@ -178,8 +240,6 @@ async function runTraining(o: TrainOptions): Promise<TrainingRun> {
   const datasetJsonFile = path.join(preBase, "dataset.json");
   const datasetJson = await loadDatasetJson(datasetJsonFile);
   const lm = new LabelManager(datasetJson.labels, datasetJson.regions_class_order ?? null, { file: datasetJsonFile });
-  const inputChannels = Object.keys(channelNames(datasetJson)).length;
-  const numClasses = lm.numSegmentationHeads;
   if (spec.batchSize === null) spec = { ...spec, batchSize: cfg.batch_size };
 
   const outputFolderBase = path.join(results, datasetName, `${spec.name}__${plans.plans_name}__${o.configuration}`);
@@ -189,123 +249,170 @@ async function runTraining(o: TrainOptions): Promise<TrainingRun> {
   const ids = await listCaseIds(dataFolder);
   if (ids.length === 0) throw new InputError("no preprocessed cases (<case>.npy) found", { file: dataFolder });
   const split = await doSplit(preBase, ids, o.fold);
+  const usePretrained = spec.usesPretrainedWeights && !fromScratch && info !== null && info.checkpoint_path !== null;
+  // [MN]: the scratch learning rate follows pretrain_info.checkpoint_path being None.
+  const initialLr = spec.usesPretrainedWeights && !usePretrained && spec.initialLrFromScratch !== null ? spec.initialLrFromScratch : spec.initialLr;
+  return {
+    options: o, backend, datasetName, preprocessedBase: preBase, plansFile, plans, configuration: cfg, spec, fromScratch, pretrainInfo: info,
+    usePretrained, initialLr, datasetJson, labels: lm, inputChannels: Object.keys(channelNames(datasetJson)).length, numClasses: lm.numSegmentationHeads,
+    outputFolderBase, outputFolder, dataFolder, split, seed: o.seed ?? randomInt(0, 2 ** 31 - 1), numWorkers: o.numWorkers ?? defaultNumWorkers(),
+  };
+}
 
+/** Builds network, optimizer, schedule and the data/augmentation settings of the loop (upstream's trainer.initialize). */
+export function buildTrainer(r: ResolvedRun): BuiltTrainer {
+  const { spec, configuration: cfg, labels: lm, options: o } = r;
   const patch = cfg.patch_size;
   const is2d = patch.length === 2;
   const aug = configureAugmentation(patch);
+  const mirror = mirrorAxesFor(aug, is2d);
   const p3 = (p: readonly number[]) => (is2d ? [1, p[0]!, p[1]!] : [...p]) as [number, number, number];
   const strides = (cfg.architecture?.arch_kwargs as { strides?: number[][] } | null | undefined)?.strides;
   const useDs = spec.enableDeepSupervision && Array.isArray(strides) && strides.length > 1;
   const dsScales = useDs ? deepSupervisionScales(strides!, is2d) : null;
-  const seed = o.seed ?? randomInt(0, 2 ** 31 - 1);
-  const numWorkers = o.numWorkers ?? defaultNumWorkers();
-  const network = buildNetwork(cfg.architecture as never, { inputChannels, numClasses, deepSupervision: useDs, patchSize: [...patch], seed });
-  const usePretrained = spec.usesPretrainedWeights && !fromScratch && info !== null && info.checkpoint_path !== null;
-  // [MN]: the scratch learning rate follows pretrain_info.checkpoint_path being None.
-  const initialLr = spec.usesPretrainedWeights && !usePretrained && spec.initialLrFromScratch !== null ? spec.initialLrFromScratch : spec.initialLr;
-  const optimizer = buildOptimizer(spec, network, initialLr);
-  const mirrorAxes = is2d ? aug.mirrorAxes.map((a) => a + 1) : aug.mirrorAxes;
-  const log = new TrainingLogFile(outputFolder, o.onLog ?? null);
-  const regions = lm.hasRegions;
-  const regionList = regions ? [...lm.foregroundRegions!.map((r) => (Array.isArray(r) ? [...r] : r)), ...(lm.ignoreLabel !== null ? [lm.ignoreLabel] : [])] : null;
+  const network = buildNetwork(cfg.architecture as never, { inputChannels: r.inputChannels, numClasses: r.numClasses, deepSupervision: useDs, patchSize: [...patch], seed: r.seed });
+  const optimizer = buildOptimizer(spec, network, r.initialLr);
+  const log = new TrainingLogFile(r.outputFolder, o.onLog ?? null);
+  const regionList = lm.hasRegions ? [...lm.foregroundRegions!.map((x) => (Array.isArray(x) ? [...x] : x)), ...(lm.ignoreLabel !== null ? [lm.ignoreLabel] : [])] : null;
+  const loaderConfig = (patchSize: readonly number[]): LoaderConfig => ({
+    patchSize: p3(patchSize), finalPatchSize: p3(patch), batchSize: spec.batchSize!, oversampleForegroundPercent: spec.oversampleForegroundPercent, hasIgnore: lm.hasIgnoreLabel,
+  });
   const ctx: TrainerContext = {
-    spec, network, is2d, numClasses, regions, ignoreLabel: lm.ignoreLabel, batchDice: Boolean(cfg.batch_dice), dsScales,
-    loader: {
-      train: { patchSize: p3(aug.initialPatchSize), finalPatchSize: p3(patch), batchSize: spec.batchSize!, oversampleForegroundPercent: spec.oversampleForegroundPercent, hasIgnore: lm.hasIgnoreLabel },
-      val: { patchSize: p3(patch), finalPatchSize: p3(patch), batchSize: spec.batchSize!, oversampleForegroundPercent: spec.oversampleForegroundPercent, hasIgnore: lm.hasIgnoreLabel },
-    },
+    spec, network, is2d, numClasses: r.numClasses, regions: lm.hasRegions, ignoreLabel: lm.ignoreLabel, batchDice: Boolean(cfg.batch_dice), dsScales,
+    loader: { train: loaderConfig(aug.initialPatchSize), val: loaderConfig(patch) },
     transforms: {
-      patchSize: p3(patch), is2d, doDummy2d: aug.doDummy2d, rotation: aug.rotation, mirrorAxes: is2d ? aug.mirrorAxes.map((a) => a + 1) : aug.mirrorAxes,
+      patchSize: p3(patch), is2d, doDummy2d: aug.doDummy2d, rotation: aug.rotation, mirrorAxes: mirror.training,
       maskChannels: (cfg.use_mask_for_norm ?? []).flatMap((m, c) => (m ? [c] : [])), regions: regionList, dsScales,
     },
-    folder: dataFolder, trainIds: split.train, valIds: split.val, outputFolder, seed, numWorkers,
+    folder: r.dataFolder, trainIds: r.split.train, valIds: r.split.val, outputFolder: r.outputFolder, seed: r.seed, numWorkers: r.numWorkers,
     disableCheckpointing: Boolean(o.disableCheckpointing),
     checkpointMeta: {
-      initArgs: { plans, configuration: o.configuration, fold: o.fold, dataset_json: datasetJson, device: o.device === "gpu" || o.device === "cuda" ? "cuda" : "cpu" },
+      initArgs: { plans: r.plans, configuration: o.configuration, fold: o.fold, dataset_json: r.datasetJson, device: o.device === "gpu" || o.device === "cuda" ? "cuda" : "cpu" },
       trainerName: spec.name,
-      inferenceAllowedMirroringAxes: is2d ? aug.mirrorAxes : mirrorAxes,
+      inferenceAllowedMirroringAxes: mirror.inference,
     },
     log,
   };
-  const run: TrainingRun = {
-    datasetName, configuration: o.configuration, fold: o.fold, trainerName: spec.name, plansName: plans.plans_name, outputFolderBase, outputFolder,
-    checkpointFinal: null, checkpointBest: null, logFile: o.validationOnly ? null : log.file, logging: emptyLogging(), bestEma: null, startEpoch: 0, epochsRun: 0,
-    resumedFrom: null, transfer: null, meanEpochSeconds: NaN, dataWaitSeconds: 0, validation: null, seed, numWorkers, backend,
-  };
-  const gtFolder = path.join(preBase, "gt_segmentations");
-  const validate = async () => {
-    if (o.skipValidation) return null;
-    if (split.val.length === 0) { warn("no validation cases in this fold: skipping the final validation"); return null; }
-    if (!(await exists(gtFolder))) { warn(`${gtFolder} not found: skipping the final validation (it needs the reference segmentations)`); return null; }
-    return performActualValidation({
-      network, plans, configurationName: o.configuration, datasetJson, trainerName: spec.name, mirrorAxes: ctx.checkpointMeta.inferenceAllowedMirroringAxes,
-      preprocessedFolder: dataFolder, gtFolder, valIds: split.val, outputFolder, saveProbabilities: o.exportValidationProbabilities,
-      ...(o.onValidationProgress ? { onProgress: o.onValidationProgress } : {}),
-    });
-  };
+  return { network, optimizer, schedule: learningRateSchedule(spec, r.initialLr), ctx, log, patchSize: [...patch], augmentation: aug, mirror, dsScales };
+}
 
+/** The run record before anything ran. */
+function emptyRun(r: ResolvedRun, b: BuiltTrainer): TrainingRun {
+  const o = r.options;
+  return {
+    datasetName: r.datasetName, configuration: o.configuration, fold: o.fold, trainerName: r.spec.name, plansName: r.plans.plans_name,
+    outputFolderBase: r.outputFolderBase, outputFolder: r.outputFolder, checkpointFinal: null, checkpointBest: null,
+    logFile: o.validationOnly ? null : b.log.file, logging: emptyLogging(), bestEma: null, startEpoch: 0, epochsRun: 0, resumedFrom: null,
+    transfer: null, meanEpochSeconds: NaN, dataWaitSeconds: 0, validation: null, seed: r.seed, numWorkers: r.numWorkers, backend: r.backend,
+  };
+}
+
+/** perform_actual_validation on the fold's validation cases (null when skipped, with the reason as a warning). */
+async function validate(r: ResolvedRun, b: BuiltTrainer): Promise<EvaluationSummary | null> {
+  const o = r.options;
+  if (o.skipValidation) return null;
+  if (r.split.val.length === 0) { warn("no validation cases in this fold: skipping the final validation"); return null; }
+  const gtFolder = path.join(r.preprocessedBase, "gt_segmentations");
+  if (!(await exists(gtFolder))) { warn(`${gtFolder} not found: skipping the final validation (it needs the reference segmentations)`); return null; }
+  return performActualValidation({
+    network: b.network, plans: r.plans, configurationName: o.configuration, datasetJson: r.datasetJson, trainerName: r.spec.name, mirrorAxes: b.mirror.inference,
+    preprocessedFolder: r.dataFolder, gtFolder, valIds: r.split.val, outputFolder: r.outputFolder, saveProbabilities: o.exportValidationProbabilities,
+    ...(o.onValidationProgress ? { onProgress: o.onValidationProgress } : {}),
+  });
+}
+
+/** `--val` / `--val_best`: loads checkpoint_final (or _best) and validates. */
+async function validateOnly(r: ResolvedRun, b: BuiltTrainer, run: TrainingRun): Promise<TrainingRun> {
+  const best = Boolean(r.options.validationWithBest);
+  const file = path.join(r.outputFolder, best ? "checkpoint_best.pth" : "checkpoint_final.pth");
+  if (!(await exists(file))) throw new InputError("checkpoint not found: --val needs a finished training (or --val_best a checkpoint_best.pth)", { file });
+  const ck = await loadCheckpoint(file);
+  await b.network.loadStateDict(ck.networkWeights as Map<string, never>);
+  Object.assign(run, { logging: ck.logging, bestEma: ck.bestEma, startEpoch: ck.currentEpoch, checkpointFinal: best ? null : file, checkpointBest: best ? file : null });
+  run.validation = await validate(r, b);
+  return run;
+}
+
+/** Copies plans.json, dataset.json and dataset_fingerprint.json next to the folds, as upstream does. */
+async function writeModelFolderFiles(r: ResolvedRun): Promise<void> {
+  await writeJsonAtomic(path.join(r.outputFolderBase, "plans.json"), r.plans);
+  await writeJsonAtomic(path.join(r.outputFolderBase, "dataset.json"), r.datasetJson);
+  const fp = path.join(r.preprocessedBase, "dataset_fingerprint.json");
+  if (await exists(fp)) await fsp.copyFile(fp, path.join(r.outputFolderBase, "dataset_fingerprint.json"));
+}
+
+/** `--c` restores a checkpoint; otherwise the pretrained weights are loaded (or the run starts from its initialisation). */
+async function initialWeights(r: ResolvedRun, b: BuiltTrainer, run: TrainingRun): Promise<LoopStart> {
+  let start: LoopStart = { epoch: 0, logging: emptyLogging(), bestEma: null };
+  if (r.options.continueTraining) {
+    const restored = await maybeLoadCheckpointForContinue(b.ctx, b.optimizer);
+    if (restored) {
+      start = restored;
+      run.resumedFrom = restored.file;
+      await b.log.print(`Continuing from ${path.basename(restored.file)} at epoch ${restored.epoch}`);
+    } else {
+      warn(`${r.outputFolder}: no checkpoint to continue from, starting a new training`);
+    }
+  }
+  if (!run.resumedFrom && r.usePretrained) {
+    run.transfer = await loadPretrainedFromPlans(b.network, r.pretrainInfo, null, { numInputChannels: r.inputChannels, patchSize: b.patchSize });
+    await b.log.print(`Loaded pretrained weights from ${r.pretrainInfo!.checkpoint_path}: ${run.transfer.loaded.length} state-dict entries transferred, ${run.transfer.random.length} left at their initialisation`);
+  } else if (!run.resumedFrom && r.spec.usesPretrainedWeights && !r.fromScratch) {
+    throw new ConfigError("plans have no pretrain_info.checkpoint_path: pass -overwrite_ckpt_path PATH, or --from_scratch to train without pretrained weights", { file: r.plansFile });
+  }
+  return start;
+}
+
+/** debug.json and the log header (trainer, plans, configuration, split). */
+async function writeRunHeader(r: ResolvedRun, b: BuiltTrainer): Promise<void> {
+  const o = r.options;
+  await writeJsonAtomic(path.join(r.outputFolder, "debug.json"), {
+    trainer: r.spec, initial_lr: r.initialLr, seed: r.seed, num_workers: r.numWorkers, backend: r.backend, batch_size: r.spec.batchSize, patch_size: b.patchSize,
+    initial_patch_size: b.augmentation.initialPatchSize, do_dummy_2d_data_aug: b.augmentation.doDummy2d, deep_supervision_scales: b.dsScales, fold: o.fold,
+    num_train_cases: r.split.train.length, num_val_cases: r.split.val.length, from_scratch: r.fromScratch,
+  });
+  await b.log.print(`Trainer ${r.spec.name}, plans ${r.plans.plans_name}, configuration ${o.configuration}, fold ${o.fold}, seed ${r.seed}, backend ${r.backend}, ${r.numWorkers} augmentation worker(s)`);
+  await b.log.print("This is the configuration used by this training:");
+  await b.log.print(`Configuration name: ${o.configuration}`);
+  await b.log.print(` ${JSON.stringify(r.configuration)}`);
+  await b.log.print(`This split has ${r.split.train.length} training and ${r.split.val.length} validation cases.`);
+}
+
+/** checkpoint_final.pth (unless nothing ran and one exists), checkpoint_latest.pth removed, as on_train_end. */
+async function finishCheckpoints(r: ResolvedRun, b: BuiltTrainer, loop: LoopResult, run: TrainingRun): Promise<void> {
+  if (b.ctx.disableCheckpointing) return;
+  const final = path.join(r.outputFolder, "checkpoint_final.pth");
+  if (loop.epochsRun > 0 || !(await exists(final))) {
+    await saveCheckpoint(final, { networkWeights: b.network.stateDict(), optimizer: b.optimizer, logging: loop.logging, bestEma: loop.bestEma, currentEpoch: r.spec.numEpochs, ...b.ctx.checkpointMeta });
+  }
+  await fsp.rm(path.join(r.outputFolder, "checkpoint_latest.pth"), { force: true });
+  run.checkpointFinal = final;
+  const best = path.join(r.outputFolder, "checkpoint_best.pth");
+  run.checkpointBest = (await exists(best)) ? best : null;
+}
+
+/** Trains from the start (or the restored epoch) to the end, writes the final checkpoint and validates. */
+async function runAndValidate(r: ResolvedRun, b: BuiltTrainer, run: TrainingRun): Promise<TrainingRun> {
+  await writeModelFolderFiles(r);
+  const start = await initialWeights(r, b, run);
+  await writeRunHeader(r, b);
+  const loop = await runTrainingLoop(b.ctx, b.optimizer, b.schedule, start, r.options);
+  Object.assign(run, { logging: loop.logging, bestEma: loop.bestEma, startEpoch: loop.startEpoch, epochsRun: loop.epochsRun, meanEpochSeconds: loop.meanEpochSeconds, dataWaitSeconds: loop.dataWaitSeconds });
+  await finishCheckpoints(r, b, loop, run);
+  await b.log.print(`Training done. Mean epoch time ${loop.meanEpochSeconds.toFixed(2)} s, waited ${loop.dataWaitSeconds.toFixed(2)} s for data in total.`);
+  run.validation = await validate(r, b);
+  if (run.validation) await b.log.print(`Mean Validation Dice: ${run.validation.foreground_mean.Dice}`);
+  return run;
+}
+
+async function runTraining(o: TrainOptions): Promise<TrainingRun> {
+  const resolved = await resolveRun(o);
+  const built = buildTrainer(resolved);
   try {
-    if (o.validationOnly) {
-      const file = path.join(outputFolder, o.validationWithBest ? "checkpoint_best.pth" : "checkpoint_final.pth");
-      if (!(await exists(file))) throw new InputError("checkpoint not found: --val needs a finished training (or --val_best a checkpoint_best.pth)", { file });
-      const ck = await loadCheckpoint(file);
-      await network.loadStateDict(ck.networkWeights as Map<string, never>);
-      Object.assign(run, { logging: ck.logging, bestEma: ck.bestEma, startEpoch: ck.currentEpoch, checkpointFinal: o.validationWithBest ? null : file, checkpointBest: o.validationWithBest ? file : null });
-      run.validation = await validate();
-      return run;
-    }
-
-    await writeJsonAtomic(path.join(outputFolderBase, "plans.json"), plans);
-    await writeJsonAtomic(path.join(outputFolderBase, "dataset.json"), datasetJson);
-    const fp = path.join(preBase, "dataset_fingerprint.json");
-    if (await exists(fp)) await fsp.copyFile(fp, path.join(outputFolderBase, "dataset_fingerprint.json"));
-
-    let start = { epoch: 0, logging: emptyLogging(), bestEma: null as number | null };
-    if (o.continueTraining) {
-      const restored = await maybeLoadCheckpointForContinue(ctx, optimizer);
-      if (restored) {
-        start = restored;
-        run.resumedFrom = restored.file;
-        await log.print(`Continuing from ${path.basename(restored.file)} at epoch ${restored.epoch}`);
-      } else {
-        warn(`${outputFolder}: no checkpoint to continue from, starting a new training`);
-      }
-    }
-    if (!run.resumedFrom && usePretrained) {
-      run.transfer = await loadPretrainedFromPlans(network, info, null, { numInputChannels: inputChannels, patchSize: [...patch] });
-      await log.print(`Loaded pretrained weights from ${info!.checkpoint_path}: ${run.transfer.loaded.length} state-dict entries transferred, ${run.transfer.random.length} left at their initialisation`);
-    } else if (!run.resumedFrom && spec.usesPretrainedWeights && !fromScratch) {
-      throw new ConfigError("plans have no pretrain_info.checkpoint_path: pass -overwrite_ckpt_path PATH, or --from_scratch to train without pretrained weights", { file: plansFile });
-    }
-    await writeJsonAtomic(path.join(outputFolder, "debug.json"), {
-      trainer: spec, initial_lr: initialLr, seed, num_workers: numWorkers, backend, batch_size: spec.batchSize, patch_size: patch,
-      initial_patch_size: aug.initialPatchSize, do_dummy_2d_data_aug: aug.doDummy2d, deep_supervision_scales: dsScales, fold: o.fold,
-      num_train_cases: split.train.length, num_val_cases: split.val.length, from_scratch: fromScratch,
-    });
-    await log.print(`Trainer ${spec.name}, plans ${plans.plans_name}, configuration ${o.configuration}, fold ${o.fold}, seed ${seed}, backend ${backend}, ${numWorkers} augmentation worker(s)`);
-    await log.print("This is the configuration used by this training:");
-    await log.print(`Configuration name: ${o.configuration}`);
-    await log.print(` ${JSON.stringify(cfg)}`);
-    await log.print(`This split has ${split.train.length} training and ${split.val.length} validation cases.`);
-    const schedule = learningRateSchedule(spec, initialLr);
-    const loop = await runTrainingLoop(ctx, optimizer, schedule, start, o);
-    Object.assign(run, { logging: loop.logging, bestEma: loop.bestEma, startEpoch: loop.startEpoch, epochsRun: loop.epochsRun, meanEpochSeconds: loop.meanEpochSeconds, dataWaitSeconds: loop.dataWaitSeconds });
-    if (!ctx.disableCheckpointing) {
-      const final = path.join(outputFolder, "checkpoint_final.pth");
-      if (loop.epochsRun > 0 || !(await exists(final))) {
-        await saveCheckpoint(final, { networkWeights: network.stateDict(), optimizer, logging: loop.logging, bestEma: loop.bestEma, currentEpoch: spec.numEpochs, ...ctx.checkpointMeta });
-      }
-      await fsp.rm(path.join(outputFolder, "checkpoint_latest.pth"), { force: true });
-      run.checkpointFinal = final;
-      const best = path.join(outputFolder, "checkpoint_best.pth");
-      run.checkpointBest = (await exists(best)) ? best : null;
-    }
-    await log.print(`Training done. Mean epoch time ${loop.meanEpochSeconds.toFixed(2)} s, waited ${loop.dataWaitSeconds.toFixed(2)} s for data in total.`);
-    run.validation = await validate();
-    if (run.validation) await log.print(`Mean Validation Dice: ${run.validation.foreground_mean.Dice}`);
-    return run;
+    const run = emptyRun(resolved, built);
+    return await (o.validationOnly ? validateOnly(resolved, built, run) : runAndValidate(resolved, built, run));
   } finally {
-    optimizer.dispose();
-    network.dispose();
+    built.optimizer.dispose();
+    built.network.dispose();
   }
 }

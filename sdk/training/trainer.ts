@@ -197,8 +197,70 @@ export async function maybeLoadCheckpointForContinue(ctx: TrainerContext, opt: O
   return null;
 }
 
+/** What one epoch measured, handed to endEpoch. */
+export interface EpochMeasurements {
+  epoch: number;
+  /** Epoch start, seconds since the Unix epoch. */
+  t0: number;
+  lr: number;
+  trainLosses: number[];
+  valLosses: number[];
+  /** Summed tp/fp/fn of the validation steps (null without validation iterations). */
+  counts: TpFpFn | null;
+  dataWaitSeconds: number;
+}
+
+/**
+ * on_epoch_end: appends the epoch to `logging`, prints upstream's log lines, writes checkpoint_best.pth on a new best
+ * EMA pseudo Dice and checkpoint_latest.pth every saveEvery epochs (not after the last), plots progress.png, then
+ * calls events.onEpochEnd. Returns the (possibly new) best EMA and the epoch's wall time.
+ */
+export async function endEpoch(ctx: TrainerContext, opt: Optimizer, m: EpochMeasurements, logging: TrainingLogging, bestEmaIn: number | null,
+  events: TrainerEvents = {}): Promise<{ bestEma: number | null; epochSeconds: number; newBest: boolean }> {
+  const { spec } = ctx;
+  const { epoch, t0, lr, trainLosses, valLosses } = m;
+  let bestEma = bestEmaIn;
+  const dice = m.counts ? pseudoDice(m.counts) : { perClass: [], meanFg: NaN };
+  logging.epoch_start_timestamps.push(t0);
+  logging.lrs.push(lr);
+  logging.train_losses.push(mean(trainLosses));
+  logging.val_losses.push(mean(valLosses));
+  logging.dice_per_class_or_region.push(dice.perClass);
+  logMeanFgDice(logging, dice.meanFg);
+  const t1 = Date.now() / 1000;
+  logging.epoch_end_timestamps.push(t1);
+  await ctx.log.print("train_loss", npRound(mean(trainLosses), 4));
+  await ctx.log.print("val_loss", npRound(mean(valLosses), 4));
+  await ctx.log.print("Pseudo dice", dice.perClass.map((d) => npRound(d, 4)));
+  await ctx.log.print(`Epoch time: ${npRound(t1 - t0, 2)} s`);
+  const ema = logging.ema_fg_dice[logging.ema_fg_dice.length - 1]!;
+  const finished = epoch + 1;
+  const content = (): CheckpointContent => ({
+    networkWeights: ctx.network.stateDict(), optimizer: opt, logging, bestEma, currentEpoch: finished, ...ctx.checkpointMeta,
+  });
+  // A NaN EMA (no foreground anywhere yet) never counts as a new best, as in Python (nan > x is False).
+  const newBest = !Number.isNaN(ema) && (bestEma === null || ema > bestEma);
+  if (newBest) {
+    bestEma = ema;
+    await ctx.log.print(`Yayy! New best EMA pseudo Dice: ${npRound(ema, 4)}`);
+    if (!ctx.disableCheckpointing) await saveCheckpoint(path.join(ctx.outputFolder, "checkpoint_best.pth"), content());
+  }
+  if (!ctx.disableCheckpointing && finished % spec.saveEvery === 0 && epoch !== spec.numEpochs - 1) {
+    await saveCheckpoint(path.join(ctx.outputFolder, "checkpoint_latest.pth"), content());
+  }
+  await plotProgressPng(path.join(ctx.outputFolder, "progress.png"), logging);
+  await events.onEpochEnd?.({
+    epoch, numEpochs: spec.numEpochs, trainLoss: mean(trainLosses), valLoss: mean(valLosses), pseudoDice: dice.perClass,
+    meanFgDice: dice.meanFg, emaFgDice: ema, lr, epochSeconds: t1 - t0, dataWaitSeconds: m.dataWaitSeconds, newBest, logging,
+  });
+  return { bestEma, epochSeconds: t1 - t0, newBest };
+}
+
+/** The epoch and bookkeeping a loop starts from (epoch 0 and empty logging, or what `--c` restored). */
+export interface LoopStart { epoch: number; logging: TrainingLogging; bestEma: number | null }
+
 /** The epoch loop from `startEpoch` to spec.numEpochs; writes checkpoints and the log; returns the logging. */
-export async function runTrainingLoop(ctx: TrainerContext, opt: Optimizer, schedule: LrSchedule, start: { epoch: number; logging: TrainingLogging; bestEma: number | null }, events: TrainerEvents = {}): Promise<LoopResult> {
+export async function runTrainingLoop(ctx: TrainerContext, opt: Optimizer, schedule: LrSchedule, start: LoopStart, events: TrainerEvents = {}): Promise<LoopResult> {
   const { spec } = ctx;
   const logging = start.logging ?? emptyLogging();
   let bestEma = start.bestEma;
@@ -247,42 +309,11 @@ export async function runTrainingLoop(ctx: TrainerContext, opt: Optimizer, sched
         events.onIteration?.({ phase: "val", epoch, iteration: it, total: spec.numValIterationsPerEpoch, loss: r.loss });
         events.onProgress?.({ task, done: spec.numIterationsPerEpoch + it + 1, total, detail: { val_loss: r.loss.toFixed(4) } });
       }
-      const dice = counts ? pseudoDice(counts) : { perClass: [], meanFg: NaN };
-      logging.epoch_start_timestamps.push(t0);
-      logging.lrs.push(lr);
-      logging.train_losses.push(mean(trainLosses));
-      logging.val_losses.push(mean(valLosses));
-      logging.dice_per_class_or_region.push(dice.perClass);
-      logMeanFgDice(logging, dice.meanFg);
-      const t1 = Date.now() / 1000;
-      logging.epoch_end_timestamps.push(t1);
-      await ctx.log.print("train_loss", npRound(mean(trainLosses), 4));
-      await ctx.log.print("val_loss", npRound(mean(valLosses), 4));
-      await ctx.log.print("Pseudo dice", dice.perClass.map((d) => npRound(d, 4)));
-      await ctx.log.print(`Epoch time: ${npRound(t1 - t0, 2)} s`);
-      const ema = logging.ema_fg_dice[logging.ema_fg_dice.length - 1]!;
-      const finished = epoch + 1;
-      const content = (): CheckpointContent => ({
-        networkWeights: ctx.network.stateDict(), optimizer: opt, logging, bestEma, currentEpoch: finished, ...ctx.checkpointMeta,
-      });
-      // A NaN EMA (no foreground anywhere yet) never counts as a new best, as in Python (nan > x is False).
-      const newBest = !Number.isNaN(ema) && (bestEma === null || ema > bestEma);
-      if (newBest) {
-        bestEma = ema;
-        await ctx.log.print(`Yayy! New best EMA pseudo Dice: ${npRound(ema, 4)}`);
-        if (!ctx.disableCheckpointing) await saveCheckpoint(path.join(ctx.outputFolder, "checkpoint_best.pth"), content());
-      }
-      if (!ctx.disableCheckpointing && finished % spec.saveEvery === 0 && epoch !== spec.numEpochs - 1) {
-        await saveCheckpoint(path.join(ctx.outputFolder, "checkpoint_latest.pth"), content());
-      }
-      await plotProgressPng(path.join(ctx.outputFolder, "progress.png"), logging);
       const waited = (trainProducer.waitMs + valProducer.waitMs - wait0) / 1000;
+      const end = await endEpoch(ctx, opt, { epoch, t0, lr, trainLosses, valLosses, counts, dataWaitSeconds: waited }, logging, bestEma, events);
+      bestEma = end.bestEma;
       waitTotal += waited;
-      epochTimes.push(t1 - t0);
-      await events.onEpochEnd?.({
-        epoch, numEpochs: spec.numEpochs, trainLoss: mean(trainLosses), valLoss: mean(valLosses), pseudoDice: dice.perClass,
-        meanFgDice: dice.meanFg, emaFgDice: ema, lr, epochSeconds: t1 - t0, dataWaitSeconds: waited, newBest, logging,
-      });
+      epochTimes.push(end.epochSeconds);
     }
   } finally {
     await trainProducer.close();
