@@ -25,13 +25,13 @@ import { loadCheckpoint, saveCheckpoint } from "./checkpoint-io.js";
 import { loadPretrainedFromPlans, type PretrainInfo } from "./pretrained-weights.js";
 import { performActualValidation } from "./final-validation.js";
 import {
-  buildOptimizer, deepSupervisionScales, defaultNumWorkers, learningRateSchedule, maybeLoadCheckpointForContinue,
-  runTrainingLoop, type LoopResult, type LoopStart, type TrainerContext, type TrainerEvents,
+  StagedOptimizer, deepSupervisionScales, defaultNumWorkers, maybeLoadCheckpointForContinue,
+  runTrainingLoop, type FreezePlan, type LoopResult, type LoopStart, type TrainerContext, type TrainerEvents,
 } from "./trainer.js";
+import { trainingStages } from "./stages.js";
+import { frozenMask, layerwiseLrScales, parseFreeze, type FreezeTarget } from "./freeze.js";
 import type { AugmentationConfig } from "./augmentation/initial-patch-size.js";
 import type { LoaderConfig } from "./data-loader.js";
-import type { LrSchedule } from "./lr-schedule.js";
-import type { Optimizer } from "./optimizers.js";
 import type { Network } from "../networks/network.js";
 
 export interface TrainOptions extends TrainerEvents {
@@ -61,11 +61,23 @@ export interface TrainOptions extends TrainerEvents {
   numIterationsPerEpoch?: number;
   numValIterationsPerEpoch?: number;
   /**
-   * Linear warm-up epochs of the PretrainedTrainer schedule (50, or 15 for the _150ep variants). Upstream's
-   * `_<N>epochs` names keep the 50-epoch ramp, so a short run never reaches the full learning rate; short CPU runs
-   * can scale it down here.
+   * Linear whole-network warm-up epochs (PretrainedTrainer: 50, or 15 for the _150ep variants; sawtooth: the
+   * whole-net warm-up after the decoder stages). Default with `numEpochs` shorter than the trainer's: scaled in
+   * proportion, at least 1 (PretrainedTrainer with numEpochs 8: 1; with 500: 25), and logged. Upstream's `_<N>epochs`
+   * names keep the trainer's warm-up, as upstream does.
    */
   warmupEpochs?: number;
+  /**
+   * Partial fine-tuning: "encoder", "stem" or "stages:A-B" (encoder stages A..B, 0-based). Frozen weights get no
+   * gradient and no optimizer state; the frozen encoder part that runs first is computed without the gradient tape.
+   */
+  freeze?: string | null;
+  /** With `freeze`: the epoch from which every parameter trains again (default: frozen to the end). */
+  unfreezeAtEpoch?: number | null;
+  /** Layer-wise learning-rate decay F in (0, 1]: decoder x1, deepest encoder stage xF, the one before xF², ..., stem. */
+  lrDecayPerStage?: number | null;
+  /** Ends training cleanly after the running iteration, writing checkpoint_latest.pth (see TrainerEvents.stopSignal). */
+  stopSignal?: AbortSignal;
   /**
    * Learning rate for this run, with or without pretrained weights (replaces the trainer's initial_lr and its
    * from-scratch rate). Lets a comparison give both arms the same rate, so only the initial weights differ.
@@ -110,6 +122,10 @@ export interface TrainingRun {
   seed: number;
   numWorkers: number;
   backend: string;
+  /** Training ended early on stopSignal (checkpoint_latest.pth holds the completed epochs; continue with continueTraining). */
+  stopped: boolean;
+  /** The warm-up epochs this run used (after scaling to numEpochs), 0 without warm-up. */
+  warmupEpochs: number;
 }
 
 /** Python-style list of *.npy case files (without _seg) in a preprocessed folder, sorted. */
@@ -121,21 +137,51 @@ async function listCaseIds(folder: string): Promise<string[]> {
   return names.filter((n) => n.endsWith(".npy") && !n.endsWith("_seg.npy")).map((n) => n.slice(0, -4)).sort();
 }
 
-/** Applies the CLI's length overrides to a trainer spec. */
-function withOverrides(spec: TrainerSpec, o: TrainOptions): TrainerSpec {
+const intOption = (flag: string, v: unknown, min: number): number => {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min) throw new ConfigError(`invalid ${flag}: ${String(v)} (expected an integer >= ${min})`);
+  return v;
+};
+
+/**
+ * Applies the length and learning-rate overrides to a trainer spec. A shorter `numEpochs` without `warmupEpochs` scales
+ * the warm-up (and the sawtooth decoder stages) in proportion, so the SDK and the CLI give the same run for a budget.
+ */
+function withOverrides(spec: TrainerSpec, o: TrainOptions): { spec: TrainerSpec; warmupNote: string | null } {
   const s = { ...spec };
   for (const [k, v] of [["numEpochs", o.numEpochs], ["numIterationsPerEpoch", o.numIterationsPerEpoch], ["numValIterationsPerEpoch", o.numValIterationsPerEpoch], ["warmupEpochs", o.warmupEpochs]] as const) {
     if (v === undefined || v === null) continue;
     if (!Number.isInteger(v) || v < (k === "numValIterationsPerEpoch" ? 0 : 1)) throw new ConfigError(`invalid ${k}: ${v}`);
-    if (k === "warmupEpochs" && s.schedule !== "warmup_poly") throw new ConfigError(`warmupEpochs: ${s.name} has no warm-up (poly schedule)`);
+    if (k === "warmupEpochs" && s.schedule === "poly") throw new ConfigError(`warmupEpochs: ${s.name} has no warm-up (poly schedule)`);
     s[k] = v;
+  }
+  let warmupNote: string | null = null;
+  const n = o.numEpochs ?? null;
+  if (n !== null && n < spec.numEpochs && s.schedule !== "poly" && (o.warmupEpochs === undefined || o.warmupEpochs === null)) {
+    const scale = (e: number) => Math.max(1, Math.round((e * n) / spec.numEpochs));
+    s.warmupEpochs = scale(spec.warmupEpochs);
+    if (s.sawtooth) s.sawtooth = { ...s.sawtooth, decoderEpochs: scale(s.sawtooth.decoderEpochs) };
+    warmupNote = `Warm-up scaled to --num_epochs ${n}: ${s.warmupEpochs} epoch(s) instead of ${spec.warmupEpochs} of ${spec.numEpochs}` +
+      (s.sawtooth ? `, decoder stages ${s.sawtooth.decoderEpochs} instead of ${spec.sawtooth!.decoderEpochs}` : "") + " (set --warmup_epochs to choose)";
   }
   if (o.initialLr !== undefined && o.initialLr !== null) {
     if (!(o.initialLr > 0 && Number.isFinite(o.initialLr))) throw new ConfigError(`invalid initialLr: ${o.initialLr}`);
     s.initialLr = o.initialLr;
     s.initialLrFromScratch = o.initialLr;
   }
-  return s;
+  return { spec: s, warmupNote };
+}
+
+/** Checks --freeze / --unfreeze_at_epoch / --lr_decay_per_stage before anything is read. */
+function checkPartialFineTuning(o: TrainOptions): FreezeTarget | null {
+  const target = o.freeze ? parseFreeze(o.freeze) : null;
+  if (o.unfreezeAtEpoch !== undefined && o.unfreezeAtEpoch !== null) {
+    if (!target) throw new ConfigError("--unfreeze_at_epoch needs --freeze");
+    intOption("--unfreeze_at_epoch", o.unfreezeAtEpoch, 1);
+  }
+  if (o.lrDecayPerStage !== undefined && o.lrDecayPerStage !== null && !(o.lrDecayPerStage > 0 && o.lrDecayPerStage <= 1)) {
+    throw new ConfigError(`invalid --lr_decay_per_stage: ${o.lrDecayPerStage} (expected a factor in (0, 1])`);
+  }
+  return target;
 }
 
 /**
@@ -183,6 +229,10 @@ export interface ResolvedRun {
   split: { train: string[]; val: string[] };
   seed: number;
   numWorkers: number;
+  /** --freeze, parsed (null: nothing frozen). */
+  freezeTarget: FreezeTarget | null;
+  /** The log line about a warm-up scaled to a shorter run, or null. */
+  warmupNote: string | null;
 }
 
 /** Mirror axes of one run: patch axes for inference (checkpoint, final validation) and 3-D-form axes for the transforms. */
@@ -193,16 +243,20 @@ export interface MirrorAxes {
   training: number[];
 }
 
-/** configure_rotation_dummyDA_mirroring_and_inital_patch_size's mirror axes, computed once: all spatial axes. */
-export function mirrorAxesFor(aug: AugmentationConfig, is2d: boolean): MirrorAxes {
+/**
+ * configure_rotation_dummyDA_mirroring_and_inital_patch_size's mirror axes, computed once: all spatial axes, or none
+ * (mirror_axes = inference_allowed_mirroring_axes = None) for the _nomirroring trainers.
+ */
+export function mirrorAxesFor(spec: TrainerSpec, aug: AugmentationConfig, is2d: boolean): MirrorAxes {
+  if (!spec.mirroring) return { inference: null, training: [] };
   return { inference: [...aug.mirrorAxes], training: is2d ? aug.mirrorAxes.map((a) => a + 1) : [...aug.mirrorAxes] };
 }
 
 /** The trainer as built for a run: network, optimizer, learning-rate schedule and the loop's context. */
 export interface BuiltTrainer {
   network: Network;
-  optimizer: Optimizer;
-  schedule: LrSchedule;
+  /** The optimizer through the trainer's stages (`.optimizer` is the current one). */
+  optimizers: StagedOptimizer;
   ctx: TrainerContext;
   log: TrainingLogFile;
   patchSize: number[];
@@ -223,7 +277,9 @@ export async function resolveRun(o: TrainOptions): Promise<ResolvedRun> {
   const preBase = path.join(pre, datasetName);
   const plansFile = path.join(preBase, `${o.plans}.json`);
   const plans: Plans = await loadPlans(plansFile);
-  let spec = withOverrides(resolveTrainer(o.trainer!), o);
+  const freezeTarget = checkPartialFineTuning(o);
+  const overridden = withOverrides(resolveTrainer(o.trainer!), o);
+  let spec = overridden.spec;
   const fromScratch = Boolean(o.fromScratch);
   const info = (plans.pretrain_info ?? null) as PretrainInfo | null;
   if (fromScratch) {
@@ -256,6 +312,7 @@ export async function resolveRun(o: TrainOptions): Promise<ResolvedRun> {
     options: o, backend, datasetName, preprocessedBase: preBase, plansFile, plans, configuration: cfg, spec, fromScratch, pretrainInfo: info,
     usePretrained, initialLr, datasetJson, labels: lm, inputChannels: Object.keys(channelNames(datasetJson)).length, numClasses: lm.numSegmentationHeads,
     outputFolderBase, outputFolder, dataFolder, split, seed: o.seed ?? randomInt(0, 2 ** 31 - 1), numWorkers: o.numWorkers ?? defaultNumWorkers(),
+    freezeTarget, warmupNote: overridden.warmupNote,
   };
 }
 
@@ -265,13 +322,17 @@ export function buildTrainer(r: ResolvedRun): BuiltTrainer {
   const patch = cfg.patch_size;
   const is2d = patch.length === 2;
   const aug = configureAugmentation(patch);
-  const mirror = mirrorAxesFor(aug, is2d);
+  const mirror = mirrorAxesFor(spec, aug, is2d);
   const p3 = (p: readonly number[]) => (is2d ? [1, p[0]!, p[1]!] : [...p]) as [number, number, number];
   const strides = (cfg.architecture?.arch_kwargs as { strides?: number[][] } | null | undefined)?.strides;
   const useDs = spec.enableDeepSupervision && Array.isArray(strides) && strides.length > 1;
   const dsScales = useDs ? deepSupervisionScales(strides!, is2d) : null;
   const network = buildNetwork(cfg.architecture as never, { inputChannels: r.inputChannels, numClasses: r.numClasses, deepSupervision: useDs, patchSize: [...patch], seed: r.seed });
-  const optimizer = buildOptimizer(spec, network, r.initialLr);
+  const optimizers = new StagedOptimizer(spec, network, r.initialLr, trainingStages(spec, r.initialLr), headParameters(r, network),
+    o.lrDecayPerStage !== undefined && o.lrDecayPerStage !== null && o.lrDecayPerStage !== 1 ? layerwiseLrScales(network, o.lrDecayPerStage) : null);
+  const freeze: FreezePlan | null = r.freezeTarget
+    ? { frozen: frozenMask(network, r.freezeTarget), unfreezeAtEpoch: o.unfreezeAtEpoch ?? null, description: `--freeze ${o.freeze}` }
+    : null;
   const log = new TrainingLogFile(r.outputFolder, o.onLog ?? null);
   const regionList = lm.hasRegions ? [...lm.foregroundRegions!.map((x) => (Array.isArray(x) ? [...x] : x)), ...(lm.ignoreLabel !== null ? [lm.ignoreLabel] : [])] : null;
   const loaderConfig = (patchSize: readonly number[]): LoaderConfig => ({
@@ -285,7 +346,7 @@ export function buildTrainer(r: ResolvedRun): BuiltTrainer {
       maskChannels: (cfg.use_mask_for_norm ?? []).flatMap((m, c) => (m ? [c] : [])), regions: regionList, dsScales,
     },
     folder: r.dataFolder, trainIds: r.split.train, valIds: r.split.val, outputFolder: r.outputFolder, seed: r.seed, numWorkers: r.numWorkers,
-    disableCheckpointing: Boolean(o.disableCheckpointing),
+    disableCheckpointing: Boolean(o.disableCheckpointing), freeze,
     checkpointMeta: {
       initArgs: { plans: r.plans, configuration: o.configuration, fold: o.fold, dataset_json: r.datasetJson, device: o.device === "gpu" || o.device === "cuda" ? "cuda" : "cpu" },
       trainerName: spec.name,
@@ -293,7 +354,7 @@ export function buildTrainer(r: ResolvedRun): BuiltTrainer {
     },
     log,
   };
-  return { network, optimizer, schedule: learningRateSchedule(spec, r.initialLr), ctx, log, patchSize: [...patch], augmentation: aug, mirror, dsScales };
+  return { network, optimizers, ctx, log, patchSize: [...patch], augmentation: aug, mirror, dsScales };
 }
 
 /** The run record before anything ran. */
@@ -304,6 +365,7 @@ function emptyRun(r: ResolvedRun, b: BuiltTrainer): TrainingRun {
     outputFolderBase: r.outputFolderBase, outputFolder: r.outputFolder, checkpointFinal: null, checkpointBest: null,
     logFile: o.validationOnly ? null : b.log.file, logging: emptyLogging(), bestEma: null, startEpoch: 0, epochsRun: 0, resumedFrom: null,
     transfer: null, meanEpochSeconds: NaN, dataWaitSeconds: 0, validation: null, seed: r.seed, numWorkers: r.numWorkers, backend: r.backend,
+    stopped: false, warmupEpochs: r.spec.schedule === "poly" ? 0 : r.spec.warmupEpochs,
   };
 }
 
@@ -345,7 +407,7 @@ async function writeModelFolderFiles(r: ResolvedRun): Promise<void> {
 async function initialWeights(r: ResolvedRun, b: BuiltTrainer, run: TrainingRun): Promise<LoopStart> {
   let start: LoopStart = { epoch: 0, logging: emptyLogging(), bestEma: null };
   if (r.options.continueTraining) {
-    const restored = await maybeLoadCheckpointForContinue(b.ctx, b.optimizer);
+    const restored = await maybeLoadCheckpointForContinue(b.ctx, b.optimizers);
     if (restored) {
       start = restored;
       run.resumedFrom = restored.file;
@@ -376,6 +438,7 @@ async function writeRunHeader(r: ResolvedRun, b: BuiltTrainer): Promise<void> {
   await b.log.print(`Configuration name: ${o.configuration}`);
   await b.log.print(` ${JSON.stringify(r.configuration)}`);
   await b.log.print(`This split has ${r.split.train.length} training and ${r.split.val.length} validation cases.`);
+  if (r.warmupNote) await b.log.print(r.warmupNote);
 }
 
 /** checkpoint_final.pth (unless nothing ran and one exists), checkpoint_latest.pth removed, as on_train_end. */
@@ -383,7 +446,7 @@ async function finishCheckpoints(r: ResolvedRun, b: BuiltTrainer, loop: LoopResu
   if (b.ctx.disableCheckpointing) return;
   const final = path.join(r.outputFolder, "checkpoint_final.pth");
   if (loop.epochsRun > 0 || !(await exists(final))) {
-    await saveCheckpoint(final, { networkWeights: b.network.stateDict(), optimizer: b.optimizer, logging: loop.logging, bestEma: loop.bestEma, currentEpoch: r.spec.numEpochs, ...b.ctx.checkpointMeta });
+    await saveCheckpoint(final, { networkWeights: b.network.stateDict(), optimizer: b.optimizers.optimizer, logging: loop.logging, bestEma: loop.bestEma, currentEpoch: r.spec.numEpochs, ...b.ctx.checkpointMeta });
   }
   await fsp.rm(path.join(r.outputFolder, "checkpoint_latest.pth"), { force: true });
   run.checkpointFinal = final;
@@ -396,13 +459,41 @@ async function runAndValidate(r: ResolvedRun, b: BuiltTrainer, run: TrainingRun)
   await writeModelFolderFiles(r);
   const start = await initialWeights(r, b, run);
   await writeRunHeader(r, b);
-  const loop = await runTrainingLoop(b.ctx, b.optimizer, b.schedule, start, r.options);
+  // Before the first epoch the optimizer of the start epoch's stage exists (a restored one, or a new one here).
+  if (!b.optimizers.stage) b.optimizers.enter(Math.min(start.epoch, r.spec.numEpochs - 1));
+  const loop = await runTrainingLoop(b.ctx, b.optimizers, start, r.options);
   Object.assign(run, { logging: loop.logging, bestEma: loop.bestEma, startEpoch: loop.startEpoch, epochsRun: loop.epochsRun, meanEpochSeconds: loop.meanEpochSeconds, dataWaitSeconds: loop.dataWaitSeconds });
+  if (loop.stopped) {
+    run.stopped = true;
+    return run;
+  }
   await finishCheckpoints(r, b, loop, run);
   await b.log.print(`Training done. Mean epoch time ${loop.meanEpochSeconds.toFixed(2)} s, waited ${loop.dataWaitSeconds.toFixed(2)} s for data in total.`);
+  if (r.options.validationWithBest && run.checkpointBest) {
+    // --val_best after training: validate with checkpoint_best.pth, as master's train_pretrained does.
+    const ck = await loadCheckpoint(run.checkpointBest);
+    await b.network.loadStateDict(ck.networkWeights as Map<string, never>);
+    await b.log.print("Validating with checkpoint_best.pth");
+  }
   run.validation = await validate(r, b);
   if (run.validation) await b.log.print(`Mean Validation Dice: ${run.validation.foreground_mean.Dice}`);
   return run;
+}
+
+/**
+ * The parameters of the sawtooth decoder stages, by index of network.namedParameters(): for nnU-Net's UNets every
+ * parameter (decoder.parameters() includes the encoder, reproduced from upstream), for Primus the up_projection; plus
+ * the input projection when pretrained weights with fewer input channels are used (pt_weight_in_ch_mismatch).
+ */
+function headParameters(r: ResolvedRun, network: Network): number[] {
+  const names = network.namedParameters().map(([n]) => n);
+  const all = names.map((_, i) => i);
+  if (!r.spec.sawtooth || r.spec.sawtooth.heads === "decoder") return all;
+  const heads = all.filter((i) => names[i]!.startsWith("up_projection."));
+  const mismatch = r.usePretrained && r.pretrainInfo !== null && r.inputChannels > r.pretrainInfo.pt_num_in_channels;
+  const inProj = network.transferKeys.keysToInProj[0];
+  const extra = mismatch && inProj ? all.filter((i) => names[i]!.startsWith(`${inProj}.`) && !heads.includes(i)) : [];
+  return [...heads, ...extra];
 }
 
 async function runTraining(o: TrainOptions): Promise<TrainingRun> {
@@ -412,7 +503,7 @@ async function runTraining(o: TrainOptions): Promise<TrainingRun> {
     const run = emptyRun(resolved, built);
     return await (o.validationOnly ? validateOnly(resolved, built, run) : runAndValidate(resolved, built, run));
   } finally {
-    built.optimizer.dispose();
+    built.optimizers.dispose();
     built.network.dispose();
   }
 }
