@@ -156,12 +156,19 @@ function withOverrides(spec: TrainerSpec, o: TrainOptions): { spec: TrainerSpec;
   }
   let warmupNote: string | null = null;
   const n = o.numEpochs ?? null;
-  if (n !== null && n < spec.numEpochs && s.schedule !== "poly" && (o.warmupEpochs === undefined || o.warmupEpochs === null)) {
+  if (n !== null && n < spec.numEpochs && s.schedule !== "poly") {
     const scale = (e: number) => Math.max(1, Math.round((e * n) / spec.numEpochs));
-    s.warmupEpochs = scale(spec.warmupEpochs);
-    if (s.sawtooth) s.sawtooth = { ...s.sawtooth, decoderEpochs: scale(s.sawtooth.decoderEpochs) };
-    warmupNote = `Warm-up scaled to --num_epochs ${n}: ${s.warmupEpochs} epoch(s) instead of ${spec.warmupEpochs} of ${spec.numEpochs}` +
-      (s.sawtooth ? `, decoder stages ${s.sawtooth.decoderEpochs} instead of ${spec.sawtooth!.decoderEpochs}` : "") + " (set --warmup_epochs to choose)";
+    const notes: string[] = [];
+    if (o.warmupEpochs === undefined || o.warmupEpochs === null) {
+      s.warmupEpochs = scale(spec.warmupEpochs);
+      notes.push(`warm-up ${s.warmupEpochs} epoch(s) instead of ${spec.warmupEpochs} of ${spec.numEpochs} (set --warmup_epochs to choose)`);
+    }
+    // The decoder stages have no flag of their own: they always follow the run's length.
+    if (s.sawtooth) {
+      s.sawtooth = { ...s.sawtooth, decoderEpochs: scale(s.sawtooth.decoderEpochs) };
+      notes.push(`decoder stages ${s.sawtooth.decoderEpochs} epoch(s) instead of ${spec.sawtooth!.decoderEpochs}`);
+    }
+    if (notes.length) warmupNote = `Scaled to --num_epochs ${n}: ${notes.join("; ")}`;
   }
   if (o.initialLr !== undefined && o.initialLr !== null) {
     if (!(o.initialLr > 0 && Number.isFinite(o.initialLr))) throw new ConfigError(`invalid initialLr: ${o.initialLr}`);

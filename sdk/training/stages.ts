@@ -14,6 +14,9 @@
 //    the whole-net warm-up then trains at the full learning rate until the ramp would have ended. We select the
 //    stage from the epoch ranges the uninterrupted run uses (stageAt), so a resumed run equals an uninterrupted one;
 //    upstreamSawtoothStage documents upstream's choice.
+// A third effect, reproduced: in the Primus decoder stages the optimizer holds only the up_projection, but every weight
+// still gets a gradient and optimizer.zero_grad() clears only the optimizer's own, so the encoder's gradients pile up
+// from step to step and enter clip_grad_norm_ (see trainStep in trainer.ts).
 
 import { linearWarmupLr, polyLr, polyLrOffset, type LrSchedule } from "./lr-schedule.js";
 import type { TrainerSpec } from "./trainers.js";

@@ -404,9 +404,10 @@ export async function runTrainingLoop(ctx: TrainerContext, staged: StagedOptimiz
       const t0 = Date.now() / 1000;
       const wait0 = trainProducer.waitMs + valProducer.waitMs;
       const entered = staged.enter(epoch);
-      if (entered && staged.stages.length > 1) {
-        clearStale();
-        await ctx.log.print(`${entered.message} (stage ${entered.name}, epochs ${entered.start}-${entered.end - 1}, optimizer over ${staged.paramIndices.length} parameter tensors)`);
+      if (entered) clearStale();
+      if ((entered || epoch === start.epoch) && staged.stages.length > 1) {
+        const st = staged.stage!;
+        await ctx.log.print(`${st.message} (stage ${st.name}, epochs ${st.start}-${st.end - 1}, optimizer over ${staged.paramIndices.length} parameter tensors)`);
       }
       const freezeActive = ctx.freeze !== null && (ctx.freeze.unfreezeAtEpoch === null || epoch < ctx.freeze.unfreezeAtEpoch);
       if (freezeActive !== frozenNow) {

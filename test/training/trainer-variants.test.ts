@@ -133,3 +133,41 @@ describe("each trainer fine-tunes the synthetic example for one short epoch", ()
     expect(get(get(opt, "param_groups")[0], "lr")).toBeCloseTo(lr0, 15);
   });
 });
+
+describe("warm-up and resume through the sawtooth stages", () => {
+  let ds: SyntheticDataset;
+  let plans: string;
+  beforeAll(async () => {
+    ds = await writeSyntheticDataset(mkdtempSync(path.join(tmpdir(), "nnssl-sawtooth-")), { id: 982, numCases: 5 });
+    plans = await writePretrainedPlans(ds, "ResEnc");
+  });
+  const opts = (extra: Partial<TrainOptions> = {}): TrainOptions => ({
+    dataset: ds.datasetName, configuration: "3d_fullres", fold: 0, plans, trainer: "PretrainedTrainer_sawtooth", numEpochs: 6, warmupEpochs: 3,
+    numIterationsPerEpoch: 1, numValIterationsPerEpoch: 0, seed: 5, numWorkers: 0, skipValidation: true, paths: ds.paths, ...extra,
+  });
+
+  it("a run resumed inside warmup_all continues the ramp (upstream's get_stage would jump to the full LR)", async () => {
+    // numEpochs 6 scales the decoder stages to max(1, round(50 * 6 / 1000)) = 1: train_decoder [0, 1), warmup_all [1, 4), train [4, 6).
+    await expect(trainPretrained(opts({ onEpochEnd: (e) => { if (e.epoch === 1) throw new Error("killed"); } }))).rejects.toThrow("killed");
+    const run = await trainPretrained(opts({ continueTraining: true }));
+    expect(run.resumedFrom).toMatch(/checkpoint_latest\.pth$/);
+    expect(run.startEpoch).toBe(2);
+    const lr = 1e-3;
+    const expected = [lr, lr / 3, (2 * lr) / 3, lr, lr, lr * (1 - 1 / 2) ** 0.9];
+    run.logging.lrs.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 15));
+    expect(run.logging.lrs).toHaveLength(6);
+    const log = readFileSync(run.logFile!, "utf8");
+    expect(log).toMatch(/train whole net, warmup \(stage warmup_all, epochs 1-3/);
+    expect(log).toMatch(/train whole net, default schedule \(stage train, epochs 4-5/);
+  });
+
+  it("a shorter --num_epochs scales the warm-up in proportion and says so; --warmup_epochs overrides", async () => {
+    const short = await trainPretrained(opts({ trainer: "PretrainedTrainer", numEpochs: 2, warmupEpochs: undefined, disableCheckpointing: true }));
+    expect(short.warmupEpochs).toBe(1); // 50 * 2 / 1000 rounds to 0, at least 1
+    expect(short.logging.lrs[0]).toBeCloseTo(1e-3, 15);
+    expect(readFileSync(short.logFile!, "utf8")).toMatch(/Scaled to --num_epochs 2: warm-up 1 epoch\(s\) instead of 50 of 1000/);
+    const explicit = await trainPretrained(opts({ trainer: "PretrainedTrainer", numEpochs: 2, warmupEpochs: 4, disableCheckpointing: true }));
+    expect(explicit.warmupEpochs).toBe(4);
+    expect(explicit.logging.lrs[0]).toBeCloseTo(1e-3 / 4, 15);
+  });
+});
