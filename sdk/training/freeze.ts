@@ -139,7 +139,8 @@ export function runFrozenPrefixWithoutTape(net: Network, frozen: readonly boolea
     const m = net.getSubmodule(unit.callSite) as (Module & { forward?: (...a: unknown[]) => unknown }) | null;
     if (!m || typeof m.forward !== "function") break;
     const original = m.forward;
-    m.forward = (...args: unknown[]) => withoutTape(() => original.apply(m, args));
+    // Its own tidy: off the tape nothing needs the unit's intermediate tensors, so they go as soon as it returns.
+    m.forward = (...args: unknown[]) => withoutTape(() => tf.tidy(() => original.apply(m, args) as tf.Tensor));
     wrapped.push(m);
   }
   return {

@@ -111,7 +111,9 @@ export class SGD implements Optimizer {
       p.assign(next);
       next.dispose();
       old?.dispose();
-      this.buffers[i] = m === 0 ? (buf.dispose(), null) : buf;
+      // Without momentum and weight decay `buf` is the caller's gradient itself, which is not ours to dispose.
+      if (m === 0 && buf !== grads[i]) buf.dispose();
+      this.buffers[i] = m === 0 ? null : buf;
     });
   }
 
