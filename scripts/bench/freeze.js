@@ -9,7 +9,10 @@ import { SGD } from "../../dist/sdk/training/optimizers.js";
 import { frozenMask, runFrozenPrefixWithoutTape } from "../../dist/sdk/training/freeze.js";
 
 const argv = process.argv.slice(2);
-const arg = (name, dflt) => { const i = argv.indexOf(name); return i >= 0 ? Number(argv[i + 1]) : dflt; };
+const arg = (name, dflt) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? Number(argv[i + 1]) : dflt;
+};
 const PATCH = arg("--patch", 64);
 const STEPS = arg("--steps", 3);
 const BATCH = 2;
@@ -17,11 +20,30 @@ const BATCH = 2;
 const arch = {
   network_class_name: "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet",
   arch_kwargs: {
-    n_stages: 4, features_per_stage: [16, 32, 64, 128], conv_op: "torch.nn.modules.conv.Conv3d",
-    kernel_sizes: [[3, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]], strides: [[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2]],
-    n_blocks_per_stage: [1, 2, 2, 2], n_conv_per_stage_decoder: [1, 1, 1], conv_bias: true,
-    norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d", norm_op_kwargs: { eps: 1e-5, affine: true }, dropout_op: null,
-    dropout_op_kwargs: null, nonlin: "torch.nn.modules.activation.LeakyReLU", nonlin_kwargs: { negative_slope: 0.01, inplace: true },
+    n_stages: 4,
+    features_per_stage: [16, 32, 64, 128],
+    conv_op: "torch.nn.modules.conv.Conv3d",
+    kernel_sizes: [
+      [3, 3, 3],
+      [3, 3, 3],
+      [3, 3, 3],
+      [3, 3, 3],
+    ],
+    strides: [
+      [1, 1, 1],
+      [2, 2, 2],
+      [2, 2, 2],
+      [2, 2, 2],
+    ],
+    n_blocks_per_stage: [1, 2, 2, 2],
+    n_conv_per_stage_decoder: [1, 1, 1],
+    conv_bias: true,
+    norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
+    norm_op_kwargs: { eps: 1e-5, affine: true },
+    dropout_op: null,
+    dropout_op_kwargs: null,
+    nonlin: "torch.nn.modules.activation.LeakyReLU",
+    nonlin_kwargs: { negative_slope: 0.01, inplace: true },
   },
   _kw_requires_import: ["conv_op", "norm_op", "dropout_op", "nonlin"],
 };
@@ -30,7 +52,10 @@ const backend = await initBackend();
 const net = buildNetwork(arch, { inputChannels: 1, numClasses: 3, deepSupervision: false, patchSize: [PATCH, PATCH, PATCH], seed: 1 });
 const all = net.namedParameters().map(([, v]) => v);
 const x = tf.randomNormal([BATCH, 1, PATCH, PATCH, PATCH], 0, 1, "float32", 2);
-const y = tf.oneHot(tf.randomUniform([BATCH, PATCH, PATCH, PATCH], 0, 3, "int32", 3), 3).transpose([0, 4, 1, 2, 3]).toFloat();
+const y = tf
+  .oneHot(tf.randomUniform([BATCH, PATCH, PATCH, PATCH], 0, 3, "int32", 3), 3)
+  .transpose([0, 4, 1, 2, 3])
+  .toFloat();
 
 // Bytes alive right after the forward pass inside variableGrads (weights, batch, output and what the tape saved).
 let kept = 0;
@@ -56,12 +81,18 @@ async function measure(label, frozen, tapeOff = true) {
   const step = makeStep(frozen ?? all.map(() => false));
   step();
   let best = Infinity;
-  for (let i = 0; i < STEPS; i++) { const t0 = performance.now(); step(); best = Math.min(best, performance.now() - t0); }
+  for (let i = 0; i < STEPS; i++) {
+    const t0 = performance.now();
+    step();
+    best = Math.min(best, performance.now() - t0);
+  }
   const prof = await tf.profile(step);
   prefix?.restore();
   const trained = (frozen ?? []).filter((f) => !f).length || all.length;
-  console.log(`${label.padEnd(16)} step ${best.toFixed(0).padStart(6)} ms   peak tensor memory ${(prof.peakBytes / 2 ** 20).toFixed(1).padStart(7)} MiB` +
-    `   after forward ${(kept / 2 ** 20).toFixed(1).padStart(7)} MiB   ${trained} of ${all.length} parameter tensors trained`);
+  console.log(
+    `${label.padEnd(16)} step ${best.toFixed(0).padStart(6)} ms   peak tensor memory ${(prof.peakBytes / 2 ** 20).toFixed(1).padStart(7)} MiB` +
+      `   after forward ${(kept / 2 ** 20).toFixed(1).padStart(7)} MiB   ${trained} of ${all.length} parameter tensors trained`,
+  );
   return { ms: best, peak: prof.peakBytes, kept };
 }
 
@@ -72,6 +103,8 @@ const full = await measure("full step", null);
 const pruned = await measure("frozen, tape on", frozenMask(net, { kind: "encoder" }), false);
 const frozen = await measure("frozen encoder", frozenMask(net, { kind: "encoder" }));
 const r = (a, b) => (a / b).toFixed(2);
-console.log(`frozen / full: time ${r(frozen.ms, full.ms)}, peak memory ${r(frozen.peak, full.peak)}, after forward ${r(frozen.kept, full.kept)}` +
-  ` (tape on: time ${r(pruned.ms, full.ms)}, peak memory ${r(pruned.peak, full.peak)}, after forward ${r(pruned.kept, full.kept)})`);
+console.log(
+  `frozen / full: time ${r(frozen.ms, full.ms)}, peak memory ${r(frozen.peak, full.peak)}, after forward ${r(frozen.kept, full.kept)}` +
+    ` (tape on: time ${r(pruned.ms, full.ms)}, peak memory ${r(pruned.peak, full.peak)}, after forward ${r(pruned.kept, full.kept)})`,
+);
 net.dispose();

@@ -71,12 +71,20 @@ export function encoderLayout(net: Network): EncoderLayout {
   }
   if (names.some((n) => n.startsWith("encoder.stem."))) {
     const k = countIndexed(names, "encoder.stages.");
-    const units = [{ prefixes: ["encoder.stem."], callSite: "encoder.stem" }, ...range(k).map((i) => ({ prefixes: [`encoder.stages.${i}.`], callSite: `encoder.stages.${i}` }))];
+    const units = [
+      { prefixes: ["encoder.stem."], callSite: "encoder.stem" },
+      ...range(k).map((i) => ({ prefixes: [`encoder.stages.${i}.`], callSite: `encoder.stages.${i}` })),
+    ];
     return { units, firstStage: 1, numStages: k, encoderPrefixes: ["encoder."] };
   }
   if (names.some((n) => n.startsWith("encoder.stages."))) {
     const k = countIndexed(names, "encoder.stages.");
-    return { units: range(k).map((i) => ({ prefixes: [`encoder.stages.${i}.`], callSite: `encoder.stages.${i}.0` })), firstStage: 0, numStages: k, encoderPrefixes: ["encoder."] };
+    return {
+      units: range(k).map((i) => ({ prefixes: [`encoder.stages.${i}.`], callSite: `encoder.stages.${i}.0` })),
+      firstStage: 0,
+      numStages: k,
+      encoderPrefixes: ["encoder."],
+    };
   }
   throw new ConfigError(`${net.className}: --freeze and --lr_decay_per_stage know the encoders of ResidualEncoderUNet, PlainConvUNet and Primus only`);
 }
@@ -90,7 +98,8 @@ export function frozenMask(net: Network, target: FreezeTarget, flag = "--freeze"
   if (target.kind === "encoder") prefixes = layout.encoderPrefixes;
   else if (target.kind === "stem") prefixes = layout.units[0]!.prefixes;
   else {
-    if (target.to >= layout.numStages) throw new ConfigError(`${flag} stages:${target.from}-${target.to}: ${net.className} has encoder stages 0-${layout.numStages - 1}`);
+    if (target.to >= layout.numStages)
+      throw new ConfigError(`${flag} stages:${target.from}-${target.to}: ${net.className} has encoder stages 0-${layout.numStages - 1}`);
     prefixes = layout.units.slice(layout.firstStage + target.from, layout.firstStage + target.to + 1).flatMap((u) => u.prefixes);
   }
   const mask = net.namedParameters().map(([n]) => matches(n, prefixes));
@@ -145,6 +154,8 @@ export function runFrozenPrefixWithoutTape(net: Network, frozen: readonly boolea
   }
   return {
     units: wrapped.length,
-    restore: () => { for (const m of wrapped) delete (m as { forward?: unknown }).forward; },
+    restore: () => {
+      for (const m of wrapped) delete (m as { forward?: unknown }).forward;
+    },
   };
 }

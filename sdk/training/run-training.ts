@@ -25,8 +25,16 @@ import { loadCheckpoint, saveCheckpoint } from "./checkpoint-io.js";
 import { loadPretrainedFromPlans, type PretrainInfo } from "./pretrained-weights.js";
 import { performActualValidation } from "./final-validation.js";
 import {
-  StagedOptimizer, deepSupervisionScales, defaultNumWorkers, maybeLoadCheckpointForContinue,
-  runTrainingLoop, type FreezePlan, type LoopResult, type LoopStart, type TrainerContext, type TrainerEvents,
+  StagedOptimizer,
+  deepSupervisionScales,
+  defaultNumWorkers,
+  maybeLoadCheckpointForContinue,
+  runTrainingLoop,
+  type FreezePlan,
+  type LoopResult,
+  type LoopStart,
+  type TrainerContext,
+  type TrainerEvents,
 } from "./trainer.js";
 import { trainingStages } from "./stages.js";
 import { frozenMask, layerwiseLrScales, parseFreeze, type FreezeTarget } from "./freeze.js";
@@ -131,10 +139,15 @@ export interface TrainingRun {
 /** Python-style list of *.npy case files (without _seg) in a preprocessed folder, sorted. */
 async function listCaseIds(folder: string): Promise<string[]> {
   let names: string[];
-  try { names = await fsp.readdir(folder); } catch (err) {
+  try {
+    names = await fsp.readdir(folder);
+  } catch (err) {
     throw new InputError("preprocessed data folder not found: run nnUNetv2_preprocess (or nnUNetv2_preprocess_like_nnssl) first", { file: folder, cause: err });
   }
-  return names.filter((n) => n.endsWith(".npy") && !n.endsWith("_seg.npy")).map((n) => n.slice(0, -4)).sort();
+  return names
+    .filter((n) => n.endsWith(".npy") && !n.endsWith("_seg.npy"))
+    .map((n) => n.slice(0, -4))
+    .sort();
 }
 
 const intOption = (flag: string, v: unknown, min: number): number => {
@@ -148,7 +161,12 @@ const intOption = (flag: string, v: unknown, min: number): number => {
  */
 function withOverrides(spec: TrainerSpec, o: TrainOptions): { spec: TrainerSpec; warmupNote: string | null } {
   const s = { ...spec };
-  for (const [k, v] of [["numEpochs", o.numEpochs], ["numIterationsPerEpoch", o.numIterationsPerEpoch], ["numValIterationsPerEpoch", o.numValIterationsPerEpoch], ["warmupEpochs", o.warmupEpochs]] as const) {
+  for (const [k, v] of [
+    ["numEpochs", o.numEpochs],
+    ["numIterationsPerEpoch", o.numIterationsPerEpoch],
+    ["numValIterationsPerEpoch", o.numValIterationsPerEpoch],
+    ["warmupEpochs", o.warmupEpochs],
+  ] as const) {
     if (v === undefined || v === null) continue;
     if (!Number.isInteger(v) || v < (k === "numValIterationsPerEpoch" ? 0 : 1)) throw new ConfigError(`invalid ${k}: ${v}`);
     if (k === "warmupEpochs" && s.schedule === "poly") throw new ConfigError(`warmupEpochs: ${s.name} has no warm-up (poly schedule)`);
@@ -293,7 +311,10 @@ export async function resolveRun(o: TrainOptions): Promise<ResolvedRun> {
     plans.plans_name = `${plans.plans_name}__from_scratch`;
     if (info) info.checkpoint_path = null;
   } else if (o.overwriteCkptPath) {
-    if (!info) throw new ConfigError("-overwrite_ckpt_path given but the plans have no pretrain_info (use ptPlans from nnUNetv2_preprocess_like_nnssl)", { file: plansFile });
+    if (!info)
+      throw new ConfigError("-overwrite_ckpt_path given but the plans have no pretrain_info (use ptPlans from nnUNetv2_preprocess_like_nnssl)", {
+        file: plansFile,
+      });
     info.checkpoint_path = path.resolve(o.overwriteCkptPath);
   }
   if (!(o.configuration in plans.configurations)) {
@@ -316,10 +337,30 @@ export async function resolveRun(o: TrainOptions): Promise<ResolvedRun> {
   // [MN]: the scratch learning rate follows pretrain_info.checkpoint_path being None.
   const initialLr = spec.usesPretrainedWeights && !usePretrained && spec.initialLrFromScratch !== null ? spec.initialLrFromScratch : spec.initialLr;
   return {
-    options: o, backend, datasetName, preprocessedBase: preBase, plansFile, plans, configuration: cfg, spec, fromScratch, pretrainInfo: info,
-    usePretrained, initialLr, datasetJson, labels: lm, inputChannels: Object.keys(channelNames(datasetJson)).length, numClasses: lm.numSegmentationHeads,
-    outputFolderBase, outputFolder, dataFolder, split, seed: o.seed ?? randomInt(0, 2 ** 31 - 1), numWorkers: o.numWorkers ?? defaultNumWorkers(),
-    freezeTarget, warmupNote: overridden.warmupNote,
+    options: o,
+    backend,
+    datasetName,
+    preprocessedBase: preBase,
+    plansFile,
+    plans,
+    configuration: cfg,
+    spec,
+    fromScratch,
+    pretrainInfo: info,
+    usePretrained,
+    initialLr,
+    datasetJson,
+    labels: lm,
+    inputChannels: Object.keys(channelNames(datasetJson)).length,
+    numClasses: lm.numSegmentationHeads,
+    outputFolderBase,
+    outputFolder,
+    dataFolder,
+    split,
+    seed: o.seed ?? randomInt(0, 2 ** 31 - 1),
+    numWorkers: o.numWorkers ?? defaultNumWorkers(),
+    freezeTarget,
+    warmupNote: overridden.warmupNote,
   };
 }
 
@@ -334,28 +375,71 @@ export function buildTrainer(r: ResolvedRun): BuiltTrainer {
   const strides = (cfg.architecture?.arch_kwargs as { strides?: number[][] } | null | undefined)?.strides;
   const useDs = spec.enableDeepSupervision && Array.isArray(strides) && strides.length > 1;
   const dsScales = useDs ? deepSupervisionScales(strides!, is2d) : null;
-  const network = buildNetwork(cfg.architecture as never, { inputChannels: r.inputChannels, numClasses: r.numClasses, deepSupervision: useDs, patchSize: [...patch], seed: r.seed });
-  const optimizers = new StagedOptimizer(spec, network, r.initialLr, trainingStages(spec, r.initialLr), headParameters(r, network),
-    o.lrDecayPerStage !== undefined && o.lrDecayPerStage !== null && o.lrDecayPerStage !== 1 ? layerwiseLrScales(network, o.lrDecayPerStage) : null);
+  const network = buildNetwork(cfg.architecture as never, {
+    inputChannels: r.inputChannels,
+    numClasses: r.numClasses,
+    deepSupervision: useDs,
+    patchSize: [...patch],
+    seed: r.seed,
+  });
+  const optimizers = new StagedOptimizer(
+    spec,
+    network,
+    r.initialLr,
+    trainingStages(spec, r.initialLr),
+    headParameters(r, network),
+    o.lrDecayPerStage !== undefined && o.lrDecayPerStage !== null && o.lrDecayPerStage !== 1 ? layerwiseLrScales(network, o.lrDecayPerStage) : null,
+  );
   const freeze: FreezePlan | null = r.freezeTarget
     ? { frozen: frozenMask(network, r.freezeTarget), unfreezeAtEpoch: o.unfreezeAtEpoch ?? null, description: `--freeze ${o.freeze}` }
     : null;
   const log = new TrainingLogFile(r.outputFolder, o.onLog ?? null);
-  const regionList = lm.hasRegions ? [...lm.foregroundRegions!.map((x) => (Array.isArray(x) ? [...x] : x)), ...(lm.ignoreLabel !== null ? [lm.ignoreLabel] : [])] : null;
+  const regionList = lm.hasRegions
+    ? [...lm.foregroundRegions!.map((x) => (Array.isArray(x) ? [...x] : x)), ...(lm.ignoreLabel !== null ? [lm.ignoreLabel] : [])]
+    : null;
   const loaderConfig = (patchSize: readonly number[]): LoaderConfig => ({
-    patchSize: p3(patchSize), finalPatchSize: p3(patch), batchSize: spec.batchSize!, oversampleForegroundPercent: spec.oversampleForegroundPercent, hasIgnore: lm.hasIgnoreLabel,
+    patchSize: p3(patchSize),
+    finalPatchSize: p3(patch),
+    batchSize: spec.batchSize!,
+    oversampleForegroundPercent: spec.oversampleForegroundPercent,
+    hasIgnore: lm.hasIgnoreLabel,
   });
   const ctx: TrainerContext = {
-    spec, network, is2d, numClasses: r.numClasses, regions: lm.hasRegions, ignoreLabel: lm.ignoreLabel, batchDice: Boolean(cfg.batch_dice), dsScales,
+    spec,
+    network,
+    is2d,
+    numClasses: r.numClasses,
+    regions: lm.hasRegions,
+    ignoreLabel: lm.ignoreLabel,
+    batchDice: Boolean(cfg.batch_dice),
+    dsScales,
     loader: { train: loaderConfig(aug.initialPatchSize), val: loaderConfig(patch) },
     transforms: {
-      patchSize: p3(patch), is2d, doDummy2d: aug.doDummy2d, rotation: aug.rotation, mirrorAxes: mirror.training,
-      maskChannels: (cfg.use_mask_for_norm ?? []).flatMap((m, c) => (m ? [c] : [])), regions: regionList, dsScales,
+      patchSize: p3(patch),
+      is2d,
+      doDummy2d: aug.doDummy2d,
+      rotation: aug.rotation,
+      mirrorAxes: mirror.training,
+      maskChannels: (cfg.use_mask_for_norm ?? []).flatMap((m, c) => (m ? [c] : [])),
+      regions: regionList,
+      dsScales,
     },
-    folder: r.dataFolder, trainIds: r.split.train, valIds: r.split.val, outputFolder: r.outputFolder, seed: r.seed, numWorkers: r.numWorkers,
-    disableCheckpointing: Boolean(o.disableCheckpointing), freeze,
+    folder: r.dataFolder,
+    trainIds: r.split.train,
+    valIds: r.split.val,
+    outputFolder: r.outputFolder,
+    seed: r.seed,
+    numWorkers: r.numWorkers,
+    disableCheckpointing: Boolean(o.disableCheckpointing),
+    freeze,
     checkpointMeta: {
-      initArgs: { plans: r.plans, configuration: o.configuration, fold: o.fold, dataset_json: r.datasetJson, device: o.device === "gpu" || o.device === "cuda" ? "cuda" : "cpu" },
+      initArgs: {
+        plans: r.plans,
+        configuration: o.configuration,
+        fold: o.fold,
+        dataset_json: r.datasetJson,
+        device: o.device === "gpu" || o.device === "cuda" ? "cuda" : "cpu",
+      },
       trainerName: spec.name,
       inferenceAllowedMirroringAxes: mirror.inference,
     },
@@ -368,11 +452,30 @@ export function buildTrainer(r: ResolvedRun): BuiltTrainer {
 function emptyRun(r: ResolvedRun, b: BuiltTrainer): TrainingRun {
   const o = r.options;
   return {
-    datasetName: r.datasetName, configuration: o.configuration, fold: o.fold, trainerName: r.spec.name, plansName: r.plans.plans_name,
-    outputFolderBase: r.outputFolderBase, outputFolder: r.outputFolder, checkpointFinal: null, checkpointBest: null,
-    logFile: o.validationOnly ? null : b.log.file, logging: emptyLogging(), bestEma: null, startEpoch: 0, epochsRun: 0, resumedFrom: null,
-    transfer: null, meanEpochSeconds: NaN, dataWaitSeconds: 0, validation: null, seed: r.seed, numWorkers: r.numWorkers, backend: r.backend,
-    stopped: false, warmupEpochs: r.spec.schedule === "poly" ? 0 : r.spec.warmupEpochs,
+    datasetName: r.datasetName,
+    configuration: o.configuration,
+    fold: o.fold,
+    trainerName: r.spec.name,
+    plansName: r.plans.plans_name,
+    outputFolderBase: r.outputFolderBase,
+    outputFolder: r.outputFolder,
+    checkpointFinal: null,
+    checkpointBest: null,
+    logFile: o.validationOnly ? null : b.log.file,
+    logging: emptyLogging(),
+    bestEma: null,
+    startEpoch: 0,
+    epochsRun: 0,
+    resumedFrom: null,
+    transfer: null,
+    meanEpochSeconds: NaN,
+    dataWaitSeconds: 0,
+    validation: null,
+    seed: r.seed,
+    numWorkers: r.numWorkers,
+    backend: r.backend,
+    stopped: false,
+    warmupEpochs: r.spec.schedule === "poly" ? 0 : r.spec.warmupEpochs,
   };
 }
 
@@ -380,12 +483,27 @@ function emptyRun(r: ResolvedRun, b: BuiltTrainer): TrainingRun {
 async function validate(r: ResolvedRun, b: BuiltTrainer): Promise<EvaluationSummary | null> {
   const o = r.options;
   if (o.skipValidation) return null;
-  if (r.split.val.length === 0) { warn("no validation cases in this fold: skipping the final validation"); return null; }
+  if (r.split.val.length === 0) {
+    warn("no validation cases in this fold: skipping the final validation");
+    return null;
+  }
   const gtFolder = path.join(r.preprocessedBase, "gt_segmentations");
-  if (!(await exists(gtFolder))) { warn(`${gtFolder} not found: skipping the final validation (it needs the reference segmentations)`); return null; }
+  if (!(await exists(gtFolder))) {
+    warn(`${gtFolder} not found: skipping the final validation (it needs the reference segmentations)`);
+    return null;
+  }
   return performActualValidation({
-    network: b.network, plans: r.plans, configurationName: o.configuration, datasetJson: r.datasetJson, trainerName: r.spec.name, mirrorAxes: b.mirror.inference,
-    preprocessedFolder: r.dataFolder, gtFolder, valIds: r.split.val, outputFolder: r.outputFolder, saveProbabilities: o.exportValidationProbabilities,
+    network: b.network,
+    plans: r.plans,
+    configurationName: o.configuration,
+    datasetJson: r.datasetJson,
+    trainerName: r.spec.name,
+    mirrorAxes: b.mirror.inference,
+    preprocessedFolder: r.dataFolder,
+    gtFolder,
+    valIds: r.split.val,
+    outputFolder: r.outputFolder,
+    saveProbabilities: o.exportValidationProbabilities,
     ...(o.onValidationProgress ? { onProgress: o.onValidationProgress } : {}),
   });
 }
@@ -397,7 +515,13 @@ async function validateOnly(r: ResolvedRun, b: BuiltTrainer, run: TrainingRun): 
   if (!(await exists(file))) throw new InputError("checkpoint not found: --val needs a finished training (or --val_best a checkpoint_best.pth)", { file });
   const ck = await loadCheckpoint(file);
   await b.network.loadStateDict(ck.networkWeights as Map<string, never>);
-  Object.assign(run, { logging: ck.logging, bestEma: ck.bestEma, startEpoch: ck.currentEpoch, checkpointFinal: best ? null : file, checkpointBest: best ? file : null });
+  Object.assign(run, {
+    logging: ck.logging,
+    bestEma: ck.bestEma,
+    startEpoch: ck.currentEpoch,
+    checkpointFinal: best ? null : file,
+    checkpointBest: best ? file : null,
+  });
   run.validation = await validate(r, b);
   return run;
 }
@@ -425,9 +549,15 @@ async function initialWeights(r: ResolvedRun, b: BuiltTrainer, run: TrainingRun)
   }
   if (!run.resumedFrom && r.usePretrained) {
     run.transfer = await loadPretrainedFromPlans(b.network, r.pretrainInfo, null, { numInputChannels: r.inputChannels, patchSize: b.patchSize });
-    await b.log.print(`Loaded pretrained weights from ${r.pretrainInfo!.checkpoint_path}: ${run.transfer.loaded.length} state-dict entries transferred, ${run.transfer.random.length} left at their initialisation`);
+    await b.log.print(
+      `Loaded pretrained weights from ${r.pretrainInfo!.checkpoint_path}: ${run.transfer.loaded.length} state-dict entries transferred, ` +
+        `${run.transfer.random.length} left at their initialisation`,
+    );
   } else if (!run.resumedFrom && r.spec.usesPretrainedWeights && !r.fromScratch) {
-    throw new ConfigError("plans have no pretrain_info.checkpoint_path: pass -overwrite_ckpt_path PATH, or --from_scratch to train without pretrained weights", { file: r.plansFile });
+    throw new ConfigError(
+      "plans have no pretrain_info.checkpoint_path: pass -overwrite_ckpt_path PATH, or --from_scratch to train without pretrained weights",
+      { file: r.plansFile },
+    );
   }
   return start;
 }
@@ -436,11 +566,25 @@ async function initialWeights(r: ResolvedRun, b: BuiltTrainer, run: TrainingRun)
 async function writeRunHeader(r: ResolvedRun, b: BuiltTrainer): Promise<void> {
   const o = r.options;
   await writeJsonAtomic(path.join(r.outputFolder, "debug.json"), {
-    trainer: r.spec, initial_lr: r.initialLr, seed: r.seed, num_workers: r.numWorkers, backend: r.backend, batch_size: r.spec.batchSize, patch_size: b.patchSize,
-    initial_patch_size: b.augmentation.initialPatchSize, do_dummy_2d_data_aug: b.augmentation.doDummy2d, deep_supervision_scales: b.dsScales, fold: o.fold,
-    num_train_cases: r.split.train.length, num_val_cases: r.split.val.length, from_scratch: r.fromScratch,
+    trainer: r.spec,
+    initial_lr: r.initialLr,
+    seed: r.seed,
+    num_workers: r.numWorkers,
+    backend: r.backend,
+    batch_size: r.spec.batchSize,
+    patch_size: b.patchSize,
+    initial_patch_size: b.augmentation.initialPatchSize,
+    do_dummy_2d_data_aug: b.augmentation.doDummy2d,
+    deep_supervision_scales: b.dsScales,
+    fold: o.fold,
+    num_train_cases: r.split.train.length,
+    num_val_cases: r.split.val.length,
+    from_scratch: r.fromScratch,
   });
-  await b.log.print(`Trainer ${r.spec.name}, plans ${r.plans.plans_name}, configuration ${o.configuration}, fold ${o.fold}, seed ${r.seed}, backend ${r.backend}, ${r.numWorkers} augmentation worker(s)`);
+  await b.log.print(
+    `Trainer ${r.spec.name}, plans ${r.plans.plans_name}, configuration ${o.configuration}, fold ${o.fold}, seed ${r.seed}, ` +
+      `backend ${r.backend}, ${r.numWorkers} augmentation worker(s)`,
+  );
   await b.log.print("This is the configuration used by this training:");
   await b.log.print(`Configuration name: ${o.configuration}`);
   await b.log.print(` ${JSON.stringify(r.configuration)}`);
@@ -453,7 +597,14 @@ async function finishCheckpoints(r: ResolvedRun, b: BuiltTrainer, loop: LoopResu
   if (b.ctx.disableCheckpointing) return;
   const final = path.join(r.outputFolder, "checkpoint_final.pth");
   if (loop.epochsRun > 0 || !(await exists(final))) {
-    await saveCheckpoint(final, { networkWeights: b.network.stateDict(), optimizer: b.optimizers.optimizer, logging: loop.logging, bestEma: loop.bestEma, currentEpoch: r.spec.numEpochs, ...b.ctx.checkpointMeta });
+    await saveCheckpoint(final, {
+      networkWeights: b.network.stateDict(),
+      optimizer: b.optimizers.optimizer,
+      logging: loop.logging,
+      bestEma: loop.bestEma,
+      currentEpoch: r.spec.numEpochs,
+      ...b.ctx.checkpointMeta,
+    });
   }
   await fsp.rm(path.join(r.outputFolder, "checkpoint_latest.pth"), { force: true });
   run.checkpointFinal = final;
@@ -469,7 +620,14 @@ async function runAndValidate(r: ResolvedRun, b: BuiltTrainer, run: TrainingRun)
   // Before the first epoch the optimizer of the start epoch's stage exists (a restored one, or a new one here).
   if (!b.optimizers.stage) b.optimizers.enter(Math.min(start.epoch, r.spec.numEpochs - 1));
   const loop = await runTrainingLoop(b.ctx, b.optimizers, start, r.options);
-  Object.assign(run, { logging: loop.logging, bestEma: loop.bestEma, startEpoch: loop.startEpoch, epochsRun: loop.epochsRun, meanEpochSeconds: loop.meanEpochSeconds, dataWaitSeconds: loop.dataWaitSeconds });
+  Object.assign(run, {
+    logging: loop.logging,
+    bestEma: loop.bestEma,
+    startEpoch: loop.startEpoch,
+    epochsRun: loop.epochsRun,
+    meanEpochSeconds: loop.meanEpochSeconds,
+    dataWaitSeconds: loop.dataWaitSeconds,
+  });
   if (loop.stopped) {
     run.stopped = true;
     return run;

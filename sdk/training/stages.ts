@@ -53,7 +53,15 @@ export function trainingStages(spec: TrainerSpec, initialLr: number): TrainingSt
     const w = spec.warmupEpochs;
     stages = [
       { name: "warmup_all", start: 0, end: w, params: "all", keepsOptimizerOf: null, lr: linearWarmupLr(initialLr, w), message: "train whole net, warmup" },
-      { name: "train", start: w, end: n, params: "all", keepsOptimizerOf: "warmup_all", lr: polyLrOffset(initialLr, n, w), message: "train whole net, default schedule" },
+      {
+        name: "train",
+        start: w,
+        end: n,
+        params: "all",
+        keepsOptimizerOf: "warmup_all",
+        lr: polyLrOffset(initialLr, n, w),
+        message: "train whole net, default schedule",
+      },
     ];
   } else {
     const d = spec.sawtooth!.decoderEpochs;
@@ -61,10 +69,42 @@ export function trainingStages(spec: TrainerSpec, initialLr: number): TrainingSt
     const half = Math.floor(d / 2);
     const headLr = initialLr * spec.sawtooth!.warmupLrFactor;
     stages = [
-      { name: "warmup_decoder", start: 0, end: half, params: "heads", keepsOptimizerOf: null, lr: linearWarmupLr(headLr, half), message: "train decoder, lin warmup" },
-      { name: "train_decoder", start: half, end: d, params: "heads", keepsOptimizerOf: "warmup_decoder", lr: polyLrOffset(headLr, d, half), message: "train decoder, poly lr" },
-      { name: "warmup_all", start: d, end: d + w, params: "all", keepsOptimizerOf: null, lr: linearWarmupOffsetLr(initialLr, d + w, d), message: "train whole net, warmup" },
-      { name: "train", start: d + w, end: n, params: "all", keepsOptimizerOf: "warmup_all", lr: polyLrOffset(initialLr, n, d + w), message: "train whole net, default schedule" },
+      {
+        name: "warmup_decoder",
+        start: 0,
+        end: half,
+        params: "heads",
+        keepsOptimizerOf: null,
+        lr: linearWarmupLr(headLr, half),
+        message: "train decoder, lin warmup",
+      },
+      {
+        name: "train_decoder",
+        start: half,
+        end: d,
+        params: "heads",
+        keepsOptimizerOf: "warmup_decoder",
+        lr: polyLrOffset(headLr, d, half),
+        message: "train decoder, poly lr",
+      },
+      {
+        name: "warmup_all",
+        start: d,
+        end: d + w,
+        params: "all",
+        keepsOptimizerOf: null,
+        lr: linearWarmupOffsetLr(initialLr, d + w, d),
+        message: "train whole net, warmup",
+      },
+      {
+        name: "train",
+        start: d + w,
+        end: n,
+        params: "all",
+        keepsOptimizerOf: "warmup_all",
+        lr: polyLrOffset(initialLr, n, d + w),
+        message: "train whole net, default schedule",
+      },
     ];
   }
   return stages.map((s) => ({ ...s, end: Math.min(s.end, n) })).filter((s) => s.start < s.end);

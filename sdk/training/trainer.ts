@@ -116,7 +116,13 @@ export function learningRateSchedule(spec: TrainerSpec, initialLr: number): LrSc
 }
 
 /** configure_optimizers' optimizer (SGD momentum 0.99 Nesterov, or AdamW betas 0.9/0.98) over some of the network's parameters. */
-export function buildOptimizer(spec: TrainerSpec, net: Network, initialLr: number, indices?: readonly number[], lrScales?: readonly number[] | null): Optimizer {
+export function buildOptimizer(
+  spec: TrainerSpec,
+  net: Network,
+  initialLr: number,
+  indices?: readonly number[],
+  lrScales?: readonly number[] | null,
+): Optimizer {
   const all = net.namedParameters().map(([, v]) => v);
   const allLayouts = net.parameterLayouts();
   const idx = indices ?? all.map((_, i) => i);
@@ -251,12 +257,18 @@ function trainStep(ctx: TrainerContext, opt: Optimizer, sp: StepParams, stale: M
     const outside: tf.Tensor[] = [];
     sp.vars.forEach((v, k) => {
       const g = grads[v.name] ?? null;
-      if (sp.slot[k]! >= 0) { ordered[sp.slot[k]!] = g; return; }
+      if (sp.slot[k]! >= 0) {
+        ordered[sp.slot[k]!] = g;
+        return;
+      }
       if (!g) return;
       const prev = stale.get(k);
       outsideKeys.push(k);
       outside.push(prev ? tf.tidy(() => tf.add(prev, g)) : g);
-      if (prev) { prev.dispose(); g.dispose(); }
+      if (prev) {
+        prev.dispose();
+        g.dispose();
+      }
     });
     // clip_grad_norm_ scales every .grad in place, the accumulated ones included.
     const { grads: all } = clipGradNorm([...ordered, ...outside], ctx.spec.gradClip);
@@ -303,7 +315,11 @@ function checkAbort(signal: AbortSignal | undefined): void {
 export async function maybeLoadCheckpointForContinue(ctx: TrainerContext, staged: StagedOptimizer): Promise<(LoopStart & { file: string }) | null> {
   for (const name of ["checkpoint_final.pth", "checkpoint_latest.pth", "checkpoint_best.pth"]) {
     const file = path.join(ctx.outputFolder, name);
-    try { await fsp.access(file); } catch { continue; }
+    try {
+      await fsp.access(file);
+    } catch {
+      continue;
+    }
     const ck = await loadCheckpoint(file);
     await ctx.network.loadStateDict(ck.networkWeights as Map<string, never>);
     staged.enter(Math.min(ck.currentEpoch, ctx.spec.numEpochs - 1));
@@ -331,8 +347,14 @@ export interface EpochMeasurements {
  * EMA pseudo Dice and checkpoint_latest.pth every saveEvery epochs (not after the last), plots progress.png, then
  * calls events.onEpochEnd. Returns the (possibly new) best EMA and the epoch's wall time.
  */
-export async function endEpoch(ctx: TrainerContext, opt: Optimizer, m: EpochMeasurements, logging: TrainingLogging, bestEmaIn: number | null,
-  events: TrainerEvents = {}): Promise<{ bestEma: number | null; epochSeconds: number; newBest: boolean }> {
+export async function endEpoch(
+  ctx: TrainerContext,
+  opt: Optimizer,
+  m: EpochMeasurements,
+  logging: TrainingLogging,
+  bestEmaIn: number | null,
+  events: TrainerEvents = {},
+): Promise<{ bestEma: number | null; epochSeconds: number; newBest: boolean }> {
   const { spec } = ctx;
   const { epoch, t0, lr, trainLosses, valLosses } = m;
   let bestEma = bestEmaIn;
@@ -347,12 +369,20 @@ export async function endEpoch(ctx: TrainerContext, opt: Optimizer, m: EpochMeas
   logging.epoch_end_timestamps.push(t1);
   await ctx.log.print("train_loss", npRound(mean(trainLosses), 4));
   await ctx.log.print("val_loss", npRound(mean(valLosses), 4));
-  await ctx.log.print("Pseudo dice", dice.perClass.map((d) => npRound(d, 4)));
+  await ctx.log.print(
+    "Pseudo dice",
+    dice.perClass.map((d) => npRound(d, 4)),
+  );
   await ctx.log.print(`Epoch time: ${npRound(t1 - t0, 2)} s`);
   const ema = logging.ema_fg_dice[logging.ema_fg_dice.length - 1]!;
   const finished = epoch + 1;
   const content = (): CheckpointContent => ({
-    networkWeights: ctx.network.stateDict(), optimizer: opt, logging, bestEma, currentEpoch: finished, ...ctx.checkpointMeta,
+    networkWeights: ctx.network.stateDict(),
+    optimizer: opt,
+    logging,
+    bestEma,
+    currentEpoch: finished,
+    ...ctx.checkpointMeta,
   });
   // A NaN EMA (no foreground anywhere yet) never counts as a new best, as in Python (nan > x is False).
   const newBest = !Number.isNaN(ema) && (bestEma === null || ema > bestEma);
@@ -366,14 +396,28 @@ export async function endEpoch(ctx: TrainerContext, opt: Optimizer, m: EpochMeas
   }
   await plotProgressPng(path.join(ctx.outputFolder, "progress.png"), logging);
   await events.onEpochEnd?.({
-    epoch, numEpochs: spec.numEpochs, trainLoss: mean(trainLosses), valLoss: mean(valLosses), pseudoDice: dice.perClass,
-    meanFgDice: dice.meanFg, emaFgDice: ema, lr, epochSeconds: t1 - t0, dataWaitSeconds: m.dataWaitSeconds, newBest, logging,
+    epoch,
+    numEpochs: spec.numEpochs,
+    trainLoss: mean(trainLosses),
+    valLoss: mean(valLosses),
+    pseudoDice: dice.perClass,
+    meanFgDice: dice.meanFg,
+    emaFgDice: ema,
+    lr,
+    epochSeconds: t1 - t0,
+    dataWaitSeconds: m.dataWaitSeconds,
+    newBest,
+    logging,
   });
   return { bestEma, epochSeconds: t1 - t0, newBest };
 }
 
 /** The epoch and bookkeeping a loop starts from (epoch 0 and empty logging, or what `--c` restored). */
-export interface LoopStart { epoch: number; logging: TrainingLogging; bestEma: number | null }
+export interface LoopStart {
+  epoch: number;
+  logging: TrainingLogging;
+  bestEma: number | null;
+}
 
 /** The epoch loop from `startEpoch` to spec.numEpochs; writes checkpoints and the log; returns the logging. */
 export async function runTrainingLoop(ctx: TrainerContext, staged: StagedOptimizer, start: LoopStart, events: TrainerEvents = {}): Promise<LoopResult> {
@@ -382,8 +426,13 @@ export async function runTrainingLoop(ctx: TrainerContext, staged: StagedOptimiz
   let bestEma = start.bestEma;
   const loss = buildLoss(ctx);
   const job = (train: boolean): BatchJob => ({
-    folder: ctx.folder, identifiers: train ? ctx.trainIds : ctx.valIds, loader: train ? ctx.loader.train : ctx.loader.val,
-    transforms: ctx.transforms, train, seed: ctx.seed, stream: train ? 0 : 1,
+    folder: ctx.folder,
+    identifiers: train ? ctx.trainIds : ctx.valIds,
+    loader: train ? ctx.loader.train : ctx.loader.val,
+    transforms: ctx.transforms,
+    train,
+    seed: ctx.seed,
+    stream: train ? 0 : 1,
   });
   const trainProducer = new BatchProducer(job(true), { numWorkers: ctx.numWorkers });
   const valProducer = new BatchProducer(job(false), { numWorkers: Math.max(ctx.numWorkers > 0 ? 1 : 0, Math.floor(ctx.numWorkers / 2)) });
@@ -394,7 +443,10 @@ export async function runTrainingLoop(ctx: TrainerContext, staged: StagedOptimiz
   let waitTotal = 0;
   let stopped = false;
   const stale = new Map<number, tf.Tensor>();
-  const clearStale = () => { for (const t of stale.values()) t.dispose(); stale.clear(); };
+  const clearStale = () => {
+    for (const t of stale.values()) t.dispose();
+    stale.clear();
+  };
   let frozenNow: boolean | null = null;
   let prefix: { units: number; restore: () => void } | null = null;
   let sp: StepParams | null = null;
@@ -407,7 +459,9 @@ export async function runTrainingLoop(ctx: TrainerContext, staged: StagedOptimiz
       if (entered) clearStale();
       if ((entered || epoch === start.epoch) && staged.stages.length > 1) {
         const st = staged.stage!;
-        await ctx.log.print(`${st.message} (stage ${st.name}, epochs ${st.start}-${st.end - 1}, optimizer over ${staged.paramIndices.length} parameter tensors)`);
+        await ctx.log.print(
+          `${st.message} (stage ${st.name}, epochs ${st.start}-${st.end - 1}, optimizer over ${staged.paramIndices.length} parameter tensors)`,
+        );
       }
       const freezeActive = ctx.freeze !== null && (ctx.freeze.unfreezeAtEpoch === null || epoch < ctx.freeze.unfreezeAtEpoch);
       if (freezeActive !== frozenNow) {
@@ -415,7 +469,10 @@ export async function runTrainingLoop(ctx: TrainerContext, staged: StagedOptimiz
         prefix = freezeActive ? runFrozenPrefixWithoutTape(ctx.network, ctx.freeze!.frozen) : null;
         if (freezeActive) {
           const n = ctx.freeze!.frozen.filter(Boolean).length;
-          await ctx.log.print(`Frozen (${ctx.freeze!.description}): ${n} of ${ctx.freeze!.frozen.length} parameter tensors, the first ${prefix!.units} encoder part(s) without gradient tape`);
+          await ctx.log.print(
+            `Frozen (${ctx.freeze!.description}): ${n} of ${ctx.freeze!.frozen.length} parameter tensors, ` +
+              `the first ${prefix!.units} encoder part(s) without gradient tape`,
+          );
         } else if (frozenNow) {
           await ctx.log.print("Unfrozen: every parameter trains from this epoch on");
         }
@@ -449,7 +506,8 @@ export async function runTrainingLoop(ctx: TrainerContext, staged: StagedOptimiz
         const b = await valProducer.next();
         const r = validationStep(ctx, loss, b);
         valLosses.push(r.loss);
-        if (counts) addCounts(counts, r.counts); else counts = r.counts;
+        if (counts) addCounts(counts, r.counts);
+        else counts = r.counts;
         events.onIteration?.({ phase: "val", epoch, iteration: it, total: spec.numValIterationsPerEpoch, loss: r.loss });
         events.onProgress?.({ task, done: spec.numIterationsPerEpoch + it + 1, total, detail: { val_loss: r.loss.toFixed(4) } });
         stopped = stopRequested();
@@ -482,7 +540,12 @@ async function stopTraining(ctx: TrainerContext, opt: Optimizer, completed: numb
     return;
   }
   await saveCheckpoint(path.join(ctx.outputFolder, "checkpoint_latest.pth"), {
-    networkWeights: ctx.network.stateDict(), optimizer: opt, logging: truncateLogging(logging, completed), bestEma, currentEpoch: completed, ...ctx.checkpointMeta,
+    networkWeights: ctx.network.stateDict(),
+    optimizer: opt,
+    logging: truncateLogging(logging, completed),
+    bestEma,
+    currentEpoch: completed,
+    ...ctx.checkpointMeta,
   });
   await ctx.log.print(`Training stopped after ${completed} completed epoch(s): checkpoint_latest.pth written, continue with --c`);
 }

@@ -83,7 +83,9 @@ const PretrainedTrainer_Primus: TrainerSpec = {
   weightDecay: 5e-2, gradClip: 1, purpose: "fine-tune a Primus (transformer) checkpoint with AdamW",
 };
 
-const PretrainedTrainer_150ep: TrainerSpec = { ...PretrainedTrainer, name: "PretrainedTrainer_150ep", warmupEpochs: 15, numEpochs: 150, purpose: "PretrainedTrainer, short schedule" };
+const PretrainedTrainer_150ep: TrainerSpec = {
+  ...PretrainedTrainer, name: "PretrainedTrainer_150ep", warmupEpochs: 15, numEpochs: 150, purpose: "PretrainedTrainer, short schedule",
+};
 const PretrainedTrainer_adam_150ep: TrainerSpec = {
   ...PretrainedTrainer_Primus, name: "PretrainedTrainer_adam_150ep", warmupEpochs: 15, numEpochs: 150,
   purpose: "AdamW (PretrainedTrainer_Primus settings) for any network, short schedule",
@@ -112,14 +114,18 @@ export const TRAINERS: Readonly<Record<string, TrainerSpec>> = {
     ...PretrainedTrainer, name: "PretrainedTrainer_smallerlr", initialLr: 3e-5, initialLrFromScratch: 1e-4, weightDecay: 5e-2,
     purpose: "PretrainedTrainer with a 33x smaller LR and weight decay 5e-2 (keeps more of the pretrained weights)",
   },
-  PretrainedTrainer_nomirroring: noMirroring(PretrainedTrainer, "PretrainedTrainer_nomirroring", "PretrainedTrainer without mirroring (lateralised structures)"),
+  PretrainedTrainer_nomirroring: noMirroring(PretrainedTrainer, "PretrainedTrainer_nomirroring",
+    "PretrainedTrainer without mirroring (lateralised structures)"),
   PretrainedTrainer_150ep_nomirroring: noMirroring(PretrainedTrainer_150ep, "PretrainedTrainer_150ep_nomirroring", "PretrainedTrainer_150ep without mirroring"),
   PretrainedTrainer_adam__nomirroring: noMirroring(PretrainedTrainer, "PretrainedTrainer_adam__nomirroring",
     "despite its name SGD: master derives it from PretrainedTrainer, we copy that (PretrainedTrainer without mirroring)"),
   PretrainedTrainer_adam_150ep,
-  PretrainedTrainer_adam_150ep_nomirroring: noMirroring(PretrainedTrainer_adam_150ep, "PretrainedTrainer_adam_150ep_nomirroring", "PretrainedTrainer_adam_150ep without mirroring"),
+  PretrainedTrainer_adam_150ep_nomirroring: noMirroring(PretrainedTrainer_adam_150ep, "PretrainedTrainer_adam_150ep_nomirroring",
+    "PretrainedTrainer_adam_150ep without mirroring"),
   PretrainedTrainer_Primus,
-  PretrainedTrainer_Primus_150ep: { ...PretrainedTrainer_Primus, name: "PretrainedTrainer_Primus_150ep", warmupEpochs: 15, numEpochs: 150, purpose: "PretrainedTrainer_Primus, short schedule" },
+  PretrainedTrainer_Primus_150ep: {
+    ...PretrainedTrainer_Primus, name: "PretrainedTrainer_Primus_150ep", warmupEpochs: 15, numEpochs: 150, purpose: "PretrainedTrainer_Primus, short schedule",
+  },
   PretrainedTrainer_sawtooth,
   PretrainedTrainer_sawtooth_150ep: {
     ...PretrainedTrainer_sawtooth, name: "PretrainedTrainer_sawtooth_150ep", warmupEpochs: 15, numEpochs: 150,

@@ -51,19 +51,32 @@ describe("--freeze targets, layer-wise decay", () => {
     const primus = buildNetwork(PRIMUS_ARCH, { inputChannels: 1, numClasses: 2, patchSize: [8, 8, 8], seed: 1 });
     const pn = primus.namedParameters().map(([n]) => n);
     expect(pn.filter((_, i) => frozenMask(primus, { kind: "stem" })[i])).toEqual(pn.filter((n) => n.startsWith("down_projection.") || n === "eva.pos_embed"));
-    expect(pn.filter((_, i) => frozenMask(primus, { kind: "stages", from: 1, to: 1 })[i]).every((n) => n.startsWith("eva.blocks.1.") || n.startsWith("eva.norm."))).toBe(true);
+    expect(
+      pn.filter((_, i) => frozenMask(primus, { kind: "stages", from: 1, to: 1 })[i]).every((n) => n.startsWith("eva.blocks.1.") || n.startsWith("eva.norm.")),
+    ).toBe(true);
     primus.dispose();
   });
 
   it("runs the frozen prefix off the gradient tape: same decoder gradients, less memory kept for the backward pass", () => {
     const net = resEnc();
     const frozen = frozenMask(net, { kind: "encoder" });
-    const vars = net.namedParameters().map(([, v]) => v).filter((_, i) => !frozen[i]);
+    const vars = net
+      .namedParameters()
+      .map(([, v]) => v)
+      .filter((_, i) => !frozen[i]);
     const x = tf.randomNormal([2, 2, 8, 8, 8], 0, 1, "float32", 4);
     // Bytes alive right after the forward pass inside variableGrads: weights, input, output and what the tape saved.
     let kept = 0;
-    const loss = () => { const out = net.forward(x) as tf.Tensor; kept = tf.memory().numBytes; return tf.mean(tf.square(out)) as tf.Scalar; };
-    const grads = () => { const { value, grads: g } = tf.variableGrads(loss, vars); value.dispose(); return vars.map((v) => g[v.name]); };
+    const loss = () => {
+      const out = net.forward(x) as tf.Tensor;
+      kept = tf.memory().numBytes;
+      return tf.mean(tf.square(out)) as tf.Scalar;
+    };
+    const grads = () => {
+      const { value, grads: g } = tf.variableGrads(loss, vars);
+      value.dispose();
+      return vars.map((v) => g[v.name]);
+    };
     const ref = grads();
     const keptOn = kept;
     const prefix = runFrozenPrefixWithoutTape(net, frozen);
@@ -72,7 +85,9 @@ describe("--freeze targets, layer-wise decay", () => {
     const keptOff = kept;
     // The lower-resolution seg layer is unused without deep supervision: no gradient either way.
     expect(got.map((g) => g === undefined)).toEqual(ref.map((g) => g === undefined));
-    got.forEach((g, i) => { if (g) expect(Array.from(g.dataSync())).toEqual(Array.from(ref[i]!.dataSync())); });
+    got.forEach((g, i) => {
+      if (g) expect(Array.from(g.dataSync())).toEqual(Array.from(ref[i]!.dataSync()));
+    });
     expect(keptOff).toBeLessThan(0.6 * keptOn);
     prefix.restore();
     tf.dispose([...ref, ...got, x].filter((t): t is tf.Tensor => t !== undefined));
@@ -80,7 +95,8 @@ describe("--freeze targets, layer-wise decay", () => {
   });
 
   it("SGD with per-parameter LR factors steps each parameter at its own rate", () => {
-    const a = tf.variable(tf.tensor([1, 1])), b = tf.variable(tf.tensor([1, 1]));
+    const a = tf.variable(tf.tensor([1, 1])),
+      b = tf.variable(tf.tensor([1, 1]));
     const opt = new SGD([a, b], { lr: 0.1, momentum: 0, weightDecay: 0, nesterov: false, lrScales: [1, 0.5] });
     const g = tf.tensor([1, 2]);
     opt.step([g, g]);
@@ -103,39 +119,62 @@ describe("partial fine-tuning end to end (PretrainedTrainer on the synthetic dat
     pretrained = new Map(keysOf(w).map((k) => [k, get(w, k)]));
   });
   const opts = (extra: Partial<TrainOptions>): TrainOptions => ({
-    dataset: ds.datasetName, configuration: "3d_fullres", fold: 0, plans, trainer: "PretrainedTrainer_1epoch", numIterationsPerEpoch: 2,
-    numValIterationsPerEpoch: 0, seed: 9, numWorkers: 0, skipValidation: true, paths: ds.paths, ...extra,
+    dataset: ds.datasetName,
+    configuration: "3d_fullres",
+    fold: 0,
+    plans,
+    trainer: "PretrainedTrainer_1epoch",
+    numIterationsPerEpoch: 2,
+    numValIterationsPerEpoch: 0,
+    seed: 9,
+    numWorkers: 0,
+    skipValidation: true,
+    paths: ds.paths,
+    ...extra,
   });
 
   it("--freeze encoder: encoder weights stay as loaded, no optimizer state for them, same checkpoint keys", async () => {
     const run = await trainPretrained(opts({ freeze: "encoder" }));
     const ck = await loadTorchFile(run.checkpointFinal!);
     const w = get(ck, "network_weights");
-    const fresh = buildNetwork(JSON.parse(readFileSync(path.join(ds.paths.nnUNet_preprocessed, ds.datasetName, `${plans}.json`), "utf8")).configurations["3d_fullres"].architecture,
-      { inputChannels: 2, numClasses: 2, patchSize: [8, 8, 8], seed: 9 });
+    const fresh = buildNetwork(
+      JSON.parse(readFileSync(path.join(ds.paths.nnUNet_preprocessed, ds.datasetName, `${plans}.json`), "utf8")).configurations["3d_fullres"].architecture,
+      { inputChannels: 2, numClasses: 2, patchSize: [8, 8, 8], seed: 9 },
+    );
     expect(keysOf(w)).toEqual([...fresh.stateDict().keys()]);
     const names = fresh.namedParameters().map(([n]) => n);
     // Encoder stages unchanged (the stem's input projection was repeated to 2 channels, so compare the stages).
     for (const k of keysOf(w).filter((n) => n.startsWith("encoder.stages."))) expect(same(get(w, k), pretrained.get(k)!)).toBe(true);
     const initial = fresh.stateDict();
-    expect(keysOf(w).filter((k) => k.startsWith("decoder.stages.")).some((k) => !same(get(w, k), initial.get(k)!))).toBe(true);
+    expect(
+      keysOf(w)
+        .filter((k) => k.startsWith("decoder.stages."))
+        .some((k) => !same(get(w, k), initial.get(k)!)),
+    ).toBe(true);
     const opt = get(ck, "optimizer_state");
     const withState = keysOf(get(opt, "state")).map(Number);
     expect(withState.length).toBeGreaterThan(0);
     expect(withState.every((i) => !names[i]!.startsWith("encoder."))).toBe(true);
     expect(get(get(opt, "param_groups")[0], "params")).toHaveLength(names.length);
-    expect(readFileSync(run.logFile!, "utf8")).toMatch(/Frozen \(--freeze encoder\): \d+ of \d+ parameter tensors, the first 4 encoder part\(s\) without gradient tape/);
+    expect(readFileSync(run.logFile!, "utf8")).toMatch(
+      /Frozen \(--freeze encoder\): \d+ of \d+ parameter tensors, the first 4 encoder part\(s\) without gradient tape/,
+    );
     fresh.dispose();
   });
 
   const skip = pythonSkipReason(["torch"]);
   it.skipIf(skip !== null)(`a frozen run's optimizer_state loads into torch.optim.SGD over all parameters and steps ${skip ?? ""}`, async () => {
-    const run = await trainPretrained(opts({ freeze: "stages:0-1", trainer: "PretrainedTrainer_1epoch", disableCheckpointing: false, numIterationsPerEpoch: 1 }));
-    const fresh = buildNetwork(JSON.parse(readFileSync(path.join(ds.paths.nnUNet_preprocessed, ds.datasetName, `${plans}.json`), "utf8")).configurations["3d_fullres"].architecture,
-      { inputChannels: 2, numClasses: 2, patchSize: [8, 8, 8], seed: 9 });
+    const run = await trainPretrained(
+      opts({ freeze: "stages:0-1", trainer: "PretrainedTrainer_1epoch", disableCheckpointing: false, numIterationsPerEpoch: 1 }),
+    );
+    const fresh = buildNetwork(
+      JSON.parse(readFileSync(path.join(ds.paths.nnUNet_preprocessed, ds.datasetName, `${plans}.json`), "utf8")).configurations["3d_fullres"].architecture,
+      { inputChannels: 2, numClasses: 2, patchSize: [8, 8, 8], seed: 9 },
+    );
     const names = fresh.namedParameters().map(([n]) => n);
     fresh.dispose();
-    const out = runPythonJson<{ nState: number; frozenWithState: number }>(`
+    const out = runPythonJson<{ nState: number; frozenWithState: number }>(
+      `
 import json, sys, torch
 ck = torch.load(sys.argv[1], map_location="cpu", weights_only=False)
 names = json.loads(sys.argv[2])
@@ -147,16 +186,24 @@ for p in ps: p.grad = torch.ones_like(p)
 opt.step()
 frozen = [i for i, n in enumerate(names) if n.startswith("encoder.stages.0.") or n.startswith("encoder.stages.1.")]
 print(json.dumps({"nState": len(ck["optimizer_state"]["state"]), "frozenWithState": sum(1 for i in frozen if i in ck["optimizer_state"]["state"])}))
-`, [run.checkpointFinal!, JSON.stringify(names)]);
+`,
+      [run.checkpointFinal!, JSON.stringify(names)],
+    );
     expect(out.nState).toBeGreaterThan(0);
     expect(out.frozenWithState).toBe(0);
   });
 
   it("--unfreeze_at_epoch trains the frozen stages again from that epoch; --lr_decay_per_stage keeps one param group", async () => {
-    const run = await trainPretrained(opts({ trainer: "PretrainedTrainer_2epochs", freeze: "stages:0-1", unfreezeAtEpoch: 1, lrDecayPerStage: 0.5, numIterationsPerEpoch: 1 }));
+    const run = await trainPretrained(
+      opts({ trainer: "PretrainedTrainer_2epochs", freeze: "stages:0-1", unfreezeAtEpoch: 1, lrDecayPerStage: 0.5, numIterationsPerEpoch: 1 }),
+    );
     const ck = await loadTorchFile(run.checkpointFinal!);
     const w = get(ck, "network_weights");
-    expect(keysOf(w).filter((n) => n.startsWith("encoder.stages.0.")).some((n) => !same(get(w, n), pretrained.get(n)!))).toBe(true);
+    expect(
+      keysOf(w)
+        .filter((n) => n.startsWith("encoder.stages.0."))
+        .some((n) => !same(get(w, n), pretrained.get(n)!)),
+    ).toBe(true);
     const opt = get(ck, "optimizer_state");
     expect(get(opt, "param_groups")).toHaveLength(1);
     expect(keysOf(get(opt, "state")).length).toBeGreaterThan(40);

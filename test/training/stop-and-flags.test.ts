@@ -14,8 +14,30 @@ const BASE = ["901", "3d_fullres", "0", "-p", "P"];
 
 describe("nnUNetv2_train_pretrained: new flags", () => {
   it("maps --warmup_epochs, --freeze, --unfreeze_at_epoch, --lr_decay_per_stage, --val_best, --npz, -overwrite_ckpt_path", () => {
-    const o = parse([...BASE, "--warmup_epochs", "2", "--freeze", "stages:0-2", "--unfreeze_at_epoch", "5", "--lr_decay_per_stage", "0.8", "--val_best", "--npz", "-overwrite_ckpt_path", "/c.pth"]);
-    expect(o).toMatchObject({ warmupEpochs: 2, freeze: "stages:0-2", unfreezeAtEpoch: 5, lrDecayPerStage: 0.8, validationWithBest: true, exportValidationProbabilities: true, overwriteCkptPath: "/c.pth" });
+    const o = parse([
+      ...BASE,
+      "--warmup_epochs",
+      "2",
+      "--freeze",
+      "stages:0-2",
+      "--unfreeze_at_epoch",
+      "5",
+      "--lr_decay_per_stage",
+      "0.8",
+      "--val_best",
+      "--npz",
+      "-overwrite_ckpt_path",
+      "/c.pth",
+    ]);
+    expect(o).toMatchObject({
+      warmupEpochs: 2,
+      freeze: "stages:0-2",
+      unfreezeAtEpoch: 5,
+      lrDecayPerStage: 0.8,
+      validationWithBest: true,
+      exportValidationProbabilities: true,
+      overwriteCkptPath: "/c.pth",
+    });
   });
   it.each([
     [["-num_gpus", "2"], /^argument -num_gpus: 2 is not supported: nnssl-adapt trains on one device/],
@@ -32,7 +54,11 @@ describe("nnUNetv2_train_pretrained: new flags", () => {
   });
   it("--help lists every trainer of the registry", () => {
     let text = "";
-    try { parseArgs(pretrainedSpec, ["--help"]); } catch (e) { text = (e as HelpRequested).text; }
+    try {
+      parseArgs(pretrainedSpec, ["--help"]);
+    } catch (e) {
+      text = (e as HelpRequested).text;
+    }
     for (const name of Object.keys(TRAINERS)) expect(text).toMatch(new RegExp(`^${name}\\s`, "m"));
     expect(text).toMatch(/PretrainedTrainer_adam__nomirroring\s+SGD\b.*despite its name SGD/);
   });
@@ -52,8 +78,24 @@ describe.skipIf(!existsSync(dist))("a signal ends training cleanly (child proces
     expect(r.stdout).toMatch(/^trainer\s+optimizer\s+lr\s+warm-up\s+epochs\s+mirroring\s+what it is for$/m);
   });
 
-  it.each([["SIGINT", 130, 1], ["SIGUSR1", 0, 2]] as const)("%s: finishes the iteration, writes checkpoint_latest.pth, exits %i; --c continues", async (sig, code, fold) => {
-    const args = ["bin/nnUNetv2_train.js", "984", "3d_fullres", String(fold), "--num_epochs", "2", "--num_val_iterations_per_epoch", "1", "--seed", "3", "--num_workers", "0"];
+  it.each([
+    ["SIGINT", 130, 1],
+    ["SIGUSR1", 0, 2],
+  ] as const)("%s: finishes the iteration, writes checkpoint_latest.pth, exits %i; --c continues", async (sig, code, fold) => {
+    const args = [
+      "bin/nnUNetv2_train.js",
+      "984",
+      "3d_fullres",
+      String(fold),
+      "--num_epochs",
+      "2",
+      "--num_val_iterations_per_epoch",
+      "1",
+      "--seed",
+      "3",
+      "--num_workers",
+      "0",
+    ];
     const env = { ...process.env, ...ds.paths };
     const folder = path.join(ds.paths.nnUNet_results, ds.datasetName, "nnUNetTrainer__nnUNetPlans__3d_fullres", `fold_${fold}`);
     const child = spawn(process.execPath, [...args, "--num_iterations_per_epoch", "200"], { env, stdio: ["ignore", "pipe", "pipe"] });
@@ -62,7 +104,10 @@ describe.skipIf(!existsSync(dist))("a signal ends training cleanly (child proces
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
       // Mid-epoch 0: the epoch has started and no checkpoint exists yet.
-      if (!sent && /Current learning rate/.test(out)) { sent = true; child.kill(sig); }
+      if (!sent && /Current learning rate/.test(out)) {
+        sent = true;
+        child.kill(sig);
+      }
     });
     const exit = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
     expect(sent).toBe(true);

@@ -17,24 +17,72 @@ const keysOf = (o: unknown): string[] => (o instanceof Map ? [...o.keys()] : Obj
 
 describe("trainer registry (nnU-Net master and the fork's sawtooth trainers)", () => {
   it("has master's hyper-parameters for the added variants", () => {
-    expect(resolveTrainer("PretrainedTrainer_smallerlr")).toMatchObject({ optimizer: "SGD", initialLr: 3e-5, initialLrFromScratch: 1e-4, weightDecay: 5e-2, warmupEpochs: 50, numEpochs: 1000, mirroring: true });
+    expect(resolveTrainer("PretrainedTrainer_smallerlr")).toMatchObject({
+      optimizer: "SGD",
+      initialLr: 3e-5,
+      initialLrFromScratch: 1e-4,
+      weightDecay: 5e-2,
+      warmupEpochs: 50,
+      numEpochs: 1000,
+      mirroring: true,
+    });
     expect(resolveTrainer("PretrainedTrainer_nomirroring")).toMatchObject({ optimizer: "SGD", initialLr: 1e-3, warmupEpochs: 50, mirroring: false });
     expect(resolveTrainer("PretrainedTrainer_150ep_nomirroring")).toMatchObject({ optimizer: "SGD", warmupEpochs: 15, numEpochs: 150, mirroring: false });
     // Master derives _adam__nomirroring from the SGD PretrainedTrainer; we copy that.
-    expect(resolveTrainer("PretrainedTrainer_adam__nomirroring")).toMatchObject({ optimizer: "SGD", initialLr: 1e-3, weightDecay: 3e-5, gradClip: 12, mirroring: false });
-    expect(resolveTrainer("PretrainedTrainer_adam_150ep")).toMatchObject({ optimizer: "AdamW", initialLr: 1e-4, initialLrFromScratch: 3e-4, weightDecay: 5e-2, gradClip: 1, warmupEpochs: 15, numEpochs: 150, mirroring: true });
+    expect(resolveTrainer("PretrainedTrainer_adam__nomirroring")).toMatchObject({
+      optimizer: "SGD",
+      initialLr: 1e-3,
+      weightDecay: 3e-5,
+      gradClip: 12,
+      mirroring: false,
+    });
+    expect(resolveTrainer("PretrainedTrainer_adam_150ep")).toMatchObject({
+      optimizer: "AdamW",
+      initialLr: 1e-4,
+      initialLrFromScratch: 3e-4,
+      weightDecay: 5e-2,
+      gradClip: 1,
+      warmupEpochs: 15,
+      numEpochs: 150,
+      mirroring: true,
+    });
     expect(resolveTrainer("PretrainedTrainer_adam_150ep_nomirroring")).toMatchObject({ optimizer: "AdamW", numEpochs: 150, mirroring: false });
     expect(resolveTrainer("PretrainedTrainer_300ep")).toMatchObject({ warmupEpochs: 15, numEpochs: 300 });
-    expect(resolveTrainer("PretrainedTrainer_sawtooth")).toMatchObject({ optimizer: "SGD", initialLr: 1e-3, initialLrFromScratch: null, weightDecay: 3e-5, warmupEpochs: 50, numEpochs: 1000, batchSize: null, sawtooth: { decoderEpochs: 50, warmupLrFactor: 1, heads: "decoder" } });
+    expect(resolveTrainer("PretrainedTrainer_sawtooth")).toMatchObject({
+      optimizer: "SGD",
+      initialLr: 1e-3,
+      initialLrFromScratch: null,
+      weightDecay: 3e-5,
+      warmupEpochs: 50,
+      numEpochs: 1000,
+      batchSize: null,
+      sawtooth: { decoderEpochs: 50, warmupLrFactor: 1, heads: "decoder" },
+    });
     expect(resolveTrainer("PretrainedTrainer_sawtooth_150ep")).toMatchObject({ warmupEpochs: 15, numEpochs: 150, sawtooth: { decoderEpochs: 15 } });
-    expect(resolveTrainer("PretrainedTrainer_Primus_sawtooth")).toMatchObject({ optimizer: "AdamW", initialLr: 1e-4, weightDecay: 5e-2, gradClip: 1, sawtooth: { decoderEpochs: 50, warmupLrFactor: 0.01, heads: "up_projection" } });
-    expect(resolveTrainer("PretrainedTrainer_Primus_sawtooth_150ep")).toMatchObject({ warmupEpochs: 50, numEpochs: 150, sawtooth: { decoderEpochs: 15, warmupLrFactor: 0.1 } });
+    expect(resolveTrainer("PretrainedTrainer_Primus_sawtooth")).toMatchObject({
+      optimizer: "AdamW",
+      initialLr: 1e-4,
+      weightDecay: 5e-2,
+      gradClip: 1,
+      sawtooth: { decoderEpochs: 50, warmupLrFactor: 0.01, heads: "up_projection" },
+    });
+    expect(resolveTrainer("PretrainedTrainer_Primus_sawtooth_150ep")).toMatchObject({
+      warmupEpochs: 50,
+      numEpochs: 150,
+      sawtooth: { decoderEpochs: 15, warmupLrFactor: 0.1 },
+    });
   });
 
   it("lists every registry entry in the trainers table", () => {
     const rows = trainerRows();
     expect(rows.map((r) => r.name)).toEqual(Object.keys(TRAINERS));
-    expect(rows.find((r) => r.name === "PretrainedTrainer_Primus_sawtooth")).toMatchObject({ optimizer: "AdamW", lr: 1e-4, warmup: "decoder 50 (lr x0.01), then 50", epochs: 1000, mirroring: true });
+    expect(rows.find((r) => r.name === "PretrainedTrainer_Primus_sawtooth")).toMatchObject({
+      optimizer: "AdamW",
+      lr: 1e-4,
+      warmup: "decoder 50 (lr x0.01), then 50",
+      epochs: 1000,
+      mirroring: true,
+    });
     const table = formatTrainerTable(rows);
     for (const name of Object.keys(TRAINERS)) expect(table).toMatch(new RegExp(`^${name}\\s`, "m"));
     expect(table).toMatch(/PretrainedTrainer_adam__nomirroring\s+SGD .*despite its name SGD/);
@@ -46,8 +94,10 @@ describe("sawtooth schedule (TaWald/nnUNet sawtooth_trainer.py)", () => {
     const spec = resolveTrainer("PretrainedTrainer_sawtooth");
     const stages = trainingStages(spec, 1e-3);
     expect(stages.map((s) => [s.name, s.start, s.end, s.params, s.keepsOptimizerOf])).toEqual([
-      ["warmup_decoder", 0, 25, "heads", null], ["train_decoder", 25, 50, "heads", "warmup_decoder"],
-      ["warmup_all", 50, 100, "all", null], ["train", 100, 1000, "all", "warmup_all"],
+      ["warmup_decoder", 0, 25, "heads", null],
+      ["train_decoder", 25, 50, "heads", "warmup_decoder"],
+      ["warmup_all", 50, 100, "all", null],
+      ["train", 100, 1000, "all", "warmup_all"],
     ]);
     const lr = learningRateSchedule(spec, 1e-3);
     expect(lr(0)).toBeCloseTo(1e-3 / 25, 15); // Lin_incr_LRScheduler(lr, D//2)
@@ -67,7 +117,10 @@ describe("sawtooth schedule (TaWald/nnUNet sawtooth_trainer.py)", () => {
     for (const e of [0, 24, 25, 49, 50, 75, 99, 100, 999]) {
       const ours = stageAt(stages, e).name;
       const up = upstreamSawtoothStage(50, 50, e);
-      if (e >= 50 && e < 100) { expect(ours).toBe("warmup_all"); expect(up).toBe("train"); } else expect(up).toBe(ours);
+      if (e >= 50 && e < 100) {
+        expect(ours).toBe("warmup_all");
+        expect(up).toBe("train");
+      } else expect(up).toBe(ours);
     }
     expect(upstreamSawtoothStage(15, 50, 55)).toBe("train");
     expect(stageAt(trainingStages(resolveTrainer("PretrainedTrainer_Primus_sawtooth_150ep"), 1e-4), 55).name).toBe("warmup_all");
@@ -83,10 +136,21 @@ describe("each trainer fine-tunes the synthetic example for one short epoch", ()
     resEnc = await writePretrainedPlans(ds, "ResEnc");
     primus = await writePretrainedPlans(ds, "Primus");
   });
-  const run = (trainer: string, plans: string, extra: Partial<TrainOptions> = {}) => trainPretrained({
-    dataset: ds.datasetName, configuration: "3d_fullres", fold: 0, plans, trainer: `${trainer}_1epoch`, numIterationsPerEpoch: 1,
-    numValIterationsPerEpoch: 1, seed: 3, numWorkers: 0, skipValidation: true, paths: ds.paths, ...extra,
-  });
+  const run = (trainer: string, plans: string, extra: Partial<TrainOptions> = {}) =>
+    trainPretrained({
+      dataset: ds.datasetName,
+      configuration: "3d_fullres",
+      fold: 0,
+      plans,
+      trainer: `${trainer}_1epoch`,
+      numIterationsPerEpoch: 1,
+      numValIterationsPerEpoch: 1,
+      seed: 3,
+      numWorkers: 0,
+      skipValidation: true,
+      paths: ds.paths,
+      ...extra,
+    });
 
   it.each([
     ["PretrainedTrainer_smallerlr", 3e-5 / 50, true],
@@ -142,13 +206,33 @@ describe("warm-up and resume through the sawtooth stages", () => {
     plans = await writePretrainedPlans(ds, "ResEnc");
   });
   const opts = (extra: Partial<TrainOptions> = {}): TrainOptions => ({
-    dataset: ds.datasetName, configuration: "3d_fullres", fold: 0, plans, trainer: "PretrainedTrainer_sawtooth", numEpochs: 6, warmupEpochs: 3,
-    numIterationsPerEpoch: 1, numValIterationsPerEpoch: 0, seed: 5, numWorkers: 0, skipValidation: true, paths: ds.paths, ...extra,
+    dataset: ds.datasetName,
+    configuration: "3d_fullres",
+    fold: 0,
+    plans,
+    trainer: "PretrainedTrainer_sawtooth",
+    numEpochs: 6,
+    warmupEpochs: 3,
+    numIterationsPerEpoch: 1,
+    numValIterationsPerEpoch: 0,
+    seed: 5,
+    numWorkers: 0,
+    skipValidation: true,
+    paths: ds.paths,
+    ...extra,
   });
 
   it("a run resumed inside warmup_all continues the ramp (upstream's get_stage would jump to the full LR)", async () => {
     // numEpochs 6 scales the decoder stages to max(1, round(50 * 6 / 1000)) = 1: train_decoder [0, 1), warmup_all [1, 4), train [4, 6).
-    await expect(trainPretrained(opts({ onEpochEnd: (e) => { if (e.epoch === 1) throw new Error("killed"); } }))).rejects.toThrow("killed");
+    await expect(
+      trainPretrained(
+        opts({
+          onEpochEnd: (e) => {
+            if (e.epoch === 1) throw new Error("killed");
+          },
+        }),
+      ),
+    ).rejects.toThrow("killed");
     const run = await trainPretrained(opts({ continueTraining: true }));
     expect(run.resumedFrom).toMatch(/checkpoint_latest\.pth$/);
     expect(run.startEpoch).toBe(2);

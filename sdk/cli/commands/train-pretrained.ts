@@ -34,10 +34,16 @@ export function trainingArgs(defaults: { trainer: string; plans: string | null }
     { flags: ["--num_iterations_per_epoch"], type: "int", help: "Override the training iterations per epoch (250)" },
     { flags: ["--num_val_iterations_per_epoch"], type: "int", help: "Override the validation iterations per epoch (50)" },
     { flags: ["--initial_lr"], type: "float", help: "Override the trainer's initial learning rate (used with and without pretrained weights)" },
-    { flags: ["--warmup_epochs"], type: "int", help: "Whole-network warm-up epochs (default: the trainer's, scaled in proportion when --num_epochs is shorter; printed)" },
+    {
+      flags: ["--warmup_epochs"], type: "int",
+      help: "Whole-network warm-up epochs (default: the trainer's, scaled in proportion when --num_epochs is shorter; printed)",
+    },
     { flags: ["--freeze"], help: "Partial fine-tuning: freeze encoder, stem or stages:A-B (encoder stages, 0-based); frozen weights get no gradient" },
     { flags: ["--unfreeze_at_epoch"], type: "int", help: "With --freeze: train every weight again from this epoch on" },
-    { flags: ["--lr_decay_per_stage"], type: "float", help: "Layer-wise LR decay F in (0, 1]: decoder x1, deepest encoder stage xF, the one before xF^2, ..., stem" },
+    {
+      flags: ["--lr_decay_per_stage"], type: "float",
+      help: "Layer-wise LR decay F in (0, 1]: decoder x1, deepest encoder stage xF, the one before xF^2, ..., stem",
+    },
     { flags: ["--seed"], type: "int", help: "Seed for weights init, patch sampling and augmentation (random if omitted; logged)" },
     { flags: ["--num_workers"], type: "int", help: "Augmentation worker threads (default: nnUNet_n_proc_DA, else cores - 1)" },
   ];
@@ -57,7 +63,8 @@ export function toTrainOptions(prog: string, a: Record<string, any>): TrainOptio
   const fold = foldRaw === "all" ? "all" : /^\d+$/.test(String(foldRaw)) ? Number(foldRaw) : null;
   if (fold === null) throw new UsageError(prog, `argument fold: invalid choice: '${foldRaw}' (choose from 0, 1, ..., 'all')`);
   if (a.num_gpus !== 1) {
-    throw new UsageError(prog, `argument -num_gpus: ${a.num_gpus} is not supported: nnssl-adapt trains on one device (no multi-GPU / DDP training); use -num_gpus 1`);
+    const why = "nnssl-adapt trains on one device (no multi-GPU / DDP training); use -num_gpus 1";
+    throw new UsageError(prog, `argument -num_gpus: ${a.num_gpus} is not supported: ${why}`);
   }
   const positive = (flag: string, v: unknown, min: number) => {
     if (v != null && (v as number) < min) throw new UsageError(prog, `argument ${flag}: must be >= ${min} (got ${v})`);

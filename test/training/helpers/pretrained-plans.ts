@@ -30,16 +30,28 @@ export async function writePretrainedPlans(ds: SyntheticDataset, kind: "ResEnc" 
   const adaptation = {
     architecture_plans: { arch_class_name: kind === "Primus" ? "Primus" : "ResidualEncoderUNet", arch_kwargs: cfg.architecture.arch_kwargs },
     pretrain_plan: { configurations: { onemmiso: { patch_size: patch, spacing: [1, 1, 1] } } },
-    pretrain_num_input_channels: 1, recommended_downstream_patchsize: patch, pretrain_patch_size: patch,
-    key_to_encoder: keys.keyToEncoder, key_to_stem: keys.keyToStem, keys_to_in_proj: keys.keysToInProj, key_to_lpe: keys.keyToLpe,
+    pretrain_num_input_channels: 1,
+    recommended_downstream_patchsize: patch,
+    pretrain_patch_size: patch,
+    key_to_encoder: keys.keyToEncoder,
+    key_to_stem: keys.keyToStem,
+    keys_to_in_proj: keys.keysToInProj,
+    key_to_lpe: keys.keyToLpe,
   };
   const ckpt = path.join(ds.root, `pretrained_${kind}.pth`);
   await saveTorchFile(ckpt, { network_weights: orderedDict(Object.fromEntries(net.stateDict())), nnssl_adaptation_plan: adaptation });
   net.dispose();
   plans.pretrain_info = {
-    checkpoint_path: ckpt, checkpoint_name: `Synth${kind}`, key_to_encoder: keys.keyToEncoder, key_to_stem: keys.keyToStem,
-    keys_to_in_proj: keys.keysToInProj, key_to_lpe: keys.keyToLpe, pt_num_in_channels: 1, pt_used_patchsize: patch,
-    pt_recommended_downstream_patchsize: patch, citations: [],
+    checkpoint_path: ckpt,
+    checkpoint_name: `Synth${kind}`,
+    key_to_encoder: keys.keyToEncoder,
+    key_to_stem: keys.keyToStem,
+    keys_to_in_proj: keys.keysToInProj,
+    key_to_lpe: keys.keyToLpe,
+    pt_num_in_channels: 1,
+    pt_used_patchsize: patch,
+    pt_recommended_downstream_patchsize: patch,
+    citations: [],
   };
   writeFileSync(path.join(base, `${name}.json`), JSON.stringify(plans, null, 4));
   return name;
