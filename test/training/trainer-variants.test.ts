@@ -195,6 +195,28 @@ describe("each trainer fine-tunes the synthetic example for one short epoch", ()
     // up_projection parameters, then down_projection.proj weight and bias (torch: list(heads) + list(in_proj)).
     expect(get(get(opt, "param_groups")[0], "params")).toHaveLength(upProjection + 2);
     expect(get(get(opt, "param_groups")[0], "lr")).toBeCloseTo(lr0, 15);
+    // Only the heads moved: the transformer blocks are exactly as loaded from the pretraining checkpoint.
+    const pt = await loadTorchFile(path.join(ds.root, "pretrained_Primus.pth"));
+    const w = get(ck, "network_weights");
+    const blocks = keys.filter((k) => k.startsWith("eva.blocks."));
+    expect(blocks.length).toBeGreaterThan(0);
+    for (const k of blocks) expect(Array.from(get(w, k).toFloat32())).toEqual(Array.from(get(get(pt, "network_weights"), k).toFloat32()));
+    expect(
+      keys
+        .filter((k) => k.startsWith("up_projection."))
+        .some((k) =>
+          get(w, k)
+            .toFloat32()
+            .some((v: number, i: number) => v !== 0 && v !== undefined && i >= 0),
+        ),
+    ).toBe(true);
+  });
+
+  it("--val_best after training validates with checkpoint_best.pth, without test-time mirroring for a _nomirroring trainer", async () => {
+    const r = await run("PretrainedTrainer_nomirroring", resEnc, { skipValidation: false, validationWithBest: true });
+    expect(r.checkpointBest).not.toBeNull();
+    expect(readFileSync(r.logFile!, "utf8")).toMatch(/Validating with checkpoint_best\.pth/);
+    expect(r.validation!.metric_per_case.length).toBeGreaterThan(0);
   });
 });
 
