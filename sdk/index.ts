@@ -83,7 +83,8 @@ export type { ArchitectureBlock, BuildOptions, TransferKeys, StateDictInput, Ten
 // training
 export { trainPretrained, train } from "./training/run-training.js";
 export type { TrainOptions, TrainingRun } from "./training/run-training.js";
-export { TRAINERS, resolveTrainer } from "./training/trainers.js";
+export { TRAINERS, resolveTrainer, trainerRows } from "./training/trainers.js";
+export type { TrainerSpec, TrainerRow } from "./training/trainers.js";
 export { generateCrossvalSplit } from "./training/splits.js";
 export type { Fold } from "./training/splits.js";
 

@@ -24,6 +24,8 @@ export interface ParserSpec {
   prog: string;
   description?: string;
   args: ArgSpec[];
+  /** Text after the options (argparse's epilog), e.g. a table of accepted values. */
+  epilog?: string | (() => string);
 }
 
 /** Thrown for bad command lines; the CLI runner prints `${prog}: error: ${message}` and exits with code 2. */
@@ -86,6 +88,7 @@ export function formatHelp(spec: ParserSpec): string {
   };
   if (pos.length) lines.push("positional arguments:", ...pos.map(row), "");
   lines.push("options:", `  ${"-h/--help".padEnd(30)} show this help message and exit`, ...opt.map(row));
+  if (spec.epilog) lines.push("", typeof spec.epilog === "function" ? spec.epilog() : spec.epilog);
   return lines.join("\n");
 }
 

@@ -1,4 +1,4 @@
-// `nnssl-adapt`: our own commands (doctor, image info, dataset verify, checkpoint inspect, pretrain, demo).
+// `nnssl-adapt`: our own commands (doctor, image info, dataset verify, checkpoint inspect, pretrain, demo, trainers).
 // Upstream-named commands (nnUNetv2_*) have their own entry points: see upstream.ts.
 // Each subcommand module in ./commands exports `register(program)`; modules not in this build are skipped.
 
@@ -12,6 +12,7 @@ const SUBCOMMAND_MODULES = [
   "./commands/checkpoint.js",
   "./commands/pretrain.js",
   "./commands/demo.js",
+  "./commands/trainers.js",
 ];
 
 export async function buildProgram(): Promise<Command> {

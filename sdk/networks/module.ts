@@ -113,6 +113,13 @@ export class Module {
     return m;
   }
 
+  /** get_submodule("a.b.0"): the module at a dotted path, or null when there is none. */
+  getSubmodule(path: string): Module | null {
+    let m: Module | undefined = this;
+    for (const part of path === "" ? [] : path.split(".")) m = m?.children.find(([n]) => n === part)?.[1];
+    return m ?? null;
+  }
+
   /** Every state_dict entry in PyTorch's order (own parameters, own buffers, then children), aliases included. */
   *stateEntries(prefix = ""): Generator<[string, Param]> {
     for (const [n, p] of this.ownParams) yield [prefix + n, p];

@@ -64,6 +64,11 @@ export interface SgdOptions {
   initialLr?: number;
   /** PyTorch layout of each parameter (same order as the params); buffers are saved and loaded in it. */
   layouts?: readonly ParamLayout[];
+  /**
+   * Per-parameter learning-rate factors (layer-wise decay); default 1. They are not saved: the state dict keeps one
+   * param group, so PyTorch's nnU-Net can load it into its own single-group optimizer.
+   */
+  lrScales?: readonly number[];
 }
 
 /**
@@ -80,9 +85,11 @@ export class SGD implements Optimizer {
   private buffers: (tf.Tensor | null)[];
 
   private readonly layouts: readonly ParamLayout[] | undefined;
+  private readonly lrScales: readonly number[] | undefined;
 
-  constructor(readonly params: readonly Var[], { lr, momentum = 0.99, weightDecay = 3e-5, nesterov = true, initialLr = lr, layouts }: SgdOptions) {
+  constructor(readonly params: readonly Var[], { lr, momentum = 0.99, weightDecay = 3e-5, nesterov = true, initialLr = lr, layouts, lrScales }: SgdOptions) {
     this.layouts = layouts;
+    this.lrScales = lrScales;
     this.lr = lr;
     this.momentum = momentum;
     this.weightDecay = weightDecay;
@@ -92,9 +99,10 @@ export class SGD implements Optimizer {
   }
 
   step(grads: readonly (tf.Tensor | null)[]): void {
-    const { lr, momentum: m, weightDecay: wd, nesterov } = this;
+    const { momentum: m, weightDecay: wd, nesterov } = this;
     this.params.forEach((p, i) => {
       if (!grads[i]) return;
+      const lr = this.lr * (this.lrScales?.[i] ?? 1);
       const old = this.buffers[i];
       const [buf, next] = tf.tidy(() => {
         const g = wd !== 0 ? tf.add(grads[i]!, tf.mul(p, wd)) : grads[i]!;
@@ -105,7 +113,9 @@ export class SGD implements Optimizer {
       p.assign(next);
       next.dispose();
       old?.dispose();
-      this.buffers[i] = m === 0 ? (buf.dispose(), null) : buf;
+      // Without momentum and weight decay `buf` is the caller's gradient itself, which is not ours to dispose.
+      if (m === 0 && buf !== grads[i]) buf.dispose();
+      this.buffers[i] = m === 0 ? null : buf;
     });
   }
 
@@ -152,6 +162,8 @@ export interface AdamWOptions {
   initialLr?: number;
   /** PyTorch layout of each parameter (same order as the params); moments are saved and loaded in it. */
   layouts?: readonly ParamLayout[];
+  /** Per-parameter learning-rate factors, as for SGD (applied to the step and the decoupled weight decay). */
+  lrScales?: readonly number[];
 }
 
 /**
@@ -170,9 +182,11 @@ export class AdamW implements Optimizer {
   private steps: number[];
 
   private readonly layouts: readonly ParamLayout[] | undefined;
+  private readonly lrScales: readonly number[] | undefined;
 
-  constructor(readonly params: readonly Var[], { lr, betas = [0.9, 0.98], eps = 1e-8, weightDecay = 5e-2, initialLr = lr, layouts }: AdamWOptions) {
+  constructor(readonly params: readonly Var[], { lr, betas = [0.9, 0.98], eps = 1e-8, weightDecay = 5e-2, initialLr = lr, layouts, lrScales }: AdamWOptions) {
     this.layouts = layouts;
+    this.lrScales = lrScales;
     this.lr = lr;
     this.betas = betas;
     this.eps = eps;
@@ -184,10 +198,11 @@ export class AdamW implements Optimizer {
   }
 
   step(grads: readonly (tf.Tensor | null)[]): void {
-    const { lr, eps, weightDecay: wd } = this;
+    const { eps, weightDecay: wd } = this;
     const [b1, b2] = this.betas;
     this.params.forEach((p, i) => {
       if (!grads[i]) return;
+      const lr = this.lr * (this.lrScales?.[i] ?? 1);
       const t = ++this.steps[i]!;
       const m0 = this.expAvg[i];
       const v0 = this.expAvgSq[i];

@@ -11,8 +11,8 @@ import { ConfigError, InputError } from "../errors.js";
 import { warn } from "../warnings.js";
 import { exists, writeJsonAtomic } from "../util/fs.js";
 import type { ProgressCallback } from "../util/progress.js";
-import { loadPlans, resolveConfiguration, type Plans } from "../planning/plans.js";
-import { loadDatasetJson, maybeConvertToDatasetName, channelNames } from "../dataset/raw.js";
+import { loadPlans, resolveConfiguration, type ConfigurationPlan, type Plans } from "../planning/plans.js";
+import { loadDatasetJson, maybeConvertToDatasetName, channelNames, type DatasetJson } from "../dataset/raw.js";
 import { LabelManager } from "../dataset/labels.js";
 import { buildNetwork } from "../networks/build-network.js";
 import type { TransferReport } from "../networks/pretrained.js";
@@ -25,9 +25,22 @@ import { loadCheckpoint, saveCheckpoint } from "./checkpoint-io.js";
 import { loadPretrainedFromPlans, type PretrainInfo } from "./pretrained-weights.js";
 import { performActualValidation } from "./final-validation.js";
 import {
-  buildOptimizer, deepSupervisionScales, defaultNumWorkers, learningRateSchedule, maybeLoadCheckpointForContinue,
-  runTrainingLoop, type TrainerContext, type TrainerEvents,
+  StagedOptimizer,
+  deepSupervisionScales,
+  defaultNumWorkers,
+  maybeLoadCheckpointForContinue,
+  runTrainingLoop,
+  type FreezePlan,
+  type LoopResult,
+  type LoopStart,
+  type TrainerContext,
+  type TrainerEvents,
 } from "./trainer.js";
+import { trainingStages } from "./stages.js";
+import { frozenMask, layerwiseLrScales, parseFreeze, type FreezeTarget } from "./freeze.js";
+import type { AugmentationConfig } from "./augmentation/initial-patch-size.js";
+import type { LoaderConfig } from "./data-loader.js";
+import type { Network } from "../networks/network.js";
 
 export interface TrainOptions extends TrainerEvents {
   /** Dataset id (123), "123" or "Dataset123_Name". */
@@ -58,11 +71,23 @@ export interface TrainOptions extends TrainerEvents {
   numIterationsPerEpoch?: number;
   numValIterationsPerEpoch?: number;
   /**
-   * Linear warm-up epochs of the PretrainedTrainer schedule (50, or 15 for the _150ep variants). Upstream's
-   * `_<N>epochs` names keep the 50-epoch ramp, so a short run never reaches the full learning rate; short CPU runs
-   * can scale it down here.
+   * Linear whole-network warm-up epochs (PretrainedTrainer: 50, or 15 for the _150ep variants; sawtooth: the
+   * whole-net warm-up after the decoder stages). Default with `numEpochs` shorter than the trainer's: scaled in
+   * proportion, at least 1 (PretrainedTrainer with numEpochs 8: 1; with 500: 25), and logged. Upstream's `_<N>epochs`
+   * names keep the trainer's warm-up, as upstream does.
    */
   warmupEpochs?: number;
+  /**
+   * Partial fine-tuning: "encoder", "stem" or "stages:A-B" (encoder stages A..B, 0-based). Frozen weights get no
+   * gradient and no optimizer state; the frozen encoder part that runs first is computed without the gradient tape.
+   */
+  freeze?: string | null;
+  /** With `freeze`: the epoch from which every parameter trains again (default: frozen to the end). */
+  unfreezeAtEpoch?: number | null;
+  /** Layer-wise learning-rate decay F in (0, 1]: decoder x1, deepest encoder stage xF, the one before xF², ..., stem. */
+  lrDecayPerStage?: number | null;
+  /** Ends training cleanly after the running iteration, writing checkpoint_latest.pth (see TrainerEvents.stopSignal). */
+  stopSignal?: AbortSignal;
   /**
    * Learning rate for this run, with or without pretrained weights (replaces the trainer's initial_lr and its
    * from-scratch rate). Lets a comparison give both arms the same rate, so only the initial weights differ.
@@ -107,32 +132,83 @@ export interface TrainingRun {
   seed: number;
   numWorkers: number;
   backend: string;
+  /** Training ended early on stopSignal (checkpoint_latest.pth holds the completed epochs; continue with continueTraining). */
+  stopped: boolean;
+  /** The warm-up epochs this run used (after scaling to numEpochs), 0 without warm-up. */
+  warmupEpochs: number;
 }
 
 /** Python-style list of *.npy case files (without _seg) in a preprocessed folder, sorted. */
 async function listCaseIds(folder: string): Promise<string[]> {
   let names: string[];
-  try { names = await fsp.readdir(folder); } catch (err) {
+  try {
+    names = await fsp.readdir(folder);
+  } catch (err) {
     throw new InputError("preprocessed data folder not found: run nnUNetv2_preprocess (or nnUNetv2_preprocess_like_nnssl) first", { file: folder, cause: err });
   }
-  return names.filter((n) => n.endsWith(".npy") && !n.endsWith("_seg.npy")).map((n) => n.slice(0, -4)).sort();
+  return names
+    .filter((n) => n.endsWith(".npy") && !n.endsWith("_seg.npy"))
+    .map((n) => n.slice(0, -4))
+    .sort();
 }
 
-/** Applies the CLI's length overrides to a trainer spec. */
-function withOverrides(spec: TrainerSpec, o: TrainOptions): TrainerSpec {
+const intOption = (flag: string, v: unknown, min: number): number => {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min) throw new ConfigError(`invalid ${flag}: ${String(v)} (expected an integer >= ${min})`);
+  return v;
+};
+
+/**
+ * Applies the length and learning-rate overrides to a trainer spec. A shorter `numEpochs` without `warmupEpochs` scales
+ * the warm-up (and the sawtooth decoder stages) in proportion, so the SDK and the CLI give the same run for a budget.
+ */
+function withOverrides(spec: TrainerSpec, o: TrainOptions): { spec: TrainerSpec; warmupNote: string | null } {
   const s = { ...spec };
-  for (const [k, v] of [["numEpochs", o.numEpochs], ["numIterationsPerEpoch", o.numIterationsPerEpoch], ["numValIterationsPerEpoch", o.numValIterationsPerEpoch], ["warmupEpochs", o.warmupEpochs]] as const) {
+  for (const [k, v] of [
+    ["numEpochs", o.numEpochs],
+    ["numIterationsPerEpoch", o.numIterationsPerEpoch],
+    ["numValIterationsPerEpoch", o.numValIterationsPerEpoch],
+    ["warmupEpochs", o.warmupEpochs],
+  ] as const) {
     if (v === undefined || v === null) continue;
     if (!Number.isInteger(v) || v < (k === "numValIterationsPerEpoch" ? 0 : 1)) throw new ConfigError(`invalid ${k}: ${v}`);
-    if (k === "warmupEpochs" && s.schedule !== "warmup_poly") throw new ConfigError(`warmupEpochs: ${s.name} has no warm-up (poly schedule)`);
+    if (k === "warmupEpochs" && s.schedule === "poly") throw new ConfigError(`warmupEpochs: ${s.name} has no warm-up (poly schedule)`);
     s[k] = v;
+  }
+  let warmupNote: string | null = null;
+  const n = o.numEpochs ?? null;
+  if (n !== null && n < spec.numEpochs && s.schedule !== "poly") {
+    const scale = (e: number) => Math.max(1, Math.round((e * n) / spec.numEpochs));
+    const notes: string[] = [];
+    if (o.warmupEpochs === undefined || o.warmupEpochs === null) {
+      s.warmupEpochs = scale(spec.warmupEpochs);
+      notes.push(`warm-up ${s.warmupEpochs} epoch(s) instead of ${spec.warmupEpochs} of ${spec.numEpochs} (set --warmup_epochs to choose)`);
+    }
+    // The decoder stages have no flag of their own: they always follow the run's length.
+    if (s.sawtooth) {
+      s.sawtooth = { ...s.sawtooth, decoderEpochs: scale(s.sawtooth.decoderEpochs) };
+      notes.push(`decoder stages ${s.sawtooth.decoderEpochs} epoch(s) instead of ${spec.sawtooth!.decoderEpochs}`);
+    }
+    if (notes.length) warmupNote = `Scaled to --num_epochs ${n}: ${notes.join("; ")}`;
   }
   if (o.initialLr !== undefined && o.initialLr !== null) {
     if (!(o.initialLr > 0 && Number.isFinite(o.initialLr))) throw new ConfigError(`invalid initialLr: ${o.initialLr}`);
     s.initialLr = o.initialLr;
     s.initialLrFromScratch = o.initialLr;
   }
-  return s;
+  return { spec: s, warmupNote };
+}
+
+/** Checks --freeze / --unfreeze_at_epoch / --lr_decay_per_stage before anything is read. */
+function checkPartialFineTuning(o: TrainOptions): FreezeTarget | null {
+  const target = o.freeze ? parseFreeze(o.freeze) : null;
+  if (o.unfreezeAtEpoch !== undefined && o.unfreezeAtEpoch !== null) {
+    if (!target) throw new ConfigError("--unfreeze_at_epoch needs --freeze");
+    intOption("--unfreeze_at_epoch", o.unfreezeAtEpoch, 1);
+  }
+  if (o.lrDecayPerStage !== undefined && o.lrDecayPerStage !== null && !(o.lrDecayPerStage > 0 && o.lrDecayPerStage <= 1)) {
+    throw new ConfigError(`invalid --lr_decay_per_stage: ${o.lrDecayPerStage} (expected a factor in (0, 1])`);
+  }
+  return target;
 }
 
 /**
@@ -152,7 +228,72 @@ export function train(opts: TrainOptions): Promise<TrainingRun> {
   return runTraining({ ...opts, plans: opts.plans ?? "nnUNetPlans", trainer: opts.trainer ?? "nnUNetTrainer" });
 }
 
-async function runTraining(o: TrainOptions): Promise<TrainingRun> {
+/** Everything a run is about, resolved from the options, folders, plans and dataset.json; nothing built or written yet. */
+export interface ResolvedRun {
+  options: TrainOptions;
+  backend: string;
+  datasetName: string;
+  /** `$nnUNet_preprocessed/DatasetXXX`. */
+  preprocessedBase: string;
+  plansFile: string;
+  /** The plans as this run uses them (plans_name with "__from_scratch", checkpoint path overridden). */
+  plans: Plans;
+  configuration: ConfigurationPlan;
+  spec: TrainerSpec;
+  fromScratch: boolean;
+  pretrainInfo: PretrainInfo | null;
+  /** Loads plans.pretrain_info weights (trainer uses them, not --from_scratch, and a checkpoint path is set). */
+  usePretrained: boolean;
+  /** The trainer's learning rate for this run (its from-scratch rate when no weights are loaded). */
+  initialLr: number;
+  datasetJson: DatasetJson;
+  labels: LabelManager;
+  inputChannels: number;
+  numClasses: number;
+  outputFolderBase: string;
+  outputFolder: string;
+  dataFolder: string;
+  split: { train: string[]; val: string[] };
+  seed: number;
+  numWorkers: number;
+  /** --freeze, parsed (null: nothing frozen). */
+  freezeTarget: FreezeTarget | null;
+  /** The log line about a warm-up scaled to a shorter run, or null. */
+  warmupNote: string | null;
+}
+
+/** Mirror axes of one run: patch axes for inference (checkpoint, final validation) and 3-D-form axes for the transforms. */
+export interface MirrorAxes {
+  /** inference_allowed_mirroring_axes; null for the _nomirroring trainers. */
+  inference: number[] | null;
+  /** Axes the training transforms flip, in the 3-D form of TransformConfig (2-D configurations: shifted by one). */
+  training: number[];
+}
+
+/**
+ * configure_rotation_dummyDA_mirroring_and_inital_patch_size's mirror axes, computed once: all spatial axes, or none
+ * (mirror_axes = inference_allowed_mirroring_axes = None) for the _nomirroring trainers.
+ */
+export function mirrorAxesFor(spec: TrainerSpec, aug: AugmentationConfig, is2d: boolean): MirrorAxes {
+  if (!spec.mirroring) return { inference: null, training: [] };
+  return { inference: [...aug.mirrorAxes], training: is2d ? aug.mirrorAxes.map((a) => a + 1) : [...aug.mirrorAxes] };
+}
+
+/** The trainer as built for a run: network, optimizer, learning-rate schedule and the loop's context. */
+export interface BuiltTrainer {
+  network: Network;
+  /** The optimizer through the trainer's stages (`.optimizer` is the current one). */
+  optimizers: StagedOptimizer;
+  ctx: TrainerContext;
+  log: TrainingLogFile;
+  patchSize: number[];
+  augmentation: AugmentationConfig;
+  mirror: MirrorAxes;
+  dsScales: number[][] | null;
+}
+
+/** Checks the flags and resolves folders, plans, configuration, trainer, labels and split. Creates the fold folder. */
+export async function resolveRun(o: TrainOptions): Promise<ResolvedRun> {
   if (o.validationOnly && o.continueTraining) throw new ConfigError("--val and --c cannot be combined");
   if (o.validationWithBest && o.disableCheckpointing) throw new ConfigError("--val_best is not compatible with --disable_checkpointing");
   if (o.fold !== "all" && (!Number.isInteger(o.fold) || o.fold < 0)) throw new ConfigError(`invalid fold: ${o.fold} (expected 0, 1, ... or all)`);
@@ -165,14 +306,19 @@ async function runTraining(o: TrainOptions): Promise<TrainingRun> {
   const preBase = path.join(pre, datasetName);
   const plansFile = path.join(preBase, `${o.plans}.json`);
   const plans: Plans = await loadPlans(plansFile);
-  let spec = withOverrides(resolveTrainer(o.trainer!), o);
+  const freezeTarget = checkPartialFineTuning(o);
+  const overridden = withOverrides(resolveTrainer(o.trainer!), o);
+  let spec = overridden.spec;
   const fromScratch = Boolean(o.fromScratch);
   const info = (plans.pretrain_info ?? null) as PretrainInfo | null;
   if (fromScratch) {
     plans.plans_name = `${plans.plans_name}__from_scratch`;
     if (info) info.checkpoint_path = null;
   } else if (o.overwriteCkptPath) {
-    if (!info) throw new ConfigError("-overwrite_ckpt_path given but the plans have no pretrain_info (use ptPlans from nnUNetv2_preprocess_like_nnssl)", { file: plansFile });
+    if (!info)
+      throw new ConfigError("-overwrite_ckpt_path given but the plans have no pretrain_info (use ptPlans from nnUNetv2_preprocess_like_nnssl)", {
+        file: plansFile,
+      });
     info.checkpoint_path = path.resolve(o.overwriteCkptPath);
   }
   if (!(o.configuration in plans.configurations)) {
@@ -182,8 +328,6 @@ async function runTraining(o: TrainOptions): Promise<TrainingRun> {
   const datasetJsonFile = path.join(preBase, "dataset.json");
   const datasetJson = await loadDatasetJson(datasetJsonFile);
   const lm = new LabelManager(datasetJson.labels, datasetJson.regions_class_order ?? null, { file: datasetJsonFile });
-  const inputChannels = Object.keys(channelNames(datasetJson)).length;
-  const numClasses = lm.numSegmentationHeads;
   if (spec.batchSize === null) spec = { ...spec, batchSize: cfg.batch_size };
 
   const outputFolderBase = path.join(results, datasetName, `${spec.name}__${plans.plans_name}__${o.configuration}`);
@@ -193,124 +337,343 @@ async function runTraining(o: TrainOptions): Promise<TrainingRun> {
   const ids = await listCaseIds(dataFolder);
   if (ids.length === 0) throw new InputError("no preprocessed cases (<case>.npy) found", { file: dataFolder });
   const split = await doSplit(preBase, ids, o.fold);
+  const usePretrained = spec.usesPretrainedWeights && !fromScratch && info !== null && info.checkpoint_path !== null;
+  // [MN]: the scratch learning rate follows pretrain_info.checkpoint_path being None.
+  const initialLr = spec.usesPretrainedWeights && !usePretrained && spec.initialLrFromScratch !== null ? spec.initialLrFromScratch : spec.initialLr;
+  return {
+    options: o,
+    backend,
+    datasetName,
+    preprocessedBase: preBase,
+    plansFile,
+    plans,
+    configuration: cfg,
+    spec,
+    fromScratch,
+    pretrainInfo: info,
+    usePretrained,
+    initialLr,
+    datasetJson,
+    labels: lm,
+    inputChannels: Object.keys(channelNames(datasetJson)).length,
+    numClasses: lm.numSegmentationHeads,
+    outputFolderBase,
+    outputFolder,
+    dataFolder,
+    split,
+    seed: o.seed ?? randomInt(0, 2 ** 31 - 1),
+    numWorkers: o.numWorkers ?? defaultNumWorkers(),
+    freezeTarget,
+    warmupNote: overridden.warmupNote,
+  };
+}
 
+/** Builds network, optimizer, schedule and the data/augmentation settings of the loop (upstream's trainer.initialize). */
+export function buildTrainer(r: ResolvedRun): BuiltTrainer {
+  const { spec, configuration: cfg, labels: lm, options: o } = r;
   const patch = cfg.patch_size;
   const is2d = patch.length === 2;
   const aug = configureAugmentation(patch);
+  const mirror = mirrorAxesFor(spec, aug, is2d);
   const p3 = (p: readonly number[]) => (is2d ? [1, p[0]!, p[1]!] : [...p]) as [number, number, number];
   const strides = (cfg.architecture?.arch_kwargs as { strides?: number[][] } | null | undefined)?.strides;
   const useDs = spec.enableDeepSupervision && Array.isArray(strides) && strides.length > 1;
   const dsScales = useDs ? deepSupervisionScales(strides!, is2d) : null;
-  const seed = o.seed ?? randomInt(0, 2 ** 31 - 1);
-  const numWorkers = o.numWorkers ?? defaultNumWorkers();
-  const network = buildNetwork(cfg.architecture as never, { inputChannels, numClasses, deepSupervision: useDs, patchSize: [...patch], seed });
-  const usePretrained = spec.usesPretrainedWeights && !fromScratch && info !== null && info.checkpoint_path !== null;
-  // [MN]: the scratch learning rate follows pretrain_info.checkpoint_path being None.
-  const initialLr = spec.usesPretrainedWeights && !usePretrained && spec.initialLrFromScratch !== null ? spec.initialLrFromScratch : spec.initialLr;
-  const optimizer = buildOptimizer(spec, network, initialLr);
-  const mirrorAxes = is2d ? aug.mirrorAxes.map((a) => a + 1) : aug.mirrorAxes;
-  const log = new TrainingLogFile(outputFolder, o.onLog ?? null);
-  const regions = lm.hasRegions;
-  const regionList = regions ? [...lm.foregroundRegions!.map((r) => (Array.isArray(r) ? [...r] : r)), ...(lm.ignoreLabel !== null ? [lm.ignoreLabel] : [])] : null;
+  const network = buildNetwork(cfg.architecture as never, {
+    inputChannels: r.inputChannels,
+    numClasses: r.numClasses,
+    deepSupervision: useDs,
+    patchSize: [...patch],
+    seed: r.seed,
+  });
+  const optimizers = new StagedOptimizer(
+    spec,
+    network,
+    r.initialLr,
+    trainingStages(spec, r.initialLr),
+    headParameters(r, network),
+    o.lrDecayPerStage !== undefined && o.lrDecayPerStage !== null && o.lrDecayPerStage !== 1 ? layerwiseLrScales(network, o.lrDecayPerStage) : null,
+  );
+  const freeze: FreezePlan | null = r.freezeTarget
+    ? { frozen: frozenMask(network, r.freezeTarget), unfreezeAtEpoch: o.unfreezeAtEpoch ?? null, description: `--freeze ${o.freeze}` }
+    : null;
+  const log = new TrainingLogFile(r.outputFolder, o.onLog ?? null);
+  const regionList = lm.hasRegions
+    ? [...lm.foregroundRegions!.map((x) => (Array.isArray(x) ? [...x] : x)), ...(lm.ignoreLabel !== null ? [lm.ignoreLabel] : [])]
+    : null;
+  const loaderConfig = (patchSize: readonly number[]): LoaderConfig => ({
+    patchSize: p3(patchSize),
+    finalPatchSize: p3(patch),
+    batchSize: spec.batchSize!,
+    oversampleForegroundPercent: spec.oversampleForegroundPercent,
+    hasIgnore: lm.hasIgnoreLabel,
+  });
   const ctx: TrainerContext = {
-    spec, network, is2d, numClasses, regions, ignoreLabel: lm.ignoreLabel, batchDice: Boolean(cfg.batch_dice), dsScales,
-    loader: {
-      train: { patchSize: p3(aug.initialPatchSize), finalPatchSize: p3(patch), batchSize: spec.batchSize!, oversampleForegroundPercent: spec.oversampleForegroundPercent, hasIgnore: lm.hasIgnoreLabel },
-      val: { patchSize: p3(patch), finalPatchSize: p3(patch), batchSize: spec.batchSize!, oversampleForegroundPercent: spec.oversampleForegroundPercent, hasIgnore: lm.hasIgnoreLabel },
-    },
+    spec,
+    network,
+    is2d,
+    numClasses: r.numClasses,
+    regions: lm.hasRegions,
+    ignoreLabel: lm.ignoreLabel,
+    batchDice: Boolean(cfg.batch_dice),
+    dsScales,
+    loader: { train: loaderConfig(aug.initialPatchSize), val: loaderConfig(patch) },
     transforms: {
-      patchSize: p3(patch), is2d, doDummy2d: aug.doDummy2d, rotation: aug.rotation, mirrorAxes: is2d ? aug.mirrorAxes.map((a) => a + 1) : aug.mirrorAxes,
-      maskChannels: (cfg.use_mask_for_norm ?? []).flatMap((m, c) => (m ? [c] : [])), regions: regionList, dsScales,
+      patchSize: p3(patch),
+      is2d,
+      doDummy2d: aug.doDummy2d,
+      rotation: aug.rotation,
+      mirrorAxes: mirror.training,
+      maskChannels: (cfg.use_mask_for_norm ?? []).flatMap((m, c) => (m ? [c] : [])),
+      regions: regionList,
+      dsScales,
     },
-    folder: dataFolder, trainIds: split.train, valIds: split.val, outputFolder, seed, numWorkers,
+    folder: r.dataFolder,
+    trainIds: r.split.train,
+    valIds: r.split.val,
+    outputFolder: r.outputFolder,
+    seed: r.seed,
+    numWorkers: r.numWorkers,
     disableCheckpointing: Boolean(o.disableCheckpointing),
+    freeze,
     checkpointMeta: {
-      initArgs: { plans, configuration: o.configuration, fold: o.fold, dataset_json: datasetJson, device: o.device === "gpu" || o.device === "cuda" ? "cuda" : "cpu" },
+      initArgs: {
+        plans: r.plans,
+        configuration: o.configuration,
+        fold: o.fold,
+        dataset_json: r.datasetJson,
+        device: o.device === "gpu" || o.device === "cuda" ? "cuda" : "cpu",
+      },
       trainerName: spec.name,
-      inferenceAllowedMirroringAxes: is2d ? aug.mirrorAxes : mirrorAxes,
+      inferenceAllowedMirroringAxes: mirror.inference,
     },
     log,
   };
-  const run: TrainingRun = {
-    datasetName, configuration: o.configuration, fold: o.fold, trainerName: spec.name, plansName: plans.plans_name, outputFolderBase, outputFolder,
-    checkpointFinal: null, checkpointBest: null, logFile: o.validationOnly ? null : log.file, logging: emptyLogging(), bestEma: null, startEpoch: 0, epochsRun: 0,
-    resumedFrom: null, transfer: null, meanEpochSeconds: NaN, dataWaitSeconds: 0, validation: null, seed, numWorkers, backend,
+  return { network, optimizers, ctx, log, patchSize: [...patch], augmentation: aug, mirror, dsScales };
+}
+
+/** The run record before anything ran. */
+function emptyRun(r: ResolvedRun, b: BuiltTrainer): TrainingRun {
+  const o = r.options;
+  return {
+    datasetName: r.datasetName,
+    configuration: o.configuration,
+    fold: o.fold,
+    trainerName: r.spec.name,
+    plansName: r.plans.plans_name,
+    outputFolderBase: r.outputFolderBase,
+    outputFolder: r.outputFolder,
+    checkpointFinal: null,
+    checkpointBest: null,
+    logFile: o.validationOnly ? null : b.log.file,
+    logging: emptyLogging(),
+    bestEma: null,
+    startEpoch: 0,
+    epochsRun: 0,
+    resumedFrom: null,
+    transfer: null,
+    meanEpochSeconds: NaN,
+    dataWaitSeconds: 0,
+    validation: null,
+    seed: r.seed,
+    numWorkers: r.numWorkers,
+    backend: r.backend,
+    stopped: false,
+    warmupEpochs: r.spec.schedule === "poly" ? 0 : r.spec.warmupEpochs,
   };
-  const gtFolder = path.join(preBase, "gt_segmentations");
-  const validate = async () => {
-    if (o.skipValidation) return null;
-    if (split.val.length === 0) { warn("no validation cases in this fold: skipping the final validation"); return null; }
-    if (!(await exists(gtFolder))) { warn(`${gtFolder} not found: skipping the final validation (it needs the reference segmentations)`); return null; }
-    return performActualValidation({
-      network, plans, configurationName: o.configuration, datasetJson, trainerName: spec.name, mirrorAxes: ctx.checkpointMeta.inferenceAllowedMirroringAxes,
-      preprocessedFolder: dataFolder, gtFolder, valIds: split.val, outputFolder, saveProbabilities: o.exportValidationProbabilities,
-      ...(o.onValidationProgress ? { onProgress: o.onValidationProgress } : {}),
+}
+
+/** perform_actual_validation on the fold's validation cases (null when skipped, with the reason as a warning). */
+async function validate(r: ResolvedRun, b: BuiltTrainer): Promise<EvaluationSummary | null> {
+  const o = r.options;
+  if (o.skipValidation) return null;
+  if (r.split.val.length === 0) {
+    warn("no validation cases in this fold: skipping the final validation");
+    return null;
+  }
+  const gtFolder = path.join(r.preprocessedBase, "gt_segmentations");
+  if (!(await exists(gtFolder))) {
+    warn(`${gtFolder} not found: skipping the final validation (it needs the reference segmentations)`);
+    return null;
+  }
+  return performActualValidation({
+    network: b.network,
+    plans: r.plans,
+    configurationName: o.configuration,
+    datasetJson: r.datasetJson,
+    trainerName: r.spec.name,
+    mirrorAxes: b.mirror.inference,
+    preprocessedFolder: r.dataFolder,
+    gtFolder,
+    valIds: r.split.val,
+    outputFolder: r.outputFolder,
+    saveProbabilities: o.exportValidationProbabilities,
+    ...(o.onValidationProgress ? { onProgress: o.onValidationProgress } : {}),
+  });
+}
+
+/** `--val` / `--val_best`: loads checkpoint_final (or _best) and validates. */
+async function validateOnly(r: ResolvedRun, b: BuiltTrainer, run: TrainingRun): Promise<TrainingRun> {
+  const best = Boolean(r.options.validationWithBest);
+  const file = path.join(r.outputFolder, best ? "checkpoint_best.pth" : "checkpoint_final.pth");
+  if (!(await exists(file))) throw new InputError("checkpoint not found: --val needs a finished training (or --val_best a checkpoint_best.pth)", { file });
+  const ck = await loadCheckpoint(file);
+  await b.network.loadStateDict(ck.networkWeights as Map<string, never>);
+  Object.assign(run, {
+    logging: ck.logging,
+    bestEma: ck.bestEma,
+    startEpoch: ck.currentEpoch,
+    checkpointFinal: best ? null : file,
+    checkpointBest: best ? file : null,
+  });
+  run.validation = await validate(r, b);
+  return run;
+}
+
+/** Copies plans.json, dataset.json and dataset_fingerprint.json next to the folds, as upstream does. */
+async function writeModelFolderFiles(r: ResolvedRun): Promise<void> {
+  await writeJsonAtomic(path.join(r.outputFolderBase, "plans.json"), r.plans);
+  await writeJsonAtomic(path.join(r.outputFolderBase, "dataset.json"), r.datasetJson);
+  const fp = path.join(r.preprocessedBase, "dataset_fingerprint.json");
+  if (await exists(fp)) await fsp.copyFile(fp, path.join(r.outputFolderBase, "dataset_fingerprint.json"));
+}
+
+/** `--c` restores a checkpoint; otherwise the pretrained weights are loaded (or the run starts from its initialisation). */
+async function initialWeights(r: ResolvedRun, b: BuiltTrainer, run: TrainingRun): Promise<LoopStart> {
+  let start: LoopStart = { epoch: 0, logging: emptyLogging(), bestEma: null };
+  if (r.options.continueTraining) {
+    const restored = await maybeLoadCheckpointForContinue(b.ctx, b.optimizers);
+    if (restored) {
+      start = restored;
+      run.resumedFrom = restored.file;
+      await b.log.print(`Continuing from ${path.basename(restored.file)} at epoch ${restored.epoch}`);
+    } else {
+      warn(`${r.outputFolder}: no checkpoint to continue from, starting a new training`);
+    }
+  }
+  if (!run.resumedFrom && r.usePretrained) {
+    run.transfer = await loadPretrainedFromPlans(b.network, r.pretrainInfo, null, { numInputChannels: r.inputChannels, patchSize: b.patchSize });
+    await b.log.print(
+      `Loaded pretrained weights from ${r.pretrainInfo!.checkpoint_path}: ${run.transfer.loaded.length} state-dict entries transferred, ` +
+        `${run.transfer.random.length} left at their initialisation`,
+    );
+  } else if (!run.resumedFrom && r.spec.usesPretrainedWeights && !r.fromScratch) {
+    throw new ConfigError(
+      "plans have no pretrain_info.checkpoint_path: pass -overwrite_ckpt_path PATH, or --from_scratch to train without pretrained weights",
+      { file: r.plansFile },
+    );
+  }
+  return start;
+}
+
+/** debug.json and the log header (trainer, plans, configuration, split). */
+async function writeRunHeader(r: ResolvedRun, b: BuiltTrainer): Promise<void> {
+  const o = r.options;
+  await writeJsonAtomic(path.join(r.outputFolder, "debug.json"), {
+    trainer: r.spec,
+    initial_lr: r.initialLr,
+    seed: r.seed,
+    num_workers: r.numWorkers,
+    backend: r.backend,
+    batch_size: r.spec.batchSize,
+    patch_size: b.patchSize,
+    initial_patch_size: b.augmentation.initialPatchSize,
+    do_dummy_2d_data_aug: b.augmentation.doDummy2d,
+    deep_supervision_scales: b.dsScales,
+    fold: o.fold,
+    num_train_cases: r.split.train.length,
+    num_val_cases: r.split.val.length,
+    from_scratch: r.fromScratch,
+  });
+  await b.log.print(
+    `Trainer ${r.spec.name}, plans ${r.plans.plans_name}, configuration ${o.configuration}, fold ${o.fold}, seed ${r.seed}, ` +
+      `backend ${r.backend}, ${r.numWorkers} augmentation worker(s)`,
+  );
+  await b.log.print("This is the configuration used by this training:");
+  await b.log.print(`Configuration name: ${o.configuration}`);
+  await b.log.print(` ${JSON.stringify(r.configuration)}`);
+  await b.log.print(`This split has ${r.split.train.length} training and ${r.split.val.length} validation cases.`);
+  if (r.warmupNote) await b.log.print(r.warmupNote);
+}
+
+/** checkpoint_final.pth (unless nothing ran and one exists), checkpoint_latest.pth removed, as on_train_end. */
+async function finishCheckpoints(r: ResolvedRun, b: BuiltTrainer, loop: LoopResult, run: TrainingRun): Promise<void> {
+  if (b.ctx.disableCheckpointing) return;
+  const final = path.join(r.outputFolder, "checkpoint_final.pth");
+  if (loop.epochsRun > 0 || !(await exists(final))) {
+    await cacheOnCpu([...b.network.namedParameters().map(([, v]) => v), ...b.optimizers.optimizer.stateTensors()]);
+    await saveCheckpoint(final, {
+      networkWeights: b.network.stateDict(),
+      optimizer: b.optimizers.optimizer,
+      logging: loop.logging,
+      bestEma: loop.bestEma,
+      currentEpoch: r.spec.numEpochs,
+      ...b.ctx.checkpointMeta,
     });
-  };
+  }
+  await fsp.rm(path.join(r.outputFolder, "checkpoint_latest.pth"), { force: true });
+  run.checkpointFinal = final;
+  const best = path.join(r.outputFolder, "checkpoint_best.pth");
+  run.checkpointBest = (await exists(best)) ? best : null;
+}
 
-  try {
-    if (o.validationOnly) {
-      const file = path.join(outputFolder, o.validationWithBest ? "checkpoint_best.pth" : "checkpoint_final.pth");
-      if (!(await exists(file))) throw new InputError("checkpoint not found: --val needs a finished training (or --val_best a checkpoint_best.pth)", { file });
-      const ck = await loadCheckpoint(file);
-      await network.loadStateDict(ck.networkWeights as Map<string, never>);
-      Object.assign(run, { logging: ck.logging, bestEma: ck.bestEma, startEpoch: ck.currentEpoch, checkpointFinal: o.validationWithBest ? null : file, checkpointBest: o.validationWithBest ? file : null });
-      run.validation = await validate();
-      return run;
-    }
-
-    await writeJsonAtomic(path.join(outputFolderBase, "plans.json"), plans);
-    await writeJsonAtomic(path.join(outputFolderBase, "dataset.json"), datasetJson);
-    const fp = path.join(preBase, "dataset_fingerprint.json");
-    if (await exists(fp)) await fsp.copyFile(fp, path.join(outputFolderBase, "dataset_fingerprint.json"));
-
-    let start = { epoch: 0, logging: emptyLogging(), bestEma: null as number | null };
-    if (o.continueTraining) {
-      const restored = await maybeLoadCheckpointForContinue(ctx, optimizer);
-      if (restored) {
-        start = restored;
-        run.resumedFrom = restored.file;
-        await log.print(`Continuing from ${path.basename(restored.file)} at epoch ${restored.epoch}`);
-      } else {
-        warn(`${outputFolder}: no checkpoint to continue from, starting a new training`);
-      }
-    }
-    if (!run.resumedFrom && usePretrained) {
-      run.transfer = await loadPretrainedFromPlans(network, info, null, { numInputChannels: inputChannels, patchSize: [...patch] });
-      await log.print(`Loaded pretrained weights from ${info!.checkpoint_path}: ${run.transfer.loaded.length} state-dict entries transferred, ${run.transfer.random.length} left at their initialisation`);
-    } else if (!run.resumedFrom && spec.usesPretrainedWeights && !fromScratch) {
-      throw new ConfigError("plans have no pretrain_info.checkpoint_path: pass -overwrite_ckpt_path PATH, or --from_scratch to train without pretrained weights", { file: plansFile });
-    }
-    await writeJsonAtomic(path.join(outputFolder, "debug.json"), {
-      trainer: spec, initial_lr: initialLr, seed, num_workers: numWorkers, backend, batch_size: spec.batchSize, patch_size: patch,
-      initial_patch_size: aug.initialPatchSize, do_dummy_2d_data_aug: aug.doDummy2d, deep_supervision_scales: dsScales, fold: o.fold,
-      num_train_cases: split.train.length, num_val_cases: split.val.length, from_scratch: fromScratch,
-    });
-    await log.print(`Trainer ${spec.name}, plans ${plans.plans_name}, configuration ${o.configuration}, fold ${o.fold}, seed ${seed}, backend ${backend}, ${numWorkers} augmentation worker(s)`);
-    await log.print("This is the configuration used by this training:");
-    await log.print(`Configuration name: ${o.configuration}`);
-    await log.print(` ${JSON.stringify(cfg)}`);
-    await log.print(`This split has ${split.train.length} training and ${split.val.length} validation cases.`);
-    const schedule = learningRateSchedule(spec, initialLr);
-    const loop = await runTrainingLoop(ctx, optimizer, schedule, start, o);
-    Object.assign(run, { logging: loop.logging, bestEma: loop.bestEma, startEpoch: loop.startEpoch, epochsRun: loop.epochsRun, meanEpochSeconds: loop.meanEpochSeconds, dataWaitSeconds: loop.dataWaitSeconds });
-    if (!ctx.disableCheckpointing) {
-      const final = path.join(outputFolder, "checkpoint_final.pth");
-      if (loop.epochsRun > 0 || !(await exists(final))) {
-        await cacheOnCpu([...network.namedParameters().map(([, v]) => v), ...optimizer.stateTensors()]);
-        await saveCheckpoint(final, { networkWeights: network.stateDict(), optimizer, logging: loop.logging, bestEma: loop.bestEma, currentEpoch: spec.numEpochs, ...ctx.checkpointMeta });
-      }
-      await fsp.rm(path.join(outputFolder, "checkpoint_latest.pth"), { force: true });
-      run.checkpointFinal = final;
-      const best = path.join(outputFolder, "checkpoint_best.pth");
-      run.checkpointBest = (await exists(best)) ? best : null;
-    }
-    await log.print(`Training done. Mean epoch time ${loop.meanEpochSeconds.toFixed(2)} s, waited ${loop.dataWaitSeconds.toFixed(2)} s for data in total.`);
-    run.validation = await validate();
-    if (run.validation) await log.print(`Mean Validation Dice: ${run.validation.foreground_mean.Dice}`);
+/** Trains from the start (or the restored epoch) to the end, writes the final checkpoint and validates. */
+async function runAndValidate(r: ResolvedRun, b: BuiltTrainer, run: TrainingRun): Promise<TrainingRun> {
+  await writeModelFolderFiles(r);
+  const start = await initialWeights(r, b, run);
+  await writeRunHeader(r, b);
+  // Before the first epoch the optimizer of the start epoch's stage exists (a restored one, or a new one here).
+  if (!b.optimizers.stage) b.optimizers.enter(Math.min(start.epoch, r.spec.numEpochs - 1));
+  const loop = await runTrainingLoop(b.ctx, b.optimizers, start, r.options);
+  Object.assign(run, {
+    logging: loop.logging,
+    bestEma: loop.bestEma,
+    startEpoch: loop.startEpoch,
+    epochsRun: loop.epochsRun,
+    meanEpochSeconds: loop.meanEpochSeconds,
+    dataWaitSeconds: loop.dataWaitSeconds,
+  });
+  if (loop.stopped) {
+    run.stopped = true;
     return run;
+  }
+  await finishCheckpoints(r, b, loop, run);
+  await b.log.print(`Training done. Mean epoch time ${loop.meanEpochSeconds.toFixed(2)} s, waited ${loop.dataWaitSeconds.toFixed(2)} s for data in total.`);
+  if (r.options.validationWithBest && run.checkpointBest) {
+    // --val_best after training: validate with checkpoint_best.pth, as master's train_pretrained does.
+    const ck = await loadCheckpoint(run.checkpointBest);
+    await b.network.loadStateDict(ck.networkWeights as Map<string, never>);
+    await b.log.print("Validating with checkpoint_best.pth");
+  }
+  run.validation = await validate(r, b);
+  if (run.validation) await b.log.print(`Mean Validation Dice: ${run.validation.foreground_mean.Dice}`);
+  return run;
+}
+
+/**
+ * The parameters of the sawtooth decoder stages, by index of network.namedParameters(): for nnU-Net's UNets every
+ * parameter (decoder.parameters() includes the encoder, reproduced from upstream), for Primus the up_projection; plus
+ * the input projection when pretrained weights with fewer input channels are used (pt_weight_in_ch_mismatch).
+ */
+function headParameters(r: ResolvedRun, network: Network): number[] {
+  const names = network.namedParameters().map(([n]) => n);
+  const all = names.map((_, i) => i);
+  if (!r.spec.sawtooth || r.spec.sawtooth.heads === "decoder") return all;
+  const heads = all.filter((i) => names[i]!.startsWith("up_projection."));
+  const mismatch = r.usePretrained && r.pretrainInfo !== null && r.inputChannels > r.pretrainInfo.pt_num_in_channels;
+  const inProj = network.transferKeys.keysToInProj[0];
+  const extra = mismatch && inProj ? all.filter((i) => names[i]!.startsWith(`${inProj}.`) && !heads.includes(i)) : [];
+  return [...heads, ...extra];
+}
+
+async function runTraining(o: TrainOptions): Promise<TrainingRun> {
+  const resolved = await resolveRun(o);
+  const built = buildTrainer(resolved);
+  try {
+    const run = emptyRun(resolved, built);
+    return await (o.validationOnly ? validateOnly(resolved, built, run) : runAndValidate(resolved, built, run));
   } finally {
-    optimizer.dispose();
-    network.dispose();
+    built.optimizers.dispose();
+    built.network.dispose();
   }
 }

@@ -10,12 +10,14 @@ import { cacheOnCpu, tf } from "../backend/index.js";
 import type { Network } from "../networks/network.js";
 import type { ProgressCallback } from "../util/progress.js";
 import { InputError } from "../errors.js";
+import { runFrozenPrefixWithoutTape } from "./freeze.js";
 import { BatchProducer, type BatchJob } from "./batch-producer.js";
 import type { Batch, LoaderConfig } from "./data-loader.js";
 import type { TransformConfig } from "./augmentation/pipeline.js";
 import { dcAndBceLoss, dcAndCeLoss, deepSupervisionLoss, deepSupervisionWeights, type SegLoss, type TargetArray } from "./loss.js";
 import { AdamW, SGD, clipGradNorm, type Optimizer } from "./optimizers.js";
-import { polyLr, warmupPolyLr, type LrSchedule } from "./lr-schedule.js";
+import type { LrSchedule } from "./lr-schedule.js";
+import { stageAt, trainingStages, type TrainingStage } from "./stages.js";
 import { addCounts, pseudoDice, pseudoDiceCounts, type TpFpFn } from "./pseudo-dice.js";
 import { emptyLogging, logMeanFgDice, npRound, pyRepr, truncateLogging, type TrainingLogFile, type TrainingLogging } from "./training-log.js";
 import { loadCheckpoint, saveCheckpoint, type CheckpointContent } from "./checkpoint-io.js";
@@ -53,6 +55,12 @@ export interface TrainerEvents {
   onProgress?: ProgressCallback;
   /** Stops training between iterations (the current epoch is lost, like a kill). */
   signal?: AbortSignal;
+  /**
+   * Ends training cleanly (SIGUSR1 / Ctrl-C in the CLI): the running iteration finishes, checkpoint_latest.pth is
+   * written with the epochs completed so far and the loop returns (`stopped`), so `--c` continues. The interrupted
+   * epoch is repeated from its start (same batches) when continuing.
+   */
+  stopSignal?: AbortSignal;
 }
 
 /** Everything the loop needs, resolved from plans, dataset.json and the command line. */
@@ -75,12 +83,24 @@ export interface TrainerContext {
   seed: number;
   numWorkers: number;
   disableCheckpointing: boolean;
+  /** Partial fine-tuning (--freeze, --unfreeze_at_epoch), or null. */
+  freeze: FreezePlan | null;
   /** The fields of init_args / trainer_name / mirroring axes that every checkpoint carries. */
   checkpointMeta: Pick<CheckpointContent, "initArgs" | "trainerName" | "inferenceAllowedMirroringAxes">;
   log: TrainingLogFile;
 }
 
+/** Frozen parameters (by index of network.namedParameters()) and the epoch from which everything trains again. */
+export interface FreezePlan {
+  frozen: boolean[];
+  unfreezeAtEpoch: number | null;
+  /** The --freeze value, for the log. */
+  description: string;
+}
+
 export interface LoopResult {
+  /** The loop ended early on events.stopSignal (checkpoint_latest.pth holds the completed epochs). */
+  stopped: boolean;
   logging: TrainingLogging;
   bestEma: number | null;
   epochsRun: number;
@@ -89,17 +109,77 @@ export interface LoopResult {
   dataWaitSeconds: number;
 }
 
-/** nnUNetTrainer.num_iterations_per_epoch etc. with the learning-rate function for the trainer's schedule. */
+/** The learning rate of every epoch for the trainer's schedule (all stages). */
 export function learningRateSchedule(spec: TrainerSpec, initialLr: number): LrSchedule {
-  return spec.schedule === "warmup_poly" ? warmupPolyLr(initialLr, spec.numEpochs, spec.warmupEpochs) : polyLr(initialLr, spec.numEpochs);
+  const stages = trainingStages(spec, initialLr);
+  return (epoch) => stageAt(stages, epoch).lr(epoch);
 }
 
-export function buildOptimizer(spec: TrainerSpec, net: Network, initialLr: number): Optimizer {
-  const params = net.namedParameters().map(([, v]) => v);
-  const layouts = net.parameterLayouts();
+/** configure_optimizers' optimizer (SGD momentum 0.99 Nesterov, or AdamW betas 0.9/0.98) over some of the network's parameters. */
+export function buildOptimizer(
+  spec: TrainerSpec,
+  net: Network,
+  initialLr: number,
+  indices?: readonly number[],
+  lrScales?: readonly number[] | null,
+): Optimizer {
+  const all = net.namedParameters().map(([, v]) => v);
+  const allLayouts = net.parameterLayouts();
+  const idx = indices ?? all.map((_, i) => i);
+  const params = idx.map((i) => all[i]!);
+  const layouts = idx.map((i) => allLayouts[i]!);
+  const scales = lrScales ? { lrScales: idx.map((i) => lrScales[i]!) } : {};
   return spec.optimizer === "AdamW"
-    ? new AdamW(params, { lr: initialLr, weightDecay: spec.weightDecay, betas: [0.9, 0.98], layouts })
-    : new SGD(params, { lr: initialLr, weightDecay: spec.weightDecay, momentum: 0.99, nesterov: true, layouts });
+    ? new AdamW(params, { lr: initialLr, weightDecay: spec.weightDecay, betas: [0.9, 0.98], layouts, ...scales })
+    : new SGD(params, { lr: initialLr, weightDecay: spec.weightDecay, momentum: 0.99, nesterov: true, layouts, ...scales });
+}
+
+/**
+ * The optimizer through the trainer's stages: a new one where upstream's configure_optimizers creates one, the same
+ * one (momentum kept) where it keeps it. `indices` are positions in network.namedParameters().
+ */
+export class StagedOptimizer {
+  stage: TrainingStage | null = null;
+  private opt: Optimizer | null = null;
+  private held: number[] = [];
+
+  constructor(
+    private readonly spec: TrainerSpec,
+    private readonly network: Network,
+    private readonly initialLr: number,
+    readonly stages: readonly TrainingStage[],
+    /** The parameters of the "heads" stages (sawtooth), by index. */
+    private readonly heads: readonly number[],
+    private readonly lrScales: readonly number[] | null,
+  ) {}
+
+  get optimizer(): Optimizer {
+    if (!this.opt) throw new Error("StagedOptimizer: enter() an epoch first");
+    return this.opt;
+  }
+
+  /** Indices (into network.namedParameters()) of the parameters the optimizer holds, in its order. */
+  get paramIndices(): readonly number[] {
+    return this.held;
+  }
+
+  /** Switches to the stage of `epoch`; returns the stage when a different one was entered. */
+  enter(epoch: number): TrainingStage | null {
+    const next = stageAt(this.stages, epoch);
+    if (this.stage && next.name === this.stage.name) return null;
+    if (!(this.opt && this.stage && next.keepsOptimizerOf === this.stage.name)) {
+      this.opt?.dispose();
+      this.held = next.params === "heads" ? [...this.heads] : this.network.namedParameters().map((_, i) => i);
+      this.opt = buildOptimizer(this.spec, this.network, this.initialLr, this.held, this.lrScales);
+    }
+    this.stage = next;
+    return next;
+  }
+
+  dispose(): void {
+    this.opt?.dispose();
+    this.opt = null;
+  }
 }
 
 /** `1 / cumprod(strides)` without the last entry (get_deep_supervision_scales), in 3-D form. */
@@ -140,13 +220,60 @@ function buildLoss(ctx: TrainerContext): (out: tf.Tensor | tf.Tensor[], targets:
   return (out, targets) => ds(out as tf.Tensor[], targets);
 }
 
-async function trainStep(ctx: TrainerContext, opt: Optimizer, vars: tf.Variable[], loss: ReturnType<typeof buildLoss>, b: Batch): Promise<number> {
+/** Which parameters get gradients this step and how they map onto the optimizer's parameter list. */
+interface StepParams {
+  /** Variables to differentiate (every trainable parameter, frozen ones left out). */
+  vars: tf.Variable[];
+  /** For each variable: its position in the optimizer, or -1 when the optimizer does not hold it. */
+  slot: number[];
+  numOptParams: number;
+}
+
+function stepParams(ctx: TrainerContext, staged: StagedOptimizer, frozenNow: boolean): StepParams {
+  const all = ctx.network.namedParameters().map(([, v]) => v);
+  const pos = new Map(staged.paramIndices.map((p, k) => [p, k] as const));
+  const vars: tf.Variable[] = [];
+  const slot: number[] = [];
+  all.forEach((v, i) => {
+    if (frozenNow && ctx.freeze!.frozen[i]) return;
+    vars.push(v);
+    slot.push(pos.get(i) ?? -1);
+  });
+  return { vars, slot, numOptParams: staged.paramIndices.length };
+}
+
+/**
+ * train_step: forward, loss, backward, clip_grad_norm_ over network.parameters(), optimizer step. Parameters that are
+ * trainable but not in the optimizer (Primus sawtooth decoder stages) behave as in torch: optimizer.zero_grad() never
+ * clears their .grad, so their gradients accumulate from step to step and count in the clipping norm; `stale` holds them.
+ */
+async function trainStep(ctx: TrainerContext, opt: Optimizer, sp: StepParams, stale: Map<number, tf.Tensor>, loss: ReturnType<typeof buildLoss>, b: Batch): Promise<number> {
   const x = toNetInput(b, ctx.is2d);
   const targets = toTargets(b, ctx.is2d);
   try {
-    const { value, grads } = tf.variableGrads(() => loss(ctx.network.forward(x), targets), vars);
-    const ordered = vars.map((v) => grads[v.name] ?? null);
-    const { grads: clipped } = clipGradNorm(ordered, ctx.spec.gradClip);
+    const { value, grads } = tf.variableGrads(() => loss(ctx.network.forward(x), targets), sp.vars);
+    const ordered: (tf.Tensor | null)[] = new Array(sp.numOptParams).fill(null);
+    const outsideKeys: number[] = [];
+    const outside: tf.Tensor[] = [];
+    sp.vars.forEach((v, k) => {
+      const g = grads[v.name] ?? null;
+      if (sp.slot[k]! >= 0) {
+        ordered[sp.slot[k]!] = g;
+        return;
+      }
+      if (!g) return;
+      const prev = stale.get(k);
+      outsideKeys.push(k);
+      outside.push(prev ? tf.tidy(() => tf.add(prev, g)) : g);
+      if (prev) {
+        prev.dispose();
+        g.dispose();
+      }
+    });
+    // clip_grad_norm_ scales every .grad in place, the accumulated ones included.
+    const { grads: all } = clipGradNorm([...ordered, ...outside], ctx.spec.gradClip);
+    const clipped = all.slice(0, sp.numOptParams);
+    outsideKeys.forEach((k, j) => stale.set(k, all[sp.numOptParams + j]!));
     opt.step(clipped);
     const l = (await value.data())[0]!;
     value.dispose();
@@ -184,31 +311,131 @@ function checkAbort(signal: AbortSignal | undefined): void {
 }
 
 /**
- * Restores network, optimizer, logging and epoch from the first of checkpoint_final / _latest / _best that exists
- * (`--c`). Returns null when there is none.
+ * Restores network, optimizer (of the stage the checkpoint's epoch belongs to), logging and epoch from the first of
+ * checkpoint_final / _latest / _best that exists (`--c`). Returns null when there is none.
  */
-export async function maybeLoadCheckpointForContinue(ctx: TrainerContext, opt: Optimizer): Promise<{ epoch: number; logging: TrainingLogging; bestEma: number | null; file: string } | null> {
+export async function maybeLoadCheckpointForContinue(ctx: TrainerContext, staged: StagedOptimizer): Promise<(LoopStart & { file: string }) | null> {
   for (const name of ["checkpoint_final.pth", "checkpoint_latest.pth", "checkpoint_best.pth"]) {
     const file = path.join(ctx.outputFolder, name);
-    try { await fsp.access(file); } catch { continue; }
+    try {
+      await fsp.access(file);
+    } catch {
+      continue;
+    }
     const ck = await loadCheckpoint(file);
     await ctx.network.loadStateDict(ck.networkWeights as Map<string, never>);
-    opt.loadStateDict(ck.optimizerState, file);
+    staged.enter(Math.min(ck.currentEpoch, ctx.spec.numEpochs - 1));
+    staged.optimizer.loadStateDict(ck.optimizerState, file);
     return { epoch: ck.currentEpoch, logging: truncateLogging(ck.logging, ck.currentEpoch), bestEma: ck.bestEma, file };
   }
   return null;
 }
 
+/** What one epoch measured, handed to endEpoch. */
+export interface EpochMeasurements {
+  epoch: number;
+  /** Epoch start, seconds since the Unix epoch. */
+  t0: number;
+  lr: number;
+  trainLosses: number[];
+  valLosses: number[];
+  /** Summed tp/fp/fn of the validation steps (null without validation iterations). */
+  counts: TpFpFn | null;
+  dataWaitSeconds: number;
+}
+
+/**
+ * on_epoch_end: appends the epoch to `logging`, prints upstream's log lines, writes checkpoint_best.pth on a new best
+ * EMA pseudo Dice and checkpoint_latest.pth every saveEvery epochs (not after the last), plots progress.png, then
+ * calls events.onEpochEnd. Returns the (possibly new) best EMA and the epoch's wall time.
+ */
+export async function endEpoch(
+  ctx: TrainerContext,
+  opt: Optimizer,
+  m: EpochMeasurements,
+  logging: TrainingLogging,
+  bestEmaIn: number | null,
+  events: TrainerEvents = {},
+): Promise<{ bestEma: number | null; epochSeconds: number; newBest: boolean }> {
+  const { spec } = ctx;
+  const { epoch, t0, lr, trainLosses, valLosses } = m;
+  let bestEma = bestEmaIn;
+  const dice = m.counts ? pseudoDice(m.counts) : { perClass: [], meanFg: NaN };
+  logging.epoch_start_timestamps.push(t0);
+  logging.lrs.push(lr);
+  logging.train_losses.push(mean(trainLosses));
+  logging.val_losses.push(mean(valLosses));
+  logging.dice_per_class_or_region.push(dice.perClass);
+  logMeanFgDice(logging, dice.meanFg);
+  const t1 = Date.now() / 1000;
+  logging.epoch_end_timestamps.push(t1);
+  await ctx.log.print("train_loss", npRound(mean(trainLosses), 4));
+  await ctx.log.print("val_loss", npRound(mean(valLosses), 4));
+  await ctx.log.print(
+    "Pseudo dice",
+    dice.perClass.map((d) => npRound(d, 4)),
+  );
+  await ctx.log.print(`Epoch time: ${npRound(t1 - t0, 2)} s`);
+  const ema = logging.ema_fg_dice[logging.ema_fg_dice.length - 1]!;
+  const finished = epoch + 1;
+  await cacheOnCpu([...ctx.network.namedParameters().map(([, v]) => v), ...opt.stateTensors()]);
+  const content = (): CheckpointContent => ({
+    networkWeights: ctx.network.stateDict(),
+    optimizer: opt,
+    logging,
+    bestEma,
+    currentEpoch: finished,
+    ...ctx.checkpointMeta,
+  });
+  // A NaN EMA (no foreground anywhere yet) never counts as a new best, as in Python (nan > x is False).
+  const newBest = !Number.isNaN(ema) && (bestEma === null || ema > bestEma);
+  if (newBest) {
+    bestEma = ema;
+    await ctx.log.print(`Yayy! New best EMA pseudo Dice: ${npRound(ema, 4)}`);
+    if (!ctx.disableCheckpointing) await saveCheckpoint(path.join(ctx.outputFolder, "checkpoint_best.pth"), content());
+  }
+  if (!ctx.disableCheckpointing && finished % spec.saveEvery === 0 && epoch !== spec.numEpochs - 1) {
+    await saveCheckpoint(path.join(ctx.outputFolder, "checkpoint_latest.pth"), content());
+  }
+  await plotProgressPng(path.join(ctx.outputFolder, "progress.png"), logging);
+  await events.onEpochEnd?.({
+    epoch,
+    numEpochs: spec.numEpochs,
+    trainLoss: mean(trainLosses),
+    valLoss: mean(valLosses),
+    pseudoDice: dice.perClass,
+    meanFgDice: dice.meanFg,
+    emaFgDice: ema,
+    lr,
+    epochSeconds: t1 - t0,
+    dataWaitSeconds: m.dataWaitSeconds,
+    newBest,
+    logging,
+  });
+  return { bestEma, epochSeconds: t1 - t0, newBest };
+}
+
+/** The epoch and bookkeeping a loop starts from (epoch 0 and empty logging, or what `--c` restored). */
+export interface LoopStart {
+  epoch: number;
+  logging: TrainingLogging;
+  bestEma: number | null;
+}
+
 /** The epoch loop from `startEpoch` to spec.numEpochs; writes checkpoints and the log; returns the logging. */
-export async function runTrainingLoop(ctx: TrainerContext, opt: Optimizer, schedule: LrSchedule, start: { epoch: number; logging: TrainingLogging; bestEma: number | null }, events: TrainerEvents = {}): Promise<LoopResult> {
+export async function runTrainingLoop(ctx: TrainerContext, staged: StagedOptimizer, start: LoopStart, events: TrainerEvents = {}): Promise<LoopResult> {
   const { spec } = ctx;
   const logging = start.logging ?? emptyLogging();
   let bestEma = start.bestEma;
-  const vars = ctx.network.namedParameters().map(([, v]) => v);
   const loss = buildLoss(ctx);
   const job = (train: boolean): BatchJob => ({
-    folder: ctx.folder, identifiers: train ? ctx.trainIds : ctx.valIds, loader: train ? ctx.loader.train : ctx.loader.val,
-    transforms: ctx.transforms, train, seed: ctx.seed, stream: train ? 0 : 1,
+    folder: ctx.folder,
+    identifiers: train ? ctx.trainIds : ctx.valIds,
+    loader: train ? ctx.loader.train : ctx.loader.val,
+    transforms: ctx.transforms,
+    train,
+    seed: ctx.seed,
+    stream: train ? 0 : 1,
   });
   const trainProducer = new BatchProducer(job(true), { numWorkers: ctx.numWorkers });
   const valProducer = new BatchProducer(job(false), { numWorkers: Math.max(ctx.numWorkers > 0 ? 1 : 0, Math.floor(ctx.numWorkers / 2)) });
@@ -217,11 +444,47 @@ export async function runTrainingLoop(ctx: TrainerContext, opt: Optimizer, sched
   valProducer.seek(start.epoch * spec.numValIterationsPerEpoch);
   const epochTimes: number[] = [];
   let waitTotal = 0;
+  let stopped = false;
+  const stale = new Map<number, tf.Tensor>();
+  const clearStale = () => {
+    for (const t of stale.values()) t.dispose();
+    stale.clear();
+  };
+  let frozenNow: boolean | null = null;
+  let prefix: { units: number; restore: () => void } | null = null;
+  let sp: StepParams | null = null;
+  const stopRequested = () => events.stopSignal?.aborted === true;
   try {
-    for (let epoch = start.epoch; epoch < spec.numEpochs; epoch++) {
+    for (let epoch = start.epoch; epoch < spec.numEpochs && !stopped; epoch++) {
       const t0 = Date.now() / 1000;
       const wait0 = trainProducer.waitMs + valProducer.waitMs;
-      const lr = schedule(epoch);
+      const entered = staged.enter(epoch);
+      if (entered) clearStale();
+      if ((entered || epoch === start.epoch) && staged.stages.length > 1) {
+        const st = staged.stage!;
+        await ctx.log.print(
+          `${st.message} (stage ${st.name}, epochs ${st.start}-${st.end - 1}, optimizer over ${staged.paramIndices.length} parameter tensors)`,
+        );
+      }
+      const freezeActive = ctx.freeze !== null && (ctx.freeze.unfreezeAtEpoch === null || epoch < ctx.freeze.unfreezeAtEpoch);
+      if (freezeActive !== frozenNow) {
+        prefix?.restore();
+        prefix = freezeActive ? runFrozenPrefixWithoutTape(ctx.network, ctx.freeze!.frozen) : null;
+        if (freezeActive) {
+          const n = ctx.freeze!.frozen.filter(Boolean).length;
+          await ctx.log.print(
+            `Frozen (${ctx.freeze!.description}): ${n} of ${ctx.freeze!.frozen.length} parameter tensors, ` +
+              `the first ${prefix!.units} encoder part(s) without gradient tape`,
+          );
+        } else if (frozenNow) {
+          await ctx.log.print("Unfrozen: every parameter trains from this epoch on");
+        }
+        frozenNow = freezeActive;
+        sp = null;
+      }
+      if (entered || !sp) sp = stepParams(ctx, staged, freezeActive);
+      const opt = staged.optimizer;
+      const lr = entered ? entered.lr(epoch) : staged.stage!.lr(epoch);
       opt.lr = lr;
       await ctx.log.print("");
       await ctx.log.print(`Epoch ${epoch}`);
@@ -230,66 +493,63 @@ export async function runTrainingLoop(ctx: TrainerContext, opt: Optimizer, sched
       const task = `epoch ${epoch + 1}/${spec.numEpochs}`;
       events.onProgress?.({ task, done: 0, total });
       const trainLosses: number[] = [];
-      for (let it = 0; it < spec.numIterationsPerEpoch; it++) {
+      for (let it = 0; it < spec.numIterationsPerEpoch && !stopped; it++) {
         checkAbort(events.signal);
         const b = await trainProducer.next();
-        const l = await trainStep(ctx, opt, vars, loss, b);
+        const l = await trainStep(ctx, opt, sp, stale, loss, b);
         trainLosses.push(l);
         events.onIteration?.({ phase: "train", epoch, iteration: it, total: spec.numIterationsPerEpoch, loss: l });
         events.onProgress?.({ task, done: it + 1, total, detail: { loss: l.toFixed(4) } });
+        stopped = stopRequested();
       }
       const valLosses: number[] = [];
       let counts: TpFpFn | null = null;
-      for (let it = 0; it < spec.numValIterationsPerEpoch; it++) {
+      for (let it = 0; it < spec.numValIterationsPerEpoch && !stopped; it++) {
         checkAbort(events.signal);
         const b = await valProducer.next();
         const r = await validationStep(ctx, loss, b);
         valLosses.push(r.loss);
-        if (counts) addCounts(counts, r.counts); else counts = r.counts;
+        if (counts) addCounts(counts, r.counts);
+        else counts = r.counts;
         events.onIteration?.({ phase: "val", epoch, iteration: it, total: spec.numValIterationsPerEpoch, loss: r.loss });
         events.onProgress?.({ task, done: spec.numIterationsPerEpoch + it + 1, total, detail: { val_loss: r.loss.toFixed(4) } });
+        stopped = stopRequested();
       }
-      const dice = counts ? pseudoDice(counts) : { perClass: [], meanFg: NaN };
-      logging.epoch_start_timestamps.push(t0);
-      logging.lrs.push(lr);
-      logging.train_losses.push(mean(trainLosses));
-      logging.val_losses.push(mean(valLosses));
-      logging.dice_per_class_or_region.push(dice.perClass);
-      logMeanFgDice(logging, dice.meanFg);
-      const t1 = Date.now() / 1000;
-      logging.epoch_end_timestamps.push(t1);
-      await ctx.log.print("train_loss", npRound(mean(trainLosses), 4));
-      await ctx.log.print("val_loss", npRound(mean(valLosses), 4));
-      await ctx.log.print("Pseudo dice", dice.perClass.map((d) => npRound(d, 4)));
-      await ctx.log.print(`Epoch time: ${npRound(t1 - t0, 2)} s`);
-      const ema = logging.ema_fg_dice[logging.ema_fg_dice.length - 1]!;
-      const finished = epoch + 1;
-      const content = (): CheckpointContent => ({
-        networkWeights: ctx.network.stateDict(), optimizer: opt, logging, bestEma, currentEpoch: finished, ...ctx.checkpointMeta,
-      });
-      await cacheOnCpu([...vars, ...opt.stateTensors()]);
-      // A NaN EMA (no foreground anywhere yet) never counts as a new best, as in Python (nan > x is False).
-      const newBest = !Number.isNaN(ema) && (bestEma === null || ema > bestEma);
-      if (newBest) {
-        bestEma = ema;
-        await ctx.log.print(`Yayy! New best EMA pseudo Dice: ${npRound(ema, 4)}`);
-        if (!ctx.disableCheckpointing) await saveCheckpoint(path.join(ctx.outputFolder, "checkpoint_best.pth"), content());
+      if (stopped) {
+        await stopTraining(ctx, opt, epoch, logging, bestEma);
+        break;
       }
-      if (!ctx.disableCheckpointing && finished % spec.saveEvery === 0 && epoch !== spec.numEpochs - 1) {
-        await saveCheckpoint(path.join(ctx.outputFolder, "checkpoint_latest.pth"), content());
-      }
-      await plotProgressPng(path.join(ctx.outputFolder, "progress.png"), logging);
       const waited = (trainProducer.waitMs + valProducer.waitMs - wait0) / 1000;
+      const end = await endEpoch(ctx, opt, { epoch, t0, lr, trainLosses, valLosses, counts, dataWaitSeconds: waited }, logging, bestEma, events);
+      bestEma = end.bestEma;
       waitTotal += waited;
-      epochTimes.push(t1 - t0);
-      await events.onEpochEnd?.({
-        epoch, numEpochs: spec.numEpochs, trainLoss: mean(trainLosses), valLoss: mean(valLosses), pseudoDice: dice.perClass,
-        meanFgDice: dice.meanFg, emaFgDice: ema, lr, epochSeconds: t1 - t0, dataWaitSeconds: waited, newBest, logging,
-      });
+      epochTimes.push(end.epochSeconds);
+      stopped = stopRequested();
+      if (stopped && epoch + 1 < spec.numEpochs) await stopTraining(ctx, opt, epoch + 1, logging, bestEma);
     }
   } finally {
+    prefix?.restore();
+    clearStale();
     await trainProducer.close();
     await valProducer.close();
   }
-  return { logging, bestEma, epochsRun: epochTimes.length, startEpoch: start.epoch, meanEpochSeconds: mean(epochTimes), dataWaitSeconds: waitTotal };
+  return { stopped, logging, bestEma, epochsRun: epochTimes.length, startEpoch: start.epoch, meanEpochSeconds: mean(epochTimes), dataWaitSeconds: waitTotal };
+}
+
+/** A clean stop: checkpoint_latest.pth with the `completed` epochs, so `--c` starts again at epoch `completed`. */
+async function stopTraining(ctx: TrainerContext, opt: Optimizer, completed: number, logging: TrainingLogging, bestEma: number | null): Promise<void> {
+  if (ctx.disableCheckpointing) {
+    await ctx.log.print(`Training stopped after ${completed} completed epoch(s); --disable_checkpointing is set, so nothing was saved`);
+    return;
+  }
+  await cacheOnCpu([...ctx.network.namedParameters().map(([, v]) => v), ...opt.stateTensors()]);
+  await saveCheckpoint(path.join(ctx.outputFolder, "checkpoint_latest.pth"), {
+    networkWeights: ctx.network.stateDict(),
+    optimizer: opt,
+    logging: truncateLogging(logging, completed),
+    bestEma,
+    currentEpoch: completed,
+    ...ctx.checkpointMeta,
+  });
+  await ctx.log.print(`Training stopped after ${completed} completed epoch(s): checkpoint_latest.pth written, continue with --c`);
 }
