@@ -63,6 +63,8 @@ export { runCase } from "./preprocessing/default-preprocessor.js";
 export type { PreprocessedCase, PreprocessedProperties } from "./preprocessing/default-preprocessor.js";
 export { preprocess } from "./preprocessing/preprocess.js";
 export { preprocessLikeNnssl, compareAdaptationModes } from "./preprocessing/like-nnssl.js";
+export { planLikeDynamic, buildDynamicPlans } from "./preprocessing/plan-like-dynamic.js";
+export type { PlanLikeDynamicOptions, PlanLikeDynamicResult } from "./preprocessing/plan-like-dynamic.js";
 export type { PreprocessLikeNnsslOptions, PreprocessLikeNnsslResult, AdaptationModeComparison } from "./preprocessing/like-nnssl.js";
 export { ADAPTATION_MODES } from "./preprocessing/adapted-plans.js";
 export type { AdaptationMode } from "./preprocessing/adapted-plans.js";
