@@ -14,15 +14,16 @@ import type { ProgressCallback } from "../util/progress.js";
 import { loadPlans, resolveConfiguration, type Plans } from "../planning/plans.js";
 import { loadDatasetJson, maybeConvertToDatasetName, channelNames } from "../dataset/raw.js";
 import { LabelManager } from "../dataset/labels.js";
-import { buildNetwork } from "../networks/build-network.js";
 import type { TransferReport } from "../networks/pretrained.js";
+import type { WeightTransferReport } from "../networks/dynamic-transfer.js";
 import type { EvaluationSummary } from "../evaluation/summary.js";
 import { doSplit, type Fold } from "./splits.js";
 import { configureAugmentation } from "./augmentation/initial-patch-size.js";
 import { resolveTrainer, type TrainerSpec } from "./trainers.js";
 import { TrainingLogFile, emptyLogging, type TrainingLogging } from "./training-log.js";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint-io.js";
-import { loadPretrainedFromPlans, type PretrainInfo } from "./pretrained-weights.js";
+import type { PretrainInfo } from "./pretrained-weights.js";
+import { applyTrainerPlanOverrides, buildTrainerNetwork, loadTrainerWeights } from "./trainer-network.js";
 import { performActualValidation } from "./final-validation.js";
 import {
   buildOptimizer, deepSupervisionScales, defaultNumWorkers, learningRateSchedule, maybeLoadCheckpointForContinue,
@@ -98,6 +99,8 @@ export interface TrainingRun {
   epochsRun: number;
   resumedFrom: string | null;
   transfer: TransferReport | null;
+  /** Every target tensor's source (checkpoint / adapted / init) and the skipped checkpoint tensors, for any trainer. */
+  transferReport: WeightTransferReport | null;
   /** Mean wall time per epoch and total time the loop waited for batches (both seconds). */
   meanEpochSeconds: number;
   dataWaitSeconds: number;
@@ -175,6 +178,7 @@ async function runTraining(o: TrainOptions): Promise<TrainingRun> {
     throw new ConfigError(`configuration ${o.configuration} not in plans (available: ${Object.keys(plans.configurations).join(", ")})`, { file: plansFile });
   }
   const cfg = resolveConfiguration(plans, o.configuration);
+  applyTrainerPlanOverrides(spec, plans, cfg, o.configuration);
   const datasetJsonFile = path.join(preBase, "dataset.json");
   const datasetJson = await loadDatasetJson(datasetJsonFile);
   const lm = new LabelManager(datasetJson.labels, datasetJson.regions_class_order ?? null, { file: datasetJsonFile });
@@ -199,7 +203,7 @@ async function runTraining(o: TrainOptions): Promise<TrainingRun> {
   const dsScales = useDs ? deepSupervisionScales(strides!, is2d) : null;
   const seed = o.seed ?? randomInt(0, 2 ** 31 - 1);
   const numWorkers = o.numWorkers ?? defaultNumWorkers();
-  const network = buildNetwork(cfg.architecture as never, { inputChannels, numClasses, deepSupervision: useDs, patchSize: [...patch], seed });
+  const network = buildTrainerNetwork(spec, cfg.architecture as never, { inputChannels, numClasses, deepSupervision: useDs, patchSize: [...patch], seed });
   const usePretrained = spec.usesPretrainedWeights && !fromScratch && info !== null && info.checkpoint_path !== null;
   // [MN]: the scratch learning rate follows pretrain_info.checkpoint_path being None.
   const initialLr = spec.usesPretrainedWeights && !usePretrained && spec.initialLrFromScratch !== null ? spec.initialLrFromScratch : spec.initialLr;
@@ -215,7 +219,7 @@ async function runTraining(o: TrainOptions): Promise<TrainingRun> {
       val: { patchSize: p3(patch), finalPatchSize: p3(patch), batchSize: spec.batchSize!, oversampleForegroundPercent: spec.oversampleForegroundPercent, hasIgnore: lm.hasIgnoreLabel },
     },
     transforms: {
-      patchSize: p3(patch), is2d, doDummy2d: aug.doDummy2d, rotation: aug.rotation, mirrorAxes: is2d ? aug.mirrorAxes.map((a) => a + 1) : aug.mirrorAxes,
+      patchSize: p3(patch), is2d, doDummy2d: aug.doDummy2d, rotation: aug.rotation, mirrorAxes: spec.mirroring === false ? [] : mirrorAxes,
       maskChannels: (cfg.use_mask_for_norm ?? []).flatMap((m, c) => (m ? [c] : [])), regions: regionList, dsScales,
     },
     folder: dataFolder, trainIds: split.train, valIds: split.val, outputFolder, seed, numWorkers,
@@ -223,14 +227,14 @@ async function runTraining(o: TrainOptions): Promise<TrainingRun> {
     checkpointMeta: {
       initArgs: { plans, configuration: o.configuration, fold: o.fold, dataset_json: datasetJson, device: o.device === "gpu" || o.device === "cuda" ? "cuda" : "cpu" },
       trainerName: spec.name,
-      inferenceAllowedMirroringAxes: is2d ? aug.mirrorAxes : mirrorAxes,
+      inferenceAllowedMirroringAxes: spec.mirroring === false ? null : is2d ? aug.mirrorAxes : mirrorAxes,
     },
     log,
   };
   const run: TrainingRun = {
     datasetName, configuration: o.configuration, fold: o.fold, trainerName: spec.name, plansName: plans.plans_name, outputFolderBase, outputFolder,
     checkpointFinal: null, checkpointBest: null, logFile: o.validationOnly ? null : log.file, logging: emptyLogging(), bestEma: null, startEpoch: 0, epochsRun: 0,
-    resumedFrom: null, transfer: null, meanEpochSeconds: NaN, dataWaitSeconds: 0, validation: null, seed, numWorkers, backend,
+    resumedFrom: null, transfer: null, transferReport: null, meanEpochSeconds: NaN, dataWaitSeconds: 0, validation: null, seed, numWorkers, backend,
   };
   const gtFolder = path.join(preBase, "gt_segmentations");
   const validate = async () => {
@@ -272,8 +276,10 @@ async function runTraining(o: TrainOptions): Promise<TrainingRun> {
       }
     }
     if (!run.resumedFrom && usePretrained) {
-      run.transfer = await loadPretrainedFromPlans(network, info, null, { numInputChannels: inputChannels, patchSize: [...patch] });
-      await log.print(`Loaded pretrained weights from ${info!.checkpoint_path}: ${run.transfer.loaded.length} state-dict entries transferred, ${run.transfer.random.length} left at their initialisation`);
+      run.transferReport = await loadTrainerWeights(spec, network, info, cfg.architecture as never, { numInputChannels: inputChannels, patchSize: [...patch] });
+      run.transfer = run.transferReport.strict;
+      await log.print(`Loaded pretrained weights (${run.transferReport.mode}) from ${info!.checkpoint_path}: ${run.transferReport.summary()}`);
+      for (const note of run.transferReport.notes) await log.print(`  ${note}`);
     } else if (!run.resumedFrom && spec.usesPretrainedWeights && !fromScratch) {
       throw new ConfigError("plans have no pretrain_info.checkpoint_path: pass -overwrite_ckpt_path PATH, or --from_scratch to train without pretrained weights", { file: plansFile });
     }

@@ -3,8 +3,9 @@
 // names (`nnUNetTrainer_5epochs`, `PretrainedTrainer_10epochs`, ...), which only change the number of epochs.
 
 import { ConfigError } from "../errors.js";
+import { nnsslTrainers, type NnsslTrainerFields } from "./trainers-nnssl.js";
 
-export interface TrainerSpec {
+export interface TrainerSpec extends NnsslTrainerFields {
   /** The upstream class name, written into checkpoints as trainer_name and into the output folder name. */
   name: string;
   optimizer: "SGD" | "AdamW";
@@ -60,6 +61,8 @@ export const TRAINERS: Readonly<Record<string, TrainerSpec>> = {
   PretrainedTrainer_300ep: { ...PretrainedTrainer, name: "PretrainedTrainer_300ep", warmupEpochs: 15, numEpochs: 300 },
   PretrainedTrainer_Primus,
   PretrainedTrainer_Primus_150ep: { ...PretrainedTrainer_Primus, name: "PretrainedTrainer_Primus_150ep", warmupEpochs: 15, numEpochs: 150 },
+  // DynamicPretrainedTrainer*, PretrainedTrainer_Primusx*, nnUNet_Primus_{S,B,M,L}_Trainer
+  ...nnsslTrainers({ nnUNetTrainer, PretrainedTrainer, PretrainedTrainer_Primus }),
 };
 
 /**
