@@ -296,6 +296,31 @@ export function loadPretrainedWeightsDynamic(net: Network, ckpt: PretrainedCheck
   };
   const pending: [string, TensorLike, string][] = [];
 
+  // Primus targets, before the encoder copy: the positional embedding is resized to the downstream token grid
+  // (trilinear, as upstream) and put in our token order.
+  let lpeNote: string | null = null;
+  if (keys.keyToLpe !== null) {
+    const lpeRel = strip(keys.keyToLpe, keys.keyToEncoder);
+    const full = `${ptEnc}.${lpeRel}`;
+    const pe = sd.get(full);
+    const p = tEnc.get(lpeRel);
+    const proj = sd.get(`${plan.keys_to_in_proj[0]}.weight`);
+    const ptPatch = plan.pretrain_patch_size ?? Object.values(plan.pretrain_plan?.configurations ?? {})[0]?.patch_size ?? null;
+    const permute = /^Primus([SBML]|X)$/.test(plan.architecture_plans?.arch_class_name ?? "");
+    if (pe && p && proj && ptPatch && (permute || !same(pe.shape, p.torchShape))) {
+      const k = proj.shape.slice(2);
+      const gridIn = ptPatch.map((x, i) => Math.trunc(x / k[i]!));
+      const gridOut = opts.patchSize.map((x, i) => Math.trunc(x / k[i]!));
+      const resize = !same(gridIn, gridOut);
+      if (pe.shape[1] === gridIn.reduce((a, b) => a * b, 1) && same([1, gridOut.reduce((a, b) => a * b, 1), pe.shape[2]!], p.torchShape)) {
+        let v: TensorLike = permute ? permuteHwdToWhd(pe, gridIn) : pe;
+        if (resize) v = resizePosEmbed(v, gridIn, gridOut);
+        lpeNote = [permute ? "token order (h w d) -> (w h d)" : "", resize ? `resized ${gridIn.join("x")} -> ${gridOut.join("x")} tokens (trilinear)` : ""].filter(Boolean).join(", ");
+        take(p, full, v, lpeNote, pe.shape);
+      }
+    }
+  }
+
   for (const [full, w] of encIn) {
     const key = strip(full, ptEnc);
     if (key.includes("cls_token")) { pending.push([full, w, "cls_token (filtered, as upstream)"]); continue; }
@@ -311,31 +336,6 @@ export function loadPretrainedWeightsDynamic(net: Network, ckpt: PretrainedCheck
       continue;
     }
     pending.push([full, w, `shape mismatch: ${fmt(w.shape)} vs ${fmt(p.torchShape)}`]);
-  }
-
-  // Primus targets: the positional embedding is resized to the downstream token grid (trilinear), as upstream.
-  let lpeNote: string | null = null;
-  if (keys.keyToLpe !== null) {
-    const lpeRel = strip(keys.keyToLpe, keys.keyToEncoder);
-    const full = `${ptEnc}.${lpeRel}`;
-    const pe = sd.get(full);
-    const p = tEnc.get(lpeRel);
-    const proj = sd.get(`${plan.keys_to_in_proj[0]}.weight`);
-    const ptPatch = plan.pretrain_patch_size ?? Object.values(plan.pretrain_plan?.configurations ?? {})[0]?.patch_size ?? null;
-    if (pe && p && proj && ptPatch && !same(pe.shape, p.torchShape)) {
-      const k = proj.shape.slice(2);
-      const gridIn = ptPatch.map((x, i) => Math.trunc(x / k[i]!));
-      const gridOut = opts.patchSize.map((x, i) => Math.trunc(x / k[i]!));
-      let v: TensorLike = pe;
-      const permute = /^Primus[SBML]$/.test(plan.architecture_plans?.arch_class_name ?? "");
-      if (permute) v = permuteHwdToWhd(v, gridIn);
-      if (pe.shape[1] === gridIn.reduce((a, b) => a * b, 1) && same([1, gridOut.reduce((a, b) => a * b, 1), pe.shape[2]!], p.torchShape)) {
-        lpeNote = `resized ${gridIn.join("x")} -> ${gridOut.join("x")} tokens (trilinear)`;
-        take(p, full, resizePosEmbed(v, gridIn, gridOut), lpeNote, pe.shape);
-        const i = pending.findIndex(([n]) => n === full);
-        if (i >= 0) pending.splice(i, 1);
-      }
-    }
   }
 
   for (const [full, w0] of stemIn) {
