@@ -86,6 +86,11 @@ export type { ArchitectureBlock, BuildOptions, TransferKeys, StateDictInput, Ten
 export { trainPretrained, train } from "./training/run-training.js";
 export type { TrainOptions, TrainingRun } from "./training/run-training.js";
 export { TRAINERS, resolveTrainer } from "./training/trainers.js";
+export type { NnsslTrainerFields, TrainerNetworkKind } from "./training/trainers-nnssl.js";
+export { loadPretrainedWeightsDynamic, WeightTransferReport } from "./networks/dynamic-transfer.js";
+export type { DynamicTransferOptions, TransferredTensor, SkippedTensor, TransferSource, TransferTableRow } from "./networks/dynamic-transfer.js";
+export { checkpointTransfer } from "./training/checkpoint-transfer.js";
+export type { CheckpointTransferOptions, CheckpointTransferResult, TransferTensorJson } from "./training/checkpoint-transfer.js";
 export { generateCrossvalSplit } from "./training/splits.js";
 export type { Fold } from "./training/splits.js";
 

@@ -10,6 +10,7 @@ import { adaptConvKernel, loadPretrainedWeightsDynamic, meanOverAxis, type Weigh
 import type { PretrainedCheckpoint } from "../../sdk/networks/pretrained.js";
 import type { TensorLike } from "../../sdk/networks/state-dict.js";
 import type { Network } from "../../sdk/networks/network.js";
+import { summarize } from "../../kernel-extensions/index.js";
 
 const CKPT = fileURLToPath(new URL("../fixtures/nnssl/nnssl_ResEncMini.pth", import.meta.url));
 
@@ -70,7 +71,7 @@ describe("kernel adaptation (adapt_conv_kernel_size)", () => {
 });
 
 describe("loadPretrainedWeightsDynamic with ResEncMini (5 stages, 3x3x3)", () => {
-  it("into a 4-stage anisotropic target: stem and stage 0 averaged to 1x3x3, stage 4 dropped, extra blocks at init", () => {
+  it("into a 4-stage anisotropic target: stem and stage 0 averaged to 1x3x3, stage 4 dropped, extra blocks at init", async () => {
     const net = buildNetwork(target(4, [8, 16, 32, 64], [1, 3, 4, 6]) as never, { inputChannels: 1, numClasses: 3, patchSize: [20, 48, 48], seed: 3 });
     const init = values(net, "decoder.seg_layers.0.weight").slice();
     const r = loadPretrainedWeightsDynamic(net, pc(), { numInputChannels: 1, patchSize: [20, 48, 48], targetNStages: 4 });
@@ -108,6 +109,11 @@ describe("loadPretrainedWeightsDynamic with ResEncMini (5 stages, 3x3x3)", () =>
     expect(c.checkpoint + c.adapted + c.init).toBe([...net.stateEntries()].length);
     expect(r.toTable().length).toBe(c.checkpoint + c.adapted + c.init + c.skipped);
     expect(r.toString()).toMatch(/^dynamic transfer from .*nnssl_ResEncMini\.pth: \d+ state-dict entries loaded, \d+ adapted/);
+    // the notebook show(): a summary and the per-tensor table
+    const shown = await summarize(r);
+    expect(shown.kind).toBe("transfer-report");
+    expect(String(shown.bundles[0]!["text/html"])).toContain("dynamic transfer");
+    expect(String(shown.bundles[1]!["text/html"])).toContain("kernel [3, 3, 3] -&gt; [1, 3, 3] (mean)");
     net.dispose();
   });
 
