@@ -19,6 +19,72 @@ import { buildTrainerNetwork } from "../../sdk/training/trainer-network.js";
 import { stateDictShapes } from "../../sdk/networks/build-network.js";
 import { makeTinyRoots, EXPECTED, NNSSL_CKPT } from "../preprocessing/helpers.js";
 import { writePrimusxCheckpoint } from "./helpers/primusx-checkpoint.js";
+import { pythonSkipReason, runPythonJson } from "../helpers/python.js";
+
+/**
+ * master's dynamic loading (load_weights_utils.adapt_encoder_weights_for_architecture and the stem loop of
+ * DynamicPretrainedTrainer.load_pretrained_weights_dynamic, copied) applied to the checkpoint with the target's
+ * state-dict shapes; load_state_dict(strict=False) is simulated, aliases included. Prints {name: [sum, first3]}.
+ */
+const MASTER_DYNAMIC = String.raw`
+import json, re, sys, torch
+ckpt_file, shapes_json, target_n_stages = sys.argv[1], sys.argv[2], int(sys.argv[3])
+target = {k: torch.zeros(v) for k, v in json.loads(open(shapes_json).read()).items()}
+def adapt_conv_kernel_size(w, target_k, pt_k):
+    a = w.clone()
+    for i, (t, p) in enumerate(zip(target_k, pt_k)):
+        if t == p: continue
+        if t == 1: a = a.mean(dim=i + 2, keepdim=True)
+        else: raise NotImplementedError()
+    return a
+def parse(key):
+    m = re.match(r'^(\d+)\.blocks\.(\d+)\.(.+)$', key)
+    return (int(m.group(1)), int(m.group(2)), m.group(3)) if m else None
+def adapt_encoder(pt, tsd, pt_n, t_n):
+    out = {}
+    n = min(pt_n, t_n)
+    for key, w in pt.items():
+        p = parse(key)
+        if p is None:
+            if key in tsd: out[key] = w
+            continue
+        s, b, rest = p
+        if s >= n or key not in tsd: continue
+        t = tsd[key]
+        if 'conv.weight' in rest and len(w.shape) >= 4 and list(w.shape[2:]) != list(t.shape[2:]):
+            out[key] = adapt_conv_kernel_size(w, list(t.shape[2:]), list(w.shape[2:])); continue
+        if w.shape != t.shape: continue
+        out[key] = w
+    return out
+ck = torch.load(ckpt_file, map_location="cpu")
+sd = ck["network_weights"]
+strip = lambda k, p: k.replace(p, "")[1:] if k.replace(p, "").startswith(".") else k.replace(p, "")
+enc = {strip(k, "encoder.stages"): v for k, v in sd.items() if k.startswith("encoder.stages")}
+stem = {strip(k, "encoder.stem"): v for k, v in sd.items() if k.startswith("encoder.stem")}
+stages = set(int(k.split(".")[0]) for k in enc if k[0].isdigit())
+pt_n = max(stages) + 1
+t_enc = {k[len("encoder.stages."):]: v for k, v in target.items() if k.startswith("encoder.stages.")}
+t_stem = {k[len("encoder.stem."):]: v for k, v in target.items() if k.startswith("encoder.stem.")}
+new_enc = adapt_encoder(enc, t_enc, pt_n, target_n_stages)
+for key in list(stem.keys()):
+    if key not in t_stem: continue
+    w, t = stem[key], t_stem[key]
+    if ("conv.weight" in key or (key.endswith(".weight") and "conv" in key)) and len(w.shape) >= 4 and list(w.shape[2:]) != list(t.shape[2:]):
+        stem[key] = adapt_conv_kernel_size(w, list(t.shape[2:]), list(w.shape[2:]))
+loaded = {}
+for prefix, d, tgt in (("encoder.stages.", new_enc, t_enc), ("encoder.stem.", stem, t_stem)):
+    for k, v in d.items():
+        if k not in tgt: continue
+        assert tuple(v.shape) == tuple(tgt[k].shape), k  # master's load_state_dict would raise here
+        loaded[prefix + k] = v
+# ConvDropoutNormReLU registers conv / norm twice (all_modules.0 / all_modules.1): one tensor under both names
+for k in list(loaded):
+    for a, b in ((".conv.", ".all_modules.0."), (".norm.", ".all_modules.1.")):
+        if a in k: loaded.setdefault(k.replace(a, b), loaded[k])
+# UNetDecoder keeps a reference to the encoder, so its tensors also appear as decoder.encoder.*
+for k in list(loaded): loaded["decoder." + k] = loaded[k]
+print(json.dumps({k: [float(v.double().sum()), v.flatten()[:3].tolist()] for k, v in loaded.items()}))
+`;
 
 const NNSSL_ADAPT = path.resolve(path.dirname(NNSSL_CKPT), "../../../bin/nnssl-adapt.js");
 let root: string;
@@ -107,6 +173,26 @@ describe("DynamicPretrainedTrainer family on ptPlans_dynamic__ResEncMini", () =>
     });
     expect(text).toMatch(/checkpoint deeper than the target: its stages 4-4 are dropped/);
     expect(text).toMatch(/encoder\.stem\.convs\.0\.conv\.weight\s+\[8, 1, 1, 3, 3\]\s+adapted\s+kernel \[3, 3, 3\] -> \[1, 3, 3\] \(mean\)/);
+  }, 60_000);
+});
+
+const torchReason = pythonSkipReason(["torch"]);
+describe.skipIf(torchReason !== null && process.env.CI !== "true")(`dynamic transfer equals master's adapt_encoder_weights_for_architecture ${torchReason ?? ""}`, () => {
+  it("same tensors loaded, same sums and first values", () => {
+    const out = execFileSync(process.execPath, [NNSSL_ADAPT, "checkpoint", "transfer", "-d", "900", "-p", "ptPlans_dynamic__ResEncMini", "-tr", "DynamicPretrainedTrainer", "--json"], {
+      env: { ...process.env, ...paths }, encoding: "utf8",
+    });
+    const ours = (JSON.parse(out) as { tensors: { name: string; shape: number[]; source: string; sum: number; first: number[] }[] }).tensors;
+    const shapesFile = path.join(root, "target-shapes.json");
+    writeFileSync(shapesFile, JSON.stringify(Object.fromEntries(ours.map((t) => [t.name, t.shape]))));
+    const master = runPythonJson<Record<string, [number, number[]]>>(MASTER_DYNAMIC, [NNSSL_CKPT, shapesFile, "4"]);
+    const transferred = ours.filter((t) => t.source !== "init");
+    expect(transferred.map((t) => t.name).sort()).toEqual(Object.keys(master).sort());
+    for (const t of transferred) {
+      const [sum, first] = master[t.name]!;
+      expect(Math.abs(t.sum - sum), `${t.name} sum ${t.sum} vs ${sum}`).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(sum)));
+      first.forEach((v, i) => expect(Math.abs(t.first[i]! - v), `${t.name} first[${i}]`).toBeLessThanOrEqual(1e-6));
+    }
   }, 60_000);
 });
 
