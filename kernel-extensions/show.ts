@@ -317,7 +317,8 @@ function showTransfer(x: WeightTransferReport, o: ShowOptions): Shown {
   const c = x.counts();
   return { kind: "transfer-report", bundles: [
     summaryTable(`Pretrained weights (${x.mode} transfer)`, [
-      ["checkpoint", x.checkpoint], ["loaded", c.checkpoint], ["adapted", c.adapted], ["left at initialisation", c.init], ["checkpoint tensors skipped", c.skipped],
+      ["checkpoint", x.checkpoint], ["loaded", c.checkpoint], ["adapted", c.adapted], ["left at initialisation", c.init],
+      ["checkpoint tensors skipped", c.skipped],
       ...x.notes.map((n, i): [string, unknown] => [i === 0 ? "notes" : "", n]),
     ]),
     tableBundle(x.toTable() as unknown as Row[], { limit: o.limit ?? 50 }),

@@ -98,8 +98,12 @@ export class Plans {
    * nnUNetv2_plan_like_dynamic with these plans as the base (-pl): `ptPlans_dynamic__<name>` keeps this architecture,
    * spacing and patch size and only adds pretrain_info; fine-tune it with `trainer: "DynamicPretrainedTrainer"`.
    */
-  planLikeDynamic(checkpoint: string | Checkpoint, opts: Omit<PlanLikeDynamicOptions, "paths" | "name" | "plansIdentifier"> & { name?: string } = {}): PendingPreprocessed {
-    return new PendingPreprocessed(planLikeDynamic(this.dataset.raw, checkpoint, { name: opts.name ?? defaultName(checkpoint), ...opts, plansIdentifier: this.name, paths: this.dataset.paths })
+  planLikeDynamic(
+    checkpoint: string | Checkpoint,
+    opts: Omit<PlanLikeDynamicOptions, "paths" | "name" | "plansIdentifier"> & { name?: string } = {},
+  ): PendingPreprocessed {
+    const o = { name: opts.name ?? defaultName(checkpoint), ...opts, plansIdentifier: this.name, paths: this.dataset.paths };
+    return new PendingPreprocessed(planLikeDynamic(this.dataset.raw, checkpoint, o)
       .then((r) => new PreprocessedDataset(this.dataset, new Plans(this.dataset, r.plans, r.plansFile), "3d_fullres", r.cases)));
   }
 
@@ -157,7 +161,9 @@ export class PendingDataset extends Pending<Dataset> {
 export class PendingPlans extends Pending<Plans> {
   preprocessLike(...a: Parameters<Plans["preprocessLike"]>): PendingPreprocessed { return new PendingPreprocessed(this.promise.then((p) => p.preprocessLike(...a))); }
   preprocess(...a: Parameters<Plans["preprocess"]>): PendingPreprocessed { return new PendingPreprocessed(this.promise.then((p) => p.preprocess(...a))); }
-  planLikeDynamic(...a: Parameters<Plans["planLikeDynamic"]>): PendingPreprocessed { return new PendingPreprocessed(this.promise.then((p) => p.planLikeDynamic(...a))); }
+  planLikeDynamic(...a: Parameters<Plans["planLikeDynamic"]>): PendingPreprocessed {
+    return new PendingPreprocessed(this.promise.then((p) => p.planLikeDynamic(...a)));
+  }
 }
 
 export class PendingPreprocessed extends Pending<PreprocessedDataset> {

@@ -156,7 +156,8 @@ export class NnUNetPredictor {
     // Like upstream's trainer_class.build_network_architecture: nnUNet_Primus_*_Trainer and PretrainedTrainer_Primusx
     // build their own network rather than the plans' architecture.
     const spec = knownTrainer(trainerName);
-    const network = spec && spec.network && spec.network !== "plans" ? buildTrainerNetwork(spec, configuration.architecture, buildOpts) : buildNetwork(configuration.architecture, buildOpts);
+    const ownNetwork = spec !== null && spec.network !== undefined && spec.network !== "plans";
+    const network = ownNetwork ? buildTrainerNetwork(spec, configuration.architecture, buildOpts) : buildNetwork(configuration.architecture, buildOpts);
     this.manualInitialization({ network, plans, configurationName, datasetJson, parameters, trainerName, inferenceAllowedMirroringAxes: mirror });
     try {
       await network.loadStateDict(parameters[0]!);

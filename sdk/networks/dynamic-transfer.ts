@@ -68,9 +68,15 @@ export class WeightTransferReport {
     readonly strict: TransferReport | null = null,
   ) {}
 
-  get loaded(): TransferredTensor[] { return this.tensors.filter((t) => t.source === "checkpoint"); }
-  get adapted(): TransferredTensor[] { return this.tensors.filter((t) => t.source === "adapted"); }
-  get initialised(): TransferredTensor[] { return this.tensors.filter((t) => t.source === "init"); }
+  get loaded(): TransferredTensor[] {
+    return this.tensors.filter((t) => t.source === "checkpoint");
+  }
+  get adapted(): TransferredTensor[] {
+    return this.tensors.filter((t) => t.source === "adapted");
+  }
+  get initialised(): TransferredTensor[] {
+    return this.tensors.filter((t) => t.source === "init");
+  }
 
   /** Counts per source, plus skipped checkpoint tensors. */
   counts(): { checkpoint: number; adapted: number; init: number; skipped: number } {
@@ -97,7 +103,11 @@ export class WeightTransferReport {
     const rows = this.toTable();
     const head: (keyof TransferTableRow)[] = ["name", "shape", "source", "note"];
     const w = head.map((h) => Math.max(h.length, ...rows.map((r) => String(r[h]).length)));
-    const line = (cells: string[]) => cells.map((c, i) => c.padEnd(w[i]!)).join("  ").trimEnd();
+    const line = (cells: string[]) =>
+      cells
+        .map((c, i) => c.padEnd(w[i]!))
+        .join("  ")
+        .trimEnd();
     return [
       `${this.mode} transfer from ${this.checkpoint}: ${this.summary()}`,
       ...this.notes.map((n) => `  ${n}`),
@@ -113,23 +123,42 @@ export class WeightTransferReport {
 }
 
 /** The report of the strict loader (loadPretrainedWeights) in the same form. */
-export function reportFromStrict(net: Network, r: TransferReport, checkpoint: string, sd: Map<string, TensorLike>, ptKeys: { encoder: string; stem: string }): WeightTransferReport {
+export function reportFromStrict(
+  net: Network,
+  r: TransferReport,
+  checkpoint: string,
+  sd: Map<string, TensorLike>,
+  ptKeys: { encoder: string; stem: string },
+): WeightTransferReport {
   const loaded = new Set(r.loaded);
   const adaptedNote = new Map<string, string>();
   if (r.ptWeightInChMismatch) for (const k of r.inProjKeys) adaptedNote.set(k, `input channels repeated over ${net.inputChannels} and divided by them`);
   if (r.posEmbed && (r.posEmbed.resizedTo || r.posEmbed.permuted)) {
-    const parts = [r.posEmbed.permuted ? "token order (h w d) -> (w h d)" : "", r.posEmbed.resizedTo ? `resized ${r.posEmbed.resizedFrom!.join("x")} -> ${r.posEmbed.resizedTo.join("x")} tokens (trilinear)` : ""];
+    const parts = [
+      r.posEmbed.permuted ? "token order (h w d) -> (w h d)" : "",
+      r.posEmbed.resizedTo ? `resized ${r.posEmbed.resizedFrom!.join("x")} -> ${r.posEmbed.resizedTo.join("x")} tokens (trilinear)` : "",
+    ];
     adaptedNote.set(r.posEmbed.key, parts.filter(Boolean).join(", "));
   }
   const byParam = new Map<Param, string>();
   for (const [name, p] of net.stateEntries()) if (adaptedNote.has(name)) byParam.set(p, adaptedNote.get(name)!);
   const tensors: TransferredTensor[] = [];
   for (const [name, p] of net.stateEntries()) {
-    if (!loaded.has(name)) { tensors.push({ name, shape: [...p.torchShape], source: "init", from: null, fromShape: null, note: null }); continue; }
+    if (!loaded.has(name)) {
+      tensors.push({ name, shape: [...p.torchShape], source: "init", from: null, fromShape: null, note: null });
+      continue;
+    }
     const from = checkpointKeyFor(name, r, ptKeys);
     const note = byParam.get(p) ?? null;
     const fromShape = sd.get(from)?.shape;
-    tensors.push({ name, shape: [...p.torchShape], source: note ? "adapted" : "checkpoint", from, fromShape: fromShape && !same(fromShape, p.torchShape) ? [...fromShape] : null, note });
+    tensors.push({
+      name,
+      shape: [...p.torchShape],
+      source: note ? "adapted" : "checkpoint",
+      from,
+      fromShape: fromShape && !same(fromShape, p.torchShape) ? [...fromShape] : null,
+      note,
+    });
   }
   const used = new Set(tensors.map((t) => t.from));
   const skipped = [...sd].filter(([k]) => !used.has(k)).map(([k, v]) => ({ name: k, shape: [...v.shape], reason: reasonOutside(k, ptKeys) }));
@@ -143,15 +172,22 @@ function checkpointKeyFor(name: string, r: TransferReport, ptKeys: { encoder: st
 }
 
 const reasonOutside = (k: string, ptKeys: { encoder: string; stem: string }) =>
-  k.startsWith(ptKeys.encoder) || k.startsWith(ptKeys.stem) ? "not loaded (alias or filtered)" : "not part of the pretrained encoder or stem (never transferred)";
+  k.startsWith(ptKeys.encoder) || k.startsWith(ptKeys.stem)
+    ? "not loaded (alias or filtered)"
+    : "not part of the pretrained encoder or stem (never transferred)";
 
 const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 const fmt = (s: readonly number[]) => `[${s.join(", ")}]`;
 
 /** Values computed during the transfer. */
 class Values implements TensorLike {
-  constructor(readonly shape: number[], private readonly data: Float32Array) {}
-  toFloat32(): Float32Array { return this.data; }
+  constructor(
+    readonly shape: number[],
+    private readonly data: Float32Array,
+  ) {}
+  toFloat32(): Float32Array {
+    return this.data;
+  }
 }
 
 /** `w.mean(dim=axis, keepdim=True)` on a C-ordered tensor (accumulated in float64). */
@@ -201,7 +237,11 @@ export interface DynamicTransferOptions {
 
 const STAGE_KEY = /^(\d+)\.blocks\.(\d+)\.(.+)$/;
 
-interface ArchInfo { nStages: number; kernelSizes: number[][] | null; source: string }
+interface ArchInfo {
+  nStages: number;
+  kernelSizes: number[][] | null;
+  source: string;
+}
 
 /** The checkpoint's encoder depth and kernels: its arch_kwargs when present (master's guess otherwise, from key names). */
 function pretrainedArchitecture(ckpt: PretrainedCheckpoint, encKeys: string[], ptKeyToEncoder: string): ArchInfo {
@@ -209,9 +249,14 @@ function pretrainedArchitecture(ckpt: PretrainedCheckpoint, encKeys: string[], p
     architecture_kwargs?: Record<string, unknown> | null;
     architecture_plans?: { arch_kwargs?: Record<string, unknown> | null } | null;
   };
-  for (const [kw, where] of [[plan.architecture_kwargs, "nnssl_adaptation_plan.architecture_kwargs"], [plan.architecture_plans?.arch_kwargs, "architecture_plans.arch_kwargs"]] as const) {
+  for (const [kw, where] of [
+    [plan.architecture_kwargs, "nnssl_adaptation_plan.architecture_kwargs"],
+    [plan.architecture_plans?.arch_kwargs, "architecture_plans.arch_kwargs"],
+  ] as const) {
     if (kw && typeof kw.n_stages === "number") {
-      const ks = Array.isArray(kw.kernel_sizes) ? (kw.kernel_sizes as unknown[]).map((k) => (Array.isArray(k) ? (k as number[]) : [k as number, k as number, k as number])) : null;
+      const ks = Array.isArray(kw.kernel_sizes)
+        ? (kw.kernel_sizes as unknown[]).map((k) => (Array.isArray(k) ? (k as number[]) : [k as number, k as number, k as number]))
+        : null;
       return { nStages: kw.n_stages, kernelSizes: ks, source: where };
     }
   }
@@ -279,9 +324,16 @@ export function loadPretrainedWeightsDynamic(net: Network, ckpt: PretrainedCheck
     return r.startsWith(".") ? r.slice(1) : r;
   };
 
-  const pt = pretrainedArchitecture(ckpt, encIn.map(([k]) => k), ptEnc);
+  const pt = pretrainedArchitecture(
+    ckpt,
+    encIn.map(([k]) => k),
+    ptEnc,
+  );
   const targetStages = new Set<number>();
-  for (const k of tEnc.keys()) { const m = /^(\d+)\./.exec(k); if (m) targetStages.add(Number(m[1])); }
+  for (const k of tEnc.keys()) {
+    const m = /^(\d+)\./.exec(k);
+    if (m) targetStages.add(Number(m[1]));
+  }
   const tN = opts.targetNStages ?? (targetStages.size ? Math.max(...targetStages) + 1 : 6);
   const nTransfer = Math.min(pt.nStages, tN);
   notes.push(`pretrained encoder: ${pt.nStages} stages (${pt.source})${pt.kernelSizes ? `, kernels ${pt.kernelSizes.map((k) => k.join("x")).join(" ")}` : ""}`);
@@ -315,7 +367,9 @@ export function loadPretrainedWeightsDynamic(net: Network, ckpt: PretrainedCheck
       if (pe.shape[1] === gridIn.reduce((a, b) => a * b, 1) && same([1, gridOut.reduce((a, b) => a * b, 1), pe.shape[2]!], p.torchShape)) {
         let v: TensorLike = permute ? permuteHwdToWhd(pe, gridIn) : pe;
         if (resize) v = resizePosEmbed(v, gridIn, gridOut);
-        lpeNote = [permute ? "token order (h w d) -> (w h d)" : "", resize ? `resized ${gridIn.join("x")} -> ${gridOut.join("x")} tokens (trilinear)` : ""].filter(Boolean).join(", ");
+        lpeNote = [permute ? "token order (h w d) -> (w h d)" : "", resize ? `resized ${gridIn.join("x")} -> ${gridOut.join("x")} tokens (trilinear)` : ""]
+          .filter(Boolean)
+          .join(", ");
         take(p, full, v, lpeNote, pe.shape);
       }
     }
@@ -323,15 +377,30 @@ export function loadPretrainedWeightsDynamic(net: Network, ckpt: PretrainedCheck
 
   for (const [full, w] of encIn) {
     const key = strip(full, ptEnc);
-    if (key.includes("cls_token")) { pending.push([full, w, "cls_token (filtered, as upstream)"]); continue; }
+    if (key.includes("cls_token")) {
+      pending.push([full, w, "cls_token (filtered, as upstream)"]);
+      continue;
+    }
     const p = tEnc.get(key);
     const parsed = STAGE_KEY.exec(key);
-    if (parsed && Number(parsed[1]) >= nTransfer) { pending.push([full, w, `stage ${parsed[1]} dropped (checkpoint deeper than the target)`]); continue; }
-    if (!p) { pending.push([full, w, "not in the target architecture"]); continue; }
-    if (same(w.shape, p.torchShape)) { take(p, full, w, null, w.shape); continue; }
+    if (parsed && Number(parsed[1]) >= nTransfer) {
+      pending.push([full, w, `stage ${parsed[1]} dropped (checkpoint deeper than the target)`]);
+      continue;
+    }
+    if (!p) {
+      pending.push([full, w, "not in the target architecture"]);
+      continue;
+    }
+    if (same(w.shape, p.torchShape)) {
+      take(p, full, w, null, w.shape);
+      continue;
+    }
     if (parsed && parsed[3]!.includes("conv.weight") && w.shape.length >= 4) {
       const a = adaptConvKernel(w, p.torchShape);
-      if (a.value) { take(p, full, a.value, a.reason, w.shape); continue; }
+      if (a.value) {
+        take(p, full, a.value, a.reason, w.shape);
+        continue;
+      }
       pending.push([full, w, a.reason]);
       continue;
     }
@@ -341,14 +410,23 @@ export function loadPretrainedWeightsDynamic(net: Network, ckpt: PretrainedCheck
   for (const [full, w0] of stemIn) {
     const key = strip(full, ptStem);
     const p = tStem.get(key);
-    if (!p) { pending.push([full, w0, "not in the target stem"]); continue; }
+    if (!p) {
+      pending.push([full, w0, "not in the target stem"]);
+      continue;
+    }
     const note0 = inProjOriginal.get(full) ?? null;
     const w = w0;
-    if (same(w.shape, p.torchShape)) { take(p, full, w, note0, sd.get(full)?.shape ?? w.shape); continue; }
+    if (same(w.shape, p.torchShape)) {
+      take(p, full, w, note0, sd.get(full)?.shape ?? w.shape);
+      continue;
+    }
     const convLike = key.includes("conv.weight") || (key.endsWith(".weight") && key.includes("conv"));
     if (convLike && w.shape.length >= 4) {
       const a = adaptConvKernel(w, p.torchShape);
-      if (a.value) { take(p, full, a.value, [note0, a.reason].filter(Boolean).join(", "), sd.get(full)?.shape ?? w.shape); continue; }
+      if (a.value) {
+        take(p, full, a.value, [note0, a.reason].filter(Boolean).join(", "), sd.get(full)?.shape ?? w.shape);
+        continue;
+      }
       pending.push([full, w, a.reason]);
       continue;
     }
@@ -370,9 +448,19 @@ export function loadPretrainedWeightsDynamic(net: Network, ckpt: PretrainedCheck
   const tensors: TransferredTensor[] = [];
   for (const [name, p] of net.stateEntries()) {
     const c = chosen.get(p);
-    if (!c) { tensors.push({ name, shape: [...p.torchShape], source: "init", from: null, fromShape: null, note: null }); continue; }
+    if (!c) {
+      tensors.push({ name, shape: [...p.torchShape], source: "init", from: null, fromShape: null, note: null });
+      continue;
+    }
     const adapted = c.note !== null;
-    tensors.push({ name, shape: [...p.torchShape], source: adapted ? "adapted" : "checkpoint", from: c.from, fromShape: same(c.ptShape, p.torchShape) ? null : c.ptShape, note: c.note });
+    tensors.push({
+      name,
+      shape: [...p.torchShape],
+      source: adapted ? "adapted" : "checkpoint",
+      from: c.from,
+      fromShape: same(c.ptShape, p.torchShape) ? null : c.ptShape,
+      note: c.note,
+    });
   }
   const loadedAny = tensors.some((t) => t.source !== "init");
   if (!loadedAny) notes.push("nothing was transferred: the checkpoint's encoder keys match nothing in this network (e.g. a Primus checkpoint into a U-Net)");

@@ -68,7 +68,12 @@ export function dynamicPretrainInfo(ap: AdaptationPlan, citations: unknown[], ch
  * file is byte-identical to master's), `configurations` reduced to the resolved 3d_fullres, a new plans_name and
  * `pretrain_info`. Returns the file text and the plans as a plain object.
  */
-export function buildDynamicPlans(basePlansText: string, basePlansFile: string, pretrainInfo: Record<string, unknown>, name: string): { text: string; plans: Plans } {
+export function buildDynamicPlans(
+  basePlansText: string,
+  basePlansFile: string,
+  pretrainInfo: Record<string, unknown>,
+  name: string,
+): { text: string; plans: Plans } {
   let exact: Record<string, unknown>;
   try {
     exact = parsePythonJson(basePlansText) as Record<string, unknown>;
@@ -89,10 +94,21 @@ export function buildDynamicPlans(basePlansText: string, basePlansFile: string, 
   if (!("architecture" in fullres)) {
     throw new ConfigError("the base plans' 3d_fullres has no 'architecture' (old plans format): rerun nnUNetv2_plan_experiment", { file: basePlansFile });
   }
-  const out: Record<string, unknown> = { ...exact, pretrain_info: pretrainInfo, configurations: { "3d_fullres": fullres }, plans_name: `ptPlans_dynamic__${name}` };
+  const out: Record<string, unknown> = {
+    ...exact,
+    pretrain_info: pretrainInfo,
+    configurations: { "3d_fullres": fullres },
+    plans_name: `ptPlans_dynamic__${name}`,
+  };
   const text = formatPythonJson(out, { indent: 4, sortKeys: true });
   const plain = (v: unknown): unknown =>
-    v instanceof PyFloat ? v.value : Array.isArray(v) ? v.map(plain) : v && typeof v === "object" ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)])) : v;
+    v instanceof PyFloat
+      ? v.value
+      : Array.isArray(v)
+        ? v.map(plain)
+        : v && typeof v === "object"
+          ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]))
+          : v;
   return { text, plans: plain(out) as Plans };
 }
 
@@ -106,7 +122,8 @@ export async function planLikeDynamic(
   checkpoint: string | Checkpoint,
   { name, plansIdentifier = "nnUNetPlans", numWorkers = 4, overwrite = false, paths, onProgress = noProgress, log = () => {} }: PlanLikeDynamicOptions,
 ): Promise<PlanLikeDynamicResult> {
-  if (!name || /[/\\]/.test(name)) throw new ConfigError(`-n/--pretraining_name: a unique name without path separators is required, got ${JSON.stringify(name)}`);
+  if (!name || /[/\\]/.test(name))
+    throw new ConfigError(`-n/--pretraining_name: a unique name without path separators is required, got ${JSON.stringify(name)}`);
   const ds = typeof datasetIdOrName === "object" ? datasetIdOrName : await openRawDataset(datasetIdOrName, paths);
   log(`Creating dynamic adaptation plan for dataset ${ds.name}`);
   const folder = preprocessedDatasetFolder(ds, paths);
@@ -115,7 +132,10 @@ export async function planLikeDynamic(
   try {
     baseText = await fsp.readFile(basePlansFile, "utf8");
   } catch (err) {
-    throw new InputError(`-pl ${plansIdentifier}: plans file not found; plan the dataset first (nnUNetv2_plan_and_preprocess --no_pp or nnUNetv2_plan_experiment)`, { file: basePlansFile, cause: err });
+    throw new InputError(
+      `-pl ${plansIdentifier}: plans file not found; plan the dataset first (nnUNetv2_plan_and_preprocess --no_pp or nnUNetv2_plan_experiment)`,
+      { file: basePlansFile, cause: err },
+    );
   }
   await loadPlans(basePlansFile); // the same "not a plans file" check as everywhere else
   let ckpt: Checkpoint;

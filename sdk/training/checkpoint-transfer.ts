@@ -48,7 +48,9 @@ export interface CheckpointTransferResult {
 
 /**
  * Builds the trainer's network for `plans` and loads the pretrained weights into it, without training.
- * @example const r = await checkpointTransfer({ dataset: 900, plans: "ptPlans_dynamic__MAE", trainer: "DynamicPretrainedTrainer" }); console.log(r.report.toString());
+ * @example
+ * const r = await checkpointTransfer({ dataset: 900, plans: "ptPlans_dynamic__MAE", trainer: "DynamicPretrainedTrainer" });
+ * console.log(r.report.toString());
  */
 export async function checkpointTransfer(o: CheckpointTransferOptions): Promise<CheckpointTransferResult> {
   const configuration = o.configuration ?? "3d_fullres";
@@ -59,7 +61,10 @@ export async function checkpointTransfer(o: CheckpointTransferOptions): Promise<
   const plansFile = path.join(pre, datasetName, `${o.plans}.json`);
   const plans = await loadPlans(plansFile);
   const info = (plans.pretrain_info ?? null) as PretrainInfo | null;
-  if (!info?.checkpoint_path) throw new ConfigError("the plans have no pretrain_info.checkpoint_path (use plans from nnUNetv2_preprocess_like_nnssl or nnUNetv2_plan_like_dynamic)", { file: plansFile });
+  if (!info?.checkpoint_path)
+    throw new ConfigError("the plans have no pretrain_info.checkpoint_path (use plans from nnUNetv2_preprocess_like_nnssl or nnUNetv2_plan_like_dynamic)", {
+      file: plansFile,
+    });
   if (!(configuration in plans.configurations)) {
     throw new ConfigError(`configuration ${configuration} not in plans (available: ${Object.keys(plans.configurations).join(", ")})`, { file: plansFile });
   }
@@ -72,7 +77,13 @@ export async function checkpointTransfer(o: CheckpointTransferOptions): Promise<
   const strides = (cfg.architecture?.arch_kwargs as { strides?: number[][] } | null | undefined)?.strides;
   const deepSupervision = spec.enableDeepSupervision && Array.isArray(strides) && strides.length > 1;
   const patch = [...cfg.patch_size];
-  const net = buildTrainerNetwork(spec, cfg.architecture as never, { inputChannels, numClasses: lm.numSegmentationHeads, deepSupervision, patchSize: patch, seed: o.seed ?? 0 });
+  const net = buildTrainerNetwork(spec, cfg.architecture as never, {
+    inputChannels,
+    numClasses: lm.numSegmentationHeads,
+    deepSupervision,
+    patchSize: patch,
+    seed: o.seed ?? 0,
+  });
   try {
     const report = await loadTrainerWeights(spec, net, info, cfg.architecture as never, { numInputChannels: inputChannels, patchSize: patch });
     const source = new Map(report.tensors.map((t) => [t.name, t.source]));

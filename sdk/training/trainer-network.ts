@@ -33,7 +33,11 @@ export function applyTrainerPlanOverrides(spec: TrainerSpec, plans: Plans, cfg: 
 export function primusxConfig(kwargs: Record<string, unknown>, opts: BuildOptions): PrimusConfig {
   const need = (key: string): unknown => {
     const v = kwargs[key];
-    if (v === undefined || v === null) throw new ConfigError(`PrimusX arch_kwargs.${key} is missing (PretrainedTrainer_Primusx reads embed_dim, patch_embed_size, encoder_eva_depth, encoder_eva_numheads, scale_attn_inner, init_values)`);
+    if (v === undefined || v === null)
+      throw new ConfigError(
+        `PrimusX arch_kwargs.${key} is missing (PretrainedTrainer_Primusx reads embed_dim, patch_embed_size, encoder_eva_depth, ` +
+          "encoder_eva_numheads, scale_attn_inner, init_values)",
+      );
     return v;
   };
   const int = (key: string): number => {
@@ -47,25 +51,43 @@ export function primusxConfig(kwargs: Record<string, unknown>, opts: BuildOption
   }
   let init = kwargs.init_values;
   if (Array.isArray(init)) init = init[0]; // THRP checkpoints store a list; upstream uses its first element
-  if (init !== undefined && init !== null && typeof init !== "number") throw new ConfigError(`PrimusX arch_kwargs.init_values must be a number, a list or null, got ${JSON.stringify(init)}`);
+  if (init !== undefined && init !== null && typeof init !== "number")
+    throw new ConfigError(`PrimusX arch_kwargs.init_values must be a number, a list or null, got ${JSON.stringify(init)}`);
   const sai = need("scale_attn_inner");
   if (typeof sai !== "boolean") throw new ConfigError(`PrimusX arch_kwargs.scale_attn_inner must be true or false, got ${JSON.stringify(sai)}`);
   const embedDim = int("embed_dim");
   const numHeads = int("encoder_eva_numheads");
   if (embedDim % numHeads !== 0) throw new ConfigError(`PrimusX arch_kwargs: embed_dim ${embedDim} is not divisible by encoder_eva_numheads ${numHeads}`);
-  return primusAt(opts, { embedDim, patchEmbedSize: patch as number[], depth: int("encoder_eva_depth"), numHeads, initValues: (init as number | null | undefined) ?? null, scaleAttnInner: sai });
+  return primusAt(opts, {
+    embedDim,
+    patchEmbedSize: patch as number[],
+    depth: int("encoder_eva_depth"),
+    numHeads,
+    initValues: (init as number | null | undefined) ?? null,
+    scaleAttnInner: sai,
+  });
 }
 
-function primusAt(opts: BuildOptions, c: Pick<PrimusConfig, "embedDim" | "patchEmbedSize" | "depth" | "numHeads" | "initValues" | "scaleAttnInner">): PrimusConfig {
+function primusAt(
+  opts: BuildOptions,
+  c: Pick<PrimusConfig, "embedDim" | "patchEmbedSize" | "depth" | "numHeads" | "initValues" | "scaleAttnInner">,
+): PrimusConfig {
   const patch = opts.patchSize;
   if (!patch || patch.length !== 3) throw new ConfigError(`Primus needs a 3-D patch size, got ${JSON.stringify(patch)}`);
   patch.forEach((p, i) => {
-    if (p % c.patchEmbedSize[i]! !== 0) throw new ConfigError(`Primus: patch size ${patch.join("x")} is not divisible by the patch embedding ${c.patchEmbedSize.join("x")}`);
+    if (p % c.patchEmbedSize[i]! !== 0)
+      throw new ConfigError(`Primus: patch size ${patch.join("x")} is not divisible by the patch embedding ${c.patchEmbedSize.join("x")}`);
   });
   // Primus' other defaults (dynamic_network_architectures): mlp_ratio 8/3, RoPE and absolute positional embedding on.
   return {
-    inputChannels: opts.inputChannels, numClasses: opts.numClasses, inputShape: [...patch], mlpRatio: (4 * 2) / 3, useRotPosEmb: true, useAbsPosEmbed: true,
-    dropPathRate: 0.2, ...c,
+    inputChannels: opts.inputChannels,
+    numClasses: opts.numClasses,
+    inputShape: [...patch],
+    mlpRatio: (4 * 2) / 3,
+    useRotPosEmb: true,
+    useAbsPosEmbed: true,
+    dropPathRate: 0.2,
+    ...c,
   };
 }
 
@@ -94,7 +116,10 @@ export function buildTrainerNetwork(spec: TrainerSpec, architecture: Architectur
 function targetArchitecture(architecture: ArchitectureBlock): { nStages: number | null; kernelSizes: number[][] | null } {
   const kw = architecture.arch_kwargs ?? null;
   const n = kw && typeof kw.n_stages === "number" ? kw.n_stages : null;
-  const ks = kw && Array.isArray(kw.kernel_sizes) ? (kw.kernel_sizes as unknown[]).map((k) => (Array.isArray(k) ? (k as number[]) : [k as number, k as number, k as number])) : null;
+  const ks =
+    kw && Array.isArray(kw.kernel_sizes)
+      ? (kw.kernel_sizes as unknown[]).map((k) => (Array.isArray(k) ? (k as number[]) : [k as number, k as number, k as number]))
+      : null;
   return { nStages: n, kernelSizes: ks };
 }
 
@@ -104,11 +129,15 @@ function targetArchitecture(architecture: ArchitectureBlock): { nStages: number 
  * (-overwrite_ckpt_path); relative paths resolve against the working directory, as upstream.
  */
 export async function loadTrainerWeights(
-  spec: TrainerSpec, net: Network, info: PretrainInfo | null, architecture: ArchitectureBlock,
+  spec: TrainerSpec,
+  net: Network,
+  info: PretrainInfo | null,
+  architecture: ArchitectureBlock,
   { numInputChannels, patchSize, checkpointPath = null }: { numInputChannels: number; patchSize: number[]; checkpointPath?: string | null },
 ): Promise<WeightTransferReport> {
   const file = checkpointPath ?? info?.checkpoint_path ?? null;
-  if (!file) throw new ConfigError("plans have no pretrain_info.checkpoint_path: pass -overwrite_ckpt_path PATH, or --from_scratch to train without pretrained weights");
+  if (!file)
+    throw new ConfigError("plans have no pretrain_info.checkpoint_path: pass -overwrite_ckpt_path PATH, or --from_scratch to train without pretrained weights");
   const ckpt = await readPretrainedCheckpoint(file, info);
   if (spec.weightTransfer === "dynamic") {
     const t = targetArchitecture(architecture);

@@ -23,18 +23,30 @@ function target(nStages: number, features: number[], blocks: number[]): Record<s
   return {
     network_class_name: "dynamic_network_architectures.architectures.residual_unet.ResidualEncoderUNet",
     arch_kwargs: {
-      n_stages: nStages, features_per_stage: features, conv_op: "torch.nn.modules.conv.Conv3d",
+      n_stages: nStages,
+      features_per_stage: features,
+      conv_op: "torch.nn.modules.conv.Conv3d",
       kernel_sizes: [[1, 3, 3], ...Array.from({ length: nStages - 1 }, () => [3, 3, 3])],
       strides: [[1, 1, 1], [1, 2, 2], ...Array.from({ length: nStages - 2 }, () => [2, 2, 2])],
-      n_blocks_per_stage: blocks, n_conv_per_stage_decoder: new Array(nStages - 1).fill(1), conv_bias: true,
-      norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d", norm_op_kwargs: { eps: 1e-5, affine: true }, dropout_op: null, dropout_op_kwargs: null,
-      nonlin: "torch.nn.LeakyReLU", nonlin_kwargs: { inplace: true },
+      n_blocks_per_stage: blocks,
+      n_conv_per_stage_decoder: new Array(nStages - 1).fill(1),
+      conv_bias: true,
+      norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
+      norm_op_kwargs: { eps: 1e-5, affine: true },
+      dropout_op: null,
+      dropout_op_kwargs: null,
+      nonlin: "torch.nn.LeakyReLU",
+      nonlin_kwargs: { inplace: true },
     },
     _kw_requires_import: ["conv_op", "norm_op", "dropout_op", "nonlin"],
   };
 }
 
-const pc = (weights = ckpt.weights as Map<string, TensorLike>, plan = ckpt.adaptationPlan): PretrainedCheckpoint => ({ path: CKPT, adaptationPlan: plan as never, weights });
+const pc = (weights = ckpt.weights as Map<string, TensorLike>, plan = ckpt.adaptationPlan): PretrainedCheckpoint => ({
+  path: CKPT,
+  adaptationPlan: plan as never,
+  weights,
+});
 const row = (r: WeightTransferReport, name: string) => r.tensors.find((t) => t.name === name)!;
 const values = (net: Network, name: string) => net.stateDict().get(name)!.toFloat32();
 
@@ -123,7 +135,11 @@ describe("loadPretrainedWeightsDynamic with ResEncMini (5 stages, 3x3x3)", () =>
     const kw = plan.architecture_plans.arch_kwargs as Record<string, unknown>;
     kw.n_stages = 3;
     const net = buildNetwork(target(4, [8, 16, 32, 64], [1, 1, 2, 2]) as never, { inputChannels: 1, numClasses: 2, patchSize: [20, 48, 48], seed: 4 });
-    const r = loadPretrainedWeightsDynamic(net, pc(weights as Map<string, TensorLike>, plan), { numInputChannels: 1, patchSize: [20, 48, 48], targetNStages: 4 });
+    const r = loadPretrainedWeightsDynamic(net, pc(weights as Map<string, TensorLike>, plan), {
+      numInputChannels: 1,
+      patchSize: [20, 48, 48],
+      targetNStages: 4,
+    });
     expect(r.notes.join("\n")).toMatch(/target stages 3-3 keep their initialisation/);
     expect(row(r, "encoder.stages.2.blocks.1.conv2.conv.weight").source).toBe("checkpoint");
     expect(r.tensors.filter((t) => t.name.startsWith("encoder.stages.3.")).every((t) => t.source === "init")).toBe(true);

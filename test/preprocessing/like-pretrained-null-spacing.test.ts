@@ -9,7 +9,8 @@ import type { Plans } from "../../sdk/planning/plans.js";
 import { EXPECTED } from "./helpers.js";
 
 const MASTER_LINE =
-  "[like_nnssl] The pre-training used no fixed target spacing (spacing=None). Falling back to 'default_nnunet' behaviour (using the dataset's default nnU-Net spacing).";
+  "[like_nnssl] The pre-training used no fixed target spacing (spacing=None). " +
+  "Falling back to 'default_nnunet' behaviour (using the dataset's default nnU-Net spacing).";
 
 describe("like_pretrained with a null pretraining spacing", () => {
   it("falls back to the base plans' spacing and prints master's line", () => {
@@ -26,7 +27,15 @@ describe("like_pretrained with a null pretraining spacing", () => {
     const cfgName = Object.keys(ap.pretrain_plan.configurations)[0]!;
     ap.pretrain_plan.configurations[cfgName]!.spacing = null;
     const lines: string[] = [];
-    const res = buildAdaptedPlans({ basePlans, adaptationPlan: ap, citations: [], checkpointPath: "ckpt.pth", name: "CNN", mode: "like_pretrained", log: (l) => lines.push(l) });
+    const res = buildAdaptedPlans({
+      basePlans,
+      adaptationPlan: ap,
+      citations: [],
+      checkpointPath: "ckpt.pth",
+      name: "CNN",
+      mode: "like_pretrained",
+      log: (l) => lines.push(l),
+    });
     expect(res.spacing).toEqual(basePlans.configurations["3d_fullres"]!.spacing);
     expect(res.dataIdentifier).toBe("Spacing__1.70_0.80_0.80___Norm__Z");
     expect(res.plansName).toBe("ptPlans__CNN____Spacing__1.70_0.80_0.80___Norm__Z");

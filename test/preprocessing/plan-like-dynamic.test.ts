@@ -96,9 +96,14 @@ describe.skipIf(reason !== null && process.env.CI !== "true")(`planLikeDynamic e
   });
 
   it("CLI, -pl nnUNetResEncUNetLPlans: overwrites the file of the same name (master's naming) and reuses the data", () => {
-    const out = execFileSync(process.execPath, [BIN, "-d", "900", "-n", "ResEncMini_public", "-pc", "nnssl/nnssl_ResEncMini.pth", "-pl", "nnUNetResEncUNetLPlans", "-np", "1"], {
-      env: { ...process.env, ...paths() }, encoding: "utf8",
-    });
+    const out = execFileSync(
+      process.execPath,
+      [BIN, "-d", "900", "-n", "ResEncMini_public", "-pc", "nnssl/nnssl_ResEncMini.pth", "-pl", "nnUNetResEncUNetLPlans", "-np", "1"],
+      {
+        env: { ...process.env, ...paths() },
+        encoding: "utf8",
+      },
+    );
     expect(out).toContain("nnUNetv2_train_pretrained 900 3d_fullres FOLD -p ptPlans_dynamic__ResEncMini_public -tr DynamicPretrainedTrainer");
     expect(out).toContain("5 case(s), 5 already preprocessed");
     const pre = path.join(paths().nnUNet_preprocessed, "Dataset900_Tiny");
@@ -110,7 +115,11 @@ describe.skipIf(reason !== null && process.env.CI !== "true")(`planLikeDynamic e
   it("a missing -pl base plans file is one line naming it, exit code non-zero", () => {
     let err: { status: number; stderr: string } | null = null;
     try {
-      execFileSync(process.execPath, [BIN, "-d", "900", "-n", "x", "-pc", "nnssl/nnssl_ResEncMini.pth", "-pl", "nnUNetResEncUNetXLPlans"], { env: { ...process.env, ...paths() }, encoding: "utf8", stdio: "pipe" });
+      execFileSync(process.execPath, [BIN, "-d", "900", "-n", "x", "-pc", "nnssl/nnssl_ResEncMini.pth", "-pl", "nnUNetResEncUNetXLPlans"], {
+        env: { ...process.env, ...paths() },
+        encoding: "utf8",
+        stdio: "pipe",
+      });
     } catch (e) {
       err = e as { status: number; stderr: string };
     }

@@ -102,7 +102,16 @@ async function rawCheckpoint(file: string): Promise<{ axes: number[] | null; wei
   };
 }
 
-const short = { configuration: "3d_fullres", fold: 0 as const, numEpochs: 1, numIterationsPerEpoch: 1, numValIterationsPerEpoch: 0, seed: 1, numWorkers: 0, skipValidation: true };
+const short = {
+  configuration: "3d_fullres",
+  fold: 0 as const,
+  numEpochs: 1,
+  numIterationsPerEpoch: 1,
+  numValIterationsPerEpoch: 0,
+  seed: 1,
+  numWorkers: 0,
+  skipValidation: true,
+};
 
 beforeAll(async () => {
   root = makeTinyRoots("nnssl-trainers-", ["nnUNetPlans.json", "nnUNetResEncUNetLPlans.json", "dataset_fingerprint.json"]);
@@ -129,72 +138,103 @@ describe("DynamicPretrainedTrainer family on ptPlans_dynamic__ResEncMini", () =>
     ["DynamicPretrainedTrainer_nomirroring", "SGD", 1e-3 / 50, false],
     ["DynamicPretrainedTrainer_adam_150ep", "AdamW", 1e-4 / 15, true],
     ["DynamicPretrainedTrainer_adam_150ep_nomirroring", "AdamW", 1e-4 / 15, false],
-  ] as const)("%s", async (name, optimizer, lr0, mirrored) => {
-    const spec = resolveTrainer(name);
-    expect(spec.optimizer).toBe(optimizer);
-    expect(spec.weightDecay).toBe(3e-5); // master's adam variant keeps the inherited weight decay and clip 12
-    expect(spec.gradClip).toBe(12);
-    const run = await trainPretrained({ ...short, dataset: 900, plans: "ptPlans_dynamic__ResEncMini", trainer: name, paths });
-    expect(run.trainerName).toBe(name);
-    const r = run.transferReport!;
-    expect(r.mode).toBe("dynamic");
-    expect(r.tensors.find((t) => t.name === "encoder.stem.convs.0.conv.weight")!.note).toMatch(/\[3, 3, 3\] -> \[1, 3, 3\]/);
-    expect(r.counts().adapted).toBeGreaterThan(0);
-    expect(r.counts().checkpoint).toBeGreaterThan(0);
-    expect(r.tensors.find((t) => t.name === "encoder.stages.3.blocks.2.conv1.conv.weight")!.source).toBe("init");
-    expect(run.logging.lrs).toEqual([lr0]);
-    expect(Number.isFinite(run.logging.train_losses[0])).toBe(true);
-    const ck = await loadCheckpoint(run.checkpointFinal!);
-    expect(ck.trainerName).toBe(name);
-    expect((await rawCheckpoint(run.checkpointFinal!)).axes).toEqual(mirrored ? [0, 1, 2] : null);
-    const log = readFileSync(run.logFile!, "utf8");
-    expect(log).toMatch(/Loaded pretrained weights \(dynamic\) from .*nnssl_ResEncMini\.pth: \d+ state-dict entries loaded, \d+ adapted/);
-  }, 120_000);
+  ] as const)(
+    "%s",
+    async (name, optimizer, lr0, mirrored) => {
+      const spec = resolveTrainer(name);
+      expect(spec.optimizer).toBe(optimizer);
+      expect(spec.weightDecay).toBe(3e-5); // master's adam variant keeps the inherited weight decay and clip 12
+      expect(spec.gradClip).toBe(12);
+      const run = await trainPretrained({ ...short, dataset: 900, plans: "ptPlans_dynamic__ResEncMini", trainer: name, paths });
+      expect(run.trainerName).toBe(name);
+      const r = run.transferReport!;
+      expect(r.mode).toBe("dynamic");
+      expect(r.tensors.find((t) => t.name === "encoder.stem.convs.0.conv.weight")!.note).toMatch(/\[3, 3, 3\] -> \[1, 3, 3\]/);
+      expect(r.counts().adapted).toBeGreaterThan(0);
+      expect(r.counts().checkpoint).toBeGreaterThan(0);
+      expect(r.tensors.find((t) => t.name === "encoder.stages.3.blocks.2.conv1.conv.weight")!.source).toBe("init");
+      expect(run.logging.lrs).toEqual([lr0]);
+      expect(Number.isFinite(run.logging.train_losses[0])).toBe(true);
+      const ck = await loadCheckpoint(run.checkpointFinal!);
+      expect(ck.trainerName).toBe(name);
+      expect((await rawCheckpoint(run.checkpointFinal!)).axes).toEqual(mirrored ? [0, 1, 2] : null);
+      const log = readFileSync(run.logFile!, "utf8");
+      expect(log).toMatch(/Loaded pretrained weights \(dynamic\) from .*nnssl_ResEncMini\.pth: \d+ state-dict entries loaded, \d+ adapted/);
+    },
+    120_000,
+  );
 
   it("`nnssl-adapt checkpoint transfer --json` reports every state-dict entry with PyTorch names, sums and first values", () => {
-    const out = execFileSync(process.execPath, [NNSSL_ADAPT, "checkpoint", "transfer", "-d", "900", "-p", "ptPlans_dynamic__ResEncMini", "-tr", "DynamicPretrainedTrainer", "--json"], {
-      env: { ...process.env, ...paths }, encoding: "utf8",
-    });
-    const j = JSON.parse(out) as { trainer: string; checkpoint: string; tensors: { name: string; shape: number[]; source: string; sum: number; first: number[] }[] };
+    const out = execFileSync(
+      process.execPath,
+      [NNSSL_ADAPT, "checkpoint", "transfer", "-d", "900", "-p", "ptPlans_dynamic__ResEncMini", "-tr", "DynamicPretrainedTrainer", "--json"],
+      {
+        env: { ...process.env, ...paths },
+        encoding: "utf8",
+      },
+    );
+    const j = JSON.parse(out) as {
+      trainer: string;
+      checkpoint: string;
+      tensors: { name: string; shape: number[]; source: string; sum: number; first: number[] }[];
+    };
     expect(Object.keys(j)).toEqual(["trainer", "checkpoint", "tensors"]);
     expect(j.trainer).toBe("DynamicPretrainedTrainer");
     expect(j.checkpoint).toBe(NNSSL_CKPT);
     for (const t of j.tensors) {
       expect(Object.keys(t)).toEqual(["name", "shape", "source", "sum", "first"]);
       expect(["checkpoint", "adapted", "init"]).toContain(t.source);
-      expect(t.first.length).toBe(Math.min(3, t.shape.reduce((a, b) => a * b, 1)));
+      expect(t.first.length).toBe(
+        Math.min(
+          3,
+          t.shape.reduce((a, b) => a * b, 1),
+        ),
+      );
     }
     const stem = j.tensors.find((t) => t.name === "encoder.stem.convs.0.conv.weight")!;
     expect(stem).toMatchObject({ shape: [8, 1, 1, 3, 3], source: "adapted" });
     expect(j.tensors.find((t) => t.name === "encoder.stem.convs.0.all_modules.0.weight")!.sum).toBe(stem.sum);
     expect(j.tensors.find((t) => t.name === "decoder.seg_layers.0.weight")!.source).toBe("init");
-    const text = execFileSync(process.execPath, [NNSSL_ADAPT, "checkpoint", "transfer", "-d", "900", "-p", "ptPlans_dynamic__ResEncMini", "-tr", "DynamicPretrainedTrainer"], {
-      env: { ...process.env, ...paths }, encoding: "utf8",
-    });
+    const text = execFileSync(
+      process.execPath,
+      [NNSSL_ADAPT, "checkpoint", "transfer", "-d", "900", "-p", "ptPlans_dynamic__ResEncMini", "-tr", "DynamicPretrainedTrainer"],
+      {
+        env: { ...process.env, ...paths },
+        encoding: "utf8",
+      },
+    );
     expect(text).toMatch(/checkpoint deeper than the target: its stages 4-4 are dropped/);
     expect(text).toMatch(/encoder\.stem\.convs\.0\.conv\.weight\s+\[8, 1, 1, 3, 3\]\s+adapted\s+kernel \[3, 3, 3\] -> \[1, 3, 3\] \(mean\)/);
   }, 60_000);
 });
 
 const torchReason = pythonSkipReason(["torch"]);
-describe.skipIf(torchReason !== null && process.env.CI !== "true")(`dynamic transfer equals master's adapt_encoder_weights_for_architecture ${torchReason ?? ""}`, () => {
-  it("same tensors loaded, same sums and first values", () => {
-    const out = execFileSync(process.execPath, [NNSSL_ADAPT, "checkpoint", "transfer", "-d", "900", "-p", "ptPlans_dynamic__ResEncMini", "-tr", "DynamicPretrainedTrainer", "--json"], {
-      env: { ...process.env, ...paths }, encoding: "utf8",
-    });
-    const ours = (JSON.parse(out) as { tensors: { name: string; shape: number[]; source: string; sum: number; first: number[] }[] }).tensors;
-    const shapesFile = path.join(root, "target-shapes.json");
-    writeFileSync(shapesFile, JSON.stringify(Object.fromEntries(ours.map((t) => [t.name, t.shape]))));
-    const master = runPythonJson<Record<string, [number, number[]]>>(MASTER_DYNAMIC, [NNSSL_CKPT, shapesFile, "4"]);
-    const transferred = ours.filter((t) => t.source !== "init");
-    expect(transferred.map((t) => t.name).sort()).toEqual(Object.keys(master).sort());
-    for (const t of transferred) {
-      const [sum, first] = master[t.name]!;
-      expect(Math.abs(t.sum - sum), `${t.name} sum ${t.sum} vs ${sum}`).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(sum)));
-      first.forEach((v, i) => expect(Math.abs(t.first[i]! - v), `${t.name} first[${i}]`).toBeLessThanOrEqual(1e-6));
-    }
-  }, 60_000);
-});
+describe.skipIf(torchReason !== null && process.env.CI !== "true")(
+  `dynamic transfer equals master's adapt_encoder_weights_for_architecture ${torchReason ?? ""}`,
+  () => {
+    it("same tensors loaded, same sums and first values", () => {
+      const out = execFileSync(
+        process.execPath,
+        [NNSSL_ADAPT, "checkpoint", "transfer", "-d", "900", "-p", "ptPlans_dynamic__ResEncMini", "-tr", "DynamicPretrainedTrainer", "--json"],
+        {
+          env: { ...process.env, ...paths },
+          encoding: "utf8",
+        },
+      );
+      const ours = (JSON.parse(out) as { tensors: { name: string; shape: number[]; source: string; sum: number; first: number[] }[] }).tensors;
+      const shapesFile = path.join(root, "target-shapes.json");
+      writeFileSync(shapesFile, JSON.stringify(Object.fromEntries(ours.map((t) => [t.name, t.shape]))));
+      const master = runPythonJson<Record<string, [number, number[]]>>(MASTER_DYNAMIC, [NNSSL_CKPT, shapesFile, "4"]);
+      const transferred = ours.filter((t) => t.source !== "init");
+      expect(transferred.map((t) => t.name).sort()).toEqual(Object.keys(master).sort());
+      for (const t of transferred) {
+        const [sum, first] = master[t.name]!;
+        expect(Math.abs(t.sum - sum), `${t.name} sum ${t.sum} vs ${sum}`).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(sum)));
+        first.forEach((v, i) => expect(Math.abs(t.first[i]! - v), `${t.name} first[${i}]`).toBeLessThanOrEqual(1e-6));
+      }
+    }, 60_000);
+  },
+);
 
 describe("PretrainedTrainer_Primusx family on a PrimusX checkpoint in nnssl's format", () => {
   it.each([
@@ -207,36 +247,45 @@ describe("PretrainedTrainer_Primusx family on a PrimusX checkpoint in nnssl's fo
     ["PretrainedTrainer_Primusx_150ep_small_debug", 1e-4 / 15, [48, 48, 48], true],
     ["PretrainedTrainer_Primusx_nomirroring", 1e-4 / 50, [32, 32, 32], false],
     ["PretrainedTrainer_Primusx_150ep_nomirroring", 1e-4 / 15, [32, 32, 32], false],
-  ] as const)("%s", async (name, lr0, patch, mirrored) => {
-    const run = await trainPretrained({ ...short, dataset: 900, plans: primusxPlans, trainer: name, paths });
-    expect(run.trainerName).toBe(name);
-    const r = run.transferReport!;
-    expect(r.mode).toBe("strict");
-    // eva and down_projection come from the checkpoint; the positional embedding is reordered (and resized for 48^3)
-    expect(r.tensors.find((t) => t.name === "eva.blocks.1.attn.q_proj.weight")!.source).toBe("checkpoint");
-    expect(r.tensors.find((t) => t.name === "down_projection.proj.weight")!.source).toBe("checkpoint");
-    const pe = r.tensors.find((t) => t.name === "eva.pos_embed")!;
-    expect(pe.source).toBe("adapted");
-    expect(pe.shape).toEqual([1, (patch[0] / 8) ** 3, 48]);
-    expect(r.tensors.find((t) => t.name.startsWith("up_projection"))!.source).toBe("init");
-    expect(r.skipped.map((s) => s.name)).toContain("mask_token");
-    expect(run.logging.lrs).toEqual([lr0]);
-    expect(Number.isFinite(run.logging.train_losses[0])).toBe(true);
-    const plansJson = JSON.parse(readFileSync(path.join(run.outputFolderBase, "plans.json"), "utf8"));
-    expect(plansJson.configurations["3d_fullres"].patch_size).toEqual(patch);
-    const ck = await rawCheckpoint(run.checkpointFinal!);
-    expect(ck.axes).toEqual(mirrored ? [0, 1, 2] : null);
-    // the fine-tuned encoder moved away from the checkpoint (one AdamW step)
-    const a = (await rawCheckpoint(primusxCkpt)).weight("eva.blocks.0.mlp.fc1_g.weight");
-    const b = ck.weight("eva.blocks.0.mlp.fc1_g.weight");
-    expect(a.length).toBe(b.length);
-    expect(a.some((x, i) => x !== b[i])).toBe(true);
-  }, 120_000);
+  ] as const)(
+    "%s",
+    async (name, lr0, patch, mirrored) => {
+      const run = await trainPretrained({ ...short, dataset: 900, plans: primusxPlans, trainer: name, paths });
+      expect(run.trainerName).toBe(name);
+      const r = run.transferReport!;
+      expect(r.mode).toBe("strict");
+      // eva and down_projection come from the checkpoint; the positional embedding is reordered (and resized for 48^3)
+      expect(r.tensors.find((t) => t.name === "eva.blocks.1.attn.q_proj.weight")!.source).toBe("checkpoint");
+      expect(r.tensors.find((t) => t.name === "down_projection.proj.weight")!.source).toBe("checkpoint");
+      const pe = r.tensors.find((t) => t.name === "eva.pos_embed")!;
+      expect(pe.source).toBe("adapted");
+      expect(pe.shape).toEqual([1, (patch[0] / 8) ** 3, 48]);
+      expect(r.tensors.find((t) => t.name.startsWith("up_projection"))!.source).toBe("init");
+      expect(r.skipped.map((s) => s.name)).toContain("mask_token");
+      expect(run.logging.lrs).toEqual([lr0]);
+      expect(Number.isFinite(run.logging.train_losses[0])).toBe(true);
+      const plansJson = JSON.parse(readFileSync(path.join(run.outputFolderBase, "plans.json"), "utf8"));
+      expect(plansJson.configurations["3d_fullres"].patch_size).toEqual(patch);
+      const ck = await rawCheckpoint(run.checkpointFinal!);
+      expect(ck.axes).toEqual(mirrored ? [0, 1, 2] : null);
+      // the fine-tuned encoder moved away from the checkpoint (one AdamW step)
+      const a = (await rawCheckpoint(primusxCkpt)).weight("eva.blocks.0.mlp.fc1_g.weight");
+      const b = ck.weight("eva.blocks.0.mlp.fc1_g.weight");
+      expect(a.length).toBe(b.length);
+      expect(a.some((x, i) => x !== b[i])).toBe(true);
+    },
+    120_000,
+  );
 
   it("builds Primus from the explicit settings with drop_path_rate 0.2 and the first init_values", () => {
-    const net = buildTrainerNetwork(resolveTrainer("PretrainedTrainer_Primusx"), {
-      network_class_name: "PrimusX", arch_kwargs: { embed_dim: 48, patch_embed_size: [8, 8, 8], encoder_eva_depth: 3, encoder_eva_numheads: 4, scale_attn_inner: false, init_values: [0.5] },
-    }, { inputChannels: 2, numClasses: 3, patchSize: [16, 32, 24], seed: 1 });
+    const net = buildTrainerNetwork(
+      resolveTrainer("PretrainedTrainer_Primusx"),
+      {
+        network_class_name: "PrimusX",
+        arch_kwargs: { embed_dim: 48, patch_embed_size: [8, 8, 8], encoder_eva_depth: 3, encoder_eva_numheads: 4, scale_attn_inner: false, init_values: [0.5] },
+      },
+      { inputChannels: 2, numClasses: 3, patchSize: [16, 32, 24], seed: 1 },
+    );
     const sd = net.stateDict();
     expect(sd.get("eva.pos_embed")!.shape).toEqual([1, 2 * 4 * 3, 48]);
     expect(sd.get("down_projection.proj.weight")!.shape).toEqual([48, 2, 8, 8, 8]);
@@ -244,19 +293,28 @@ describe("PretrainedTrainer_Primusx family on a PrimusX checkpoint in nnssl's fo
     expect([...sd.keys()].some((k) => k.startsWith("eva.blocks.3."))).toBe(false);
     expect(Array.from(sd.get("eva.blocks.0.gamma_1")!.toFloat32().slice(0, 2))).toEqual([0.5, 0.5]);
     net.dispose();
-    expect(() => buildTrainerNetwork(resolveTrainer("PretrainedTrainer_Primusx"), { network_class_name: "PrimusX", arch_kwargs: { embed_dim: 48 } }, { inputChannels: 1, numClasses: 2, patchSize: [32, 32, 32] }))
-      .toThrow(/PrimusX arch_kwargs\.patch_embed_size is missing/);
+    expect(() =>
+      buildTrainerNetwork(
+        resolveTrainer("PretrainedTrainer_Primusx"),
+        { network_class_name: "PrimusX", arch_kwargs: { embed_dim: 48 } },
+        { inputChannels: 1, numClasses: 2, patchSize: [32, 32, 32] },
+      ),
+    ).toThrow(/PrimusX arch_kwargs\.patch_embed_size is missing/);
   });
 });
 
 describe("nnUNet_Primus_{S,B,M,L}_Trainer (from scratch)", () => {
-  it.each(["nnUNet_Primus_S_Trainer"])("%s trains one iteration on the 32^3 plans", async (name) => {
-    const run = await train({ ...short, dataset: 900, plans: primusxPlans, trainer: name, paths, disableCheckpointing: true });
-    expect(run.trainerName).toBe(name);
-    expect(run.transferReport).toBeNull();
-    expect(run.logging.lrs).toEqual([3e-4 / 50]);
-    expect(Number.isFinite(run.logging.train_losses[0])).toBe(true);
-  }, 300_000);
+  it.each(["nnUNet_Primus_S_Trainer"])(
+    "%s trains one iteration on the 32^3 plans",
+    async (name) => {
+      const run = await train({ ...short, dataset: 900, plans: primusxPlans, trainer: name, paths, disableCheckpointing: true });
+      expect(run.trainerName).toBe(name);
+      expect(run.transferReport).toBeNull();
+      expect(run.logging.lrs).toEqual([3e-4 / 50]);
+      expect(Number.isFinite(run.logging.train_losses[0])).toBe(true);
+    },
+    300_000,
+  );
 
   it.each([
     ["nnUNet_Primus_B_Trainer", 792, 12],
@@ -264,9 +322,20 @@ describe("nnUNet_Primus_{S,B,M,L}_Trainer (from scratch)", () => {
     ["nnUNet_Primus_L_Trainer", 1056, 24],
   ] as const)("%s builds the preset (checked by shape only)", (name, embed, depth) => {
     const spec = resolveTrainer(name);
-    expect(spec).toMatchObject({ optimizer: "AdamW", initialLr: 3e-4, weightDecay: 5e-2, warmupEpochs: 50, numEpochs: 1000, gradClip: 1, usesPretrainedWeights: false });
+    expect(spec).toMatchObject({
+      optimizer: "AdamW",
+      initialLr: 3e-4,
+      weightDecay: 5e-2,
+      warmupEpochs: 50,
+      numEpochs: 1000,
+      gradClip: 1,
+      usesPretrainedWeights: false,
+    });
     // the preset's state-dict shapes, computed without allocating weights
-    const shapes = stateDictShapes({ network_class_name: `Primus${name[14]}`, arch_kwargs: null }, { inputChannels: 1, numClasses: 2, patchSize: [32, 32, 32] });
+    const shapes = stateDictShapes(
+      { network_class_name: `Primus${name[14]}`, arch_kwargs: null },
+      { inputChannels: 1, numClasses: 2, patchSize: [32, 32, 32] },
+    );
     expect(shapes.get("eva.pos_embed")).toEqual([1, 64, embed]);
     expect([...shapes.keys()].some((k) => k.startsWith(`eva.blocks.${depth - 1}.`))).toBe(true);
     expect([...shapes.keys()].some((k) => k.startsWith(`eva.blocks.${depth}.`))).toBe(false);

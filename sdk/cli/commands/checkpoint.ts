@@ -82,7 +82,8 @@ export function register(program: Command): void {
     .action(async (opts: { d: string; p: string; c: string; trainer: string; seed: string; json?: boolean }) => {
       const seed = Number(opts.seed);
       if (!Number.isInteger(seed) || seed < 0) throw new InputError(`--seed: expected a non-negative integer, got ${JSON.stringify(opts.seed)}`);
-      const r = await checkpointTransfer({ dataset: /^\d+$/.test(opts.d) ? Number(opts.d) : opts.d, plans: opts.p, configuration: opts.c, trainer: opts.trainer, seed });
+      const dataset = /^\d+$/.test(opts.d) ? Number(opts.d) : opts.d;
+      const r = await checkpointTransfer({ dataset, plans: opts.p, configuration: opts.c, trainer: opts.trainer, seed });
       if (opts.json) process.stdout.write(JSON.stringify({ trainer: r.trainer, checkpoint: r.checkpoint, tensors: r.tensors }) + "\n");
       else process.stdout.write(`trainer ${r.trainer}\n${r.report.toString()}\n`);
     });

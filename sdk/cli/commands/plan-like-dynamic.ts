@@ -12,12 +12,24 @@ export const spec: ParserSpec = {
     "are handled dynamically during training (DynamicPretrainedTrainer).",
   args: [
     { flags: ["-d"], type: "int", required: true, help: "[REQUIRED] Dataset ID." },
-    { flags: ["-n", "--pretraining_name"], required: true, help: "[REQUIRED] Unique name for the pretraining. Used to name the plans file. Example: 'ResEncL_MAE_pretrained'" },
+    {
+      flags: ["-n", "--pretraining_name"],
+      required: true,
+      help: "[REQUIRED] Unique name for the pretraining. Used to name the plans file. Example: 'ResEncL_MAE_pretrained'",
+    },
     { flags: ["-pc", "--pretrained_checkpoint"], required: true, help: "[REQUIRED] Path to the pretrained checkpoint (.pth) or Hugging Face URL." },
-    { flags: ["-pl", "--plans_identifier"], default: "nnUNetPlans", help: "[OPTIONAL] Which existing plans to use as base. Default: nnUNetPlans. Can also be nnUNetResEncUNetLPlans, etc." },
+    {
+      flags: ["-pl", "--plans_identifier"],
+      default: "nnUNetPlans",
+      help: "[OPTIONAL] Which existing plans to use as base. Default: nnUNetPlans. Can also be nnUNetResEncUNetLPlans, etc.",
+    },
     { flags: ["-np"], type: "int", default: 4, help: "[OPTIONAL] Number of processes for preprocessing. Default: 4" },
     { flags: ["--verbose"], action: "store_true", help: "Set this to print verbose output during preprocessing." },
-    { flags: ["--overwrite_pp"], action: "store_true", help: "[OPTIONAL] Force (re)running preprocessing even if the target preprocessed folder already exists." },
+    {
+      flags: ["--overwrite_pp"],
+      action: "store_true",
+      help: "[OPTIONAL] Force (re)running preprocessing even if the target preprocessed folder already exists.",
+    },
   ],
 };
 
