@@ -23,7 +23,7 @@ import { resolveTrainer, type TrainerSpec } from "./trainers.js";
 import { TrainingLogFile, emptyLogging, type TrainingLogging } from "./training-log.js";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint-io.js";
 import type { PretrainInfo } from "./pretrained-weights.js";
-import { applyTrainerPlanOverrides, buildTrainerNetwork, loadTrainerWeights } from "./trainer-network.js";
+import { applyTrainerPlanOverrides, buildTrainerNetwork, citationBlock, loadTrainerWeights } from "./trainer-network.js";
 import { performActualValidation } from "./final-validation.js";
 import {
   buildOptimizer, deepSupervisionScales, defaultNumWorkers, learningRateSchedule, maybeLoadCheckpointForContinue,
@@ -280,6 +280,8 @@ async function runTraining(o: TrainOptions): Promise<TrainingRun> {
       run.transfer = run.transferReport.strict;
       await log.print(`Loaded pretrained weights (${run.transferReport.mode}) from ${info!.checkpoint_path}: ${run.transferReport.summary()}`);
       for (const note of run.transferReport.notes) await log.print(`  ${note}`);
+      const cite = citationBlock(info!.citations);
+      if (cite) await log.print(cite);
     } else if (!run.resumedFrom && spec.usesPretrainedWeights && !fromScratch) {
       throw new ConfigError("plans have no pretrain_info.checkpoint_path: pass -overwrite_ckpt_path PATH, or --from_scratch to train without pretrained weights", { file: plansFile });
     }

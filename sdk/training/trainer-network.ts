@@ -146,3 +146,30 @@ export async function loadTrainerWeights(
   const strict = loadPretrainedWeights(net, ckpt, { numInputChannels, patchSize });
   return reportFromStrict(net, strict, file, ckpt.weights, { encoder: ckpt.adaptationPlan.key_to_encoder, stem: ckpt.adaptationPlan.key_to_stem });
 }
+
+const RULE = "#".repeat(71);
+
+/**
+ * The block PretrainedTrainer.print_citations writes to the training log after loading pretrained weights (nnU-Net
+ * master): "<type> used '<name>'. Associated paper(s):" and the apa_citations (or bibtex_citations) of each entry,
+ * sorted by type. Plain-string entries, on which master fails, are printed as they are. Empty when there are none.
+ */
+export function citationBlock(citations: unknown): string | null {
+  if (!Array.isArray(citations) || citations.length === 0) return null;
+  const lines = [`\n${RULE}\nPlease cite the associated papers when using pre-trained weights:\n`];
+  const entries = citations.map((c) => (c && typeof c === "object" ? (c as Record<string, unknown>) : { name: String(c) }));
+  const type = (c: Record<string, unknown>) => (typeof c.type === "string" ? c.type : "");
+  for (const c of [...entries].sort((a, b) => (type(a) < type(b) ? -1 : type(a) > type(b) ? 1 : 0))) {
+    if (c.type === undefined && Object.keys(c).length === 1) {
+      lines.push(String(c.name) + "\n");
+      continue;
+    }
+    lines.push(`${c.type ?? "?"} used '${c.name ?? "?"}'. Associated paper(s):`);
+    const apa = Array.isArray(c.apa_citations) && c.apa_citations.length ? c.apa_citations : null;
+    const papers = (apa ?? (Array.isArray(c.bibtex_citations) ? c.bibtex_citations : [])) as unknown[];
+    for (const p of papers) lines.push(String(p));
+    lines[lines.length - 1] += "\n";
+  }
+  lines.push(`${RULE}\n`);
+  return lines.join("\n");
+}
