@@ -3,6 +3,7 @@
 // averaged to size 1, a deeper checkpoint cut, a shallower one leaving stages at init, width mismatches skipped.
 
 import { beforeAll, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Checkpoint } from "../../sdk/checkpoint/checkpoint.js";
 import { buildNetwork } from "../../sdk/networks/build-network.js";
@@ -169,6 +170,16 @@ describe("loadPretrainedWeightsDynamic with ResEncMini (5 stages, 3x3x3)", () =>
     const expected = new Float32Array(8 * 2 * 9);
     for (let o = 0; o < 8; o++) for (let c = 0; c < 2; c++) for (let k = 0; k < 9; k++) expected[(o * 2 + c) * 9 + k] = m[o * 9 + k]! / 2;
     expect(maxDiff(got, expected)).toBeLessThan(1e-7);
+    net.dispose();
+  });
+
+  it("a PlainConvUNet target (-pl nnUNetPlans) loads nothing, as master, and says so", () => {
+    const plans = JSON.parse(readFileSync(fileURLToPath(new URL("../fixtures/datasets/Dataset900_Tiny/expected/nnUNetPlans.json", import.meta.url)), "utf8"));
+    const arch = plans.configurations["3d_fullres"].architecture;
+    const net = buildNetwork(arch, { inputChannels: 1, numClasses: 2, patchSize: [20, 48, 48], seed: 8 });
+    const r = loadPretrainedWeightsDynamic(net, pc(), { numInputChannels: 1, patchSize: [20, 48, 48], targetNStages: 4 });
+    expect(r.initialised.length).toBe(r.tensors.length);
+    expect(r.notes.join("\n")).toMatch(/nothing was transferred/);
     net.dispose();
   });
 
