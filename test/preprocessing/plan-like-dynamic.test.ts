@@ -15,6 +15,7 @@ import { pythonSkipReason, runPython } from "../helpers/python.js";
 
 const FIXTURES = path.resolve(TINY, "../..");
 const BIN = path.resolve(FIXTURES, "../../bin/nnUNetv2_plan_like_dynamic.js");
+const NNSSL_ADAPT = path.resolve(FIXTURES, "../../bin/nnssl-adapt.js");
 
 /** master's plan_like_dynamic without the preprocessing: prints the plans file text save_json would write. */
 const MASTER_ORACLE = String.raw`
@@ -110,6 +111,23 @@ describe.skipIf(reason !== null && process.env.CI !== "true")(`planLikeDynamic e
     const expected = runPython(MASTER_ORACLE, [path.join(pre, "nnUNetResEncUNetLPlans.json"), "nnssl/nnssl_ResEncMini.pth", "ResEncMini_public"]);
     expect(readFileSync(path.join(pre, "ptPlans_dynamic__ResEncMini_public.json"), "utf8")).toBe(expected);
     expect(expected).toContain("ResidualEncoderUNet");
+  });
+
+  it("checkpoint transfer reads the plans' relative checkpoint_path against the working directory, as upstream", () => {
+    const args = [NNSSL_ADAPT, "checkpoint", "transfer", "-d", "900", "-p", "ptPlans_dynamic__ResEncMini_public", "-tr", "DynamicPretrainedTrainer", "--json"];
+    const j = JSON.parse(execFileSync(process.execPath, args, { env: { ...process.env, ...paths() }, encoding: "utf8" }));
+    expect(j.checkpoint).toBe("nnssl/nnssl_ResEncMini.pth");
+    // ResEncL widths (32-256) differ from the checkpoint's (8-64): nothing transferred, nothing crashed
+    expect(j.tensors.every((t: { source: string }) => t.source === "init")).toBe(true);
+    let err: { status: number; stderr: string } | null = null;
+    try {
+      execFileSync(process.execPath, args, { env: { ...process.env, ...paths() }, encoding: "utf8", stdio: "pipe", cwd: root });
+    } catch (e) {
+      err = e as { status: number; stderr: string };
+    }
+    expect(err?.status).not.toBe(0);
+    // (tfjs' pure-JS backend may print its banner first)
+    expect(err!.stderr.split("\n").filter((l) => l.startsWith("nnssl-adapt: error"))).toEqual(["nnssl-adapt: error: nnssl/nnssl_ResEncMini.pth: file not found"]);
   });
 
   it("a missing -pl base plans file is one line naming it, exit code non-zero", () => {
