@@ -20,6 +20,7 @@ import { stateDictShapes } from "../../sdk/networks/build-network.js";
 import { makeTinyRoots, EXPECTED, NNSSL_CKPT } from "../preprocessing/helpers.js";
 import { writePrimusxCheckpoint } from "./helpers/primusx-checkpoint.js";
 import { pythonSkipReason, runPythonJson } from "../helpers/python.js";
+import { Model } from "../../sdk/inference/model.js";
 
 /**
  * master's dynamic loading (load_weights_utils.adapt_encoder_weights_for_architecture and the stem loop of
@@ -273,6 +274,14 @@ describe("PretrainedTrainer_Primusx family on a PrimusX checkpoint in nnssl's fo
       const b = ck.weight("eva.blocks.0.mlp.fc1_g.weight");
       expect(a.length).toBe(b.length);
       expect(a.some((x, i) => x !== b[i])).toBe(true);
+      if (name === "PretrainedTrainer_Primusx_150ep_small_debug") {
+        // the model folder opens for prediction with the trainer's own network (Primus at the overridden 48^3)
+        const model = await Model.load(run.outputFolderBase, { folds: [0] });
+        const net = (model.predictor as unknown as { network: { className: string; stateDict(): Map<string, { shape: number[] }> } }).network;
+        expect(net.className).toBe("Primus");
+        expect(net.stateDict().get("eva.pos_embed")!.shape).toEqual([1, 216, 48]);
+        model.dispose();
+      }
     },
     120_000,
   );
