@@ -21,9 +21,9 @@ export const spec: ParserSpec = {
     {
       flags: ["-pl", "--plans_identifier"],
       default: "nnUNetPlans",
-      help: "[OPTIONAL] Which existing plans to use as base. Default: nnUNetPlans. Can also be nnUNetResEncUNetLPlans, etc.",
+      help: "[OPTIONAL] Which existing plans to use as base. Can also be nnUNetResEncUNetLPlans, etc.",
     },
-    { flags: ["-np"], type: "int", default: 4, help: "[OPTIONAL] Number of processes for preprocessing. Default: 4" },
+    { flags: ["-np"], type: "int", default: 4, help: "[OPTIONAL] Number of processes for preprocessing." },
     { flags: ["--verbose"], action: "store_true", help: "Set this to print verbose output during preprocessing." },
     {
       flags: ["--overwrite_pp"],
