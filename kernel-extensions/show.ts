@@ -10,6 +10,7 @@ import type { Dataset, Plans, PreprocessedDataset } from "../sdk/facade.js";
 import type { Fingerprint } from "../sdk/fingerprint/fingerprint.js";
 import type { Checkpoint } from "../sdk/checkpoint/checkpoint.js";
 import type { TrainingRun } from "../sdk/training/run-training.js";
+import type { WeightTransferReport } from "../sdk/networks/dynamic-transfer.js";
 import type { Model } from "../sdk/inference/model.js";
 import type { AdaptationModeComparison } from "../sdk/preprocessing/like-nnssl.js";
 import type { EvaluationSummary } from "../sdk/evaluation/summary.js";
@@ -23,7 +24,7 @@ import { sliceViewer, type VolumeLike } from "./slice-viewer.js";
 
 export type ShownKind =
   | "dataset" | "fingerprint" | "plans" | "preprocessed" | "training-run" | "model" | "checkpoint" | "adaptation-modes"
-  | "evaluation" | "volume" | "table" | "rows" | "value";
+  | "evaluation" | "transfer-report" | "volume" | "table" | "rows" | "value";
 
 export interface ShowOptions {
   /** Send the outputs to the notebook (default true; outside a notebook nothing is sent either way). */
@@ -61,6 +62,7 @@ const isModel = (x: unknown): x is Model => has(x, "predictor", "folder") && fn(
 const isCheckpoint = (x: unknown): x is Checkpoint => has(x, "adaptationPlan", "weights", "path");
 const isComparison = (x: unknown): x is readonly AdaptationModeComparison[] =>
   Array.isArray(x) && x.length > 0 && x.every((c) => has(c, "mode", "spacing", "dataIdentifier", "patchSize"));
+const isTransferReport = (x: unknown): x is WeightTransferReport => has(x, "mode", "tensors", "skipped", "notes") && fn(x, "toTable");
 const isEvaluation = (x: unknown): x is EvaluationSummary => has(x, "metric_per_case", "mean", "foreground_mean");
 const isVolume = (x: unknown): x is VolumeLike => has(x, "data", "shape") && ArrayBuffer.isView((x as Obj).data) && Array.isArray((x as Obj).shape);
 
@@ -212,7 +214,7 @@ function showRun(x: TrainingRun): Shown {
     ["final train / val loss", n ? `${fmtNum(last(L.train_losses)!)} / ${fmtNum(last(L.val_losses)!)}` : "—"],
     ["final pseudo Dice (EMA)", n ? `${fmtNum(last(L.mean_fg_dice)!)} (${fmtNum(last(L.ema_fg_dice)!)})` : "—"],
     ["best EMA pseudo Dice", x.bestEma],
-    ["pretrained weights", x.transfer ? "loaded" : "none (from scratch)"],
+    ["pretrained weights", x.transferReport ? x.transferReport.summary() : x.transfer ? "loaded" : "none (from scratch)"],
     ["mean epoch time", `${x.meanEpochSeconds.toFixed(1)} s`],
     ["backend", x.backend],
     ...diceRows(x.validation),
@@ -310,6 +312,19 @@ function showEvaluation(x: EvaluationSummary): Shown {
   ] };
 }
 
+/** A pretrained-weight transfer report: summary and notes, then one row per tensor (source, shapes, adaptation). */
+function showTransfer(x: WeightTransferReport, o: ShowOptions): Shown {
+  const c = x.counts();
+  return { kind: "transfer-report", bundles: [
+    summaryTable(`Pretrained weights (${x.mode} transfer)`, [
+      ["checkpoint", x.checkpoint], ["loaded", c.checkpoint], ["adapted", c.adapted], ["left at initialisation", c.init],
+      ["checkpoint tensors skipped", c.skipped],
+      ...x.notes.map((n, i): [string, unknown] => [i === 0 ? "notes" : "", n]),
+    ]),
+    tableBundle(x.toTable() as unknown as Row[], { limit: o.limit ?? 50 }),
+  ] };
+}
+
 function showValue(x: unknown, o: ShowOptions): Shown {
   if (isArquero(x)) return { kind: "table", bundles: [tableBundle(x as Parameters<typeof tableBundle>[0], { limit: o.limit ?? 50 })] };
   if (Array.isArray(x) && x.length > 0 && x.every((r) => isObj(r) && !Array.isArray(r))) return { kind: "rows", bundles: [tableBundle(x as Row[], { limit: o.limit ?? 50 })] };
@@ -335,6 +350,7 @@ export async function summarize(x: unknown, opts: Omit<ShowOptions, "display"> =
   else if (isFacadePlans(x) || isPlansJson(x)) shown = showPlans(x as Plans, opts);
   else if (isComparison(x)) shown = showComparison(x, opts);
   else if (isEvaluation(x)) shown = showEvaluation(x);
+  else if (isTransferReport(x)) shown = showTransfer(x, opts);
   else shown = showValue(x, opts);
   return withSummary(shown, `[${shown.kind}: ${shown.bundles.length} output${shown.bundles.length === 1 ? "" : "s"}]`);
 }

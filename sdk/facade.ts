@@ -14,6 +14,7 @@ import { planExperiment, type PlanExperimentOptions } from "./planning/plan-expe
 import { loadPlans, type Plans as PlansJson } from "./planning/plans.js";
 import { compareAdaptationModes, preprocessLikeNnssl, type AdaptationModeComparison, type PreprocessLikeNnsslOptions } from "./preprocessing/like-nnssl.js";
 import { preprocess } from "./preprocessing/preprocess.js";
+import { planLikeDynamic, type PlanLikeDynamicOptions } from "./preprocessing/plan-like-dynamic.js";
 import type { Checkpoint } from "./checkpoint/checkpoint.js";
 import { train, trainPretrained, type TrainOptions, type TrainingRun } from "./training/run-training.js";
 import { Model, type ModelLoadOptions } from "./inference/model.js";
@@ -93,6 +94,19 @@ export class Plans {
       .then((r) => new PreprocessedDataset(this.dataset, new Plans(this.dataset, r.plans, r.plansFile), "3d_fullres", r.cases)));
   }
 
+  /**
+   * nnUNetv2_plan_like_dynamic with these plans as the base (-pl): `ptPlans_dynamic__<name>` keeps this architecture,
+   * spacing and patch size and only adds pretrain_info; fine-tune it with `trainer: "DynamicPretrainedTrainer"`.
+   */
+  planLikeDynamic(
+    checkpoint: string | Checkpoint,
+    opts: Omit<PlanLikeDynamicOptions, "paths" | "name" | "plansIdentifier"> & { name?: string } = {},
+  ): PendingPreprocessed {
+    const o = { name: opts.name ?? defaultName(checkpoint), ...opts, plansIdentifier: this.name, paths: this.dataset.paths };
+    return new PendingPreprocessed(planLikeDynamic(this.dataset.raw, checkpoint, o)
+      .then((r) => new PreprocessedDataset(this.dataset, new Plans(this.dataset, r.plans, r.plansFile), "3d_fullres", r.cases)));
+  }
+
   /** nnUNetv2_preprocess for standard plans (default configuration 3d_fullres). */
   preprocess(opts: { configuration?: string; numWorkers?: number; onProgress?: ProgressCallback } = {}): PendingPreprocessed {
     const configuration = opts.configuration ?? "3d_fullres";
@@ -140,11 +154,16 @@ export class PendingDataset extends Pending<Dataset> {
   compareAdaptationModes(...a: Parameters<Dataset["compareAdaptationModes"]>): Promise<AdaptationModeComparison[]> { return this.promise.then((d) => d.compareAdaptationModes(...a)); }
   /** Shortcut for `.plan().preprocessLike(...)` with the default planner. */
   preprocessLike(...a: Parameters<Plans["preprocessLike"]>): PendingPreprocessed { return this.plan().preprocessLike(...a); }
+  /** Shortcut for `.plan().planLikeDynamic(...)` with the default planner. */
+  planLikeDynamic(...a: Parameters<Plans["planLikeDynamic"]>): PendingPreprocessed { return this.plan().planLikeDynamic(...a); }
 }
 
 export class PendingPlans extends Pending<Plans> {
   preprocessLike(...a: Parameters<Plans["preprocessLike"]>): PendingPreprocessed { return new PendingPreprocessed(this.promise.then((p) => p.preprocessLike(...a))); }
   preprocess(...a: Parameters<Plans["preprocess"]>): PendingPreprocessed { return new PendingPreprocessed(this.promise.then((p) => p.preprocess(...a))); }
+  planLikeDynamic(...a: Parameters<Plans["planLikeDynamic"]>): PendingPreprocessed {
+    return new PendingPreprocessed(this.promise.then((p) => p.planLikeDynamic(...a)));
+  }
 }
 
 export class PendingPreprocessed extends Pending<PreprocessedDataset> {

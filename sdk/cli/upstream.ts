@@ -18,6 +18,7 @@ export const UPSTREAM_COMMANDS: Record<string, string> = {
   nnUNetv2_plan_and_preprocess: "./commands/plan-and-preprocess.js",
   nnUNetv2_preprocess: "./commands/preprocess.js",
   nnUNetv2_preprocess_like_nnssl: "./commands/preprocess-like-nnssl.js",
+  nnUNetv2_plan_like_dynamic: "./commands/plan-like-dynamic.js",
   nnUNetv2_train: "./commands/train.js",
   nnUNetv2_train_pretrained: "./commands/train-pretrained.js",
   nnUNetv2_predict: "./commands/predict.js",

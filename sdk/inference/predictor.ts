@@ -13,6 +13,17 @@ import { LabelManager } from "../dataset/labels.js";
 import { channelNames, type DatasetJson } from "../dataset/raw.js";
 import { loadTorchFile } from "../io/torch/index.js";
 import { buildNetwork, type StateDictInput } from "../networks/index.js";
+import { buildTrainerNetwork } from "../training/trainer-network.js";
+import { resolveTrainer, type TrainerSpec } from "../training/trainers.js";
+
+/** The registry entry of a checkpoint's trainer_name, or null for trainers this package does not know. */
+function knownTrainer(name: string): TrainerSpec | null {
+  try {
+    return resolveTrainer(name);
+  } catch {
+    return null;
+  }
+}
 import { resolveConfiguration, type ConfigurationPlan, type Plans } from "../planning/plans.js";
 import { readJson } from "../util/fs.js";
 import type { ProgressCallback } from "../util/progress.js";
@@ -136,12 +147,17 @@ export class NnUNetPredictor {
     const configuration = resolveConfiguration(plans, configurationName);
     const labelManager = new LabelManager(datasetJson.labels, datasetJson.regions_class_order ?? null, { file: path.join(modelFolder, "dataset.json") });
     // The fix of upstream's PretrainedTrainer predictor bug: everything by name, patch size included.
-    const network = buildNetwork(configuration.architecture, {
+    const buildOpts = {
       inputChannels: Object.keys(channelNames(datasetJson)).length,
       numClasses: labelManager.numSegmentationHeads,
       deepSupervision: false,
       patchSize: [...configuration.patch_size],
-    });
+    };
+    // Like upstream's trainer_class.build_network_architecture: nnUNet_Primus_*_Trainer and PretrainedTrainer_Primusx
+    // build their own network rather than the plans' architecture.
+    const spec = knownTrainer(trainerName);
+    const ownNetwork = spec !== null && spec.network !== undefined && spec.network !== "plans";
+    const network = ownNetwork ? buildTrainerNetwork(spec, configuration.architecture, buildOpts) : buildNetwork(configuration.architecture, buildOpts);
     this.manualInitialization({ network, plans, configurationName, datasetJson, parameters, trainerName, inferenceAllowedMirroringAxes: mirror });
     try {
       await network.loadStateDict(parameters[0]!);

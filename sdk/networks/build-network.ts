@@ -88,6 +88,9 @@ function construct(architecture: ArchitectureBlock | string, opts: BuildOptions,
       };
       return new Primus(f, cfg, name);
     }
+    case "PrimusX":
+      // nnssl's BaseEvaMAETrainerPrimusX names its explicit-settings Primus so; upstream's get_network_from_name has no such preset.
+      throw new ConfigError("architecture PrimusX (explicit Primus settings) is built by the PretrainedTrainer_Primusx trainers (-tr)");
     case "Primus":
       if (!kwargs) throw new ConfigError(`architecture ${fullName}: arch_kwargs is missing`);
       return new Primus(f, primusFromKwargs(kwargs, opts), "Primus");

@@ -32,7 +32,7 @@ export interface TransferOptions {
   patchSize: number[];
   /**
    * Reorder the checkpoint's positional embedding from "(h w d)" to our "(w h d)" token order. Default: true when the
-   * checkpoint's architecture is an nnssl Primus preset (PrimusS/B/M/L, pretrained by EvaMAE), else false.
+   * checkpoint's architecture is an nnssl Primus preset or PrimusX (PrimusS/B/M/L/X, all pretrained by EvaMAE), else false.
    */
   permuteTokens?: boolean;
 }
@@ -78,7 +78,8 @@ export function loadPretrainedWeights(net: Network, checkpoint: PretrainedCheckp
   const ptChannels = plan.pretrain_num_input_channels;
   const ptPatch = plan.pretrain_patch_size ?? firstConfigPatch(plan);
   const archName = plan.architecture_plans?.arch_class_name ?? "";
-  const permute = permuteTokens ?? /^Primus[SBML]$/.test(archName);
+  // PrimusX checkpoints (nnssl BaseEvaMAETrainerPrimusX) come from the same EvaMAE, so they share its token order.
+  const permute = permuteTokens ?? /^Primus([SBML]|X)$/.test(archName);
 
   const enc = new Map<string, TensorLike>();
   const stem = new Map<string, TensorLike>();

@@ -50,7 +50,10 @@ export function newSpacingFromMode(
       return [null, null, null];
     case "like_pretrained":
       if (!pretrainSpacingValue || pretrainSpacingValue.some((s) => s === null)) {
-        log("The checkpoint was pretrained without a fixed spacing; using the base plan's 3d_fullres spacing instead.");
+        log(
+          "[like_nnssl] The pre-training used no fixed target spacing (spacing=None). " +
+            "Falling back to 'default_nnunet' behaviour (using the dataset's default nnU-Net spacing).",
+        );
         return [...originalSpacing];
       }
       return [...pretrainSpacingValue];

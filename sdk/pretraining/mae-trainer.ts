@@ -166,6 +166,22 @@ export function maeMseLoss(output: tf.Tensor, target: tf.Tensor, mask: tf.Tensor
   });
 }
 
+
+/**
+ * The `citations` of the checkpoints we write, in the form nnU-Net master's PretrainedTrainer.print_citations reads
+ * (a list of dicts with type, name and apa_citations; it prints "<type> used '<name>'. Associated paper(s):").
+ */
+export const PRETRAIN_CITATIONS: { type: string; name: string; apa_citations: string[] }[] = [
+  {
+    type: "Pretraining method",
+    name: "nnssl MAE (BaseMAETrainer recipe, run by nnssl-adapt pretrain)",
+    apa_citations: [
+      "Wald, T., Ulrich, C., Suprijadi, J., Ziegler, S., Nohel, M., Peretzke, R., K\u00f6hler, G., & Maier-Hein, K. H. (2025). " +
+        "An OpenMind for 3D medical vision self-supervised learning. In Proceedings of the IEEE/CVF International Conference on Computer Vision (ICCV).",
+    ],
+  },
+];
+
 /**
  * Pretrains a U-Net with nnssl's MAE recipe and writes an nnssl checkpoint. Resumes from `checkpoint_latest.pth` in
  * the output folder when one exists.
@@ -249,7 +265,7 @@ export async function pretrainMae(opts: PretrainOptions): Promise<PretrainResult
   await saveTorchFile(checkpoint, {
     network_weights: net.stateDict(), init_args: initArgs, trainer_name: trainerName,
     nnssl_adaptation_plan: { ...plan, keys_to_in_proj: PyTuple.ofItems(plan.keys_to_in_proj) },
-    citations: ["nnssl-adapt MAE pretraining (nnssl BaseMAETrainer recipe); cite nnssl / OpenMind (Wald et al., 2025) when publishing"],
+    citations: PRETRAIN_CITATIONS,
   });
   const adaptationPlanFile = path.join(output, "adaptation_plan.json");
   await writeJsonAtomic(adaptationPlanFile, { ...plan, trainer_name: trainerName });

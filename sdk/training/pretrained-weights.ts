@@ -46,6 +46,8 @@ export async function readPretrainedCheckpoint(file: string, info: PretrainInfo 
       keys_to_in_proj: [...pick<string[]>("keys_to_in_proj", info?.keys_to_in_proj ?? [])],
       key_to_lpe: pick<string | null>("key_to_lpe", info?.key_to_lpe ?? null),
       pretrain_patch_size: ptPatch ? [...ptPatch] : null,
+      // read by the dynamic transfer only (master's DynamicPretrainedTrainer)
+      ...(plan.architecture_kwargs !== undefined ? { architecture_kwargs: plan.architecture_kwargs } : {}),
     },
     weights: weights instanceof Map ? (weights as Map<string, TensorLike>) : new Map(Object.entries(weights as Record<string, TensorLike>)),
   };

@@ -14,15 +14,16 @@ import type { ProgressCallback } from "../util/progress.js";
 import { loadPlans, resolveConfiguration, type ConfigurationPlan, type Plans } from "../planning/plans.js";
 import { loadDatasetJson, maybeConvertToDatasetName, channelNames, type DatasetJson } from "../dataset/raw.js";
 import { LabelManager } from "../dataset/labels.js";
-import { buildNetwork } from "../networks/build-network.js";
 import type { TransferReport } from "../networks/pretrained.js";
+import type { WeightTransferReport } from "../networks/dynamic-transfer.js";
 import type { EvaluationSummary } from "../evaluation/summary.js";
 import { doSplit, type Fold } from "./splits.js";
 import { configureAugmentation } from "./augmentation/initial-patch-size.js";
 import { resolveTrainer, type TrainerSpec } from "./trainers.js";
 import { TrainingLogFile, emptyLogging, type TrainingLogging } from "./training-log.js";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint-io.js";
-import { loadPretrainedFromPlans, type PretrainInfo } from "./pretrained-weights.js";
+import type { PretrainInfo } from "./pretrained-weights.js";
+import { applyTrainerPlanOverrides, buildTrainerNetwork, citationBlock, loadTrainerWeights } from "./trainer-network.js";
 import { performActualValidation } from "./final-validation.js";
 import {
   StagedOptimizer,
@@ -125,6 +126,8 @@ export interface TrainingRun {
   epochsRun: number;
   resumedFrom: string | null;
   transfer: TransferReport | null;
+  /** Every target tensor's source (checkpoint / adapted / init) and the skipped checkpoint tensors, for any trainer. */
+  transferReport: WeightTransferReport | null;
   /** Mean wall time per epoch and total time the loop waited for batches (both seconds). */
   meanEpochSeconds: number;
   dataWaitSeconds: number;
@@ -325,6 +328,7 @@ export async function resolveRun(o: TrainOptions): Promise<ResolvedRun> {
     throw new ConfigError(`configuration ${o.configuration} not in plans (available: ${Object.keys(plans.configurations).join(", ")})`, { file: plansFile });
   }
   const cfg = resolveConfiguration(plans, o.configuration);
+  applyTrainerPlanOverrides(spec, plans, cfg, o.configuration);
   const datasetJsonFile = path.join(preBase, "dataset.json");
   const datasetJson = await loadDatasetJson(datasetJsonFile);
   const lm = new LabelManager(datasetJson.labels, datasetJson.regions_class_order ?? null, { file: datasetJsonFile });
@@ -379,7 +383,7 @@ export function buildTrainer(r: ResolvedRun): BuiltTrainer {
   const strides = (cfg.architecture?.arch_kwargs as { strides?: number[][] } | null | undefined)?.strides;
   const useDs = spec.enableDeepSupervision && Array.isArray(strides) && strides.length > 1;
   const dsScales = useDs ? deepSupervisionScales(strides!, is2d) : null;
-  const network = buildNetwork(cfg.architecture as never, {
+  const network = buildTrainerNetwork(spec, cfg.architecture as never, {
     inputChannels: r.inputChannels,
     numClasses: r.numClasses,
     deepSupervision: useDs,
@@ -472,6 +476,7 @@ function emptyRun(r: ResolvedRun, b: BuiltTrainer): TrainingRun {
     epochsRun: 0,
     resumedFrom: null,
     transfer: null,
+    transferReport: null,
     meanEpochSeconds: NaN,
     dataWaitSeconds: 0,
     validation: null,
@@ -552,11 +557,15 @@ async function initialWeights(r: ResolvedRun, b: BuiltTrainer, run: TrainingRun)
     }
   }
   if (!run.resumedFrom && r.usePretrained) {
-    run.transfer = await loadPretrainedFromPlans(b.network, r.pretrainInfo, null, { numInputChannels: r.inputChannels, patchSize: b.patchSize });
-    await b.log.print(
-      `Loaded pretrained weights from ${r.pretrainInfo!.checkpoint_path}: ${run.transfer.loaded.length} state-dict entries transferred, ` +
-        `${run.transfer.random.length} left at their initialisation`,
-    );
+    run.transferReport = await loadTrainerWeights(r.spec, b.network, r.pretrainInfo, r.configuration.architecture as never, {
+      numInputChannels: r.inputChannels,
+      patchSize: b.patchSize,
+    });
+    run.transfer = run.transferReport.strict;
+    await b.log.print(`Loaded pretrained weights (${run.transferReport.mode}) from ${r.pretrainInfo!.checkpoint_path}: ${run.transferReport.summary()}`);
+    for (const note of run.transferReport.notes) await b.log.print(`  ${note}`);
+    const cite = citationBlock(r.pretrainInfo!.citations);
+    if (cite) await b.log.print(cite);
   } else if (!run.resumedFrom && r.spec.usesPretrainedWeights && !r.fromScratch) {
     throw new ConfigError(
       "plans have no pretrain_info.checkpoint_path: pass -overwrite_ckpt_path PATH, or --from_scratch to train without pretrained weights",

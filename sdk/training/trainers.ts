@@ -4,8 +4,9 @@
 // `PretrainedTrainer_10epochs`, ...), which only change the number of epochs.
 
 import { ConfigError } from "../errors.js";
+import { nnsslTrainers, type NnsslTrainerFields } from "./trainers-nnssl.js";
 
-export interface TrainerSpec {
+export interface TrainerSpec extends NnsslTrainerFields {
   /** The upstream class name, written into checkpoints as trainer_name and into the output folder name. */
   name: string;
   optimizer: "SGD" | "AdamW";
@@ -137,6 +138,8 @@ export const TRAINERS: Readonly<Record<string, TrainerSpec>> = {
     sawtooth: { ...PretrainedTrainer_Primus_sawtooth.sawtooth!, decoderEpochs: 15, warmupLrFactor: 0.1 },
     purpose: "PretrainedTrainer_Primus_sawtooth, short schedule (15 decoder epochs at lr x 0.1, 50 warm-up epochs)",
   },
+  // DynamicPretrainedTrainer*, PretrainedTrainer_Primusx*, nnUNet_Primus_{S,B,M,L}_Trainer
+  ...nnsslTrainers({ nnUNetTrainer, PretrainedTrainer, PretrainedTrainer_Primus }),
 };
 
 /**

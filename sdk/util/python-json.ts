@@ -105,3 +105,77 @@ export function formatPythonJson(value: unknown, { indent = 4, sortKeys = false,
   };
   return rec(value, 0);
 }
+
+/**
+ * Parses JSON like Python's json.loads, keeping what TypeScript's JSON.parse forgets: a number written with a
+ * fraction or exponent (`1.0`, `1e-05`) is a Python float and comes back as a PyFloat, so that formatPythonJson
+ * writes a loaded-and-resaved file exactly as Python would. NaN / Infinity / -Infinity are accepted, as Python does.
+ * @example formatPythonJson(parsePythonJson('{"a": 1.0, "b": 1}')) // '{\n    "a": 1.0,\n    "b": 1\n}'
+ */
+export function parsePythonJson(text: string): unknown {
+  let i = 0;
+  const fail = (what: string): never => {
+    throw new SyntaxError(`invalid JSON at offset ${i}: ${what}`);
+  };
+  const ws = () => {
+    while (i < text.length && (text[i] === " " || text[i] === "\n" || text[i] === "\r" || text[i] === "\t")) i++;
+  };
+  const NUMBER = /-?(?:Infinity|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/y;
+  const value = (): unknown => {
+    ws();
+    const c = text[i];
+    if (c === "{") {
+      i++;
+      const out: Record<string, unknown> = {};
+      ws();
+      if (text[i] === "}") { i++; return out; }
+      for (;;) {
+        ws();
+        if (text[i] !== '"') fail("expected a string key");
+        const k = value() as string;
+        ws();
+        if (text[i++] !== ":") fail("expected ':'");
+        out[k] = value();
+        ws();
+        const sep = text[i++];
+        if (sep === "}") return out;
+        if (sep !== ",") fail("expected ',' or '}'");
+      }
+    }
+    if (c === "[") {
+      i++;
+      const out: unknown[] = [];
+      ws();
+      if (text[i] === "]") { i++; return out; }
+      for (;;) {
+        out.push(value());
+        ws();
+        const sep = text[i++];
+        if (sep === "]") return out;
+        if (sep !== ",") fail("expected ',' or ']'");
+      }
+    }
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      if (j >= text.length) fail("unterminated string");
+      const s = JSON.parse(text.slice(i, j + 1)) as string;
+      i = j + 1;
+      return s;
+    }
+    for (const [word, v] of [["true", true], ["false", false], ["null", null], ["NaN", new PyFloat(NaN)]] as const) {
+      if (text.startsWith(word, i)) { i += word.length; return v; }
+    }
+    NUMBER.lastIndex = i;
+    const m = NUMBER.exec(text);
+    if (!m) fail("unexpected character");
+    i += m![0].length;
+    const tok = m![0];
+    const n = tok.endsWith("Infinity") ? (tok.startsWith("-") ? -Infinity : Infinity) : Number(tok);
+    return /[.eEI]/.test(tok) ? new PyFloat(n) : n;
+  };
+  const v = value();
+  ws();
+  if (i !== text.length) fail("trailing data");
+  return v;
+}

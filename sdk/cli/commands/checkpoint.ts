@@ -2,10 +2,12 @@
 // or a Hugging Face checkpoint (downloaded like -pc would). The JSON form is a stable interface (sdk/checkpoint/inspect.ts).
 
 import type { Command } from "commander";
+import { InputError } from "../../errors.js";
 import { resolveCheckpointPath } from "../../checkpoint/hugging-face.js";
 import { summarizeCheckpoint, type CheckpointSummary } from "../../checkpoint/inspect.js";
 import { loadTorchFile } from "../../io/torch/index.js";
 import { terminalProgress } from "../progress.js";
+import { checkpointTransfer } from "../../training/checkpoint-transfer.js";
 
 const num = (x: number) => (Number.isInteger(x) ? String(x) : x.toPrecision(7).replace(/\.?0+(e|$)/, "$1"));
 const list = (v: unknown) => (Array.isArray(v) ? `[${v.map((x) => (typeof x === "number" ? num(x) : JSON.stringify(x))).join(", ")}]` : String(v));
@@ -65,5 +67,24 @@ export function register(program: Command): void {
       const summary = summarizeCheckpoint(obj);
       const citations = (obj as { citations?: unknown })?.citations;
       process.stdout.write((opts.json ? JSON.stringify(summary) : formatCheckpointSummary(file, summary, Array.isArray(citations) ? citations : [])) + "\n");
+    });
+  ck.command("transfer")
+    .description(
+      "build the network a trainer would build for a plans file and dataset, load the pretrained weights named in the plans' pretrain_info " +
+        "as that trainer would (paths relative to the working directory, as upstream), train nothing, and print what was transferred",
+    )
+    .requiredOption("-d <dataset>", "dataset id or DatasetXXX_Name")
+    .requiredOption("-p <plans>", "plans identifier, e.g. ptPlans_dynamic__MyMAE or ptPlans__MyMAE____Spacing__1.00_1.00_1.00___Norm__Z")
+    .option("-c <configuration>", "configuration", "3d_fullres")
+    .option("-tr, --trainer <trainer>", "trainer whose network and weight loading to use", "PretrainedTrainer")
+    .option("--seed <n>", "seed of the initial weights of what is not transferred", "0")
+    .option("--json", 'print {"trainer", "checkpoint", "tensors": [{"name", "shape", "source", "sum", "first"}]} (PyTorch names, shapes, C order)')
+    .action(async (opts: { d: string; p: string; c: string; trainer: string; seed: string; json?: boolean }) => {
+      const seed = Number(opts.seed);
+      if (!Number.isInteger(seed) || seed < 0) throw new InputError(`--seed: expected a non-negative integer, got ${JSON.stringify(opts.seed)}`);
+      const dataset = /^\d+$/.test(opts.d) ? Number(opts.d) : opts.d;
+      const r = await checkpointTransfer({ dataset, plans: opts.p, configuration: opts.c, trainer: opts.trainer, seed });
+      if (opts.json) process.stdout.write(JSON.stringify({ trainer: r.trainer, checkpoint: r.checkpoint, tensors: r.tensors }) + "\n");
+      else process.stdout.write(`trainer ${r.trainer}\n${r.report.toString()}\n`);
     });
 }
