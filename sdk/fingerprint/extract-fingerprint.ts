@@ -15,7 +15,7 @@ import type { AnalyzeCaseInput, AnalyzeCaseOutput } from "./analyze-case.js";
 import { Fingerprint } from "./fingerprint.js";
 import { foregroundIntensityProperties } from "./intensity-statistics.js";
 import type { FingerprintJson } from "./fingerprint-json.js";
-import type { IntensityProperties } from "../planning/plans.js";
+import type { IntensityProperties } from "./fingerprint-json.js";
 
 const EMPTY = new Float32Array(0);
 
