@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { skipUnlessCI } from "../helpers/ci.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const JUPYTER = "/usr/bin/jupyter";
@@ -104,7 +105,7 @@ export function notebookProblems(nb: { cells: Cell[] }, expected: Record<string,
   return problems;
 }
 
-const reason = skipReason();
+const reason = skipUnlessCI(skipReason());
 
 describe.skipIf(reason !== null)(`notebooks/ execute headless with the ${KERNEL} kernel${reason ? ` (skipped: ${reason})` : ""}`, () => {
   const out = mkdtempSync(path.join(tmpdir(), "nnssl-notebooks-"));
