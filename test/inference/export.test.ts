@@ -102,7 +102,7 @@ describe("convertPredictedLogitsToSegmentationWithCorrectShape", () => {
     lg.fill(1, 2 * 3 * b * c); // class 2 everywhere
     const r = convertPredictedLogitsToSegmentationWithCorrectShape(lg, [3, 3, b, c], p2, c2, labels, properties);
     expect(r.shape).toEqual(SRC);
-    expect(r.segmentation.reduce((a, v) => a + (v === 2 ? 1 : 0), 0)).toBe(5 * 4 * 4);
+    expect(Array.from(r.segmentation as ArrayLike<number>).reduce((a, v) => a + (v === 2 ? 1 : 0), 0)).toBe(5 * 4 * 4);
   });
 });
 

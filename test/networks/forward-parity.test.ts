@@ -47,7 +47,7 @@ describe.each(["ResidualEncoderUNet_2ch", "PlainConvUNet_aniso", "Primus_tiny"])
     const { cfg, net } = await fixtureNetwork(name);
     await net.loadStateDict(join(FIXTURES, name, "state_dict.pth"));
     const input = await readNpyFile(join(FIXTURES, name, "input.npy"));
-    const x = tf.tensor(input.data as Float32Array, input.shape) as tf.Tensor5D;
+    const x = tf.tensor<tf.Rank>(input.data as Float32Array, input.shape) as tf.Tensor5D;
     const out = net.forward(x);
     const outs = Array.isArray(out) ? out : [out];
     expect(outs.length).toBe(cfg.outputs.length);
