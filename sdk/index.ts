@@ -19,6 +19,7 @@ export { NnsslAdaptError, InputError, CheckpointError, ConfigError } from "./err
 export { warn, consumeWarnings, onWarning } from "./warnings.js";
 export type { ProgressEvent, ProgressCallback } from "./util/progress.js";
 export { RandomState } from "./util/random-state.js";
+export { encodePng } from "./util/png.js";
 
 // io: images, npy, torch files
 export { readImages, readSeg, writeSeg, READER_WRITER_NAMES } from "./io/image-io.js";

@@ -80,7 +80,7 @@ const job = {
 const cache = new CaseCache(ds.data);
 await buildBatch(job, 0, cache);
 const nb = 8;
-let t0 = performance.now();
+const t0 = performance.now();
 for (let k = 1; k <= nb; k++) await buildBatch(job, k, cache);
 const batchMs = (performance.now() - t0) / nb;
 console.log(`augmented batch (initial patch ${aug.initialPatchSize.join("x")} -> ${PATCH}^3): ${batchMs.toFixed(0)} ms`);

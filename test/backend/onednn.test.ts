@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { INSTANCE_NORM, INSTANCE_NORM_GRAD } from "../../sdk/backend/fused-norm.js";
 import { tf } from "../../sdk/backend/index.js";
-import { onednnPrimitiveCount, registerOnednnBackend } from "../../sdk/backend/onednn.js";
+import { registerOnednnBackend } from "../../sdk/backend/onednn.js";
 import { nativeCallCounts } from "../../sdk/backend/onednn-kernels.js";
 import { expectClose, onBothBackends, randomArray } from "./helpers.js";
 

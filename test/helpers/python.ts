@@ -50,7 +50,7 @@ export function runPython(code: string, args: readonly string[] = [], opts: { in
     });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`python failed: ${e.stderr?.trim().split("\n").slice(-3).join(" | ") || e.message}`);
+    throw new Error(`python failed: ${e.stderr?.trim().split("\n").slice(-3).join(" | ") || e.message}`, { cause: err });
   }
 }
 

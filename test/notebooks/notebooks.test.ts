@@ -123,7 +123,7 @@ describe.skipIf(reason !== null)(`notebooks/ execute headless with the ${KERNEL}
           "--output-dir", out, path.join(ROOT, "notebooks", name),
         ], { env, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8", maxBuffer: 64 << 20 });
       } catch (err) {
-        throw new Error(`nbconvert failed for ${name}:\n${(err as { stderr?: string }).stderr?.slice(-4000) ?? err}`);
+        throw new Error(`nbconvert failed for ${name}:\n${(err as { stderr?: string }).stderr?.slice(-4000) ?? err}`, { cause: err });
       }
       timings.push(`${name} ${((Date.now() - t0) / 1000).toFixed(0)} s`);
       const nb = JSON.parse(readFileSync(path.join(out, name), "utf8")) as { cells: Cell[] };
