@@ -1,5 +1,5 @@
 // Trainer variants as registry entries (not subclasses): nnUNetTrainer's defaults, the nnssl fork's PretrainedTrainer
-// family ([TW]/[MN] nnunetv2/training/nnUNetTrainer/pretraining/pretrainedTrainer.py), and upstream's training-length
+// family (nnunetv2/training/nnUNetTrainer/pretraining/pretrainedTrainer.py in the nnssl fork and nnU-Net master), and upstream's training-length
 // names (`nnUNetTrainer_5epochs`, `PretrainedTrainer_10epochs`, ...), which only change the number of epochs.
 
 import { ConfigError } from "../errors.js";
@@ -20,7 +20,7 @@ export interface TrainerSpec {
   numValIterationsPerEpoch: number;
   enableDeepSupervision: boolean;
   gradClip: number;
-  /** Overrides the plans' batch size ([MN] PretrainedTrainer forces 2); null keeps the plans value. */
+  /** Overrides the plans' batch size (nnU-Net master's PretrainedTrainer forces 2); null keeps the plans value. */
   batchSize: number | null;
   oversampleForegroundPercent: number;
   /** Loads `plans.pretrain_info` weights unless --from_scratch. */
