@@ -1,7 +1,8 @@
 // The TypeScript that users copy: the ```ts blocks of the READMEs and the code cells of notebooks/ must compile against
 // the built package (dist/*.d.ts). README snippets are checked as a user's strict ESM project sees them (module
 // NodeNext, `nnssl-adapt` resolved through package.json "exports"); each notebook's cells, joined in order, as the
-// tslab kernel compiles them (not strict, Node10 resolution through "typesVersions", top-level await).
+// tslab kernel compiles them (not strict, Node10 resolution through "typesVersions", top-level await), importing
+// nothing but the package's entry points.
 
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -51,7 +52,13 @@ describe.skipIf(built !== null)(`documented TypeScript compiles against dist/ ${
   it("the code cells of each notebook (as tslab compiles them)", () => {
     const notebooks = ["01-explore-dataset", "02-adaptation-modes", "03-finetune-pretrained", "04-predict-and-inspect"];
     const files = Object.fromEntries(notebooks.map((n) => [`${n}.ts`, `${notebookSource(`notebooks/${n}.ipynb`)}\nexport {};\n`]));
-    for (const text of Object.values(files)) expect(text).toMatch(/from "nnssl-adapt"/);
+    for (const [name, text] of Object.entries(files)) {
+      expect(text).toMatch(/from "nnssl-adapt"/);
+      // Notebooks use the public API only: the package entry points, never a path into sdk/ or dist/.
+      const specifiers = [...text.matchAll(/\bfrom\s+"([^"]+)"|\bimport\(\s*"([^"]+)"\s*\)/g)].map((m) => m[1] ?? m[2]!);
+      const internal = specifiers.filter((s) => s.startsWith(".") || s.startsWith("/") || (s.startsWith("nnssl-adapt/") && s !== "nnssl-adapt/kernel-extensions"));
+      expect(internal, name).toEqual([]);
+    }
     const paths = { "nnssl-adapt": [path.join(ROOT, "dist/sdk/index.d.ts")], "nnssl-adapt/kernel-extensions": [path.join(ROOT, "dist/kernel-extensions/index.d.ts")] };
     expect(compile("notebooks", files, { strict: false, module: "ESNext", moduleResolution: "Node10", paths })).toBe("");
   }, 300_000);
