@@ -74,6 +74,7 @@ const layerOrder = {
   },
 };
 
+/** @type {Record<string, "readonly">} */
 const NODE_GLOBALS = Object.fromEntries(
   ["process", "console", "Buffer", "URL", "URLSearchParams", "TextEncoder", "TextDecoder", "setTimeout", "clearTimeout", "setInterval",
     "clearInterval", "setImmediate", "performance", "fetch", "structuredClone", "queueMicrotask", "AbortController", "SharedArrayBuffer",

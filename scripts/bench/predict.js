@@ -204,7 +204,7 @@ if (probe.status === 0) {
   } else {
     const res = JSON.parse(r.stdout.trim().split("\n").pop());
     const { readNpyFile } = await import("../../dist/sdk/io/npy.js");
-    const ref = (await readNpyFile(outNpy)).data;
+    const ref = /** @type {Float32Array} */ ((await readNpyFile(outNpy)).data);
     let maxDiff = 0;
     ourTileLogits.forEach((o, i) => { for (let j = 0; j < o.length; j++) maxDiff = Math.max(maxDiff, Math.abs(o[j] - ref[i * o.length + j])); });
     const torchCase = overhead + res.per_batch * nBatches;
