@@ -14,6 +14,8 @@ export type { OnednnStatus, RegisterOnednnOptions } from "./backend/onednn.js";
 // configuration, errors, warnings, progress
 export { requirePath, lookupPath, resolvePaths, PATH_NAMES } from "./config/env.js";
 export type { Paths, PathName } from "./config/env.js";
+export { rawDatasetFolder, preprocessedDatasetFolder, modelFolder, modelFolderName, foldFolderName, pretrainedModelFolder } from "./config/folders.js";
+export { ENVIRONMENT } from "./config/switches.js";
 export { ANISO_THRESHOLD } from "./config/constants.js";
 export { NnsslAdaptError, InputError, CheckpointError, ConfigError } from "./errors.js";
 export { warn, consumeWarnings, onWarning } from "./warnings.js";
@@ -53,7 +55,7 @@ export { planExperiment } from "./planning/plan-experiment.js";
 export type { PlanExperimentOptions } from "./planning/plan-experiment.js";
 export { ExperimentPlanner } from "./planning/experiment-planner.js";
 export { ResEncUNetPlanner, nnUNetPlannerResEncM, nnUNetPlannerResEncL, nnUNetPlannerResEncXL } from "./planning/resenc-planners.js";
-export { PLANNERS, getPlanner } from "./planning/planners.js";
+export { PLANNERS, getPlanner, defaultPlansName } from "./planning/planners.js";
 export { loadPlans, savePlans, resolveConfiguration } from "./planning/plans.js";
 export type { Plans as PlansJson, ConfigurationPlan } from "./planning/plans.js";
 export { getPoolAndConvProps } from "./planning/network-topology.js";
