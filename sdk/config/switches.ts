@@ -5,15 +5,13 @@
 
 import { ConfigError } from "../errors.js";
 import { DEFAULT_NUM_PROCESSES } from "./constants.js";
+import { PATH_MEANING } from "./env.js";
 
 type Env = NodeJS.ProcessEnv;
 
 /** Name -> what it does. ARCHITECTURE.md points here; keep it in step with the accessors. */
 export const ENVIRONMENT: Readonly<Record<string, string>> = {
-  nnUNet_raw: "folder with raw datasets (DatasetXXX_Name/imagesTr, labelsTr, dataset.json)",
-  nnUNet_preprocessed: "folder where fingerprints, plans and preprocessed data are written",
-  nnUNet_results: "folder where trained models are written",
-  nnssl_pretrained_models: "folder where checkpoints downloaded from Hugging Face are kept",
+  ...PATH_MEANING,
   nnUNet_def_n_proc: `default worker count of fingerprint extraction and evaluation (-np, -npfp; default ${DEFAULT_NUM_PROCESSES})`,
   nnUNet_npp: "default worker count for preprocessing during prediction (-npp; default 3)",
   nnUNet_nps: "default worker count for exporting segmentations during prediction (-nps; default 3)",
