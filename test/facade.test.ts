@@ -31,7 +31,7 @@ describe("the fluent SDK on Dataset001_Example", () => {
     expect(ds.name).toBe("Dataset001_Example");
     expect(ds.identifiers).toHaveLength(12);
     expect(ds.preprocessedFolder).toBe(path.join(paths.nnUNet_preprocessed!, "Dataset001_Example"));
-  });
+  }, 600_000);
 
   let plans: Plans;
   it("plan() writes the fingerprint and nnUNetPlans.json, and a second plan() reads them back", async () => {
@@ -45,7 +45,7 @@ describe("the fluent SDK on Dataset001_Example", () => {
     const again = await Dataset.load("Dataset001_Example", { paths }).plan();
     expect(again.json).toEqual(plans.json);
     expect(statSync(again.file).mtimeMs).toBe(mtime);
-  });
+  }, 600_000);
 
   let pre: PreprocessedDataset;
   it("preprocessLike() writes the adapted ptPlans and one preprocessed file set per case", async () => {
@@ -58,7 +58,7 @@ describe("the fluent SDK on Dataset001_Example", () => {
     expect(pre.cases!.array("identifier")).toEqual([...ds.identifiers]);
     const npy = readdirSync(pre.folder).filter((f) => f.endsWith(".npy") && !f.endsWith("_seg.npy"));
     expect(npy.map((f) => f.slice(0, -4)).sort()).toEqual([...ds.identifiers].sort());
-  });
+  }, 600_000);
 
   let run: TrainingRun;
   let model: Model;
@@ -79,7 +79,7 @@ describe("the fluent SDK on Dataset001_Example", () => {
     expect(model).toBeInstanceOf(Model);
     expect(model.folder).toBe(run.outputFolderBase);
     expect(model.numInputChannels).toBe(1);
-  });
+  }, 600_000);
 
   it("model.predict() returns labels in the input's geometry, and save() writes them", async () => {
     const image = await readImages([CASE]);
@@ -95,5 +95,5 @@ describe("the fluent SDK on Dataset001_Example", () => {
     expect(back.shape.slice(1)).toEqual(seg.shape);
     expect(Array.from(back.data, Number)).toEqual(Array.from(seg.data));
     model.dispose();
-  });
+  }, 600_000);
 });
