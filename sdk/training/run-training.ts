@@ -155,6 +155,7 @@ async function runTraining(o: TrainOptions): Promise<TrainingRun> {
   if (o.validationOnly && o.continueTraining) throw new ConfigError("--val and --c cannot be combined");
   if (o.validationWithBest && o.disableCheckpointing) throw new ConfigError("--val_best is not compatible with --disable_checkpointing");
   if (o.fold !== "all" && (!Number.isInteger(o.fold) || o.fold < 0)) throw new ConfigError(`invalid fold: ${o.fold} (expected 0, 1, ... or all)`);
+  // Both folders are checked before any work, so a missing variable fails at once.
   requirePath("nnUNet_preprocessed", o.paths);
   requirePath("nnUNet_results", o.paths);
   const backend = (await backendInfo()).name;
