@@ -1,7 +1,7 @@
 // Progress of long steps (preprocessing, epochs) as one notebook output updated in place, throttled so a fast loop
 // does not flood the front end. Outside a notebook it falls back to one line per 10% on stdout.
 
-import type { ProgressCallback, ProgressEvent } from "../sdk/util/progress.js";
+import type { ProgressCallback, ProgressEvent } from "../sdk/index.js";
 import { UpdatingDisplay, escapeHtml, inNotebook } from "./mime.js";
 
 /** A ProgressCallback that draws an HTML progress bar per task (text fallback included). */

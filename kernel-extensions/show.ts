@@ -1,20 +1,15 @@
 // `await show(x)`: one call for every SDK object. It shows a short summary table and the picture that fits the object
 // (Dataset: cases + spacing histogram; TrainingRun: curves; Checkpoint: adaptation plan; PreprocessedDataset: a
 // preprocessed slice; ...). Objects are recognised by their shape (duck typing), so this module only needs types from
-// the SDK at compile time; the one runtime import (.npy reading) is small.
+// the SDK at compile time; the one runtime import is .npy reading. Like every kernel extension it uses the public API only.
 
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
 import { inspect } from "node:util";
-import type { Dataset, Plans, PreprocessedDataset } from "../sdk/facade.js";
-import type { Fingerprint } from "../sdk/fingerprint/fingerprint.js";
-import type { Checkpoint } from "../sdk/checkpoint/checkpoint.js";
-import type { TrainingRun } from "../sdk/training/run-training.js";
-import type { WeightTransferReport } from "../sdk/networks/dynamic-transfer.js";
-import type { Model } from "../sdk/inference/model.js";
-import type { AdaptationModeComparison } from "../sdk/preprocessing/like-nnssl.js";
-import type { EvaluationSummary } from "../sdk/evaluation/summary.js";
-import { readNpyFile } from "../sdk/io/npy.js";
+import type {
+  AdaptationModeComparison, Checkpoint, Dataset, EvaluationSummary, Fingerprint, Model, Plans, PreprocessedDataset, TrainingRun, WeightTransferReport,
+} from "../sdk/index.js";
+import { readNpyFile } from "../sdk/index.js";
 import { displayBundle, escapeHtml, withSummary, type MimeBundle } from "./mime.js";
 import { tableBundle } from "./table.js";
 import { figureBundle } from "./figure.js";

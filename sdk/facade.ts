@@ -8,9 +8,11 @@ import * as path from "node:path";
 import type * as aq from "arquero";
 import type { Paths } from "./config/env.js";
 import { openRawDataset, verifyDatasetIntegrity, type RawDataset } from "./dataset/raw.js";
-import { extractFingerprint, preprocessedFolder, type ExtractFingerprintOptions } from "./fingerprint/extract-fingerprint.js";
+import { hfFolderName, isHuggingFaceUrl, preprocessedDatasetFolder } from "./config/folders.js";
+import { extractFingerprint, type ExtractFingerprintOptions } from "./fingerprint/extract-fingerprint.js";
 import type { Fingerprint } from "./fingerprint/fingerprint.js";
 import { planExperiment, type PlanExperimentOptions } from "./planning/plan-experiment.js";
+import { defaultPlansName } from "./planning/planners.js";
 import { loadPlans, type Plans as PlansJson } from "./planning/plans.js";
 import { compareAdaptationModes, preprocessLikeNnssl, type AdaptationModeComparison, type PreprocessLikeNnsslOptions } from "./preprocessing/like-nnssl.js";
 import { preprocess } from "./preprocessing/preprocess.js";
@@ -45,7 +47,7 @@ export class Dataset {
   get name(): string { return this.raw.name; }
   get identifiers(): readonly string[] { return this.raw.identifiers; }
   /** `$nnUNet_preprocessed/DatasetXXX_Name`. */
-  get preprocessedFolder(): string { return preprocessedFolder(this.raw, this.paths); }
+  get preprocessedFolder(): string { return preprocessedDatasetFolder(this.raw, this.paths); }
 
   /** upstream verify_dataset_integrity; throws one InputError listing every problem. */
   verify(opts: { numWorkers?: number } = {}): Promise<{ warnings: string[] }> { return verifyDatasetIntegrity(this.raw, opts); }
@@ -64,17 +66,12 @@ export class Dataset {
   }
 }
 
-/** Plans file names upstream's planners write by default (to find an existing plan without planning again). */
-const DEFAULT_PLANS_NAMES: Record<string, string> = {
-  ExperimentPlanner: "nnUNetPlans", ResEncUNetPlanner: "nnUNetResEncUNetPlans", nnUNetPlannerResEncM: "nnUNetResEncUNetMPlans",
-  nnUNetPlannerResEncL: "nnUNetResEncUNetLPlans", nnUNetPlannerResEncXL: "nnUNetResEncUNetXLPlans",
-};
-
 async function planDataset(ds: Dataset, opts: Omit<PlanExperimentOptions, "paths"> & { replan?: boolean; onProgress?: ProgressCallback }): Promise<Plans> {
   const { replan = false, onProgress, ...planOpts } = opts;
   const fingerprint = await ds.fingerprint({ onProgress });
+  // The plans file the planner would write, to find an existing plan without planning again (planner classes: replan).
   const plannerName = typeof planOpts.planner === "string" ? planOpts.planner : planOpts.planner === undefined ? "ExperimentPlanner" : undefined;
-  const plansName = planOpts.plansName ?? (plannerName ? DEFAULT_PLANS_NAMES[plannerName] : undefined);
+  const plansName = planOpts.plansName ?? (plannerName ? defaultPlansName(plannerName) : undefined);
   const file = plansName ? path.join(ds.preprocessedFolder, `${plansName}.json`) : null;
   if (!replan && file && (await exists(file))) return new Plans(ds, await loadPlans(file), file);
   const json = await planExperiment(ds.raw, { ...planOpts, fingerprint, paths: ds.paths });
@@ -117,7 +114,7 @@ export class Plans {
 
 function defaultName(checkpoint: string | Checkpoint): string {
   const p = typeof checkpoint === "string" ? checkpoint : checkpoint.path;
-  return p.startsWith("https://huggingface.co/") ? p.slice("https://huggingface.co/".length).replace(/\//g, "_") : path.basename(path.dirname(path.resolve(p)));
+  return isHuggingFaceUrl(p) ? hfFolderName(p) : path.basename(path.dirname(path.resolve(p)));
 }
 
 export type FinetuneOptions = Omit<TrainOptions, "dataset" | "configuration" | "plans" | "paths" | "fold"> & { fold?: TrainOptions["fold"] };

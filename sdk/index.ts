@@ -14,11 +14,14 @@ export type { OnednnStatus, RegisterOnednnOptions } from "./backend/onednn.js";
 // configuration, errors, warnings, progress
 export { requirePath, lookupPath, resolvePaths, PATH_NAMES } from "./config/env.js";
 export type { Paths, PathName } from "./config/env.js";
+export { rawDatasetFolder, preprocessedDatasetFolder, modelFolder, modelFolderName, foldFolderName, pretrainedModelFolder } from "./config/folders.js";
+export { ENVIRONMENT } from "./config/switches.js";
 export { ANISO_THRESHOLD } from "./config/constants.js";
 export { NnsslAdaptError, InputError, CheckpointError, ConfigError } from "./errors.js";
 export { warn, consumeWarnings, onWarning } from "./warnings.js";
 export type { ProgressEvent, ProgressCallback } from "./util/progress.js";
 export { RandomState } from "./util/random-state.js";
+export { encodePng } from "./util/png.js";
 
 // io: images, npy, torch files
 export { readImages, readSeg, writeSeg, READER_WRITER_NAMES } from "./io/image-io.js";
@@ -52,7 +55,7 @@ export { planExperiment } from "./planning/plan-experiment.js";
 export type { PlanExperimentOptions } from "./planning/plan-experiment.js";
 export { ExperimentPlanner } from "./planning/experiment-planner.js";
 export { ResEncUNetPlanner, nnUNetPlannerResEncM, nnUNetPlannerResEncL, nnUNetPlannerResEncXL } from "./planning/resenc-planners.js";
-export { PLANNERS, getPlanner } from "./planning/planners.js";
+export { PLANNERS, getPlanner, defaultPlansName } from "./planning/planners.js";
 export { loadPlans, savePlans, resolveConfiguration } from "./planning/plans.js";
 export type { Plans as PlansJson, ConfigurationPlan } from "./planning/plans.js";
 export { getPoolAndConvProps } from "./planning/network-topology.js";

@@ -29,6 +29,7 @@ const CONV_ITERS = 5;
 // The small network: 4 stages, residual blocks per stage, decoder with one conv per stage (like nnU-Net's).
 const NET = { patch: 64, batch: 2, inChannels: 1, classes: 3, features: [16, 32, 64, 128], blocks: [1, 2, 2, 2] };
 
+/** @type {(shape: number[]) => number} */
 const convFlops = ([n, s, c, o]) => 2 * n * s ** 3 * c * o * 27;
 
 // ---- tfjs ----------------------------------------------------------------------------------------------------------
@@ -52,13 +53,16 @@ function timeOnce(fn) {
 
 function benchConvTfjs(shape, iters, warm = true) {
   const [n, s, c, o] = shape;
+  /** @type {tf.Tensor5D} */
   const x = tf.randomNormal([n, s, s, s, c]);
+  /** @type {tf.Tensor5D} */
   const w = tf.randomNormal([3, 3, 3, c, o], 0, 0.05);
   // Braces: tidy walks whatever it returns looking for tensors, which for a returned TypedArray is every element.
   const fwd = () => tf.tidy(() => { tf.conv3d(x, w, 1, "same").dataSync(); });
   // An explicit upstream gradient (like PyTorch's y.backward(dy)), so only the convolutions are timed.
+  /** @type {tf.Tensor5D} */
   const dy = tf.randomNormal([n, s, s, s, o]);
-  const gradsOf = tf.grads((a, b) => tf.conv3d(a, b, 1, "same"));
+  const gradsOf = tf.grads((a, b) => tf.conv3d(/** @type {tf.Tensor5D} */ (a), /** @type {tf.Tensor5D} */ (b), 1, "same"));
   const fwdBwd = () => tf.tidy(() => { for (const g of gradsOf([x, w], dy)) g.dataSync(); });
   const fwdMs = warm ? timeIt(fwd, iters) : timeOnce(fwd);
   const fwdBwdMs = warm ? timeIt(fwdBwd, iters) : timeOnce(fwdBwd);
@@ -70,8 +74,9 @@ function buildNet() {
   const { inChannels, classes, features, blocks } = NET;
   const vars = [];
   let seed = 1;
+  /** @type {(cin: number, cout: number, k: number) => tf.Variable<tf.Rank.R5>} */
   const conv = (cin, cout, k) => {
-    const v = tf.variable(tf.randomNormal([k, k, k, cin, cout], 0, Math.sqrt(2 / (cin * k ** 3)), "float32", seed++));
+    const v = /** @type {tf.Variable<tf.Rank.R5>} */ (tf.variable(tf.randomNormal([k, k, k, cin, cout], 0, Math.sqrt(2 / (cin * k ** 3)), "float32", seed++)));
     vars.push(v);
     return v;
   };
@@ -98,7 +103,9 @@ function buildNet() {
   const head = conv(features[0], classes, 1);
 
   // The SDK's own norm op (what sdk/networks builds): on cpu-onednn, norm + LeakyReLU run as one fused kernel.
-  const inorm = (x, { g, b }, slope = null) => instanceNorm(x, g, b, 1e-5, slope);
+  /** @type {(x: tf.Tensor, n: { g: tf.Tensor, b: tf.Tensor }, slope?: number | null) => tf.Tensor5D} */
+  const inorm = (x, { g, b }, slope = null) => /** @type {tf.Tensor5D} */ (instanceNorm(x, g, b, 1e-5, slope));
+  /** @type {(x: tf.Tensor5D) => tf.Tensor5D} */
   const act = (x) => tf.leakyRelu(x, 0.01);
   const forward = (x) => {
     x = inorm(tf.conv3d(x, stem.w, 1, "same"), stem.n, 0.01);
@@ -130,7 +137,7 @@ function benchStepTfjs(steps) {
   const labels = tf.oneHot(tf.randomUniform([batch, patch, patch, patch], 0, classes, "int32", 8), classes);
   const step = () => tf.tidy(() => {
     const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(labels, net.forward(x)));
-    opt.applyGradients(grads);
+    opt.applyGradients(/** @type {any} */ (grads));
     value.dataSync();
   });
   const ms = steps > 0 ? timeIt(step, steps) : timeOnce(step);
@@ -208,7 +215,7 @@ function runTorch(section) {
 
 async function useBackend(name) {
   await tf.setBackend(name);
-  tf.backend().firstUse = false; // the cpu backend's "install tfjs-node" banner would break the table
+  /** @type {any} */ (tf.backend()).firstUse = false; // the cpu backend's "install tfjs-node" banner would break the table
 }
 
 const fmt = (v, d = 1) => (v === undefined || Number.isNaN(v) ? "-" : v.toFixed(d));

@@ -18,6 +18,7 @@ const file = path.join(dir, "checkpoint_final.pth");
 /** ResEnc-like layer shapes until the target size is reached; each conv also appears under an alias key. */
 function layerShapes() {
   const widths = [32, 64, 128, 256, 320, 320];
+  /** @type {[string, number[]][]} */
   const out = [];
   let total = 0;
   for (let i = 0; total < targetFloats; i++) {
@@ -65,7 +66,7 @@ const ours = [];
 let ntensors = 0;
 for (let i = 0; i < 3; i++) {
   const t0 = performance.now();
-  const ck = await loadTorchFile(file);
+  const ck = /** @type {any} */ (await loadTorchFile(file));
   ours.push(performance.now() - t0);
   ntensors = Object.keys(ck.network_weights).length;
 }

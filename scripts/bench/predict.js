@@ -9,7 +9,7 @@
 // per-case time is  (all tiles' extraction + Gaussian accumulation, measured on the whole case with a zero network)
 //               + (network seconds per batch) x (number of batches);  --full runs the whole case for real.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import * as path from "node:path";
 import { tf, initBackend } from "../../dist/sdk/backend/index.js";
@@ -61,7 +61,6 @@ for (let i = 0, x = 0; x < SIZE; x++) for (let y = 0; y < SIZE; y++) for (let z 
 }
 const origins = slidingWindowOrigins(computePadding(shape, patch).shape.slice(1), patch, 0.5);
 const nBatches = Math.ceil(origins.length / TPB);
-const passes = TTA ? 8 : 1;
 console.log(`backend ${backend}, ${THREADS} cores; volume ${SIZE}^3, patch ${PATCH}^3, ${origins.length} tiles in ${nBatches} batches of ${TPB}, TTA ${TTA ? "on (8 passes)" : "off"}`);
 
 const tileBatch = (b) => {
@@ -205,7 +204,7 @@ if (probe.status === 0) {
   } else {
     const res = JSON.parse(r.stdout.trim().split("\n").pop());
     const { readNpyFile } = await import("../../dist/sdk/io/npy.js");
-    const ref = (await readNpyFile(outNpy)).data;
+    const ref = /** @type {Float32Array} */ ((await readNpyFile(outNpy)).data);
     let maxDiff = 0;
     ourTileLogits.forEach((o, i) => { for (let j = 0; j < o.length; j++) maxDiff = Math.max(maxDiff, Math.abs(o[j] - ref[i * o.length + j])); });
     const torchCase = overhead + res.per_batch * nBatches;

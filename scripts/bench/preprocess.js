@@ -42,6 +42,7 @@ function makeCase({ channels, shape }) {
   return { data, seg };
 }
 
+/** A plans object with the fields runCase reads. @returns {any} */
 function plansFor(c) {
   const kw = (isSeg, order) => ({ is_seg: isSeg, order, order_z: 0, force_separate_z: null });
   return {

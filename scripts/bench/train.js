@@ -71,16 +71,18 @@ console.log(`backend ${(await backendInfo()).name}; ResidualEncoderUNet 16-32-64
 
 // One augmented batch, built in this thread (what a worker does per batch).
 const aug = configureAugmentation([PATCH, PATCH, PATCH]);
+/** @type {[number, number, number]} */
 const p3 = [PATCH, PATCH, PATCH];
+/** @type {import("../../dist/sdk/training/batch-producer.js").BatchJob} */
 const job = {
   folder: ds.data, identifiers: Array.from({ length: CASES }, (_, k) => `bench_${k}`), train: true, seed: 1, stream: 0,
-  loader: { patchSize: aug.initialPatchSize, finalPatchSize: p3, batchSize: 2, oversampleForegroundPercent: 0.33, hasIgnore: false },
+  loader: { patchSize: /** @type {[number, number, number]} */ (aug.initialPatchSize), finalPatchSize: p3, batchSize: 2, oversampleForegroundPercent: 0.33, hasIgnore: false },
   transforms: { patchSize: p3, is2d: false, doDummy2d: false, rotation: aug.rotation, mirrorAxes: [0, 1, 2], maskChannels: [], regions: null, dsScales: [[1, 1, 1], [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]] },
 };
 const cache = new CaseCache(ds.data);
 await buildBatch(job, 0, cache);
 const nb = 8;
-let t0 = performance.now();
+const t0 = performance.now();
 for (let k = 1; k <= nb; k++) await buildBatch(job, k, cache);
 const batchMs = (performance.now() - t0) / nb;
 console.log(`augmented batch (initial patch ${aug.initialPatchSize.join("x")} -> ${PATCH}^3): ${batchMs.toFixed(0)} ms`);

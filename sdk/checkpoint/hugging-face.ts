@@ -1,62 +1,22 @@
 // `-pc https://huggingface.co/<org>/<repo>` resolution, as upstream's `maybe_download_pretrained_weights`
 // (like_nnssl.py): adaptation_plan.json, checkpoint_final.pth and config.json go into
 // `$nnssl_pretrained_models/<org>_<repo>/`. @huggingface/hub reads no environment variables, so HF_TOKEN, HF_ENDPOINT
-// and HF_HUB_OFFLINE are mapped here. Files are written to a temporary name and renamed, and huggingface_hub's
+// and HF_HUB_OFFLINE are mapped by config/switches.ts (hfSettings). Files are written to a temporary name and renamed, and huggingface_hub's
 // local_dir metadata (`.cache/huggingface/download/<file>.metadata`) is kept so Python and we skip unchanged files alike.
 
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
 import { downloadFile, fileDownloadInfo } from "@huggingface/hub";
-import { CheckpointError, ConfigError } from "../errors.js";
-import { requirePath, type Paths } from "../config/env.js";
+import { CheckpointError } from "../errors.js";
+import type { Paths } from "../config/env.js";
+import { HF_URL_PREFIX, hfRepoId, isHuggingFaceUrl, pretrainedModelFolder } from "../config/folders.js";
+import { hfSettings, type HfSettings } from "../config/switches.js";
 import { exists, tempName, writeFileAtomic } from "../util/fs.js";
 import { noProgress, type ProgressCallback } from "../util/progress.js";
 import { warn } from "../warnings.js";
 
-export const HF_URL_PREFIX = "https://huggingface.co/";
 /** Downloaded in this order; config.json only "for download tracking purposes" upstream, but still required. */
 export const HF_FILES = ["adaptation_plan.json", "checkpoint_final.pth", "config.json"] as const;
-
-export interface HfSettings {
-  accessToken: string | undefined;
-  hubUrl: string;
-  offline: boolean;
-  /** Seconds to wait for response headers (HF_HUB_ETAG_TIMEOUT, default 10 like huggingface_hub). */
-  etagTimeout: number;
-  /** Seconds without any body bytes before a download is abandoned (HF_HUB_DOWNLOAD_TIMEOUT, default 10). */
-  downloadTimeout: number;
-}
-
-/** HF_TOKEN -> accessToken, HF_ENDPOINT -> hubUrl, HF_HUB_OFFLINE -> offline (huggingface_hub's truthy values). */
-export function hfSettings(env: NodeJS.ProcessEnv = process.env): HfSettings {
-  const token = (env.HF_TOKEN ?? env.HUGGING_FACE_HUB_TOKEN)?.trim() || undefined;
-  if (token && !token.startsWith("hf_")) throw new ConfigError("HF_TOKEN must be a Hugging Face access token starting with hf_");
-  const hubUrl = (env.HF_ENDPOINT?.trim() || "https://huggingface.co").replace(/\/+$/, "");
-  const offline = ["1", "ON", "YES", "TRUE"].includes((env.HF_HUB_OFFLINE ?? "").trim().toUpperCase());
-  const seconds = (name: string): number => {
-    const v = env[name]?.trim();
-    if (!v) return 10;
-    const x = Number(v);
-    if (!(x > 0)) throw new ConfigError(`${name} must be a positive number of seconds, got ${JSON.stringify(v)}`);
-    return x;
-  };
-  return { accessToken: token, hubUrl, offline, etagTimeout: seconds("HF_HUB_ETAG_TIMEOUT"), downloadTimeout: seconds("HF_HUB_DOWNLOAD_TIMEOUT") };
-}
-
-/** Upstream treats a -pc value as a Hub repo only when it starts with exactly this prefix. */
-export function isHuggingFaceUrl(s: string): boolean {
-  return s.startsWith(HF_URL_PREFIX);
-}
-
-/** `url.split("https://huggingface.co/")[-1].strip("/")`, as upstream. */
-export function hfRepoId(url: string): string {
-  return url.split(HF_URL_PREFIX).pop()!.replace(/^\/+|\/+$/g, "");
-}
-
-/** `$nnssl_pretrained_models/<org>_<repo>` */
-export function hfLocalDir(url: string, paths?: Paths): string {
-  return path.resolve(requirePath("nnssl_pretrained_models", paths), hfRepoId(url).replaceAll("/", "_"));
-}
 
 export interface ResolveOptions {
   paths?: Paths;
@@ -80,7 +40,7 @@ export async function resolveCheckpointPath(pathOrUrl: string, { paths, onProgre
   if (!/^[\w.-]+\/[\w.-]+$/.test(repo)) {
     throw new CheckpointError(`expected ${HF_URL_PREFIX}<org>/<repo>, got repo id ${JSON.stringify(repo)}`, { file: pathOrUrl });
   }
-  const dir = hfLocalDir(pathOrUrl, paths);
+  const dir = pretrainedModelFolder(pathOrUrl, paths);
   const ckpt = path.join(dir, "checkpoint_final.pth");
   if (settings.offline) {
     const missing: string[] = [];

@@ -3,6 +3,7 @@
 import { HelpRequested, UsageError } from "./argparse.js";
 import { NnsslAdaptError } from "../errors.js";
 import { onWarning } from "../warnings.js";
+import { debugErrors } from "../config/switches.js";
 
 /**
  * Runs a command's main function. Bad command lines exit 2 (`prog: error: ...`, like argparse); user-facing errors
@@ -10,7 +11,7 @@ import { onWarning } from "../warnings.js";
  * NNSSL_ADAPT_DEBUG=1.
  */
 export async function runCommand(prog: string, main: (argv: string[]) => Promise<void>, argv = process.argv.slice(2)): Promise<void> {
-  const verbose = argv.includes("--verbose") || process.env.NNSSL_ADAPT_DEBUG === "1";
+  const verbose = argv.includes("--verbose") || debugErrors();
   onWarning((m) => process.stderr.write(`${prog}: warning: ${m}\n`));
   try {
     await main(argv);

@@ -13,7 +13,8 @@ export interface Paths {
 
 export type PathName = keyof Paths;
 
-const MEANING: Record<PathName, string> = {
+/** What each folder holds (part of ENVIRONMENT in switches.ts, and of the error when one is missing). */
+export const PATH_MEANING: Readonly<Record<PathName, string>> = {
   nnUNet_raw: "the folder with raw datasets (DatasetXXX_Name/imagesTr, labelsTr, dataset.json)",
   nnUNet_preprocessed: "the folder where fingerprints, plans and preprocessed data are written",
   nnUNet_results: "the folder where trained models are written",
@@ -32,7 +33,7 @@ export function lookupPath(name: PathName, paths: Paths = {}): string | undefine
 export function requirePath(name: PathName, paths: Paths = {}): string {
   const v = lookupPath(name, paths);
   if (v === undefined) {
-    throw new ConfigError(`${name} is not set: export ${name}=/path/to/folder (${MEANING[name]}), or pass it as an option`);
+    throw new ConfigError(`${name} is not set: export ${name}=/path/to/folder (${PATH_MEANING[name]}), or pass it as an option`);
   }
   return v;
 }

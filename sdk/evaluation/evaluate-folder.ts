@@ -4,7 +4,7 @@
 import { promises as fsp } from "node:fs";
 import * as os from "node:os";
 import { InputError } from "../errors.js";
-import { DEFAULT_NUM_PROCESSES } from "../config/constants.js";
+import { defaultNumProcesses } from "../config/switches.js";
 import { mapInWorkers } from "../util/pool.js";
 import type { ProgressCallback } from "../util/progress.js";
 import type { ReaderWriterName } from "../io/image-io.js";
@@ -73,7 +73,7 @@ export async function computeMetricsOnFolder(folderRef: string, folderPred: stri
     ignoreLabel,
     ...(readerWriter ? { readerWriter } : {}),
   }));
-  const numWorkers = Math.max(1, Math.min(opts.numProcesses ?? DEFAULT_NUM_PROCESSES, os.availableParallelism()));
+  const numWorkers = Math.max(1, Math.min(opts.numProcesses ?? defaultNumProcesses(), os.availableParallelism()));
   const perCase = await mapInWorkers<EvaluateCaseInput, CaseMetrics>(new URL(`./evaluate-case${extOf(import.meta.url)}`, import.meta.url), "evaluateCase", inputs, {
     numWorkers,
     onProgress: (done, total) => onProgress?.({ task: "evaluate", done, total }),

@@ -3,7 +3,8 @@
 
 import * as path from "node:path";
 import { promises as fsp } from "node:fs";
-import { requirePath, type Paths } from "../config/env.js";
+import type { Paths } from "../config/env.js";
+import { preprocessedDatasetFolder } from "../config/folders.js";
 import { InputError } from "../errors.js";
 import { channelNames, verifyDatasetIntegrity, type RawDataset } from "../dataset/raw.js";
 import { median } from "../util/python-math.js";
@@ -14,7 +15,7 @@ import type { AnalyzeCaseInput, AnalyzeCaseOutput } from "./analyze-case.js";
 import { Fingerprint } from "./fingerprint.js";
 import { foregroundIntensityProperties } from "./intensity-statistics.js";
 import type { FingerprintJson } from "./fingerprint-json.js";
-import type { IntensityProperties } from "../planning/plans.js";
+import type { IntensityProperties } from "./fingerprint-json.js";
 
 const EMPTY = new Float32Array(0);
 
@@ -63,11 +64,6 @@ export function aggregateCaseAnalyses(results: readonly AnalyzeCaseOutput[], num
   })));
 }
 
-/** Folder of a dataset's preprocessed files. */
-export function preprocessedFolder(ds: RawDataset, paths: Paths = {}): string {
-  return path.join(requirePath("nnUNet_preprocessed", paths), ds.name);
-}
-
 /**
  * Extracts (or, unless `clean`, loads the existing) fingerprint of `ds` and writes dataset_fingerprint.json.
  * @example const fp = await extractFingerprint(await openRawDataset(900), { numProcesses: 2 })
@@ -75,7 +71,7 @@ export function preprocessedFolder(ds: RawDataset, paths: Paths = {}): string {
 export async function extractFingerprint(ds: RawDataset, opts: ExtractFingerprintOptions = {}): Promise<Fingerprint> {
   const { numProcesses, clean = false, paths = {}, onProgress = noProgress } = opts;
   if (opts.verifyDatasetIntegrity) await verifyDatasetIntegrity(ds, { numWorkers: numProcesses });
-  const folder = preprocessedFolder(ds, paths);
+  const folder = preprocessedDatasetFolder(ds, paths);
   const file = path.join(folder, "dataset_fingerprint.json");
   if (!clean && (await exists(file))) return Fingerprint.load(file, ds.identifiers);
 

@@ -5,7 +5,7 @@
 import * as aq from "arquero";
 import { InputError } from "../errors.js";
 import { formatPythonJson, type JsonPath } from "../util/python-json.js";
-import type { IntensityProperties } from "../planning/plans.js";
+import type { IntensityProperties } from "./fingerprint-json.js";
 import { readJson, writeFileAtomic } from "../util/fs.js";
 import type { FingerprintJson } from "./fingerprint-json.js";
 

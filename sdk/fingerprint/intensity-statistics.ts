@@ -3,7 +3,7 @@
 // linearly between order statistics (numpy.lib.function_base._lerp). Float64 input (a case without foreground makes
 // upstream's np.concatenate promote to float64) reduces the same way in float64.
 
-import type { IntensityProperties } from "../planning/plans.js";
+import type { IntensityProperties } from "./fingerprint-json.js";
 import { npMean, npStd } from "../util/numpy-reductions.js";
 
 const rounderFor = (a: Float32Array | Float64Array): ((x: number) => number) => (a instanceof Float32Array ? Math.fround : (x) => x);

@@ -1,7 +1,7 @@
 // get_output_folder of nnU-Net: where a trained model lives, $nnUNet_results/DatasetXXX_Name/<trainer>__<plans>__<configuration>.
 
-import * as path from "node:path";
-import { requirePath, type Paths } from "../config/env.js";
+import type { Paths } from "../config/env.js";
+import { modelFolder } from "../config/folders.js";
 import { maybeConvertToDatasetName } from "../dataset/raw.js";
 
 export interface ModelSpec {
@@ -16,5 +16,5 @@ export interface ModelSpec {
 /** The model folder of a trained configuration (upstream's get_output_folder without a fold). */
 export async function getOutputFolder({ dataset, trainer = "nnUNetTrainer", plans = "nnUNetPlans", configuration = "3d_fullres", paths = {} }: ModelSpec): Promise<string> {
   const name = await maybeConvertToDatasetName(dataset, paths);
-  return path.join(requirePath("nnUNet_results", paths), name, `${trainer}__${plans}__${configuration}`);
+  return modelFolder(name, trainer, plans, configuration, paths);
 }

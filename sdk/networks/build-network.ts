@@ -33,7 +33,9 @@ export const SUPPORTED_ARCHITECTURES = ["ResidualEncoderUNet", "PlainConvUNet", 
 
 /**
  * Builds and initialises a network like upstream (`net.apply(net.initialize)` for the UNets, Primus' own init).
- * @example const net = buildNetwork(plans.configurations["3d_fullres"].architecture, { inputChannels: 1, numClasses: 3, deepSupervision: true, patchSize: [32, 32, 32] });
+ * @example
+ * const net = buildNetwork(plans.configurations["3d_fullres"].architecture, { inputChannels: 1, numClasses: 3, deepSupervision: true,
+ *   patchSize: [32, 32, 32] });
  */
 export function buildNetwork(architecture: ArchitectureBlock | string, opts: BuildOptions): Network {
   const seed = opts.seed ?? randomSeed();

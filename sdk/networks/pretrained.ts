@@ -1,8 +1,9 @@
-// nnssl -> nnU-Net weight transfer: PretrainedTrainer.load_pretrained_weights ([TW]/[MN] pretrainedTrainer.py),
-// nnssl-adaptation-spec section 5.2. Only the encoder and the stem are transferred (strictly); the decoder keeps
-// its random initialisation. One deliberate difference: nnssl's EvaMAE pretrained Primus with tokens flattened
-// "(h w d)" while our Primus uses "(w h d)" (dynamic_network_architectures >= 0.4.3), so the positional embedding of
-// such checkpoints is permuted into our order (upstream forgets this and scrambles it).
+// nnssl -> nnU-Net weight transfer: PretrainedTrainer.load_pretrained_weights (the nnssl fork's and nnU-Net master's
+// nnunetv2/training/nnUNetTrainer/pretraining/pretrainedTrainer.py; see ARCHITECTURE.md). Only the encoder and the
+// stem are transferred (strictly); the decoder keeps its random initialisation. One deliberate difference: nnssl's
+// EvaMAE pretrained Primus with tokens flattened "(h w d)" while our Primus uses "(w h d)" (dynamic_network_architectures
+// >= 0.4.3), so the positional embedding of such checkpoints is permuted into our order (upstream forgets this and
+// scrambles it).
 
 import { CheckpointError } from "../errors.js";
 import type { Network } from "./network.js";

@@ -60,7 +60,7 @@ function residualEncoderSize(a: ArchKwargs, patch: readonly number[]): number {
 
 /**
  * The planner's VRAM estimate for `networkClassName` with `archKwargs` at `patchSize`.
- * Matches `net.compute_conv_feature_map_size(patch_size)` (verified values: spec §10.3).
+ * Matches `net.compute_conv_feature_map_size(patch_size)` (values from upstream: test/planning/network-topology.test.ts).
  */
 export function computeConvFeatureMapSize(networkClassName: string, archKwargs: ArchKwargs, patchSize: readonly number[],
   numClasses: number): number {

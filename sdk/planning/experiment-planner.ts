@@ -47,6 +47,8 @@ const RESAMPLING_FN = "resample_data_or_seg_to_shape";
 type Cache = Map<string, number>;
 
 export class ExperimentPlanner {
+  /** The plans identifier this planner writes unless `plansName` is given (upstream's constructor default). */
+  static readonly defaultPlansName: string = "nnUNetPlans";
   /** Class name written as `experiment_planner_used`. */
   plannerName = "ExperimentPlanner";
   UNetClass = PLAIN_CONV_UNET;
@@ -74,7 +76,7 @@ export class ExperimentPlanner {
   constructor(readonly input: PlannerInput, opts: PlannerOptions = {}, defaults: { plansName?: string; gpuMemoryTargetInGb?: number } = {}) {
     this.UNetVramTargetGB = opts.gpuMemoryTargetInGb ?? defaults.gpuMemoryTargetInGb ?? 8;
     this.preprocessorName = opts.preprocessorName ?? "DefaultPreprocessor";
-    this.plansIdentifier = opts.plansName ?? defaults.plansName ?? "nnUNetPlans";
+    this.plansIdentifier = opts.plansName ?? defaults.plansName ?? ExperimentPlanner.defaultPlansName;
     this.overwriteTargetSpacing = opts.overwriteTargetSpacing ?? null;
     this.suppressTranspose = opts.suppressTranspose ?? false;
     const fp = input.fingerprint;

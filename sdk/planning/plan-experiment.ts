@@ -7,7 +7,7 @@ import * as path from "node:path";
 import type { Paths } from "../config/env.js";
 import { ConfigError } from "../errors.js";
 import type { RawDataset } from "../dataset/raw.js";
-import { preprocessedFolder } from "../fingerprint/extract-fingerprint.js";
+import { preprocessedDatasetFolder } from "../config/folders.js";
 import { Fingerprint } from "../fingerprint/fingerprint.js";
 import { copyFileAtomic, exists, readJson } from "../util/fs.js";
 import type { PlannerOptions } from "./experiment-planner.js";
@@ -30,7 +30,7 @@ export interface PlanExperimentOptions extends PlannerOptions {
 export async function planExperiment(ds: RawDataset, opts: PlanExperimentOptions = {}): Promise<Plans> {
   const { planner = "ExperimentPlanner", paths = {}, ...plannerOpts } = opts;
   const cls = typeof planner === "string" ? getPlanner(planner) : planner;
-  const folder = preprocessedFolder(ds, paths);
+  const folder = preprocessedDatasetFolder(ds, paths);
   const fingerprintFile = path.join(folder, "dataset_fingerprint.json");
   let fingerprint = opts.fingerprint;
   if (!fingerprint) {

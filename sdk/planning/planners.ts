@@ -5,7 +5,8 @@ import { ConfigError } from "../errors.js";
 import { ExperimentPlanner, type PlannerInput, type PlannerOptions } from "./experiment-planner.js";
 import { nnUNetPlannerResEncL, nnUNetPlannerResEncM, nnUNetPlannerResEncXL, ResEncUNetPlanner } from "./resenc-planners.js";
 
-export type PlannerClass = new (input: PlannerInput, opts?: PlannerOptions) => ExperimentPlanner;
+/** A planner class: constructible, with the plans identifier it writes by default. */
+export type PlannerClass = (new (input: PlannerInput, opts?: PlannerOptions) => ExperimentPlanner) & { readonly defaultPlansName: string };
 
 export const PLANNERS: Readonly<Record<string, PlannerClass>> = {
   ExperimentPlanner,
@@ -22,4 +23,9 @@ export function getPlanner(name: string): PlannerClass {
   const cls = PLANNERS[name];
   if (!cls) throw new ConfigError(`unknown experiment planner ${JSON.stringify(name)} (known: ${Object.keys(PLANNERS).join(", ")})`);
   return cls;
+}
+
+/** The plans identifier a planner writes when no plans name is given (e.g. nnUNetPlans, nnUNetResEncUNetMPlans). */
+export function defaultPlansName(planner: string | PlannerClass = "ExperimentPlanner"): string {
+  return (typeof planner === "string" ? getPlanner(planner) : planner).defaultPlansName;
 }

@@ -4,6 +4,7 @@
 import { ConfigError } from "../errors.js";
 import { readJson, writeFileAtomic } from "../util/fs.js";
 import { formatPythonJson, type JsonPath } from "../util/python-json.js";
+import type { IntensityProperties } from "../fingerprint/fingerprint-json.js";
 
 export interface ResamplingKwargs {
   is_seg: boolean;
@@ -66,17 +67,6 @@ export interface ConfigurationPlan {
 
 /** A configuration as stored: may be partial and inherit the rest (`3d_cascade_fullres`). */
 export type StoredConfiguration = Partial<ConfigurationPlan> & { inherits_from?: string; [k: string]: unknown };
-
-/** Dataset-level foreground intensity statistics of one channel (keys in the sorted order upstream's file has). */
-export interface IntensityProperties {
-  max: number;
-  mean: number;
-  median: number;
-  min: number;
-  percentile_00_5: number;
-  percentile_99_5: number;
-  std: number;
-}
 
 export interface Plans {
   dataset_name: string;

@@ -7,6 +7,7 @@ import { warn } from "../warnings.js";
 import { ExperimentPlanner, RESIDUAL_ENCODER_UNET, type PlannerInput, type PlannerOptions } from "./experiment-planner.js";
 
 export class ResEncUNetPlanner extends ExperimentPlanner {
+  static override readonly defaultPlansName: string = "nnUNetResEncUNetPlans";
   override plannerName = "ResEncUNetPlanner";
   override UNetClass = RESIDUAL_ENCODER_UNET;
   override UNetReferenceVal3d = 680_000_000;
@@ -15,11 +16,11 @@ export class ResEncUNetPlanner extends ExperimentPlanner {
   override UNetBlocksPerStageDecoder: readonly number[] = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
 
   constructor(input: PlannerInput, opts: PlannerOptions = {}, defaults: { plansName?: string; gpuMemoryTargetInGb?: number } = {}) {
-    super(input, opts, { plansName: "nnUNetResEncUNetPlans", ...defaults });
+    super(input, opts, { plansName: ResEncUNetPlanner.defaultPlansName, ...defaults });
   }
 
   override generateDataIdentifier(configurationName: string): string {
-    if (configurationName === "2d" || configurationName === "3d_fullres") return `nnUNetPlans_${configurationName}`;
+    if (configurationName === "2d" || configurationName === "3d_fullres") return `${ExperimentPlanner.defaultPlansName}_${configurationName}`;
     return `${this.plansIdentifier}_${configurationName}`;
   }
 
@@ -54,19 +55,22 @@ abstract class ResEncPreset extends ResEncUNetPlanner {
 }
 
 export class nnUNetPlannerResEncM extends ResEncPreset {
+  static override readonly defaultPlansName: string = "nnUNetResEncUNetMPlans";
   constructor(input: PlannerInput, opts: PlannerOptions = {}) {
-    super(input, opts, { name: "nnUNetPlannerResEncM", plansName: "nnUNetResEncUNetMPlans", gb: 8, ref3d: 680_000_000, ref2d: 135_000_000 });
+    super(input, opts, { name: "nnUNetPlannerResEncM", plansName: nnUNetPlannerResEncM.defaultPlansName, gb: 8, ref3d: 680_000_000, ref2d: 135_000_000 });
   }
 }
 
 export class nnUNetPlannerResEncL extends ResEncPreset {
+  static override readonly defaultPlansName: string = "nnUNetResEncUNetLPlans";
   constructor(input: PlannerInput, opts: PlannerOptions = {}) {
-    super(input, opts, { name: "nnUNetPlannerResEncL", plansName: "nnUNetResEncUNetLPlans", gb: 24, ref3d: 2_100_000_000, ref2d: 380_000_000 });
+    super(input, opts, { name: "nnUNetPlannerResEncL", plansName: nnUNetPlannerResEncL.defaultPlansName, gb: 24, ref3d: 2_100_000_000, ref2d: 380_000_000 });
   }
 }
 
 export class nnUNetPlannerResEncXL extends ResEncPreset {
+  static override readonly defaultPlansName: string = "nnUNetResEncUNetXLPlans";
   constructor(input: PlannerInput, opts: PlannerOptions = {}) {
-    super(input, opts, { name: "nnUNetPlannerResEncXL", plansName: "nnUNetResEncUNetXLPlans", gb: 40, ref3d: 3_600_000_000, ref2d: 560_000_000 });
+    super(input, opts, { name: "nnUNetPlannerResEncXL", plansName: nnUNetPlannerResEncXL.defaultPlansName, gb: 40, ref3d: 3_600_000_000, ref2d: 560_000_000 });
   }
 }

@@ -108,7 +108,9 @@ export interface AdaptedPlans {
  * kept, and in it spacing by mode, batch_size 2, ZScoreNormalization for every channel (use_mask_for_norm inherited),
  * the new data_identifier, DefaultPreprocessor, the checkpoint's architecture with `arch_class_name` renamed to
  * `network_class_name` and `arch_kwargs_requiring_import` to `_kw_requires_import`, and its recommended patch size.
- * @example buildAdaptedPlans({ basePlans, adaptationPlan: ckpt.adaptationPlan, citations: ckpt.citations, checkpointPath: "ckpt.pth", name: "MyMAE", mode: "like_pretrained" })
+ * @example
+ * buildAdaptedPlans({ basePlans, adaptationPlan: ckpt.adaptationPlan, citations: ckpt.citations, checkpointPath: "ckpt.pth", name: "MyMAE",
+ *   mode: "like_pretrained" })
  */
 export function buildAdaptedPlans({ basePlans, adaptationPlan: ap, citations, checkpointPath, name, mode, overrideSpacing, log }: AdaptedPlansInput): AdaptedPlans {
   const base = basePlans.configurations["3d_fullres"];

@@ -90,7 +90,9 @@ export function caseTargetSpacing(cfg: Pick<ConfigurationPlan, "spacing">, origi
  * the configuration's spacing (`null` entries keep the case's own spacing, which makes `no_resample` work) and, with a
  * segmentation, samples `class_locations`.
  * Matches `DefaultPreprocessor.run_case_npy` in nnU-Net's `default_preprocessor.py`.
- * @example const { data, shape, seg, properties } = runCase(await readImages(files, "NibabelIO"), await readSeg(label, "NibabelIO"), plans, "3d_fullres", datasetJson)
+ * @example
+ * const { data, shape, seg, properties } = runCase(await readImages(files, "NibabelIO"), await readSeg(label, "NibabelIO"), plans, "3d_fullres",
+ *   datasetJson)
  */
 export function runCase(images: ImageVolume, seg: ImageVolume | null, plans: Plans, configurationName: string, datasetJson: DatasetJson): PreprocessedCase {
   const cfg = resolveConfiguration(plans, configurationName);

@@ -14,7 +14,8 @@ import { computeNewShape } from "./resample.js";
 import {
   ADAPTATION_MODES, adaptedDataIdentifier, buildAdaptedPlans, findBasePlans, formatAdaptedPlans, newSpacingFromMode, pretrainSpacing, type AdaptationMode,
 } from "./adapted-plans.js";
-import { copyGtSegmentations, preprocessedDatasetFolder, runPreprocessing } from "./run-preprocessing.js";
+import { isHuggingFaceUrl, preprocessedDatasetFolder } from "../config/folders.js";
+import { copyGtSegmentations, runPreprocessing } from "./run-preprocessing.js";
 import type { PreprocessCaseSummary } from "./preprocess-case-task.js";
 
 export interface PreprocessLikeNnsslOptions {
@@ -45,7 +46,7 @@ async function loadCheckpoint(checkpoint: string | Checkpoint, paths: Paths | un
   if (typeof checkpoint !== "string") return { ckpt: checkpoint, given: checkpoint.path };
   const ckpt = await Checkpoint.load(checkpoint, { paths, onProgress });
   // A local path is stored as given (the fork stores what -pc named); a Hub URL becomes the downloaded file.
-  return { ckpt, given: checkpoint.startsWith("https://huggingface.co/") ? ckpt.path : checkpoint };
+  return { ckpt, given: isHuggingFaceUrl(checkpoint) ? ckpt.path : checkpoint };
 }
 
 /** The per-case summaries as an arquero table. */

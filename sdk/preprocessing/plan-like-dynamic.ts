@@ -16,7 +16,8 @@ import { loadPlans, type Plans } from "../planning/plans.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { PyFloat, formatPythonJson, parsePythonJson } from "../util/python-json.js";
 import { noProgress, type ProgressCallback } from "../util/progress.js";
-import { copyGtSegmentations, preprocessedDatasetFolder, runPreprocessing } from "./run-preprocessing.js";
+import { preprocessedDatasetFolder } from "../config/folders.js";
+import { copyGtSegmentations, runPreprocessing } from "./run-preprocessing.js";
 import type { PreprocessCaseSummary } from "./preprocess-case-task.js";
 
 export interface PlanLikeDynamicOptions {

@@ -42,7 +42,9 @@ export function readerWriterFor(plans: Plans, fallback: ReaderWriterName): Reade
 
 /**
  * Reads, preprocesses and stores one case, unless it is already complete and `overwrite` is false.
- * @example await preprocessCaseTask({ identifier: "Tiny_000", images, label, outputFolder, plans, configurationName: "3d_fullres", datasetJson, readerWriter: "NibabelIO", overwrite: true })
+ * @example
+ * await preprocessCaseTask({ identifier: "Tiny_000", images, label, outputFolder, plans, configurationName: "3d_fullres", datasetJson,
+ *   readerWriter: "NibabelIO", overwrite: true })
  */
 export async function preprocessCaseTask(input: PreprocessCaseInput): Promise<PreprocessCaseSummary> {
   const { identifier, outputFolder, overwrite } = input;

@@ -7,7 +7,8 @@ import type { Paths } from "../config/env.js";
 import { openRawDataset } from "../dataset/raw.js";
 import { loadPlans } from "../planning/plans.js";
 import type { ProgressCallback } from "../util/progress.js";
-import { copyGtSegmentations, preprocessedDatasetFolder, runPreprocessing } from "./run-preprocessing.js";
+import { preprocessedDatasetFolder } from "../config/folders.js";
+import { copyGtSegmentations, runPreprocessing } from "./run-preprocessing.js";
 import type { PreprocessCaseSummary } from "./preprocess-case-task.js";
 
 /** Upstream's defaults: `-c 2d 3d_fullres 3d_lowres`, `-np 8 4 8`. */

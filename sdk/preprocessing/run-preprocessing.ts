@@ -5,7 +5,7 @@ import { promises as fsp } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Paths } from "../config/env.js";
-import { requirePath } from "../config/env.js";
+import { preprocessedDatasetFolder } from "../config/folders.js";
 import type { RawDataset } from "../dataset/raw.js";
 import { resolveConfiguration, type Plans } from "../planning/plans.js";
 import { copyFileAtomic } from "../util/fs.js";
@@ -22,11 +22,6 @@ export interface RunPreprocessingOptions {
   overwrite?: boolean;
   paths?: Paths;
   onProgress?: ProgressCallback;
-}
-
-/** `$nnUNet_preprocessed/<Dataset>/` */
-export function preprocessedDatasetFolder(ds: Pick<RawDataset, "name">, paths?: Paths): string {
-  return path.join(requirePath("nnUNet_preprocessed", paths), ds.name);
 }
 
 /**

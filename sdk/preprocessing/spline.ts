@@ -60,6 +60,8 @@ export function splineWeights(x: number, order: number, out: Float64Array, offse
 
 /** Poles of the B-spline prefilter of `order` (`get_filter_poles`); empty for orders 0 and 1. */
 export function filterPoles(order: number): number[] {
+  // scipy's literals (ni_splines.c) kept verbatim, digits beyond double precision included.
+  /* eslint-disable no-loss-of-precision */
   switch (order) {
     case 0: case 1: return [];
     case 2: return [-0.171572875253809902396622551580603843];
@@ -67,6 +69,7 @@ export function filterPoles(order: number): number[] {
     case 4: return [-0.361341225900220177092212841325675255, -0.013725429297339121360331226939128204];
     case 5: return [-0.430575347099973791851434783493520110, -0.043096288203264653822712376822550182];
     default: throw new RangeError(`spline order must be 0..5, got ${order}`);
+    /* eslint-enable no-loss-of-precision */
   }
 }
 

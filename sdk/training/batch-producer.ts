@@ -71,7 +71,8 @@ export class BatchProducer {
           const r = this.resolvers.get(m.k);
           if (!r) return;
           this.resolvers.delete(m.k);
-          m.error ? r.reject(reviveError(m.error)) : r.resolve(m.batch!);
+          if (m.error) r.reject(reviveError(m.error));
+          else r.resolve(m.batch!);
         });
         worker.on("error", (err) => this.fail(err));
         this.workers.push(worker);

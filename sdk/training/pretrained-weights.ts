@@ -1,6 +1,7 @@
 // PretrainedTrainer.load_pretrained_weights as the trainer calls it: the checkpoint path comes from
 // plans.pretrain_info.checkpoint_path (or -overwrite_ckpt_path); the key mapping from pretrain_info, overridden by the
-// checkpoint's own nnssl_adaptation_plan fields where present (spec §5.2 step 2).
+// checkpoint's own nnssl_adaptation_plan fields where present (key_to_stem, key_to_encoder, keys_to_in_proj,
+// key_to_lpe, pretrain_patch_size), as load_pretrained_weights does.
 
 import { loadTorchFile } from "../io/torch/index.js";
 import { CheckpointError, ConfigError } from "../errors.js";

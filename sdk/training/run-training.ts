@@ -7,6 +7,7 @@ import { promises as fsp } from "node:fs";
 import { randomInt } from "node:crypto";
 import { backendInfo, cacheOnCpu, checkDevice } from "../backend/index.js";
 import { requirePath, type Paths } from "../config/env.js";
+import { foldFolderName, modelFolder, preprocessedDatasetFolder } from "../config/folders.js";
 import { ConfigError, InputError } from "../errors.js";
 import { warn } from "../warnings.js";
 import { exists, writeJsonAtomic } from "../util/fs.js";
@@ -300,13 +301,14 @@ export async function resolveRun(o: TrainOptions): Promise<ResolvedRun> {
   if (o.validationOnly && o.continueTraining) throw new ConfigError("--val and --c cannot be combined");
   if (o.validationWithBest && o.disableCheckpointing) throw new ConfigError("--val_best is not compatible with --disable_checkpointing");
   if (o.fold !== "all" && (!Number.isInteger(o.fold) || o.fold < 0)) throw new ConfigError(`invalid fold: ${o.fold} (expected 0, 1, ... or all)`);
-  const pre = requirePath("nnUNet_preprocessed", o.paths);
-  const results = requirePath("nnUNet_results", o.paths);
+  // Both folders are checked before any work, so a missing variable fails at once.
+  requirePath("nnUNet_preprocessed", o.paths);
+  requirePath("nnUNet_results", o.paths);
   const backendSelected = await backendInfo(o.backend ? { backend: o.backend } : {});
   checkDevice(o.device, backendSelected);
   const backend = backendSelected.name;
   const datasetName = await maybeConvertToDatasetName(o.dataset, o.paths);
-  const preBase = path.join(pre, datasetName);
+  const preBase = preprocessedDatasetFolder(datasetName, o.paths);
   const plansFile = path.join(preBase, `${o.plans}.json`);
   const plans: Plans = await loadPlans(plansFile);
   const freezeTarget = checkPartialFineTuning(o);
@@ -334,8 +336,8 @@ export async function resolveRun(o: TrainOptions): Promise<ResolvedRun> {
   const lm = new LabelManager(datasetJson.labels, datasetJson.regions_class_order ?? null, { file: datasetJsonFile });
   if (spec.batchSize === null) spec = { ...spec, batchSize: cfg.batch_size };
 
-  const outputFolderBase = path.join(results, datasetName, `${spec.name}__${plans.plans_name}__${o.configuration}`);
-  const outputFolder = path.join(outputFolderBase, `fold_${o.fold}`);
+  const outputFolderBase = modelFolder(datasetName, spec.name, plans.plans_name, o.configuration, o.paths);
+  const outputFolder = path.join(outputFolderBase, foldFolderName(o.fold));
   await fsp.mkdir(outputFolder, { recursive: true });
   const dataFolder = path.join(preBase, cfg.data_identifier);
   const ids = await listCaseIds(dataFolder);

@@ -11,6 +11,7 @@ import type { Network } from "../networks/network.js";
 import type { ProgressCallback } from "../util/progress.js";
 import { InputError } from "../errors.js";
 import { runFrozenPrefixWithoutTape } from "./freeze.js";
+import { augmentationWorkers } from "../config/switches.js";
 import { BatchProducer, type BatchJob } from "./batch-producer.js";
 import type { Batch, LoaderConfig } from "./data-loader.js";
 import type { TransformConfig } from "./augmentation/pipeline.js";
@@ -196,8 +197,8 @@ export function deepSupervisionScales(strides: readonly (readonly number[])[], i
 
 /** Default number of augmentation workers: nnUNet_n_proc_DA if set, else cores - 1 (at least 1, at most 4). */
 export function defaultNumWorkers(): number {
-  const env = Number(process.env.nnUNet_n_proc_DA);
-  if (Number.isInteger(env) && env >= 0) return env;
+  const env = augmentationWorkers();
+  if (env !== undefined) return env;
   return Math.max(1, Math.min(4, os.availableParallelism() - 1));
 }
 

@@ -28,7 +28,7 @@ export interface TrainerSpec extends NnsslTrainerFields {
   numValIterationsPerEpoch: number;
   enableDeepSupervision: boolean;
   gradClip: number;
-  /** Overrides the plans' batch size ([MN] PretrainedTrainer forces 2); null keeps the plans value. */
+  /** Overrides the plans' batch size (nnU-Net master's PretrainedTrainer forces 2); null keeps the plans value. */
   batchSize: number | null;
   oversampleForegroundPercent: number;
   /** Loads `plans.pretrain_info` weights unless --from_scratch. */

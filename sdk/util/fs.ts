@@ -63,7 +63,7 @@ export function parseJsonText<T = unknown>(text: string, file: string): T {
     return JSON.parse(text) as T;
   } catch (err) {
     try {
-      return JSON.parse(text.replace(/(?<=[:\[,]\s*)(NaN|-?Infinity)(?=\s*[,\]}])/g, "null")) as T;
+      return JSON.parse(text.replace(/(?<=[:[,]\s*)(NaN|-?Infinity)(?=\s*[,\]}])/g, "null")) as T;
     } catch {
       throw new InputError(`not valid JSON (${(err as Error).message})`, { file, cause: err });
     }

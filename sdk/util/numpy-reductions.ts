@@ -82,8 +82,7 @@ function pairwiseSqDevF32(a: Float32Array, start: number, n: number, c: number):
     return res;
   }
   if (n <= PW_BLOCKSIZE) {
-    let d = 0;
-    d = fr(a[start]! - c); let r0 = fr(d * d);
+    let d = fr(a[start]! - c); let r0 = fr(d * d);
     d = fr(a[start + 1]! - c); let r1 = fr(d * d);
     d = fr(a[start + 2]! - c); let r2 = fr(d * d);
     d = fr(a[start + 3]! - c); let r3 = fr(d * d);

@@ -72,7 +72,8 @@ export async function mapInWorkers<I, O>(moduleUrl: URL, exportName: string, inp
       if (failed) return;
       if (err) failed = true;
       for (const w of workers) void w.terminate();
-      err ? reject(err) : resolve(results);
+      if (err) reject(err);
+      else resolve(results);
     };
     const feed = (w: Worker) => {
       if (next >= total) { void w.terminate(); return; }

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { INSTANCE_NORM, INSTANCE_NORM_GRAD } from "../../sdk/backend/fused-norm.js";
 import { tf } from "../../sdk/backend/index.js";
-import { onednnPrimitiveCount, registerOnednnBackend } from "../../sdk/backend/onednn.js";
+import { registerOnednnBackend } from "../../sdk/backend/onednn.js";
 import { nativeCallCounts } from "../../sdk/backend/onednn-kernels.js";
 import { expectClose, onBothBackends, randomArray } from "./helpers.js";
 
@@ -46,7 +46,7 @@ describe.skipIf(!status.available)(`cpu-onednn kernels (${status.reason})`, () =
     const w = [c.k, c.k, c.k, c.x[4], c.outChannels];
     const xs = randomArray(c.x, 100 + i), ws = randomArray(w, 200 + i);
     const { ref, fast, primitivesAdded } = await onBothBackends(() => {
-      const x = tf.tensor5d(xs, c.x), f = tf.tensor(ws, w) as tf.Tensor5D;
+      const x = tf.tensor5d(xs, c.x as [number, number, number, number, number]), f = tf.tensor<tf.Rank>(ws, w) as tf.Tensor5D;
       const y = tf.conv3d(x, f, c.stride, c.pad);
       // A non-uniform upstream gradient so a transposed or shifted dx/dw cannot match by symmetry.
       const r = tf.tensor(randomArray(y.shape, 300 + i), y.shape);
@@ -86,7 +86,7 @@ describe.skipIf(!status.available)(`cpu-onednn kernels (${status.reason})`, () =
       const outShape = [c.x[0], ...spatial, c.inChannels] as [number, number, number, number, number];
       const xs = randomArray(c.x, 400 + i), ws = randomArray(w, 500 + i), rs = randomArray(outShape, 600 + i);
       const { ref, fast } = await onBothBackends(() => {
-        const x = tf.tensor5d(xs, c.x), f = tf.tensor(ws, w) as tf.Tensor5D, r = tf.tensor(rs, outShape);
+        const x = tf.tensor5d(xs, c.x as [number, number, number, number, number]), f = tf.tensor<tf.Rank>(ws, w) as tf.Tensor5D, r = tf.tensor(rs, outShape);
         const y = tf.conv3dTranspose(x, f, outShape, c.stride, c.pad);
         const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
           tf.conv3dTranspose(a as tf.Tensor5D, b as tf.Tensor5D, outShape, c.stride, c.pad).mul(r).sum())([x, f]);
@@ -109,7 +109,7 @@ describe.skipIf(!status.available)(`cpu-onednn kernels (${status.reason})`, () =
       const w = [c.k, c.k, c.x[3], c.outChannels];
       const xs = randomArray(c.x, 700 + i), ws = randomArray(w, 800 + i);
       const { ref, fast } = await onBothBackends(() => {
-        const x = tf.tensor4d(xs, c.x), f = tf.tensor(ws, w) as tf.Tensor4D;
+        const x = tf.tensor4d(xs, c.x as [number, number, number, number]), f = tf.tensor<tf.Rank>(ws, w) as tf.Tensor4D;
         const y = tf.conv2d(x, f, c.stride, c.pad);
         const r = tf.tensor(randomArray(y.shape, 900 + i), y.shape);
         const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad).mul(r).sum())([x, f]);
@@ -272,7 +272,7 @@ describe.skipIf(!status.available)(`cpu-onednn kernels (${status.reason})`, () =
     const shape = [2, 9, 10, 11, 24];
     const xs = randomArray(shape, 2000), gs = randomArray([24], 2001), bs = randomArray([24], 2002), ws = randomArray([3, 3, 3, 24, 24], 2003);
     const { ref, fast } = await onBothBackends(() => {
-      const x = tf.tensor(xs, shape) as tf.Tensor5D, g = tf.tensor(gs, [24]), b = tf.tensor(bs, [24]), w = tf.tensor(ws, [3, 3, 3, 24, 24]) as tf.Tensor5D;
+      const x = tf.tensor<tf.Rank>(xs, shape) as tf.Tensor5D, g = tf.tensor(gs, [24]), b = tf.tensor(bs, [24]), w = tf.tensor(ws, [3, 3, 3, 24, 24]) as tf.Tensor5D;
       const block = (p: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, filt: tf.Tensor) => {
         const y = tf.conv3d(p as tf.Tensor5D, filt as tf.Tensor5D, 1, "same");
         const { mean, variance } = tf.moments(y, [1, 2, 3], true);

@@ -2,7 +2,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { hfRepoId, hfSettings, resolveCheckpointPath } from "../../sdk/checkpoint/hugging-face.js";
+import { resolveCheckpointPath } from "../../sdk/checkpoint/hugging-face.js";
+import { hfRepoId } from "../../sdk/config/folders.js";
+import { hfSettings } from "../../sdk/config/switches.js";
 import { Checkpoint } from "../../sdk/checkpoint/checkpoint.js";
 import { consumeWarnings } from "../../sdk/warnings.js";
 import type { ProgressEvent } from "../../sdk/util/progress.js";

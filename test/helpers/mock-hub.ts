@@ -1,6 +1,6 @@
-// A loopback HTTP server that answers like the Hugging Face Hub for file downloads (ecosystem-notes §4): the
-// `Range: bytes=0-0` probe gets 206 + Content-Range + ETag + X-Repo-Commit, the plain GET the whole body, a missing
-// file 404 with `X-Error-Code: EntryNotFound`. Tests point HF_ENDPOINT at it and run the real download code.
+// A loopback HTTP server that answers like the Hugging Face Hub for file downloads (the exchange of huggingface_hub's
+// hf_hub_download): the `Range: bytes=0-0` probe gets 206 + Content-Range + ETag + X-Repo-Commit, the plain GET the
+// whole body, a missing file 404 with `X-Error-Code: EntryNotFound`. Tests point HF_ENDPOINT at it and run the real download code.
 
 import { createHash } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";

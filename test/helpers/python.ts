@@ -1,9 +1,11 @@
 // Runs snippets with Debian's /usr/bin/python3 (python3-nibabel, python3-numpy, python3-torch), which serve as oracles
 // in tests. The pyenv `python3` first on PATH lacks these modules, so the absolute path is used on purpose.
-// Tests that need a module call `pythonSkipReason(["nibabel"])` and skip with that reason when it is not null.
+// Tests that need a module call `pythonSkipReason(["nibabel"])` and skip with that reason when it is not null; under
+// CI=true a missing module throws instead (helpers/ci.ts), so CI fails rather than skipping the oracle comparison.
 
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { skipUnlessCI } from "./ci.js";
 
 export const PYTHON = "/usr/bin/python3";
 
@@ -19,11 +21,14 @@ export function hasPythonModule(module: string): boolean {
   return ok;
 }
 
-/** Null when all modules import, else a sentence saying what is missing (for `it.skipIf` / `describe.skipIf` titles). */
+/**
+ * Null when all modules import, else a sentence saying what is missing (for `it.skipIf` / `describe.skipIf` titles).
+ * Under CI=true a missing module throws (skipUnlessCI).
+ */
 export function pythonSkipReason(modules: readonly string[]): string | null {
-  if (!existsSync(PYTHON)) return `${PYTHON} not found (install Debian's python3)`;
+  if (!existsSync(PYTHON)) return skipUnlessCI(`${PYTHON} not found (install Debian's python3)`);
   const missing = modules.filter((m) => !hasPythonModule(m));
-  return missing.length ? `${PYTHON} cannot import ${missing.join(", ")} (apt-get install ${missing.map((m) => `python3-${m}`).join(" ")})` : null;
+  return skipUnlessCI(missing.length ? `${PYTHON} cannot import ${missing.join(", ")} (apt-get install ${missing.map((m) => `python3-${m}`).join(" ")})` : null);
 }
 
 export const hasNibabel = (): boolean => hasPythonModule("nibabel");
@@ -45,7 +50,7 @@ export function runPython(code: string, args: readonly string[] = [], opts: { in
     });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`python failed: ${e.stderr?.trim().split("\n").slice(-3).join(" | ") || e.message}`);
+    throw new Error(`python failed: ${e.stderr?.trim().split("\n").slice(-3).join(" | ") || e.message}`, { cause: err });
   }
 }
 

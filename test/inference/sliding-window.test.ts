@@ -10,7 +10,7 @@ await tf.setBackend("cpu");
 
 describe("computeStepsForSlidingWindow(image, tile, step)", () => {
   it.each([
-    // spec §10.5 and upstream's own comment (110, 64 -> 0, 23, 46)
+    // upstream's compute_steps_for_sliding_window and its own comment (110, 64 -> 0, 23, 46)
     [[110, 300, 512], [64, 192, 160], 0.5, [[0, 23, 46], [0, 54, 108], [0, 70, 141, 211, 282, 352]]],
     [[64, 64, 64], [64, 64, 64], 0.5, [[0], [0], [0]]],
     [[65, 100, 128], [64, 64, 64], 1, [[0, 1], [0, 36], [0, 64]]],
@@ -45,7 +45,7 @@ describe("computePadding / padData (pad_nd_image, constant 0)", () => {
 });
 
 describe("computeGaussian(tile) (compute_gaussian, sigma tile/8, max 10, float16)", () => {
-  it("matches the spec §10.5 vectors for (8, 8)", () => {
+  it("matches upstream's compute_gaussian((8, 8)) in fp16", () => {
     const g = computeGaussian([8, 8]);
     const row4 = [0.003355, 0.11108, 1.3535, 6.0664, 10.0, 6.0664, 1.3535, 0.11108];
     row4.forEach((v, i) => expect(g[4 * 8 + i]).toBeCloseTo(v, 4));

@@ -16,7 +16,7 @@ const RESENC_3D: ArchitectureBlock = {
   arch_kwargs: { n_stages: 4, features_per_stage: [32, 64, 128, 256], conv_op: "torch.nn.modules.conv.Conv3d", kernel_sizes: [[1, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]], strides: [[1, 1, 1], [1, 2, 2], [2, 2, 2], [2, 2, 2]], n_blocks_per_stage: [1, 3, 4, 6], n_conv_per_stage_decoder: [1, 1, 1], norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d", ...COMMON },
   _kw_requires_import: IMPORTS,
 };
-/** The spec's verified 6-stage 3D configurations (nnunet-pipeline-spec section 9.5). */
+/** 6-stage 3D configurations whose parameter counts were taken from dynamic-network-architectures. */
 function sixStage(name: "ResidualEncoderUNet" | "PlainConvUNet"): ArchitectureBlock {
   // nnU-Net's defaults: one decoder conv per stage for the ResEnc planners, two for PlainConvUNet.
   const perStage = name === "ResidualEncoderUNet" ? { n_blocks_per_stage: [1, 3, 4, 6, 6, 6], n_conv_per_stage_decoder: [1, 1, 1, 1, 1] } : { n_conv_per_stage: [2, 2, 2, 2, 2, 2], n_conv_per_stage_decoder: [2, 2, 2, 2, 2] };
@@ -31,7 +31,7 @@ beforeAll(async () => {
 });
 
 describe("countParameters(architecture, options)", () => {
-  it("counts ResEncL with 1 input and 2 classes as 102,349,770 (nnssl-adaptation-spec 9.1)", () => {
+  it("counts ResEncL with 1 input and 2 classes as 102,349,770 (as dynamic-network-architectures counts it)", () => {
     expect(countParameters("ResEncL", { inputChannels: 1, numClasses: 2 })).toBe(102_349_770);
   });
   it("counts the 6-stage ResidualEncoderUNet with 3 classes as 102,350,575 unique numbers in 264 parameters", () => {

@@ -48,7 +48,7 @@ async function expectFixtureOutputs(name: string): Promise<void> {
     const { cfg, net } = await fixtureNetwork(name);
     await net.loadStateDict(join(FIXTURES, name, "state_dict.pth"));
     const input = await readNpyFile(join(FIXTURES, name, "input.npy"));
-    const x = tf.tensor(input.data as Float32Array, input.shape) as tf.Tensor5D;
+    const x = tf.tensor<tf.Rank>(input.data as Float32Array, input.shape) as tf.Tensor5D;
     const out = net.forward(x);
     const outs = Array.isArray(out) ? out : [out];
     expect(outs.length).toBe(cfg.outputs.length);

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { initBackend, tf } from "../../sdk/backend/index.js";
+import { initBackend } from "../../sdk/backend/index.js";
 import { buildNetwork, type ArchitectureBlock } from "../../sdk/networks/index.js";
 
 const RESENC: ArchitectureBlock = {

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { beforeAll, describe, expect, it } from "vitest";
-import { initBackend, tf } from "../../sdk/backend/index.js";
+import { initBackend } from "../../sdk/backend/index.js";
 import { Checkpoint } from "../../sdk/checkpoint/checkpoint.js";
 import { CheckpointError } from "../../sdk/errors.js";
 import { loadTorchFile } from "../../sdk/io/torch/index.js";

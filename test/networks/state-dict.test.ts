@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { initBackend, tf } from "../../sdk/backend/index.js";
+import { initBackend } from "../../sdk/backend/index.js";
 import { CheckpointError } from "../../sdk/errors.js";
 import { TorchTensor } from "../../sdk/io/torch/tensor.js";
 import { buildNetwork } from "../../sdk/networks/index.js";

@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { skipUnlessCI } from "../helpers/ci.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const JUPYTER = "/usr/bin/jupyter";
@@ -104,7 +105,7 @@ export function notebookProblems(nb: { cells: Cell[] }, expected: Record<string,
   return problems;
 }
 
-const reason = skipReason();
+const reason = skipUnlessCI(skipReason());
 
 describe.skipIf(reason !== null)(`notebooks/ execute headless with the ${KERNEL} kernel${reason ? ` (skipped: ${reason})` : ""}`, () => {
   const out = mkdtempSync(path.join(tmpdir(), "nnssl-notebooks-"));
@@ -122,7 +123,7 @@ describe.skipIf(reason !== null)(`notebooks/ execute headless with the ${KERNEL}
           "--output-dir", out, path.join(ROOT, "notebooks", name),
         ], { env, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8", maxBuffer: 64 << 20 });
       } catch (err) {
-        throw new Error(`nbconvert failed for ${name}:\n${(err as { stderr?: string }).stderr?.slice(-4000) ?? err}`);
+        throw new Error(`nbconvert failed for ${name}:\n${(err as { stderr?: string }).stderr?.slice(-4000) ?? err}`, { cause: err });
       }
       timings.push(`${name} ${((Date.now() - t0) / 1000).toFixed(0)} s`);
       const nb = JSON.parse(readFileSync(path.join(out, name), "utf8")) as { cells: Cell[] };

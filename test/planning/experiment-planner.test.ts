@@ -20,7 +20,7 @@ function tinyInput(): PlannerInput {
 
 const intensity = { "0": { max: 1, mean: 0.5, median: 0.5, min: 0, percentile_00_5: 0, percentile_99_5: 1, std: 0.1 } };
 
-/** A fingerprint written directly, as in spec §10.2. */
+/** A fingerprint written directly (intensity properties do not matter to planning). */
 function synthetic(spacings: number[][], shapes: number[][], channels: string[], labels: string[], rel: number): PlannerInput {
   const fingerprint: FingerprintJson = {
     spacings, shapes_after_crop: shapes, foreground_intensity_properties_per_channel: intensity, median_relative_size_after_cropping: rel,
@@ -63,7 +63,7 @@ describe("planExperiment on Dataset900_Tiny", () => {
   });
 });
 
-describe("planExperiment (spec §10.2 vectors)", () => {
+describe("planExperiment (vectors from upstream's ExperimentPlanner)", () => {
   it.each([
     ["A ExperimentPlanner 3d_fullres", "ExperimentPlanner", caseA, "3d_fullres", {
       batch_size: 2, patch_size: [28, 256, 256], median_image_size_in_voxels: [27, 300, 300], spacing: [3, .7, .7],

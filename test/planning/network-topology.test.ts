@@ -15,7 +15,7 @@ function arch(plain: boolean, spacing: number[], patch: number[]): ArchKwargs {
   };
 }
 
-describe("computeConvFeatureMapSize (spec §10.3)", () => {
+describe("computeConvFeatureMapSize (values of dynamic-network-architectures' compute_conv_feature_map_size)", () => {
   it.each([
     ["PlainConvUNet", true, [3, .7, .7], [28, 256, 256], 539_478_016],
     ["PlainConvUNet", true, [.7, .7], [320, 320], 32_230_400],

@@ -11,7 +11,7 @@ export const TINY = fileURLToPath(new URL("../fixtures/datasets/Dataset900_Tiny/
 export const EXPECTED = TINY + "expected/";
 export const NNSSL_CKPT = fileURLToPath(new URL("../fixtures/nnssl/nnssl_ResEncMini.pth", import.meta.url));
 
-/** Tolerances of the fixtures README §7: float32 preprocessed data 1e-4 absolute, segmentations exact. */
+/** Tolerances of test/fixtures/README.md (section 7): float32 preprocessed data 1e-4 absolute, segmentations exact. */
 export const DATA_TOL = 1e-4;
 
 /**

@@ -47,13 +47,13 @@ describe("resampleDataOrSegToShape(data, shape, newShape, spacing, newSpacing, k
 });
 
 describe("computeNewShape(shape, spacing, target) rounds like Python", () => {
-  it.each(index.compute_new_shape.cases.map((c: any) => [`${c.old_shape} ${c.old_spacing} -> ${c.new_spacing}`, c]))("%s", (_n, c: any) => {
+  it.each<[string, any]>(index.compute_new_shape.cases.map((c: any) => [`${c.old_shape} ${c.old_spacing} -> ${c.new_spacing}`, c]))("%s", (_n, c: any) => {
     expect(computeNewShape(c.old_shape, c.old_spacing, c.new_spacing)).toEqual(c.new_shape);
   });
 });
 
 describe("determineDoSeparateZAndAxis(force, spacing, newSpacing) decides like upstream", () => {
-  it.each(index.separate_z_decisions.cases.map((c: any) => [`${c.force_separate_z} ${c.current_spacing} -> ${c.new_spacing}`, c]))("%s", (_n, c: any) => {
+  it.each<[string, any]>(index.separate_z_decisions.cases.map((c: any) => [`${c.force_separate_z} ${c.current_spacing} -> ${c.new_spacing}`, c]))("%s", (_n, c: any) => {
     expect(determineDoSeparateZAndAxis(c.force_separate_z, c.current_spacing, c.new_spacing)).toEqual({ doSeparateZ: c.do_separate_z, axis: c.axis });
   });
   it.each(Object.entries(index.cases as Record<string, Case>))("fixture case %s", (_n, c) => {

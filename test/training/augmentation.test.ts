@@ -23,7 +23,7 @@ const cfg3d = (patch: [number, number, number]): TransformConfig => {
   return { patchSize: patch, is2d: false, doDummy2d: a.doDummy2d, rotation: a.rotation, mirrorAxes: a.mirrorAxes, maskChannels: [], regions: null, dsScales: [[1, 1, 1], [0.5, 0.5, 0.5]] };
 };
 
-describe("configureAugmentation / getPatchSize (spec §10.4)", () => {
+describe("configureAugmentation / getPatchSize (values of upstream's get_patch_size)", () => {
   it.each([
     [[128, 128, 128], [205, 205, 205]], [[64, 192, 160], [178, 289, 200]], [[40, 56, 40], [73, 80, 64]],
     [[20, 320, 256], [20, 376, 376]], [[512, 512], [602, 602]], [[56, 40], [65, 65]], [[320, 128], [402, 150]],

@@ -6,6 +6,7 @@ import { pathToFileURL } from "node:url";
 import { BatchProducer, type BatchJob } from "../../sdk/training/batch-producer.js";
 import { configureAugmentation } from "../../sdk/training/augmentation/initial-patch-size.js";
 import { writeSyntheticDataset } from "./helpers/synthetic-dataset.js";
+import { skipUnlessCI } from "../helpers/ci.js";
 
 let job: BatchJob;
 beforeAll(async () => {
@@ -38,7 +39,7 @@ describe("BatchProducer", () => {
   });
 
   const dist = path.resolve("dist/sdk/training/batch-producer.js");
-  it.skipIf(!existsSync(dist))("worker threads (from dist/) produce exactly the in-thread batches, whatever the worker count", async () => {
+  it.skipIf(skipUnlessCI(existsSync(dist) ? null : "dist/ not built (npm run build)") !== null)("worker threads (from dist/) produce exactly the in-thread batches, whatever the worker count", async () => {
     const mod = (await import(pathToFileURL(dist).href)) as typeof import("../../sdk/training/batch-producer.js");
     const ref = await take(new BatchProducer(job, { numWorkers: 0 }), 4);
     for (const w of [1, 2]) {

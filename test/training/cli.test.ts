@@ -7,6 +7,7 @@ import { parseArgs, UsageError } from "../../sdk/cli/argparse.js";
 import { spec as pretrainedSpec, toTrainOptions } from "../../sdk/cli/commands/train-pretrained.js";
 import { spec as trainSpec } from "../../sdk/cli/commands/train.js";
 import { writeSyntheticDataset, type SyntheticDataset } from "./helpers/synthetic-dataset.js";
+import { skipUnlessCI } from "../helpers/ci.js";
 
 const parse = (spec: typeof trainSpec, argv: string[]) => toTrainOptions(spec.prog, parseArgs(spec, argv));
 
@@ -34,7 +35,7 @@ describe("nnUNetv2_train_pretrained flags -> TrainOptions", () => {
 });
 
 const dist = path.resolve("dist/sdk/cli/commands/train.js");
-describe.skipIf(!existsSync(dist))("nnUNetv2_train from dist/ (worker threads)", () => {
+describe.skipIf(skipUnlessCI(existsSync(dist) ? null : "dist/ not built (npm run build)") !== null)("nnUNetv2_train from dist/ (worker threads)", () => {
   let ds: SyntheticDataset;
   beforeAll(async () => {
     ds = await writeSyntheticDataset(mkdtempSync(path.join(tmpdir(), "nnssl-cli-")), { id: 992 });

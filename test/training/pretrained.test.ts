@@ -4,14 +4,15 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { trainPretrained } from "../../sdk/training/run-training.js";
 import { loadCheckpoint } from "../../sdk/training/checkpoint-io.js";
+import { skipUnlessCI } from "../helpers/ci.js";
 
 // The fixture's like_pretrained ptPlans + preprocessed Dataset900_Tiny and the nnssl ResEncMini checkpoint.
-const FX = "/work/shared/fixtures";
+const FX = path.resolve(import.meta.dirname, "../fixtures");
 const LIKE = path.join(FX, "datasets/Dataset900_Tiny/expected/nnssl/like_pretrained");
 const PLANS = "ptPlans__ResEncMini_public____Spacing__1.00_1.00_1.00___Norm__Z";
 const CKPT = path.join(FX, "nnssl/nnssl_ResEncMini.pth");
 
-describe.skipIf(!existsSync(CKPT))("trainPretrained() with the nnssl ResEncMini fixture", () => {
+describe.skipIf(skipUnlessCI(existsSync(CKPT) ? null : `${CKPT} missing`) !== null)("trainPretrained() with the nnssl ResEncMini fixture", () => {
   let paths: { nnUNet_preprocessed: string; nnUNet_results: string; nnUNet_raw: string };
   beforeAll(() => {
     const root = mkdtempSync(path.join(tmpdir(), "nnssl-pt-"));

@@ -6,7 +6,7 @@ const noNumpy = pythonSkipReason(["numpy"]);
 
 const numpy = (code: string): unknown => runPythonJson(`import numpy as np, json\n${code}`);
 
-describe("RandomState (spec §10.1 vectors)", () => {
+describe("RandomState (vectors from numpy's RandomState)", () => {
   it.each([
     ["nextUint32 seed 5489", () => { const r = new RandomState(5489); return [r.nextUint32(), r.nextUint32()]; }, [3499211612, 581869302]],
     ["randomSample seed 5489", () => new RandomState(5489).randomSample(), 0.8147236863931789],

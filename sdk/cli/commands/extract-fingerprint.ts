@@ -4,8 +4,10 @@ import type { ParserSpec } from "../argparse.js";
 import { openRawDataset } from "../../dataset/raw.js";
 import { extractFingerprint } from "../../fingerprint/extract-fingerprint.js";
 import { terminalProgress } from "../progress.js";
+import { defaultNumProcesses } from "../../config/switches.js";
 
-export const DEFAULT_NUM_PROCESSES = Number(process.env.nnUNet_def_n_proc ?? 8);
+/** -np default: nnUNet_def_n_proc, else 8. */
+export const DEFAULT_NUM_PROCESSES = defaultNumProcesses();
 
 export const spec: ParserSpec = {
   prog: "nnUNetv2_extract_fingerprint",

@@ -3,7 +3,7 @@
 import * as path from "node:path";
 import type { ArgSpec, ParserSpec } from "../argparse.js";
 import { openRawDataset } from "../../dataset/raw.js";
-import { preprocessedFolder } from "../../fingerprint/extract-fingerprint.js";
+import { preprocessedDatasetFolder } from "../../config/folders.js";
 import { planExperiment } from "../../planning/plan-experiment.js";
 import { getPlanner } from "../../planning/planners.js";
 import { ConfigError } from "../../errors.js";
@@ -44,7 +44,7 @@ export async function planExperiments(ids: number[], args: Record<string, any>):
       if (c.inherits_from) continue;
       process.stdout.write(`${name}: patch_size [${c.patch_size}] batch_size ${c.batch_size} spacing [${c.spacing}]\n`);
     }
-    process.stdout.write(`Plans were saved to ${path.join(preprocessedFolder(ds), `${plans.plans_name}.json`)}\n`);
+    process.stdout.write(`Plans were saved to ${path.join(preprocessedDatasetFolder(ds), `${plans.plans_name}.json`)}\n`);
     plansName = plans.plans_name;
   }
   return plansName;

@@ -5,6 +5,7 @@ import type { ArgSpec, ParserSpec } from "../argparse.js";
 import { ConfigError } from "../../errors.js";
 import { parseFolds, runPrediction } from "../../inference/run-prediction.js";
 import { terminalProgress } from "../progress.js";
+import { predictionWorkers } from "../../config/switches.js";
 
 /** Flags shared with nnUNetv2_predict (same names, defaults and help as upstream). */
 export const COMMON_PREDICT_ARGS: ArgSpec[] = [
@@ -17,8 +18,8 @@ export const COMMON_PREDICT_ARGS: ArgSpec[] = [
   { flags: ["--save_probabilities"], action: "store_true", help: "Export predicted class probabilities (<case>.npz) and properties (<case>.json)." },
   { flags: ["--continue_prediction", "--c"], dest: "continue_prediction", action: "store_true", help: "Continue an aborted previous prediction (will not overwrite existing files)" },
   { flags: ["-chk"], default: "checkpoint_final.pth", help: "Name of the checkpoint you want to use." },
-  { flags: ["-npp"], type: "int", default: Number(process.env.nnUNet_npp) || 3, help: "Number of worker threads used for preprocessing." },
-  { flags: ["-nps"], type: "int", default: Number(process.env.nnUNet_nps) || 3, help: "Number of worker threads used for segmentation export." },
+  { flags: ["-npp"], type: "int", default: predictionWorkers().npp, help: "Number of worker threads used for preprocessing." },
+  { flags: ["-nps"], type: "int", default: predictionWorkers().nps, help: "Number of worker threads used for segmentation export." },
   { flags: ["-prev_stage_predictions"], default: null, help: "Folder containing the predictions of the previous stage (cascade; not supported)." },
   { flags: ["-device"], default: null, choices: ["cpu", "gpu", "cuda", "mps"], help: "cpu or gpu: gpu (or cuda) needs a GPU backend (webgpu on a GPU, or @tensorflow/tfjs-node-gpu). Default: the fastest backend present." },
   { flags: ["--disable_progress_bar"], action: "store_true", help: "Disable the progress bar." },

@@ -77,7 +77,7 @@ export function floatToHalf(x: number): number {
     if (rem > half || (rem === half && hm & 1)) hm++;
     return sign | hm;
   }
-  let hm = m >>> 13;
+  const hm = m >>> 13;
   const rem = m & 0x1fff;
   let out = sign | (he << 10) | hm;
   if (rem > 0x1000 || (rem === 0x1000 && hm & 1)) out++;

@@ -45,40 +45,60 @@ export interface PickledCheckpoint {
   storages: TorchStorage[];
 }
 
-/** Pickles `value` for torch.save's zip layout. */
-export function pickleForTorch(value: unknown): PickledCheckpoint {
-  const s = new ByteSink();
-  const memo = new Map<unknown, number>();
-  const storageKeys = new Map<TorchStorage, string>();
-  const storages: TorchStorage[] = [];
+/**
+ * Pickles one value for torch.save's zip layout; the writing counterpart of Unpickler (unpickle.ts). The memo and the
+ * storage table live for one dump, so a Pickler is used once.
+ * @example const { pickle, storages } = new Pickler().dump({ state_dict })
+ */
+export class Pickler {
+  private readonly s = new ByteSink();
+  private readonly memo = new Map<unknown, number>();
+  private readonly storageKeys = new Map<TorchStorage, string>();
+  private readonly storages: TorchStorage[] = [];
+  private used = false;
 
-  const put = (obj: unknown): void => {
-    const i = memo.size;
-    memo.set(obj, i);
-    if (i < 256) s.op(BINPUT, i);
-    else { s.op(LONG_BINPUT); s.u32(i); }
-  };
-  const get = (obj: unknown): boolean => {
-    const i = memo.get(obj);
+  /** The pickle program (protocol 2, ending in STOP) and the storages it references by key. */
+  dump(value: unknown): PickledCheckpoint {
+    if (this.used) throw new Error("Pickler.dump: a Pickler writes one value; create a new one");
+    this.used = true;
+    this.s.op(0x80, 2);
+    this.save(value);
+    this.s.op(STOP);
+    return { pickle: this.s.buf.slice(0, this.s.n), storages: this.storages };
+  }
+
+  private put(obj: unknown): void {
+    const i = this.memo.size;
+    this.memo.set(obj, i);
+    if (i < 256) this.s.op(BINPUT, i);
+    else { this.s.op(LONG_BINPUT); this.s.u32(i); }
+  }
+
+  private get(obj: unknown): boolean {
+    const i = this.memo.get(obj);
     if (i === undefined) return false;
-    if (i < 256) s.op(BINGET, i);
-    else { s.op(LONG_BINGET); s.u32(i); }
+    if (i < 256) this.s.op(BINGET, i);
+    else { this.s.op(LONG_BINGET); this.s.u32(i); }
     return true;
-  };
-  const str = (v: string): void => {
+  }
+
+  private str(v: string): void {
     const b = enc.encode(v);
-    s.op(BINUNICODE);
-    s.u32(b.length);
-    s.bytes(b);
-  };
-  const global = (module: string, name: string): void => {
+    this.s.op(BINUNICODE);
+    this.s.u32(b.length);
+    this.s.bytes(b);
+  }
+
+  private global(module: string, name: string): void {
     const key = `global:${module}.${name}`;
-    if (get(key)) return;
-    s.op(GLOBAL);
-    s.bytes(enc.encode(`${module}\n${name}\n`));
-    put(key);
-  };
-  const int = (v: number | bigint): void => {
+    if (this.get(key)) return;
+    this.s.op(GLOBAL);
+    this.s.bytes(enc.encode(`${module}\n${name}\n`));
+    this.put(key);
+  }
+
+  private int(v: number | bigint): void {
+    const s = this.s;
     if (typeof v === "number" && v >= 0 && v < 256) s.op(BININT1, v);
     else if (typeof v === "number" && v >= 0 && v < 65536) { s.op(BININT2); s.u16(v); }
     else if (v >= -(2 ** 31) && v < 2 ** 31) { s.op(BININT); s.i32(Number(v)); }
@@ -96,20 +116,22 @@ export function pickleForTorch(value: unknown): PickledCheckpoint {
       else { s.op(LONG4); s.u32(out.length); }
       s.op(...out);
     }
-  };
-  const tuple = (items: readonly unknown[]): void => {
-    if (items.length === 0) return s.op(EMPTY_TUPLE);
-    if (items.length > 3) s.op(MARK);
-    for (const x of items) save(x);
-    s.op(items.length === 1 ? TUPLE1 : items.length === 2 ? TUPLE2 : items.length === 3 ? TUPLE3 : TUPLE);
-  };
-  const setItems = (entries: Iterable<[unknown, unknown]>): void => {
+  }
+
+  private tuple(items: readonly unknown[]): void {
+    if (items.length === 0) return this.s.op(EMPTY_TUPLE);
+    if (items.length > 3) this.s.op(MARK);
+    for (const x of items) this.save(x);
+    this.s.op(items.length === 1 ? TUPLE1 : items.length === 2 ? TUPLE2 : items.length === 3 ? TUPLE3 : TUPLE);
+  }
+
+  private setItems(entries: Iterable<[unknown, unknown]>): void {
     let batch: [unknown, unknown][] = [];
-    const flush = () => {
+    const flush = (): void => {
       if (!batch.length) return;
-      s.op(MARK);
-      for (const [k, v] of batch) { save(k); save(v); }
-      s.op(SETITEMS);
+      this.s.op(MARK);
+      for (const [k, v] of batch) { this.save(k); this.save(v); }
+      this.s.op(SETITEMS);
       batch = [];
     };
     for (const e of entries) {
@@ -117,147 +139,154 @@ export function pickleForTorch(value: unknown): PickledCheckpoint {
       if (batch.length === BATCH) flush();
     }
     flush();
-  };
-  const storageKey = (st: TorchStorage): string => {
-    let k = storageKeys.get(st);
+  }
+
+  /** The persistent id of a storage: registered once, however many tensors view it. */
+  private storageKey(st: TorchStorage): string {
+    let k = this.storageKeys.get(st);
     if (k === undefined) {
-      k = String(storages.length);
-      storageKeys.set(st, k);
-      storages.push(st);
+      k = String(this.storages.length);
+      this.storageKeys.set(st, k);
+      this.storages.push(st);
     }
     return k;
-  };
-  const tensor = (t: TorchTensor): void => {
-    if (t.isParameter) global("torch._utils", "_rebuild_parameter");
-    global("torch._utils", "_rebuild_tensor_v2");
+  }
+
+  private tensor(t: TorchTensor): void {
+    const s = this.s;
+    if (t.isParameter) this.global("torch._utils", "_rebuild_parameter");
+    this.global("torch._utils", "_rebuild_tensor_v2");
     s.op(MARK);
     s.op(MARK);
-    str("storage");
-    global("torch", DTYPES[t.dtype].storage);
-    str(storageKey(t.storage));
-    str("cpu");
-    int(t.storage.data.length);
+    this.str("storage");
+    this.global("torch", DTYPES[t.dtype].storage);
+    this.str(this.storageKey(t.storage));
+    this.str("cpu");
+    this.int(t.storage.data.length);
     s.op(TUPLE, BINPERSID);
-    int(t.storageOffset);
-    tuple(t.shape);
-    tuple(t.stride);
+    this.int(t.storageOffset);
+    this.tuple(t.shape);
+    this.tuple(t.stride);
     s.op(t.requiresGrad && !t.isParameter ? NEWTRUE : NEWFALSE);
-    global("collections", "OrderedDict");
+    this.global("collections", "OrderedDict");
     s.op(EMPTY_TUPLE, REDUCE);
     s.op(TUPLE, REDUCE);
     if (t.isParameter) {
       s.op(t.requiresGrad ? NEWTRUE : NEWFALSE);
-      global("collections", "OrderedDict");
+      this.global("collections", "OrderedDict");
       s.op(EMPTY_TUPLE, REDUCE, TUPLE3, REDUCE);
     }
-    put(t);
-  };
+    this.put(t);
+  }
 
-  const bytesObj = (b: Uint8Array): void => {
+  private bytesObj(b: Uint8Array): void {
     // Protocol 2 has no bytes opcode; Python 3 writes _codecs.encode(<latin-1 str>, "latin1").
-    global("_codecs", "encode");
+    this.global("_codecs", "encode");
     let latin = "";
     for (let i = 0; i < b.length; i += 8192) latin += String.fromCharCode(...b.subarray(i, i + 8192));
-    str(latin);
-    str("latin1");
-    s.op(TUPLE2, REDUCE);
-  };
-  const numpyArray = (a: NumpyArray): void => {
+    this.str(latin);
+    this.str("latin1");
+    this.s.op(TUPLE2, REDUCE);
+  }
+
+  private numpyArray(a: NumpyArray): void {
     // What numpy's ndarray.__reduce__ produces: _reconstruct(ndarray, (0,), b"b") then BUILD with the array state.
+    const s = this.s;
     const code = NP_CODES[a.dtype];
     if (!code) throw new TypeError(`formatTorch: numpy dtype ${a.dtype} cannot be written`);
-    global("numpy.core.multiarray", "_reconstruct");
-    global("numpy", "ndarray");
-    tuple([0]);
-    bytesObj(new Uint8Array([0x62]));
+    this.global("numpy.core.multiarray", "_reconstruct");
+    this.global("numpy", "ndarray");
+    this.tuple([0]);
+    this.bytesObj(new Uint8Array([0x62]));
     s.op(TUPLE3, REDUCE);
-    put(a);
+    this.put(a);
     s.op(MARK);
-    int(1);
-    tuple(a.shape);
-    global("numpy", "dtype");
-    str(code);
+    this.int(1);
+    this.tuple(a.shape);
+    this.global("numpy", "dtype");
+    this.str(code);
     s.op(NEWFALSE, NEWTRUE, TUPLE3, REDUCE);
     s.op(MARK);
-    int(3);
-    str(a.data.BYTES_PER_ELEMENT > 1 ? "<" : "|");
+    this.int(3);
+    this.str(a.data.BYTES_PER_ELEMENT > 1 ? "<" : "|");
     s.op(NONE, NONE, NONE);
-    int(-1);
-    int(-1);
-    int(0);
+    this.int(-1);
+    this.int(-1);
+    this.int(0);
     s.op(TUPLE, BUILD);
     s.op(NEWFALSE);
-    bytesObj(new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength));
+    this.bytesObj(new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength));
     s.op(TUPLE, BUILD);
-  };
+  }
 
-  const save = (v: unknown): void => {
+  private save(v: unknown): void {
+    const s = this.s;
     if (v === null || v === undefined) return s.op(NONE);
     if (v === true) return s.op(NEWTRUE);
     if (v === false) return s.op(NEWFALSE);
     if (typeof v === "number") {
-      if (Number.isSafeInteger(v) && !Object.is(v, -0)) return int(v);
+      if (Number.isSafeInteger(v) && !Object.is(v, -0)) return this.int(v);
       s.op(BINFLOAT);
       return s.f64be(v);
     }
-    if (typeof v === "bigint") return int(v);
-    if (typeof v === "string") return str(v);
+    if (typeof v === "bigint") return this.int(v);
+    if (typeof v === "string") return this.str(v);
     if (v instanceof PyFloat) { s.op(BINFLOAT); return s.f64be(v.value); }
     if (typeof v !== "object") throw new TypeError(`formatTorch: cannot write a ${typeof v}`);
-    if (get(v)) return;
-    if (v instanceof TorchTensor) return tensor(v);
-    if (v instanceof PyTuple) { tuple(v); return put(v); }
+    if (this.get(v)) return;
+    if (v instanceof TorchTensor) return this.tensor(v);
+    if (v instanceof PyTuple) { this.tuple(v); return this.put(v); }
     if (Array.isArray(v)) {
       s.op(EMPTY_LIST);
-      put(v);
+      this.put(v);
       for (let i = 0; i < v.length; i += BATCH) {
         s.op(MARK);
-        for (const x of v.slice(i, i + BATCH)) save(x);
+        for (const x of v.slice(i, i + BATCH)) this.save(x);
         s.op(APPENDS);
       }
       return;
     }
     if (v instanceof TorchDevice) {
-      global("torch", "device");
-      tuple(v.index === null ? [v.type] : [v.type, v.index]);
+      this.global("torch", "device");
+      this.tuple(v.index === null ? [v.type] : [v.type, v.index]);
       s.op(REDUCE);
-      return put(v);
+      return this.put(v);
     }
-    if (v instanceof TorchDtype) return global("torch", v.name);
+    if (v instanceof TorchDtype) return this.global("torch", v.name);
     if (v instanceof Uint8Array) {
-      bytesObj(v);
-      return put(v);
+      this.bytesObj(v);
+      return this.put(v);
     }
     if (v instanceof Set) {
-      global("__builtin__", "set");
+      this.global("__builtin__", "set");
       s.op(EMPTY_LIST);
-      if (v.size) { s.op(MARK); for (const x of v) save(x); s.op(APPENDS); }
+      if (v.size) { s.op(MARK); for (const x of v) this.save(x); s.op(APPENDS); }
       s.op(TUPLE1, REDUCE);
-      return put(v);
+      return this.put(v);
     }
-    if (v instanceof NumpyArray) return numpyArray(v);
+    if (v instanceof NumpyArray) return this.numpyArray(v);
     const isMap = v instanceof Map;
     if (!isMap && Object.getPrototypeOf(v) !== Object.prototype && Object.getPrototypeOf(v) !== null) {
       throw new TypeError(`formatTorch: cannot write a ${(v as object).constructor?.name ?? "object"}`);
     }
     const ordered = (v as { [ORDERED_DICT]?: boolean })[ORDERED_DICT] === true;
     if (ordered) {
-      global("collections", "OrderedDict");
+      this.global("collections", "OrderedDict");
       s.op(EMPTY_TUPLE, REDUCE);
     } else {
       s.op(EMPTY_DICT);
     }
-    put(v);
-    setItems(isMap ? (v as Map<unknown, unknown>).entries() : Object.entries(v));
+    this.put(v);
+    this.setItems(isMap ? (v as Map<unknown, unknown>).entries() : Object.entries(v));
     const state = (v as { [PY_STATE]?: unknown })[PY_STATE];
     if (state !== undefined) {
-      save(state);
+      this.save(state);
       s.op(BUILD);
     }
-  };
+  }
+}
 
-  s.op(0x80, 2);
-  save(value);
-  s.op(STOP);
-  return { pickle: s.buf.slice(0, s.n), storages };
+/** Pickles `value` for torch.save's zip layout (a fresh Pickler per call). */
+export function pickleForTorch(value: unknown): PickledCheckpoint {
+  return new Pickler().dump(value);
 }

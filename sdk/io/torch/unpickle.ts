@@ -284,11 +284,11 @@ export class Unpickler {
         case 0x51: st().push(this.hooks.persistentLoad(this.pop())); break; // BINPERSID
         case 0x50: st().push(this.hooks.persistentLoad(this.line())); break; // PERSID
         case 0x82: case 0x83: case 0x84:
-          this.fail("the pickle uses the copyreg extension registry (EXT opcodes), which is not supported");
+          return this.fail("the pickle uses the copyreg extension registry (EXT opcodes), which is not supported");
         case 0x97: case 0x98:
-          this.fail("the pickle uses out-of-band buffers (protocol 5), which torch.save never writes");
+          return this.fail("the pickle uses out-of-band buffers (protocol 5), which torch.save never writes");
         case 0x53: case 0x56: case 0x69: case 0x6f:
-          this.fail(`protocol-0 opcode ${JSON.stringify(String.fromCharCode(op))} at byte ${this.pos - 1} is not supported`);
+          return this.fail(`protocol-0 opcode ${JSON.stringify(String.fromCharCode(op))} at byte ${this.pos - 1} is not supported`);
         default:
           this.fail(`unknown opcode 0x${op.toString(16).padStart(2, "0")} at byte ${this.pos - 1}`);
       }

@@ -5,7 +5,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { readImages, type ReaderWriterName } from "../../../sdk/io/image-io.js";
+import { readImages } from "../../../sdk/io/image-io.js";
 import { readNifti, scaledFloat32 } from "../../../sdk/io/nifti/read.js";
 import { writeNifti } from "../../../sdk/io/nifti/write.js";
 import { allocTyped, type NiftiDtype } from "../../../sdk/io/nifti/datatypes.js";

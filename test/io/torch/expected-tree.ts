@@ -1,5 +1,5 @@
 // Compares what parseTorch returns with a fixture's `<name>.expected.json` tree (written by real torch.load; schema in
-// fixtures README §2). Returns a list of differences, each naming the path, so a failing test says exactly where.
+// test/fixtures/README.md, section 2). Returns a list of differences, each naming the path, so a failing test says exactly where.
 
 import { PyTuple, TorchTensor, TorchDevice, TorchDtype, NumpyArray, isOrderedDict } from "../../../sdk/io/torch/index.js";
 

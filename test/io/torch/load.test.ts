@@ -95,7 +95,7 @@ describe("parseTorch(damaged)", () => {
           unpickle(m, "f", hooks);
         } catch (err) {
           failures++;
-          if (!(err instanceof CheckpointError)) throw new Error(`byte ${i} -> ${v}: ${String(err)}`);
+          if (!(err instanceof CheckpointError)) throw new Error(`byte ${i} -> ${v}: ${String(err)}`, { cause: err });
         }
       }
     }

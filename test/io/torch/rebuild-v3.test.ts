@@ -9,7 +9,7 @@ import { zipChunks } from "../../../sdk/io/torch/zip-write.js";
 const enc = new TextEncoder();
 const str = (s: string) => { const b = enc.encode(s); return [0x58, ...new Uint8Array(new Uint32Array([b.length]).buffer), ...b]; };
 const glob = (m: string, n: string) => [0x63, ...enc.encode(`${m}\n${n}\n`)];
-const MARK = 0x28, TUPLE = 0x74, TUPLE1 = 0x85, REDUCE = 0x52, BINPERSID = 0x51, NEWFALSE = 0x89, EMPTY_TUPLE = 0x29, K = 0x4b;
+const MARK = 0x28, TUPLE = 0x74, REDUCE = 0x52, BINPERSID = 0x51, NEWFALSE = 0x89, EMPTY_TUPLE = 0x29, K = 0x4b;
 
 function v3Tensor(dtype: string, numelBytes: number, shape: number[], stride: number[]): number[] {
   return [

@@ -1,5 +1,5 @@
 // Real torch as the oracle for the writer: loads a file with /usr/bin/python3's torch and describes it in the
-// fixtures' expected.json tree schema (fixtures README §2), so compareTree can check what torch actually read.
+// fixtures' expected.json tree schema (test/fixtures/README.md, section 2), so compareTree can check what torch actually read.
 
 import { runPythonJson } from "../../helpers/python.js";
 

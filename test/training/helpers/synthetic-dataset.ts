@@ -8,7 +8,7 @@ import { formatNpy } from "../../../sdk/io/npy.js";
 import { writeSeg } from "../../../sdk/io/image-io.js";
 import { RandomState } from "../../../sdk/util/random-state.js";
 
-export const FORWARD_FIXTURE = "/work/shared/fixtures/forward/ResidualEncoderUNet_2ch";
+export const FORWARD_FIXTURE = path.resolve(import.meta.dirname, "../../fixtures/forward/ResidualEncoderUNet_2ch");
 
 export interface SyntheticDataset {
   root: string;
