@@ -9,7 +9,10 @@ import { backendInfo } from "../backend/index.js";
 import { requirePath, type Paths } from "../config/env.js";
 import { ConfigError, InputError } from "../errors.js";
 import { warn } from "../warnings.js";
-import { exists, writeJsonAtomic } from "../util/fs.js";
+import { exists, probeWritable, removeStaleTempFiles, writeJsonAtomic } from "../util/fs.js";
+import { lockFolder, type FolderLock } from "../util/lock.js";
+import { checkPreprocessedFolder } from "./preprocessed-check.js";
+import { checkTrainOptions } from "./check-train-options.js";
 import type { ProgressCallback } from "../util/progress.js";
 import { loadPlans, resolveConfiguration, type Plans } from "../planning/plans.js";
 import { loadDatasetJson, maybeConvertToDatasetName, channelNames } from "../dataset/raw.js";
@@ -107,15 +110,6 @@ export interface TrainingRun {
   backend: string;
 }
 
-/** Python-style list of *.npy case files (without _seg) in a preprocessed folder, sorted. */
-async function listCaseIds(folder: string): Promise<string[]> {
-  let names: string[];
-  try { names = await fsp.readdir(folder); } catch (err) {
-    throw new InputError("preprocessed data folder not found: run nnUNetv2_preprocess (or nnUNetv2_preprocess_like_nnssl) first", { file: folder, cause: err });
-  }
-  return names.filter((n) => n.endsWith(".npy") && !n.endsWith("_seg.npy")).map((n) => n.slice(0, -4)).sort();
-}
-
 /** Applies the CLI's length overrides to a trainer spec. */
 function withOverrides(spec: TrainerSpec, o: TrainOptions): TrainerSpec {
   const s = { ...spec };
@@ -151,6 +145,7 @@ export function train(opts: TrainOptions): Promise<TrainingRun> {
 }
 
 async function runTraining(o: TrainOptions): Promise<TrainingRun> {
+  checkTrainOptions(o);
   if (o.validationOnly && o.continueTraining) throw new ConfigError("--val and --c cannot be combined");
   if (o.validationWithBest && o.disableCheckpointing) throw new ConfigError("--val_best is not compatible with --disable_checkpointing");
   if (o.fold !== "all" && (!Number.isInteger(o.fold) || o.fold < 0)) throw new ConfigError(`invalid fold: ${o.fold} (expected 0, 1, ... or all)`);
@@ -184,10 +179,9 @@ async function runTraining(o: TrainOptions): Promise<TrainingRun> {
 
   const outputFolderBase = path.join(results, datasetName, `${spec.name}__${plans.plans_name}__${o.configuration}`);
   const outputFolder = path.join(outputFolderBase, `fold_${o.fold}`);
-  await fsp.mkdir(outputFolder, { recursive: true });
+  await probeWritable(outputFolder);
   const dataFolder = path.join(preBase, cfg.data_identifier);
-  const ids = await listCaseIds(dataFolder);
-  if (ids.length === 0) throw new InputError("no preprocessed cases (<case>.npy) found", { file: dataFolder });
+  const ids = await checkPreprocessedFolder({ dataFolder, preprocessedDatasetFolder: preBase, datasetName, datasetJson, plansIdentifier: o.plans!, configuration: o.configuration, paths: o.paths });
   const split = await doSplit(preBase, ids, o.fold);
 
   const patch = cfg.patch_size;
@@ -244,7 +238,10 @@ async function runTraining(o: TrainOptions): Promise<TrainingRun> {
     });
   };
 
+  let lock: FolderLock | null = null;
   try {
+    lock = await lockFolder(outputFolder);
+    for (const f of [outputFolderBase, outputFolder, path.join(outputFolder, "validation")]) await removeStaleTempFiles(f);
     if (o.validationOnly) {
       const file = path.join(outputFolder, o.validationWithBest ? "checkpoint_best.pth" : "checkpoint_final.pth");
       if (!(await exists(file))) throw new InputError("checkpoint not found: --val needs a finished training (or --val_best a checkpoint_best.pth)", { file });
@@ -307,5 +304,6 @@ async function runTraining(o: TrainOptions): Promise<TrainingRun> {
   } finally {
     optimizer.dispose();
     network.dispose();
+    await lock?.release();
   }
 }

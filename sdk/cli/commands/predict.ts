@@ -15,8 +15,8 @@ export const spec: ParserSpec = {
     { flags: ["-tr"], default: "nnUNetTrainer", help: "What nnU-Net trainer class was used for training?" },
     { flags: ["-c"], required: true, help: "nnU-Net configuration that should be used for prediction. Config must be located in the plans specified with -p" },
     ...COMMON_PREDICT_ARGS.slice(2),
-    { flags: ["-num_parts"], type: "int", default: 1, help: "Number of separate nnUNetv2_predict calls that you will be making." },
-    { flags: ["-part_id"], type: "int", default: 0, help: "If multiple nnUNetv2_predict exist, which one is this? IDs start with 0." },
+    { flags: ["-num_parts"], type: "int", min: 1, default: 1, help: "Number of separate nnUNetv2_predict calls that you will be making." },
+    { flags: ["-part_id"], type: "int", min: 0, default: 0, help: "If multiple nnUNetv2_predict exist, which one is this? IDs start with 0." },
   ],
 };
 

@@ -28,12 +28,12 @@ export function trainingArgs(defaults: { trainer: string; plans: string | null }
     { flags: ["--disable_checkpointing"], action: "store_true", help: "Write no checkpoints" },
     { flags: ["-device"], default: "cpu", choices: ["cpu", "gpu", "cuda", "mps"], help: "Device recorded in the checkpoint; the tfjs backend is picked automatically (see nnssl-adapt doctor)" },
     { flags: ["-overwrite_ckpt_path"], default: null, help: "Pretrained checkpoint to use instead of plans pretrain_info.checkpoint_path" },
-    { flags: ["--num_epochs"], type: "int", help: "Override the trainer's number of epochs" },
-    { flags: ["--num_iterations_per_epoch"], type: "int", help: "Override the training iterations per epoch (250)" },
-    { flags: ["--num_val_iterations_per_epoch"], type: "int", help: "Override the validation iterations per epoch (50)" },
-    { flags: ["--initial_lr"], type: "float", help: "Override the trainer's initial learning rate (used with and without pretrained weights)" },
-    { flags: ["--seed"], type: "int", help: "Seed for weights init, patch sampling and augmentation (random if omitted; logged)" },
-    { flags: ["--num_workers"], type: "int", help: "Augmentation worker threads (default: nnUNet_n_proc_DA, else cores - 1)" },
+    { flags: ["--num_epochs"], type: "int", min: 1, help: "Override the trainer's number of epochs" },
+    { flags: ["--num_iterations_per_epoch"], type: "int", min: 1, help: "Override the training iterations per epoch (250)" },
+    { flags: ["--num_val_iterations_per_epoch"], type: "int", min: 0, help: "Override the validation iterations per epoch (50)" },
+    { flags: ["--initial_lr"], type: "float", gt: 0, help: "Override the trainer's initial learning rate (used with and without pretrained weights)" },
+    { flags: ["--seed"], type: "int", min: 0, max: 4294967295, help: "Seed for weights init, patch sampling and augmentation (random if omitted; logged)" },
+    { flags: ["--num_workers"], type: "int", min: 0, help: "Augmentation worker threads (default: nnUNet_n_proc_DA, else cores - 1)" },
   ];
 }
 
