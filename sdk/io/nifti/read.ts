@@ -64,7 +64,7 @@ function checkDeclaredSize(h: NiftiHeader, storedBytes: number, gzip: boolean, f
 /** The header at the start of decompressed bytes, with a one-line error when they are not NIfTI. */
 function headerOf(bytes: Uint8Array, file: string): NiftiHeader {
   if (bytes.length >= 4 && !sniffNifti(bytes)) {
-    throw new InputError("not a NIfTI file: the data does not start with a NIfTI-1/-2 header (sizeof_hdr is neither 348 nor 540)", { file });
+    throw new InputError("not a NIfTI file (the data does not start with a NIfTI-1/-2 header: sizeof_hdr is neither 348 nor 540)", { file });
   }
   return parseNiftiHeader(bytes, file);
 }

@@ -38,7 +38,7 @@ describe("bounded decompression of .nii.gz", () => {
     writeFileSync(file, Buffer.concat([bomb.subarray(0, bomb.length - 8), Buffer.from("junk-junk-junk")]));
     const err = await readNifti(file).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InputError);
-    expect((err as Error).message).toBe(`${file}: not a NIfTI file: the data does not start with a NIfTI-1/-2 header (sizeof_hdr is neither 348 nor 540)`);
+    expect((err as Error).message).toBe(`${file}: not a NIfTI file (the data does not start with a NIfTI-1/-2 header: sizeof_hdr is neither 348 nor 540)`);
   });
 
   it("refuses data beyond what the header declares (plus slack), in readNifti and parseNifti", async () => {
