@@ -1,7 +1,7 @@
 // nnUNetv2_predict: upstream's predict_entry_point flags; the model folder is
 // $nnUNet_results/DatasetXXX_Name/<-tr>__<-p>__<-c>.
 
-import type { ParserSpec } from "../argparse.js";
+import { UsageError, type ParserSpec } from "../argparse.js";
 import { getOutputFolder } from "../../inference/model-folder.js";
 import { COMMON_PREDICT_ARGS, runWithModelFolder } from "./predict-from-modelfolder.js";
 
@@ -21,6 +21,9 @@ export const spec: ParserSpec = {
 };
 
 export async function run(args: Record<string, any>): Promise<void> {
+  if (args.part_id >= args.num_parts) {
+    throw new UsageError(spec.prog, `argument -part_id: invalid value: '${args.part_id}' (expected an integer between 0 and ${args.num_parts - 1} for -num_parts ${args.num_parts})`);
+  }
   const folder = await getOutputFolder({ dataset: args.d, trainer: args.tr, plans: args.p, configuration: args.c });
   await runWithModelFolder(folder, args, { numParts: args.num_parts, partId: args.part_id });
 }
