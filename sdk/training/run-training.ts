@@ -241,7 +241,7 @@ async function runTraining(o: TrainOptions): Promise<TrainingRun> {
   let lock: FolderLock | null = null;
   try {
     lock = await lockFolder(outputFolder);
-    for (const f of [outputFolderBase, outputFolder, path.join(outputFolder, "validation")]) await removeStaleTempFiles(f);
+    for (const f of [preBase, outputFolderBase, outputFolder, path.join(outputFolder, "validation")]) await removeStaleTempFiles(f);
     if (o.validationOnly) {
       const file = path.join(outputFolder, o.validationWithBest ? "checkpoint_best.pth" : "checkpoint_final.pth");
       if (!(await exists(file))) throw new InputError("checkpoint not found: --val needs a finished training (or --val_best a checkpoint_best.pth)", { file });
