@@ -4,9 +4,13 @@
 
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PREPROCESS_ARGS, countRenames, faultSuiteRuns, leftovers, runBin, snapshot, tinyRoots } from "./helpers.js";
+import { IN_CI, PREPROCESS_ARGS, countRenames, faultSuiteRuns, faultToolsMissing, leftovers, runBin, snapshot, tinyRoots } from "./helpers.js";
 
 const RUNS = faultSuiteRuns(import.meta.url);
+
+describe.runIf(IN_CI)("the fault-injection suite under CI", () => {
+  it("has strace and tmpfs mounts (it must not skip there)", () => expect(faultToolsMissing()).toBeNull());
+});
 
 describe.skipIf(!RUNS)("nnUNetv2_preprocess killed at each rename", () => {
   let t: ReturnType<typeof tinyRoots>;
