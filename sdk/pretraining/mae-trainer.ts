@@ -18,6 +18,7 @@ import { exists, writeJsonAtomic } from "../util/fs.js";
 import type { ProgressCallback } from "../util/progress.js";
 import { createBlockyMask } from "./mae-mask.js";
 import { discoverPretrainCases, loadPretrainVolumes, pretrainFolders, type PretrainVolume } from "./pretrain-data.js";
+import { checkInt, checkNumber, checkSpacing } from "../util/check-options.js";
 
 export interface PretrainOptions {
   /** A folder of NIfTI images, or a raw nnU-Net dataset folder (imagesTr, imagesTs, imagesUnlabelled are used). */
@@ -177,6 +178,14 @@ export async function pretrainMae(opts: PretrainOptions): Promise<PretrainResult
     epochs = 100, iterationsPerEpoch = 25, batchSize = 2, maskRatio = 0.75, block = 8, initialLr = 1e-2, seed = 12345,
     onProgress, onEpochEnd,
   } = opts;
+  for (const [v, name] of [[epochs, "epochs"], [iterationsPerEpoch, "iterationsPerEpoch"], [batchSize, "batchSize"], [block, "block"]] as const) checkInt(v, name, { min: 1 });
+  checkNumber(maskRatio, "maskRatio", { min: 0, max: 0.999999 });
+  checkNumber(initialLr, "initialLr", { gt: 0 });
+  checkInt(seed, "seed", { min: 0, max: 2 ** 32 - 1 });
+  features.forEach((f, i) => checkInt(f, `features[${i}]`, { min: 1 }));
+  opts.blocks?.forEach((b, i) => checkInt(b, `blocks[${i}]`, { min: 1 }));
+  checkSpacing(spacing, "spacing");
+  patch.forEach((p, i) => checkInt(p, `patch[${i}]`, { min: 1 }));
   const blocks = opts.blocks ?? features.map((_, i) => (i < 2 ? 1 : 2));
   if (patch.length !== 3 || spacing.length !== 3) throw new ConfigError(`invalid --patch/--spacing: 3 numbers each expected, got [${patch}] and [${spacing}]`);
   await initBackend();
