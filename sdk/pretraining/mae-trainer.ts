@@ -19,6 +19,7 @@ import type { ProgressCallback } from "../util/progress.js";
 import { createBlockyMask } from "./mae-mask.js";
 import { discoverPretrainCases, loadPretrainVolumes, pretrainFolders, type PretrainVolume } from "./pretrain-data.js";
 import { checkInt, checkNumber, checkSpacing } from "../util/check-options.js";
+import { probeWritable } from "../util/fs.js";
 
 export interface PretrainOptions {
   /** A folder of NIfTI images, or a raw nnU-Net dataset folder (imagesTr, imagesTs, imagesUnlabelled are used). */
@@ -189,7 +190,7 @@ export async function pretrainMae(opts: PretrainOptions): Promise<PretrainResult
   const blocks = opts.blocks ?? features.map((_, i) => (i < 2 ? 1 : 2));
   if (patch.length !== 3 || spacing.length !== 3) throw new ConfigError(`invalid --patch/--spacing: 3 numbers each expected, got [${patch}] and [${spacing}]`);
   await initBackend();
-  await fsp.mkdir(output, { recursive: true });
+  await probeWritable(output);
   const cases = await discoverPretrainCases(await pretrainFolders(input));
   if (!cases.length) throw new ConfigError(`no NIfTI images found to pretrain on`, { file: input });
   const volumes = await loadPretrainVolumes(cases, path.join(output, "nnsslPlans_onemmiso"), spacing, { onProgress });

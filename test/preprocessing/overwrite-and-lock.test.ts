@@ -13,6 +13,7 @@ import { loadPlans, type Plans } from "../../sdk/planning/plans.js";
 import { runPreprocessing } from "../../sdk/preprocessing/run-preprocessing.js";
 import { preprocessLikeNnssl } from "../../sdk/preprocessing/like-nnssl.js";
 import { lockFileOf } from "../../sdk/util/lock.js";
+import { Dataset } from "../../sdk/facade.js";
 import { EXPECTED, NNSSL_CKPT, TINY } from "./helpers.js";
 
 let root: string;
@@ -51,6 +52,8 @@ describe("preprocessing a configuration folder under faults", () => {
     await expect(preprocessLikeNnssl(ds, NNSSL_CKPT, { name: "X", numWorkers: n as number, overwrite: true, paths })).rejects.toThrow(/^invalid numWorkers: /);
     await expect(preprocessLikeNnssl(ds, NNSSL_CKPT, { name: "X", mode: "fixed", overrideSpacing: [0, -1, 1], paths }))
       .rejects.toThrow("invalid overrideSpacing: entry 0 is 0, entry 1 is -1 (expected 3 numbers > 0, one per axis)");
+    // the call through the fluent SDK: it used to settle never, exit 0 and leave the folder empty
+    await expect(Dataset.load(900, { paths }).plan().preprocessLike(NNSSL_CKPT, { numWorkers: n as number, overwrite: true })).rejects.toBeInstanceOf(ConfigError);
     expect(snapshot(folder)).toEqual(before);
   });
 
