@@ -14,12 +14,11 @@ import { buildNetwork, type ArchitectureBlock } from "../networks/index.js";
 import type { Network } from "../networks/network.js";
 import { SGD, clipGradNorm } from "../training/optimizers.js";
 import { RandomState } from "../util/random-state.js";
-import { exists, writeJsonAtomic } from "../util/fs.js";
+import { exists, probeWritable, writeJsonAtomic } from "../util/fs.js";
 import type { ProgressCallback } from "../util/progress.js";
 import { createBlockyMask } from "./mae-mask.js";
 import { discoverPretrainCases, loadPretrainVolumes, pretrainFolders, type PretrainVolume } from "./pretrain-data.js";
 import { checkInt, checkNumber, checkSpacing } from "../util/check-options.js";
-import { probeWritable } from "../util/fs.js";
 
 export interface PretrainOptions {
   /** A folder of NIfTI images, or a raw nnU-Net dataset folder (imagesTr, imagesTs, imagesUnlabelled are used). */
