@@ -4,7 +4,7 @@
 import { backendInfo, initBackend } from "../backend/index.js";
 import { ConfigError } from "../errors.js";
 import { checkOptionalInt, checkOptionalNumber } from "../util/check-options.js";
-import { probeWritable } from "../util/fs.js";
+import { probeWritable, removeStaleTempFiles } from "../util/fs.js";
 import type { ProgressCallback } from "../util/progress.js";
 import { predictFromFiles } from "./predict-from-files.js";
 import { NnUNetPredictor } from "./predictor.js";
@@ -56,6 +56,7 @@ export async function runPrediction(modelFolder: string, o: RunPredictionOptions
   await selectDevice(o.device);
   // the output folder must be writable before the model is loaded and the first case predicted
   await probeWritable(o.output);
+  await removeStaleTempFiles(o.output);
   const predictor = new NnUNetPredictor({
     useMirroring: o.tta ?? true,
     ...(o.stepSize !== undefined ? { tileStepSize: o.stepSize } : {}),
