@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, truncateSync, writeFileSync, mkdirSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import * as path from "node:path";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConfigError, InputError, LockError } from "../../sdk/errors.js";
 import { formatNpy } from "../../sdk/io/npy.js";
 import { train } from "../../sdk/training/run-training.js";
@@ -25,6 +25,7 @@ beforeEach(async () => {
   base = path.join(ds.paths.nnUNet_preprocessed, ds.datasetName);
   data = path.join(base, "nnUNetPlans_3d_fullres");
 });
+afterEach(() => rmSync(ds.root, { recursive: true, force: true }));
 
 describe("training checks the preprocessed folder first", () => {
   it("refuses a missing properties file (partial case) and writes no splits_final.json", async () => {

@@ -2,14 +2,15 @@
 // are removed by the next run. (Read-only and full file systems need a mount: see test/faults/.)
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { IOError } from "../../sdk/errors.js";
 import { copyFileAtomic, ensureDir, probeWritable, readJson, removeStaleTempFiles, replaceFolder, tempName, writeFileAtomic } from "../../sdk/util/fs.js";
 
 const root = mkdtempSync(path.join(tmpdir(), "fs-errors-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 /** The pid of a process that has exited (reuse within the test is practically impossible). */
 const deadPid = () => spawnSync(process.execPath, ["-e", ""]).pid!;
 

@@ -2,14 +2,15 @@
 // the lock of a dead process is taken over; racing takers get exactly one lock.
 
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import * as path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { LockError } from "../../sdk/errors.js";
 import { assertNotLocked, lockFileOf, lockFolder } from "../../sdk/util/lock.js";
 
 const root = mkdtempSync(path.join(tmpdir(), "lock-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 const owner = (pid: number, token = "t") => JSON.stringify({ pid, host: hostname(), command: "nnUNetv2_preprocess -d 1", started: "2026-01-01T00:00:00.000Z", token });
 
 describe("lockFolder(folder)", () => {

@@ -2,16 +2,17 @@
 // a header declaring more than the gzip data can hold fails before allocating, and inflating beyond the declared size
 // (plus a small slack) stops. These files are built here, as an attacker would (gzip of a header plus zeros).
 
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { createGzip, gzipSync } from "node:zlib";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { INFLATE_SLACK, parseNifti, readNifti } from "../../../sdk/io/nifti/read.js";
 import { formatNifti1 } from "../../../sdk/io/nifti/write.js";
 import { InputError } from "../../../sdk/errors.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "nifti-bomb-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const EYE = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]];
 
 /** gzip of `head` followed by `zeros` zero bytes, streamed (the zeros never exist in memory at once). */
