@@ -31,7 +31,9 @@ export interface PlanExperimentOptions extends PlannerOptions {
 export async function planExperiment(ds: RawDataset, opts: PlanExperimentOptions = {}): Promise<Plans> {
   const { planner = "ExperimentPlanner", paths = {}, ...plannerOpts } = opts;
   checkOptionalNumber(plannerOpts.gpuMemoryTargetInGb, "gpuMemoryTargetInGb", { gt: 0 });
-  if (plannerOpts.overwriteTargetSpacing !== undefined && plannerOpts.overwriteTargetSpacing !== null) checkSpacing(plannerOpts.overwriteTargetSpacing, "overwriteTargetSpacing");
+  if (plannerOpts.overwriteTargetSpacing !== undefined && plannerOpts.overwriteTargetSpacing !== null) {
+    checkSpacing(plannerOpts.overwriteTargetSpacing, "overwriteTargetSpacing");
+  }
   const cls = typeof planner === "string" ? getPlanner(planner) : planner;
   const folder = preprocessedFolder(ds, paths);
   const fingerprintFile = path.join(folder, "dataset_fingerprint.json");

@@ -90,7 +90,8 @@ async function checkCasesWritten(folder: string, identifiers: readonly string[],
   const missing: string[] = [];
   for (const id of identifiers) if (!(await preprocessedCaseExists(folder, id))) missing.push(id);
   if (missing.length) {
-    throw new IOError(`${missing.length} case(s) were not written (${missing.slice(0, 10).join(", ")}${missing.length > 10 ? ", ..." : ""}); run again`, { file: shownFolder });
+    const names = `${missing.slice(0, 10).join(", ")}${missing.length > 10 ? ", ..." : ""}`;
+    throw new IOError(`${missing.length} case(s) were not written (${names}); run again`, { file: shownFolder });
   }
 }
 

@@ -178,7 +178,8 @@ export async function pretrainMae(opts: PretrainOptions): Promise<PretrainResult
     epochs = 100, iterationsPerEpoch = 25, batchSize = 2, maskRatio = 0.75, block = 8, initialLr = 1e-2, seed = 12345,
     onProgress, onEpochEnd,
   } = opts;
-  for (const [v, name] of [[epochs, "epochs"], [iterationsPerEpoch, "iterationsPerEpoch"], [batchSize, "batchSize"], [block, "block"]] as const) checkInt(v, name, { min: 1 });
+  const counts = [[epochs, "epochs"], [iterationsPerEpoch, "iterationsPerEpoch"], [batchSize, "batchSize"], [block, "block"]] as const;
+  for (const [v, name] of counts) checkInt(v, name, { min: 1 });
   checkNumber(maskRatio, "maskRatio", { min: 0, max: 0.999999 });
   checkNumber(initialLr, "initialLr", { gt: 0 });
   checkInt(seed, "seed", { min: 0, max: 2 ** 32 - 1 });

@@ -94,7 +94,9 @@ const list = (xs: readonly string[], n = 10) => `${xs.slice(0, n).join(", ")}${x
  * strings). Throws one InputError naming the folder when it is being written by another run, when cases of the dataset
  * are missing or partial (listed, with the command that completes the folder), or when a case's arrays disagree with
  * each other or with dataset.json.
- * @example const ids = await checkPreprocessedFolder({ dataFolder, preprocessedDatasetFolder, datasetName, datasetJson, plansIdentifier: "nnUNetPlans", configuration: "3d_fullres" })
+ * @example
+ * const ids = await checkPreprocessedFolder({ dataFolder, preprocessedDatasetFolder, datasetName, datasetJson,
+ *   plansIdentifier: "nnUNetPlans", configuration: "3d_fullres" })
  */
 export async function checkPreprocessedFolder(i: PreprocessedCheckInput): Promise<string[]> {
   const folder = i.dataFolder;
@@ -129,14 +131,16 @@ export async function checkPreprocessedFolder(i: PreprocessedCheckInput): Promis
   }
   if (problems.length) {
     throw new InputError(
-      `preprocessed data incomplete: ${problems.length} of ${want.length} case(s)${expected ? ` of ${expected.source}` : ""} missing or partial: ${list(problems)}; ` +
+      `preprocessed data incomplete: ${problems.length} of ${want.length} case(s)${expected ? ` of ${expected.source}` : ""} ` +
+        `missing or partial: ${list(problems)}; ` +
         `complete it with: ${completeCommand(i)}`,
       { file: folder },
     );
   }
   if (!expected && complete.length < i.datasetJson.numTraining) {
     throw new InputError(
-      `preprocessed data incomplete: ${complete.length} case(s) found but dataset.json says numTraining ${i.datasetJson.numTraining}; complete it with: ${completeCommand(i)}`,
+      `preprocessed data incomplete: ${complete.length} case(s) found but dataset.json says numTraining ${i.datasetJson.numTraining}; ` +
+        `complete it with: ${completeCommand(i)}`,
       { file: folder },
     );
   }

@@ -181,7 +181,9 @@ async function runTraining(o: TrainOptions): Promise<TrainingRun> {
   const outputFolder = path.join(outputFolderBase, `fold_${o.fold}`);
   await probeWritable(outputFolder);
   const dataFolder = path.join(preBase, cfg.data_identifier);
-  const ids = await checkPreprocessedFolder({ dataFolder, preprocessedDatasetFolder: preBase, datasetName, datasetJson, plansIdentifier: o.plans!, configuration: o.configuration, paths: o.paths });
+  const ids = await checkPreprocessedFolder({
+    dataFolder, preprocessedDatasetFolder: preBase, datasetName, datasetJson, plansIdentifier: o.plans!, configuration: o.configuration, paths: o.paths,
+  });
   const split = await doSplit(preBase, ids, o.fold);
 
   const patch = cfg.patch_size;

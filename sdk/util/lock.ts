@@ -84,7 +84,9 @@ async function createExclusive(file: string, text: string): Promise<void> {
 export async function lockFolder(folder: string): Promise<FolderLock> {
   const file = lockFileOf(folder);
   await ensureDir(path.dirname(file));
-  const me: LockOwner = { pid: process.pid, host: os.hostname(), command: commandLine(), started: new Date().toISOString(), token: randomBytes(8).toString("hex") };
+  const me: LockOwner = {
+    pid: process.pid, host: os.hostname(), command: commandLine(), started: new Date().toISOString(), token: randomBytes(8).toString("hex"),
+  };
   for (let attempt = 0; attempt < 50; attempt++) {
     try {
       await createExclusive(file, JSON.stringify(me) + "\n");

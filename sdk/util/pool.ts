@@ -109,7 +109,9 @@ export async function mapInWorkers<I, O>(moduleUrl: URL, exportName: string, inp
         feed(w);
       });
       w.on("error", (err) => finish(err));
-      w.on("messageerror", (err) => finish(new Error(`a result of ${exportName} could not be received from its worker thread: ${err.message}`, { cause: err })));
+      w.on("messageerror", (err) => {
+        finish(new Error(`a result of ${exportName} could not be received from its worker thread: ${err.message}`, { cause: err }));
+      });
       // A worker that ends while it holds a case (process.exit in the task, out of memory, killed) would otherwise
       // leave the promise pending forever.
       w.on("exit", (code) => {

@@ -22,7 +22,8 @@ export const spec: ParserSpec = {
 
 export async function run(args: Record<string, any>): Promise<void> {
   if (args.part_id >= args.num_parts) {
-    throw new UsageError(spec.prog, `argument -part_id: invalid value: '${args.part_id}' (expected an integer between 0 and ${args.num_parts - 1} for -num_parts ${args.num_parts})`);
+    const range = `an integer between 0 and ${args.num_parts - 1} for -num_parts ${args.num_parts}`;
+    throw new UsageError(spec.prog, `argument -part_id: invalid value: '${args.part_id}' (expected ${range})`);
   }
   const folder = await getOutputFolder({ dataset: args.d, trainer: args.tr, plans: args.p, configuration: args.c });
   await runWithModelFolder(folder, args, { numParts: args.num_parts, partId: args.part_id });

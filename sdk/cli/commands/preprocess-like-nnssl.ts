@@ -23,7 +23,9 @@ export const spec: ParserSpec = {
 
 export async function run(args: Record<string, any>): Promise<void> {
   const os = args.override_spacing as number[] | undefined;
-  if (os && os.length !== 3) throw new UsageError(spec.prog, `argument -os/--override_spacing: expected 3 values (one per axis, transposed order), got ${os.length}`);
+  if (os && os.length !== 3) {
+    throw new UsageError(spec.prog, `argument -os/--override_spacing: expected 3 values (one per axis, transposed order), got ${os.length}`);
+  }
   const verbose = args.verbose as boolean;
   const progress = terminalProgress();
   try {

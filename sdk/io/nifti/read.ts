@@ -53,7 +53,8 @@ function checkDeclaredSize(h: NiftiHeader, storedBytes: number, gzip: boolean, f
     throw new InputError(`header declares ${shape}, ${declared} bytes, more than one buffer can hold (${bufferConstants.MAX_LENGTH})`, { file });
   }
   if (gzip && declared > storedBytes * MAX_DEFLATE_RATIO + INFLATE_SLACK) {
-    throw new InputError(`truncated or corrupt: header declares ${shape} (${declared} bytes) but ${storedBytes} bytes of gzip data inflate to at most ${storedBytes * MAX_DEFLATE_RATIO}`, { file });
+    const most = storedBytes * MAX_DEFLATE_RATIO;
+    throw new InputError(`truncated or corrupt: header declares ${shape} (${declared} bytes) but ${storedBytes} bytes of gzip data inflate to at most ${most}`, { file });
   }
   if (!gzip && declared > storedBytes) {
     throw new InputError(`truncated voxel data (${Math.max(0, storedBytes - h.voxOffset)} of ${declared - h.voxOffset} bytes)`, { file });
@@ -70,7 +71,9 @@ function headerOf(bytes: Uint8Array, file: string): NiftiHeader {
 }
 
 const tooLarge = (declared: number, file: string) =>
-  new InputError(`inflates to more than the ${declared} bytes its header declares (stopped after ${declared + INFLATE_SLACK}): not a valid NIfTI file`, { file });
+  new InputError(`inflates to more than the ${declared} bytes its header declares (stopped after ${declared + INFLATE_SLACK}): not a valid NIfTI file`, {
+    file,
+  });
 
 /**
  * gunzip with bounded output: the header is inflated first from a prefix of the stream, then the whole member with at
