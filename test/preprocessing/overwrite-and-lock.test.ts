@@ -14,6 +14,7 @@ import { runPreprocessing } from "../../sdk/preprocessing/run-preprocessing.js";
 import { preprocessLikeNnssl } from "../../sdk/preprocessing/like-nnssl.js";
 import { lockFileOf } from "../../sdk/util/lock.js";
 import { Dataset } from "../../sdk/facade.js";
+import { checkPreprocessedFolder } from "../../sdk/training/preprocessed-check.js";
 import { EXPECTED, NNSSL_CKPT, TINY } from "./helpers.js";
 
 let root: string;
@@ -86,6 +87,20 @@ describe("preprocessing a configuration folder under faults", () => {
       rmSync(lockFileOf(folder), { force: true });
     }
     expect(snapshot(folder)).toEqual(before);
+  });
+
+  it("training's check names the cases of the raw dataset that the folder lacks", async () => {
+    const saved = readFileSync(path.join(folder, "Tiny_001.npy"));
+    rmSync(path.join(folder, "Tiny_001.npy"));
+    try {
+      const input = { dataFolder: folder, preprocessedDatasetFolder: path.dirname(folder), datasetName: ds.name, datasetJson: ds.datasetJson, paths };
+      await expect(checkPreprocessedFolder({ ...input, plansIdentifier: "nnUNetPlans", configuration: "3d_fullres" })).rejects.toThrow(
+        `${folder}: preprocessed data incomplete: 1 of 5 case(s) of the raw dataset ${ds.folder} missing or partial: Tiny_001 (no Tiny_001.npy); ` +
+          "complete it with: nnUNetv2_preprocess -d 900 -plans_name nnUNetPlans -c 3d_fullres",
+      );
+    } finally {
+      writeFileSync(path.join(folder, "Tiny_001.npy"), saved);
+    }
   });
 
   it("removes the temporary files a killed run left (its pid is gone) and finishes the partial folder", async () => {
