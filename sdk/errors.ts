@@ -27,6 +27,21 @@ export class CheckpointError extends NnsslAdaptError {}
 /** A configuration problem: environment variables, plans, flags. */
 export class ConfigError extends NnsslAdaptError {}
 
+/**
+ * A system error while reading or writing (no space left, read-only folder, a file where a folder is expected...),
+ * naming the path as the user gave it and the operation; `code` is the errno name (ENOSPC, EROFS, ...).
+ */
+export class IOError extends NnsslAdaptError {
+  readonly code: string | undefined;
+  constructor(problem: string, opts: ErrorOptions & { code?: string } = {}) {
+    super(problem, opts);
+    this.code = opts.code;
+  }
+}
+
+/** Another process is writing the same output folder (see sdk/util/lock.ts). */
+export class LockError extends NnsslAdaptError {}
+
 /** Throws `invalid ${name}: ${value} (expected one of ...)` unless `value` is one of `allowed`. */
 export function keyword<T extends string>(value: string, name: string, allowed: readonly T[]): T {
   if ((allowed as readonly string[]).includes(value)) return value as T;

@@ -7,11 +7,12 @@
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
 import { downloadFile, fileDownloadInfo } from "@huggingface/hub";
-import { CheckpointError } from "../errors.js";
-import type { Paths } from "../config/env.js";
+import { CheckpointError, ConfigError } from "../errors.js";
+import { requirePath, type Paths } from "../config/env.js";
 import { HF_URL_PREFIX, hfRepoId, isHuggingFaceUrl, pretrainedModelFolder } from "../config/folders.js";
 import { hfSettings, type HfSettings } from "../config/switches.js";
-import { exists, tempName, writeFileAtomic } from "../util/fs.js";
+import { ensureDir, exists, ioError, isSystemError, removeStaleTempFiles, tempName, writeFileAtomic } from "../util/fs.js";
+import { withFolderLock } from "../util/lock.js";
 import { noProgress, type ProgressCallback } from "../util/progress.js";
 import { warn } from "../warnings.js";
 
@@ -50,9 +51,26 @@ export async function resolveCheckpointPath(pathOrUrl: string, { paths, onProgre
     }
     return ckpt;
   }
-  await fsp.mkdir(dir, { recursive: true });
-  for (const f of HF_FILES) await downloadToLocalDir(pathOrUrl, repo, f, dir, settings, onProgress);
+  const created = !(await exists(dir));
+  // one download per model folder: a second process refuses (naming the first) instead of writing the same files
+  await withFolderLock(dir, async () => {
+    await ensureDir(dir);
+    await removeStaleTempFiles(dir);
+    try {
+      for (const f of HF_FILES) await downloadToLocalDir(pathOrUrl, repo, f, dir, settings, onProgress);
+    } catch (err) {
+      // a folder this run created and that got no file must not look like a (broken) model afterwards
+      if (created && !(await hasAnyFile(dir))) await fsp.rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+  });
   return ckpt;
+}
+
+/** Whether `dir` holds any of the model files (huggingface_hub's .cache metadata does not count). */
+async function hasAnyFile(dir: string): Promise<boolean> {
+  const names = await fsp.readdir(dir).catch(() => [] as string[]);
+  return names.some((n) => n !== ".cache");
 }
 
 function normalizeEtag(etag: string): string {
@@ -112,7 +130,7 @@ async function downloadToLocalDir(url: string, repo: string, file: string, dir: 
   const blob = await downloadFile({ ...common, downloadInfo: info });
   if (!blob) throw new CheckpointError(`${repo} has no ${file}`, { file: url });
   const tmp = tempName(dest);
-  const fh = await fsp.open(tmp, "w");
+  const fh = await fsp.open(tmp, "w").catch((err) => { throw ioError(err, "write", dest); });
   let done = 0;
   try {
     const reader = blob.stream().getReader();
@@ -130,6 +148,7 @@ async function downloadToLocalDir(url: string, repo: string, file: string, dir: 
   } catch (err) {
     await fh.close().catch(() => {});
     await fsp.rm(tmp, { force: true });
+    if (isSystemError(err) && ["open", "write", "close", "rename"].includes(err.syscall!)) throw ioError(err, "write", dest);
     throw new CheckpointError(`download of ${file} was interrupted (${errorText(err)}); nothing was kept, run again to retry`, { file: url, cause: err });
   }
   await fsp.mkdir(metaDir, { recursive: true });

@@ -2,6 +2,8 @@
 // single-dash multi-letter flags (`-np`, `-pl`, `-gpu_memory_target`), which commander cannot express, and users copy
 // those command lines from nnU-Net's docs. Messages follow argparse's wording, on one line, with exit code 2.
 
+import { describeRange, inRange } from "../util/check-options.js";
+
 export type ArgType = "str" | "int" | "float";
 
 export interface ArgSpec {
@@ -18,6 +20,12 @@ export interface ArgSpec {
   default?: unknown;
   help?: string;
   metavar?: string;
+  /** For int/float: smallest accepted value (inclusive); checked like `choices`, with the range in the message. */
+  min?: number;
+  /** For int/float: largest accepted value (inclusive). */
+  max?: number;
+  /** For int/float: exclusive lower bound (spacings, learning rates: > 0). */
+  gt?: number;
 }
 
 export interface ParserSpec {
@@ -59,6 +67,11 @@ function convert(prog: string, a: ArgSpec, raw: string): string | number {
       throw new UsageError(prog, `argument ${label(a)}: invalid float value: '${raw}'`);
     }
     v = f;
+  }
+  if (typeof v === "number" && (a.min !== undefined || a.max !== undefined || a.gt !== undefined)) {
+    if (!Number.isFinite(v) || !inRange(v, a)) {
+      throw new UsageError(prog, `argument ${label(a)}: invalid value: '${raw}' (expected ${describeRange(a.type === "int" ? "integer" : "number", a)})`);
+    }
   }
   if (a.choices && !a.choices.includes(v)) {
     const list = a.choices.map((c) => (typeof c === "string" ? `'${c}'` : String(c))).join(", ");

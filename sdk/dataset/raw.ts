@@ -11,6 +11,7 @@ import { exists, readJson } from "../util/fs.js";
 import { warn } from "../warnings.js";
 import { LabelManager, type LabelValue } from "./labels.js";
 import type { CaseCheckInput, CaseCheckResult } from "./verify-case.js";
+import { checkOptionalInt } from "../util/check-options.js";
 
 export interface DatasetJson {
   channel_names?: Record<string, string>;
@@ -219,6 +220,7 @@ export interface VerifyOptions {
  * one line each naming the file. Returns the warnings (also sent to warn()).
  */
 export async function verifyDatasetIntegrity(ds: RawDataset, opts: VerifyOptions = {}): Promise<{ warnings: string[] }> {
+  checkOptionalInt(opts.numWorkers, "numWorkers", { min: 1 });
   const problems: string[] = [];
   const j = ds.datasetJson;
   const jsonFile = path.join(ds.folder, "dataset.json");

@@ -14,6 +14,7 @@ import { LabelManager } from "../dataset/labels.js";
 import { determineReaderWriter, loadDatasetJson } from "../dataset/raw.js";
 import { loadPlans } from "../planning/plans.js";
 import { saveSummaryJson, summarizeMetrics, type CaseMetrics, type EvaluationSummary } from "./summary.js";
+import { checkOptionalInt } from "../util/check-options.js";
 
 export interface ComputeMetricsOnFolderOptions {
   /** File ending of the segmentations, e.g. ".nii.gz" (dataset.json `file_ending`). */
@@ -73,7 +74,7 @@ export async function computeMetricsOnFolder(folderRef: string, folderPred: stri
     ignoreLabel,
     ...(readerWriter ? { readerWriter } : {}),
   }));
-  const numWorkers = Math.max(1, Math.min(opts.numProcesses ?? defaultNumProcesses(), os.availableParallelism()));
+  const numWorkers = Math.max(1, Math.min(checkOptionalInt(opts.numProcesses, "numProcesses", { min: 1 }) ?? defaultNumProcesses(), os.availableParallelism()));
   const perCase = await mapInWorkers<EvaluateCaseInput, CaseMetrics>(new URL(`./evaluate-case${extOf(import.meta.url)}`, import.meta.url), "evaluateCase", inputs, {
     numWorkers,
     onProgress: (done, total) => onProgress?.({ task: "evaluate", done, total }),

@@ -3,12 +3,13 @@
 
 import * as path from "node:path";
 import { promises as fsp } from "node:fs";
-import type { Paths } from "../config/env.js";
+import { requirePath, type Paths } from "../config/env.js";
 import { preprocessedDatasetFolder } from "../config/folders.js";
 import { InputError } from "../errors.js";
 import { channelNames, verifyDatasetIntegrity, type RawDataset } from "../dataset/raw.js";
 import { median } from "../util/python-math.js";
-import { exists } from "../util/fs.js";
+import { exists, probeWritable, removeStaleTempFiles } from "../util/fs.js";
+import { checkOptionalInt } from "../util/check-options.js";
 import { mapInWorkers } from "../util/pool.js";
 import { noProgress, type ProgressCallback } from "../util/progress.js";
 import type { AnalyzeCaseInput, AnalyzeCaseOutput } from "./analyze-case.js";
@@ -70,6 +71,7 @@ export function aggregateCaseAnalyses(results: readonly AnalyzeCaseOutput[], num
  */
 export async function extractFingerprint(ds: RawDataset, opts: ExtractFingerprintOptions = {}): Promise<Fingerprint> {
   const { numProcesses, clean = false, paths = {}, onProgress = noProgress } = opts;
+  checkOptionalInt(numProcesses, "numProcesses", { min: 1 });
   if (opts.verifyDatasetIntegrity) await verifyDatasetIntegrity(ds, { numWorkers: numProcesses });
   const folder = preprocessedDatasetFolder(ds, paths);
   const file = path.join(folder, "dataset_fingerprint.json");
@@ -77,6 +79,9 @@ export async function extractFingerprint(ds: RawDataset, opts: ExtractFingerprin
 
   const n = ds.identifiers.length;
   if (n === 0) throw new InputError("no training cases found (imagesTr is empty or no file matches file_ending)", { file: ds.folder });
+  // a folder that cannot be written fails now, not after every case has been read
+  await probeWritable(folder);
+  await removeStaleTempFiles(folder);
   const numSamples = Math.floor(NUM_FOREGROUND_VOXELS_FOR_INTENSITYSTATS / n);
   const inputs: AnalyzeCaseInput[] = ds.identifiers.map((id) => ({
     id, images: ds.cases[id]!.images, label: ds.cases[id]!.label, readerWriter: ds.readerWriter, numSamples,
@@ -93,7 +98,6 @@ export async function extractFingerprint(ds: RawDataset, opts: ExtractFingerprin
     }
   }
   const fingerprint = aggregateCaseAnalyses(results, numChannels);
-  await fsp.mkdir(folder, { recursive: true });
   await fingerprint.save(file);
   return fingerprint;
 }

@@ -6,7 +6,7 @@
 
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
-import { CheckpointError, ConfigError, InputError } from "../errors.js";
+import { CheckpointError, InputError } from "../errors.js";
 import { warn } from "../warnings.js";
 import type { tf } from "../backend/index.js";
 import { LabelManager } from "../dataset/labels.js";
@@ -29,6 +29,7 @@ import { readJson } from "../util/fs.js";
 import type { ProgressCallback } from "../util/progress.js";
 import { convertPredictedLogitsToSegmentationWithCorrectShape, exportPredictionFromLogits, type ExportLabelInfo, type ExportProperties, type SegmentationResult } from "./export.js";
 import { predictSlidingWindowReturnLogits } from "./sliding-window.js";
+import { checkInt, checkNumber } from "../util/check-options.js";
 
 export interface PredictorOptions {
   /** Fraction of the patch between tile starts (upstream -step_size); default 0.5. */
@@ -96,7 +97,8 @@ export class NnUNetPredictor {
   allowedMirroringAxes: number[] | null = null;
 
   constructor({ tileStepSize = 0.5, useGaussian = true, useMirroring = true, tilesPerBatch = 2, onProgress }: PredictorOptions = {}) {
-    if (!(tileStepSize > 0 && tileStepSize <= 1)) throw new ConfigError(`step_size must be in (0, 1], got ${tileStepSize}`);
+    checkNumber(tileStepSize, "tileStepSize", { gt: 0, max: 1 });
+    checkInt(tilesPerBatch, "tilesPerBatch", { min: 1 });
     this.tileStepSize = tileStepSize;
     this.useGaussian = useGaussian;
     this.useMirroring = useMirroring;

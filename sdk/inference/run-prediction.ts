@@ -3,6 +3,8 @@
 
 import { backendInfo, checkDevice } from "../backend/index.js";
 import { ConfigError } from "../errors.js";
+import { checkOptionalInt, checkOptionalNumber } from "../util/check-options.js";
+import { probeWritable, removeStaleTempFiles } from "../util/fs.js";
 import type { ProgressCallback } from "../util/progress.js";
 import { predictFromFiles } from "./predict-from-files.js";
 import { NnUNetPredictor } from "./predictor.js";
@@ -40,7 +42,16 @@ export async function selectDevice(device: string | undefined, backend?: string)
 
 /** Predicts `input` into `output` with the model in `modelFolder`; returns the identifiers predicted. */
 export async function runPrediction(modelFolder: string, o: RunPredictionOptions): Promise<string[]> {
+  checkOptionalNumber(o.stepSize, "stepSize", { gt: 0, max: 1 });
+  checkOptionalInt(o.npp, "npp", { min: 1 });
+  checkOptionalInt(o.nps, "nps", { min: 1 });
+  const numParts = checkOptionalInt(o.numParts, "numParts", { min: 1 }) ?? 1;
+  checkOptionalInt(o.partId, "partId", { min: 0, max: numParts - 1 });
+  checkOptionalInt(o.tilesPerBatch, "tilesPerBatch", { min: 1 });
   await selectDevice(o.device, o.backend);
+  // the output folder must be writable before the model is loaded and the first case predicted
+  await probeWritable(o.output);
+  await removeStaleTempFiles(o.output);
   const predictor = new NnUNetPredictor({
     useMirroring: o.tta ?? true,
     ...(o.stepSize !== undefined ? { tileStepSize: o.stepSize } : {}),

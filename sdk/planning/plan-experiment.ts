@@ -13,6 +13,7 @@ import { copyFileAtomic, exists, readJson } from "../util/fs.js";
 import type { PlannerOptions } from "./experiment-planner.js";
 import { getPlanner, type PlannerClass } from "./planners.js";
 import { loadPlans, savePlans, type Plans } from "./plans.js";
+import { checkOptionalNumber, checkSpacing } from "../util/check-options.js";
 
 export interface PlanExperimentOptions extends PlannerOptions {
   /** A name from PLANNERS (`-pl`) or a planner class; default ExperimentPlanner. */
@@ -29,6 +30,10 @@ export interface PlanExperimentOptions extends PlannerOptions {
  */
 export async function planExperiment(ds: RawDataset, opts: PlanExperimentOptions = {}): Promise<Plans> {
   const { planner = "ExperimentPlanner", paths = {}, ...plannerOpts } = opts;
+  checkOptionalNumber(plannerOpts.gpuMemoryTargetInGb, "gpuMemoryTargetInGb", { gt: 0 });
+  if (plannerOpts.overwriteTargetSpacing !== undefined && plannerOpts.overwriteTargetSpacing !== null) {
+    checkSpacing(plannerOpts.overwriteTargetSpacing, "overwriteTargetSpacing");
+  }
   const cls = typeof planner === "string" ? getPlanner(planner) : planner;
   const folder = preprocessedDatasetFolder(ds, paths);
   const fingerprintFile = path.join(folder, "dataset_fingerprint.json");

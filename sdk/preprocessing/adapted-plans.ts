@@ -5,6 +5,7 @@
 
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
+import { checkSpacing } from "../util/check-options.js";
 import { ConfigError } from "../errors.js";
 import type { AdaptationPlan } from "../checkpoint/adaptation-plan.js";
 import { formatPythonJson, type JsonPath } from "../util/python-json.js";
@@ -42,10 +43,7 @@ export function newSpacingFromMode(
       return [...originalSpacing];
     case "fixed":
       if (!overrideSpacing) throw new ConfigError("-os/--override_spacing: You need to provide a spacing when using the fixed adaptation mode.");
-      if (overrideSpacing.length !== 3 || !overrideSpacing.every((x) => typeof x === "number" && Number.isFinite(x) && x > 0)) {
-        throw new ConfigError(`-os/--override_spacing: The override spacing must be a list of three floats (got ${JSON.stringify(overrideSpacing)}).`);
-      }
-      return [...overrideSpacing];
+      return checkSpacing(overrideSpacing, "-os/--override_spacing");
     case "no_resample":
       return [null, null, null];
     case "like_pretrained":

@@ -7,6 +7,7 @@ import type { Paths } from "../config/env.js";
 import { Checkpoint } from "../checkpoint/checkpoint.js";
 import { openRawDataset, type RawDataset } from "../dataset/raw.js";
 import { readJson, writeFileAtomic } from "../util/fs.js";
+import { checkInt, checkSpacing } from "../util/check-options.js";
 import { median } from "../util/python-math.js";
 import type { Plans } from "../planning/plans.js";
 import { noProgress, type ProgressCallback } from "../util/progress.js";
@@ -72,6 +73,8 @@ export async function preprocessLikeNnssl(
   checkpoint: string | Checkpoint,
   { name, mode = "default_nnunet", overrideSpacing, numWorkers = 4, overwrite = false, paths, onProgress = noProgress, log = () => {} }: PreprocessLikeNnsslOptions,
 ): Promise<PreprocessLikeNnsslResult> {
+  checkInt(numWorkers, "numWorkers", { min: 1 });
+  if (overrideSpacing !== undefined && overrideSpacing !== null) checkSpacing(overrideSpacing, "overrideSpacing");
   const ds = typeof datasetIdOrName === "object" ? datasetIdOrName : await openRawDataset(datasetIdOrName, paths);
   log(`Preprocessing dataset ${ds.name}`);
   const { ckpt, given } = await loadCheckpoint(checkpoint, paths, onProgress);

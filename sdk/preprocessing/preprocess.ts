@@ -3,6 +3,7 @@
 
 import * as path from "node:path";
 import { ConfigError } from "../errors.js";
+import { checkIntOrList } from "../util/check-options.js";
 import type { Paths } from "../config/env.js";
 import { openRawDataset } from "../dataset/raw.js";
 import { loadPlans } from "../planning/plans.js";
@@ -37,7 +38,8 @@ export async function preprocess(
   datasetIdOrName: number | string,
   { plansName = "nnUNetPlans", configurations = DEFAULT_CONFIGURATIONS, numWorkers = DEFAULT_NUM_PROCESSES, paths, onProgress, log = () => {} }: PreprocessOptions = {},
 ): Promise<Record<string, PreprocessCaseSummary[]>> {
-  let np = typeof numWorkers === "number" ? [numWorkers] : [...numWorkers];
+  const checked = checkIntOrList(numWorkers, "numWorkers", { min: 1 });
+  let np = typeof checked === "number" ? [checked] : checked;
   if (np.length === 1) np = configurations.map(() => np[0]!);
   if (np.length !== configurations.length) {
     throw new ConfigError(`The list provided with num_processes must either have len 1 or as many elements as there are configurations (see --help). Number of configurations: ${configurations.length}, length of num_processes: ${np.length}`);

@@ -14,10 +14,11 @@ import { buildNetwork, type ArchitectureBlock } from "../networks/index.js";
 import type { Network } from "../networks/network.js";
 import { SGD, clipGradNorm } from "../training/optimizers.js";
 import { RandomState } from "../util/random-state.js";
-import { exists, writeJsonAtomic } from "../util/fs.js";
+import { exists, probeWritable, writeJsonAtomic } from "../util/fs.js";
 import type { ProgressCallback } from "../util/progress.js";
 import { createBlockyMask } from "./mae-mask.js";
 import { discoverPretrainCases, loadPretrainVolumes, pretrainFolders, type PretrainVolume } from "./pretrain-data.js";
+import { checkInt, checkNumber, checkSpacing } from "../util/check-options.js";
 
 export interface PretrainOptions {
   /** A folder of NIfTI images, or a raw nnU-Net dataset folder (imagesTr, imagesTs, imagesUnlabelled are used). */
@@ -193,10 +194,19 @@ export async function pretrainMae(opts: PretrainOptions): Promise<PretrainResult
     epochs = 100, iterationsPerEpoch = 25, batchSize = 2, maskRatio = 0.75, block = 8, initialLr = 1e-2, seed = 12345,
     onProgress, onEpochEnd,
   } = opts;
+  const counts = [[epochs, "epochs"], [iterationsPerEpoch, "iterationsPerEpoch"], [batchSize, "batchSize"], [block, "block"]] as const;
+  for (const [v, name] of counts) checkInt(v, name, { min: 1 });
+  checkNumber(maskRatio, "maskRatio", { min: 0, max: 0.999999 });
+  checkNumber(initialLr, "initialLr", { gt: 0 });
+  checkInt(seed, "seed", { min: 0, max: 2 ** 32 - 1 });
+  features.forEach((f, i) => checkInt(f, `features[${i}]`, { min: 1 }));
+  opts.blocks?.forEach((b, i) => checkInt(b, `blocks[${i}]`, { min: 1 }));
+  checkSpacing(spacing, "spacing");
+  patch.forEach((p, i) => checkInt(p, `patch[${i}]`, { min: 1 }));
   const blocks = opts.blocks ?? features.map((_, i) => (i < 2 ? 1 : 2));
   if (patch.length !== 3 || spacing.length !== 3) throw new ConfigError(`invalid --patch/--spacing: 3 numbers each expected, got [${patch}] and [${spacing}]`);
   await initBackend();
-  await fsp.mkdir(output, { recursive: true });
+  await probeWritable(output);
   const cases = await discoverPretrainCases(await pretrainFolders(input));
   if (!cases.length) throw new ConfigError(`no NIfTI images found to pretrain on`, { file: input });
   const volumes = await loadPretrainVolumes(cases, path.join(output, "nnsslPlans_onemmiso"), spacing, { onProgress });

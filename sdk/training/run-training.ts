@@ -10,7 +10,10 @@ import { requirePath, type Paths } from "../config/env.js";
 import { foldFolderName, modelFolder, preprocessedDatasetFolder } from "../config/folders.js";
 import { ConfigError, InputError } from "../errors.js";
 import { warn } from "../warnings.js";
-import { exists, writeJsonAtomic } from "../util/fs.js";
+import { exists, probeWritable, removeStaleTempFiles, writeJsonAtomic } from "../util/fs.js";
+import { lockFolder, type FolderLock } from "../util/lock.js";
+import { checkPreprocessedFolder } from "./preprocessed-check.js";
+import { checkTrainOptions } from "./check-train-options.js";
 import type { ProgressCallback } from "../util/progress.js";
 import { loadPlans, resolveConfiguration, type ConfigurationPlan, type Plans } from "../planning/plans.js";
 import { loadDatasetJson, maybeConvertToDatasetName, channelNames, type DatasetJson } from "../dataset/raw.js";
@@ -140,20 +143,6 @@ export interface TrainingRun {
   stopped: boolean;
   /** The warm-up epochs this run used (after scaling to numEpochs), 0 without warm-up. */
   warmupEpochs: number;
-}
-
-/** Python-style list of *.npy case files (without _seg) in a preprocessed folder, sorted. */
-async function listCaseIds(folder: string): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await fsp.readdir(folder);
-  } catch (err) {
-    throw new InputError("preprocessed data folder not found: run nnUNetv2_preprocess (or nnUNetv2_preprocess_like_nnssl) first", { file: folder, cause: err });
-  }
-  return names
-    .filter((n) => n.endsWith(".npy") && !n.endsWith("_seg.npy"))
-    .map((n) => n.slice(0, -4))
-    .sort();
 }
 
 const intOption = (flag: string, v: unknown, min: number): number => {
@@ -298,6 +287,7 @@ export interface BuiltTrainer {
 
 /** Checks the flags and resolves folders, plans, configuration, trainer, labels and split. Creates the fold folder. */
 export async function resolveRun(o: TrainOptions): Promise<ResolvedRun> {
+  checkTrainOptions(o);
   if (o.validationOnly && o.continueTraining) throw new ConfigError("--val and --c cannot be combined");
   if (o.validationWithBest && o.disableCheckpointing) throw new ConfigError("--val_best is not compatible with --disable_checkpointing");
   if (o.fold !== "all" && (!Number.isInteger(o.fold) || o.fold < 0)) throw new ConfigError(`invalid fold: ${o.fold} (expected 0, 1, ... or all)`);
@@ -338,10 +328,11 @@ export async function resolveRun(o: TrainOptions): Promise<ResolvedRun> {
 
   const outputFolderBase = modelFolder(datasetName, spec.name, plans.plans_name, o.configuration, o.paths);
   const outputFolder = path.join(outputFolderBase, foldFolderName(o.fold));
-  await fsp.mkdir(outputFolder, { recursive: true });
+  await probeWritable(outputFolder);
   const dataFolder = path.join(preBase, cfg.data_identifier);
-  const ids = await listCaseIds(dataFolder);
-  if (ids.length === 0) throw new InputError("no preprocessed cases (<case>.npy) found", { file: dataFolder });
+  const ids = await checkPreprocessedFolder({
+    dataFolder, preprocessedDatasetFolder: preBase, datasetName, datasetJson, plansIdentifier: o.plans!, configuration: o.configuration, paths: o.paths,
+  });
   const split = await doSplit(preBase, ids, o.fold);
   const usePretrained = spec.usesPretrainedWeights && !fromScratch && info !== null && info.checkpoint_path !== null;
   // [MN]: the scratch learning rate follows pretrain_info.checkpoint_path being None.
@@ -679,12 +670,18 @@ function headParameters(r: ResolvedRun, network: Network): number[] {
 
 async function runTraining(o: TrainOptions): Promise<TrainingRun> {
   const resolved = await resolveRun(o);
-  const built = buildTrainer(resolved);
+  // One writer per fold folder: a second run of the same fold refuses, naming this process.
+  const lock: FolderLock = await lockFolder(resolved.outputFolder);
+  let built: BuiltTrainer | null = null;
   try {
+    const { preprocessedBase, outputFolderBase, outputFolder } = resolved;
+    for (const f of [preprocessedBase, outputFolderBase, outputFolder, path.join(outputFolder, "validation")]) await removeStaleTempFiles(f);
+    built = buildTrainer(resolved);
     const run = emptyRun(resolved, built);
     return await (o.validationOnly ? validateOnly(resolved, built, run) : runAndValidate(resolved, built, run));
   } finally {
-    built.optimizers.dispose();
-    built.network.dispose();
+    built?.optimizers.dispose();
+    built?.network.dispose();
+    await lock.release();
   }
 }

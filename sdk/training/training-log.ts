@@ -3,6 +3,7 @@
 
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
+import { ensureDir, ioError } from "../util/fs.js";
 
 export interface TrainingLogging {
   mean_fg_dice: number[];
@@ -76,8 +77,8 @@ export class TrainingLogFile {
   async print(...args: unknown[]): Promise<void> {
     const msg = args.map((a) => (typeof a === "number" ? pyRepr(a) : Array.isArray(a) ? `[${a.map((x) => (typeof x === "number" ? pyRepr(x) : String(x))).join(", ")}]` : String(a))).join(" ");
     const line = `${pyNow()}: ${msg}\n`;
-    await fsp.mkdir(path.dirname(this.file), { recursive: true });
-    await fsp.appendFile(this.file, line);
+    await ensureDir(path.dirname(this.file));
+    await fsp.appendFile(this.file, line).catch((err) => { throw ioError(err, "write", this.file); });
     this.echo?.(msg);
   }
 }

@@ -4,7 +4,8 @@
 
 import { Worker } from "node:worker_threads";
 import * as os from "node:os";
-import { CheckpointError, ConfigError, InputError, NnsslAdaptError } from "../errors.js";
+import { CheckpointError, ConfigError, InputError, IOError, LockError, NnsslAdaptError } from "../errors.js";
+import { checkInt } from "./check-options.js";
 
 export interface PoolOptions {
   /** Number of worker threads; default: the number of cores, at most the number of inputs. */
@@ -32,7 +33,7 @@ export function transferables(value: unknown, depth = 3, out: ArrayBuffer[] = []
   return out;
 }
 
-const ERROR_CLASSES: Readonly<Record<string, typeof NnsslAdaptError>> = { NnsslAdaptError, InputError, CheckpointError, ConfigError };
+const ERROR_CLASSES: Readonly<Record<string, typeof NnsslAdaptError>> = { NnsslAdaptError, InputError, CheckpointError, ConfigError, IOError, LockError };
 
 /** Rebuilds an error that crossed a thread boundary, keeping its user-facing class, message and file. */
 export function reviveError(e: { name: string; message: string; file?: string; stack?: string }): Error {
@@ -45,12 +46,15 @@ export function reviveError(e: { name: string; message: string; file?: string; s
 }
 
 /**
- * Applies `moduleUrl#exportName` to every input, in worker threads, and returns the outputs in input order.
+ * Applies `moduleUrl#exportName` to every input, in worker threads, and returns the outputs in input order. The
+ * promise always settles: it rejects when a worker cannot start, exits or crashes before its case is done, or an
+ * input cannot be sent to it.
  * @example await mapInWorkers(new URL("./analyze-case.js", import.meta.url), "analyzeCase", cases, { numWorkers: 2 })
  */
 export async function mapInWorkers<I, O>(moduleUrl: URL, exportName: string, inputs: readonly I[], opts: PoolOptions = {}): Promise<O[]> {
   const total = inputs.length;
-  const n = Math.max(1, Math.min(opts.numWorkers ?? os.availableParallelism(), total));
+  const asked = opts.numWorkers === undefined ? os.availableParallelism() : checkInt(opts.numWorkers, "numWorkers", { min: 1 });
+  const n = Math.max(1, Math.min(asked, total));
   const results = new Array<O>(total);
   let done = 0;
   if (n <= 1 || moduleUrl.pathname.endsWith(".ts")) {
@@ -66,24 +70,38 @@ export async function mapInWorkers<I, O>(moduleUrl: URL, exportName: string, inp
   }
   return new Promise<O[]>((resolve, reject) => {
     let next = 0;
-    let failed = false;
+    let settled = false;
     const workers: Worker[] = [];
+    /** The input index each worker is working on (-1: idle or stopped by us). */
+    const busy = new Map<Worker, number>();
     const finish = (err?: Error) => {
-      if (failed) return;
-      if (err) failed = true;
+      if (settled) return;
+      settled = true;
       for (const w of workers) void w.terminate();
       if (err) reject(err);
       else resolve(results);
     };
     const feed = (w: Worker) => {
-      if (next >= total) { void w.terminate(); return; }
+      if (next >= total) { busy.set(w, -1); void w.terminate(); return; }
       const i = next++;
-      w.postMessage({ i, input: inputs[i] });
+      busy.set(w, i);
+      try {
+        w.postMessage({ i, input: inputs[i] });
+      } catch (err) {
+        finish(new Error(`input ${i} of ${exportName} cannot be sent to a worker thread: ${(err as Error).message}`, { cause: err }));
+      }
     };
-    for (let k = 0; k < n; k++) {
-      const w = new Worker(WORKER_URL, { workerData: { moduleUrl: moduleUrl.href, exportName } });
+    for (let k = 0; k < n && !settled; k++) {
+      let w: Worker;
+      try {
+        w = new Worker(WORKER_URL, { workerData: { moduleUrl: moduleUrl.href, exportName } });
+      } catch (err) {
+        finish(new Error(`cannot start a worker thread for ${exportName}: ${(err as Error).message}`, { cause: err }));
+        return;
+      }
       workers.push(w);
-      w.on("message", (m: { i: number; output?: O; error?: { name: string; message: string; stack?: string } }) => {
+      w.on("message", (m: { i: number; output?: O; error?: { name: string; message: string; file?: string; stack?: string } }) => {
+        if (settled) return;
         if (m.error) return finish(reviveError(m.error));
         results[m.i] = m.output as O;
         done++;
@@ -92,6 +110,15 @@ export async function mapInWorkers<I, O>(moduleUrl: URL, exportName: string, inp
         feed(w);
       });
       w.on("error", (err) => finish(err));
+      w.on("messageerror", (err) => {
+        finish(new Error(`a result of ${exportName} could not be received from its worker thread: ${err.message}`, { cause: err }));
+      });
+      // A worker that ends while it holds a case (process.exit in the task, out of memory, killed) would otherwise
+      // leave the promise pending forever.
+      w.on("exit", (code) => {
+        const i = busy.get(w) ?? -1;
+        if (!settled && i >= 0) finish(new Error(`worker thread stopped (exit code ${code}) while working on input ${i} of ${exportName}`));
+      });
       feed(w);
     }
   });

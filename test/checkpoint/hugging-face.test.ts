@@ -129,6 +129,25 @@ describe("resolveCheckpointPath(url)", () => {
     );
   });
 
+  it("a failed download leaves no empty model folder behind", async () => {
+    await expect(resolveCheckpointPath("https://huggingface.co/org/no-plan", { paths: { nnssl_pretrained_models: root }, env })).rejects.toThrow(/does not contain an adaptation_plan.json/);
+    await expect(resolveCheckpointPath("https://huggingface.co/org/missing-repo", { paths: { nnssl_pretrained_models: root }, env })).rejects.toThrow();
+    expect(readdirSync(root)).toEqual([]);
+  });
+
+  it("refuses while another live process downloads into the same folder", async () => {
+    const { spawn } = await import("node:child_process");
+    const { hostname } = await import("node:os");
+    const sleeper = spawn("sleep", ["30"], { stdio: "ignore" });
+    try {
+      writeFileSync(path.join(root, ".AnonRes_ResEncMini-test.lock"), JSON.stringify({ pid: sleeper.pid, host: hostname(), command: "nnssl-adapt checkpoint inspect", started: "x", token: "t" }));
+      await expect(resolve()).rejects.toThrow(`${dir()}: in use by process ${sleeper.pid} (nnssl-adapt checkpoint inspect, since x)`);
+      expect(fullGets()).toEqual([]);
+    } finally {
+      sleeper.kill("SIGKILL");
+    }
+  });
+
   it("needs nnssl_pretrained_models", async () => {
     const old = process.env.nnssl_pretrained_models;
     delete process.env.nnssl_pretrained_models;

@@ -78,6 +78,8 @@ describe("NnUNetPredictor.predictLogitsFromPreprocessedData", () => {
   });
 
   it("rejects a step size outside (0, 1]", () => {
-    expect(() => new NnUNetPredictor({ tileStepSize: 1.5 })).toThrow(/step_size/);
+    expect(() => new NnUNetPredictor({ tileStepSize: 1.5 })).toThrow("invalid tileStepSize: 1.5 (expected a number > 0 and <= 1)");
+    expect(() => new NnUNetPredictor({ tileStepSize: NaN })).toThrow("invalid tileStepSize: NaN (expected a number > 0 and <= 1)");
+    expect(() => new NnUNetPredictor({ tilesPerBatch: 0 })).toThrow("invalid tilesPerBatch: 0 (expected an integer >= 1)");
   });
 });

@@ -48,8 +48,8 @@ describe("nnUNetv2_preprocess_like_nnssl [flags]: parseArgs, exit codes, outputs
 
   it("requires three numbers for -am fixed", () => {
     const r = bin("nnUNetv2_preprocess_like_nnssl", ["-d", "900", "-n", "X", "-pc", NNSSL_CKPT, "-am", "fixed", "-os", "1", "2"]);
-    expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/override spacing must be a list of three floats/);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe("nnUNetv2_preprocess_like_nnssl: error: argument -os/--override_spacing: expected 3 values (one per axis, transposed order), got 2");
   });
 
   it("writes the ptPlans and the no_resample data in worker threads", () => {

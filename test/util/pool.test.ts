@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { mapInWorkers, reviveError } from "../../sdk/util/pool.js";
-import { CheckpointError, InputError } from "../../sdk/errors.js";
+import { CheckpointError, ConfigError, InputError } from "../../sdk/errors.js";
 
 // A task module in plain JS, so it runs in real worker threads (TypeScript task modules run in-process under vitest).
 const dir = mkdtempSync(path.join(tmpdir(), "pool-"));
@@ -39,4 +39,30 @@ describe("reviveError(e)", () => {
     const err = reviveError({ name: "TypeError", message: "x is not a function" });
     expect([err.constructor, err.message]).toEqual([Error, "x is not a function"]);
   });
+});
+
+// Tasks that break the worker itself: before, each left mapInWorkers pending forever (and the process exited 0).
+const breaking = path.join(dir, "breaking.mjs");
+writeFileSync(breaking, [
+  "export function exits(x) { if (x === 2) process.exit(3); return x; }",
+  "export function returnsFunction(x) { return { f: () => x }; }",
+  "",
+].join("\n"));
+
+describe("mapInWorkers always settles", () => {
+  it.each([NaN, "abc", 0, -2, 1.5, Infinity])("rejects numWorkers %s with a ConfigError naming the option and the range", async (n) => {
+    const run = mapInWorkers(pathToFileURL(task), "square", [1, 2, 3], { numWorkers: n as number });
+    await expect(run).rejects.toBeInstanceOf(ConfigError);
+    await expect(run).rejects.toThrow(`invalid numWorkers: ${typeof n === "string" ? `"${n}"` : n} (expected an integer >= 1)`);
+  });
+  it("rejects when a worker exits while working on an input", async () => {
+    await expect(mapInWorkers(pathToFileURL(breaking), "exits", [1, 2, 3, 4], { numWorkers: 2 })).rejects.toThrow(/worker thread stopped \(exit code 3\) while working on input 1 of exits/);
+  }, 20_000);
+  it("rejects when a result cannot be sent back, or the module has no such export", async () => {
+    await expect(mapInWorkers(pathToFileURL(breaking), "returnsFunction", [1, 2], { numWorkers: 2 })).rejects.toThrow(/could not be cloned/);
+    await expect(mapInWorkers(pathToFileURL(breaking), "nope", [1, 2], { numWorkers: 2 })).rejects.toThrow(/is not a function/);
+  }, 20_000);
+  it("rejects when an input cannot be sent to a worker", async () => {
+    await expect(mapInWorkers(pathToFileURL(task), "square", [1, () => 2] as never[], { numWorkers: 2 })).rejects.toThrow(/input 1 of square cannot be sent to a worker thread/);
+  }, 20_000);
 });

@@ -14,7 +14,7 @@ export const spec: ParserSpec = {
     { flags: ["-djfile"], required: true, help: "dataset.json file" },
     { flags: ["-pfile"], required: true, help: "plans.json file" },
     { flags: ["-o"], default: null, help: "Output file. Optional. Default: pred_folder/summary.json" },
-    { flags: ["-np"], type: "int", default: defaultNumProcesses(), help: "number of worker threads used" },
+    { flags: ["-np"], type: "int", min: 1, default: defaultNumProcesses(), help: "number of worker threads used" },
     { flags: ["--chill"], action: "store_true", help: "don't crash if pred_folder does not have all files that are present in gt_folder" },
   ],
 };

@@ -11,13 +11,13 @@ export const spec: ParserSpec = {
   args: [
     { flags: ["-d"], nargs: "+", type: "int", required: true, help: "[REQUIRED] List of dataset IDs. Example: 2 4 5." },
     { flags: ["-fpe"], default: "DatasetFingerprintExtractor", choices: ["DatasetFingerprintExtractor"], help: "[OPTIONAL] Name of the Dataset Fingerprint Extractor class." },
-    { flags: ["-npfp"], type: "int", default: DEFAULT_NUM_PROCESSES, help: `[OPTIONAL] Number of processes used for fingerprint extraction. Default: ${DEFAULT_NUM_PROCESSES}` },
+    { flags: ["-npfp"], type: "int", min: 1, default: DEFAULT_NUM_PROCESSES, help: `[OPTIONAL] Number of processes used for fingerprint extraction. Default: ${DEFAULT_NUM_PROCESSES}` },
     { flags: ["--verify_dataset_integrity"], action: "store_true", help: "[RECOMMENDED] set this flag to check the dataset integrity." },
     { flags: ["--no_pp"], action: "store_true", help: "[OPTIONAL] Set this to only run fingerprint extraction and experiment planning (no preprocessing)." },
     { flags: ["--clean"], action: "store_true", help: "[OPTIONAL] Set this flag to overwrite existing fingerprints." },
     ...PLANNING_ARGS,
     { flags: ["-c"], nargs: "+", default: ["2d", "3d_fullres", "3d_lowres"], help: "[OPTIONAL] Configurations for which the preprocessing should be run. Default: 2d 3d_fullres 3d_lowres." },
-    { flags: ["-np"], nargs: "+", type: "int", default: null, help: "[OPTIONAL] Number of processes per configuration (one value, or one per configuration). Default: 2d 8, 3d_fullres 4, 3d_lowres 8, others 4." },
+    { flags: ["-np"], nargs: "+", type: "int", min: 1, default: null, help: "[OPTIONAL] Number of processes per configuration (one value, or one per configuration). Default: 2d 8, 3d_fullres 4, 3d_lowres 8, others 4." },
     { flags: ["--verbose"], action: "store_true", help: "Set this to print a lot of stuff. Useful for debugging." },
   ],
 };

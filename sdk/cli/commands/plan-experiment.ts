@@ -10,9 +10,9 @@ import { ConfigError } from "../../errors.js";
 
 export const PLANNING_ARGS: ArgSpec[] = [
   { flags: ["-pl"], default: "ExperimentPlanner", help: "[OPTIONAL] Name of the Experiment Planner class that should be used. Default is 'ExperimentPlanner'. Others: ResEncUNetPlanner, nnUNetPlannerResEncM, nnUNetPlannerResEncL, nnUNetPlannerResEncXL." },
-  { flags: ["-gpu_memory_target"], type: "float", default: null, help: "[OPTIONAL] DANGER ZONE! Sets a custom GPU memory target (in GB). Default: None (=Planner class default is used)." },
+  { flags: ["-gpu_memory_target"], type: "float", gt: 0, default: null, help: "[OPTIONAL] DANGER ZONE! Sets a custom GPU memory target (in GB). Default: None (=Planner class default is used)." },
   { flags: ["-preprocessor_name"], default: "DefaultPreprocessor", help: "[OPTIONAL] DANGER ZONE! Sets a custom preprocessor class. Default: 'DefaultPreprocessor'." },
-  { flags: ["-overwrite_target_spacing"], nargs: "+", type: "float", default: null, help: "[OPTIONAL] DANGER ZONE! Sets a custom target spacing for the 3d_fullres and 3d_cascade_fullres configurations (3 floats, reader axis order)." },
+  { flags: ["-overwrite_target_spacing"], nargs: "+", type: "float", gt: 0, default: null, help: "[OPTIONAL] DANGER ZONE! Sets a custom target spacing for the 3d_fullres and 3d_cascade_fullres configurations (3 floats, reader axis order)." },
   { flags: ["-overwrite_plans_name"], default: null, help: "[OPTIONAL] uSE A CUSTOM PLANS IDENTIFIER. If you used -gpu_memory_target, -preprocessor_name or -overwrite_target_spacing it is best practice to use -overwrite_plans_name to generate a differently named plans file." },
 ];
 

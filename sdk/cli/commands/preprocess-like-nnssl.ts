@@ -1,7 +1,7 @@
 // nnUNetv2_preprocess_like_nnssl: same flags as the nnssl fork's preprocess_like_nnssl_entrypoint (plus master's
 // --overwrite_pp). Maps them to preprocessLikeNnssl and prints where the plans went and how to train with them.
 
-import type { ParserSpec } from "../argparse.js";
+import { UsageError, type ParserSpec } from "../argparse.js";
 import { ADAPTATION_MODES, type AdaptationMode } from "../../preprocessing/adapted-plans.js";
 import { preprocessLikeNnssl } from "../../preprocessing/like-nnssl.js";
 import { terminalProgress } from "../progress.js";
@@ -14,14 +14,18 @@ export const spec: ParserSpec = {
     { flags: ["-n", "--pretraining_name"], required: true, help: "[REQUIRED] !Unique! name of the pretraining. Used to name the plans file." },
     { flags: ["-pc", "--pretrained_checkpoint"], required: true, help: "[REQUIRED] Path to the pretrained checkpoint <CKPT>.pth of an nnssl pretraining, or https://huggingface.co/<org>/<repo>." },
     { flags: ["-am", "--adaptation_mode"], default: "default_nnunet", choices: ADAPTATION_MODES, help: "[OPTIONAL] How to choose the target spacing given the pretrained config." },
-    { flags: ["-os", "--override_spacing"], type: "float", nargs: "+", help: "[OPTIONAL] Target spacing (3 numbers, transposed axis order) for -am fixed." },
-    { flags: ["-np"], type: "int", default: 4, help: "[OPTIONAL] Number of worker threads." },
+    { flags: ["-os", "--override_spacing"], type: "float", gt: 0, nargs: "+", help: "[OPTIONAL] Target spacing (3 numbers, transposed axis order) for -am fixed." },
+    { flags: ["-np"], type: "int", min: 1, default: 4, help: "[OPTIONAL] Number of worker threads." },
     { flags: ["--verbose"], action: "store_true", help: "Print a lot of stuff. Disables the progress bar." },
     { flags: ["--overwrite_pp"], action: "store_true", help: "Redo the preprocessing even for cases that were already preprocessed." },
   ],
 };
 
 export async function run(args: Record<string, any>): Promise<void> {
+  const os = args.override_spacing as number[] | undefined;
+  if (os && os.length !== 3) {
+    throw new UsageError(spec.prog, `argument -os/--override_spacing: expected 3 values (one per axis, transposed order), got ${os.length}`);
+  }
   const verbose = args.verbose as boolean;
   const progress = terminalProgress();
   try {

@@ -11,7 +11,7 @@ export const spec: ParserSpec = {
     { flags: ["-d"], type: "int", nargs: "+", required: true, help: "[REQUIRED] List of dataset IDs. Example: 2 4 5." },
     { flags: ["-plans_name"], default: "nnUNetPlans", help: "[OPTIONAL] Plans identifier (file name without .json)." },
     { flags: ["-c"], nargs: "+", default: [...DEFAULT_CONFIGURATIONS], help: "[OPTIONAL] Configurations to preprocess; missing ones are skipped." },
-    { flags: ["-np"], type: "int", nargs: "+", default: [...DEFAULT_NUM_PROCESSES], help: "[OPTIONAL] Worker threads: one number, or one per configuration." },
+    { flags: ["-np"], type: "int", min: 1, nargs: "+", default: [...DEFAULT_NUM_PROCESSES], help: "[OPTIONAL] Worker threads: one number, or one per configuration." },
     { flags: ["--verbose"], action: "store_true", help: "Print a lot of stuff. Disables the progress bar." },
   ],
 };

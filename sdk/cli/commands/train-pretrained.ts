@@ -32,22 +32,22 @@ export function trainingArgs(defaults: { trainer: string; plans: string | null }
     { flags: ["-device"], default: "cpu", choices: ["cpu", "gpu", "cuda", "mps"], help: "Device recorded in the checkpoint; the tfjs backend is picked automatically (see nnssl-adapt doctor)" },
     backendArg,
     { flags: ["-overwrite_ckpt_path"], default: null, help: "Pretrained checkpoint to use instead of plans pretrain_info.checkpoint_path" },
-    { flags: ["--num_epochs"], type: "int", help: "Override the trainer's number of epochs" },
-    { flags: ["--num_iterations_per_epoch"], type: "int", help: "Override the training iterations per epoch (250)" },
-    { flags: ["--num_val_iterations_per_epoch"], type: "int", help: "Override the validation iterations per epoch (50)" },
-    { flags: ["--initial_lr"], type: "float", help: "Override the trainer's initial learning rate (used with and without pretrained weights)" },
+    { flags: ["--num_epochs"], type: "int", min: 1, help: "Override the trainer's number of epochs" },
+    { flags: ["--num_iterations_per_epoch"], type: "int", min: 1, help: "Override the training iterations per epoch (250)" },
+    { flags: ["--num_val_iterations_per_epoch"], type: "int", min: 0, help: "Override the validation iterations per epoch (50)" },
+    { flags: ["--initial_lr"], type: "float", gt: 0, help: "Override the trainer's initial learning rate (used with and without pretrained weights)" },
     {
-      flags: ["--warmup_epochs"], type: "int",
+      flags: ["--warmup_epochs"], type: "int", min: 0,
       help: "Whole-network warm-up epochs (default: the trainer's, scaled in proportion when --num_epochs is shorter; printed)",
     },
     { flags: ["--freeze"], help: "Partial fine-tuning: freeze encoder, stem or stages:A-B (encoder stages, 0-based); frozen weights get no gradient" },
-    { flags: ["--unfreeze_at_epoch"], type: "int", help: "With --freeze: train every weight again from this epoch on" },
+    { flags: ["--unfreeze_at_epoch"], type: "int", min: 0, help: "With --freeze: train every weight again from this epoch on" },
     {
       flags: ["--lr_decay_per_stage"], type: "float",
       help: "Layer-wise LR decay F in (0, 1]: decoder x1, deepest encoder stage xF, the one before xF^2, ..., stem",
     },
-    { flags: ["--seed"], type: "int", help: "Seed for weights init, patch sampling and augmentation (random if omitted; logged)" },
-    { flags: ["--num_workers"], type: "int", help: "Augmentation worker threads (default: nnUNet_n_proc_DA, else cores - 1)" },
+    { flags: ["--seed"], type: "int", min: 0, max: 4294967295, help: "Seed for weights init, patch sampling and augmentation (random if omitted; logged)" },
+    { flags: ["--num_workers"], type: "int", min: 0, help: "Augmentation worker threads (default: nnUNet_n_proc_DA, else cores - 1)" },
   ];
 }
 
