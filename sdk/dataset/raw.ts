@@ -275,9 +275,14 @@ export async function verifyDatasetIntegrity(ds: RawDataset, opts: VerifyOptions
         complete = false;
       }
     } else {
-      const expected = Array.from({ length: numChannels }, (_, k) => path.join(ds.folder, "imagesTr", `${id}_${String(k).padStart(4, "0")}${j.file_ending}`));
-      for (const f of expected) if (!c.images.includes(f)) { problems.push(`${f}: channel file of case ${id} not found`); complete = false; }
-      for (const f of c.images) if (!expected.includes(f)) { problems.push(`${f}: unexpected channel (dataset.json declares ${numChannels} channel(s))`); complete = false; }
+      const name = (k: number) => path.join(ds.folder, "imagesTr", `${id}_${String(k).padStart(4, "0")}${j.file_ending}`);
+      const all = Array.from({ length: numChannels }, (_, k) => name(k));
+      // One file can hold several channels (RGB pictures, 4-d images), so trailing channel files may be absent; the
+      // channel count of what is read is checked per case (checkCase), as upstream checks it.
+      const present = all.filter((f) => c.images.includes(f));
+      const last = present.length ? all.indexOf(present[present.length - 1]!) : numChannels - 1;
+      for (const f of all.slice(0, last + 1)) if (!c.images.includes(f)) { problems.push(`${f}: channel file of case ${id} not found`); complete = false; }
+      for (const f of c.images) if (!all.includes(f)) { problems.push(`${f}: unexpected channel (dataset.json declares ${numChannels} channel(s))`); complete = false; }
       if (c.label === null) { problems.push(`${path.join(ds.folder, "labelsTr", id + j.file_ending)}: label file of case ${id} not found`); complete = false; }
     }
     if (complete && expectedLabels) {

@@ -82,7 +82,7 @@ export async function parseMetaImage(bytes: Uint8Array, file = "<mha>"): Promise
   const tm = nums(["TransformMatrix", "Rotation", "Orientation"], identity, nd * nd);
   // TransformMatrix row i is the direction of axis i (ITK direction column i); SimpleITK returns the matrix row-major.
   const direction: number[] = [];
-  for (let r = 0; r < nd; r++) for (let c = 0; c < nd; c++) direction.push(tm[c * nd + r]!);
+  for (let r = 0; r < nd; r++) for (let c = 0; c < nd; c++) direction.push(tm[c * nd + r]! + 0); // + 0: no -0 from "-0" text
   const msb = bool(get("BinaryDataByteOrderMSB", "ElementByteOrderMSB"));
   const n = checkedCount(size, DTYPE_BYTES[dtype], file);
   const expected = n * DTYPE_BYTES[dtype];
@@ -96,7 +96,7 @@ export async function parseMetaImage(bytes: Uint8Array, file = "<mha>"): Promise
     if (hs === -1) voxels = bytes.subarray(Math.max(dataStart, bytes.length - expected));
     else if (Number.isSafeInteger(hs) && hs > 0) voxels = voxels.subarray(hs);
   }
-  return { size, dtype, data: typedFromBytes(dtype, voxels, n, !msb, file), spacing: spacing.map(Math.abs), origin, direction };
+  return { size, dtype, data: typedFromBytes(dtype, voxels, n, !msb, file), spacing: spacing.map(Math.abs), origin: origin.map((x) => x + 0), direction };
 }
 
 /** A .mha file as ITK writes it with compression on (SimpleITK's WriteImage(img, f, True)). */
