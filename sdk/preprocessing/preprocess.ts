@@ -7,6 +7,7 @@ import type { Paths } from "../config/env.js";
 import { openRawDataset } from "../dataset/raw.js";
 import { loadPlans } from "../planning/plans.js";
 import type { ProgressCallback } from "../util/progress.js";
+import type { PreprocessedFormat } from "./nnunet-format.js";
 import { copyGtSegmentations, preprocessedDatasetFolder, runPreprocessing } from "./run-preprocessing.js";
 import type { PreprocessCaseSummary } from "./preprocess-case-task.js";
 
@@ -24,6 +25,8 @@ export interface PreprocessOptions {
   onProgress?: ProgressCallback;
   /** Called with upstream's informational lines ("Configuration: 3d_fullres..."). */
   log?: (line: string) => void;
+  /** "npy" (default) or "npz" (Python nnU-Net master's numpy dataset layout); see runPreprocessing. */
+  format?: PreprocessedFormat;
 }
 
 /**
@@ -34,7 +37,7 @@ export interface PreprocessOptions {
  */
 export async function preprocess(
   datasetIdOrName: number | string,
-  { plansName = "nnUNetPlans", configurations = DEFAULT_CONFIGURATIONS, numWorkers = DEFAULT_NUM_PROCESSES, paths, onProgress, log = () => {} }: PreprocessOptions = {},
+  { plansName = "nnUNetPlans", configurations = DEFAULT_CONFIGURATIONS, numWorkers = DEFAULT_NUM_PROCESSES, paths, onProgress, log = () => {}, format }: PreprocessOptions = {},
 ): Promise<Record<string, PreprocessCaseSummary[]>> {
   let np = typeof numWorkers === "number" ? [numWorkers] : [...numWorkers];
   if (np.length === 1) np = configurations.map(() => np[0]!);
@@ -52,7 +55,7 @@ export async function preprocess(
       log(`INFO: Configuration ${c} not found in plans file ${plansName}.json of dataset ${ds.name}. Skipping.`);
       continue;
     }
-    out[c] = await runPreprocessing(ds, plans, c, { numWorkers: np[i]!, overwrite: true, paths, onProgress });
+    out[c] = await runPreprocessing(ds, plans, c, { numWorkers: np[i]!, overwrite: true, paths, onProgress, ...(format ? { format } : {}) });
   }
   // copy the gt to a folder in the nnUNet_preprocessed so that we can do validation even if the raw data is no longer there
   await copyGtSegmentations(ds, paths);

@@ -11,6 +11,8 @@ import { resolveConfiguration, type Plans } from "../planning/plans.js";
 import { copyFileAtomic } from "../util/fs.js";
 import { mapInWorkers } from "../util/pool.js";
 import { noProgress, type ProgressCallback } from "../util/progress.js";
+import { keyword } from "../errors.js";
+import { PREPROCESSED_FORMATS, type PreprocessedFormat } from "./nnunet-format.js";
 import { readerWriterFor, type PreprocessCaseInput, type PreprocessCaseSummary } from "./preprocess-case-task.js";
 
 const TASK_MODULE = new URL("./preprocess-case-task.js", import.meta.url);
@@ -22,6 +24,8 @@ export interface RunPreprocessingOptions {
   overwrite?: boolean;
   paths?: Paths;
   onProgress?: ProgressCallback;
+  /** "npy" (default): <case>.npy, _seg.npy, .json; "npz": <case>.npz + .pkl, which Python nnU-Net master loads. */
+  format?: PreprocessedFormat;
 }
 
 /** `$nnUNet_preprocessed/<Dataset>/` */
@@ -37,8 +41,9 @@ export async function runPreprocessing(
   ds: RawDataset,
   plans: Plans,
   configurationName: string,
-  { numWorkers = 4, overwrite = true, paths, onProgress = noProgress }: RunPreprocessingOptions = {},
+  { numWorkers = 4, overwrite = true, paths, onProgress = noProgress, format = "npy" }: RunPreprocessingOptions = {},
 ): Promise<PreprocessCaseSummary[]> {
+  keyword(format, "format", PREPROCESSED_FORMATS);
   const cfg = resolveConfiguration(plans, configurationName);
   const outputFolder = path.join(preprocessedDatasetFolder(ds, paths), cfg.data_identifier);
   if (overwrite) await fsp.rm(outputFolder, { recursive: true, force: true });
@@ -54,6 +59,7 @@ export async function runPreprocessing(
     datasetJson: ds.datasetJson,
     readerWriter,
     overwrite,
+    format,
   }));
   const task = `preprocess ${configurationName}`;
   onProgress({ task, done: 0, total: inputs.length });
