@@ -3,7 +3,8 @@
 // .npy instead of upstream's blosc2 so numpy reads the files and a loader can read patches at known offsets.
 // With format "npz" the case is written as Python nnU-Net master's numpy dataset class stores it (`<case>.npz` with
 // data/seg + `<case>.pkl`, see nnunet-format.ts); reading accepts either layout per case (a .npy beside a .npz is
-// master's unpacked form and is preferred, as master prefers it).
+// master's unpacked form and is preferred, as master prefers it) and master's default blosc2 layout too
+// (`<case>.b2nd`, `<case>_seg.b2nd`, `<case>.pkl`; sdk/io/b2nd.ts).
 
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
@@ -12,6 +13,7 @@ import { readNpyFile, writeNpyFile, type NpyArray } from "../io/npy.js";
 import { exists, readJson, writeFileAtomic } from "../util/fs.js";
 import { codePointCompare } from "../dataset/raw.js";
 import type { PreprocessedCase, PreprocessedProperties } from "./default-preprocessor.js";
+import { parseB2nd } from "../io/b2nd.js";
 import { formatNpz, formatPropertiesPickle, readNpzFile, readPropertiesPickle, type PreprocessedFormat } from "./nnunet-format.js";
 
 const dataFile = (folder: string, id: string) => path.join(folder, `${id}.npy`);
@@ -41,14 +43,13 @@ export async function readPreprocessedProperties(folder: string, id: string): Pr
 export async function readPreprocessedArrays(folder: string, id: string, { withSeg = true } = {}): Promise<{ data: NpyArray; seg: NpyArray | null; dataFile: string; segFile: string }> {
   const [hasData, hasSeg] = await Promise.all([exists(dataFile(folder, id)), exists(segFile(folder, id))]);
   let npz: Map<string, NpyArray> | null = null;
+  const b2nd = (k: string) => path.join(folder, `${id}${k === "seg" ? "_seg" : ""}.b2nd`);
   const fromNpz = async (key: string): Promise<NpyArray | null> => {
     if (!npz) {
       if (!(await exists(npzFile(folder, id)))) {
+        if (await exists(b2nd(key))) return readB2ndFile(b2nd(key));
         if (key === "seg") return null;
-        const b2nd = await exists(path.join(folder, `${id}.b2nd`));
-        throw new InputError(b2nd
-          ? "only blosc2 .b2nd data (Python nnU-Net master's default) for this case: nnssl-adapt reads .npy or .npz; see the README section on preprocessed data"
-          : "data file not found", { file: dataFile(folder, id) });
+        throw new InputError(`data file not found (nor ${id}.npz / ${id}.b2nd as Python nnU-Net writes them)`, { file: dataFile(folder, id) });
       }
       npz = await readNpzFile(npzFile(folder, id));
     }
@@ -58,7 +59,8 @@ export async function readPreprocessedArrays(folder: string, id: string, { withS
   };
   const data = hasData ? await readNpyFile(dataFile(folder, id)) : (await fromNpz("data"))!;
   const seg = !withSeg ? null : hasSeg ? await readNpyFile(segFile(folder, id)) : await fromNpz("seg");
-  return { data, seg, dataFile: hasData ? dataFile(folder, id) : npzFile(folder, id), segFile: hasSeg ? segFile(folder, id) : npzFile(folder, id) };
+  const other = async (k: string) => ((await exists(npzFile(folder, id))) ? npzFile(folder, id) : b2nd(k));
+  return { data, seg, dataFile: hasData ? dataFile(folder, id) : await other("data"), segFile: hasSeg ? segFile(folder, id) : await other("seg") };
 }
 
 /**
@@ -77,6 +79,16 @@ export async function savePreprocessedCase(folder: string, id: string, c: Prepro
   await writeNpyFile(dataFile(folder, id), { dtype: "float32", shape: c.shape, data: c.data });
   await writeNpyFile(segFile(folder, id), { dtype: "int16", shape: [1, ...spatial], data: seg });
   await writeFileAtomic(propertiesFile(folder, id), JSON.stringify(c.properties));
+}
+
+/** A .b2nd array (master's nnUNetDatasetBlosc2) as an NpyArray. */
+async function readB2ndFile(file: string): Promise<NpyArray> {
+  let b: Buffer;
+  try { b = await fsp.readFile(file); } catch (err) {
+    throw new InputError((err as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : (err as Error).message, { file, cause: err });
+  }
+  const a = parseB2nd(new Uint8Array(b.buffer, b.byteOffset, b.length), file);
+  return { dtype: a.dtype, shape: a.shape, data: a.data };
 }
 
 /** Shape from a .npy header, reading only the first bytes of the file. */
@@ -102,7 +114,7 @@ export async function readPreprocessedCaseInfo(folder: string, id: string): Prom
 }
 
 /**
- * Case identifiers with a properties file (.json, or master's .pkl) and a data file (.npy, or master's .npz) in
+ * Case identifiers with a properties file (.json, or master's .pkl) and a data file (.npy, or master's .npz / .b2nd) in
  * `folder`, sorted like Python sorts strings.
  * @example await listPreprocessedCases(`${pre}/Dataset900_Tiny/nnUNetPlans_3d_fullres`) // ["Tiny_000", ...]
  */
@@ -115,7 +127,7 @@ export async function listPreprocessedCases(folder: string): Promise<string[]> {
   }
   const set = new Set(names);
   const ids = new Set(names.filter((n) => (n.endsWith(".json") || n.endsWith(".pkl")) && !n.startsWith(".")).map((n) => n.slice(0, n.lastIndexOf("."))));
-  return [...ids].filter((id) => set.has(`${id}.npy`) || set.has(`${id}.npz`)).sort(codePointCompare);
+  return [...ids].filter((id) => set.has(`${id}.npy`) || set.has(`${id}.npz`) || set.has(`${id}.b2nd`)).sort(codePointCompare);
 }
 
 /** Loads case `id`: data (float32, [C, Z, Y, X]), seg (int16) and properties; shapes are checked against each other. */

@@ -107,17 +107,15 @@ export interface TrainingRun {
   backend: string;
 }
 
-/** Python-style list of the cases (*.npy without _seg, or master's *.npz) in a preprocessed folder, sorted. */
+/** Python-style list of the cases (*.npy without _seg, or master's *.npz / *.b2nd) in a preprocessed folder, sorted. */
 async function listCaseIds(folder: string): Promise<string[]> {
   let names: string[];
   try { names = await fsp.readdir(folder); } catch (err) {
     throw new InputError("preprocessed data folder not found: run nnUNetv2_preprocess (or nnUNetv2_preprocess_like_nnssl) first", { file: folder, cause: err });
   }
-  const ids = [...new Set(names.filter((n) => (n.endsWith(".npy") && !n.endsWith("_seg.npy")) || n.endsWith(".npz")).map((n) => n.slice(0, -4)))].sort();
-  if (ids.length === 0 && names.some((n) => n.endsWith(".b2nd"))) {
-    throw new InputError("holds only blosc2 .b2nd cases (Python nnU-Net master's default), which nnssl-adapt cannot read: preprocess with nnssl-adapt, or convert them to .npz + .pkl (see the README)", { file: folder });
-  }
-  return ids;
+  const ids = names.filter((n) => (n.endsWith(".npy") && !n.endsWith("_seg.npy")) || n.endsWith(".npz")).map((n) => n.slice(0, -4));
+  ids.push(...names.filter((n) => n.endsWith(".b2nd") && !n.endsWith("_seg.b2nd")).map((n) => n.slice(0, -5)));
+  return [...new Set(ids)].sort();
 }
 
 /** Applies the CLI's length overrides to a trainer spec. */

@@ -19,6 +19,8 @@ import { formatPropertiesPickle, parsePropertiesPickle } from "../../sdk/preproc
 import { readCaseArrays } from "../../sdk/training/case-reader.js";
 import { train } from "../../sdk/training/run-training.js";
 import { InputError } from "../../sdk/errors.js";
+import { parseB2nd } from "../../sdk/io/b2nd.js";
+import { parseNpy } from "../../sdk/io/npy.js";
 import { pythonSkipReason, runPythonJson } from "../helpers/python.js";
 
 const TINY = path.resolve("test/fixtures/datasets/Dataset900_Tiny");
@@ -165,11 +167,47 @@ describe("properties pickles", () => {
     expect(() => parsePropertiesPickle(evil, "evil.pkl")).toThrow(/evil\.pkl: .*os\.system/);
   });
 
-  it("a folder of blosc2 .b2nd cases gets one line saying what to do", async () => {
-    const d = tmp();
-    writeFileSync(path.join(d, "c0.b2nd"), "x");
-    writeFileSync(path.join(d, "c0_seg.b2nd"), "x");
-    writeFileSync(path.join(d, "c0.pkl"), formatPropertiesPickle({ spacing: [1, 1, 1], shape_before_cropping: [1, 1, 1], bbox_used_for_cropping: [], shape_after_cropping_and_before_resampling: [1, 1, 1] }));
-    await expect(loadPreprocessedCase(d, "c0")).rejects.toThrow(/c0\.npy: only blosc2 \.b2nd data/);
+});
+
+// master's default layout: .b2nd written by master's own nnUNetDatasetBlosc2.save_case (test/fixtures/b2nd/make.py ran
+// it once with python-blosc2; the files are committed, so no blosc2 is needed here)
+describe("blosc2 .b2nd folders from nnU-Net master", () => {
+  const B2 = path.resolve("test/fixtures/b2nd");
+  it("reads master's preprocessed cases (data, seg, properties) exactly", async () => {
+    const folder = path.join(B2, "tiny");
+    expect(await listPreprocessedCases(folder)).toEqual(["Tiny_000", "Tiny_003"]);
+    for (const k of ["Tiny_000", "Tiny_003"]) {
+      const c = await loadPreprocessedCase(folder, k);
+      for (const [arr, f] of [[c.data, `${k}.npy`], [c.seg!, `${k}_seg.npy`]] as const) {
+        const ref = readFileSync(path.join(UPSTREAM, f));
+        const hl = ref.readUInt16LE(8);
+        expect(Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength).equals(ref.subarray(10 + hl)), f).toBe(true);
+      }
+      expect(c.properties).toEqual(JSON.parse(readFileSync(path.join(UPSTREAM, `${k}_properties.json`), "utf8")));
+      expect((await readCaseArrays(folder, k)).data).toEqual(c.data);
+    }
+  });
+
+  it("decodes other dtypes, codecs (LZ4, LZ4HC, zlib, BloscLZ), filters, edge chunks and special chunks", () => {
+    const syn = path.join(B2, "synthetic");
+    for (const name of ["u8_edges", "i16_noshuffle", "f32_zlib", "f64_zeros", "i32_const"]) {
+      const a = parseB2nd(new Uint8Array(readFileSync(path.join(syn, `${name}.b2nd`))), name);
+      const r = parseNpy(new Uint8Array(readFileSync(path.join(syn, `${name}.npy`))));
+      expect(a.shape, name).toEqual(r.shape);
+      expect(a.dtype, name).toBe(r.dtype);
+      expect(Array.from(a.data as ArrayLike<number>), name).toEqual(Array.from(r.data as ArrayLike<number>));
+    }
+  });
+
+  it("refuses truncated and lying files with one line naming them", () => {
+    const bytes = new Uint8Array(readFileSync(path.join(B2, "tiny", "Tiny_000.b2nd")));
+    expect(() => parseB2nd(bytes.subarray(0, bytes.length - 200), "cut.b2nd")).toThrow(/^cut\.b2nd: /);
+    expect(() => parseB2nd(bytes.subarray(0, 60), "cut.b2nd")).toThrow(InputError);
+    const lie = bytes.slice();
+    // the chunk header's nbytes claims 1 GiB
+    const dv = new DataView(lie.buffer);
+    const headerLen = dv.getInt32(0x0b);
+    dv.setInt32(headerLen + 4, 1 << 30, true);
+    expect(() => parseB2nd(lie, "lie.b2nd")).toThrow(/lie\.b2nd: invalid blosc2 chunk/);
   });
 });
