@@ -2,7 +2,8 @@
 // from the documented formats in c-blosc2: README_CFRAME_FORMAT.rst (contiguous frame: msgpack header with the
 // "b2nd" metalayer, chunks, an index chunk of int64 offsets), README_CHUNK_FORMAT.rst (chunk header, block starts,
 // compressed streams, special values) and README_B2ND_METALAYER.rst (shape, chunk shape, block shape, dtype).
-// Codecs: LZ4/LZ4HC (master's choice), BloscLZ (blosc2's default, used for the index chunk), zlib; filters: none, byte shuffle (master picks one of the two per array).
+// Codecs: LZ4/LZ4HC (master's choice), BloscLZ (blosc2's default, used for the index chunk), zlib; filters: none and
+// byte shuffle (master picks one of the two per array).
 // Read-only and bounded: every size comes from the file, so each is checked against the bytes present before use.
 
 import { inflateSync } from "node:zlib";
@@ -228,7 +229,9 @@ export function parseB2nd(b: Uint8Array, file = "<b2nd>"): RawArray {
   const cbytes = Number(dv.getBigInt64(0x27));
   const nbytesTotal = Number(dv.getBigInt64(0x1e));
   const chunkSize = dv.getInt32(0x3a);
-  if (headerLen < 0x57 || headerLen > b.length || cbytes < 0 || headerLen + cbytes > b.length) throw new InputError("blosc2 frame header sizes exceed the file", { file });
+  if (headerLen < 0x57 || headerLen > b.length || cbytes < 0 || headerLen + cbytes > b.length) {
+    throw new InputError("blosc2 frame header sizes exceed the file", { file });
+  }
   // metalayers: a msgpack map {name: offset of a bin32 holding the content}; only "b2nd" matters here
   const at = findB2ndOffset(b, headerLen);
   if (at < 0) throw new InputError("blosc2 frame has no b2nd metalayer (not an nd-array)", { file });
@@ -245,7 +248,9 @@ export function parseB2nd(b: Uint8Array, file = "<b2nd>"): RawArray {
   if (chunkshape.some((x) => x < 1) || blockshape.some((x) => x < 1)) throw new InputError("b2nd chunk/block shapes must be positive", { file });
   const extChunk = chunkshape.map((c, i) => Math.ceil(c / blockshape[i]!) * blockshape[i]!);
   const chunkBytes = checkedCount(extChunk, isz, file, "b2nd chunk") * isz;
-  if (chunkSize !== 0 && chunkSize !== chunkBytes) throw new InputError(`b2nd chunk size ${chunkSize} differs from the ${chunkBytes} its shapes give`, { file });
+  if (chunkSize !== 0 && chunkSize !== chunkBytes) {
+    throw new InputError(`b2nd chunk size ${chunkSize} differs from the ${chunkBytes} its shapes give`, { file });
+  }
   const grid = shape.map((s, i) => Math.ceil(s / chunkshape[i]!));
   const nchunks = grid.reduce((a, c) => a * c, 1);
   // the index chunk follows the data chunks; its offsets count from the end of the header
@@ -299,7 +304,11 @@ export function parseB2nd(b: Uint8Array, file = "<b2nd>"): RawArray {
 }
 
 function ctorOf(d: ArrayDtype): new (b: ArrayBuffer, o: number, n: number) => RawArray["data"] {
-  return ({ float32: Float32Array, float64: Float64Array, int8: Int8Array, uint8: Uint8Array, int16: Int16Array, uint16: Uint16Array, int32: Int32Array, uint32: Uint32Array, int64: BigInt64Array, uint64: BigUint64Array } as const)[d] as never;
+  const ctors = {
+    float32: Float32Array, float64: Float64Array, int8: Int8Array, uint8: Uint8Array, int16: Int16Array, uint16: Uint16Array,
+    int32: Int32Array, uint32: Uint32Array, int64: BigInt64Array, uint64: BigUint64Array,
+  } as const;
+  return ctors[d] as never;
 }
 
 function unravel(i: number, dims: readonly number[]): number[] {

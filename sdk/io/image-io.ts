@@ -75,7 +75,8 @@ async function readBytes(file: string): Promise<Uint8Array> {
 }
 
 const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
-const close = (a: readonly number[], b: readonly number[], tol = 1e-5) => a.length === b.length && a.every((v, i) => Math.abs(v - b[i]!) <= tol + tol * Math.abs(b[i]!));
+const close = (a: readonly number[], b: readonly number[], tol = 1e-5) =>
+  a.length === b.length && a.every((v, i) => Math.abs(v - b[i]!) <= tol + tol * Math.abs(b[i]!));
 
 /** One file as read by a reader: its channels as float32 in nnU-Net order plus its per-file properties. */
 interface Channel {
@@ -114,7 +115,10 @@ function sitkChannel(file: string, size: number[], sitk: { spacing: number[]; or
   if (size.length === 2) return { file, channels: 1, shape: [1, ...rev], spacing: [Math.max(...sitk.spacing) * 999, ...sp], sitk, fill };
   if (size.length === 3) return { file, channels: 1, shape: rev, spacing: sp, sitk, fill };
   if (size.length === 4) return { file, channels: rev[0]!, shape: rev.slice(1), spacing: sp.slice(1), sitk, fill };
-  throw new InputError(`unexpected number of dimensions: ${size.length} (size [${size.join(", ")}]); nnU-Net reads 2-d, 3-d and 4-d (channels last) images`, { file });
+  throw new InputError(
+    `unexpected number of dimensions: ${size.length} (size [${size.join(", ")}]); nnU-Net reads 2-d, 3-d and 4-d (channels last) images`,
+    { file },
+  );
 }
 
 /** ITK's geometry of a 4-d NIfTI: the spatial part from the header, the 4th axis with spacing pixdim[4] (1 if unset), origin 0 and no rotation. */
@@ -171,7 +175,10 @@ async function readChannel(file: string, rw: ReaderWriterName, opts: { auxFile?:
       };
       return { file, channels: c, shape: [1, h!, w!], spacing: [999, 1, 1], fill };
     }
-    throw new InputError(`NaturalImage2DIO reads 2-d images: (h, w) grey or (h, w, 3|4) RGB(A); this one has shape (${a.shape.join(", ")}) (3-d TIFFs need Tiff3DIO)`, { file });
+    throw new InputError(
+      `NaturalImage2DIO reads 2-d images: (h, w) grey or (h, w, 3|4) RGB(A); this one has shape (${a.shape.join(", ")}) (3-d TIFFs need Tiff3DIO)`,
+      { file },
+    );
   }
   if (rw === "Tiff3DIO") {
     const a = await readPicture(file, ".tif");
@@ -188,7 +195,9 @@ async function readChannel(file: string, rw: ReaderWriterName, opts: { auxFile?:
   if (rw === "SimpleITKIO") {
     const fs = spatialShape(img);
     if (fs.length === 4) return sitkChannel(file, fs, itkGeometry4(img), fillNifti(img));
-    if (fs.length !== 2 && fs.length !== 3) throw new InputError(`unexpected number of dimensions: ${fs.length} (shape [${img.shape.join(", ")}]); nnU-Net reads 2-d, 3-d and 4-d images`, { file });
+    if (fs.length !== 2 && fs.length !== 3) {
+      throw new InputError(`unexpected number of dimensions: ${fs.length} (shape [${img.shape.join(", ")}]); nnU-Net reads 2-d, 3-d and 4-d images`, { file });
+    }
     return sitkChannel(file, fs, itkGeometry(img.header), fillNifti(img));
   }
   if (img.shape.length !== 3) throw new InputError(`${rw} needs a 3-d image, got shape [${img.shape.join(", ")}]`, { file });
@@ -289,7 +298,9 @@ function spatialGeometry(s: { spacing: number[]; origin: number[]; direction: nu
 }
 
 /** SimpleITK's WriteImage(img, file, useCompression=True) for .mha (zlib) and .nrrd (gzip). */
-async function writeItkFile(file: string, ending: string, data: Uint8Array | Uint16Array, size: number[], g: { spacing: number[]; origin: number[]; direction: number[] }): Promise<void> {
+async function writeItkFile(
+  file: string, ending: string, data: Uint8Array | Uint16Array, size: number[], g: { spacing: number[]; origin: number[]; direction: number[] },
+): Promise<void> {
   const img = { size, dtype: data instanceof Uint16Array ? "uint16" as const : "uint8" as const, ...g };
   const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (ending === ".mha") {
@@ -307,7 +318,9 @@ async function writeItkFile(file: string, ending: string, data: Uint8Array | Uin
  * voxel for voxel with the original image. NaturalImage2DIO writes the (1, h, w) slice as a picture; Tiff3DIO a
  * deflate-compressed 3-d TIFF plus `<name>.json` holding the spacing.
  */
-export async function writeSeg(seg: Uint8Array | Uint16Array | Int16Array, shape: number[], file: string, properties: ImageProperties, rw: ReaderWriterName = "SimpleITKIO"): Promise<void> {
+export async function writeSeg(
+  seg: Uint8Array | Uint16Array | Int16Array, shape: number[], file: string, properties: ImageProperties, rw: ReaderWriterName = "SimpleITKIO",
+): Promise<void> {
   const ending = checkEnding(file, rw);
   const n = shape.reduce((a, b) => a * b, 1);
   if (n !== seg.length) throw new InputError(`writeSeg: shape [${shape.join(", ")}] has ${n} voxels but the segmentation has ${seg.length}`, { file });

@@ -73,9 +73,13 @@ export async function parseMetaImage(bytes: Uint8Array, file = "<mha>"): Promise
   const dtype = MET_TYPES[typeName];
   if (!dtype) throw new InputError(`unsupported MetaImage ElementType ${JSON.stringify(typeName)}`, { file });
   const channels = Number(get("ElementNumberOfChannels") ?? 1);
-  if (channels !== 1) throw new InputError(`ElementNumberOfChannels ${channels}: only scalar images are supported (give each channel its own _XXXX file)`, { file });
+  if (channels !== 1) {
+    throw new InputError(`ElementNumberOfChannels ${channels}: only scalar images are supported (give each channel its own _XXXX file)`, { file });
+  }
   const dataFile = get("ElementDataFile")!;
-  if (dataFile !== "LOCAL") throw new InputError(`ElementDataFile ${JSON.stringify(dataFile)}: only .mha files with the voxels inside (LOCAL) are supported`, { file });
+  if (dataFile !== "LOCAL") {
+    throw new InputError(`ElementDataFile ${JSON.stringify(dataFile)}: only .mha files with the voxels inside (LOCAL) are supported`, { file });
+  }
   const spacing = nums(["ElementSpacing", "ElementSize"], new Array<number>(nd).fill(1), nd);
   const origin = nums(["Offset", "Origin", "Position"], new Array<number>(nd).fill(0), nd);
   const identity = Array.from({ length: nd * nd }, (_, k) => (k % (nd + 1) === 0 ? 1 : 0));

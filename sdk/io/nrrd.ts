@@ -67,7 +67,9 @@ export async function parseNrrd(bytes: Uint8Array, file = "<nrrd>"): Promise<Itk
     fields.set(line.slice(0, c).trim().toLowerCase(), line.slice(c + 2).trim());
   }
   if (dataStart < 0) throw new InputError("NRRD header does not end with a blank line (truncated, or a detached header)", { file });
-  if (fields.has("data file") || fields.has("datafile")) throw new InputError("NRRD with a detached data file: only .nrrd files with the data attached are supported", { file });
+  if (fields.has("data file") || fields.has("datafile")) {
+    throw new InputError("NRRD with a detached data file: only .nrrd files with the data attached are supported", { file });
+  }
   for (const k of ["line skip", "lineskip", "byte skip", "byteskip"]) {
     if (fields.has(k) && Number(fields.get(k)) !== 0) throw new InputError(`NRRD field "${k}" is not supported`, { file });
   }
@@ -103,7 +105,9 @@ export async function parseNrrd(bytes: Uint8Array, file = "<nrrd>"): Promise<Itk
   let spacing: number[], origin: number[], direction: number[];
   if (dirsField !== undefined) {
     const vecs = parseVectors(dirsField, file);
-    if (vecs.length !== dim || vecs.some((v) => v === null)) throw new InputError(`NRRD space directions ${JSON.stringify(dirsField)} must give a vector for each of the ${dim} axes`, { file });
+    if (vecs.length !== dim || vecs.some((v) => v === null)) {
+      throw new InputError(`NRRD space directions ${JSON.stringify(dirsField)} must give a vector for each of the ${dim} axes`, { file });
+    }
     const sd = vecs[0]!.length;
     if (sd !== dim) throw new InputError(`NRRD space dimension ${sd} differs from the image dimension ${dim}`, { file });
     const v = vecs.map((x) => x!.map((c, i) => c * (flip[i] ?? 1)));

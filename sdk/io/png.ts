@@ -99,7 +99,10 @@ export function greyPalette(idx: Uint8Array, palette: Uint8Array, transparency: 
   if (3 * hi + 2 >= palette.length) throw new InputError(`palette index ${hi} beyond the palette`, { file });
   let grey = !transparency;
   for (let i = lo; i <= hi && grey; i++) grey = palette[3 * i] === palette[3 * i + 1] && palette[3 * i] === palette[3 * i + 2];
-  if (!grey) throw new InputError("colour palette image: imageio versions read these as RGB or RGBA, so the channel count is undefined; save it as greyscale, RGB or RGBA", { file });
+  if (!grey) {
+    throw new InputError("colour palette image: imageio versions read these as RGB or RGBA, so the channel count is undefined; "
+      + "save it as greyscale, RGB or RGBA", { file });
+  }
   for (let i = 0; i < idx.length; i++) idx[i] = palette[3 * idx[i]!]!;
 }
 

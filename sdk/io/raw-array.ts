@@ -41,7 +41,10 @@ export function checkedCount(dims: readonly number[], bytesPerElement: number, f
   let n = 1;
   for (const d of dims) n *= d;
   if (!Number.isSafeInteger(n) || n * bytesPerElement > MAX_IMAGE_BYTES) {
-    throw new InputError(`${what} size [${dims.join(", ")}] declares ${n * bytesPerElement} bytes, more than the ${MAX_IMAGE_BYTES} this reader accepts`, { file });
+    throw new InputError(
+      `${what} size [${dims.join(", ")}] declares ${n * bytesPerElement} bytes, more than the ${MAX_IMAGE_BYTES} this reader accepts`,
+      { file },
+    );
   }
   return n;
 }
@@ -74,7 +77,10 @@ const MAX_DEFLATE_RATIO = 1032;
  */
 export async function inflateBounded(bytes: Uint8Array, expected: number, kind: "zlib" | "gzip" | "raw", file: string): Promise<Uint8Array> {
   if (expected > bytes.length * MAX_DEFLATE_RATIO + 1024) {
-    throw new InputError(`header declares ${expected} bytes of voxel data but only ${bytes.length} compressed bytes follow (deflate cannot expand that much)`, { file });
+    throw new InputError(
+      `header declares ${expected} bytes of voxel data but only ${bytes.length} compressed bytes follow (deflate cannot expand that much)`,
+      { file },
+    );
   }
   const fn = kind === "zlib" ? inflateAsync : kind === "gzip" ? gunzipAsync : inflateRawAsync;
   let out: Buffer;

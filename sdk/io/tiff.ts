@@ -158,7 +158,10 @@ export async function parseTiff(b: Uint8Array, file = "<tiff>"): Promise<RawArra
   const p0 = pages[0]!;
   for (const [k, p] of pages.entries()) {
     if (p.w !== p0.w || p.h !== p0.h || p.spp !== p0.spp || p.bits !== p0.bits || p.format !== p0.format || p.planar !== p0.planar) {
-      throw new InputError(`TIFF page ${k} is ${p.h}x${p.w}x${p.spp} (${p.bits} bit), page 0 ${p0.h}x${p0.w}x${p0.spp} (${p0.bits} bit): pages of different shapes are not supported`, { file });
+      throw new InputError(
+        `TIFF page ${k} is ${p.h}x${p.w}x${p.spp} (${p.bits} bit), page 0 ${p0.h}x${p0.w}x${p0.spp} (${p0.bits} bit): pages of different shapes are not supported`,
+        { file },
+      );
     }
   }
   const dtype = dtypeOf(p0.bits, p0.format, file);
@@ -174,7 +177,10 @@ export async function parseTiff(b: Uint8Array, file = "<tiff>"): Promise<RawArra
     const rowBytes = p.w * sampPerPix * size;
     const stripsPerPlane = Math.ceil(p.h / p.rowsPerStrip);
     if (p.offsets.length !== stripsPerPlane * planes || p.counts.length !== p.offsets.length) {
-      throw new InputError(`TIFF page ${k} has ${p.offsets.length} strip offsets and ${p.counts.length} byte counts, expected ${stripsPerPlane * planes}`, { file });
+      throw new InputError(
+        `TIFF page ${k} has ${p.offsets.length} strip offsets and ${p.counts.length} byte counts, expected ${stripsPerPlane * planes}`,
+        { file },
+      );
     }
     const plane = new Uint8Array(p.h * rowBytes);
     for (let pl = 0; pl < planes; pl++) {

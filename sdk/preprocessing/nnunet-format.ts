@@ -55,7 +55,9 @@ function toPython(p: PreprocessedProperties): Record<string, unknown> {
       out[k] = { spacing: PyTuple.ofItems(floats(s.spacing)), origin: PyTuple.ofItems(floats(s.origin)), direction: PyTuple.ofItems(floats(s.direction)) };
     } else if (k === "nibabel_stuff" && v) {
       const nib: Record<string, unknown> = {};
-      for (const [name, m] of Object.entries(v as Record<string, number[][]>)) nib[name] = new NumpyArray("float64", [m.length, m[0]?.length ?? 0], Float64Array.from(m.flat()));
+      for (const [name, m] of Object.entries(v as Record<string, number[][]>)) {
+        nib[name] = new NumpyArray("float64", [m.length, m[0]?.length ?? 0], Float64Array.from(m.flat()));
+      }
       out[k] = nib;
     } else if (k === "spacing") out[k] = floats(v as number[]);
     else if (k === "shape_before_cropping" || k === "shape_after_cropping_and_before_resampling") out[k] = PyTuple.ofItems(v as number[]);
@@ -63,7 +65,9 @@ function toPython(p: PreprocessedProperties): Record<string, unknown> {
       const m = new Map<unknown, unknown>();
       for (const [label, locs] of Object.entries(v as Record<string, number[][]>)) {
         const key = isRegionKey(label) ? PyTuple.ofItems(label.replace(/[()\s]/g, "").split(",").filter(Boolean).map(Number)) : Number(label);
-        if (typeof key === "number" && !Number.isInteger(key)) throw new InputError(`class_locations key ${JSON.stringify(label)} is neither a label nor a region tuple`);
+        if (typeof key === "number" && !Number.isInteger(key)) {
+          throw new InputError(`class_locations key ${JSON.stringify(label)} is neither a label nor a region tuple`);
+        }
         m.set(key, new NumpyArray("int64", [locs.length, 4], BigInt64Array.from(locs.flat(), (x) => BigInt(x))));
       }
       out[k] = m;
@@ -125,12 +129,17 @@ export function parsePropertiesPickle(bytes: Uint8Array, file: string): Preproce
   };
   let value: unknown;
   try {
-    value = finalize(unpickle(bytes, file, { findGlobal, persistentLoad: () => { throw new InputError("unexpected persistent id in a properties pickle", { file }); } }).value, file);
+    const persistentLoad = () => {
+      throw new InputError("unexpected persistent id in a properties pickle", { file });
+    };
+    value = finalize(unpickle(bytes, file, { findGlobal, persistentLoad }).value, file);
   } catch (err) {
     if (err instanceof NnsslAdaptError && !(err instanceof InputError)) throw new InputError(err.message.replace(`${file}: `, ""), { file, cause: err });
     throw err;
   }
-  if (!value || typeof value !== "object" || Array.isArray(value) || value instanceof Map) throw new InputError("the properties pickle does not hold a dict with string keys", { file });
+  if (!value || typeof value !== "object" || Array.isArray(value) || value instanceof Map) {
+    throw new InputError("the properties pickle does not hold a dict with string keys", { file });
+  }
   return toJson(value, file) as PreprocessedProperties;
 }
 

@@ -40,7 +40,9 @@ export async function readPreprocessedProperties(folder: string, id: string): Pr
  * Data and seg of a case: `<case>.npy` / `<case>_seg.npy` when present (ours, or master's unpacked form), else the
  * `data` / `seg` arrays of master's `<case>.npz`.
  */
-export async function readPreprocessedArrays(folder: string, id: string, { withSeg = true } = {}): Promise<{ data: NpyArray; seg: NpyArray | null; dataFile: string; segFile: string }> {
+export async function readPreprocessedArrays(
+  folder: string, id: string, { withSeg = true } = {},
+): Promise<{ data: NpyArray; seg: NpyArray | null; dataFile: string; segFile: string }> {
   const [hasData, hasSeg] = await Promise.all([exists(dataFile(folder, id)), exists(segFile(folder, id))]);
   let npz: Map<string, NpyArray> | null = null;
   const b2nd = (k: string) => path.join(folder, `${id}${k === "seg" ? "_seg" : ""}.b2nd`);
@@ -72,7 +74,8 @@ export async function savePreprocessedCase(folder: string, id: string, c: Prepro
   const [, ...spatial] = c.shape;
   const seg = c.seg ?? new Int16Array(spatial.reduce((a, b) => a * b, 1));
   if (format === "npz") {
-    await writeFileAtomic(npzFile(folder, id), formatNpz({ data: { dtype: "float32", shape: c.shape, data: c.data }, seg: { dtype: "int16", shape: [1, ...spatial], data: seg } }));
+    const arrays = { data: { dtype: "float32" as const, shape: c.shape, data: c.data }, seg: { dtype: "int16" as const, shape: [1, ...spatial], data: seg } };
+    await writeFileAtomic(npzFile(folder, id), formatNpz(arrays));
     await writeFileAtomic(pklFile(folder, id), formatPropertiesPickle(c.properties));
     return;
   }
@@ -132,7 +135,9 @@ export async function listPreprocessedCases(folder: string): Promise<string[]> {
 
 /** Loads case `id`: data (float32, [C, Z, Y, X]), seg (int16) and properties; shapes are checked against each other. */
 export async function loadPreprocessedCase(folder: string, id: string): Promise<PreprocessedCase> {
-  const [{ data, seg, dataFile: df, segFile: sf }, properties] = await Promise.all([readPreprocessedArrays(folder, id), readPreprocessedProperties(folder, id)]);
+  const [{ data, seg, dataFile: df, segFile: sf }, properties] = await Promise.all([
+    readPreprocessedArrays(folder, id), readPreprocessedProperties(folder, id),
+  ]);
   if (data.dtype !== "float32" || data.shape.length !== 4) {
     throw new InputError(`expected float32 data of shape [C, Z, Y, X], found ${data.dtype} [${data.shape}]`, { file: df });
   }
