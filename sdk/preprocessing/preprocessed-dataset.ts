@@ -77,11 +77,19 @@ export async function savePreprocessedCase(folder: string, id: string, c: Prepro
     const arrays = { data: { dtype: "float32" as const, shape: c.shape, data: c.data }, seg: { dtype: "int16" as const, shape: [1, ...spatial], data: seg } };
     await writeFileAtomic(npzFile(folder, id), formatNpz(arrays));
     await writeFileAtomic(pklFile(folder, id), formatPropertiesPickle(c.properties));
+    // a stale .npy would be what master loads first (its unpacked form), and a .json makes its folder check fail
+    await removeFiles([dataFile(folder, id), segFile(folder, id), propertiesFile(folder, id)]);
     return;
   }
   await writeNpyFile(dataFile(folder, id), { dtype: "float32", shape: c.shape, data: c.data });
   await writeNpyFile(segFile(folder, id), { dtype: "int16", shape: [1, ...spatial], data: seg });
   await writeFileAtomic(propertiesFile(folder, id), JSON.stringify(c.properties));
+  await removeFiles([npzFile(folder, id), pklFile(folder, id)]);
+}
+
+/** Removes the other layout's files of a case just rewritten, so a folder never mixes stale arrays with new ones. */
+async function removeFiles(files: string[]): Promise<void> {
+  await Promise.all(files.map((f) => fsp.rm(f, { force: true })));
 }
 
 /** A .b2nd array (master's nnUNetDatasetBlosc2) as an NpyArray. */

@@ -7,7 +7,7 @@
 // - master -> ours: upstream's own preprocessed Tiny cases (fixture, produced by master's DefaultPreprocessor) saved
 //   as master's save_case does (np.savez_compressed + pickle, protocols 4 and 5) are read by our loaders and trained on.
 
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -19,6 +19,8 @@ import { formatPropertiesPickle, parsePropertiesPickle } from "../../sdk/preproc
 import { readCaseArrays } from "../../sdk/training/case-reader.js";
 import { train } from "../../sdk/training/run-training.js";
 import { InputError } from "../../sdk/errors.js";
+import { parseArgs } from "../../sdk/cli/argparse.js";
+import { spec as ppSpec } from "../../sdk/cli/commands/preprocess.js";
 import { parseB2nd } from "../../sdk/io/b2nd.js";
 import { parseNpy } from "../../sdk/io/npy.js";
 import { pythonSkipReason, runPythonJson } from "../helpers/python.js";
@@ -79,6 +81,7 @@ for k in out['ids']:
         'spacing_types': sorted({type(x).__name__ for x in p['spacing']}),
     }
 print(json.dumps(out))`, [npz, npy]);
+    cpSync(npy, path.join(root, "npy-copy"), { recursive: true });
     expect(r.class).toBe("nnUNetDatasetNumpy");
     expect(r.ids).toEqual(CASES);
     for (const k of CASES) {
@@ -95,9 +98,17 @@ print(json.dumps(out))`, [npz, npy]);
       expect(c.shapes).toEqual([true, true, true]);
       expect(c.spacing_types).toEqual(["float"]);
     }
+    // rewriting a case in the other layout leaves no stale files of the first one
+    const mixed = path.join(root, "npy", "Dataset900_Tiny", "nnUNetPlans_3d_fullres");
+    await runPreprocessing(ds, plans, "3d_fullres", { numWorkers: 1, paths: paths("npy"), format: "npz", overwrite: false });
+    expect(readdirSync(mixed).filter((f) => f.startsWith("Tiny_001")).sort()).toEqual(["Tiny_001.npz", "Tiny_001.pkl"]);
+    await expect(runPreprocessing(ds, plans, "3d_fullres", { paths: paths("npy"), format: "b2nd" as never })).rejects.toThrow(/format/);
+    expect(parseArgs(ppSpec, ["-d", "900", "--pp_format", "npz"]).pp_format).toBe("npz");
+    expect(parseArgs(ppSpec, ["-d", "900"]).pp_format).toBe("npy");
+    expect(() => parseArgs(ppSpec, ["-d", "900", "--pp_format", "b2nd"])).toThrow(/pp_format/);
     // and we read our own npz folder back like the npy one
     const a = await loadPreprocessedCase(npz, "Tiny_002");
-    const b = await loadPreprocessedCase(npy, "Tiny_002");
+    const b = await loadPreprocessedCase(path.join(root, "npy-copy"), "Tiny_002");
     expect(a.shape).toEqual(b.shape);
     expect(a.data).toEqual(b.data);
     expect(a.seg).toEqual(b.seg);
