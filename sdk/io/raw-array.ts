@@ -22,8 +22,11 @@ const CTORS: Record<ArrayDtype, { new (n: number): RawTypedArray }> = {
   float32: Float32Array, float64: Float64Array, int64: BigInt64Array, uint64: BigUint64Array,
 };
 
-/** The largest voxel buffer a reader allocates (bytes); larger declared sizes are refused before reading. */
-export const MAX_IMAGE_BYTES = Math.min(bufferConstants.MAX_LENGTH, 2 ** 34);
+/**
+ * The largest voxel buffer a reader allocates (4 GiB; a 1000 x 1024 x 1024 float32 CT is 4 GiB); larger declared
+ * sizes are refused before reading.
+ */
+export const MAX_IMAGE_BYTES = Math.min(bufferConstants.MAX_LENGTH, 2 ** 32);
 
 /** An n-d array as a file stores it, before any nnU-Net axis handling. */
 export interface RawArray {

@@ -169,6 +169,14 @@ export async function parseTiff(b: Uint8Array, file = "<tiff>"): Promise<RawArra
   const perPage = checkedCount([p0.h, p0.w, p0.spp], size, file);
   const n = checkedCount([pages.length, perPage], size, file);
   if (n * size > MAX_IMAGE_BYTES) throw new InputError("TIFF too large", { file });
+  // what the strips can expand to at most, checked before allocating (a small file cannot declare gigabytes)
+  const maxRatio: Record<number, number> = { 1: 1, 8: 1032, 32946: 1032, 5: 4096, 32773: 64 };
+  for (const [k, p] of pages.entries()) {
+    const stored = p.counts.reduce((a, c) => a + c, 0);
+    if (stored * (maxRatio[p.compression] ?? 1032) + 1024 < perPage * size) {
+      throw new InputError(`TIFF page ${k} declares ${perPage * size} bytes but its strips hold only ${stored} bytes`, { file });
+    }
+  }
   const out = allocArray(dtype, n);
   const outBytes = new Uint8Array(out.buffer);
   for (const [k, p] of pages.entries()) {

@@ -281,3 +281,44 @@ print(json.dumps(out))`, [dir]);
     await expect(writeSeg(big, [1, 7, 9], path.join(dir, "x.bmp"), { spacing: [999, 1, 1] }, "NaturalImage2DIO")).rejects.toThrow(/BMP holds 8-bit values only/);
   });
 });
+
+describe("corrupt files", () => {
+  it("every truncation or byte flip of each format ends in a typed error naming the file, or a successful read", async () => {
+    const { parseMetaImage } = await import("../../sdk/io/metaimage.js");
+    const { parseNrrd } = await import("../../sdk/io/nrrd.js");
+    const { formatPng, parsePng } = await import("../../sdk/io/png.js");
+    const { formatBmp, parseBmp } = await import("../../sdk/io/bmp.js");
+    const { formatTiff, parseTiff } = await import("../../sdk/io/tiff.js");
+    const { parseB2nd } = await import("../../sdk/io/b2nd.js");
+    const { NnsslAdaptError } = await import("../../sdk/errors.js");
+    const dir = tmp();
+    const g = { spacing: [1, 2, 3], origin: [0, 1, 2], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
+    const seg = new Uint8Array(4 * 5 * 6).map((_, i) => i % 7);
+    await writeSeg(seg, [4, 5, 6], path.join(dir, "s.mha"), { spacing: [3, 2, 1], sitk_stuff: g }, "SimpleITKIO");
+    await writeSeg(seg, [4, 5, 6], path.join(dir, "s.nrrd"), { spacing: [3, 2, 1], sitk_stuff: g }, "SimpleITKIO");
+    const files: [string, Uint8Array, (b: Uint8Array, f: string) => unknown][] = [
+      ["s.mha", new Uint8Array(readFileSync(path.join(dir, "s.mha"))), parseMetaImage],
+      ["s.nrrd", new Uint8Array(readFileSync(path.join(dir, "s.nrrd"))), parseNrrd],
+      ["s.png", formatPng(seg.subarray(0, 30), 5, 6), parsePng],
+      ["s.bmp", formatBmp(seg.subarray(0, 30), 5, 6), parseBmp],
+      ["s.tif", formatTiff(seg, [4, 5, 6]), parseTiff],
+      ["s.b2nd", new Uint8Array(readFileSync(path.resolve("test/fixtures/b2nd/synthetic/u8_edges.b2nd"))), parseB2nd],
+    ];
+    let seed = 7;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const untyped: string[] = [];
+    for (const [name, orig, parse] of files) {
+      for (let t = 0; t < 300; t++) {
+        let b = orig.slice();
+        if (t % 3 === 0) b = b.subarray(0, Math.floor(rnd() * b.length));
+        else for (let k = 0; k < 1 + Math.floor(rnd() * 4); k++) b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256);
+        try {
+          await parse(b, name);
+        } catch (err) {
+          if (!(err instanceof NnsslAdaptError) || !(err as Error).message.startsWith(`${name}: `)) untyped.push(`${name}: ${(err as Error).constructor.name} ${(err as Error).message}`);
+        }
+      }
+    }
+    expect(untyped).toEqual([]);
+  });
+});
