@@ -87,7 +87,12 @@ function lz4Decode(src: Uint8Array, out: Uint8Array, file: string): void {
     if (len === 15) { let b; do { if (i >= src.length) fail(); b = src[i++]!; len += b; } while (b === 255); }
     len += 4;
     if (off === 0 || off > o || o + len > out.length) fail();
-    for (let k = 0; k < len; k++, o++) out[o] = out[o - off]!;
+    if (off >= len) {
+      out.copyWithin(o, o - off, o - off + len);
+      o += len;
+    } else {
+      for (let k = 0; k < len; k++, o++) out[o] = out[o - off]!;
+    }
   }
   if (o !== out.length) fail();
 }
@@ -134,7 +139,15 @@ function blosclzDecode(src: Uint8Array, out: Uint8Array, file: string): void {
 
 function unshuffle(src: Uint8Array, dst: Uint8Array, ts: number): void {
   const n = Math.floor(src.length / ts);
-  for (let j = 0; j < ts; j++) for (let i = 0; i < n; i++) dst[i * ts + j] = src[j * n + i]!;
+  if (ts === 4) {
+    for (let i = 0, o = 0; i < n; i++, o += 4) {
+      dst[o] = src[i]!; dst[o + 1] = src[n + i]!; dst[o + 2] = src[2 * n + i]!; dst[o + 3] = src[3 * n + i]!;
+    }
+  } else if (ts === 2) {
+    for (let i = 0, o = 0; i < n; i++, o += 2) { dst[o] = src[i]!; dst[o + 1] = src[n + i]!; }
+  } else {
+    for (let j = 0; j < ts; j++) for (let i = 0; i < n; i++) dst[i * ts + j] = src[j * n + i]!;
+  }
   dst.set(src.subarray(n * ts), n * ts);
 }
 
@@ -261,6 +274,7 @@ export function parseB2nd(b: Uint8Array, file = "<b2nd>"): RawArray {
   const blockGrid = extChunk.map((e, i) => e / blockshape[i]!);
   const blockElems = blockshape.reduce((a, c) => a * c, 1);
   const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, c) => a * c, 1));
+  const bstr = blockshape.map((_, i) => blockshape.slice(i + 1).reduce((a, c) => a * c, 1));
   for (let ci = 0; ci < nchunks; ci++) {
     const cpos = unravel(ci, grid);
     const raw = idv.getBigUint64(ci * 8, true);
@@ -284,18 +298,22 @@ export function parseB2nd(b: Uint8Array, file = "<b2nd>"): RawArray {
       // elements of this block inside both the chunk and the array
       const lim = origin.map((o, i) => Math.max(0, Math.min(blockshape[i]!, shape[i]! - o, (cpos[i]! + 1) * chunkshape[i]! - o)));
       if (lim.some((l) => l === 0)) continue;
-      const rowLen = lim[nd - 1]!;
+      const rowLen = lim[nd - 1]! * isz;
       const rows = lim.slice(0, nd - 1).reduce((a, c) => a * c, 1);
+      const rp = new Array<number>(Math.max(0, nd - 1)).fill(0);
       for (let r = 0; r < rows; r++) {
-        const rp = unravel(r, lim.slice(0, nd - 1));
-        let src = 0, dst = 0;
+        let src = 0, dst = origin[nd - 1]!;
         for (let i = 0; i < nd - 1; i++) {
-          src += rp[i]! * blockshape.slice(i + 1).reduce((a, c) => a * c, 1);
+          src += rp[i]! * bstr[i]!;
           dst += (origin[i]! + rp[i]!) * strides[i]!;
         }
-        dst += origin[nd - 1]!;
         const s0 = (bi * blockElems + src) * isz;
-        out.set(chunk.subarray(s0, s0 + rowLen * isz), dst * isz);
+        out.set(chunk.subarray(s0, s0 + rowLen), dst * isz);
+        // next row: increment the row counter over lim[0..nd-2], last axis fastest
+        for (let i = nd - 2; i >= 0; i--) {
+          if (++rp[i]! < lim[i]!) break;
+          rp[i] = 0;
+        }
       }
     }
   }
