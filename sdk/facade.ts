@@ -14,6 +14,7 @@ import type { Fingerprint } from "./fingerprint/fingerprint.js";
 import { planExperiment, type PlanExperimentOptions } from "./planning/plan-experiment.js";
 import { defaultPlansName } from "./planning/planners.js";
 import { loadPlans, type Plans as PlansJson } from "./planning/plans.js";
+import type { PreprocessedFormat } from "./preprocessing/nnunet-format.js";
 import { compareAdaptationModes, preprocessLikeNnssl, type AdaptationModeComparison, type PreprocessLikeNnsslOptions } from "./preprocessing/like-nnssl.js";
 import { preprocess } from "./preprocessing/preprocess.js";
 import { planLikeDynamic, type PlanLikeDynamicOptions } from "./preprocessing/plan-like-dynamic.js";
@@ -105,9 +106,10 @@ export class Plans {
   }
 
   /** nnUNetv2_preprocess for standard plans (default configuration 3d_fullres). */
-  preprocess(opts: { configuration?: string; numWorkers?: number; onProgress?: ProgressCallback } = {}): PendingPreprocessed {
+  preprocess(opts: { configuration?: string; numWorkers?: number; onProgress?: ProgressCallback; format?: PreprocessedFormat } = {}): PendingPreprocessed {
     const configuration = opts.configuration ?? "3d_fullres";
-    return new PendingPreprocessed(preprocess(this.dataset.raw.folder, { plansName: this.name, configurations: [configuration], numWorkers: opts.numWorkers, paths: this.dataset.paths, onProgress: opts.onProgress })
+    const o = { plansName: this.name, configurations: [configuration], numWorkers: opts.numWorkers, paths: this.dataset.paths, onProgress: opts.onProgress };
+    return new PendingPreprocessed(preprocess(this.dataset.raw.folder, { ...o, ...(opts.format ? { format: opts.format } : {}) })
       .then(() => new PreprocessedDataset(this.dataset, this, configuration, null)));
   }
 }

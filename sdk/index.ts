@@ -72,6 +72,7 @@ export type { PreprocessLikeNnsslOptions, PreprocessLikeNnsslResult, AdaptationM
 export { ADAPTATION_MODES } from "./preprocessing/adapted-plans.js";
 export type { AdaptationMode } from "./preprocessing/adapted-plans.js";
 export { listPreprocessedCases, loadPreprocessedCase, savePreprocessedCase } from "./preprocessing/preprocessed-dataset.js";
+export type { PreprocessedFormat } from "./preprocessing/nnunet-format.js";
 export { normalizationScheme, NORMALIZATION_SCHEMES } from "./preprocessing/normalization.js";
 export type { NormalizationFn } from "./preprocessing/normalization.js";
 export { sampleForegroundLocations } from "./preprocessing/class-locations.js";

@@ -1,11 +1,12 @@
 // Raw nnU-Net datasets ($nnUNet_raw/DatasetXXX_Name): dataset.json, case discovery and verify_dataset_integrity
 // (nnunetv2/utilities/utils.py, dataset_name_id_conversion.py, experiment_planning/verify_dataset_integrity.py).
 
-import { promises as fsp } from "node:fs";
+import { existsSync, promises as fsp, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { requirePath, lookupPath, type Paths } from "../config/env.js";
 import { InputError, ConfigError } from "../errors.js";
-import { READER_WRITER_NAMES, type ReaderWriterName } from "../io/image-io.js";
+import { READER_WRITER_NAMES, SUPPORTED_FILE_ENDINGS, type ReaderWriterName } from "../io/image-io.js";
+import { tiffArrayShape } from "../io/tiff.js";
 import { mapInWorkers } from "../util/pool.js";
 import { exists, readJson } from "../util/fs.js";
 import { warn } from "../warnings.js";
@@ -121,15 +122,32 @@ export function channelNames(j: DatasetJson): Record<string, string> {
   return (j.channel_names ?? j.modality)!;
 }
 
-/** The reader nnU-Net would use: overwrite_image_reader_writer, else SimpleITKIO for NIfTI endings. */
-export function determineReaderWriter(j: DatasetJson, file?: string): ReaderWriterName {
+/**
+ * The reader nnU-Net would use (determine_reader_writer_from_dataset_json): overwrite_image_reader_writer, else the
+ * first reader in upstream's order whose supported endings hold file_ending and that can read `example` (upstream
+ * tries to read it): so `.nii` goes to NibabelIO (SimpleITKIO does not list it), and a `.tif` whose first image is
+ * 2-d (or RGB) to NaturalImage2DIO, a 3-d one to Tiff3DIO. `file` names the source in errors.
+ */
+export function determineReaderWriter(j: DatasetJson, file?: string, example?: string): ReaderWriterName {
   const o = j.overwrite_image_reader_writer;
-  if (o !== undefined && o !== null) {
+  if (o !== undefined && o !== null && o !== "None") {
     if ((READER_WRITER_NAMES as readonly string[]).includes(o)) return o as ReaderWriterName;
     throw new InputError(`overwrite_image_reader_writer ${JSON.stringify(o)} is not supported (supported: ${READER_WRITER_NAMES.join(", ")})`, { file });
   }
-  if (j.file_ending === ".nii.gz" || j.file_ending === ".nii") return "SimpleITKIO";
-  throw new InputError(`file_ending ${JSON.stringify(j.file_ending)} is not supported (only .nii.gz and .nii)`, { file });
+  const ending = j.file_ending.toLowerCase();
+  const candidates = SUPPORTED_FILE_ENDINGS.filter(([, endings]) => endings.includes(ending)).map(([rw]) => rw);
+  if (candidates.length === 0) {
+    const all = [...new Set(SUPPORTED_FILE_ENDINGS.flatMap(([, e]) => e))].filter((e) => e !== ".gipl");
+    throw new InputError(`file_ending ${JSON.stringify(j.file_ending)} is not supported (supported: ${all.join(", ")})`, { file });
+  }
+  if (ending === ".gipl") throw new InputError("file_ending \".gipl\" is not supported (convert the images to .mha or .nii.gz)", { file });
+  if (ending === ".tif" && candidates[0] === "NaturalImage2DIO" && example !== undefined && existsSync(example)) {
+    // NaturalImage2DIO accepts (h, w) and (h, w, 3|4); anything else falls through to Tiff3DIO, as upstream's trial read does.
+    const shape = tiffArrayShape(new Uint8Array(readFileSync(example)), example);
+    const natural = shape.length === 2 || (shape.length === 3 && (shape[2] === 3 || shape[2] === 4));
+    return natural ? "NaturalImage2DIO" : "Tiff3DIO";
+  }
+  return candidates[0]!;
 }
 
 /** get_identifiers_from_splitted_dataset_folder: names ending in `<_XXXX><file_ending>` with the suffix cut, unique, sorted. */
@@ -203,7 +221,7 @@ export async function openRawDataset(idOrNameOrPath: number | string, paths: Pat
     datasetJson,
     identifiers: Object.keys(cases),
     cases,
-    readerWriter: determineReaderWriter(datasetJson, jsonFile),
+    readerWriter: determineReaderWriter(datasetJson, jsonFile, Object.values(cases)[0]?.images[0]),
   };
 }
 
@@ -259,9 +277,14 @@ export async function verifyDatasetIntegrity(ds: RawDataset, opts: VerifyOptions
         complete = false;
       }
     } else {
-      const expected = Array.from({ length: numChannels }, (_, k) => path.join(ds.folder, "imagesTr", `${id}_${String(k).padStart(4, "0")}${j.file_ending}`));
-      for (const f of expected) if (!c.images.includes(f)) { problems.push(`${f}: channel file of case ${id} not found`); complete = false; }
-      for (const f of c.images) if (!expected.includes(f)) { problems.push(`${f}: unexpected channel (dataset.json declares ${numChannels} channel(s))`); complete = false; }
+      const name = (k: number) => path.join(ds.folder, "imagesTr", `${id}_${String(k).padStart(4, "0")}${j.file_ending}`);
+      const all = Array.from({ length: numChannels }, (_, k) => name(k));
+      // One file can hold several channels (RGB pictures, 4-d images), so trailing channel files may be absent; the
+      // channel count of what is read is checked per case (checkCase), as upstream checks it.
+      const present = all.filter((f) => c.images.includes(f));
+      const last = present.length ? all.indexOf(present[present.length - 1]!) : numChannels - 1;
+      for (const f of all.slice(0, last + 1)) if (!c.images.includes(f)) { problems.push(`${f}: channel file of case ${id} not found`); complete = false; }
+      for (const f of c.images) if (!all.includes(f)) { problems.push(`${f}: unexpected channel (dataset.json declares ${numChannels} channel(s))`); complete = false; }
       if (c.label === null) { problems.push(`${path.join(ds.folder, "labelsTr", id + j.file_ending)}: label file of case ${id} not found`); complete = false; }
     }
     if (complete && expectedLabels) {

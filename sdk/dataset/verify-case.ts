@@ -65,7 +65,13 @@ export async function checkCase(input: CaseCheckInput): Promise<CaseCheckResult>
   if (img) {
     const bad = firstNonFinite(img.data);
     if (bad !== 0) problems.push(`${images[0]}${images.length > 1 ? ` (or another channel of ${input.identifier})` : ""}: image contains ${bad} values`);
-    if (img.shape[0] !== numChannels) problems.push(`${images[0]}: case ${input.identifier} has ${img.shape[0]} channel(s), dataset.json declares ${numChannels}`);
+    if (img.shape[0] < numChannels && images.length < numChannels && /_0000\.[^/\\]+$/.test(images[0]!)) {
+      // most likely a channel file is missing (a file can hold several channels, so this shows only once read)
+      const next = images[0]!.replace(/_0000(\.[^/\\]+)$/, `_${String(images.length).padStart(4, "0")}$1`);
+      problems.push(`${next}: channel file of case ${input.identifier} not found (its files hold ${img.shape[0]} channel(s), dataset.json declares ${numChannels})`);
+    } else if (img.shape[0] !== numChannels) {
+      problems.push(`${images[0]}: case ${input.identifier} has ${img.shape[0]} channel(s), dataset.json declares ${numChannels}`);
+    }
   }
   if (img && seg) {
     const si = img.shape.slice(1), ss = seg.shape.slice(1);
@@ -79,7 +85,13 @@ export async function checkCase(input: CaseCheckInput): Promise<CaseCheckResult>
     if (ai && as && !allclose(as.flat(), ai.flat())) {
       problems.push(`${label}: affine ${JSON.stringify(as.map((r) => r.map((x) => +x.toPrecision(6))))} differs from the image affine ${JSON.stringify(ai.map((r) => r.map((x) => +x.toPrecision(6))))} of ${images[0]}`);
     }
-    const ki = img.properties.sitk_stuff, ks = seg.properties.sitk_stuff;
+    let ki = img.properties.sitk_stuff;
+    const ks = seg.properties.sitk_stuff;
+    if (ki && ks && ki.origin.length === 4 && ks.origin.length === 3) {
+      // a 4-d image (channels last) with a 3-d label: compare the spatial part (upstream's allclose would not broadcast)
+      const d = ki.direction;
+      ki = { spacing: ki.spacing.slice(0, 3), origin: ki.origin.slice(0, 3), direction: [0, 1, 2].flatMap((r) => [0, 1, 2].map((c) => d[4 * r + c]!)) };
+    }
     if (ki && ks) {
       if (!allclose(ks.origin, ki.origin)) problems.push(`${label}: origin ${list(ks.origin)} differs from the image origin ${list(ki.origin)} of ${images[0]}`);
       if (!allclose(ks.direction, ki.direction)) problems.push(`${label}: direction ${list(ks.direction)} differs from the image direction ${list(ki.direction)} of ${images[0]}`);

@@ -114,7 +114,7 @@ export async function computeMetricsOnFolder2(
     suffix: fileEnding,
     regionsOrLabels: lm.hasRegions ? lm.foregroundRegions! : lm.foregroundLabels,
     ignoreLabel: lm.ignoreLabel,
-    readerWriter: determineReaderWriter(datasetJson, pyJoin(folderRef, refs[0]!)),
+    readerWriter: determineReaderWriter(datasetJson, pyJoin(folderRef, refs[0]!), pyJoin(folderRef, refs[0]!)),
     outputFile: opts.outputFile ?? pyJoin(folderPred, "summary.json"),
     chill: opts.chill ?? false,
     ...(opts.numProcesses !== undefined ? { numProcesses: opts.numProcesses } : {}),

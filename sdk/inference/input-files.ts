@@ -7,7 +7,7 @@ import { promises as fsp } from "node:fs";
 import * as path from "node:path";
 import { InputError } from "../errors.js";
 
-const IMAGE_ENDINGS = [".nii.gz", ".nii", ".mha", ".nrrd", ".png", ".tif", ".tiff", ".b2nd", ".npy"];
+const IMAGE_ENDINGS = [".nii.gz", ".nii", ".mha", ".nrrd", ".png", ".bmp", ".tif", ".tiff", ".b2nd", ".npy"];
 
 /** One case to predict: its identifier and its channel files (channel 0 first). */
 export interface InputCase {
@@ -48,7 +48,10 @@ export async function listInputCases(folder: string, fileEnding: string, numChan
   for (const id of [...byCase.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
     const chans = byCase.get(id)!;
     const files: string[] = [];
-    for (let c = 0; c < numChannels; c++) {
+    // Fewer files than channels is fine when no file follows: one file can hold several channels (RGB pictures,
+    // 4-d images); preprocessTask checks the channel count once the images are read.
+    const last = Math.max(...chans.keys());
+    for (let c = 0; c < Math.min(numChannels, last + 1); c++) {
       const f = chans.get(c);
       if (!f) {
         throw new InputError(`case ${id} is missing channel ${c}: expected ${id}_${String(c).padStart(4, "0")}${fileEnding} (the model takes ${numChannels} channel(s))`, { file: folder });

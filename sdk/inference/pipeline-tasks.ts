@@ -3,7 +3,8 @@
 // Inputs and outputs are structured-cloneable; typed arrays are transferred.
 
 import { readImages, type ReaderWriterName } from "../io/image-io.js";
-import type { DatasetJson } from "../dataset/raw.js";
+import { channelNames, type DatasetJson } from "../dataset/raw.js";
+import { InputError } from "../errors.js";
 import type { ConfigurationPlan, Plans } from "../planning/plans.js";
 import { runCase } from "../preprocessing/default-preprocessor.js";
 import { exportPredictionFromLogits, type ExportLabelInfo, type ExportProperties } from "./export.js";
@@ -26,6 +27,10 @@ export interface PreprocessedCase {
 /** Reads a case's channels and preprocesses them like training data, without a segmentation. */
 export async function preprocessTask({ files, readerWriter, plans, configurationName, datasetJson }: PreprocessTaskInput): Promise<PreprocessedCase> {
   const images = await readImages(files, readerWriter);
+  const numChannels = Object.keys(channelNames(datasetJson)).length;
+  if (images.shape[0] !== numChannels) {
+    throw new InputError(`these files hold ${images.shape[0]} channel(s), the model takes ${numChannels} (dataset.json channel_names)`, { file: files.join(", ") });
+  }
   // runCase may be synchronous; await covers both
   const out = await runCase(images, null, plans, configurationName, datasetJson);
   return { data: out.data, shape: out.shape, properties: out.properties };

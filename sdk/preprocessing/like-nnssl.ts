@@ -17,6 +17,7 @@ import {
 } from "./adapted-plans.js";
 import { isHuggingFaceUrl, preprocessedDatasetFolder } from "../config/folders.js";
 import { copyGtSegmentations, runPreprocessing } from "./run-preprocessing.js";
+import type { PreprocessedFormat } from "./nnunet-format.js";
 import type { PreprocessCaseSummary } from "./preprocess-case-task.js";
 
 export interface PreprocessLikeNnsslOptions {
@@ -30,6 +31,8 @@ export interface PreprocessLikeNnsslOptions {
   numWorkers?: number;
   /** --overwrite_pp: redo every case; otherwise finished cases (shared by plans with the same data identifier) are kept. */
   overwrite?: boolean;
+  /** "npy" (default) or "npz" (Python nnU-Net master's numpy dataset layout); see runPreprocessing. */
+  format?: PreprocessedFormat;
   paths?: Paths;
   onProgress?: ProgressCallback;
   log?: (line: string) => void;
@@ -71,7 +74,7 @@ function casesTable(rows: readonly PreprocessCaseSummary[]): aq.ColumnTable {
 export async function preprocessLikeNnssl(
   datasetIdOrName: number | string | RawDataset,
   checkpoint: string | Checkpoint,
-  { name, mode = "default_nnunet", overrideSpacing, numWorkers = 4, overwrite = false, paths, onProgress = noProgress, log = () => {} }: PreprocessLikeNnsslOptions,
+  { name, mode = "default_nnunet", overrideSpacing, numWorkers = 4, overwrite = false, paths, onProgress = noProgress, log = () => {}, format }: PreprocessLikeNnsslOptions,
 ): Promise<PreprocessLikeNnsslResult> {
   checkInt(numWorkers, "numWorkers", { min: 1 });
   if (overrideSpacing !== undefined && overrideSpacing !== null) checkSpacing(overrideSpacing, "overrideSpacing");
@@ -85,7 +88,7 @@ export async function preprocessLikeNnssl(
   });
   const plansFile = path.join(folder, `${adapted.plansName}.json`);
   await writeFileAtomic(plansFile, formatAdaptedPlans(adapted.plans, mode));
-  const rows = await runPreprocessing(ds, adapted.plans, "3d_fullres", { numWorkers, overwrite, paths, onProgress });
+  const rows = await runPreprocessing(ds, adapted.plans, "3d_fullres", { numWorkers, overwrite, paths, onProgress, ...(format ? { format } : {}) });
   await copyGtSegmentations(ds, paths);
   return { plans: adapted.plans, plansName: adapted.plansName, plansFile, cases: casesTable(rows) };
 }

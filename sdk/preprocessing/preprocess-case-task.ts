@@ -6,6 +6,7 @@ import type { DatasetJson } from "../dataset/raw.js";
 import { NnsslAdaptError } from "../errors.js";
 import { resolveConfiguration, type Plans } from "../planning/plans.js";
 import { caseTargetSpacing, runCase } from "./default-preprocessor.js";
+import type { PreprocessedFormat } from "./nnunet-format.js";
 import { preprocessedCaseExists, readPreprocessedCaseInfo, savePreprocessedCase } from "./preprocessed-dataset.js";
 
 export interface PreprocessCaseInput {
@@ -20,6 +21,8 @@ export interface PreprocessCaseInput {
   readerWriter: ReaderWriterName;
   /** false: a case whose three files exist is skipped. */
   overwrite: boolean;
+  /** How the case is stored: ours (.npy + .json, the default) or Python nnU-Net master's numpy layout (.npz + .pkl). */
+  format?: PreprocessedFormat;
 }
 
 /** What the per-case table reports (transposed axis order). */
@@ -48,7 +51,7 @@ export function readerWriterFor(plans: Plans, fallback: ReaderWriterName): Reade
  */
 export async function preprocessCaseTask(input: PreprocessCaseInput): Promise<PreprocessCaseSummary> {
   const { identifier, outputFolder, overwrite } = input;
-  if (!overwrite && (await preprocessedCaseExists(outputFolder, identifier))) {
+  if (!overwrite && (await preprocessedCaseExists(outputFolder, identifier, input.format))) {
     const { shape, properties } = await readPreprocessedCaseInfo(outputFolder, identifier);
     const originalSpacing = input.plans.transpose_forward.map((i) => properties.spacing[i]!);
     const targetSpacing = caseTargetSpacing(resolveConfiguration(input.plans, input.configurationName), originalSpacing);
@@ -67,7 +70,7 @@ export async function preprocessCaseTask(input: PreprocessCaseInput): Promise<Pr
     }
     throw err;
   }
-  await savePreprocessedCase(outputFolder, identifier, out);
+  await savePreprocessedCase(outputFolder, identifier, out, input.format);
   const tf = input.plans.transpose_forward;
   const originalSpacing = tf.map((i) => images.properties.spacing[i]!);
   const originalShape = out.properties.shape_after_cropping_and_before_resampling;

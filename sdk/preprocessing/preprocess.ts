@@ -10,6 +10,7 @@ import { loadPlans } from "../planning/plans.js";
 import type { ProgressCallback } from "../util/progress.js";
 import { preprocessedDatasetFolder } from "../config/folders.js";
 import { copyGtSegmentations, runPreprocessing } from "./run-preprocessing.js";
+import type { PreprocessedFormat } from "./nnunet-format.js";
 import type { PreprocessCaseSummary } from "./preprocess-case-task.js";
 
 /** Upstream's defaults: `-c 2d 3d_fullres 3d_lowres`, `-np 8 4 8`. */
@@ -26,6 +27,8 @@ export interface PreprocessOptions {
   onProgress?: ProgressCallback;
   /** Called with upstream's informational lines ("Configuration: 3d_fullres..."). */
   log?: (line: string) => void;
+  /** "npy" (default) or "npz" (Python nnU-Net master's numpy dataset layout); see runPreprocessing. */
+  format?: PreprocessedFormat;
 }
 
 /**
@@ -36,7 +39,7 @@ export interface PreprocessOptions {
  */
 export async function preprocess(
   datasetIdOrName: number | string,
-  { plansName = "nnUNetPlans", configurations = DEFAULT_CONFIGURATIONS, numWorkers = DEFAULT_NUM_PROCESSES, paths, onProgress, log = () => {} }: PreprocessOptions = {},
+  { plansName = "nnUNetPlans", configurations = DEFAULT_CONFIGURATIONS, numWorkers = DEFAULT_NUM_PROCESSES, paths, onProgress, log = () => {}, format }: PreprocessOptions = {},
 ): Promise<Record<string, PreprocessCaseSummary[]>> {
   const checked = checkIntOrList(numWorkers, "numWorkers", { min: 1 });
   let np = typeof checked === "number" ? [checked] : checked;
@@ -55,7 +58,7 @@ export async function preprocess(
       log(`INFO: Configuration ${c} not found in plans file ${plansName}.json of dataset ${ds.name}. Skipping.`);
       continue;
     }
-    out[c] = await runPreprocessing(ds, plans, c, { numWorkers: np[i]!, overwrite: true, paths, onProgress });
+    out[c] = await runPreprocessing(ds, plans, c, { numWorkers: np[i]!, overwrite: true, paths, onProgress, ...(format ? { format } : {}) });
   }
   // copy the gt to a folder in the nnUNet_preprocessed so that we can do validation even if the raw data is no longer there
   await copyGtSegmentations(ds, paths);

@@ -15,6 +15,8 @@ import { withFolderLock } from "../util/lock.js";
 import { preprocessedCaseExists } from "./preprocessed-dataset.js";
 import { mapInWorkers } from "../util/pool.js";
 import { noProgress, type ProgressCallback } from "../util/progress.js";
+import { keyword } from "../errors.js";
+import { PREPROCESSED_FORMATS, type PreprocessedFormat } from "./nnunet-format.js";
 import { readerWriterFor, type PreprocessCaseInput, type PreprocessCaseSummary } from "./preprocess-case-task.js";
 
 const TASK_MODULE = new URL("./preprocess-case-task.js", import.meta.url);
@@ -26,6 +28,8 @@ export interface RunPreprocessingOptions {
   overwrite?: boolean;
   paths?: Paths;
   onProgress?: ProgressCallback;
+  /** "npy" (default): <case>.npy, _seg.npy, .json; "npz": <case>.npz + .pkl, which Python nnU-Net master loads. */
+  format?: PreprocessedFormat;
 }
 
 /**
@@ -36,9 +40,10 @@ export async function runPreprocessing(
   ds: RawDataset,
   plans: Plans,
   configurationName: string,
-  { numWorkers = 4, overwrite = true, paths, onProgress = noProgress }: RunPreprocessingOptions = {},
+  { numWorkers = 4, overwrite = true, paths, onProgress = noProgress, format = "npy" }: RunPreprocessingOptions = {},
 ): Promise<PreprocessCaseSummary[]> {
   checkInt(numWorkers, "numWorkers", { min: 1 });
+  keyword(format, "format", PREPROCESSED_FORMATS);
   const cfg = resolveConfiguration(plans, configurationName);
   const outputFolder = path.join(preprocessedDatasetFolder(ds, paths), cfg.data_identifier);
   // one writer per configuration folder; a second run refuses before touching anything
@@ -61,6 +66,7 @@ export async function runPreprocessing(
       datasetJson: ds.datasetJson,
       readerWriter,
       overwrite,
+      format,
     }));
     const task = `preprocess ${configurationName}`;
     onProgress({ task, done: 0, total: inputs.length });
@@ -70,7 +76,7 @@ export async function runPreprocessing(
         numWorkers: workers,
         onProgress: (done, total) => onProgress({ task, done, total }),
       });
-      await checkCasesWritten(target, ds.identifiers, outputFolder);
+      await checkCasesWritten(target, ds.identifiers, outputFolder, format);
       if (overwrite) await replaceFolder(target, outputFolder);
       return rows;
     } catch (err) {
@@ -81,9 +87,9 @@ export async function runPreprocessing(
 }
 
 /** Nothing reports success over missing output: every case's three files must be there before the run counts as done. */
-async function checkCasesWritten(folder: string, identifiers: readonly string[], shownFolder: string): Promise<void> {
+async function checkCasesWritten(folder: string, identifiers: readonly string[], shownFolder: string, format: PreprocessedFormat): Promise<void> {
   const missing: string[] = [];
-  for (const id of identifiers) if (!(await preprocessedCaseExists(folder, id))) missing.push(id);
+  for (const id of identifiers) if (!(await preprocessedCaseExists(folder, id, format))) missing.push(id);
   if (missing.length) {
     const names = `${missing.slice(0, 10).join(", ")}${missing.length > 10 ? ", ..." : ""}`;
     throw new IOError(`${missing.length} case(s) were not written (${names}); run again`, { file: shownFolder });

@@ -1,11 +1,12 @@
-// Reads preprocessed cases (<case>.npy float32 (C,Z,Y,X), <case>_seg.npy int16, <case>.json with class_locations) for
-// the data loader, with a small byte-bounded cache: nnU-Net memory-maps its blosc2 files, we keep recently used cases
+// Reads preprocessed cases (<case>.npy float32 (C,Z,Y,X), <case>_seg.npy int16, <case>.json with class_locations; or
+// Python nnU-Net master's <case>.npz + <case>.pkl, see sdk/preprocessing/nnunet-format.ts) for the data loader, with a small byte-bounded cache: nnU-Net memory-maps its blosc2 files, we keep recently used cases
 // in memory instead (each worker thread has its own cache).
 
 import * as path from "node:path";
 import { promises as fsp } from "node:fs";
 import { parseNpy, type NpyArray } from "../io/npy.js";
-import { readJson } from "../util/fs.js";
+import { exists } from "../util/fs.js";
+import { readPreprocessedArrays, readPreprocessedProperties } from "../preprocessing/preprocessed-dataset.js";
 import { InputError } from "../errors.js";
 import type { CaseArrays } from "./data-loader.js";
 
@@ -23,10 +24,16 @@ export async function readNpy(file: string): Promise<NpyArray> {
 
 /** Loads one case of `folder` (the `<data_identifier>` folder of nnUNet_preprocessed/DatasetXXX). */
 export async function readCaseArrays(folder: string, id: string): Promise<CaseArrays> {
-  const dataFile = path.join(folder, `${id}.npy`);
-  const segFile = path.join(folder, `${id}_seg.npy`);
-  const data = await readNpy(dataFile);
-  const seg = await readNpy(segFile);
+  let dataFile = path.join(folder, `${id}.npy`);
+  let segFile = path.join(folder, `${id}_seg.npy`);
+  let data: NpyArray, seg: NpyArray;
+  if (await exists(dataFile) && await exists(segFile)) {
+    [data, seg] = [await readNpy(dataFile), await readNpy(segFile)];
+  } else {
+    const a = await readPreprocessedArrays(folder, id);
+    if (!a.seg) throw new InputError("no segmentation (_seg.npy, or 'seg' in the .npz)", { file: a.segFile });
+    [data, seg, dataFile, segFile] = [a.data, a.seg, a.dataFile, a.segFile];
+  }
   if (!(data.data instanceof Float32Array)) throw new InputError(`expected float32 data, got ${data.dtype}`, { file: dataFile });
   if (data.shape.length !== 4) throw new InputError(`expected shape (C, Z, Y, X), got [${data.shape}]`, { file: dataFile });
   const segShape = seg.shape.slice(1);
@@ -34,7 +41,7 @@ export async function readCaseArrays(folder: string, id: string): Promise<CaseAr
     throw new InputError(`seg shape [${seg.shape}] does not match data shape [${data.shape}]`, { file: segFile });
   }
   const segData = seg.data instanceof Int16Array ? seg.data : Int16Array.from(seg.data as ArrayLike<number>);
-  const props = await readJson<{ class_locations?: Record<string, number[][]> }>(path.join(folder, `${id}.json`));
+  const props = await readPreprocessedProperties(folder, id);
   return { id, data: data.data, seg: segData, shape: data.shape.slice(), classLocations: props.class_locations ?? {} };
 }
 

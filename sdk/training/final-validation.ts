@@ -4,8 +4,7 @@
 
 import * as path from "node:path";
 import { promises as fsp } from "node:fs";
-import { readNpy } from "./case-reader.js";
-import { readJson } from "../util/fs.js";
+import { readPreprocessedArrays, readPreprocessedProperties } from "../preprocessing/preprocessed-dataset.js";
 import { InputError } from "../errors.js";
 import type { ProgressCallback } from "../util/progress.js";
 import type { Plans } from "../planning/plans.js";
@@ -47,9 +46,10 @@ export async function performActualValidation(o: FinalValidationOptions): Promis
   try {
     for (const [i, id] of o.valIds.entries()) {
       o.onProgress?.({ task: "validation", done: i, total: o.valIds.length, detail: { case: id } });
-      const data = await readNpy(path.join(o.preprocessedFolder, `${id}.npy`));
-      if (!(data.data instanceof Float32Array)) throw new InputError(`expected float32 data, got ${data.dtype}`, { file: path.join(o.preprocessedFolder, `${id}.npy`) });
-      const props = await readJson<ExportProperties>(path.join(o.preprocessedFolder, `${id}.json`));
+      // <case>.npy + .json, or Python nnU-Net master's <case>.npz + .pkl
+      const { data, dataFile } = await readPreprocessedArrays(o.preprocessedFolder, id, { withSeg: false });
+      if (!(data.data instanceof Float32Array)) throw new InputError(`expected float32 data, got ${data.dtype}`, { file: dataFile });
+      const props = (await readPreprocessedProperties(o.preprocessedFolder, id)) as unknown as ExportProperties;
       await predictor.predictPreprocessedCase(data.data, data.shape, props, path.join(validationFolder, id), { saveProbabilities: o.saveProbabilities ?? false });
     }
     o.onProgress?.({ task: "validation", done: o.valIds.length, total: o.valIds.length });

@@ -11,12 +11,26 @@ import { channelNames, codePointCompare, openRawDataset, type DatasetJson } from
 import { exists, ioError, readJson, TEMP_NAME_PATTERN } from "../util/fs.js";
 import { assertNotLocked } from "../util/lock.js";
 
-/** The files of one preprocessed case (sdk/preprocessing/preprocessed-dataset.ts writes them); `_seg.npy` before `.npy`. */
-const CASE_FILES = [
-  { suffix: "_seg.npy", what: "seg" },
-  { suffix: ".npy", what: "data" },
-  { suffix: ".json", what: "properties" },
-] as const;
+/**
+ * The files of one preprocessed case, per layout: ours (sdk/preprocessing/preprocessed-dataset.ts writes it) and the
+ * three Python nnU-Net master writes or unpacks (blosc2, its numpy dataset class, and unpacked .npy with a .pkl).
+ */
+const LAYOUTS: readonly { name: string; suffixes: readonly string[] }[] = [
+  { name: "npy", suffixes: ["_seg.npy", ".npy", ".json"] },
+  { name: "master npz", suffixes: [".npz", ".pkl"] },
+  { name: "master b2nd", suffixes: ["_seg.b2nd", ".b2nd", ".pkl"] },
+  { name: "master npy", suffixes: ["_seg.npy", ".npy", ".pkl"] },
+];
+/** Every suffix, longest first so that `_seg.npy` is not taken for `.npy`. */
+const SUFFIXES = [...new Set(LAYOUTS.flatMap((l) => l.suffixes))].sort((a, b) => b.length - a.length);
+
+/** The layout a case's files complete, or the closest one and what it lacks. */
+function caseLayout(have: ReadonlySet<string>): { complete: string | null; missing: string[] } {
+  const done = LAYOUTS.find((l) => l.suffixes.every((x) => have.has(x)));
+  if (done) return { complete: done.name, missing: [] };
+  const closest = [...LAYOUTS].sort((a, b) => b.suffixes.filter((x) => have.has(x)).length - a.suffixes.filter((x) => have.has(x)).length)[0]!;
+  return { complete: null, missing: closest.suffixes.filter((x) => !have.has(x)) };
+}
 
 export interface PreprocessedCheckInput {
   /** `$nnUNet_preprocessed/DatasetXXX/<data_identifier>` */
@@ -113,21 +127,22 @@ export async function checkPreprocessedFolder(i: PreprocessedCheckInput): Promis
   const files = new Map<string, Set<string>>();
   for (const n of names) {
     if (n.startsWith(".") || TEMP_NAME_PATTERN.test(n)) continue;
-    const f = CASE_FILES.find((c) => n.endsWith(c.suffix));
-    if (!f) continue;
-    const id = n.slice(0, -f.suffix.length);
+    const suffix = SUFFIXES.find((x) => n.endsWith(x));
+    if (!suffix) continue;
+    const id = n.slice(0, -suffix.length);
     if (!files.has(id)) files.set(id, new Set());
-    files.get(id)!.add(f.what);
+    files.get(id)!.add(suffix);
   }
 
   const expected = await expectedCases(i);
-  const complete = [...files].filter(([, have]) => have.size === CASE_FILES.length).map(([id]) => id).sort(codePointCompare);
+  const layouts = new Map([...files].map(([id, have]) => [id, caseLayout(have)] as const));
+  const complete = [...layouts].filter(([, l]) => l.complete !== null).map(([id]) => id).sort(codePointCompare);
   const problems: string[] = [];
   const want = expected?.ids ?? [...files.keys()].sort(codePointCompare);
   for (const id of want) {
-    const have = files.get(id);
-    if (!have) problems.push(id);
-    else if (have.size < CASE_FILES.length) problems.push(`${id} (no ${CASE_FILES.filter((c) => !have.has(c.what)).map((c) => id + c.suffix).join(", ")})`);
+    const l = layouts.get(id);
+    if (!l) problems.push(id);
+    else if (l.complete === null) problems.push(`${id} (no ${l.missing.map((x) => id + x).join(", ")})`);
   }
   if (problems.length) {
     throw new InputError(
@@ -148,7 +163,8 @@ export async function checkPreprocessedFolder(i: PreprocessedCheckInput): Promis
 
   const channels = Object.keys(channelNames(i.datasetJson)).length;
   const bad: string[] = [];
-  for (const id of complete) {
+  // Our own layout is checked here; master's arrays are checked by their readers when a case is loaded.
+  for (const id of complete.filter((c) => layouts.get(c)!.complete === "npy")) {
     const data = await npyInfo(path.join(folder, `${id}.npy`));
     const seg = await npyInfo(path.join(folder, `${id}_seg.npy`));
     const props = await fsp.stat(path.join(folder, `${id}.json`));

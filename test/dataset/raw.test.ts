@@ -60,8 +60,8 @@ describe("openRawDataset(idOrNameOrPath, paths)", () => {
   });
   it.each([
     ["a missing required key", { numTraining: undefined }, /dataset\.json: missing required key\(s\): numTraining/],
-    ["an unsupported reader", { overwrite_image_reader_writer: "Tiff3DIO" }, /dataset\.json: overwrite_image_reader_writer "Tiff3DIO" is not supported/],
-    ["a non-NIfTI file ending", { file_ending: ".png" }, /dataset\.json: file_ending "\.png" is not supported/],
+    ["an unsupported reader", { overwrite_image_reader_writer: "SimpleITKIOWithReorient" }, /dataset\.json: overwrite_image_reader_writer "SimpleITKIOWithReorient" is not supported/],
+    ["an unsupported file ending", { file_ending: ".jpg" }, /dataset\.json: file_ending "\.jpg" is not supported/],
   ])("rejects %s with a one-line error naming dataset.json", async (_, json, re) => {
     const folder = await makeDataset(tempRoot(), "Dataset014_Bad", [{ id: "x" }], json);
     await expect(openRawDataset(folder)).rejects.toThrow(re);

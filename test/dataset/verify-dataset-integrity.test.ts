@@ -30,7 +30,7 @@ const BROKEN: [string, Record<string, unknown>, (f: string) => Promise<void>, (f
   ["a label file is missing", {}, async (f) => rmSync(lbl(f, "c1")), (f) => [new RegExp(`^${lbl(f, "c1")}: label file of case c1 not found$`)]],
   ["a channel file is missing", { channel_names: { 0: "T1", 1: "T2" } }, async (f) => {
     await writeNifti(img(f, "c0", 1), image(), SHAPE, AFFINE);
-  }, (f) => [new RegExp(`^${img(f, "c1", 1)}: channel file of case c1 not found$`)]],
+  }, (f) => [new RegExp(`^${img(f, "c1", 1)}: channel file of case c1 not found \\(its files hold 1 channel\\(s\\), dataset\\.json declares 2\\)$`)]],
   ["a case has an undeclared channel", {}, async (f) => writeNifti(img(f, "c0", 1), image(), SHAPE, AFFINE), (f) => [new RegExp(`^${img(f, "c0", 1)}: unexpected channel`)]],
   ["a label has an undeclared value", {}, async (f) => writeNifti(lbl(f, "c0"), label([0, 1, 3]), SHAPE, AFFINE), (f) => [new RegExp(`^${lbl(f, "c0")}: unexpected label values \\[3\\] \\(declared: \\[0, 1, 2\\]\\)$`)]],
   ["labels are not consecutive", { labels: { background: 0, a: 1, b: 3 } }, async () => {}, (f) => [

@@ -90,10 +90,15 @@ describe("writeSeg(seg, shape, file, properties, rw)", () => {
     expect(b.dtype).toBe("uint16");
     expect(b.data[7]).toBe(300);
   });
-  it("writeSeg with a 4-d SimpleITK geometry is an InputError naming the file", async () => {
+  it("writeSeg with a 4-d SimpleITK geometry (a 4-d multi-channel image) writes its spatial part; 5-d is an InputError naming the file", async () => {
     const out = path.join(tmp(), "seg4d.nii.gz");
-    const properties = { spacing: [1, 1, 1, 1], sitk_stuff: { spacing: [1, 1, 1, 1], origin: [0, 0, 0, 0], direction: Array(16).fill(0) } };
-    await expect(writeSeg(new Uint8Array(8), [2, 2, 2], out, properties, "SimpleITKIO")).rejects.toThrow(new InputError(`${out}: writeSeg: sitk_stuff.spacing [1, 1, 1, 1] is neither 2-d nor 3-d`).message);
+    const direction = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1];
+    const properties = { spacing: [3, 2, 1], sitk_stuff: { spacing: [1, 2, 3, 1], origin: [4, 5, 6, 0], direction } };
+    await writeSeg(new Uint8Array(8), [2, 2, 2], out, properties, "SimpleITKIO");
+    const back = await readSeg(out, "SimpleITKIO");
+    expect(back.properties.sitk_stuff).toEqual({ spacing: [1, 2, 3], origin: [4, 5, 6], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] });
+    const p5 = { spacing: [1, 1, 1], sitk_stuff: { spacing: [1, 1, 1, 1, 1], origin: [0, 0, 0, 0, 0], direction: Array(25).fill(0) } };
+    await expect(writeSeg(new Uint8Array(8), [2, 2, 2], out, p5, "SimpleITKIO")).rejects.toThrow(new InputError(`${out}: writeSeg: sitk_stuff.spacing [1, 1, 1, 1, 1] is neither 2-d nor 3-d`).message);
   });
 });
 

@@ -18,6 +18,7 @@ export const spec: ParserSpec = {
     { flags: ["-np"], type: "int", min: 1, default: 4, help: "[OPTIONAL] Number of worker threads." },
     { flags: ["--verbose"], action: "store_true", help: "Print a lot of stuff. Disables the progress bar." },
     { flags: ["--overwrite_pp"], action: "store_true", help: "Redo the preprocessing even for cases that were already preprocessed." },
+    { flags: ["--pp_format"], default: "npy", choices: ["npy", "npz"], help: "[OPTIONAL] How preprocessed cases are stored: npy (<case>.npy, _seg.npy, .json; default) or npz (<case>.npz + .pkl, the layout Python nnU-Net master's numpy dataset class loads)." },
   ],
 };
 
@@ -35,6 +36,7 @@ export async function run(args: Record<string, any>): Promise<void> {
       overrideSpacing: (args.override_spacing as number[] | undefined) ?? null,
       numWorkers: args.np as number,
       overwrite: args.overwrite_pp as boolean,
+      format: args.pp_format as "npy" | "npz",
       onProgress: verbose ? undefined : progress,
       log: (line) => process.stdout.write(line + "\n"),
     });

@@ -12,6 +12,7 @@ export const spec: ParserSpec = {
     { flags: ["-plans_name"], default: "nnUNetPlans", help: "[OPTIONAL] Plans identifier (file name without .json)." },
     { flags: ["-c"], nargs: "+", default: [...DEFAULT_CONFIGURATIONS], help: "[OPTIONAL] Configurations to preprocess; missing ones are skipped." },
     { flags: ["-np"], type: "int", min: 1, nargs: "+", default: [...DEFAULT_NUM_PROCESSES], help: "[OPTIONAL] Worker threads: one number, or one per configuration." },
+    { flags: ["--pp_format"], default: "npy", choices: ["npy", "npz"], help: "[OPTIONAL] How preprocessed cases are stored: npy (<case>.npy, _seg.npy, .json; default) or npz (<case>.npz + .pkl, the layout Python nnU-Net master's numpy dataset class loads)." },
     { flags: ["--verbose"], action: "store_true", help: "Print a lot of stuff. Disables the progress bar." },
   ],
 };
@@ -25,6 +26,7 @@ export async function run(args: Record<string, any>): Promise<void> {
         plansName: args.plans_name as string,
         configurations: args.c as string[],
         numWorkers: args.np as number[],
+        format: args.pp_format as "npy" | "npz",
         onProgress: verbose ? undefined : progress,
         log: (line) => process.stdout.write(line + "\n"),
       });
