@@ -7,6 +7,7 @@
 
 import { createRequire } from "node:module";
 import * as tf from "@tensorflow/tfjs";
+import { backendOverride } from "../config/switches.js";
 import { ConfigError } from "../errors.js";
 import { registerConv3dTransposeGradient } from "./gradients.js";
 import { registerOnednnBackend } from "./onednn.js";
@@ -21,8 +22,8 @@ export { tf };
 export const BACKEND_NAMES = ["webgpu", "cpu-onednn", "cpu", "tensorflow"] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
-/** The environment variable that forces a backend (same values as --backend). */
-export const BACKEND_ENV = "NNSSL_ADAPT_BACKEND";
+/** The environment variable that forces a backend (same values as --backend; sdk/config/switches.ts). */
+const BACKEND_ENV = "NNSSL_ADAPT_BACKEND";
 
 export interface BackendInfo {
   /** The active tfjs backend name: "tensorflow" (tfjs-node / tfjs-node-gpu), "webgpu", "cpu-onednn" or "cpu". */
@@ -144,7 +145,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<str
 export function backendInfo(options: InitBackendOptions = {}): Promise<BackendInfo> {
   // Once selected, only an explicit different `backend` switches (the environment is read for the first choice).
   if (selected && (options.backend === undefined || options.backend === selectedFor)) return selected;
-  const wanted = options.backend ?? (process.env[BACKEND_ENV] || undefined);
+  const wanted = options.backend ?? backendOverride();
   const origin = options.origin ?? (options.backend !== undefined ? "backend" : BACKEND_ENV);
   selectedFor = wanted;
   const attempt = wanted ? force(wanted, origin) : choose();

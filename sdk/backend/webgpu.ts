@@ -7,10 +7,10 @@
 // on the CPU and are slower than cpu-onednn. Tests force them (NNSSL_ADAPT_BACKEND=webgpu) to check every kernel.
 
 import { existsSync, readdirSync } from "node:fs";
-import { homedir } from "node:os";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
+import { useVulkanDriver, vulkanSearch } from "../config/switches.js";
 import { registerWebgpuNormKernels } from "./webgpu-norm.js";
 import { patchTfjsWebgpuKernels } from "./webgpu-workarounds.js";
 
@@ -111,19 +111,18 @@ export function adapterLine(a: WebgpuAdapterReport): string {
  */
 function missingVulkan(): string | null {
   if (process.platform !== "linux") return null;
-  const env = process.env;
-  const libDirs = [...(env.LD_LIBRARY_PATH ?? "").split(delimiter).filter(Boolean), "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
-    "/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"];
+  const search = vulkanSearch();
+  const libDirs = [...search.libraryPath, "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu",
+    "/usr/lib64", "/usr/lib", "/usr/local/lib"];
   if (!libDirs.some((d) => existsSync(join(d, "libvulkan.so.1")))) {
     return "the Vulkan loader libvulkan.so.1 is not installed (Debian: apt-get install libvulkan1)";
   }
-  const explicit = (env.VK_DRIVER_FILES || env.VK_ICD_FILENAMES || "").split(delimiter).filter(Boolean);
-  if (explicit.length) {
-    return explicit.some((f) => existsSync(f)) ? null : `no Vulkan driver: none of the files in VK_DRIVER_FILES/VK_ICD_FILENAMES exists (${explicit.join(", ")})`;
+  if (search.driverFiles.length) {
+    return search.driverFiles.some((f) => existsSync(f))
+      ? null
+      : `no Vulkan driver: none of the files in VK_DRIVER_FILES/VK_ICD_FILENAMES exists (${search.driverFiles.join(", ")})`;
   }
-  const bases = [...(env.XDG_CONFIG_DIRS ?? "/etc/xdg").split(delimiter), "/etc", ...(env.XDG_DATA_DIRS ?? "/usr/local/share:/usr/share").split(delimiter),
-    join(env.XDG_DATA_HOME ?? join(homedir(), ".local", "share"))];
-  for (const base of bases) {
+  for (const base of [...search.configDirs, "/etc", ...search.dataDirs]) {
     const dir = join(base, "vulkan", "icd.d");
     try {
       if (readdirSync(dir).some((f) => f.endsWith(".json"))) return null;
@@ -134,7 +133,7 @@ function missingVulkan(): string | null {
   // No GPU driver. Debian's chromium ships SwiftShader, a Vulkan driver that runs on the CPU: offer it, so that
   // `--backend webgpu` works everywhere (that is how the tests run every kernel); it is never chosen on its own.
   if (existsSync(SWIFTSHADER_ICD)) {
-    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+    useVulkanDriver(SWIFTSHADER_ICD);
     return null;
   }
   return "no Vulkan driver (no ICD manifest in /etc/vulkan/icd.d or /usr/share/vulkan/icd.d: install the GPU's driver)";

@@ -16,7 +16,8 @@ export const ENVIRONMENT: Readonly<Record<string, string>> = {
   nnUNet_npp: "default worker count for preprocessing during prediction (-npp; default 3)",
   nnUNet_nps: "default worker count for exporting segmentations during prediction (-nps; default 3)",
   nnUNet_n_proc_DA: "data augmentation workers during training (default: cores - 1, at least 1, at most 4; 0 runs in the main thread)",
-  NNSSL_ADAPT_BACKEND: "force a tfjs backend by name (e.g. cpu); default: the fastest available (cpu-onednn where libdnnl is installed)",
+  NNSSL_ADAPT_BACKEND:
+    "force a tfjs backend: webgpu, cpu-onednn, cpu or tensorflow (same as --backend); default: the fastest available (webgpu on a GPU, else cpu-onednn)",
   NNSSL_ADAPT_MALLOC: "'default' leaves glibc's allocator alone instead of keeping up to 1 GiB of freed tensor memory for reuse",
   NNSSL_ADAPT_DEBUG: "'1' prints stack traces of errors on the command line (like --verbose)",
   NNSSL_ADAPT_SKIP_NATIVE: "set during npm install to skip building the oneDNN addon (scripts/build-native.js)",
@@ -28,7 +29,32 @@ export const ENVIRONMENT: Readonly<Record<string, string>> = {
   HF_HUB_OFFLINE: "1/ON/YES/TRUE: use only checkpoints already downloaded",
   HF_HUB_ETAG_TIMEOUT: "seconds to wait for the Hub's response headers (default 10)",
   HF_HUB_DOWNLOAD_TIMEOUT: "seconds without downloaded bytes before a download is abandoned (default 10)",
+  VK_DRIVER_FILES: "the Vulkan loader's driver manifests (VK_ICD_FILENAMES is the older name); read to tell whether webgpu can find a GPU",
+  VK_ICD_FILENAMES: "set to SwiftShader's manifest (Debian's chromium) when no Vulkan driver is installed, so --backend webgpu works on any machine",
 };
+
+/** Where the Vulkan loader looks for libvulkan.so.1 and driver manifests (its own variables, read by backend/webgpu.ts). */
+export interface VulkanSearch {
+  libraryPath: string[];
+  driverFiles: string[];
+  configDirs: string[];
+  dataDirs: string[];
+}
+
+export function vulkanSearch(env: Env = process.env): VulkanSearch {
+  const list = (v: string | undefined) => (v ?? "").split(":").filter(Boolean);
+  return {
+    libraryPath: list(env.LD_LIBRARY_PATH),
+    driverFiles: list(present(env, "VK_DRIVER_FILES") ?? present(env, "VK_ICD_FILENAMES")),
+    configDirs: list(present(env, "XDG_CONFIG_DIRS") ?? "/etc/xdg"),
+    dataDirs: [...list(present(env, "XDG_DATA_DIRS") ?? "/usr/local/share:/usr/share"), present(env, "XDG_DATA_HOME") ?? `${env.HOME ?? ""}/.local/share`],
+  };
+}
+
+/** Points the Vulkan loader of this process at one driver manifest (used for the SwiftShader fallback). */
+export function useVulkanDriver(manifest: string, env: Env = process.env): void {
+  env.VK_ICD_FILENAMES = manifest;
+}
 
 function present(env: Env, name: string): string | undefined {
   const v = env[name]?.trim();
