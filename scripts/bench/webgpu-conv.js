@@ -105,8 +105,8 @@ export async function benchConv3dWebgpu(tf, shapes = NNUNET_CONV_SHAPES, { iters
       const r = { shape: s.name, impl, fwdMs, fwdBwdMs: bwdMs, fwdGflops: flops / fwdMs / 1e6, fwdBwdGflops: (3 * flops) / bwdMs / 1e6 };
       results.push(r);
       log(
-        `${s.name.padEnd(26)} ${impl.padEnd(5)} forward ${fwdMs.toFixed(2).padStart(9)} ms ${r.fwdGflops.toFixed(1).padStart(8)} GFLOP/s` +
-          `   forward+backward ${bwdMs.toFixed(2).padStart(9)} ms ${r.fwdBwdGflops.toFixed(1).padStart(8)} GFLOP/s`,
+        `${s.name.padEnd(26)} ${impl.padEnd(5)} forward ${fwdMs.toFixed(2).padStart(9)} ms ${r.fwdGflops.toPrecision(3).padStart(8)} GFLOP/s` +
+          `   forward+backward ${bwdMs.toFixed(2).padStart(9)} ms ${r.fwdBwdGflops.toPrecision(3).padStart(8)} GFLOP/s`,
       );
     }
     tf.dispose([x, w, dy]);

@@ -51,7 +51,10 @@ type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.
 const BACKEND = "webgpu";
 const KERNELS = ["Conv3D", "Conv3DBackpropInputV2", "Conv3DBackpropFilterV2"] as const;
 
-/** How often each of our kernels ran (not tfjs' naive one): tests use it to prove these shaders did the work. */
+/**
+ * How often each of our kernels ran (not tfjs' naive one), and how often dw took the split-K path ("... split-K"):
+ * tests use it to prove these shaders did the work.
+ */
 export const webgpuConv3dCallCounts = new Map<string, number>();
 const count = (name: string): void => void webgpuConv3dCallCounts.set(name, (webgpuConv3dCallCounts.get(name) ?? 0) + 1);
 
@@ -62,23 +65,30 @@ const tfjsKernels = new Map<string, tf.KernelConfig>();
 
 type Mode = "fwd" | "dx" | "dw";
 
-/** wn x wm threads, each a 4 x 4 block: a TM = 4 wm by TN = 4 wn tile of the result, stepping TK along the reduction. */
+/** wn x wm threads, each an rm x 4 block: a TM = rm wm by TN = 4 wn tile of the result, stepping TK along the reduction. */
 interface Tiling {
   wn: number;
   wm: number;
   tk: number;
+  /** Rows per thread: 4, or 8 where the result has rows enough to keep a large GPU busy with the larger tiles. */
+  rm: number;
 }
 
 /**
  * Narrow results (few output channels: the segmentation head, the first stages) get taller tiles so that a workgroup
  * still does 64 x 64-sized work; workgroup memory stays within WebGPU's guaranteed 16 KiB.
  */
-export function chooseTiling(cols: number): Tiling {
-  if (cols > 32) return { wn: 16, wm: 16, tk: 16 }; // 64 x 64, 8 KiB
-  if (cols > 16) return { wn: 8, wm: 32, tk: 16 }; // 128 x 32, 10 KiB
-  if (cols > 8) return { wn: 4, wm: 64, tk: 8 }; // 256 x 16, 8.5 KiB
-  if (cols > 4) return { wn: 2, wm: 64, tk: 8 }; // 256 x 8, 128 threads
-  return { wn: 1, wm: 64, tk: 8 }; // 256 x 4, 64 threads
+export function chooseTiling(rows: number, cols: number): Tiling {
+  if (cols > 32) {
+    // 8 x 4 blocks (32 multiply-adds per 3 workgroup-memory reads instead of 16 per 2) once the 128 x 64 tiles still
+    // number a few per SM of a large GPU (an H100 has 132).
+    const bigTiles = Math.ceil(rows / 128) * Math.ceil(cols / 64);
+    return bigTiles >= 512 ? { wn: 16, wm: 16, tk: 16, rm: 8 } : { wn: 16, wm: 16, tk: 16, rm: 4 }; // 128 x 64, 12 KiB; 64 x 64, 8 KiB
+  }
+  if (cols > 16) return { wn: 8, wm: 32, tk: 16, rm: 4 }; // 128 x 32, 10 KiB
+  if (cols > 8) return { wn: 4, wm: 64, tk: 8, rm: 4 }; // 256 x 16, 8.5 KiB
+  if (cols > 4) return { wn: 2, wm: 64, tk: 8, rm: 4 }; // 256 x 8, 128 threads
+  return { wn: 1, wm: 64, tk: 8, rm: 4 }; // 256 x 4, 64 threads
 }
 
 // Uniforms of each mode, in the order their values are passed (all i32). M, N, K: the GEMM's rows, columns and
@@ -123,17 +133,19 @@ class ConvGemmProgram implements Program {
     this.uniforms = UNIFORMS[mode].map((u) => `${u} : i32,`).join(" ");
     this.outputShape = outputShape;
     this.workgroupSize = [tiling.wn * tiling.wm, 1, 1];
-    const tiles = Math.ceil(rows / (4 * tiling.wm)) * Math.ceil(cols / (4 * tiling.wn));
+    const tiles = Math.ceil(rows / (tiling.rm * tiling.wm)) * Math.ceil(cols / (4 * tiling.wn));
     // Tiles are numbered x + y * numWorkgroups.x, so a dispatch never exceeds the per-dimension workgroup limit.
     const gx = Math.min(tiles, maxPerDim);
     this.dispatch = [gx, Math.ceil(tiles / gx), layers];
-    this.shaderKey = `nnsslConvGemm_${mode}_${tiling.wn}_${tiling.wm}_${tiling.tk}_${aVec}_${bVec}`;
+    this.shaderKey = `nnsslConvGemm_${mode}_${tiling.wn}_${tiling.wm}_${tiling.tk}_${tiling.rm}_${aVec}_${bVec}`;
   }
 
   getUserCode(): string {
     const { mode, aVec } = this;
-    const { wn, wm, tk } = this.tiling;
-    const TM = 4 * wm;
+    const { wn, wm, tk, rm } = this.tiling;
+    const TM = rm * wm;
+    const QM = TM / 4; // vec4s per k-row of As
+    const RQ = rm / 4; // vec4s of rows per thread
     const TN = 4 * wn;
     const T = wn * wm;
     const lines: string[] = [];
@@ -160,12 +172,13 @@ class ConvGemmProgram implements Program {
     emit(`  let kEnd = min(uniforms.K, kStart + uniforms.kChunk);`);
     // Everything per thread is indexed by constants only: a dynamically indexed private array would live in
     // (slow, off-chip) local memory on most GPUs.
-    for (let i = 0; i < 4; i++) emit(`  var acc${i} = vec4<f32>(0.0);`);
+    for (let i = 0; i < rm; i++) emit(`  var acc${i} = vec4<f32>(0.0);`);
 
     // Per-thread row information for the left operand, fixed over the whole reduction.
     if (mode === "dw") {
-      // quad q = tid + i T: rq = q % wm is the same for every i (T is a multiple of wm).
-      emit(`  let rq = tid % ${wm};`);
+      // quad q = tid + i T: rq = q % QM is the same for every i (T is a multiple of QM).
+      if (T % QM !== 0) throw new Error(`conv3d backprop filter: tiling ${JSON.stringify(this.tiling)} is not supported`);
+      emit(`  let rq = tid % ${QM};`);
       emit(`  let r0 = mTile * ${TM} + rq * 4;`);
       if (aVec) emit(`  let rinfo = filterRow(r0);`);
       else for (let j = 0; j < 4; j++) emit(`  let rinfo${j} = filterRow(r0 + ${j});`);
@@ -182,9 +195,9 @@ class ConvGemmProgram implements Program {
       emit(`      let q = tid + ${i * T};`);
       if (guard) emit(`      if (q < ${quadsA}) {`);
       if (mode === "dw") {
-        emit(`      let kl = q / ${wm};`);
+        emit(`      let kl = q / ${QM};`);
         emit(`      let col = colInfo(k0 + kl, kEnd);`);
-        emit(`      As[kl * ${wm} + rq] = ${aVec ? "loadA4(rinfo, col)" : "vec4<f32>(loadA(rinfo0, col), loadA(rinfo1, col), loadA(rinfo2, col), loadA(rinfo3, col))"};`);
+        emit(`      As[kl * ${QM} + rq] = ${aVec ? "loadA4(rinfo, col)" : "vec4<f32>(loadA(rinfo0, col), loadA(rinfo1, col), loadA(rinfo2, col), loadA(rinfo3, col))"};`);
       } else {
         emit(`      let ml = q / ${tk / 4};`);
         emit(`      let kq = q % ${tk / 4};`);
@@ -192,9 +205,9 @@ class ConvGemmProgram implements Program {
         emit(
           `      let v = ${aVec ? `loadA4(rinfo${i}, k, kEnd)` : `vec4<f32>(loadA(rinfo${i}, k, kEnd), loadA(rinfo${i}, k + 1, kEnd), loadA(rinfo${i}, k + 2, kEnd), loadA(rinfo${i}, k + 3, kEnd))`};`,
         );
-        emit(`      let base = kq * 4 * ${wm} + ml / 4;`);
+        emit(`      let base = kq * 4 * ${QM} + ml / 4;`);
         emit(`      let comp = ml % 4;`);
-        for (let j = 0; j < 4; j++) emit(`      As[base + ${j * wm}][comp] = v.${"xyzw"[j]};`);
+        for (let j = 0; j < 4; j++) emit(`      As[base + ${j * QM}][comp] = v.${"xyzw"[j]};`);
       }
       if (guard) emit(`      }`);
       emit(`    }`);
@@ -213,18 +226,20 @@ class ConvGemmProgram implements Program {
     }
     emit(`    workgroupBarrier();`);
     emit(`    for (var kk = 0; kk < ${tk}; kk++) {`);
-    emit(`      let a = As[kk * ${wm} + ty];`);
     emit(`      let b = Bs[kk * ${wn} + tx];`);
-    for (let i = 0; i < 4; i++) emit(`      acc${i} = fma(vec4<f32>(a.${"xyzw"[i]}), b, acc${i});`);
+    for (let q = 0; q < RQ; q++) {
+      emit(`      let a${q} = As[kk * ${QM} + ty * ${RQ} + ${q}];`);
+      for (let i = 0; i < 4; i++) emit(`      acc${4 * q + i} = fma(vec4<f32>(a${q}.${"xyzw"[i]}), b, acc${4 * q + i});`);
+    }
     emit(`    }`);
     emit(`    workgroupBarrier();`);
     emit(`  }`);
 
     // Write the 4 x 4 block.
     emit(`  let col0 = nTile * ${TN} + tx * 4;`);
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < rm; i++) {
       emit(`  {`);
-      emit(`    let row = mTile * ${TM} + ty * 4 + ${i};`);
+      emit(`    let row = mTile * ${TM} + ty * ${rm} + ${i};`);
       emit(`    if (row < uniforms.M) {`);
       emit(`      let base = outIndex(row) * uniforms.N + col0;`);
       for (let j = 0; j < 4; j++) emit(`      if (col0 + ${j} < uniforms.N) { result[base + ${j}] = acc${i}.${"xyzw"[j]}; }`);
@@ -464,7 +479,7 @@ function conv3dForward(args: KernelArgs): TensorInfo | TensorInfo[] {
   const rows = c.batchSize * c.outDepth * c.outHeight * c.outWidth;
   const cols = c.outChannels;
   const K = c.filterDepth * c.filterHeight * c.filterWidth * c.inChannels;
-  const tiling = chooseTiling(cols);
+  const tiling = chooseTiling(rows, cols);
   const program = new ConvGemmProgram("fwd", tiling, c.inChannels % 4 === 0, cols % 4 === 0, c.outShape, rows, cols, 1, maxPerDim(backend));
   const uniforms = [rows, cols, K, K, Math.ceil(K / tiling.tk), c.inChannels, c.inDepth, c.inHeight, c.inWidth, c.outDepth, c.outHeight, c.outWidth, ...geometry(c)];
   return backend.runWebGPUProgram(program, [x, filter], "float32", uniforms.map((v) => int([v])));
@@ -491,7 +506,7 @@ function conv3dBackpropInput(args: KernelArgs): TensorInfo | TensorInfo[] {
   const transpose = tf.getKernel("Transpose", BACKEND);
   if (!transpose) throw new Error("conv3d backprop input on webgpu: tfjs' Transpose kernel is not registered");
   const wT = transpose.kernelFunc({ inputs: { x: filter }, backend: backend as never, attrs: { perm: [0, 1, 2, 4, 3] } }) as TensorInfo;
-  const tiling = chooseTiling(Cin);
+  const tiling = chooseTiling(N * D * H * W / (sd * sh * sw), Cin);
   let out: TensorInfo | undefined;
   try {
     for (let rd = 0; rd < sd; rd++) {
@@ -545,8 +560,8 @@ function conv3dBackpropFilter(args: KernelArgs): TensorInfo | TensorInfo[] {
   const rows = c.filterDepth * c.filterHeight * c.filterWidth * c.inChannels;
   const cols = c.outChannels;
   const K = c.batchSize * c.outDepth * c.outHeight * c.outWidth;
-  const tiling = chooseTiling(cols);
-  const tiles = Math.ceil(rows / (4 * tiling.wm)) * Math.ceil(cols / (4 * tiling.wn));
+  const tiling = chooseTiling(rows, cols);
+  const tiles = Math.ceil(rows / (tiling.rm * tiling.wm)) * Math.ceil(cols / (4 * tiling.wn));
   const steps = Math.ceil(K / tiling.tk);
   const limit = backend.device.limits.maxStorageBufferBindingSize;
   let splits = Math.max(1, Math.min(Math.ceil(DW_TARGET_WORKGROUPS / tiles), Math.floor(steps / DW_MIN_STEPS), Math.floor(limit / (rows * cols * 4))));
@@ -559,6 +574,7 @@ function conv3dBackpropFilter(args: KernelArgs): TensorInfo | TensorInfo[] {
   const uniforms = [rows, cols, K, kChunk, chunkSteps, c.inChannels, c.inDepth, c.inHeight, c.inWidth, c.outDepth, c.outHeight, c.outWidth, ...geometry(c)];
   const partial = backend.runWebGPUProgram(program, [x, dy], "float32", uniforms.map((v) => int([v])));
   if (splits === 1) return partial;
+  count("Conv3DBackpropFilterV2 split-K");
   // The sum runs on the flat [taps * Cin * Cout] view (tfjs' shader prelude cannot index 5-D outputs this way) and is
   // handed back as the filter-shaped view of the same buffer.
   const reshape = tf.getKernel("Reshape", BACKEND);
