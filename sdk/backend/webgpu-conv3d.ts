@@ -601,6 +601,10 @@ const OURS: Record<(typeof KERNELS)[number], (args: KernelArgs) => TensorInfo | 
  * Import @tensorflow/tfjs-backend-webgpu first; calling this again is harmless.
  */
 export function registerWebgpuConv3dKernels(): void {
+  // tfjs' registration of its own kernels would silently replace ours (with a warning) if it came later.
+  if (!tf.getKernel("Transpose", BACKEND)) {
+    throw new Error("registerWebgpuConv3dKernels: import @tensorflow/tfjs-backend-webgpu first (its kernels are not registered yet)");
+  }
   for (const name of KERNELS) {
     const existing = tf.getKernel(name, BACKEND);
     if (existing && existing.kernelFunc === (OURS[name] as unknown)) continue;
