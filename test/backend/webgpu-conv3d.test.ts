@@ -82,9 +82,9 @@ function conv(x: tf.Tensor5D, w: tf.Tensor5D, c: ConvCase): tf.Tensor5D {
 /** y = f(x, w) and the gradients of sum(y * dy) for a fixed random dy, on the current backend. */
 function valueAndGrads(f: (x: tf.Tensor5D, w: tf.Tensor5D) => tf.Tensor5D, xShape: number[], wShape: number[], yShape: number[]): tf.Tensor[] {
   return tf.tidy(() => {
-    const x = tf.tensor(randomArray(xShape, 1), xShape) as tf.Tensor5D;
-    const w = tf.tensor(randomArray(wShape, 2), wShape) as tf.Tensor5D;
-    const dy = tf.tensor(randomArray(yShape, 3), yShape);
+    const x = tf.tensor(randomArray(xShape, 1), xShape as Shape5) as tf.Tensor5D;
+    const w = tf.tensor(randomArray(wShape, 2), wShape as Shape5) as tf.Tensor5D;
+    const dy = tf.tensor(randomArray(yShape, 3), yShape as Shape5) as tf.Tensor5D;
     const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => f(a as tf.Tensor5D, b as tf.Tensor5D))([x, w], dy);
     return [value, grads[0]!, grads[1]!];
   });
@@ -155,7 +155,7 @@ describe.skipIf(unavailable !== null)("webgpu conv3d kernels (tiled implicit GEM
     const backend = tf.backend() as unknown as { numDataIds(): number };
     const step = async () => {
       // The split-K case above: dw goes through partial sums.
-      const out = valueAndGrads((x, w) => tf.conv3d(x, w, 1, 1), [2, 10, 9, 11, 4], [3, 3, 3, 4, 8], [2, 10, 9, 11, 8]);
+      const out = valueAndGrads((x, w) => tf.conv3d(x, w, 1, 1 as unknown as "valid"), [2, 10, 9, 11, 4], [3, 3, 3, 4, 8], [2, 10, 9, 11, 8]);
       await Promise.all(out.map((t) => t.data()));
       tf.dispose(out);
     };
