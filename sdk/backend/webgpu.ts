@@ -11,6 +11,7 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { useVulkanDriver, vulkanSearch } from "../config/switches.js";
+import { registerWebgpuConv3dKernels } from "./webgpu-conv3d.js";
 import { registerWebgpuNormKernels } from "./webgpu-norm.js";
 import { patchTfjsWebgpuKernels } from "./webgpu-workarounds.js";
 
@@ -215,6 +216,7 @@ async function register(): Promise<WebgpuStatus> {
   guardBackend(mod.WebGPUBackend, report);
   patchTfjsWebgpuKernels(WEBGPU_BACKEND_NAME, adapter.limits.maxStorageBuffersPerShaderStage);
   registerWebgpuNormKernels(WEBGPU_BACKEND_NAME);
+  registerWebgpuConv3dKernels();
   return { available: true, reason: adapterLine(report), adapter: report };
 }
 

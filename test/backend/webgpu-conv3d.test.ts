@@ -3,43 +3,15 @@
 // where no GPU exists. Shapes are small (SwiftShader is slow) but cover every path: vec4 and scalar gathers (channel
 // counts 1, 3, 4, 5, 32), every tiling (output channels 4 .. 64), strides 1 and 2, numeric / "same" / "valid" and
 // anisotropic padding, batch 1 and 2, odd sizes, and transposed convolutions with kernel == stride and their gradients.
-import { existsSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { tf } from "../../sdk/backend/index.js";
-import { registerWebgpuConv3dKernels, webgpuConv3dCallCounts } from "../../sdk/backend/webgpu-conv3d.js";
+import { webgpuConv3dCallCounts } from "../../sdk/backend/webgpu-conv3d.js";
 import { randomArray } from "./helpers.js";
+import { useWebgpu, webgpuSkipReason } from "../helpers/webgpu.js";
 
-const SWIFTSHADER_ICD = "/usr/lib/chromium/vk_swiftshader_icd.json";
-
-/** Provides navigator.gpu from Dawn (the `webgpu` package) and starts tfjs' webgpu backend; returns why not, or null. */
-async function startWebgpu(): Promise<string | null> {
-  if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-  if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = mkdtempSync(join(tmpdir(), "xdg-"));
-  let dawn: typeof import("webgpu");
-  try {
-    dawn = await import("webgpu");
-  } catch (err) {
-    return `the webgpu package (Dawn) does not load: ${(err as Error).message}`;
-  }
-  const { create, globals } = dawn;
-  Object.assign(globalThis, globals);
-  const gpu = create([]);
-  Object.defineProperty(globalThis, "navigator", { value: { gpu }, configurable: true, writable: true });
-  if (!(await gpu.requestAdapter())) return `no WebGPU adapter (VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES ?? "unset"})`;
-  await import("@tensorflow/tfjs-backend-webgpu");
-  if (!(await tf.setBackend("webgpu"))) return "tfjs' webgpu backend did not start";
-  registerWebgpuConv3dKernels();
-  return null;
-}
-
-const unavailable = await startWebgpu();
-if (unavailable) {
-  // CI has SwiftShader; a missing adapter there is a broken set-up, not a reason to skip.
-  if (process.env.CI === "true") throw new Error(`webgpu conv3d tests: ${unavailable}`);
-  console.warn(`skipping the webgpu conv3d tests: ${unavailable}`);
-}
+// initBackend's webgpu registers these kernels (sdk/backend/webgpu.ts); the tests below run on it.
+const unavailable = webgpuSkipReason;
+if (!unavailable) await useWebgpu();
 
 type Pad = number | "same" | "valid";
 type Triple = [number, number, number];
