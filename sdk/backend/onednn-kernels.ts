@@ -1,4 +1,4 @@
-// tfjs kernels of the `cpu-onednn` backend that run in oneDNN (native/src/addon.cc): convolutions and matmul, plus
+// tfjs kernels of the `cpu-onednn` backend that run in oneDNN (native/src/conv.cc, matmul.cc): convolutions and matmul, plus
 // the registration of the whole backend's kernel table (element-wise ones: sdk/backend/native-elementwise.ts). The backend instance is a plain
 // tfjs MathBackendCPU, so tensors live in `backend.data` as TypedArrays; these kernels hand those arrays to the addon
 // and wrap a freshly allocated output array, the same allocation the pure-JS kernels make, and nothing else is copied.
