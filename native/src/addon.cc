@@ -51,6 +51,20 @@ Napi::Value KeepLargeBlocks(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// detach(arrayBuffer): frees a tensor buffer now instead of when V8 next collects it. Detaching drops the
+// ArrayBuffer's backing store, which Node's allocator then frees at once; every view of it becomes zero-length.
+// sdk/backend/onednn-memory.ts calls it only for buffers the backend allocated and never handed out.
+Napi::Value Detach(const Napi::CallbackInfo& info) {
+  if (!info[0].IsArrayBuffer()) throw Napi::TypeError::New(info.Env(), "detach: expected an ArrayBuffer");
+  auto ab = info[0].As<Napi::ArrayBuffer>();
+  bool detachable = false;
+  if (napi_is_detached_arraybuffer(info.Env(), ab, &detachable) != napi_ok || detachable) {
+    return Napi::Boolean::New(info.Env(), false);
+  }
+  ab.Detach();
+  return Napi::Boolean::New(info.Env(), true);
+}
+
 // Drops every cached primitive (and the weight buffers they own), e.g. after a run with many distinct shapes.
 Napi::Value ClearCache(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(nnssl::onednnMutex);
@@ -74,6 +88,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("clearCache", Napi::Function::New(env, ClearCache));
   exports.Set("cacheSize", Napi::Function::New(env, CacheSize));
   exports.Set("keepLargeBlocks", Napi::Function::New(env, KeepLargeBlocks));
+  exports.Set("detach", Napi::Function::New(env, Detach));
   nnssl::registerInstanceNorm(env, exports);
   nnssl::registerConcat(env, exports);
   return exports;

@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { registerOnednnKernels, type OnednnAddon } from "./onednn-kernels.js";
+import { releaseBuffersOnDispose } from "./onednn-memory.js";
 
 export const ONEDNN_BACKEND_NAME = "cpu-onednn";
 const ADDON_FILE = join("native", "build", "Release", "nnssl_onednn.node");
@@ -107,6 +108,7 @@ function load(file: string): OnednnStatus {
         const backend = cpuFactory() as tf.KernelBackend & { firstUse?: boolean };
         // MathBackendCPU's first-use banner recommends tfjs-node, which is not what runs here.
         backend.firstUse = false;
+        if (process.env.NNSSL_ADAPT_FREE !== "gc") releaseBuffersOnDispose(backend as unknown as Parameters<typeof releaseBuffersOnDispose>[0], (b) => lib.detach(b));
         return backend;
       }, 0);
     }
