@@ -26,6 +26,7 @@ export class PlainConvEncoder extends Module implements UNetEncoder {
     this.strides = cfg.strides;
   }
 
+  /** The stage outputs; the caller owns them (the decoder frees each after its last use). */
   forward(x: tf.Tensor): tf.Tensor[] {
     let y = x;
     const skips: tf.Tensor[] = [];
