@@ -108,7 +108,10 @@ function load(file: string): OnednnStatus {
         const backend = cpuFactory() as tf.KernelBackend & { firstUse?: boolean };
         // MathBackendCPU's first-use banner recommends tfjs-node, which is not what runs here.
         backend.firstUse = false;
-        if (process.env.NNSSL_ADAPT_FREE !== "gc") releaseBuffersOnDispose(backend as unknown as Parameters<typeof releaseBuffersOnDispose>[0], (b) => lib.detach(b));
+        // NNSSL_ADAPT_FREE=gc leaves every buffer to V8's collector, as plain MathBackendCPU does.
+        if (process.env.NNSSL_ADAPT_FREE !== "gc") {
+          releaseBuffersOnDispose(backend as unknown as Parameters<typeof releaseBuffersOnDispose>[0], (b) => lib.detach(b));
+        }
         return backend;
       }, 0);
     }

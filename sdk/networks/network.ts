@@ -31,6 +31,11 @@ export abstract class Network extends Module {
    * batch statistics in both modes and the UNets have no dropout.
    */
   training = false;
+  /**
+   * Activation recomputation per stage while training (torch.utils.checkpoint): the backward pass recomputes each
+   * stage's activations instead of keeping them, for about one more forward pass of compute. No effect at inference.
+   */
+  checkpointing = false;
 
   /** Outputs in channels-last, highest resolution first (one entry without deep supervision). */
   protected abstract forwardChannelsLast(x: tf.Tensor): tf.Tensor[];

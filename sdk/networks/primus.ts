@@ -6,6 +6,7 @@ import { tf } from "../backend/index.js";
 import { ConfigError, InputError } from "../errors.js";
 import { roundHalfEven } from "../util/python-math.js";
 import { Conv, TransposedConv } from "./conv-blocks.js";
+import { recomputed, recordingGradients, stageVariables } from "./checkpointing.js";
 import { EvaBlock, LayerNorm, type DropPathMasks, type Rope } from "./eva-block.js";
 import { Rng } from "./init.js";
 import { gelu, release } from "./layers.js";
@@ -99,13 +100,13 @@ export class Eva extends Module {
   private readonly dropPathRate: number;
 
   /** `dropPathRng` is given in training mode only (stochastic depth). */
-  forward(x: tf.Tensor, dropPathRng: Rng | null = null): tf.Tensor {
+  forward(x: tf.Tensor, dropPathRng: Rng | null = null, recompute = false): tf.Tensor {
     let y = this.posEmbed ? tf.add(x, this.posEmbed.value) : x;
     const depth = this.blocks.items.length;
     this.blocks.items.forEach((b, i) => {
       const p = depth > 1 ? (this.dropPathRate * i) / (depth - 1) : 0;
       const masks = dropPathRng && p > 0 ? dropPathMasks(dropPathRng, x.shape[0]!, p) : null;
-      const next = b.forward(y, this.rope, masks);
+      const next = recompute ? recomputed((t) => b.forward(t, this.rope, masks), [y], stageVariables(b)) : b.forward(y, this.rope, masks);
       release(y, x);
       if (masks) tf.dispose([masks.attn, masks.mlp]);
       y = next;
@@ -230,7 +231,7 @@ export class Primus extends Network {
     const e = this.config.embedDim;
     const flat = tf.reshape(tokens, [b, -1, e]);
     release(tokens);
-    const y = this.eva.forward(flat, this.training ? this.dropPathRng : null);
+    const y = this.eva.forward(flat, this.training ? this.dropPathRng : null, this.checkpointing && recordingGradients());
     release(flat);
     const grid = tf.reshape(y, [b, ...this.grid, e]);
     release(y);

@@ -4,6 +4,7 @@
 import { tf } from "../backend/index.js";
 import { chain, ConvDropoutNormReLU, StackedConvBlocks, freeing, type ConvOps } from "./conv-blocks.js";
 import { avgPoolNd, leakyRelu, release } from "./layers.js";
+import { recomputed, stageVariables } from "./checkpointing.js";
 import { Module, ModuleList, ParamFactory } from "./module.js";
 
 /** Parameterless AvgPool (kernel = stride) that occupies `skip.0`. */
@@ -82,8 +83,8 @@ export interface UNetEncoder extends Module {
   readonly outputChannels: number[];
   readonly kernelSizes: number[][];
   readonly strides: number[][];
-  /** All stage outputs (skips), highest resolution first, bottleneck last. */
-  forward(x: tf.Tensor): tf.Tensor[];
+  /** All stage outputs (skips), highest resolution first, bottleneck last; `recompute`: see checkpointing.ts. */
+  forward(x: tf.Tensor, recompute?: boolean): tf.Tensor[];
 }
 
 export interface EncoderConfig {
@@ -121,12 +122,19 @@ export class ResidualEncoder extends Module implements UNetEncoder {
   }
 
   /** The stage outputs; the caller owns them (the decoder frees each after its last use). */
-  forward(x: tf.Tensor): tf.Tensor[] {
-    const stem = this.stem.forward(x);
-    let y = stem;
+  forward(x: tf.Tensor, recompute = false): tf.Tensor[] {
     const skips: tf.Tensor[] = [];
-    for (const s of this.stages.items) skips.push((y = s.forward(y)));
-    release(stem, x, ...skips);
+    const [first, ...rest] = this.stages.items;
+    // The stem runs with the first stage, so a recomputed pass does not keep its full-resolution output either.
+    const stage0 = (t: tf.Tensor): tf.Tensor => {
+      const stem = this.stem.forward(t);
+      const out = first!.forward(stem);
+      release(stem, t, out);
+      return out;
+    };
+    let y = recompute ? recomputed(stage0, [x], stageVariables(this.stem, first!)) : stage0(x);
+    skips.push(y);
+    for (const s of rest) skips.push((y = recompute ? recomputed((t) => s.forward(t), [y], stageVariables(s)) : s.forward(y)));
     return skips;
   }
 }
