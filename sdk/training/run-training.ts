@@ -48,6 +48,8 @@ export interface TrainOptions extends TrainerEvents {
   /** `--npz`: also save softmax probabilities of the validation cases. */
   exportValidationProbabilities?: boolean;
   disableCheckpointing?: boolean;
+  /** `--checkpointing`: activation recomputation per network stage (Network.checkpointing): less memory, more compute. */
+  activationCheckpointing?: boolean;
   /** `-device`; the tfjs backend is chosen by initBackend(), "cpu" forces tfjs' pure-JS CPU backend when nothing else is set. */
   device?: "cpu" | "gpu" | "cuda";
   /** `-overwrite_ckpt_path`: replaces plans.pretrain_info.checkpoint_path. */
@@ -200,6 +202,7 @@ async function runTraining(o: TrainOptions): Promise<TrainingRun> {
   const seed = o.seed ?? randomInt(0, 2 ** 31 - 1);
   const numWorkers = o.numWorkers ?? defaultNumWorkers();
   const network = buildNetwork(cfg.architecture as never, { inputChannels, numClasses, deepSupervision: useDs, patchSize: [...patch], seed });
+  network.checkpointing = o.activationCheckpointing ?? false;
   const usePretrained = spec.usesPretrainedWeights && !fromScratch && info !== null && info.checkpoint_path !== null;
   // [MN]: the scratch learning rate follows pretrain_info.checkpoint_path being None.
   const initialLr = spec.usesPretrainedWeights && !usePretrained && spec.initialLrFromScratch !== null ? spec.initialLrFromScratch : spec.initialLr;
