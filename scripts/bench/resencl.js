@@ -1,4 +1,4 @@
-// `npm run bench resencl [--size 128] [--calls 2] [--train] [--train-size 64] [--batch 2] [--checkpointing]`: a
+// `npm run bench resencl [--size 128] [--calls 2] [--precision bf16] [--train] [--train-size 64] [--batch 2] [--checkpointing]`: a
 // released-size network (nnssl's ResEncL, 102 M parameters, 6 stages 32..320 features) on cpu-onednn, one process:
 // - forward (no gradients) at 1 x 1 x size^3: wall and CPU seconds of the first and of later calls, peak resident memory;
 // - with --train, one training step (forward, deep-supervision Dice+CE loss, backward) at batch x 1 x train-size^3,
@@ -19,6 +19,7 @@ const opt = (name, def) => { const i = argv.indexOf(name); return i >= 0 ? Numbe
 const SIZE = opt("--size", 128), CALLS = opt("--calls", 2);
 const TRAIN = argv.includes("--train"), TRAIN_SIZE = opt("--train-size", 64), BATCH = opt("--batch", 2);
 const CHECKPOINTING = argv.includes("--checkpointing");
+const PRECISION = argv.includes("--precision") ? argv[argv.indexOf("--precision") + 1] : "fp32";
 
 /** fp32 peak GFLOP/s and how it was derived. */
 function machinePeak() {
@@ -67,7 +68,10 @@ async function convFlops(run, scale) {
 const gib = (kb) => (kb / 2 ** 20).toFixed(2);
 const peak = machinePeak();
 const backend = await initBackend();
-console.log(`backend ${backend}; fp32 peak ${peak.gflops.toFixed(0)} GFLOP/s (${peak.how})`);
+const { setOnednnPrecision } = await import("../../dist/sdk/backend/onednn.js");
+const precision = setOnednnPrecision(PRECISION);
+if (precision.notice) console.log(precision.notice);
+console.log(`backend ${backend}, inference precision ${precision.precision}; fp32 peak ${peak.gflops.toFixed(0)} GFLOP/s (${peak.how})`);
 const net = buildNetwork("ResEncL", { inputChannels: 1, numClasses: 3, deepSupervision: false, seed: 1 });
 console.log(`ResEncL: ${(net.numParameters() / 1e6).toFixed(1)} M parameters; resident after build ${gib(process.resourceUsage().maxRSS)} GiB`);
 const rate = (flops, s) => `${(flops / s / 1e9).toFixed(0)} GFLOP/s effective, ${((100 * flops) / s / 1e9 / peak.gflops).toFixed(0)}% of peak`;
@@ -82,7 +86,8 @@ if (!TRAIN) {
     const wall = (performance.now() - t0) / 1000, c = process.cpuUsage(c0);
     y.dispose();
     times.push({ wall, cpu: (c.user + c.system) / 1e6 });
-    console.log(`forward 1x1x${SIZE}^3 call ${i + 1}: ${wall.toFixed(1)} s wall, ${((c.user + c.system) / 1e6).toFixed(1)} s CPU; peak resident ${gib(process.resourceUsage().maxRSS)} GiB`);
+    const cpu = ((c.user + c.system) / 1e6).toFixed(1);
+    console.log(`forward 1x1x${SIZE}^3 call ${i + 1}: ${wall.toFixed(1)} s wall, ${cpu} s CPU; peak resident ${gib(process.resourceUsage().maxRSS)} GiB`);
   }
   const small = 32;
   const xs = tf.randomNormal([1, 1, small, small, small]);
@@ -115,7 +120,9 @@ if (!TRAIN) {
     const c0 = process.cpuUsage(), t0 = performance.now();
     step();
     const wall = (performance.now() - t0) / 1000, c = process.cpuUsage(c0);
-    console.log(`train step ${BATCH}x1x${s}^3${CHECKPOINTING ? " --checkpointing" : ""} #${i + 1}: ${wall.toFixed(1)} s wall, ${((c.user + c.system) / 1e6).toFixed(1)} s CPU; peak resident ${gib(process.resourceUsage().maxRSS)} GiB`);
+    const what = `train step ${BATCH}x1x${s}^3${CHECKPOINTING ? " --checkpointing" : ""} #${i + 1}`;
+    const cpu = ((c.user + c.system) / 1e6).toFixed(1);
+    console.log(`${what}: ${wall.toFixed(1)} s wall, ${cpu} s CPU; peak resident ${gib(process.resourceUsage().maxRSS)} GiB`);
     if (i === CALLS - 1) {
       const small = 32;
       const xs = tf.randomNormal([BATCH, 1, small, small, small]);

@@ -8,7 +8,7 @@ export type TensorInfo = tf.TensorInfo;
 
 /** The functions exported by native/build/Release/nnssl_onednn.node. */
 export interface OnednnAddon {
-  /** params: see convParams; x NDHWC, w DHWIO, y NDHWC (written). */
+  /** params: see convParams (a 25th entry 1: bf16 inputs, fp32 accumulation and output); x NDHWC, w DHWIO, y NDHWC (written). */
   convForward(params: number[], x: Float32Array, w: Float32Array, y: Float32Array): void;
   convBackwardData(params: number[], dy: Float32Array, w: Float32Array, dx: Float32Array): void;
   convBackwardWeights(params: number[], x: Float32Array, dy: Float32Array, dw: Float32Array): void;

@@ -2,6 +2,7 @@
 // model folder, predict a folder of raw images. Kept out of the CLI modules so both commands share it.
 
 import { backendInfo, initBackend } from "../backend/index.js";
+import { setOnednnPrecision, type OnednnPrecision } from "../backend/onednn.js";
 import { ConfigError } from "../errors.js";
 import type { ProgressCallback } from "../util/progress.js";
 import { predictFromFiles } from "./predict-from-files.js";
@@ -24,6 +25,10 @@ export interface RunPredictionOptions {
   /** "cpu" or "gpu"; undefined = the best backend present. */
   device?: string;
   tilesPerBatch?: number;
+  /** `--precision`: "bf16" runs the convolutions in bf16 on cpu-onednn where the CPU has bf16 instructions (else fp32 with a notice). */
+  precision?: OnednnPrecision;
+  /** Receives one-line notices (e.g. that bf16 is not available); default: stderr. */
+  onNotice?: (line: string) => void;
   onProgress?: ProgressCallback;
   /** Called when a case's files are written. */
   onCase?: (id: string, done: number, total: number) => void;
@@ -53,6 +58,8 @@ export async function runPrediction(modelFolder: string, o: RunPredictionOptions
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
   });
   await predictor.initializeFromTrainedModelFolder(modelFolder, o.folds, o.checkpoint ?? "checkpoint_final.pth");
+  const { notice } = setOnednnPrecision(o.precision ?? "fp32");
+  if (notice) (o.onNotice ?? ((line: string) => process.stderr.write(`${line}\n`)))(notice);
   try {
     return await predictFromFiles(predictor, o.input, o.output, {
       saveProbabilities: o.saveProbabilities ?? false,
@@ -64,6 +71,7 @@ export async function runPrediction(modelFolder: string, o: RunPredictionOptions
       ...(o.onCase ? { onCase: o.onCase } : {}),
     });
   } finally {
+    setOnednnPrecision("fp32");
     predictor.dispose();
   }
 }
