@@ -15,6 +15,15 @@
 #include <malloc.h>
 #endif
 
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "args.h"
 #include "onednn.h"
 
@@ -65,6 +74,36 @@ Napi::Value Detach(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), true);
 }
 
+// mapFile(path): the file's bytes as an ArrayBuffer backed by a private (copy-on-write) mapping of it, prefaulted from
+// the page cache (MAP_POPULATE), unmapped when V8 collects the buffer. A 400 MB checkpoint is then loaded without
+// copying its tensors (sdk/io/torch/load.ts reads through this when the addon is loaded). Writes to the tensors stay
+// private to the process; the file must not be truncated while it is mapped (reads past its new end would fault).
+Napi::Value MapFile(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "mapFile: expected a path");
+  const std::string path = info[0].As<Napi::String>();
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Napi::Error::New(env, std::string("mapFile: ") + std::strerror(errno));
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    throw Napi::Error::New(env, "mapFile: not a regular file");
+  }
+  const size_t n = static_cast<size_t>(st.st_size);
+  if (n == 0) {
+    close(fd);
+    return Napi::ArrayBuffer::New(env, 0);
+  }
+  void* p = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  const int mapErr = errno;
+  close(fd);
+  if (p == MAP_FAILED) throw Napi::Error::New(env, std::string("mapFile: ") + std::strerror(mapErr));
+  return Napi::ArrayBuffer::New(env, p, n, [](Napi::Env, void* data, size_t* len) {
+    munmap(data, *len);
+    delete len;
+  }, new size_t(n));
+}
+
 // Drops every cached primitive (and the weight buffers they own), e.g. after a run with many distinct shapes.
 Napi::Value ClearCache(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(nnssl::onednnMutex);
@@ -89,6 +128,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cacheSize", Napi::Function::New(env, CacheSize));
   exports.Set("keepLargeBlocks", Napi::Function::New(env, KeepLargeBlocks));
   exports.Set("detach", Napi::Function::New(env, Detach));
+  exports.Set("mapFile", Napi::Function::New(env, MapFile));
   nnssl::registerInstanceNorm(env, exports);
   nnssl::registerConcat(env, exports);
   return exports;

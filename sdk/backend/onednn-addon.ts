@@ -35,6 +35,8 @@ export interface OnednnAddon {
     rstd: Float32Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void;
   /** glibc: no mmap per large block, keep up to trimThreshold freed bytes (false where the C library is not glibc). */
   keepLargeBlocks(trimThreshold: number): boolean;
+  /** The file as a private copy-on-write memory mapping (unmapped when collected). */
+  mapFile(path: string): ArrayBuffer;
   /** Frees an ArrayBuffer's memory now (every view of it becomes empty); false if it was already detached. */
   detach(buffer: ArrayBuffer): boolean;
   version(): { major: number; minor: number; patch: number; cpuRuntime: string };

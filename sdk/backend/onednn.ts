@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { registerOnednnKernels, setConvPrecision, type OnednnAddon } from "./onednn-kernels.js";
 import { releaseBuffersOnDispose } from "./onednn-memory.js";
+import { setFileMapper } from "../io/torch/load.js";
 
 export const ONEDNN_BACKEND_NAME = "cpu-onednn";
 const ADDON_FILE = join("native", "build", "Release", "nnssl_onednn.node");
@@ -124,6 +125,8 @@ function load(file: string): OnednnStatus {
     return { available: false, reason: `native addon failed to load: ${(err as Error).message.split("\n")[0]}` };
   }
   tuneAllocator(lib);
+  // Checkpoints are mapped rather than read (sdk/io/torch/load.ts); NNSSL_ADAPT_MAP_FILES=0 keeps plain reads.
+  if (process.env.NNSSL_ADAPT_MAP_FILES !== "0" && typeof lib.mapFile === "function") setFileMapper((file) => lib.mapFile(file));
   try {
     const cpuFactory = tf.findBackendFactory("cpu");
     if (!cpuFactory) return { available: false, reason: "the tfjs cpu backend is not registered" };
