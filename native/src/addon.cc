@@ -94,10 +94,17 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
     close(fd);
     return Napi::ArrayBuffer::New(env, 0);
   }
-  void* p = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  // Populated read-only, so the pages are the page cache's own (a writable MAP_POPULATE would copy every page now),
+  // then made writable: a later write copies just the page it touches.
+  void* p = mmap(nullptr, n, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
   const int mapErr = errno;
   close(fd);
   if (p == MAP_FAILED) throw Napi::Error::New(env, std::string("mapFile: ") + std::strerror(mapErr));
+  if (mprotect(p, n, PROT_READ | PROT_WRITE) != 0) {
+    const int protErr = errno;
+    munmap(p, n);
+    throw Napi::Error::New(env, std::string("mapFile: ") + std::strerror(protErr));
+  }
   return Napi::ArrayBuffer::New(env, p, n, [](Napi::Env, void* data, size_t* len) {
     munmap(data, *len);
     delete len;
