@@ -43,6 +43,10 @@ inline int64_t int64Arg(const Napi::Value& v, const char* what) {
 }
 
 // Registered by each source file into the addon's exports.
+void registerConv(Napi::Env env, Napi::Object exports);
+void registerMatMul(Napi::Env env, Napi::Object exports);
+void registerBinary(Napi::Env env, Napi::Object exports);
+void registerReduce(Napi::Env env, Napi::Object exports);
 void registerInstanceNorm(Napi::Env env, Napi::Object exports);
 void registerUnary(Napi::Env env, Napi::Object exports);
 void registerConcat(Napi::Env env, Napi::Object exports);

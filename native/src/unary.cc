@@ -51,10 +51,23 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// leakyRelu(alpha, x, y)
+Napi::Value LeakyRelu(const Napi::CallbackInfo& info) {
+  float alpha = info[0].As<Napi::Number>().FloatValue();
+  auto xa = info[1].As<Napi::Float32Array>();
+  int64_t n = static_cast<int64_t>(xa.ElementLength());
+  const float* x = f32(info[1], n, "leakyRelu x");
+  float* y = f32(info[2], n, "leakyRelu y");
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : alpha * x[i];
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void registerUnary(Napi::Env env, Napi::Object exports) {
   exports.Set("unary", Napi::Function::New(env, Unary));
+  exports.Set("leakyRelu", Napi::Function::New(env, LeakyRelu));
 }
 
 }  // namespace nnssl

@@ -8,6 +8,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { loadTorchFile, saveTorchFile, TorchTensor, orderedDict } from "../../dist/sdk/io/torch/index.js";
+import { initBackend } from "../../dist/sdk/backend/index.js";
+
+// As in any SDK or CLI run: with the oneDNN addon loaded, checkpoints are memory-mapped instead of read.
+const backend = await initBackend();
 
 const PY = "/usr/bin/python3";
 const sizeMB = Number(process.argv[2] ?? 400);
@@ -72,6 +76,7 @@ for (let i = 0; i < 3; i++) {
 }
 const best = (a) => Math.min(...a);
 console.log(`checkpoint: ${mb.toFixed(1)} MB, ${ntensors} state-dict keys (${hasTorch ? "written by torch.save" : "written by our writer"})`);
+console.log(`  backend ${backend}: the file is ${backend === "cpu-onednn" && process.env.NNSSL_ADAPT_MAP_FILES !== "0" ? "mapped (copy-on-write, prefaulted)" : "read"}`);
 console.log(`  ours  loadTorchFile: best ${best(ours).toFixed(0)} ms (runs: ${ours.map((x) => x.toFixed(0)).join(", ")})`);
 if (hasTorch) {
   const code = `

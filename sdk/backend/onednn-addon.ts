@@ -2,12 +2,13 @@
 // loaded instance, and what kernels need from tfjs' MathBackendCPU. Only sdk/backend/onednn.ts loads the .node file.
 
 import * as tf from "@tensorflow/tfjs";
+import { trackNativeOutput } from "./onednn-memory.js";
 
 export type TensorInfo = tf.TensorInfo;
 
 /** The functions exported by native/build/Release/nnssl_onednn.node. */
 export interface OnednnAddon {
-  /** params: see convParams; x NDHWC, w DHWIO, y NDHWC (written). */
+  /** params: see convParams (a 25th entry 1: bf16 inputs, fp32 accumulation and output); x NDHWC, w DHWIO, y NDHWC (written). */
   convForward(params: number[], x: Float32Array, w: Float32Array, y: Float32Array): void;
   convBackwardData(params: number[], dy: Float32Array, w: Float32Array, dx: Float32Array): void;
   convBackwardWeights(params: number[], x: Float32Array, dy: Float32Array, dw: Float32Array): void;
@@ -34,6 +35,10 @@ export interface OnednnAddon {
     rstd: Float32Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void;
   /** glibc: no mmap per large block, keep up to trimThreshold freed bytes (false where the C library is not glibc). */
   keepLargeBlocks(trimThreshold: number): boolean;
+  /** The file as a private copy-on-write memory mapping (unmapped when collected). */
+  mapFile(path: string): ArrayBuffer;
+  /** Frees an ArrayBuffer's memory now (every view of it becomes empty); false if it was already detached. */
+  detach(buffer: ArrayBuffer): boolean;
   version(): { major: number; minor: number; patch: number; cpuRuntime: string };
   clearCache(): void;
   cacheSize(): number;
@@ -64,14 +69,14 @@ const UNINIT_MIN_BYTES = 1 << 16;
 export function outputF32(n: number): Float32Array {
   if (n * 4 < UNINIT_MIN_BYTES) return new Float32Array(n);
   const b = Buffer.allocUnsafeSlow(n * 4);
-  return new Float32Array(b.buffer, b.byteOffset, n);
+  return trackNativeOutput(new Float32Array(b.buffer, b.byteOffset, n));
 }
 
 /** outputF32 for tfjs' bool storage. */
 export function outputU8(n: number): Uint8Array {
   if (n < UNINIT_MIN_BYTES) return new Uint8Array(n);
   const b = Buffer.allocUnsafeSlow(n);
-  return new Uint8Array(b.buffer, b.byteOffset, n);
+  return trackNativeOutput(new Uint8Array(b.buffer, b.byteOffset, n));
 }
 
 /** A native kernel: its result, or null to hand the call to the pure-JS kernel. */

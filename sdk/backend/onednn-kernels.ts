@@ -1,4 +1,4 @@
-// tfjs kernels of the `cpu-onednn` backend that run in oneDNN (native/src/addon.cc): convolutions and matmul, plus
+// tfjs kernels of the `cpu-onednn` backend that run in oneDNN (native/src/conv.cc, matmul.cc): convolutions and matmul, plus
 // the registration of the whole backend's kernel table (element-wise ones: sdk/backend/native-elementwise.ts). The backend instance is a plain
 // tfjs MathBackendCPU, so tensors live in `backend.data` as TypedArrays; these kernels hand those arrays to the addon
 // and wrap a freshly allocated output array, the same allocation the pure-JS kernels make, and nothing else is copied.
@@ -87,6 +87,20 @@ function withFallback(kernelName: string, backendName: string, cpu: tf.KernelCon
   };
 }
 
+let convPrecision: "fp32" | "bf16" = "fp32";
+
+/**
+ * Precision of forward convolutions that run without a gradient tape (inference). bf16 rounds input and weights to
+ * bf16 and accumulates in fp32 (oneDNN's bf16 kernels); convolutions under a tape (training) stay fp32.
+ */
+export function setConvPrecision(p: "fp32" | "bf16"): void {
+  convPrecision = p;
+}
+
+export function getConvPrecision(): "fp32" | "bf16" {
+  return convPrecision;
+}
+
 const conv3D: Fast = ({ x, filter }, backend, attrs) => {
   const a = attrs as { strides: Triple; pad: "valid" | "same"; dilations: Triple };
   const xs = f32(backend, x), ws = f32(backend, filter);
@@ -94,6 +108,8 @@ const conv3D: Fast = ({ x, filter }, backend, attrs) => {
   const info = tf.backend_util.computeConv3DInfo(x.shape as Shape5D, filter.shape as Shape5D, a.strides, a.dilations, a.pad);
   const params = convParams(info);
   if (!oneDnnPads(params)) return null;
+  // Kernels run with the tape paused, so "is a gradient being recorded" is the engine's gradient depth.
+  if (convPrecision === "bf16" && tf.engine().state.gradientDepth === 0) params.push(1);
   const y = outputF32(size(info.outShape));
   if (y.length > 0) addon().convForward(params, xs, ws, y);
   return backend.makeTensorInfo(info.outShape, "float32", y);

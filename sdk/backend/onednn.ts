@@ -3,12 +3,14 @@
 // instance whose Conv3D/Conv2D (forward and both gradients) and BatchMatMul kernels run in oneDNN
 // (sdk/backend/onednn-kernels.ts) while every other kernel is the pure-JS cpu one.
 
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
-import { registerOnednnKernels, type OnednnAddon } from "./onednn-kernels.js";
+import { registerOnednnKernels, setConvPrecision, type OnednnAddon } from "./onednn-kernels.js";
+import { releaseBuffersOnDispose } from "./onednn-memory.js";
+import { setFileMapper } from "../io/torch/load.js";
 
 export const ONEDNN_BACKEND_NAME = "cpu-onednn";
 const ADDON_FILE = join("native", "build", "Release", "nnssl_onednn.node");
@@ -58,6 +60,34 @@ export async function registerOnednnBackend(options: RegisterOnednnOptions = {})
   return registered;
 }
 
+export type OnednnPrecision = "fp32" | "bf16";
+
+/** Whether the CPU has the bf16 dot-product instructions oneDNN's bf16 kernels use (AVX512-BF16 or AMX-BF16; Linux). */
+export function cpuHasBf16(): boolean {
+  try {
+    const flags = /^flags\s*:\s*(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.split(" ") ?? [];
+    return flags.includes("avx512_bf16") || flags.includes("amx_bf16");
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Sets the precision of cpu-onednn's inference convolutions (`--precision`). bf16 takes effect only where the active
+ * backend is cpu-onednn and the CPU has bf16 instructions; otherwise fp32 stays, and `notice` says why in one line.
+ */
+export function setOnednnPrecision(precision: OnednnPrecision): { precision: OnednnPrecision; notice: string | null } {
+  if (precision === "fp32") {
+    setConvPrecision("fp32");
+    return { precision, notice: null };
+  }
+  let why: string | null = null;
+  if (tf.getBackend() !== ONEDNN_BACKEND_NAME) why = `the ${tf.getBackend()} backend has no bf16 kernels (cpu-onednn has)`;
+  else if (!cpuHasBf16()) why = "this CPU has no bf16 instructions (avx512_bf16 or amx_bf16)";
+  setConvPrecision(why ? "fp32" : "bf16");
+  return why ? { precision: "fp32", notice: `--precision bf16: ${why}; computing in fp32` } : { precision: "bf16", notice: null };
+}
+
 /** Freed heap glibc may keep for reuse (beyond it, the top of the heap goes back to the kernel). */
 const KEEP_FREED_BYTES = 1 << 30;
 
@@ -95,6 +125,8 @@ function load(file: string): OnednnStatus {
     return { available: false, reason: `native addon failed to load: ${(err as Error).message.split("\n")[0]}` };
   }
   tuneAllocator(lib);
+  // Checkpoints are mapped rather than read (sdk/io/torch/load.ts); NNSSL_ADAPT_MAP_FILES=0 keeps plain reads.
+  if (process.env.NNSSL_ADAPT_MAP_FILES !== "0" && typeof lib.mapFile === "function") setFileMapper((file) => lib.mapFile(file));
   try {
     const cpuFactory = tf.findBackendFactory("cpu");
     if (!cpuFactory) return { available: false, reason: "the tfjs cpu backend is not registered" };
@@ -107,6 +139,10 @@ function load(file: string): OnednnStatus {
         const backend = cpuFactory() as tf.KernelBackend & { firstUse?: boolean };
         // MathBackendCPU's first-use banner recommends tfjs-node, which is not what runs here.
         backend.firstUse = false;
+        // NNSSL_ADAPT_FREE=gc leaves every buffer to V8's collector, as plain MathBackendCPU does.
+        if (process.env.NNSSL_ADAPT_FREE !== "gc") {
+          releaseBuffersOnDispose(backend as unknown as Parameters<typeof releaseBuffersOnDispose>[0], (b) => lib.detach(b));
+        }
         return backend;
       }, 0);
     }

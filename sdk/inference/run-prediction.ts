@@ -2,6 +2,7 @@
 // model folder, predict a folder of raw images. Kept out of the CLI modules so both commands share it.
 
 import { backendInfo, checkDevice } from "../backend/index.js";
+import { setOnednnPrecision, type OnednnPrecision } from "../backend/onednn.js";
 import { ConfigError } from "../errors.js";
 import { checkOptionalInt, checkOptionalNumber } from "../util/check-options.js";
 import { probeWritable, removeStaleTempFiles } from "../util/fs.js";
@@ -28,6 +29,10 @@ export interface RunPredictionOptions {
   /** Force a tfjs backend (webgpu, cpu-onednn, cpu, tensorflow), as --backend / NNSSL_ADAPT_BACKEND. */
   backend?: string;
   tilesPerBatch?: number;
+  /** `--precision`: "bf16" runs the convolutions in bf16 on cpu-onednn where the CPU has bf16 instructions (else fp32 with a notice). */
+  precision?: OnednnPrecision;
+  /** Receives one-line notices (e.g. that bf16 is not available); default: stderr. */
+  onNotice?: (line: string) => void;
   onProgress?: ProgressCallback;
   /** Called when a case's files are written. */
   onCase?: (id: string, done: number, total: number) => void;
@@ -59,6 +64,8 @@ export async function runPrediction(modelFolder: string, o: RunPredictionOptions
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
   });
   await predictor.initializeFromTrainedModelFolder(modelFolder, o.folds, o.checkpoint ?? "checkpoint_final.pth");
+  const { notice } = setOnednnPrecision(o.precision ?? "fp32");
+  if (notice) (o.onNotice ?? ((line: string) => process.stderr.write(`${line}\n`)))(notice);
   try {
     return await predictFromFiles(predictor, o.input, o.output, {
       saveProbabilities: o.saveProbabilities ?? false,
@@ -70,6 +77,7 @@ export async function runPrediction(modelFolder: string, o: RunPredictionOptions
       ...(o.onCase ? { onCase: o.onCase } : {}),
     });
   } finally {
+    setOnednnPrecision("fp32");
     predictor.dispose();
   }
 }

@@ -3,7 +3,7 @@
 
 import { tf } from "../backend/index.js";
 import type { Init } from "./init.js";
-import { convNd, instanceNorm, leakyRelu, transposedConvNd } from "./layers.js";
+import { convNd, instanceNorm, leakyRelu, release, transposedConvNd } from "./layers.js";
 import { Module, ModuleList, Param, ParamFactory } from "./module.js";
 
 /** The op choices shared by every conv block of a UNet (resolved from arch_kwargs). */
@@ -108,13 +108,14 @@ export class ConvDropoutNormReLU extends Module {
     let y = this.conv.forward(x);
     if (this.nonlinFirst) {
       y = this.act(y);
-      return this.norm ? this.norm.forward(y) : y;
+      return this.norm ? freeing(y, this.norm.forward(y)) : y;
     }
-    return this.norm ? this.norm.forward(y, this.slope) : this.act(y);
+    return this.norm ? freeing(y, this.norm.forward(y, this.slope)) : this.act(y);
   }
 
+  /** The activation of `x`, freeing `x` (which this block created). */
   private act(x: tf.Tensor): tf.Tensor {
-    return this.slope === null ? x : leakyRelu(x, this.slope);
+    return this.slope === null ? x : freeing(x, leakyRelu(x, this.slope));
   }
 }
 
@@ -128,9 +129,28 @@ export class StackedConvBlocks extends Module {
     for (let i = 0; i < n; i++) blocks.push(new ConvDropoutNormReLU(f, ops, i === 0 ? cin : cout, cout, kernel, i === 0 ? initialStride : ones));
     this.convs = this.addChild("convs", new ModuleList(blocks));
   }
-  forward(x: tf.Tensor): tf.Tensor {
-    let y = x;
-    for (const b of this.convs.items) y = b.forward(y);
-    return y;
+  /** `consumeInput`: `x` is an intermediate of the caller's, freed as soon as the first block has used it. */
+  forward(x: tf.Tensor, consumeInput = false): tf.Tensor {
+    return chain(x, this.convs.items, consumeInput);
   }
+}
+
+/** Returns `next` after freeing `used`, the intermediate it was computed from. */
+export function freeing(used: tf.Tensor, next: tf.Tensor): tf.Tensor {
+  release(used, next);
+  return next;
+}
+
+/**
+ * Runs `x` through `modules` in order, freeing each intermediate once the next module has consumed it (and `x` itself
+ * too when `consumeInput`).
+ */
+export function chain(x: tf.Tensor, modules: readonly { forward(x: tf.Tensor): tf.Tensor }[], consumeInput = false): tf.Tensor {
+  let y = x;
+  for (const m of modules) {
+    const next = m.forward(y);
+    if (y !== x || consumeInput) release(y, next);
+    y = next;
+  }
+  return y;
 }

@@ -162,13 +162,16 @@ export class EvaBlock extends Module {
 
   /** `dropPath` is the stochastic-depth mask for this block in training mode (null at inference). */
   forward(x: tf.Tensor, rope: Rope | null, dropPath: DropPathMasks | null = null): tf.Tensor {
-    let a = this.attn.forward(this.norm1.forward(x), rope);
-    if (this.gamma1) a = tf.mul(a, this.gamma1.value);
-    if (dropPath) a = tf.mul(a, dropPath.attn);
-    const h = tf.add(x, a);
-    let m = this.mlp.forward(this.norm2.forward(h));
-    if (this.gamma2) m = tf.mul(m, this.gamma2.value);
-    if (dropPath) m = tf.mul(m, dropPath.mlp);
-    return tf.add(h, m);
+    // One tidy per block: the attention's and the MLP's intermediates are freed when the block returns.
+    return tf.tidy(() => {
+      let a = this.attn.forward(this.norm1.forward(x), rope);
+      if (this.gamma1) a = tf.mul(a, this.gamma1.value);
+      if (dropPath) a = tf.mul(a, dropPath.attn);
+      const h = tf.add(x, a);
+      let m = this.mlp.forward(this.norm2.forward(h));
+      if (this.gamma2) m = tf.mul(m, this.gamma2.value);
+      if (dropPath) m = tf.mul(m, dropPath.mlp);
+      return tf.add(h, m);
+    });
   }
 }

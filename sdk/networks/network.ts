@@ -4,7 +4,7 @@
 import { tf } from "../backend/index.js";
 import { CheckpointError, ConfigError, InputError } from "../errors.js";
 import type { TorchTensor } from "../io/torch/tensor.js";
-import { toChannelsFirst, toChannelsLast } from "./layers.js";
+import { release, toChannelsFirst, toChannelsLast } from "./layers.js";
 import { Module, type Layout } from "./module.js";
 import { collectStateDict, loadIntoModule, tensorEntries, type StateDictInput } from "./state-dict.js";
 
@@ -31,6 +31,11 @@ export abstract class Network extends Module {
    * batch statistics in both modes and the UNets have no dropout.
    */
   training = false;
+  /**
+   * Activation recomputation per stage while training (torch.utils.checkpoint): the backward pass recomputes each
+   * stage's activations instead of keeping them, for about one more forward pass of compute. No effect at inference.
+   */
+  checkpointing = false;
 
   /** Outputs in channels-last, highest resolution first (one entry without deep supervision). */
   protected abstract forwardChannelsLast(x: tf.Tensor): tf.Tensor[];
@@ -45,8 +50,16 @@ export abstract class Network extends Module {
   forward(x: tf.Tensor): tf.Tensor | tf.Tensor[] {
     if (x.rank !== this.dim + 2) throw new InputError(`${this.className}.forward: expected a ${this.dim + 2}-D input (N, C, ${this.dim === 3 ? "D, H, W" : "H, W"}), got shape [${x.shape.join(", ")}]`);
     if (x.shape[1] !== this.inputChannels) throw new InputError(`${this.className}.forward: expected ${this.inputChannels} input channels, got shape [${x.shape.join(", ")}]`);
+    // Modules free their intermediates as they go (layers.ts, `release`); the tidy catches anything they keep.
     return tf.tidy(() => {
-      const outs = this.forwardChannelsLast(toChannelsLast(x)).map(toChannelsFirst);
+      const xl = toChannelsLast(x);
+      const outsLast = this.forwardChannelsLast(xl);
+      release(xl);
+      const outs = outsLast.map((o) => {
+        const first = toChannelsFirst(o);
+        release(o);
+        return first;
+      });
       return this.deepSupervision ? outs : outs[0]!;
     });
   }

@@ -1,6 +1,7 @@
 // dynamic_network_architectures building_blocks/plain_conv_encoder.py (pool="conv": strided first conv per stage).
 
 import { tf } from "../backend/index.js";
+import { recomputed, stageVariables } from "./checkpointing.js";
 import { StackedConvBlocks, type ConvOps } from "./conv-blocks.js";
 import { Module, ModuleList, ParamFactory } from "./module.js";
 import type { EncoderConfig, UNetEncoder } from "./residual-encoder.js";
@@ -26,10 +27,14 @@ export class PlainConvEncoder extends Module implements UNetEncoder {
     this.strides = cfg.strides;
   }
 
-  forward(x: tf.Tensor): tf.Tensor[] {
+  /** The stage outputs; the caller owns them (the decoder frees each after its last use). */
+  forward(x: tf.Tensor, recompute = false): tf.Tensor[] {
     let y = x;
     const skips: tf.Tensor[] = [];
-    for (const s of this.stages.items) skips.push((y = s.items[0]!.forward(y)));
+    for (const s of this.stages.items) {
+      const blocks = s.items[0]!;
+      skips.push((y = recompute ? recomputed((t) => blocks.forward(t), [y], stageVariables(blocks)) : blocks.forward(y)));
+    }
     return skips;
   }
 }

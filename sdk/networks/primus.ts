@@ -6,9 +6,10 @@ import { tf } from "../backend/index.js";
 import { ConfigError, InputError } from "../errors.js";
 import { roundHalfEven } from "../util/python-math.js";
 import { Conv, TransposedConv } from "./conv-blocks.js";
+import { recomputed, recordingGradients, stageVariables } from "./checkpointing.js";
 import { EvaBlock, LayerNorm, type DropPathMasks, type Rope } from "./eva-block.js";
 import { Rng } from "./init.js";
-import { gelu } from "./layers.js";
+import { gelu, release } from "./layers.js";
 import { Module, ModuleList, Param, ParamFactory } from "./module.js";
 import { Network, type TransferKeys } from "./network.js";
 
@@ -99,14 +100,20 @@ export class Eva extends Module {
   private readonly dropPathRate: number;
 
   /** `dropPathRng` is given in training mode only (stochastic depth). */
-  forward(x: tf.Tensor, dropPathRng: Rng | null = null): tf.Tensor {
+  forward(x: tf.Tensor, dropPathRng: Rng | null = null, recompute = false): tf.Tensor {
     let y = this.posEmbed ? tf.add(x, this.posEmbed.value) : x;
     const depth = this.blocks.items.length;
     this.blocks.items.forEach((b, i) => {
       const p = depth > 1 ? (this.dropPathRate * i) / (depth - 1) : 0;
-      y = b.forward(y, this.rope, dropPathRng && p > 0 ? dropPathMasks(dropPathRng, x.shape[0]!, p) : null);
+      const masks = dropPathRng && p > 0 ? dropPathMasks(dropPathRng, x.shape[0]!, p) : null;
+      const next = recompute ? recomputed((t) => b.forward(t, this.rope, masks), [y], stageVariables(b)) : b.forward(y, this.rope, masks);
+      release(y, x);
+      if (masks) tf.dispose([masks.attn, masks.mlp]);
+      y = next;
     });
-    return this.norm.forward(y);
+    const out = this.norm.forward(y);
+    release(y, x);
+    return out;
   }
 }
 
@@ -153,9 +160,16 @@ class PatchDecode extends Module {
   forward(x: tf.Tensor): tf.Tensor {
     let y = x;
     this.ups.forEach((up, s) => {
-      y = up.forward(y);
+      const upsampled = up.forward(y);
+      release(y, x);
+      y = upsampled;
       const norm = this.norms[s];
-      if (norm) y = gelu(norm.forward(y));
+      if (norm) {
+        const normed = norm.forward(y);
+        release(y);
+        y = gelu(normed);
+        release(normed);
+      }
     });
     return y;
   }
@@ -215,8 +229,15 @@ export class Primus extends Network {
     const b = x.shape[0]!;
     const tokens = this.downProjection.proj.forward(x);
     const e = this.config.embedDim;
-    const y = this.eva.forward(tf.reshape(tokens, [b, -1, e]), this.training ? this.dropPathRng : null);
-    return [this.upProjection.forward(tf.reshape(y, [b, ...this.grid, e]))];
+    const flat = tf.reshape(tokens, [b, -1, e]);
+    release(tokens);
+    const y = this.eva.forward(flat, this.training ? this.dropPathRng : null, this.checkpointing && recordingGradients());
+    release(flat);
+    const grid = tf.reshape(y, [b, ...this.grid, e]);
+    release(y);
+    const out = this.upProjection.forward(grid);
+    release(grid);
+    return [out];
   }
 
   protected override disposeConstants(): void {

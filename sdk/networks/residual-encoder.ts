@@ -2,8 +2,9 @@
 // residual_encoders.py (ResidualEncoder with its default stem), with upstream's module names.
 
 import { tf } from "../backend/index.js";
-import { ConvDropoutNormReLU, StackedConvBlocks, type ConvOps } from "./conv-blocks.js";
-import { avgPoolNd, leakyRelu } from "./layers.js";
+import { chain, ConvDropoutNormReLU, StackedConvBlocks, freeing, type ConvOps } from "./conv-blocks.js";
+import { avgPoolNd, leakyRelu, release } from "./layers.js";
+import { recomputed, stageVariables } from "./checkpointing.js";
 import { Module, ModuleList, ParamFactory } from "./module.js";
 
 /** Parameterless AvgPool (kernel = stride) that occupies `skip.0`. */
@@ -44,11 +45,20 @@ export class BasicBlockD extends Module {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
+    // The main path first, so the skip's pooled/projected copy is not held while conv1 and conv2 run.
+    const h = this.conv1.forward(x);
+    const main = freeing(h, this.conv2.forward(h));
     let residual = x;
     if (this.pool) residual = avgPoolNd(residual, this.pool.stride);
-    if (this.projection) residual = this.projection.forward(residual);
-    const out = tf.add(this.conv2.forward(this.conv1.forward(x)), residual);
-    return this.slope === null ? out : leakyRelu(out, this.slope);
+    if (this.projection) {
+      const projected = this.projection.forward(residual);
+      release(residual, x, projected);
+      residual = projected;
+    }
+    const out = tf.add(main, residual);
+    release(main);
+    release(residual, x);
+    return this.slope === null ? out : freeing(out, leakyRelu(out, this.slope));
   }
 }
 
@@ -63,9 +73,7 @@ export class StackedResidualBlocks extends Module {
     this.blocks = this.addChild("blocks", new ModuleList(blocks));
   }
   forward(x: tf.Tensor): tf.Tensor {
-    let y = x;
-    for (const b of this.blocks.items) y = b.forward(y);
-    return y;
+    return chain(x, this.blocks.items);
   }
 }
 
@@ -75,8 +83,8 @@ export interface UNetEncoder extends Module {
   readonly outputChannels: number[];
   readonly kernelSizes: number[][];
   readonly strides: number[][];
-  /** All stage outputs (skips), highest resolution first, bottleneck last. */
-  forward(x: tf.Tensor): tf.Tensor[];
+  /** All stage outputs (skips), highest resolution first, bottleneck last; `recompute`: see checkpointing.ts. */
+  forward(x: tf.Tensor, recompute?: boolean): tf.Tensor[];
 }
 
 export interface EncoderConfig {
@@ -113,10 +121,20 @@ export class ResidualEncoder extends Module implements UNetEncoder {
     this.strides = cfg.strides;
   }
 
-  forward(x: tf.Tensor): tf.Tensor[] {
-    let y = this.stem.forward(x);
+  /** The stage outputs; the caller owns them (the decoder frees each after its last use). */
+  forward(x: tf.Tensor, recompute = false): tf.Tensor[] {
     const skips: tf.Tensor[] = [];
-    for (const s of this.stages.items) skips.push((y = s.forward(y)));
+    const [first, ...rest] = this.stages.items;
+    // The stem runs with the first stage, so a recomputed pass does not keep its full-resolution output either.
+    const stage0 = (t: tf.Tensor): tf.Tensor => {
+      const stem = this.stem.forward(t);
+      const out = first!.forward(stem);
+      release(stem, t, out);
+      return out;
+    };
+    let y = recompute ? recomputed(stage0, [x], stageVariables(this.stem, first!)) : stage0(x);
+    skips.push(y);
+    for (const s of rest) skips.push((y = recompute ? recomputed((t) => s.forward(t), [y], stageVariables(s)) : s.forward(y)));
     return skips;
   }
 }

@@ -2,7 +2,9 @@
 // `decoder.encoder`, so its weights appear twice in the state dict, exactly like upstream.
 
 import { tf } from "../backend/index.js";
+import { recomputed, stageVariables } from "./checkpointing.js";
 import { Conv, StackedConvBlocks, TransposedConv } from "./conv-blocks.js";
+import { release } from "./layers.js";
 import { Module, ModuleList, ParamFactory } from "./module.js";
 import type { UNetEncoder } from "./residual-encoder.js";
 
@@ -34,18 +36,37 @@ export class UNetDecoder extends Module {
     this.segLayers = this.addChild("seg_layers", new ModuleList(segLayers));
   }
 
-  /** Skips highest resolution first; returns the segmentation outputs highest resolution first. */
-  forward(skips: tf.Tensor[]): tf.Tensor[] {
+  /**
+   * Skips highest resolution first; returns the segmentation outputs highest resolution first. Takes ownership of
+   * `skips`: each is freed right after its last use, as is every intermediate, so the full-resolution features are
+   * never held twice (inference at nnU-Net's large patches is bounded by this).
+   */
+  forward(skips: tf.Tensor[], recompute = false): tf.Tensor[] {
     let lres = skips[skips.length - 1]!;
     const outs: tf.Tensor[] = [];
     const last = this.stages.items.length - 1;
     this.stages.items.forEach((stage, s) => {
-      const up = this.transpconvs.items[s]!.forward(lres);
+      const transpconv = this.transpconvs.items[s]!;
+      const skip = skips[skips.length - s - 2]!;
       // Upsampled features first, then the skip: the channel order the trained weights expect.
-      const x = stage.forward(tf.concat([up, skips[skips.length - s - 2]!], -1));
+      const upAndConcat = (low: tf.Tensor, high: tf.Tensor, consume: boolean): tf.Tensor => {
+        const up = transpconv.forward(low);
+        if (consume) release(low);
+        const cat = tf.concat([up, high], -1);
+        release(up);
+        if (consume) release(high);
+        return stage.forward(cat, true);
+      };
+      let x: tf.Tensor;
+      if (recompute) {
+        x = recomputed((low, high) => upAndConcat(low!, high!, false), [lres, skip], stageVariables(transpconv, stage));
+        release(lres);
+        release(skip);
+      } else x = upAndConcat(lres, skip, true);
       if (this.deepSupervision || s === last) outs.push(this.segLayers.items[s]!.forward(x));
       lres = x;
     });
+    release(lres);
     return outs.reverse();
   }
 }

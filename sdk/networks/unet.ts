@@ -2,6 +2,7 @@
 
 import { tf } from "../backend/index.js";
 import { InputError } from "../errors.js";
+import { recordingGradients } from "./checkpointing.js";
 import type { ConvOps } from "./conv-blocks.js";
 import { Network, type TransferKeys } from "./network.js";
 import { ParamFactory } from "./module.js";
@@ -54,7 +55,8 @@ abstract class UNetBase extends Network {
     if (spatial.some((n, a) => n % total[a]! !== 0)) {
       throw new InputError(`${this.className}.forward: spatial size [${spatial.join(", ")}] must be divisible by [${total.join(", ")}] (the product of the strides)`);
     }
-    return this.decoder.forward(this.encoder.forward(x));
+    const recompute = this.checkpointing && recordingGradients();
+    return this.decoder.forward(this.encoder.forward(x, recompute), recompute);
   }
 }
 

@@ -66,6 +66,8 @@ export interface TrainOptions extends TrainerEvents {
   /** `--npz`: also save softmax probabilities of the validation cases. */
   exportValidationProbabilities?: boolean;
   disableCheckpointing?: boolean;
+  /** `--checkpointing`: activation recomputation per network stage (Network.checkpointing): less memory, more compute. */
+  activationCheckpointing?: boolean;
   /** `-device`: "cpu" runs on the selected backend, "gpu"/"cuda" requires a GPU backend (checkDevice in sdk/backend). */
   device?: "cpu" | "gpu" | "cuda";
   /** Force a tfjs backend (webgpu, cpu-onednn, cpu, tensorflow), as --backend / NNSSL_ADAPT_BACKEND. */
@@ -383,6 +385,7 @@ export function buildTrainer(r: ResolvedRun): BuiltTrainer {
     patchSize: [...patch],
     seed: r.seed,
   });
+  network.checkpointing = o.activationCheckpointing ?? false;
   const optimizers = new StagedOptimizer(
     spec,
     network,

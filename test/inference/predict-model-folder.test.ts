@@ -19,6 +19,7 @@ import { spec, run } from "../../sdk/cli/commands/predict-from-modelfolder.js";
 import { spec as predictSpec, run as predictRun } from "../../sdk/cli/commands/predict.js";
 import type { Plans } from "../../sdk/planning/plans.js";
 import type { DatasetJson } from "../../sdk/dataset/raw.js";
+import { setOnednnPrecision } from "../../sdk/backend/onednn.js";
 
 await tf.setBackend("cpu");
 
@@ -101,6 +102,21 @@ describe("nnUNetv2_predict_from_modelfolder with a PretrainedTrainer model", () 
     let disagree = 0;
     for (let i = 0; i < a.l.length; i++) if (Math.abs(a.l[i]! - b.l[i]!) > 1e-3) disagree++;
     expect(disagree).toBeGreaterThan(0);
+  });
+
+  it("--precision bf16 labels agree with fp32 on at least 99% of voxels (identical when bf16 falls back to fp32)", async () => {
+    const out = path.join(root, "out-bf16");
+    await run(parseArgs(spec, ["-i", imagesTs, "-o", out, "-m", modelFolder, "-f", "0", "1", "--disable_progress_bar", "--disable_tta", "--precision", "bf16"]));
+    const { precision } = setOnednnPrecision("bf16");
+    setOnednnPrecision("fp32");
+    for (const c of CASES) {
+      const a = await readSeg(path.join(root, "out", `${c}.nii.gz`), "NibabelIO");
+      const b = await readSeg(path.join(out, `${c}.nii.gz`), "NibabelIO");
+      let same = 0;
+      for (let i = 0; i < a.data.length; i++) if (a.data[i] === b.data[i]) same++;
+      if (precision === "bf16") expect(same / a.data.length).toBeGreaterThanOrEqual(0.99);
+      else expect(same).toBe(a.data.length);
+    }
   });
 
   it("--continue_prediction skips finished cases", async () => {

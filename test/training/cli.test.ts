@@ -32,6 +32,10 @@ describe("nnUNetv2_train_pretrained flags -> TrainOptions", () => {
   it("nnUNetv2_train defaults to nnUNetTrainer / nnUNetPlans", () => {
     expect(parse(trainSpec, ["5", "2d", "1"])).toMatchObject({ trainer: "nnUNetTrainer", plans: "nnUNetPlans", fold: 1 });
   });
+  it("--checkpointing turns on activation recomputation (off by default)", () => {
+    expect(parse(trainSpec, ["5", "2d", "1", "--checkpointing"]).activationCheckpointing).toBe(true);
+    expect(parse(trainSpec, ["5", "2d", "1"]).activationCheckpointing).toBeUndefined();
+  });
 });
 
 const dist = path.resolve("dist/sdk/cli/commands/train.js");

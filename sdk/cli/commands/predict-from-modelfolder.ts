@@ -24,6 +24,7 @@ export const COMMON_PREDICT_ARGS: ArgSpec[] = [
   { flags: ["-device"], default: null, choices: ["cpu", "gpu", "cuda", "mps"], help: "cpu or gpu: gpu (or cuda) needs a GPU backend (webgpu on a GPU, or @tensorflow/tfjs-node-gpu). Default: the fastest backend present." },
   { flags: ["--disable_progress_bar"], action: "store_true", help: "Disable the progress bar." },
   backendArg,
+  { flags: ["--precision"], default: "fp32", choices: ["fp32", "bf16"], help: "bf16: bf16 convolutions, fp32 accumulation (cpu-onednn, CPUs with bf16)" },
 ];
 
 export const spec: ParserSpec = {
@@ -45,7 +46,7 @@ export async function runWithModelFolder(modelFolder: string, args: Record<strin
     const done = await runPrediction(modelFolder, {
       input: args.i, output: args.o, folds: parseFolds(args.f), checkpoint: args.chk, tta: !args.disable_tta,
       stepSize: args.step_size, saveProbabilities: args.save_probabilities, continuePrediction: args.continue_prediction,
-      npp: args.npp, nps: args.nps, device: args.device ?? undefined, backend: args.backend ?? undefined, ...parts,
+      npp: args.npp, nps: args.nps, device: args.device ?? undefined, backend: args.backend ?? undefined, precision: args.precision, ...parts,
       onCase: (id, done, total) => process.stderr.write(`${id}: done (${done}/${total})\n`),
       ...(progress ? { onProgress: progress } : {}),
     });

@@ -29,6 +29,7 @@ export function trainingArgs(defaults: { trainer: string; plans: string | null }
     { flags: ["--val"], action: "store_true", help: "Only run the final validation (needs a finished training)" },
     { flags: ["--val_best"], action: "store_true", help: "Validate with checkpoint_best.pth instead of checkpoint_final.pth (after training, or with --val)" },
     { flags: ["--disable_checkpointing"], action: "store_true", help: "Write no checkpoints" },
+    { flags: ["--checkpointing"], action: "store_true", help: "Recompute each stage's activations in the backward pass (less memory for large patches, ~1 more forward)" },
     { flags: ["-device"], default: "cpu", choices: ["cpu", "gpu", "cuda", "mps"], help: "Device recorded in the checkpoint; the tfjs backend is picked automatically (see nnssl-adapt doctor)" },
     backendArg,
     { flags: ["-overwrite_ckpt_path"], default: null, help: "Pretrained checkpoint to use instead of plans pretrain_info.checkpoint_path" },
@@ -97,6 +98,7 @@ export function toTrainOptions(prog: string, a: Record<string, any>): TrainOptio
   if (a.lr_decay_per_stage != null) o.lrDecayPerStage = a.lr_decay_per_stage;
   if (a.seed != null) o.seed = a.seed;
   if (a.num_workers != null) o.numWorkers = a.num_workers;
+  if (a.checkpointing) o.activationCheckpointing = true;
   return o;
 }
 

@@ -35,9 +35,24 @@ export async function loadTorchFile(file: string, opts: LoadTorchOptions = {}): 
   return parseTorch(bytes, file, opts);
 }
 
-/** The whole file in one buffer: readFile up to its 2 GiB limit, chunked reads above (optimizer-state checkpoints). */
+let mapper: ((file: string) => ArrayBuffer) | null = null;
+
+/**
+ * Lets a loaded native addon map checkpoint files instead of reading them (sdk/backend/onednn.ts registers its
+ * mapFile): tensors then view the page cache's copy-on-write pages, and loading copies nothing (torch.load copies every
+ * storage once). `null` goes back to reading.
+ */
+export function setFileMapper(map: ((file: string) => ArrayBuffer) | null): void {
+  mapper = map;
+}
+
+/**
+ * The whole file in one buffer: mapped when a file mapper is registered, else readFile up to its 2 GiB limit and
+ * chunked reads above (optimizer-state checkpoints).
+ */
 export async function readWhole(file: string, { readFileBelow = 2 ** 31 - 1, chunk = 1 << 30 } = {}): Promise<Uint8Array> {
   const { size } = await fsp.stat(file);
+  if (mapper && size > 0 && size <= bufferConstants.MAX_LENGTH) return new Uint8Array(mapper(file));
   if (size < readFileBelow) return fsp.readFile(file);
   if (size > bufferConstants.MAX_LENGTH) {
     throw new CheckpointError(`the file is ${(size / 2 ** 30).toFixed(1)} GiB, more than this Node.js can hold in one buffer`, { file });
