@@ -3,6 +3,7 @@
 // instance whose Conv3D/Conv2D (forward and both gradients) and BatchMatMul kernels run in oneDNN
 // (sdk/backend/onednn-kernels.ts) while every other kernel is the pure-JS cpu one.
 
+import { freeNativeOnDispose, keepFreedHeap, mapCheckpointFiles, preferPassiveOpenMp } from "../config/switches.js";
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -99,9 +100,7 @@ const KEEP_FREED_BYTES = 1 << 30;
  * NNSSL_ADAPT_MALLOC=default.
  */
 function tuneAllocator(lib: OnednnAddon): void {
-  const env = process.env;
-  if (env.NNSSL_ADAPT_MALLOC === "default" || env.MALLOC_MMAP_MAX_ !== undefined || env.MALLOC_TRIM_THRESHOLD_ !== undefined) return;
-  lib.keepLargeBlocks(KEEP_FREED_BYTES);
+  if (keepFreedHeap()) lib.keepLargeBlocks(KEEP_FREED_BYTES);
 }
 
 function load(file: string): OnednnStatus {
@@ -114,9 +113,7 @@ function load(file: string): OnednnStatus {
   // libgomp reads this once, when the addon pulls it in. Its default lets idle OpenMP threads spin, which on a small
   // machine steals the core that tfjs' JavaScript kernels (everything not native) run on between our calls;
   // measured on a loaded 2-core box: an 8 MB multiply 26 ms spinning vs 5 ms passive, conv3d unchanged.
-  if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) {
-    process.env.OMP_WAIT_POLICY = "passive";
-  }
+  preferPassiveOpenMp();
   let lib: OnednnAddon;
   try {
     lib = createRequire(import.meta.url)(file) as OnednnAddon;
@@ -126,7 +123,7 @@ function load(file: string): OnednnStatus {
   }
   tuneAllocator(lib);
   // Checkpoints are mapped rather than read (sdk/io/torch/load.ts); NNSSL_ADAPT_MAP_FILES=0 keeps plain reads.
-  if (process.env.NNSSL_ADAPT_MAP_FILES !== "0" && typeof lib.mapFile === "function") setFileMapper((file) => lib.mapFile(file));
+  if (mapCheckpointFiles() && typeof lib.mapFile === "function") setFileMapper((file) => lib.mapFile(file));
   try {
     const cpuFactory = tf.findBackendFactory("cpu");
     if (!cpuFactory) return { available: false, reason: "the tfjs cpu backend is not registered" };
@@ -140,7 +137,7 @@ function load(file: string): OnednnStatus {
         // MathBackendCPU's first-use banner recommends tfjs-node, which is not what runs here.
         backend.firstUse = false;
         // NNSSL_ADAPT_FREE=gc leaves every buffer to V8's collector, as plain MathBackendCPU does.
-        if (process.env.NNSSL_ADAPT_FREE !== "gc") {
+        if (freeNativeOnDispose()) {
           releaseBuffersOnDispose(backend as unknown as Parameters<typeof releaseBuffersOnDispose>[0], (b) => lib.detach(b));
         }
         return backend;

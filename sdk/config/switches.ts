@@ -19,9 +19,12 @@ export const ENVIRONMENT: Readonly<Record<string, string>> = {
   NNSSL_ADAPT_BACKEND:
     "force a tfjs backend: webgpu, cpu-onednn, cpu or tensorflow (same as --backend); default: the fastest available (webgpu on a GPU, else cpu-onednn)",
   NNSSL_ADAPT_MALLOC: "'default' leaves glibc's allocator alone instead of keeping up to 1 GiB of freed tensor memory for reuse",
+  NNSSL_ADAPT_FREE: "'gc' leaves freeing native tensor buffers to V8's garbage collector instead of freeing them when the tensor is disposed",
+  NNSSL_ADAPT_MAP_FILES: "'0' reads .pth checkpoints into memory instead of memory-mapping them (cpu-onednn)",
   NNSSL_ADAPT_DEBUG: "'1' prints stack traces of errors on the command line (like --verbose)",
   NNSSL_ADAPT_SKIP_NATIVE: "set during npm install to skip building the oneDNN addon (scripts/build-native.js)",
   NNSSL_ADAPT_NATIVE_VERBOSE: "set during npm install to show the addon's compiler output (scripts/build-native.js)",
+  NNSSL_ADAPT_PEAK_GFLOPS: "the machine's fp32 peak in GFLOP/s that scripts/bench/resencl.js divides by (default: from /proc/cpuinfo)",
   NNSSL_ADAPT_BENCH_PYTHON: "python3 with torch/nnU-Net used as the reference by scripts/bench/* (default /usr/bin/python3)",
   OMP_WAIT_POLICY: "libgomp's idle policy; set to 'passive' when neither it nor GOMP_SPINCOUNT is set (see backend/onednn.ts)",
   HF_TOKEN: "Hugging Face access token (hf_...) for gated or private checkpoints; HUGGING_FACE_HUB_TOKEN is read too",
@@ -100,6 +103,21 @@ export function keepFreedHeap(env: Env = process.env): boolean {
 /** True when the user chose libgomp's spinning behaviour (OMP_WAIT_POLICY or GOMP_SPINCOUNT set); else we set passive. */
 export function ompWaitPolicySet(env: Env = process.env): boolean {
   return env.OMP_WAIT_POLICY !== undefined || env.GOMP_SPINCOUNT !== undefined;
+}
+
+/** NNSSL_ADAPT_FREE=gc: native buffers are left to the garbage collector (default: freed when their tensor is disposed). */
+export function freeNativeOnDispose(env: Env = process.env): boolean {
+  return env.NNSSL_ADAPT_FREE !== "gc";
+}
+
+/** NNSSL_ADAPT_MAP_FILES=0: checkpoints are read, not memory-mapped. */
+export function mapCheckpointFiles(env: Env = process.env): boolean {
+  return env.NNSSL_ADAPT_MAP_FILES !== "0";
+}
+
+/** Sets OMP_WAIT_POLICY=passive for libgomp unless the user chose a policy (ompWaitPolicySet). */
+export function preferPassiveOpenMp(env: Env = process.env): void {
+  if (!ompWaitPolicySet(env)) env.OMP_WAIT_POLICY = "passive";
 }
 
 /** NNSSL_ADAPT_DEBUG=1: stack traces on the command line. */

@@ -62,8 +62,8 @@ describe("config/switches: environment variables", () => {
       for (const m of src.matchAll(/\b(?:env|process\.env)(?:\.(\w+)|\["(\w+)"\])/g)) used.add(m[1] ?? m[2]!);
       for (const m of src.matchAll(/\b(?:env|settings)\.(HF_\w+|NNSSL_ADAPT_\w+|nnUNet_\w+)/g)) used.add(m[1]!);
       const rel = path.relative(root, f);
-      // backend/ moves to the accessors with its rewrite; raw.ts expands $VARS of dataset.json paths (os.path.expandvars).
-      if (rel.startsWith("sdk/") && !/^sdk\/(config|backend)\//.test(rel) && rel !== "sdk/dataset/raw.ts" && /process\.env(\.|\[)/.test(src)) readers.push(rel);
+      // raw.ts expands $VARS of dataset.json paths (os.path.expandvars); doctor passes the environment on to children.
+      if (rel.startsWith("sdk/") && !/^sdk\/config\//.test(rel) && rel !== "sdk/cli/commands/doctor.ts" && rel !== "sdk/dataset/raw.ts" && /process\.env(\.|\[)/.test(src)) readers.push(rel);
     }
     const system = new Set(["CI", "OMP_NUM_THREADS", "GOMP_SPINCOUNT", "MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "CPATH", "LIBRARY_PATH", "npm_config_node_gyp",
       "JUPYTER_DATA_DIR", "CHROMIUM", "PYDEVD_DISABLE_FILE_VALIDATION", "HUGGING_FACE_HUB_TOKEN", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"]);
