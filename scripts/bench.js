@@ -8,5 +8,15 @@ if (!name || !available.includes(name)) {
   console.error(`usage: npm run bench <${available.join("|")}>`);
   process.exit(2);
 }
+// --backend NAME (webgpu, cpu-onednn, cpu) runs the bench's own side on that backend, as it does for every command.
+const b = rest.indexOf("--backend");
+if (b >= 0) {
+  const { backendInfo } = await import("../dist/sdk/backend/index.js");
+  const info = await backendInfo({ backend: rest[b + 1], origin: "--backend" }).catch((err) => {
+    console.error(`bench: ${err.message}`);
+    process.exit(2);
+  });
+  console.log(`backend ${info.name}: ${info.provider}`);
+}
 process.argv = [process.argv[0], new URL(`./bench/${name}.js`, import.meta.url).pathname, ...rest];
 await import(`./bench/${name}.js`);

@@ -6,9 +6,11 @@
 // Pure JS runs ~100x slower: it gets one conv shape, one iteration, and the training step only with --js-step.
 // Steps are the fastest of --steps (default 5) after a warm-up, for PyTorch and for us: our first steps after the
 // warm-up are still slower (the heap and V8's GC pacing settle over a few steps), a cost a real run pays once.
+// --backend webgpu: our side runs on the WebGPU adapter, and PyTorch on CUDA when it has a GPU (else on the CPU, said
+// so), with nnU-Net's full-resolution shapes and a ResEncL-like network at 128^3 (tiny shapes on a software adapter).
 import { spawnSync } from "node:child_process";
 import { cpus } from "node:os";
-import { tf } from "../../dist/sdk/backend/index.js";
+import { backendInfo, tf } from "../../dist/sdk/backend/index.js";
 import { registerOnednnBackend } from "../../dist/sdk/backend/onednn.js";
 import { instanceNorm } from "../../dist/sdk/networks/layers.js";
 
@@ -18,16 +20,25 @@ const stepsIdx = argv.indexOf("--steps");
 const STEPS = stepsIdx >= 0 ? Number(argv[stepsIdx + 1]) : 5;
 const THREADS = cpus().length;
 const PYTHON = process.env.NNSSL_ADAPT_BENCH_PYTHON ?? "/usr/bin/python3";
+const backendIdx = argv.indexOf("--backend");
+const GPU = backendIdx >= 0 && argv[backendIdx + 1] === "webgpu";
+const gpuInfo = GPU ? await backendInfo({ backend: "webgpu", origin: "--backend" }) : null;
+const SOFTWARE = gpuInfo?.adapter?.software ?? false;
 
 // [batch, spatial, inChannels, outChannels], kernel 3, stride 1, same padding.
-const CONV_SHAPES = [
-  [2, 32, 32, 32],
-  [2, 16, 64, 64],
-  [2, 8, 128, 128],
-];
+const CONV_SHAPES = !GPU
+  ? [[2, 32, 32, 32], [2, 16, 64, 64], [2, 8, 128, 128]]
+  : SOFTWARE
+    ? [[1, 8, 8, 8]]
+    : [[2, 128, 32, 32], [2, 64, 64, 64], [2, 32, 128, 128], [2, 16, 256, 256], [2, 8, 320, 320]];
 const CONV_ITERS = 5;
-// The small network: 4 stages, residual blocks per stage, decoder with one conv per stage (like nnU-Net's).
-const NET = { patch: 64, batch: 2, inChannels: 1, classes: 3, features: [16, 32, 64, 128], blocks: [1, 2, 2, 2] };
+// The network: stages of residual blocks, decoder with one conv per stage (like nnU-Net's). On a GPU: ResEncL's
+// widths and block counts at 128^3 (without deep supervision).
+const NET = !GPU
+  ? { patch: 64, batch: 2, inChannels: 1, classes: 3, features: [16, 32, 64, 128], blocks: [1, 2, 2, 2] }
+  : SOFTWARE
+    ? { patch: 8, batch: 1, inChannels: 1, classes: 2, features: [4, 8], blocks: [1, 1] }
+    : { patch: 128, batch: 2, inChannels: 1, classes: 3, features: [32, 64, 128, 256, 320, 320], blocks: [1, 3, 4, 6, 6, 6] };
 
 /** @type {(shape: number[]) => number} */
 const convFlops = ([n, s, c, o]) => 2 * n * s ** 3 * c * o * 27;
@@ -38,34 +49,49 @@ const convFlops = ([n, s, c, o]) => 2 * n * s ** 3 * c * o * 27;
  * Fastest of `iters` runs after a warm-up (which builds and caches oneDNN primitives). On a shared machine other
  * processes only ever add time, so the minimum is the least noisy estimate; PyTorch is timed the same way.
  */
-function timeIt(fn, iters) {
-  fn();
+async function timeIt(fn, iters) {
+  await fn();
   let best = Infinity;
-  for (let i = 0; i < iters; i++) best = Math.min(best, timeOnce(fn));
+  for (let i = 0; i < iters; i++) best = Math.min(best, await timeOnce(fn));
   return best;
 }
 
-function timeOnce(fn) {
+async function timeOnce(fn) {
   const t0 = performance.now();
-  fn();
+  await fn();
   return performance.now() - t0;
 }
 
-function benchConvTfjs(shape, iters, warm = true) {
+/** Waits until `t` is computed: one element read back (a GPU runs its queue in order, so everything before is done). */
+async function settle(t) {
+  const one = tf.tidy(() => tf.slice(tf.reshape(t, [-1]), 0, 1));
+  await one.data();
+  one.dispose();
+}
+
+async function benchConvTfjs(shape, iters, warm = true) {
   const [n, s, c, o] = shape;
   /** @type {tf.Tensor5D} */
   const x = tf.randomNormal([n, s, s, s, c]);
   /** @type {tf.Tensor5D} */
   const w = tf.randomNormal([3, 3, 3, c, o], 0, 0.05);
   // Braces: tidy walks whatever it returns looking for tensors, which for a returned TypedArray is every element.
-  const fwd = () => tf.tidy(() => { tf.conv3d(x, w, 1, "same").dataSync(); });
+  const fwd = async () => {
+    const y = tf.conv3d(x, w, 1, "same");
+    await settle(y);
+    y.dispose();
+  };
   // An explicit upstream gradient (like PyTorch's y.backward(dy)), so only the convolutions are timed.
   /** @type {tf.Tensor5D} */
   const dy = tf.randomNormal([n, s, s, s, o]);
   const gradsOf = tf.grads((a, b) => tf.conv3d(/** @type {tf.Tensor5D} */ (a), /** @type {tf.Tensor5D} */ (b), 1, "same"));
-  const fwdBwd = () => tf.tidy(() => { for (const g of gradsOf([x, w], dy)) g.dataSync(); });
-  const fwdMs = warm ? timeIt(fwd, iters) : timeOnce(fwd);
-  const fwdBwdMs = warm ? timeIt(fwdBwd, iters) : timeOnce(fwdBwd);
+  const fwdBwd = async () => {
+    const gs = gradsOf([x, w], dy);
+    for (const g of gs) await settle(g);
+    tf.dispose(gs);
+  };
+  const fwdMs = warm ? await timeIt(fwd, iters) : await timeOnce(fwd);
+  const fwdBwdMs = warm ? await timeIt(fwdBwd, iters) : await timeOnce(fwdBwd);
   tf.dispose([x, w, dy]);
   return { fwdMs, fwdBwdMs };
 }
@@ -129,18 +155,22 @@ function buildNet() {
   return { vars, forward };
 }
 
-function benchStepTfjs(steps) {
+async function benchStepTfjs(steps) {
   const { patch, batch, inChannels, classes } = NET;
   const net = buildNet();
   const opt = tf.train.momentum(0.01, 0.99, true);
   const x = tf.randomNormal([batch, patch, patch, patch, inChannels], 0, 1, "float32", 7);
   const labels = tf.oneHot(tf.randomUniform([batch, patch, patch, patch], 0, classes, "int32", 8), classes);
-  const step = () => tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(labels, net.forward(x)));
-    opt.applyGradients(/** @type {any} */ (grads));
-    value.dataSync();
-  });
-  const ms = steps > 0 ? timeIt(step, steps) : timeOnce(step);
+  const step = async () => {
+    const value = tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(labels, net.forward(x)));
+      opt.applyGradients(/** @type {any} */ (grads));
+      return value;
+    });
+    await value.data();
+    value.dispose();
+  };
+  const ms = steps > 0 ? await timeIt(step, steps) : await timeOnce(step);
   tf.dispose([x, labels, ...net.vars]);
   opt.dispose();
   return ms;
@@ -152,14 +182,18 @@ const TORCH_SCRIPT = String.raw`
 import json, sys, time, torch
 import torch.nn as nn, torch.nn.functional as F
 cfg = json.loads(sys.argv[1]); torch.set_num_threads(cfg["threads"]); torch.manual_seed(0)
+cuda = cfg["cuda"] and torch.cuda.is_available()
+dev = torch.device("cuda" if cuda else "cpu")
+def sync():
+    if cuda: torch.cuda.synchronize()
 def timeit(fn, iters):
-    fn(); best = float("inf")
+    fn(); sync(); best = float("inf")
     for _ in range(iters):
-        t = time.perf_counter(); fn(); best = min(best, time.perf_counter() - t)
+        t = time.perf_counter(); fn(); sync(); best = min(best, time.perf_counter() - t)
     return best * 1000
-out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "conv": []}
+out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "conv": [], "device": torch.cuda.get_device_name(0) if cuda else "cpu"}
 for n, s, c, o in (cfg["convShapes"] if cfg["section"] == "conv" else []):
-    x = torch.randn(n, c, s, s, s, requires_grad=True); w = (torch.randn(o, c, 3, 3, 3) * 0.05).requires_grad_(); dy = torch.randn(n, o, s, s, s)
+    x = torch.randn(n, c, s, s, s, device=dev, requires_grad=True); w = (torch.randn(o, c, 3, 3, 3, device=dev) * 0.05).requires_grad_(); dy = torch.randn(n, o, s, s, s, device=dev)
     def fwd():
         with torch.no_grad(): F.conv3d(x, w, padding=1)
     def fwdbwd():
@@ -192,17 +226,26 @@ class Net(nn.Module):
         return s.head(x)
 if cfg["section"] != "step":
     print(json.dumps(out)); sys.exit(0)
-model = Net(); opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.99, nesterov=True)
-p = net["patch"]; x = torch.randn(net["batch"], net["inChannels"], p, p, p); y = torch.randint(0, net["classes"], (net["batch"], p, p, p))
+model = Net().to(dev); opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.99, nesterov=True)
+p = net["patch"]; x = torch.randn(net["batch"], net["inChannels"], p, p, p, device=dev); y = torch.randint(0, net["classes"], (net["batch"], p, p, p), device=dev)
 def step():
     opt.zero_grad(); loss = F.cross_entropy(model(x), y); loss.backward(); opt.step(); loss.item()
 out["stepMs"] = timeit(step, cfg["steps"])
+if cuda:
+    # nnU-Net's own GPU training: autocast to float16 with a gradient scaler
+    scaler = torch.cuda.amp.GradScaler()
+    def amp_step():
+        opt.zero_grad()
+        with torch.autocast("cuda", dtype=torch.float16):
+            loss = F.cross_entropy(model(x), y)
+        scaler.scale(loss).backward(); scaler.step(opt); scaler.update(); loss.item()
+    out["ampStepMs"] = timeit(amp_step, cfg["steps"])
 print(json.dumps(out))
 `;
 
 // Called right before the matching tfjs section (conv, then step) so both see similar machine load.
 function runTorch(section) {
-  const cfg = { section, threads: THREADS, convShapes: CONV_SHAPES, iters: CONV_ITERS, net: NET, steps: STEPS };
+  const cfg = { section, threads: THREADS, convShapes: CONV_SHAPES, iters: CONV_ITERS, net: NET, steps: STEPS, cuda: GPU && !SOFTWARE };
   const r = spawnSync(PYTHON, ["-c", TORCH_SCRIPT, JSON.stringify(cfg)], { encoding: "utf8", maxBuffer: 1 << 24 });
   if (r.status !== 0) {
     const why = r.error ? r.error.message : (r.stderr.trim().split("\n").pop() ?? `exit ${r.status}`);
@@ -223,51 +266,60 @@ const gflops = (flops, ms) => flops / ms / 1e6;
 const ratio = (ours, ref) => (ours === undefined || ref === undefined ? "-" : `${(ours / ref).toFixed(2)}x`);
 
 const onednn = await registerOnednnBackend();
+// Our side: cpu-onednn (with pure JS for scale), or the WebGPU adapter with --backend webgpu.
+const OURS = GPU ? "webgpu" : "cpu-onednn";
+const oursAvailable = GPU || onednn.available;
 console.log(`machine: ${THREADS} logical cores; oneDNN: ${onednn.available ? onednn.reason : `unavailable (${onednn.reason})`}`);
+if (GPU) console.log(`WebGPU adapter: ${gpuInfo.provider}`);
 const torch = runTorch("conv");
-console.log(torch.error ? `PyTorch: unavailable (${torch.error})` : `PyTorch ${torch.torch}, ${torch.threads} threads`);
+console.log(torch.error ? `PyTorch: unavailable (${torch.error})` : `PyTorch ${torch.torch} on ${torch.device === "cpu" ? `the CPU, ${torch.threads} threads` : torch.device}`);
+if (GPU && !torch.error && torch.device === "cpu") console.log("  (no CUDA GPU for PyTorch here: the ratios compare the WebGPU adapter with PyTorch on the CPU)");
 
 const rows = [];
 for (const [i, shape] of CONV_SHAPES.entries()) {
   const row = { shape, torch: torch.conv?.[i] };
-  if (onednn.available) {
-    await useBackend("cpu-onednn");
-    row.onednn = benchConvTfjs(shape, CONV_ITERS);
+  if (oursAvailable) {
+    await useBackend(OURS);
+    row.onednn = await benchConvTfjs(shape, CONV_ITERS);
   }
-  if (i === 0) {
+  if (i === 0 && !GPU) {
     await useBackend("cpu");
-    row.js = benchConvTfjs(shape, 1, false);
+    row.js = await benchConvTfjs(shape, 1, false);
   }
   rows.push(row);
 }
 
-console.log("\nconv3d 3x3x3 stride 1 same, GFLOP/s (forward+backward counts 3x the forward FLOPs); ratio = ours / PyTorch");
-console.log("shape (N x C x S^3 -> O)    | fwd: js  onednn  torch  onednn/torch | fwd+bwd: js  onednn  torch  onednn/torch | js/torch fwd+bwd");
+console.log(`\nconv3d 3x3x3 stride 1 same, GFLOP/s (forward+backward counts 3x the forward FLOPs); ratio = ours (${OURS}) / PyTorch`);
+console.log(`shape (N x C x S^3 -> O)    | fwd: js  ${OURS.padStart(6)}  torch  ours/torch | fwd+bwd: js  ${OURS.padStart(6)}  torch  ours/torch | js/torch fwd+bwd`);
 for (const r of rows) {
   const f = convFlops(r.shape);
   const g = (t, key, mult) => (t ? gflops(mult * f, t[key]) : undefined);
   const [js, on, pt] = [r.js, r.onednn, r.torch].map((t) => g(t, "fwdMs", 1));
   const [jsb, onb, ptb] = [r.js, r.onednn, r.torch].map((t) => g(t, "fwdBwdMs", 3));
   const [n, s, c, o] = r.shape;
-  console.log(`${`${n}x${c}x${s}^3 -> ${o}`.padEnd(28)}| ${fmt(js).padStart(7)} ${fmt(on).padStart(7)} ${fmt(pt).padStart(6)} ${ratio(on, pt).padStart(13)} | ${fmt(jsb).padStart(11)} ${fmt(onb).padStart(7)} ${fmt(ptb).padStart(6)} ${ratio(onb, ptb).padStart(13)} | ${ratio(jsb, ptb).padStart(10)}`);
+  console.log(`${`${n}x${c}x${s}^3 -> ${o}`.padEnd(28)}| ${fmt(js).padStart(7)} ${fmt(on).padStart(7)} ${fmt(pt).padStart(6)} ${ratio(on, pt).padStart(11)} | ${fmt(jsb).padStart(11)} ${fmt(onb).padStart(7)} ${fmt(ptb).padStart(6)} ${ratio(onb, ptb).padStart(11)} | ${ratio(jsb, ptb).padStart(10)}`);
 }
 
 console.log(`\ntraining step (forward, cross-entropy, backward, SGD-momentum update), ResidualEncoderUNet-like ` +
   `features ${NET.features.join("/")}, blocks ${NET.blocks.join("/")}, patch ${NET.patch}^3, batch ${NET.batch}; fastest of ${STEPS} after a warm-up`);
 const stepRows = [];
 const torchStep = torch.error ? torch : runTorch("step");
-if (torchStep.stepMs !== undefined) stepRows.push(["PyTorch", torchStep.stepMs]);
-if (onednn.available) {
-  await useBackend("cpu-onednn");
-  stepRows.push(["tfjs cpu-onednn", benchStepTfjs(STEPS)]);
+if (torchStep.stepMs !== undefined) stepRows.push([`PyTorch fp32 (${torchStep.device})`, torchStep.stepMs]);
+if (torchStep.ampStepMs !== undefined) stepRows.push([`PyTorch mixed precision (${torchStep.device})`, torchStep.ampStepMs]);
+if (oursAvailable) {
+  await useBackend(OURS);
+  stepRows.push([`tfjs ${OURS}`, await benchStepTfjs(STEPS)]);
 }
-if (withJsStep) {
+if (GPU) {
+  // nothing more: pure JS is not a reference for a GPU
+} else if (withJsStep) {
   await useBackend("cpu");
-  stepRows.push(["tfjs cpu (pure JS, 1 step)", benchStepTfjs(0)]);
+  stepRows.push(["tfjs cpu (pure JS, 1 step)", await benchStepTfjs(0)]);
 } else {
   stepRows.push(["tfjs cpu (pure JS)", undefined]);
 }
 for (const [name, ms] of stepRows) {
-  const note = ms === undefined ? "skipped (minutes per step; pass --js-step to measure)" : `${fmt(ms, 0)} ms  time ratio to PyTorch ${ratio(ms, torchStep.stepMs)}`;
-  console.log(`  ${name.padEnd(28)} ${note}`);
+  const note = ms === undefined ? "skipped (minutes per step; pass --js-step to measure)" :
+    `${fmt(ms, 0)} ms  time ratio to PyTorch fp32 ${ratio(ms, torchStep.stepMs)}` + (torchStep.ampStepMs !== undefined ? `, to mixed precision ${ratio(ms, torchStep.ampStepMs)}` : "");
+  console.log(`  ${name.padEnd(36)} ${note}`);
 }

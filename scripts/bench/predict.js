@@ -80,17 +80,17 @@ const sampleBatches = Array.from({ length: Math.min(BATCHES, nBatches) }, (_, i)
 const ourTileLogits = [];
 {
   // network seconds per batch on real tiles (first call warms up kernels and is not counted)
-  const run1 = (b) => {
+  const run1 = async (b) => {
     const { tiles, buf } = tileBatch(b);
     const x = tf.tensor5d(buf, [tiles.length, 1, PATCH, PATCH, PATCH]);
     const y = maybeMirrorAndPredict((t) => net.forward(t), x, TTA ? [0, 1, 2] : null);
-    const out = y.dataSync();
+    const out = await y.data();
     tf.dispose([x, y]);
     return out;
   };
-  run1(sampleBatches[0]);
+  await run1(sampleBatches[0]);
   const t0 = performance.now();
-  for (const b of sampleBatches) ourTileLogits.push(run1(b));
+  for (const b of sampleBatches) ourTileLogits.push(await run1(b));
   oursPerBatch = (performance.now() - t0) / 1000 / sampleBatches.length;
   // everything except the network, over the whole case: tile extraction, Gaussian weighting, accumulation, division
   const zero = (x) => tf.zeros([x.shape[0], 3, ...x.shape.slice(2)]);
