@@ -71,3 +71,26 @@ export function withSummary<T extends object>(value: T, summary: string): T {
   Object.defineProperty(value, Symbol.for("nodejs.util.inspect.custom"), { value: () => summary, enumerable: false });
   return value;
 }
+
+const DISPLAYED = Symbol.for("nnssl-adapt.displayed");
+let consoleFiltered = false;
+
+/**
+ * tslab prints a cell's last value with console.log. A helper that has just displayed its output returns the value
+ * marked with this, and inside a kernel console.log skips such a value when it is its only argument, so the picture
+ * is not followed by a text line repeating it. The one-line summary remains the value's printed form elsewhere.
+ */
+export function markDisplayed<T extends object>(value: T, summary: string): T {
+  withSummary(value, summary);
+  if (!inNotebook()) return value;
+  Object.defineProperty(value, DISPLAYED, { value: true, enumerable: false });
+  if (!consoleFiltered) {
+    consoleFiltered = true;
+    const log = console.log.bind(console);
+    console.log = (...args: unknown[]) => {
+      if (args.length === 1 && typeof args[0] === "object" && args[0] !== null && (args[0] as Record<symbol, unknown>)[DISPLAYED]) return;
+      log(...args);
+    };
+  }
+  return value;
+}
