@@ -12,11 +12,12 @@ export function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
-/** The valid names closest to `name` (at most 3, within a third of its length, at least 2 edits). */
+/** The valid names closest to `name`: those at the smallest edit distance (at most 3), if it is within a third of its length (or 2). */
 export function closest(name: string, valid: readonly string[]): string[] {
   const limit = Math.max(2, Math.floor(name.length / 3));
-  return valid.map((v) => [v, editDistance(name.toLowerCase(), v.toLowerCase())] as const)
-    .filter(([, d]) => d <= limit).sort((x, y) => x[1] - y[1] || x[0].localeCompare(y[0])).slice(0, 3).map(([v]) => v);
+  const scored = valid.map((v) => [v, editDistance(name.toLowerCase(), v.toLowerCase())] as const).filter(([, d]) => d <= limit);
+  const best = Math.min(...scored.map(([, d]) => d));
+  return scored.filter(([, d]) => d === best).map(([v]) => v).sort().slice(0, 3);
 }
 
 /** A message tail: ` (did you mean "X"?; valid: a, b, c)`, or ` (there are none)` when `valid` is empty. */
