@@ -82,7 +82,9 @@ export function viewerRuntime(): void {
         pxPerMm = Math.min(pxPerMm, spec.size / Math.max(d[ra]! * s[ra]!, d[ca]! * s[ca]!));
       }
     }
-    const maxRow = Math.max(200, (box.parentElement?.clientWidth ?? 1000) - 20);
+    // The output area's width (not laid out yet in some front ends: then 1000 px, what the static row uses).
+    const avail = box.parentElement?.clientWidth ?? 0;
+    const maxRow = avail >= 300 ? avail - 20 : 1000;
     const rowMm = (a: number) => vols.reduce((t, v) => t + v.spec.dims[planeAxes(a)[1]]! * v.spec.spacing[planeAxes(a)[1]]!, 0);
     const widest = Math.max(rowMm(0), rowMm(1), rowMm(2));
     pxPerMm = Math.min(pxPerMm, (maxRow - 12 * vols.length) / widest);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System packages nnssl-adapt uses on Debian 12: oneDNN for the fast CPU backend, PyTorch and nibabel for the
-# cross-checks in the test suite, Jupyter (nbconvert) for running the notebooks headless, Chromium (whose SwiftShader
-# Vulkan driver gives the webgpu backend a software GPU for tests) with the Vulkan loader, strace for fault injection.
+# cross-checks in the test suite, Jupyter (nbconvert) for running the notebooks headless, the classic Jupyter Notebook
+# server and Chromium for the notebooks' browser test (Chromium's SwiftShader Vulkan driver also gives the webgpu
+# backend a software GPU for tests) with the Vulkan loader, strace for fault injection.
 set -euo pipefail
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
@@ -9,4 +10,4 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   libdnnl-dev python3-torch python3-nibabel python3-scipy python3-numpy \
   jupyter-nbconvert python3-nbclient jupyter-client python3-jupyter-client python3-ipython \
-  chromium libvulkan1 strace >/dev/null
+  jupyter-notebook chromium libvulkan1 strace >/dev/null
