@@ -148,7 +148,15 @@ export function viewVolume(volume: VolumeLike | readonly VolumeLike[], opts: Vie
     const rowMm = geo.reduce((t, g) => t + g.cols * g.sc, 0);
     pixelSize = Math.max(pixelSize, rowMm / (MAX_ROW_PX - 12 * (vols.length - 1)));
   }
-  const images = vols.map((v, i) => renderSlice(v, { ...opts, pixelSize, label: labelOf(i), title: titleOf(i) }));
+  // The first volume picks the slice (given, or the one with most foreground); the others show the same relative
+  // position, so side-by-side slices show the same anatomy (ground truth vs prediction, raw vs resampled).
+  const first = renderSlice(vols[0]!, { ...opts, pixelSize, label: labelOf(0), title: titleOf(0) });
+  const n0 = spatial(vols[0]!)[axis + 1]!;
+  const images = [first, ...vols.slice(1).map((v, k) => {
+    const n = spatial(v)[axis + 1]!;
+    const index = n === n0 ? first.index : Math.round((first.index / Math.max(1, n0 - 1)) * (n - 1));
+    return renderSlice(v, { ...opts, index, pixelSize, label: labelOf(k + 1), title: titleOf(k + 1) });
+  })];
   const names = namesByValue(opts.labelNames);
 
   let scripts = "";

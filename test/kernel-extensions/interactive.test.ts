@@ -84,6 +84,16 @@ describe("viewVolume(volumes, opts)", () => {
     expect(v.bundle["image/png"]).toBeUndefined();
   });
 
+  it("static slices of side-by-side volumes show the same relative position as the first one", () => {
+    const only5 = { data: new Uint8Array(480), shape };
+    only5.data[5 * 80] = 1; // foreground only on slice 5
+    const v = viewVolume([{ data, shape }, { data, shape }], { labels: [label, only5], display: false });
+    expect(v.images[0]!.index).not.toBe(5);
+    expect(v.images[1]!.index).toBe(v.images[0]!.index);
+    const half = viewVolume([{ data, shape }, { data: new Float32Array(3 * 8 * 10), shape: [1, 3, 8, 10] }], { index: 5, display: false });
+    expect(half.images.map((im) => im.index)).toEqual([5, 2]);
+  });
+
   it("downsamples volumes above maxVoxels and says so", () => {
     const v = viewVolume({ data, shape }, { maxVoxels: 100, display: false });
     const spec = specOf<ViewerSpec>(v.html);

@@ -84,6 +84,10 @@ describe.skipIf(reason !== null)(`notebooks 01 and 04 in classic Jupyter Noteboo
     }
     for (const d of ["datasets-examples", "dist", "node_modules", "package.json"]) symlinkSync(path.join(ROOT, d), path.join(ws, d));
     mkdirSync(ARTIFACTS, { recursive: true });
+    // The page asks for the user's custom.js / custom.css; without them the server answers 404, which the browser
+    // logs as an error that is not ours.
+    mkdirSync(path.join(ws, ".jupyter-config", "custom"), { recursive: true });
+    for (const f of ["custom.js", "custom.css"]) writeFileSync(path.join(ws, ".jupyter-config", "custom", f), "");
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     server = spawn(NOTEBOOK_SERVER, [
@@ -229,8 +233,12 @@ describe.skipIf(reason !== null)(`notebooks 01 and 04 in classic Jupyter Noteboo
   it("04-predict-and-inspect: trains if needed with live progress, shows ground truth vs prediction, no console errors", async () => {
     await runNotebook("04-predict-and-inspect", 25 * 60_000);
     expect(await cellErrors()).toEqual([]);
-    const curves = await page.evaluate(() => document.querySelectorAll(".nnssl-figure.js-plotly-plot .main-svg").length);
-    expect(curves).toBeGreaterThan(0);
+    // The models were trained here (a fresh work folder): the monitor's progress line comes first, then its curves.
+    const ensure = cellIndex(path.join(ROOT, "notebooks", "04-predict-and-inspect.ipynb")).get("ensure-models")!;
+    const outputs = await page.evaluate((k: number) => [...document.querySelectorAll("#notebook-container > .cell")[k]!.querySelectorAll(".output_area")]
+      .map((o) => ({ text: (o.textContent ?? "").trim().slice(0, 200), plot: !!o.querySelector(".nnssl-figure.js-plotly-plot .main-svg") })), ensure);
+    expect(outputs[0]!.text).toMatch(/^pretrained · training done · epoch 4\/4 · [\d.]+ s\/iteration/);
+    expect(outputs.some((o) => o.plot)).toBe(true);
     await page.waitForSelector("[data-nnssl-viewer=ready]", { timeout: 30_000 });
     const canvases = await page.$$eval(".nnssl-viewer[data-nnssl-viewer=ready] canvas.nnssl-slice", (cs) => cs.length);
     expect(canvases).toBe(2); // ground truth and prediction side by side
