@@ -70,6 +70,8 @@ export function panelsFigure(panels: Panel[], { title = "", height = 240, width 
   const layout: Record<string, unknown> = {
     title: { text: title, x: 0.02, xanchor: "left" }, height: height * rows + bottom, width, autosize: false, showlegend: names.size > 1,
     margin: { t: title ? 60 : 30, b: bottom, l: 60, r: 20 },
+    // Hovering anywhere over a panel shows every series' value at that x (epoch, spacing bin).
+    hovermode: "x unified",
     legend: { orientation: "h", x: 0, xanchor: "left", y: -(80 / (height * rows)), yanchor: "top" },
     grid: { rows, columns, pattern: "independent", ygap: 0.35, xgap: 0.12 },
   };
@@ -84,7 +86,9 @@ export function panelsFigure(panels: Panel[], { title = "", height = 240, width 
     layout[`yaxis${ax}`] = { title: { text: p.yLabel ?? "" }, type: p.logY ? "log" : "linear", ...(p.yRange ? { range: p.yRange } : {}) };
     for (const m of p.markers ?? []) {
       ((layout.shapes ??= []) as object[]).push({ type: "line", xref: `x${ax}`, yref: `y${ax} domain`, x0: m.x, x1: m.x, y0: 0, y1: 1, line: { dash: "dot", color: m.color } });
-      ((layout.annotations ??= []) as object[]).push({ xref: `x${ax}`, yref: `y${ax} domain`, x: m.x, y: 1, text: m.label, showarrow: false, yanchor: "bottom" });
+      // Inside the panel, below its title: the label starts at its line.
+      ((layout.annotations ??= []) as object[]).push({ xref: `x${ax}`, yref: `y${ax} domain`, x: m.x, y: 0.98, text: m.label, showarrow: false,
+        yanchor: "top", xanchor: "left", xshift: 3, font: { size: 11, color: m.color } });
     }
   });
   // Panel titles as plotly annotations at the top of each subplot (plotly's layout title is the figure's only).

@@ -46,7 +46,8 @@ function panelsFor(series: readonly CurveSeries[], opts: { numEpochs?: number; i
   });
   if (opts.iterations?.x.length) loss.unshift({ name: "train loss (iterations)", x: opts.iterations.x, y: opts.iterations.y, color: "#9ecae1" });
   const done = Math.max(0, ...series.map((s) => s.log.train_losses.length), Math.ceil(opts.iterations?.x.at(-1) ?? 0));
-  const xRange: [number, number] = [0, Math.max(1, opts.numEpochs ?? 0, done)];
+  // A little room right of the last epoch, so its markers are not cut at the edge.
+  const xRange: [number, number] = [0, 1.02 * Math.max(1, opts.numEpochs ?? 0, done)];
   const panels: Panel[] = [
     { title: "loss", xLabel: "epoch", yLabel: "loss", lines: loss, xRange },
     { title: "pseudo Dice", xLabel: "epoch", yLabel: "Dice", lines: dice, xRange, yRange: [0, 1] },

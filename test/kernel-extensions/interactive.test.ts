@@ -163,7 +163,7 @@ describe("inside a tslab kernel (simulated)", () => {
     const curves = sent.filter((s) => "application/vnd.plotly.v1+json" in s.data).at(-1)!;
     const fig = curves.data["application/vnd.plotly.v1+json"] as { data: { name: string; x: number[] }[]; layout: { xaxis: { range: number[] } } };
     expect(fig.data[0]).toMatchObject({ name: "train loss (iterations)", x: [0.5] });
-    expect(fig.layout.xaxis.range).toEqual([0, 3]);
+    expect(fig.layout.xaxis.range).toEqual([0, 3.06]);
     // Every update replaces the same two outputs.
     expect(new Set(sent.map((s) => s.transient.display_id)).size).toBe(2);
   });

@@ -24,12 +24,15 @@ const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 export const ARTIFACTS = path.join(ROOT, "test-artifacts", "browser-notebooks");
 const PREFIX = path.join(ROOT, ".jupyter-prefix");
 
-/** Screenshots of single outputs: file name, notebook, cell id (the docs pictures are refreshed from these). */
-export const SHOTS = [
-  { file: "table.png", notebook: "01-explore-dataset", cell: "load" },
+/**
+ * Screenshots of outputs: file name, notebook, cell id and how many of the cell's outputs (default all); the docs
+ * pictures are refreshed from these.
+ */
+export const SHOTS: { file: string; notebook: string; cell: string; outputs?: number }[] = [
+  { file: "table.png", notebook: "01-explore-dataset", cell: "load", outputs: 2 },
   { file: "spacing-histogram.png", notebook: "01-explore-dataset", cell: "plan-spacing-histogram" },
   { file: "slice-viewer.png", notebook: "01-explore-dataset", cell: "four-cases" },
-  { file: "training-curves.png", notebook: "04-predict-and-inspect", cell: "ensure-models" },
+  { file: "training-curves.png", notebook: "04-predict-and-inspect", cell: "ensure-models", outputs: 3 }, // progress, plotly.js, curves
   { file: "prediction.png", notebook: "04-predict-and-inspect", cell: "slices" },
 ];
 
@@ -88,14 +91,21 @@ describe.skipIf(reason !== null)(`notebooks 01 and 04 in classic Jupyter Noteboo
     // logs as an error that is not ours.
     mkdirSync(path.join(ws, ".jupyter-config", "custom"), { recursive: true });
     for (const f of ["custom.js", "custom.css"]) writeFileSync(path.join(ws, ".jupyter-config", "custom", f), "");
+    // Classic Notebook always tries to load the ipywidgets extension (a hard-coded fallback in its main.js); without
+    // ipywidgets installed that is a 404 and a refused script in the console. An empty extension stands in for it.
+    const widgets = path.join(ws, ".jupyter-data", "nbextensions", "widgets", "notebook", "js");
+    mkdirSync(widgets, { recursive: true });
+    writeFileSync(path.join(widgets, "extension.js"), "define([], function () { return { load_ipython_extension: function () {} }; });\n");
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     server = spawn(NOTEBOOK_SERVER, [
       "--no-browser", "--ip=127.0.0.1", `--port=${port}`, `--NotebookApp.token=${token}`, `--notebook-dir=${ws}`,
       "--NotebookApp.port_retries=0",
+      // CI machines run as root; the server refuses that unless told.
+      ...(process.getuid?.() === 0 ? ["--allow-root"] : []),
     ], {
       env: {
-        ...process.env, JUPYTER_PATH: path.join(PREFIX, "share", "jupyter"), JUPYTER_CONFIG_DIR: path.join(ws, ".jupyter-config"),
+        ...process.env, JUPYTER_PATH: [path.join(PREFIX, "share", "jupyter"), path.join(ws, ".jupyter-data")].join(path.delimiter), JUPYTER_CONFIG_DIR: path.join(ws, ".jupyter-config"),
         JUPYTER_RUNTIME_DIR: path.join(ws, ".jupyter-runtime"), NNSSL_WORK: path.join(ws, "work"), PYDEVD_DISABLE_FILE_VALIDATION: "1",
       },
       stdio: ["ignore", "pipe", "pipe"],
@@ -106,7 +116,7 @@ describe.skipIf(reason !== null)(`notebooks 01 and 04 in classic Jupyter Noteboo
       try {
         if ((await fetch(`${base}/api/kernelspecs?token=${token}`)).ok) break;
       } catch { /* not up yet */ }
-      if (i > 100) throw new Error(`jupyter-notebook did not start:\n${serverLog.slice(-3000)}`);
+      if (i > 100 || server.exitCode !== null) throw new Error(`jupyter-notebook did not start:\n${serverLog.slice(-3000)}`);
       await new Promise((r) => setTimeout(r, 300));
     }
     const specs = await (await fetch(`${base}/api/kernelspecs?token=${token}`)).json() as { kernelspecs: Record<string, unknown> };
@@ -115,6 +125,11 @@ describe.skipIf(reason !== null)(`notebooks 01 and 04 in classic Jupyter Noteboo
       executablePath: CHROMIUM, headless: true,
       args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable-background-networking", "--disable-component-update"],
     });
+  }, 120_000);
+
+  /** A fresh tab (a notebook tab with unsaved outputs would ask before navigating away). */
+  async function newPage(): Promise<Page> {
+    if (page) await page.close({ runBeforeUnload: false });
     page = await browser.newPage();
     await page.setViewport({ width: 1280, height: 1000 });
     page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(`${m.text()} (${m.location().url ?? ""})`); });
@@ -122,7 +137,8 @@ describe.skipIf(reason !== null)(`notebooks 01 and 04 in classic Jupyter Noteboo
     // Nothing outside 127.0.0.1: the charts and the viewer must not need the network.
     await page.setRequestInterception(true);
     page.on("request", (req) => (new URL(req.url()).hostname === "127.0.0.1" || req.url().startsWith("data:") || req.url().startsWith("blob:") ? req.continue() : req.abort()));
-  }, 120_000);
+    return page;
+  }
 
   afterAll(async () => {
     await browser?.close();
@@ -132,6 +148,7 @@ describe.skipIf(reason !== null)(`notebooks 01 and 04 in classic Jupyter Noteboo
 
   /** Opens a notebook, runs all cells and waits until every code cell has finished. */
   async function runNotebook(name: string, timeoutMs: number): Promise<void> {
+    await newPage();
     await page.goto(`${base}/notebooks/notebooks/${name}.ipynb?token=${token}`, { waitUntil: "load" });
     await page.waitForFunction(() => {
       const J = (window as unknown as { Jupyter?: { notebook?: { kernel?: { is_connected?: () => boolean; info_reply?: object } } } }).Jupyter;
@@ -156,17 +173,27 @@ describe.skipIf(reason !== null)(`notebooks 01 and 04 in classic Jupyter Noteboo
 
   async function shoot(notebook: string, file: string): Promise<void> {
     const index = cellIndex(path.join(ROOT, "notebooks", `${notebook}.ipynb`));
+    // A tall window, so every output fits below the page's fixed header.
+    await page.setViewport({ width: 1280, height: 2400 });
     for (const s of SHOTS.filter((x) => x.notebook === notebook)) {
       const i = index.get(s.cell);
       expect(i, `${notebook}: no cell ${s.cell}`).toBeDefined();
-      const handle = await page.evaluateHandle((k: number) => document.querySelectorAll("#notebook-container > .cell")[k]!.querySelector(".output_wrapper"), i!);
-      const el = handle.asElement();
-      expect(el, `${notebook} ${s.cell}: no output`).toBeTruthy();
-      await (el as unknown as { scrollIntoView(): Promise<void> }).scrollIntoView();
+      const clip = await page.evaluate((k: number, n: number) => {
+        const areas = [...document.querySelectorAll("#notebook-container > .cell")[k]!.querySelectorAll(".output_area")]
+          .filter((a) => (a as HTMLElement).offsetHeight > 2).slice(0, n);
+        if (!areas.length) return null;
+        areas[0]!.scrollIntoView({ block: "center" });
+        const boxes = areas.map((a) => a.getBoundingClientRect());
+        const top = Math.min(...boxes.map((b) => b.top)), bottom = Math.max(...boxes.map((b) => b.bottom));
+        const left = Math.min(...boxes.map((b) => b.left)), right = Math.max(...boxes.map((b) => b.right));
+        return { x: left + window.scrollX, y: top + window.scrollY, width: right - left, height: bottom - top };
+      }, i!, s.outputs ?? 1000);
+      expect(clip, `${notebook} ${s.cell}: no output`).not.toBeNull();
       await new Promise((r) => setTimeout(r, 300));
-      await (el as unknown as { screenshot(o: object): Promise<unknown> }).screenshot({ path: path.join(ARTIFACTS, s.file) });
+      await page.screenshot({ path: path.join(ARTIFACTS, s.file), clip: clip!, captureBeyondViewport: true });
     }
     await page.screenshot({ path: path.join(ARTIFACTS, file), fullPage: true });
+    await page.setViewport({ width: 1280, height: 1000 });
   }
 
   /** Pixels of the first viewer canvas: [share of non-black pixels, a checksum]. */
@@ -194,14 +221,14 @@ describe.skipIf(reason !== null)(`notebooks 01 and 04 in classic Jupyter Noteboo
     expect(plots.length).toBeGreaterThanOrEqual(2);
     for (const p of plots) expect(p).toMatchObject({ plotly: true });
     expect(plots.every((p) => p.traces > 0)).toBe(true);
-    // Moving the mouse over the bars brings up plotly's hover label: the chart responds to the mouse.
+    // Moving the mouse over a panel brings up plotly's hover label: the chart responds to the mouse.
     const fig = await page.$(".nnssl-figure .nsewdrag");
     await fig!.scrollIntoView();
     const r = (await fig!.boundingBox())!;
     let hovered = false;
-    for (let k = 1; k < 40 && !hovered; k++) {
-      await page.mouse.move(r.x + (r.width * k) / 40, r.y + r.height * 0.95);
-      hovered = await page.evaluate(() => document.querySelectorAll(".nnssl-figure .hoverlayer .hovertext").length > 0);
+    for (let k = 1; k < 60 && !hovered; k++) {
+      await page.mouse.move(r.x + (r.width * k) / 60, r.y + r.height * 0.9);
+      hovered = await page.evaluate(() => document.querySelectorAll(".nnssl-figure .hoverlayer > *").length > 0);
     }
     expect(hovered).toBe(true);
 
