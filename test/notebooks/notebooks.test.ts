@@ -110,7 +110,8 @@ export function notebookProblems(nb: { cells: Cell[] }, expected: Record<string,
       const ok = datas.some((d) => {
         if (k === HTML_IMG) return /<img[^>]+src="data:image\/png;base64,/.test(text(d["text/html"]));
         if (k === TABLE) return /<table/.test(text(d["text/html"]));
-        if (k === VIEWER) return /class="nnssl-viewer"/.test(text(d["text/html"])) && /window\.nnsslViewer\.mount\(/.test(text(d["text/html"]));
+        // The viewer with its voxels and script, or (in the committed notebooks) its static part, the data dropped.
+        if (k === VIEWER) return /class="nnssl-viewer"/.test(text(d["text/html"])) && /window\.nnsslViewer\.mount\(|data-voxels=/.test(text(d["text/html"]));
         if (k === FIGURE) return /class="nnssl-figure"/.test(text(d["text/html"])) && /newPlot/.test(text(d["text/html"]));
         if (k === PLOTLY) return typeof d[PLOTLY] === "object" && Array.isArray((d[PLOTLY] as { data?: unknown }).data);
         return text(d[k]).length > 100; // nbformat stores text as a string or a list of lines
@@ -131,13 +132,14 @@ describe("the committed notebooks", () => {
     expect(names).toEqual(Object.keys(EXPECTED));
   });
   for (const name of names) {
-    it(`${name}: executed, no cell errors, no absolute paths, no plotly.js copy`, () => {
+    it(`${name}: executed, no cell errors, no absolute paths, no plotly.js or voxel copies`, () => {
       const raw = readFileSync(path.join(ROOT, "notebooks", name), "utf8");
       const nb = JSON.parse(raw) as { cells: Cell[] };
       expect(notebookProblems(nb, EXPECTED[name]!)).toEqual([]);
       // A path that starts a word (base64 picture data may contain "/home/" by chance, never " /home/").
       expect(raw.match(/(^|[\s"'(=])\/(home|root|work|tmp|Users|mnt|srv)\/[^\s"']*/g) ?? []).toEqual([]);
       expect(raw).not.toContain('class="nnssl-libraries"');
+      expect(raw).not.toContain("window.nnsslViewer.mount(");
     });
   }
 });
