@@ -71,3 +71,32 @@ export function withSummary<T extends object>(value: T, summary: string): T {
   Object.defineProperty(value, Symbol.for("nodejs.util.inspect.custom"), { value: () => summary, enumerable: false });
   return value;
 }
+
+/** Starts the printed form of a value that has already been displayed (U+2063, an invisible separator). */
+const DISPLAYED_MARK = "\u2063";
+let stdoutFilter: typeof process.stdout.write | null = null;
+
+/**
+ * tslab prints a cell's last value with console.log. A helper that has just displayed its output returns the value
+ * marked with this: inside a kernel its printed form starts with an invisible mark, and a line consisting of such a
+ * form alone is dropped from stdout, so the picture is not followed by a text line repeating it. (tslab keeps its own
+ * reference to console.log, so the filter sits on process.stdout.write, which tslab points at the notebook anew for
+every cell; hence it is put back whenever it is missing.) Outside
+ * a kernel, and inside other printed values, the one-line summary is the value's printed form.
+ */
+export function markDisplayed<T extends object>(value: T, summary: string): T {
+  if (!inNotebook()) return withSummary(value, summary);
+  withSummary(value, DISPLAYED_MARK + summary);
+  if (process.stdout.write !== stdoutFilter) {
+    const write = process.stdout.write;
+    stdoutFilter = process.stdout.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
+      if (typeof chunk === "string" && chunk.startsWith(DISPLAYED_MARK) && chunk.endsWith("\n")) {
+        const cb = rest.find((r) => typeof r === "function") as (() => void) | undefined;
+        cb?.();
+        return true;
+      }
+      return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+    } as typeof process.stdout.write;
+  }
+  return value;
+}

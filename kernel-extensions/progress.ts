@@ -4,10 +4,14 @@
 import type { ProgressCallback, ProgressEvent } from "../sdk/index.js";
 import { UpdatingDisplay, escapeHtml, inNotebook } from "./mime.js";
 
-/** A ProgressCallback that draws an HTML progress bar per task (text fallback included). */
-export function notebookProgress({ minIntervalMs = 200 } = {}): ProgressCallback {
+/**
+ * A ProgressCallback that draws an HTML progress bar per task (text fallback included). `label` names what runs
+ * (e.g. the adaptation mode) in front of the task, so bars of several runs in one cell can be told apart.
+ */
+export function notebookProgress({ minIntervalMs = 200, label = "" } = {}): ProgressCallback {
   const displays = new Map<string, { d: UpdatingDisplay; last: number; decile: number }>();
-  return (e: ProgressEvent) => {
+  return (event: ProgressEvent) => {
+    const e = label ? { ...event, task: `${label}: ${event.task}` } : event;
     let s = displays.get(e.task);
     if (!s) { s = { d: new UpdatingDisplay(), last: 0, decile: -1 }; displays.set(e.task, s); }
     const now = Date.now();

@@ -9,13 +9,15 @@ import { inspect } from "node:util";
 import type {
   AdaptationModeComparison, Checkpoint, Dataset, EvaluationSummary, Fingerprint, Model, Plans, PreprocessedDataset, TrainingRun, WeightTransferReport,
 } from "../sdk/index.js";
-import { readNpyFile } from "../sdk/index.js";
+import { InputError, didYouMean, readNpyFile } from "../sdk/index.js";
 import { displayBundle, escapeHtml, withSummary, type MimeBundle } from "./mime.js";
+import { ensurePlotly } from "./libraries.js";
 import { tableBundle } from "./table.js";
 import { figureBundle } from "./figure.js";
 import { spacingHistogram } from "./spacing-histogram.js";
 import { trainingCurves, type TrainingLog } from "./training-curves.js";
-import { sliceViewer, type VolumeLike } from "./slice-viewer.js";
+import type { VolumeLike } from "./slice-viewer.js";
+import { viewVolume } from "./volume-viewer.js";
 
 export type ShownKind =
   | "dataset" | "fingerprint" | "plans" | "preprocessed" | "training-run" | "model" | "checkpoint" | "adaptation-modes"
@@ -61,6 +63,18 @@ const isTransferReport = (x: unknown): x is WeightTransferReport => has(x, "mode
 const isEvaluation = (x: unknown): x is EvaluationSummary => has(x, "metric_per_case", "mean", "foreground_mean");
 const isVolume = (x: unknown): x is VolumeLike => has(x, "data", "shape") && ArrayBuffer.isView((x as Obj).data) && Array.isArray((x as Obj).shape);
 
+/**
+ * A path as the notebook reader should see it: relative to the working directory when it is near it (notebooks run
+ * in notebooks/, so repository files read "../datasets-examples/..."), absolute otherwise. Keeps executed notebooks
+ * free of the author's absolute paths.
+ */
+export function displayPath(p: string | null | undefined): string | undefined {
+  if (!p) return undefined;
+  if (!path.isAbsolute(p)) return p;
+  const rel = path.relative(process.cwd(), p);
+  return rel.split(path.sep).filter((s) => s === "..").length <= 2 && !path.isAbsolute(rel) ? rel || "." : p;
+}
+
 const fmtNum = (v: number) => (Number.isInteger(v) ? String(v) : String(+v.toPrecision(4)));
 const fmtList = (v: readonly unknown[] | null | undefined): string =>
   v ? `[${v.map((e) => (e === null ? "—" : typeof e === "number" ? fmtNum(e) : Array.isArray(e) ? fmtList(e) : String(e))).join(", ")}]` : "—";
@@ -98,7 +112,7 @@ async function showDataset(x: Dataset | Obj, o: ShowOptions): Promise<Shown> {
   const fpFile = isFacadeDataset(x) ? path.join(x.preprocessedFolder, "dataset_fingerprint.json") : null;
   const fp = fpFile ? await readJsonIfExists<{ spacings: number[][]; shapes_after_crop: number[][] }>(fpFile) : null;
   const bundles = [summaryTable(`Dataset ${raw.name}`, [
-    ["folder", raw.folder],
+    ["folder", displayPath(raw.folder)],
     ["cases", `${raw.identifiers.length} (${labelled} labelled)`],
     ["channels", Object.entries(channels).map(([k, v]) => `${k}: ${v}`).join(", ")],
     ["labels", labelsText(dj.labels as Record<string, unknown>)],
@@ -155,12 +169,12 @@ function showPlans(x: Plans | Obj, o: ShowOptions): Shown {
   const info = json.pretrain_info as Obj | undefined;
   const bundles = [summaryTable(`Plans ${String(json.plans_name)}`, [
     ["dataset", json.dataset_name],
-    ["file", isFacadePlans(x) ? x.file : undefined],
+    ["file", isFacadePlans(x) ? displayPath(x.file) : undefined],
     ["planner", json.experiment_planner_used],
     ["configurations", Object.keys(json.configurations as Obj).join(", ")],
     ["transpose forward", json.transpose_forward as unknown[]],
     ["original median spacing", json.original_median_spacing_after_transp as unknown[]],
-    ["pretrained checkpoint", info ? String(info.checkpoint_path ?? "—") : undefined],
+    ["pretrained checkpoint", info ? (typeof info.checkpoint_path === "string" ? displayPath(info.checkpoint_path) : "—") : undefined],
     ["adaptation mode", info ? String(info.adaptation_mode ?? info.mode ?? "—") : undefined],
   ]), tableBundle(plansRows(json), { limit: o.limit ?? 50 })];
   return { kind: "plans", bundles };
@@ -171,11 +185,14 @@ async function showPreprocessed(x: PreprocessedDataset, o: ShowOptions): Promise
   let ids: string[] = [];
   try { ids = (await fsp.readdir(x.folder)).filter((f) => f.endsWith(".npy") && !f.endsWith("_seg.npy")).map((f) => f.slice(0, -4)).sort(); } catch { /* not preprocessed yet */ }
   const bundles = [summaryTable(`Preprocessed ${x.dataset.name} · ${x.plans.name} · ${x.configuration}`, [
-    ["folder", x.folder],
+    ["folder", displayPath(x.folder)],
     ["cases on disk", ids.length],
     ["target spacing", c?.spacing], ["patch size", c?.patch_size], ["batch size", c?.batch_size], ["normalization", c?.normalization],
   ])];
   if (x.cases) bundles.push(tableBundle(x.cases as unknown as Parameters<typeof tableBundle>[0], { limit: o.limit ?? 50 }));
+  if (o.caseId !== undefined && !ids.includes(o.caseId)) {
+    throw new InputError(`show: case "${o.caseId}" is not in ${displayPath(x.folder)}${didYouMean(o.caseId, ids)}`);
+  }
   const id = o.caseId ?? ids[0];
   if (id) {
     const data = await readNpyFile(path.join(x.folder, `${id}.npy`));
@@ -188,7 +205,8 @@ async function showPreprocessed(x: PreprocessedDataset, o: ShowOptions): Promise
     const spacing = target?.map((s, a) => s ?? props?.spacing?.[tf[a]!] ?? 1);
     const vol = { data: data.data as Float32Array, shape: data.shape, spacing };
     const label = seg ? { data: seg.data as Int16Array, shape: seg.shape } : null;
-    bundles.push(sliceViewer(vol, { label, display: false, title: `${id} (preprocessed, shape ${fmtList(data.shape.slice(1))})` }).bundle);
+    const labelNames = x.dataset.raw?.datasetJson?.labels as Record<string, number | number[]> | undefined;
+    bundles.push(viewVolume(vol, { label, labelNames, display: false, title: `${id} (preprocessed, shape ${fmtList(data.shape.slice(1))})` }).bundle);
   }
   return { kind: "preprocessed", bundles };
 }
@@ -204,7 +222,7 @@ function showRun(x: TrainingRun): Shown {
   const last = <T>(a: readonly T[] | undefined) => (a && a.length ? a[a.length - 1] : undefined);
   const bundles = [summaryTable(`Training run ${x.trainerName} · fold ${x.fold}`, [
     ["dataset", x.datasetName], ["plans", x.plansName], ["configuration", x.configuration],
-    ["output folder", x.outputFolder],
+    ["output folder", displayPath(x.outputFolder)],
     ["epochs", x.resumedFrom ? `${n} (resumed at ${x.startEpoch})` : n],
     ["final train / val loss", n ? `${fmtNum(last(L.train_losses)!)} / ${fmtNum(last(L.val_losses)!)}` : "—"],
     ["final pseudo Dice (EMA)", n ? `${fmtNum(last(L.mean_fg_dice)!)} (${fmtNum(last(L.ema_fg_dice)!)})` : "—"],
@@ -221,7 +239,7 @@ function showRun(x: TrainingRun): Shown {
 function showModel(x: Model): Shown {
   const p = x.predictor as unknown as { configurationName?: string; configuration?: ConfigLike; listOfParameters?: unknown[]; useMirroring?: boolean; tileStepSize?: number };
   return { kind: "model", bundles: [summaryTable(`Model ${path.basename(x.folder)}`, [
-    ["folder", x.folder],
+    ["folder", displayPath(x.folder)],
     ["configuration", p.configurationName],
     ["folds in the ensemble", p.listOfParameters?.length],
     ["input channels", x.numInputChannels],
@@ -247,7 +265,7 @@ function showCheckpoint(x: Checkpoint): Shown {
   }
   const tensors = seen.size || x.weights.size;
   const bundles = [summaryTable(`nnssl checkpoint ${path.basename(path.dirname(x.path))}/${path.basename(x.path)}`, [
-    ["path", x.path],
+    ["path", displayPath(x.path)],
     ["architecture", ap.architecture_plans.arch_class_name],
     ["parameters", `${(params / 1e6).toFixed(2)} M in ${tensors} tensors${tensors < x.weights.size ? ` (${x.weights.size} names)` : ""}`],
     ["trainer", typeof x.raw.trainer_name === "string" ? x.raw.trainer_name : undefined],
@@ -320,14 +338,24 @@ function showTransfer(x: WeightTransferReport, o: ShowOptions): Shown {
   ] };
 }
 
+/** What `show` recognises, for its messages. */
+const ACCEPTS = "a Dataset, Fingerprint, Plans, PreprocessedDataset, TrainingRun, Model, Checkpoint, compareAdaptationModes(...) result, " +
+  "evaluation summary, arquero table, array of row objects or volume ({ data, shape })";
+
 function showValue(x: unknown, o: ShowOptions): Shown {
   if (isArquero(x)) return { kind: "table", bundles: [tableBundle(x as Parameters<typeof tableBundle>[0], { limit: o.limit ?? 50 })] };
   if (Array.isArray(x) && x.length > 0 && x.every((r) => isObj(r) && !Array.isArray(r))) return { kind: "rows", bundles: [tableBundle(x as Row[], { limit: o.limit ?? 50 })] };
   if (isVolume(x)) {
     const label = has(x, "labels") ? (x as VolumeLike) : null; // a predicted label map is drawn as its own overlay
-    return { kind: "volume", bundles: [sliceViewer(x, { label, display: false }).bundle] };
+    return { kind: "volume", bundles: [viewVolume(x, { label, display: false }).bundle] };
   }
-  return { kind: "value", bundles: [{ "text/plain": inspect(x, { depth: 3, colors: false }) }] };
+  if (x === null || typeof x !== "object") {
+    const what = typeof x === "string" ? `the string ${JSON.stringify(x)}` : String(x);
+    const hint = typeof x === "string" ? "; to look at a case use viewVolume(await readImages(ds.case(id).images))" : "";
+    throw new InputError(`show: got ${what}; it draws ${ACCEPTS}${hint}`);
+  }
+  const note = `(show draws ${ACCEPTS}; this object is none of them, so here it is as text)`;
+  return { kind: "value", bundles: [{ "text/plain": `${inspect(x, { depth: 3, colors: false })}\n${note}` }] };
 }
 
 /**
@@ -363,5 +391,7 @@ export async function summarize(x: unknown, opts: Omit<ShowOptions, "display"> =
  */
 export async function show(x: unknown, opts: ShowOptions = {}): Promise<void> {
   const shown = await summarize(x, opts);
-  if (opts.display !== false) for (const b of shown.bundles) displayBundle(b);
+  if (opts.display === false) return;
+  if (shown.bundles.some((b) => "application/vnd.plotly.v1+json" in b)) ensurePlotly();
+  for (const b of shown.bundles) displayBundle(b);
 }

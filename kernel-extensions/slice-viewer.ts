@@ -1,8 +1,9 @@
-// Image slices with a coloured label overlay, as PNG (works in every notebook front end and in nbconvert HTML).
-// Volumes are nnU-Net arrays: shape [C, a0, a1, a2] (raw reader order or preprocessed, transposed order alike).
+// Image slices with a coloured label overlay, as PNG (works in every notebook front end and in nbconvert HTML): the
+// static picture of the interactive viewer in volume-viewer.ts. Volumes are nnU-Net arrays: shape [C, a0, a1, a2]
+// (raw reader order or preprocessed, transposed order alike).
 
+import { InputError } from "../sdk/index.js";
 import { encodePng } from "./png.js";
-import { base64, escapeHtml, displayBundle, withSummary, type MimeBundle } from "./mime.js";
 
 type Voxels = Float32Array | Float64Array | Int16Array | Uint8Array | Int8Array | Uint16Array | Int32Array;
 
@@ -43,6 +44,9 @@ export const LABEL_COLORS: readonly [number, number, number][] = [
   [230, 25, 75], [60, 180, 75], [0, 130, 200], [255, 225, 25], [245, 130, 48], [145, 30, 180], [70, 240, 240], [240, 50, 230],
 ];
 
+/** The overlay colour of label value `l` (> 0). */
+export const labelColor = (l: number): readonly [number, number, number] => LABEL_COLORS[(l - 1) % LABEL_COLORS.length]!;
+
 export interface SliceImage {
   png: Uint8Array;
   width: number;
@@ -52,11 +56,11 @@ export interface SliceImage {
   title: string;
 }
 
-function spatial(v: VolumeLike): [number, number, number, number] {
+export function spatial(v: VolumeLike): [number, number, number, number] {
   const s = v.shape;
   if (s.length === 3) return [1, s[0]!, s[1]!, s[2]!];
   if (s.length === 4) return [s[0]!, s[1]!, s[2]!, s[3]!];
-  throw new Error(`sliceViewer: expected a [C, a0, a1, a2] or [a0, a1, a2] volume, got shape [${s.join(", ")}]`);
+  throw new InputError(`sliceViewer: expected a [C, a0, a1, a2] or [a0, a1, a2] volume, got shape [${s.join(", ")}]`);
 }
 
 function percentile(sorted: Float32Array, q: number): number {
@@ -68,13 +72,13 @@ function percentile(sorted: Float32Array, q: number): number {
 }
 
 /** Millimetres per pixel that draw a rows x cols slice with at least `minSize` pixels on its longer edge. */
-function defaultPixelSize(rows: number, cols: number, sr: number, sc: number, minSize: number): number {
+export function defaultPixelSize(rows: number, cols: number, sr: number, sc: number, minSize: number): number {
   const unit = Math.min(sr, sc);
   return unit / Math.max(1, Math.ceil(minSize / Math.max((rows * sr) / unit, (cols * sc) / unit)));
 }
 
 /** The in-plane row / column spacing and size of `volume`'s slices across `axis`. */
-function planeGeometry(volume: VolumeLike, axis: number): { rows: number; cols: number; sr: number; sc: number } {
+export function planeGeometry(volume: VolumeLike, axis: number): { rows: number; cols: number; sr: number; sc: number } {
   const [, n0, n1, n2] = spatial(volume);
   const dims = [n0, n1, n2];
   const [ra, ca] = axis === 0 ? [1, 2] : axis === 1 ? [0, 2] : [0, 1];
@@ -87,12 +91,12 @@ export function renderSlice(volume: VolumeLike, opts: SliceOptions = {}): SliceI
   const { axis = 0, channel = 0, alpha = 0.45, minSize = 192 } = opts;
   const [C, n0, n1, n2] = spatial(volume);
   const dims = [n0, n1, n2];
-  if (channel >= C) throw new Error(`sliceViewer: channel ${channel} does not exist (volume has ${C})`);
+  if (channel >= C) throw new InputError(`sliceViewer: channel ${channel} does not exist (the volume has ${C}: 0..${C - 1})`);
   const label = opts.label ?? null;
   if (label) {
     const [, l0, l1, l2] = spatial(label);
     if (l0 !== n0 || l1 !== n1 || l2 !== n2) {
-      throw new Error(`sliceViewer: label shape [${l0}, ${l1}, ${l2}] differs from image [${n0}, ${n1}, ${n2}]`);
+      throw new InputError(`sliceViewer: label shape [${l0}, ${l1}, ${l2}] differs from image [${n0}, ${n1}, ${n2}]`);
     }
   }
   const strides = [n1 * n2, n2, 1];
@@ -112,7 +116,8 @@ export function renderSlice(volume: VolumeLike, opts: SliceOptions = {}): SliceI
       }
     }
   }
-  if (index < 0 || index >= dims[axis]!) throw new Error(`sliceViewer: index ${index} outside 0..${dims[axis]! - 1} on axis ${axis}`);
+  if (![0, 1, 2].includes(axis)) throw new InputError(`sliceViewer: axis ${axis} is not a spatial axis (0, 1 or 2)`);
+  if (!Number.isInteger(index) || index < 0 || index >= dims[axis]!) throw new InputError(`sliceViewer: index ${index} outside 0..${dims[axis]! - 1} on axis ${axis}`);
   const base = channel * n0 * n1 * n2 + index * strides[axis]!;
   const slice = new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) slice[r * cols + c] = volume.data[base + r * strides[ra]! + c * strides[ca]!] as number;
@@ -136,7 +141,7 @@ export function renderSlice(volume: VolumeLike, opts: SliceOptions = {}): SliceI
       if (label) {
         const l = Math.round(label.data[lbase + r * strides[ra]! + c * strides[ca]!] as number);
         if (l > 0) {
-          const col = LABEL_COLORS[(l - 1) % LABEL_COLORS.length]!;
+          const col = labelColor(l);
           R = Math.round((1 - alpha) * g + alpha * col[0]); G = Math.round((1 - alpha) * g + alpha * col[1]); B = Math.round((1 - alpha) * g + alpha * col[2]);
         }
       }
@@ -155,39 +160,3 @@ export function renderSlice(volume: VolumeLike, opts: SliceOptions = {}): SliceI
   return { png: encodePng(rgb, W, H, 3), width: W, height: H, axis, index, title };
 }
 
-/** A rendered slice or row of slices, with its MIME bundle. */
-export interface SliceView {
-  images: SliceImage[];
-  bundle: MimeBundle;
-  html: string;
-}
-
-/**
- * Shows image slices with the label overlay in colour. Pass several volumes to compare them side by side (e.g. a raw
- * case and its preprocessed version); each gets its own label via `labels`. In a notebook the view is displayed;
- * it is also returned (PNG bytes, HTML) for use outside one.
- * @example sliceViewer(caseVolume, { label: caseLabel, axis: 0 })
- */
-export function sliceViewer(
-  volume: VolumeLike | readonly VolumeLike[],
-  opts: SliceOptions & { labels?: readonly (VolumeLike | null)[]; titles?: readonly string[]; display?: boolean } = {},
-): SliceView {
-  const vols = Array.isArray(volume) ? (volume as readonly VolumeLike[]) : [volume as VolumeLike];
-  // One physical scale for all: the finest any of them needs to reach minSize.
-  const pixelSize = opts.pixelSize ?? Math.min(...vols.map((v) => {
-    const g = planeGeometry(v, opts.axis ?? 0);
-    return defaultPixelSize(g.rows, g.cols, g.sr, g.sc, opts.minSize ?? 192);
-  }));
-  const images = vols.map((v, i) =>
-    renderSlice(v, { ...opts, pixelSize, label: opts.labels ? opts.labels[i] ?? null : opts.label, title: opts.titles?.[i] ?? opts.title }),
-  );
-  const html = `<div style="display:flex;gap:12px;flex-wrap:wrap">${images
-    .map((im) => `<figure style="margin:0"><img src="data:image/png;base64,${base64(im.png)}" width="${im.width}" height="${im.height}"/>`
-      + `<figcaption style="font:12px sans-serif;text-align:center">${escapeHtml(im.title)}</figcaption></figure>`)
-    .join("")}</div>`;
-  const text = images.map((im) => `[slice ${im.title}: ${im.width}x${im.height} PNG]`).join("\n");
-  // A single image also goes out as image/png, so front ends that drop HTML (and code hosts) still show it.
-  const bundle: MimeBundle = images.length === 1 ? { "image/png": base64(images[0]!.png), "text/plain": text } : { "text/html": html, "text/plain": text };
-  if (opts.display !== false) displayBundle(bundle);
-  return withSummary({ images, bundle, html }, text);
-}

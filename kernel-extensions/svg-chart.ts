@@ -15,6 +15,10 @@ export interface Panel {
   bars?: Bars[];
   markers?: Marker[];
   logY?: boolean;
+  /** Fixed x range (e.g. the whole training budget), instead of the data's. */
+  xRange?: [number, number];
+  /** Fixed y range (e.g. [0, 1] for Dice), linear axes only. */
+  yRange?: [number, number];
 }
 
 export const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
@@ -30,8 +34,25 @@ function ticks(lo: number, hi: number, n = 5): number[] {
   return out;
 }
 
+/** Legend entries laid out left to right in rows under the plot, so they never cover a curve. */
+function legendLayout(names: readonly string[], width: number): { x: number; row: number }[] {
+  const out: { x: number; row: number }[] = [];
+  let x = 0, row = 0;
+  for (const n of names) {
+    const w = 26 + 5.6 * n.length;
+    if (x > 0 && x + w > width) { x = 0; row++; }
+    out.push({ x, row });
+    x += w;
+  }
+  return out;
+}
+
 function panelSvg(p: Panel, x0: number, y0: number, w: number, h: number): string {
-  const ml = 58, mr = 12, mt = p.title ? 22 : 8, mb = p.xLabel ? 36 : 24;
+  const legend = [...(p.lines ?? []), ...(p.bars ?? [])];
+  // A panel with one series needs no legend (its title names it).
+  const items = legend.length > 1 ? legendLayout(legend.map((s) => s.name), w - 70) : [];
+  const legendH = items.length ? 13 * (items[items.length - 1]!.row + 1) + 4 : 0;
+  const ml = 58, mr = 12, mt = p.title ? 22 : 8, mb = (p.xLabel ? 36 : 24) + legendH;
   const pw = w - ml - mr, ph = h - mt - mb;
   const xs: number[] = [], ys: number[] = [];
   for (const l of p.lines ?? []) for (let i = 0; i < l.x.length; i++) {
@@ -40,12 +61,13 @@ function panelSvg(p: Panel, x0: number, y0: number, w: number, h: number): strin
   }
   for (const b of p.bars ?? []) { xs.push(b.edges[0]!, b.edges[b.edges.length - 1]!); ys.push(0); for (let i = 0; i < b.counts.length; i++) ys.push(b.counts[i]!); }
   for (const m of p.markers ?? []) xs.push(m.x);
-  let xmin = Math.min(...xs), xmax = Math.max(...xs), ymin = Math.min(...ys), ymax = Math.max(...ys);
+  let xmin = p.xRange?.[0] ?? Math.min(...xs), xmax = p.xRange?.[1] ?? Math.max(...xs), ymin = Math.min(...ys), ymax = Math.max(...ys);
   if (!Number.isFinite(xmin)) { xmin = 0; xmax = 1; }
   if (!Number.isFinite(ymin)) { ymin = 0; ymax = 1; }
   if (xmax === xmin) { xmin -= 0.5; xmax += 0.5; }
   if (ymax === ymin) { ymin -= 0.5; ymax += 0.5; }
   const pad = (ymax - ymin) * 0.05; ymax += pad; if (!p.bars?.length) ymin -= pad;
+  if (p.yRange && !p.logY) [ymin, ymax] = p.yRange;
   const X = (v: number) => x0 + ml + ((v - xmin) / (xmax - xmin)) * pw;
   const Y = (v: number) => y0 + mt + ph - ((v - ymin) / (ymax - ymin)) * ph;
   const out: string[] = [];
@@ -72,38 +94,36 @@ function panelSvg(p: Panel, x0: number, y0: number, w: number, h: number): strin
     if (pts.length === 1) out.push(`<circle cx="${pts[0]!.split(",")[0]}" cy="${pts[0]!.split(",")[1]}" r="2.5" fill="${color}"/>`);
     out.push(`<polyline points="${pts.join(" ")}" fill="none" stroke="${color}" stroke-width="1.6"${l.dash ? ' stroke-dasharray="4 3"' : ""}/>`);
   });
-  // A panel with one series needs no legend (its title names it); the legend sits top right, marker labels below it.
-  const legend = [...(p.lines ?? []), ...(p.bars ?? [])];
-  const legendRows = legend.length > 1 ? legend.length : 0;
   for (const [k, m] of (p.markers ?? []).entries()) {
     const color = m.color ?? PALETTE[(k + 1) % PALETTE.length];
     out.push(`<line x1="${X(m.x)}" x2="${X(m.x)}" y1="${y0 + mt}" y2="${y0 + mt + ph}" stroke="${color}" stroke-dasharray="3 2"/>`);
     // Labels of markers in the right half end at their line, so they stay inside the panel.
     const right = X(m.x) > x0 + ml + pw / 2;
-    out.push(`<text x="${X(m.x) + (right ? -3 : 3)}" y="${y0 + mt + 11 + 13 * legendRows + 11 * k}" font-size="10" fill="${color}"${right ? ' text-anchor="end"' : ""}>${escapeHtml(m.label)}</text>`);
+    out.push(`<text x="${X(m.x) + (right ? -3 : 3)}" y="${y0 + mt + 11 + 11 * k}" font-size="10" fill="${color}"${right ? ' text-anchor="end"' : ""}>${escapeHtml(m.label)}</text>`);
   }
-  // Legend sized to its longest name (about 5.6 px per character at font-size 10), on a translucent box.
-  const lw = 22 + 5.6 * Math.max(0, ...legend.map((s) => s.name.length));
-  const lx = x0 + ml + Math.max(2, pw - lw - 4);
-  if (legendRows) out.push(`<rect x="${lx - 3}" y="${y0 + mt + 2}" width="${lw}" height="${13 * legendRows + 4}" fill="#fff" opacity="0.8"/>`);
-  if (legendRows) legend.forEach((s, k) => {
+  const ly = y0 + h - legendH;
+  items.forEach(({ x, row }, k) => {
+    const s = legend[k]!;
     const color = s.color ?? PALETTE[(k < (p.lines?.length ?? 0) ? k : k - (p.lines?.length ?? 0)) % PALETTE.length];
     const dash = "dash" in s && s.dash ? ' stroke-dasharray="4 3"' : "";
-    out.push(`<line x1="${lx}" x2="${lx + 14}" y1="${y0 + mt + 8 + 13 * k}" y2="${y0 + mt + 8 + 13 * k}" stroke="${color}" stroke-width="2.5"${dash}/>`);
-    out.push(`<text x="${lx + 18}" y="${y0 + mt + 11 + 13 * k}" font-size="10">${escapeHtml(s.name)}</text>`);
+    const lx = x0 + ml + x, yy = ly + 8 + 13 * row;
+    out.push(`<line x1="${lx}" x2="${lx + 14}" y1="${yy}" y2="${yy}" stroke="${color}" stroke-width="2.5"${dash}/>`);
+    out.push(`<text x="${lx + 18}" y="${yy + 3}" font-size="10">${escapeHtml(s.name)}</text>`);
   });
   if (p.title) out.push(`<text x="${x0 + ml + pw / 2}" y="${y0 + 15}" font-size="12" font-weight="bold" text-anchor="middle">${escapeHtml(p.title)}</text>`);
-  if (p.xLabel) out.push(`<text x="${x0 + ml + pw / 2}" y="${y0 + h - 6}" font-size="11" text-anchor="middle">${escapeHtml(p.xLabel)}</text>`);
+  if (p.xLabel) out.push(`<text x="${x0 + ml + pw / 2}" y="${y0 + h - legendH - 6}" font-size="11" text-anchor="middle">${escapeHtml(p.xLabel)}</text>`);
   if (p.yLabel) out.push(`<text transform="translate(${x0 + 12},${y0 + mt + ph / 2}) rotate(-90)" font-size="11" text-anchor="middle">${escapeHtml(p.yLabel)}</text>`);
   return out.join("");
 }
 
 /** Draws panels in a grid (`columns` per row) as one SVG document. */
-export function svgChart(panels: Panel[], { width = 760, panelHeight = 240, columns = 1 } = {}): string {
+export function svgChart(panels: Panel[], { width = 760, panelHeight = 240, columns = 1, title = "" } = {}): string {
   const rows = Math.ceil(panels.length / columns);
   const pw = width / columns;
-  const body = panels.map((p, i) => panelSvg(p, (i % columns) * pw, Math.floor(i / columns) * panelHeight, pw, panelHeight)).join("");
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${rows * panelHeight}" font-family="sans-serif">${body}</svg>`;
+  const top = title ? 26 : 0;
+  const body = panels.map((p, i) => panelSvg(p, (i % columns) * pw, top + Math.floor(i / columns) * panelHeight, pw, panelHeight)).join("");
+  const head = title ? `<text x="8" y="18" font-size="14" font-weight="bold">${escapeHtml(title)}</text>` : "";
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${top + rows * panelHeight}" font-family="sans-serif">${head}${body}</svg>`;
 }
 
 /** Histogram counts of `values` over `bins` equal-width bins spanning [lo, hi]. */

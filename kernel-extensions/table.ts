@@ -1,6 +1,6 @@
 // arquero tables (and plain row objects) as HTML with a Markdown/text fallback.
 
-import { displayBundle, escapeHtml, withSummary, type MimeBundle } from "./mime.js";
+import { displayBundle, escapeHtml, markDisplayed, type MimeBundle } from "./mime.js";
 
 interface ArqueroLike { toHTML(opts?: object): string; toMarkdown(opts?: object): string; numRows(): number }
 
@@ -31,5 +31,5 @@ export function showTable(table: ArqueroLike | readonly Record<string, unknown>[
   displayBundle(b);
   // One line, not the table again: tslab prints a cell's last value below the table it just displayed.
   const n = isArquero(table) ? table.numRows() : (table as readonly unknown[]).length;
-  return withSummary(b, `[table: ${n} row${n === 1 ? "" : "s"}]`);
+  return markDisplayed(b, `[table: ${n} row${n === 1 ? "" : "s"}]`);
 }

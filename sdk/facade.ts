@@ -7,7 +7,9 @@
 import * as path from "node:path";
 import type * as aq from "arquero";
 import type { Paths } from "./config/env.js";
-import { openRawDataset, verifyDatasetIntegrity, type RawDataset } from "./dataset/raw.js";
+import { openRawDataset, verifyDatasetIntegrity, type RawCase, type RawDataset } from "./dataset/raw.js";
+import { InputError } from "./errors.js";
+import { didYouMean } from "./util/did-you-mean.js";
 import { hfFolderName, isHuggingFaceUrl, preprocessedDatasetFolder } from "./config/folders.js";
 import { extractFingerprint, type ExtractFingerprintOptions } from "./fingerprint/extract-fingerprint.js";
 import type { Fingerprint } from "./fingerprint/fingerprint.js";
@@ -47,6 +49,12 @@ export class Dataset {
 
   get name(): string { return this.raw.name; }
   get identifiers(): readonly string[] { return this.raw.identifiers; }
+  /** A case's image files and label file; an unknown id names the closest valid ones. @example ds.case("Example_003").images */
+  case(id: string): RawCase {
+    const c = Object.hasOwn(this.raw.cases, id) ? this.raw.cases[id] : undefined;
+    if (!c) throw new InputError(`no case "${id}" in ${this.raw.name}${didYouMean(id, this.raw.identifiers, "case ids")}`);
+    return c;
+  }
   /** `$nnUNet_preprocessed/DatasetXXX_Name`. */
   get preprocessedFolder(): string { return preprocessedDatasetFolder(this.raw, this.paths); }
 

@@ -18,6 +18,7 @@ export { rawDatasetFolder, preprocessedDatasetFolder, modelFolder, modelFolderNa
 export { ENVIRONMENT } from "./config/switches.js";
 export { ANISO_THRESHOLD } from "./config/constants.js";
 export { NnsslAdaptError, InputError, CheckpointError, ConfigError } from "./errors.js";
+export { didYouMean } from "./util/did-you-mean.js";
 export { warn, consumeWarnings, onWarning } from "./warnings.js";
 export type { ProgressEvent, ProgressCallback } from "./util/progress.js";
 export { RandomState } from "./util/random-state.js";
@@ -89,6 +90,7 @@ export type { ArchitectureBlock, BuildOptions, TransferKeys, StateDictInput, Ten
 // training
 export { trainPretrained, train } from "./training/run-training.js";
 export type { TrainOptions, TrainingRun } from "./training/run-training.js";
+export type { EpochEndEvent, IterationEvent } from "./training/trainer.js";
 export { TRAINERS, resolveTrainer, trainerRows } from "./training/trainers.js";
 export type { TrainerSpec, TrainerRow } from "./training/trainers.js";
 export type { NnsslTrainerFields, TrainerNetworkKind } from "./training/trainers-nnssl.js";

@@ -101,7 +101,7 @@ describe("summarize(x) recognises SDK objects by shape", () => {
     expect(html(s.bundles[1]!)).toContain("identifier");
     expect(s.bundles[2]!["image/png"]).toBeTruthy();
     // 1 mm target spacing on every axis: a 2-slice axis is drawn square, not stretched by the original 3 mm
-    expect(String(s.bundles[2]!["text/plain"])).toMatch(/: (\d+)x\1 PNG/);
+    expect(String(s.bundles[2]!["text/plain"])).toMatch(/ (\d+)x\1 PNG/);
   });
 
   it("evaluation summaries, arquero tables, rows and volumes", async () => {
@@ -112,7 +112,9 @@ describe("summarize(x) recognises SDK objects by shape", () => {
     expect((await summarize(aq.table({ x: [1, 2] }))).kind).toBe("table");
     expect((await summarize([{ a: 1 }, { a: 2 }])).kind).toBe("rows");
     expect((await summarize({ data: new Float32Array(27), shape: [1, 3, 3, 3] })).bundles[0]!["image/png"]).toBeTruthy();
-    expect((await summarize(42)).bundles[0]!["text/plain"]).toBe("42");
+    await expect(summarize("Example_099")).rejects.toThrow(/^show: got the string "Example_099"; it draws a Dataset, .*; to look at a case use viewVolume/);
+    await expect(summarize(42)).rejects.toThrow("show: got 42; it draws a Dataset, Fingerprint");
+    expect(String((await summarize({ a: 1 })).bundles[0]!["text/plain"])).toMatch(/^\{ a: 1 \}\n\(show draws a Dataset, .* this object is none of them/);
   });
 
   it("show() resolves to undefined, so tslab prints nothing after the outputs, and sends nothing outside a kernel", async () => {
@@ -132,7 +134,7 @@ describe("display fixes found by looking at the executed notebooks", () => {
   });
   it("figures carry the SVG as an HTML <img> too (nbconvert's HTML export strips inline SVG outputs)", () => {
     const b = figureBundle(spacingHistogram([[2, 1, 1]], { display: false }));
-    const m = /^<img src="data:image\/svg\+xml;base64,([^"]+)"/.exec(String(b["text/html"]));
+    const m = /<img src="data:image\/svg\+xml;base64,([^"]+)"/.exec(String(b["text/html"]));
     expect(Buffer.from(m![1]!, "base64").toString("utf8")).toBe(b["image/svg+xml"]);
   });
 });
