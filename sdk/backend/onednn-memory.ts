@@ -13,7 +13,7 @@ interface Stored {
 }
 /** The parts of MathBackendCPU this wraps. */
 interface CpuStore {
-  data: { get(dataId: DataId): Stored | undefined };
+  data: { get(dataId: DataId): Stored | undefined; has(dataId: DataId): boolean };
   write(values: unknown, shape: number[], dtype: tf.DataType): DataId;
   move(dataId: DataId, values: unknown, shape: number[], dtype: tf.DataType, refCount: number): void;
   readSync(dataId: DataId): unknown;
@@ -45,6 +45,9 @@ export function releaseBuffersOnDispose(backend: CpuStore, detach: (buffer: Arra
     const b = values.buffer as ArrayBuffer;
     return native.has(b) ? b : null;
   };
+  // DataStorage.get of an id this backend does not hold asks the engine to move the data here, which reads it from
+  // its owner: for an id that is gone, or being moved, that is this very readSync again. Look before reading.
+  const stored = (store: CpuStore["data"], dataId: DataId): unknown => (store.has(dataId) ? store.get(dataId)?.values : undefined);
   const hold = (values: unknown): void => {
     const b = bufferOf(values);
     if (b) holders.set(b, (holders.get(b) ?? 0) + 1);
@@ -59,12 +62,12 @@ export function releaseBuffersOnDispose(backend: CpuStore, detach: (buffer: Arra
     move.call(this, dataId, values, shape, dtype, refCount);
   };
   backend.readSync = function (dataId) {
-    const b = bufferOf(this.data.get(dataId)?.values);
+    const b = bufferOf(stored(this.data, dataId));
     if (b) escaped.add(b);
     return readSync.call(this, dataId);
   };
   backend.disposeData = function (dataId, force = false) {
-    const b = bufferOf(this.data.get(dataId)?.values);
+    const b = bufferOf(stored(this.data, dataId));
     const removed = disposeData.call(this, dataId, force);
     if (removed && b) {
       const left = (holders.get(b) ?? 1) - 1;

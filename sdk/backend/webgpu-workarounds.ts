@@ -5,7 +5,10 @@
 // the "shared" program). The wrappers below run the package's own kernels on
 // reshaped views of rank 4 or less that compute the same thing; reshapes are free (they share the GPU buffer).
 // Also: its AddN binds every input at once, so summing more tensors than the adapter's maxStorageBuffersPerShaderStage
-// (tf.addN over a network's gradients) is an invalid pipeline; the wrapper sums in groups.
+// (tf.addN over a network's gradients) is an invalid pipeline; the wrapper sums in groups. And its Softmax runs one
+// workgroup per row without a bounds check: past maxComputeWorkgroupsPerDimension rows (attention over a Primus
+// patch: batch x heads x tokens) the rounded-up 2-D dispatch writes extra rows onto the last ones (seen on SwiftShader
+// as a wrong last element); the wrapper runs it on slices of at most that many rows.
 
 import * as tf from "@tensorflow/tfjs";
 
@@ -149,8 +152,32 @@ function wrapAddN(orig: Kernel, maxInputs: number): Kernel {
   };
 }
 
+function wrapSoftmax(orig: Kernel, backendName: string, maxRows: number): Kernel {
+  return (args) => {
+    const { logits } = args.inputs as { logits: TensorInfo };
+    const cols = logits.shape.at(-1)!;
+    const rows = size(logits.shape) / cols;
+    if (rows <= maxRows) return orig(args);
+    const slice = tf.getKernel("Slice", backendName)!.kernelFunc as unknown as Kernel;
+    const concat = tf.getKernel("Concat", backendName)!.kernelFunc as unknown as Kernel;
+    const dispose = (t: TensorInfo) => (args.backend as unknown as { disposeData(id: object): void }).disposeData(t.dataId);
+    const parts: TensorInfo[] = [];
+    const out = withViews(args.backend, (view) => {
+      const flat = view(logits, [rows, cols]);
+      for (let r = 0; r < rows; r += maxRows) {
+        const piece = slice({ inputs: { x: flat }, backend: args.backend, attrs: { begin: [r, 0], size: [Math.min(maxRows, rows - r), cols] } }) as TensorInfo;
+        parts.push(orig({ ...args, inputs: { logits: piece }, attrs: { ...args.attrs, dim: 1 } }) as TensorInfo);
+        dispose(piece);
+      }
+      return concat({ inputs: parts as unknown as Record<string, TensorInfo>, backend: args.backend, attrs: { axis: 0 } }) as TensorInfo;
+    });
+    for (const p of parts) dispose(p);
+    return reshapeResult(args.backend, out, logits.shape.slice());
+  };
+}
+
 /** Replaces the affected webgpu kernels of `backendName` by the wrappers (once). */
-export function patchTfjsWebgpuKernels(backendName: string, maxStorageBuffersPerShaderStage: number): void {
+export function patchTfjsWebgpuKernels(backendName: string, limits: { maxStorageBuffersPerShaderStage: number; maxComputeWorkgroupsPerDimension: number }): void {
   reshape = tf.getKernel("Reshape", backendName)!.kernelFunc as unknown as Kernel;
   const replace = (name: string, wrap: (k: Kernel) => Kernel) => {
     const k = tf.getKernel(name, backendName);
@@ -164,5 +191,6 @@ export function patchTfjsWebgpuKernels(backendName: string, maxStorageBuffersPer
   replace("Reverse", wrapReverse);
   replace("Select", wrapSelect);
   // One binding is the output.
-  replace("AddN", (k) => wrapAddN(k, Math.max(2, maxStorageBuffersPerShaderStage - 1)));
+  replace("AddN", (k) => wrapAddN(k, Math.max(2, limits.maxStorageBuffersPerShaderStage - 1)));
+  replace("Softmax", (k) => wrapSoftmax(k, backendName, limits.maxComputeWorkgroupsPerDimension));
 }

@@ -214,7 +214,7 @@ async function register(): Promise<WebgpuStatus> {
     0, // never picked by tfjs on its own: initBackend() decides
   );
   guardBackend(mod.WebGPUBackend, report);
-  patchTfjsWebgpuKernels(WEBGPU_BACKEND_NAME, adapter.limits.maxStorageBuffersPerShaderStage);
+  patchTfjsWebgpuKernels(WEBGPU_BACKEND_NAME, adapter.limits);
   registerWebgpuNormKernels(WEBGPU_BACKEND_NAME);
   registerWebgpuConv3dKernels();
   return { available: true, reason: adapterLine(report), adapter: report };
