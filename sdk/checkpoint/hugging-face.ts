@@ -7,8 +7,8 @@
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
 import { downloadFile, fileDownloadInfo } from "@huggingface/hub";
-import { CheckpointError, ConfigError } from "../errors.js";
-import { requirePath, type Paths } from "../config/env.js";
+import { CheckpointError } from "../errors.js";
+import type { Paths } from "../config/env.js";
 import { HF_URL_PREFIX, hfRepoId, isHuggingFaceUrl, pretrainedModelFolder } from "../config/folders.js";
 import { hfSettings, type HfSettings } from "../config/switches.js";
 import { ensureDir, exists, ioError, isSystemError, removeStaleTempFiles, tempName, writeFileAtomic } from "../util/fs.js";

@@ -2,8 +2,7 @@
 // analyses every training case in worker threads and writes $nnUNet_preprocessed/DatasetXXX/dataset_fingerprint.json.
 
 import * as path from "node:path";
-import { promises as fsp } from "node:fs";
-import { requirePath, type Paths } from "../config/env.js";
+import type { Paths } from "../config/env.js";
 import { preprocessedDatasetFolder } from "../config/folders.js";
 import { InputError } from "../errors.js";
 import { channelNames, verifyDatasetIntegrity, type RawDataset } from "../dataset/raw.js";

@@ -145,14 +145,13 @@ async function readPicture(file: string, ending: string): Promise<RawArray> {
 
 /** Tiff3DIO's spacing file: `<case>.json` beside `<case>_0000.tif` (images) or beside `<case>.tif` (segmentations). */
 async function tiffSpacing(auxFile: string, forFile: string): Promise<number[]> {
-  let j: { spacing?: unknown };
   try {
     await fsp.access(auxFile);
   } catch {
     warn(`no spacing file found for ${forFile} (expected ${auxFile}); assuming spacing (1, 1, 1), as Tiff3DIO does`);
     return [1, 1, 1];
   }
-  j = await readJson<{ spacing?: unknown }>(auxFile);
+  const j = await readJson<{ spacing?: unknown }>(auxFile);
   const sp = j?.spacing;
   if (!Array.isArray(sp) || sp.length !== 3 || sp.some((x) => typeof x !== "number" || !(x > 0) || !Number.isFinite(x))) {
     throw new InputError(`"spacing" must be a list of 3 positive numbers, one for each dimension of the image (got ${JSON.stringify(sp)})`, { file: auxFile });

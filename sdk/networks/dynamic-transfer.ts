@@ -350,7 +350,7 @@ export function loadPretrainedWeightsDynamic(net: Network, ckpt: PretrainedCheck
 
   // Primus targets, before the encoder copy: the positional embedding is resized to the downstream token grid
   // (trilinear, as upstream) and put in our token order.
-  let lpeNote: string | null = null;
+  let lpeNote: string | null;
   if (keys.keyToLpe !== null) {
     const lpeRel = strip(keys.keyToLpe, keys.keyToEncoder);
     const full = `${ptEnc}.${lpeRel}`;

@@ -115,6 +115,7 @@ export class Module {
 
   /** get_submodule("a.b.0"): the module at a dotted path, or null when there is none. */
   getSubmodule(path: string): Module | null {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the walk starts here and moves down
     let m: Module | undefined = this;
     for (const part of path === "" ? [] : path.split(".")) m = m?.children.find(([n]) => n === part)?.[1];
     return m ?? null;

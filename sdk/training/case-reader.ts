@@ -1,6 +1,6 @@
 // Reads preprocessed cases (<case>.npy float32 (C,Z,Y,X), <case>_seg.npy int16, <case>.json with class_locations; or
-// Python nnU-Net master's <case>.npz + <case>.pkl, see sdk/preprocessing/nnunet-format.ts) for the data loader, with a small byte-bounded cache: nnU-Net memory-maps its blosc2 files, we keep recently used cases
-// in memory instead (each worker thread has its own cache).
+// Python nnU-Net master's <case>.npz + <case>.pkl, see sdk/preprocessing/nnunet-format.ts) for the data loader, with
+// a small byte-bounded cache: nnU-Net memory-maps its blosc2 files, we keep recently used cases in memory instead (each worker thread has its own cache).
 
 import * as path from "node:path";
 import { promises as fsp } from "node:fs";

@@ -208,7 +208,9 @@ function checkPartialFineTuning(o: TrainOptions): FreezeTarget | null {
 
 /**
  * nnUNetv2_train_pretrained: fine-tunes from `plans.pretrain_info` (PretrainedTrainer by default).
- * @example const run = await trainPretrained({ dataset: 900, configuration: "3d_fullres", fold: 0, plans: "ptPlans__MAE____Spacing__1.00_1.00_1.00___Norm__Z", trainer: "PretrainedTrainer_5epochs" });
+ * @example
+ * const run = await trainPretrained({ dataset: 900, configuration: "3d_fullres", fold: 0,
+ *   plans: "ptPlans__MAE____Spacing__1.00_1.00_1.00___Norm__Z", trainer: "PretrainedTrainer_5epochs" });
  */
 export function trainPretrained(opts: TrainOptions): Promise<TrainingRun> {
   if (!opts.plans) throw new ConfigError("-p PLANS is required (the ptPlans__... identifier written by nnUNetv2_preprocess_like_nnssl)");

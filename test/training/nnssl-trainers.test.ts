@@ -5,8 +5,7 @@
 // 143 M / 321 M parameters plus AdamW state do not fit this test machine's memory budget).
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { execFileSync } from "node:child_process";
 import { planLikeDynamic } from "../../sdk/preprocessing/plan-like-dynamic.js";

@@ -8,7 +8,6 @@ import { TRAINERS, resolveTrainer, trainerRows, formatTrainerTable } from "../..
 import { trainingStages, stageAt, upstreamSawtoothStage } from "../../sdk/training/stages.js";
 import { learningRateSchedule } from "../../sdk/training/trainer.js";
 import { loadTorchFile } from "../../sdk/io/torch/index.js";
-import { loadCheckpoint } from "../../sdk/training/checkpoint-io.js";
 import { writeSyntheticDataset, type SyntheticDataset } from "./helpers/synthetic-dataset.js";
 import { writePretrainedPlans } from "./helpers/pretrained-plans.js";
 

@@ -81,7 +81,7 @@ const tooLarge = (declared: number, file: string) =>
  */
 export function gunzipNiftiSync(bytes: Uint8Array, file = "<bytes>"): Uint8Array {
   // a prefix of k compressed bytes inflates to at most 1032 k bytes: the header costs a few MB at worst
-  let head: Uint8Array = new Uint8Array(0);
+  let head: Uint8Array;
   for (let k = 4096; ; k *= 4) {
     const prefix = bytes.subarray(0, Math.min(k, bytes.length));
     try {
