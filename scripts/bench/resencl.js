@@ -6,7 +6,8 @@
 // Each timing also prints the effective GFLOP/s (convolution FLOPs executed, counted from a profiled pass, 2 per
 // multiply-add; with --checkpointing that includes the recomputed forward pass) and the fraction of the machine's fp32
 // peak, computed from the core count, the clock in /proc/cpuinfo and the FMA width the CPU flags imply (stated in the
-// output; override with NNSSL_ADAPT_PEAK_GFLOPS). /proc/cpuinfo gives the nominal clock; boost clocks run higher, so the fraction can exceed what the stated peak allows.
+// output; override with NNSSL_ADAPT_PEAK_GFLOPS). /proc/cpuinfo gives the nominal clock; boost clocks run higher,
+// so the fraction can exceed what the stated peak allows.
 // Peak memory is the process's maximum resident set so far, so run forward and training in separate processes
 // (--train skips the forward) to see each alone. The machine is usually shared: CPU seconds are the steadier figure.
 import { cpus } from "node:os";
