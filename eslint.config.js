@@ -49,7 +49,8 @@ const layerOrder = {
       const target = path.relative(ROOT, path.resolve(path.dirname(context.filename), spec));
       const toUnit = sdkUnit(target);
       if (inExtensions) {
-        if (toUnit !== null && target !== path.join("sdk", "index.js")) context.report({ node, messageId: "publicOnly", data: { where: "kernel-extensions/", spec } });
+        if (toUnit !== null && target !== path.join("sdk", "index.js"))
+          context.report({ node, messageId: "publicOnly", data: { where: "kernel-extensions/", spec } });
         return;
       }
       if (fromUnit === null) return;
@@ -59,7 +60,8 @@ const layerOrder = {
         return;
       }
       if (toUnit === fromUnit) return;
-      const fromLayer = LAYER_OF.get(fromUnit), toLayer = LAYER_OF.get(toUnit);
+      const fromLayer = LAYER_OF.get(fromUnit),
+        toLayer = LAYER_OF.get(toUnit);
       if (toLayer === undefined) return context.report({ node, messageId: "unknown", data: { to: toUnit } });
       if (fromLayer === undefined) return context.report({ node, messageId: "unknown", data: { to: fromUnit } });
       if (toLayer > fromLayer) context.report({ node, messageId: "upward", data: { from: fromUnit, to: toUnit, fromLayer, toLayer } });
@@ -76,9 +78,28 @@ const layerOrder = {
 
 /** @type {Record<string, "readonly">} */
 const NODE_GLOBALS = Object.fromEntries(
-  ["process", "console", "Buffer", "URL", "URLSearchParams", "TextEncoder", "TextDecoder", "setTimeout", "clearTimeout", "setInterval",
-    "clearInterval", "setImmediate", "performance", "fetch", "structuredClone", "queueMicrotask", "AbortController", "SharedArrayBuffer",
-    "Atomics", "WebAssembly"].map((n) => [n, "readonly"]),
+  [
+    "process",
+    "console",
+    "Buffer",
+    "URL",
+    "URLSearchParams",
+    "TextEncoder",
+    "TextDecoder",
+    "setTimeout",
+    "clearTimeout",
+    "setInterval",
+    "clearInterval",
+    "setImmediate",
+    "performance",
+    "fetch",
+    "structuredClone",
+    "queueMicrotask",
+    "AbortController",
+    "SharedArrayBuffer",
+    "Atomics",
+    "WebAssembly",
+  ].map((n) => [n, "readonly"]),
 );
 
 export default tseslint.config(

@@ -38,7 +38,9 @@ export function installNotebookErrors(): boolean {
       }
       return errorSummary(this);
     },
-    configurable: true, enumerable: false, writable: true,
+    configurable: true,
+    enumerable: false,
+    writable: true,
   });
   return true;
 }

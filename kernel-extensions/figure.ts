@@ -20,7 +20,10 @@ export interface Figure {
 
 /** JSON that can sit inside a <script> element (no "</script>", no HTML comment openers). */
 export function scriptJson(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, "\\u003c").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+  return JSON.stringify(value)
+    .replace(/</g, "\\u003c")
+    .replace(/\u2028/g, "\\u2028")
+    .replace(/\u2029/g, "\\u2029");
 }
 
 /**
@@ -31,7 +34,8 @@ export function figureHtml(fig: Figure): string {
   const id = `nnssl-fig-${randomBytes(6).toString("hex")}`;
   const alt = escapeHtml(fig.text.split("\n")[0]!);
   const width = (fig.plotly.layout as { width?: number }).width;
-  return `<div id="${id}" class="nnssl-figure" style="${width ? `width:${width}px;` : ""}max-width:100%">` +
+  return (
+    `<div id="${id}" class="nnssl-figure" style="${width ? `width:${width}px;` : ""}max-width:100%">` +
     `<img src="data:image/svg+xml;base64,${Buffer.from(fig.svg, "utf8").toString("base64")}" alt="${alt}"/></div>` +
     `<script type="application/json" id="${id}-spec">${scriptJson(fig.plotly)}</script>` +
     `<script>(function () {
@@ -52,7 +56,8 @@ export function figureHtml(fig: Figure): string {
     if (window.nnsslPlotly) return window.nnsslPlotly.then(draw);
     if (++tries < 100) setTimeout(wait, 100);
   })();
-})();</script>`;
+})();</script>`
+  );
 }
 
 export function figureBundle(fig: Figure): MimeBundle {
@@ -68,7 +73,11 @@ export function panelsFigure(panels: Panel[], { title = "", height = 240, width 
   const legendRows = Math.ceil(names.size / Math.max(1, Math.floor(width / 190)));
   const bottom = 70 + 22 * legendRows;
   const layout: Record<string, unknown> = {
-    title: { text: title, x: 0.02, xanchor: "left" }, height: height * rows + bottom, width, autosize: false, showlegend: names.size > 1,
+    title: { text: title, x: 0.02, xanchor: "left" },
+    height: height * rows + bottom,
+    width,
+    autosize: false,
+    showlegend: names.size > 1,
     margin: { t: title ? 60 : 30, b: bottom, l: 60, r: 20 },
     // Hovering anywhere over a panel shows every series' value at that x (epoch, spacing bin).
     hovermode: "x unified",
@@ -77,7 +86,17 @@ export function panelsFigure(panels: Panel[], { title = "", height = 240, width 
   };
   panels.forEach((p, i) => {
     const ax = i === 0 ? "" : String(i + 1);
-    for (const l of p.lines ?? []) data.push({ type: "scatter", mode: l.x.length > 60 ? "lines" : "lines+markers", name: l.name, x: Array.from(l.x), y: Array.from(l.y), xaxis: `x${ax}`, yaxis: `y${ax}`, line: { dash: l.dash ? "dash" : "solid", color: l.color } });
+    for (const l of p.lines ?? [])
+      data.push({
+        type: "scatter",
+        mode: l.x.length > 60 ? "lines" : "lines+markers",
+        name: l.name,
+        x: Array.from(l.x),
+        y: Array.from(l.y),
+        xaxis: `x${ax}`,
+        yaxis: `y${ax}`,
+        line: { dash: l.dash ? "dash" : "solid", color: l.color },
+      });
     for (const b of p.bars ?? []) {
       const centers = Array.from(b.counts, (_, k) => (b.edges[k]! + b.edges[k + 1]!) / 2);
       data.push({ type: "bar", name: b.name, x: centers, y: Array.from(b.counts), xaxis: `x${ax}`, yaxis: `y${ax}`, opacity: 0.7, marker: { color: b.color } });
@@ -85,18 +104,46 @@ export function panelsFigure(panels: Panel[], { title = "", height = 240, width 
     layout[`xaxis${ax}`] = { title: { text: p.xLabel ?? "" }, ...(p.xRange ? { range: p.xRange } : {}) };
     layout[`yaxis${ax}`] = { title: { text: p.yLabel ?? "" }, type: p.logY ? "log" : "linear", ...(p.yRange ? { range: p.yRange } : {}) };
     for (const m of p.markers ?? []) {
-      ((layout.shapes ??= []) as object[]).push({ type: "line", xref: `x${ax}`, yref: `y${ax} domain`, x0: m.x, x1: m.x, y0: 0, y1: 1, line: { dash: "dot", color: m.color } });
+      ((layout.shapes ??= []) as object[]).push({
+        type: "line",
+        xref: `x${ax}`,
+        yref: `y${ax} domain`,
+        x0: m.x,
+        x1: m.x,
+        y0: 0,
+        y1: 1,
+        line: { dash: "dot", color: m.color },
+      });
       // Inside the panel, below its title: the label starts at its line.
-      ((layout.annotations ??= []) as object[]).push({ xref: `x${ax}`, yref: `y${ax} domain`, x: m.x, y: 0.98, text: m.label, showarrow: false,
-        yanchor: "top", xanchor: "left", xshift: 3, font: { size: 11, color: m.color } });
+      ((layout.annotations ??= []) as object[]).push({
+        xref: `x${ax}`,
+        yref: `y${ax} domain`,
+        x: m.x,
+        y: 0.98,
+        text: m.label,
+        showarrow: false,
+        yanchor: "top",
+        xanchor: "left",
+        xshift: 3,
+        font: { size: 11, color: m.color },
+      });
     }
   });
   // Panel titles as plotly annotations at the top of each subplot (plotly's layout title is the figure's only).
   panels.forEach((p, i) => {
     if (!p.title) return;
     const ax = i === 0 ? "" : String(i + 1);
-    ((layout.annotations ??= []) as object[]).push({ xref: `x${ax} domain`, yref: `y${ax} domain`, x: 0.5, y: 1.02, xanchor: "center", yanchor: "bottom",
-      text: `<b>${escapeHtml(p.title)}</b>`, showarrow: false, font: { size: 12 } });
+    ((layout.annotations ??= []) as object[]).push({
+      xref: `x${ax} domain`,
+      yref: `y${ax} domain`,
+      x: 0.5,
+      y: 1.02,
+      xanchor: "center",
+      yanchor: "bottom",
+      text: `<b>${escapeHtml(p.title)}</b>`,
+      showarrow: false,
+      font: { size: 12 },
+    });
   });
   const svg = svgChart(panels, { width, panelHeight: height, columns, title });
   const text = panels.map((p) => `${p.title ?? "panel"}: ${[...(p.lines ?? []), ...(p.bars ?? [])].map((s) => s.name).join(", ")}`).join("\n");

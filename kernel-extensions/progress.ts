@@ -13,20 +13,31 @@ export function notebookProgress({ minIntervalMs = 200, label = "" } = {}): Prog
   return (event: ProgressEvent) => {
     const e = label ? { ...event, task: `${label}: ${event.task}` } : event;
     let s = displays.get(e.task);
-    if (!s) { s = { d: new UpdatingDisplay(), last: 0, decile: -1 }; displays.set(e.task, s); }
+    if (!s) {
+      s = { d: new UpdatingDisplay(), last: 0, decile: -1 };
+      displays.set(e.task, s);
+    }
     const now = Date.now();
     const finished = e.done >= e.total;
-    const detail = e.detail ? Object.entries(e.detail).map(([k, v]) => `${k} ${v}`).join(" · ") : "";
+    const detail = e.detail
+      ? Object.entries(e.detail)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(" · ")
+      : "";
     if (!inNotebook()) {
       const decile = e.total ? Math.floor((10 * e.done) / e.total) : 10;
-      if (decile !== s.decile) { s.decile = decile; process.stdout.write(`${e.task}: ${e.done}/${e.total} ${detail}\n`); }
+      if (decile !== s.decile) {
+        s.decile = decile;
+        process.stdout.write(`${e.task}: ${e.done}/${e.total} ${detail}\n`);
+      }
       return;
     }
     if (!finished && now - s.last < minIntervalMs) return;
     s.last = now;
     const pct = e.total ? Math.round((100 * e.done) / e.total) : 100;
     s.d.update({
-      "text/html": `<div style="font:12px sans-serif"><b>${escapeHtml(e.task)}</b> <progress value="${e.done}" max="${e.total}" style="width:240px"></progress> ` +
+      "text/html":
+        `<div style="font:12px sans-serif"><b>${escapeHtml(e.task)}</b> <progress value="${e.done}" max="${e.total}" style="width:240px"></progress> ` +
         `${e.done}/${e.total} (${pct}%) ${escapeHtml(detail)}</div>`,
       "text/plain": `${e.task}: ${e.done}/${e.total} (${pct}%) ${detail}`,
     });

@@ -7,7 +7,16 @@ import { promises as fsp } from "node:fs";
 import * as path from "node:path";
 import { inspect } from "node:util";
 import type {
-  AdaptationModeComparison, Checkpoint, Dataset, EvaluationSummary, Fingerprint, Model, Plans, PreprocessedDataset, TrainingRun, WeightTransferReport,
+  AdaptationModeComparison,
+  Checkpoint,
+  Dataset,
+  EvaluationSummary,
+  Fingerprint,
+  Model,
+  Plans,
+  PreprocessedDataset,
+  TrainingRun,
+  WeightTransferReport,
 } from "../sdk/index.js";
 import { InputError, didYouMean, readNpyFile } from "../sdk/index.js";
 import { displayBundle, escapeHtml, withSummary, type MimeBundle } from "./mime.js";
@@ -20,8 +29,20 @@ import type { VolumeLike } from "./slice-viewer.js";
 import { viewVolume } from "./volume-viewer.js";
 
 export type ShownKind =
-  | "dataset" | "fingerprint" | "plans" | "preprocessed" | "training-run" | "model" | "checkpoint" | "adaptation-modes"
-  | "evaluation" | "transfer-report" | "volume" | "table" | "rows" | "value";
+  | "dataset"
+  | "fingerprint"
+  | "plans"
+  | "preprocessed"
+  | "training-run"
+  | "model"
+  | "checkpoint"
+  | "adaptation-modes"
+  | "evaluation"
+  | "transfer-report"
+  | "volume"
+  | "table"
+  | "rows"
+  | "value";
 
 export interface ShowOptions {
   /** Send the outputs to the notebook (default true; outside a notebook nothing is sent either way). */
@@ -84,24 +105,39 @@ const median = (v: readonly number[]) => {
   const m = s.length >> 1;
   return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
-const medianPerAxis = (rows: readonly (readonly number[])[]) => rows.length ? rows[0]!.map((_, a) => median(rows.map((r) => r[a]!))) : [];
+const medianPerAxis = (rows: readonly (readonly number[])[]) => (rows.length ? rows[0]!.map((_, a) => median(rows.map((r) => r[a]!))) : []);
 
 /** A two-column "property | value" table. */
 function summaryTable(title: string, rows: [string, unknown][]): MimeBundle {
-  const b = tableBundle(rows.filter(([, v]) => v !== undefined).map(([property, value]) => ({
-    property, value: Array.isArray(value) ? fmtList(value) : typeof value === "number" ? fmtNum(value) : value === null ? "—" : String(value),
-  })));
+  const b = tableBundle(
+    rows
+      .filter(([, v]) => v !== undefined)
+      .map(([property, value]) => ({
+        property,
+        value: Array.isArray(value) ? fmtList(value) : typeof value === "number" ? fmtNum(value) : value === null ? "—" : String(value),
+      })),
+  );
   // Left-aligned (notebook CSS right-aligns table cells, which suits numbers, not paths and names).
   const table = (b["text/html"] as string).replace(/<(td|th)>/g, '<$1 style="text-align:left">');
-  return { ...b, "text/html": `<div style="font:bold 13px sans-serif;margin:4px 0">${escapeHtml(title)}</div>${table}`, "text/plain": `${title}\n${b["text/plain"] as string}` };
+  return {
+    ...b,
+    "text/html": `<div style="font:bold 13px sans-serif;margin:4px 0">${escapeHtml(title)}</div>${table}`,
+    "text/plain": `${title}\n${b["text/plain"] as string}`,
+  };
 }
 
 async function readJsonIfExists<T>(file: string): Promise<T | null> {
-  try { return JSON.parse(await fsp.readFile(file, "utf8")) as T; } catch { return null; }
+  try {
+    return JSON.parse(await fsp.readFile(file, "utf8")) as T;
+  } catch {
+    return null;
+  }
 }
 
 function labelsText(labels: Record<string, unknown> | undefined): string {
-  return Object.entries(labels ?? {}).map(([k, v]) => `${k}=${Array.isArray(v) ? fmtList(v) : String(v)}`).join(", ");
+  return Object.entries(labels ?? {})
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? fmtList(v) : String(v)}`)
+    .join(", ");
 }
 
 async function showDataset(x: Dataset | Obj, o: ShowOptions): Promise<Shown> {
@@ -111,16 +147,23 @@ async function showDataset(x: Dataset | Obj, o: ShowOptions): Promise<Shown> {
   const labelled = raw.identifiers.filter((id) => raw.cases[id]?.label).length;
   const fpFile = isFacadeDataset(x) ? path.join(x.preprocessedFolder, "dataset_fingerprint.json") : null;
   const fp = fpFile ? await readJsonIfExists<{ spacings: number[][]; shapes_after_crop: number[][] }>(fpFile) : null;
-  const bundles = [summaryTable(`Dataset ${raw.name}`, [
-    ["folder", displayPath(raw.folder)],
-    ["cases", `${raw.identifiers.length} (${labelled} labelled)`],
-    ["channels", Object.entries(channels).map(([k, v]) => `${k}: ${v}`).join(", ")],
-    ["labels", labelsText(dj.labels as Record<string, unknown>)],
-    ["file ending", dj.file_ending],
-    ["reader", raw.readerWriter],
-    ["median spacing", fp ? medianPerAxis(fp.spacings) : "run `await ds.fingerprint()` to see spacings"],
-    ["median shape (cropped)", fp ? medianPerAxis(fp.shapes_after_crop) : undefined],
-  ])];
+  const bundles = [
+    summaryTable(`Dataset ${raw.name}`, [
+      ["folder", displayPath(raw.folder)],
+      ["cases", `${raw.identifiers.length} (${labelled} labelled)`],
+      [
+        "channels",
+        Object.entries(channels)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(", "),
+      ],
+      ["labels", labelsText(dj.labels as Record<string, unknown>)],
+      ["file ending", dj.file_ending],
+      ["reader", raw.readerWriter],
+      ["median spacing", fp ? medianPerAxis(fp.spacings) : "run `await ds.fingerprint()` to see spacings"],
+      ["median shape (cropped)", fp ? medianPerAxis(fp.shapes_after_crop) : undefined],
+    ]),
+  ];
   const rows: Row[] = raw.identifiers.map((id, i) => ({
     case: id,
     images: raw.cases[id]!.images.map((f) => path.basename(f)).join(", "),
@@ -133,22 +176,33 @@ async function showDataset(x: Dataset | Obj, o: ShowOptions): Promise<Shown> {
 }
 
 function showFingerprint(x: Fingerprint, o: ShowOptions): Shown {
-  const intensity = Object.entries(x.json.foreground_intensity_properties_per_channel ?? {})
-    .map(([c, p]) => `channel ${c}: mean ${fmtNum(p.mean)}, sd ${fmtNum(p.std)}, p0.5..p99.5 ${fmtNum(p.percentile_00_5)}..${fmtNum(p.percentile_99_5)}`);
-  const bundles = [summaryTable("Dataset fingerprint", [
-    ["cases", x.json.spacings.length],
-    ["median spacing", medianPerAxis(x.json.spacings)],
-    ["median shape (cropped)", medianPerAxis(x.json.shapes_after_crop)],
-    ["median relative size after cropping", x.json.median_relative_size_after_cropping],
-    ...intensity.map((t, i): [string, unknown] => [i === 0 ? "foreground intensities" : "", t]),
-  ])];
+  const intensity = Object.entries(x.json.foreground_intensity_properties_per_channel ?? {}).map(
+    ([c, p]) => `channel ${c}: mean ${fmtNum(p.mean)}, sd ${fmtNum(p.std)}, p0.5..p99.5 ${fmtNum(p.percentile_00_5)}..${fmtNum(p.percentile_99_5)}`,
+  );
+  const bundles = [
+    summaryTable("Dataset fingerprint", [
+      ["cases", x.json.spacings.length],
+      ["median spacing", medianPerAxis(x.json.spacings)],
+      ["median shape (cropped)", medianPerAxis(x.json.shapes_after_crop)],
+      ["median relative size after cropping", x.json.median_relative_size_after_cropping],
+      ...intensity.map((t, i): [string, unknown] => [i === 0 ? "foreground intensities" : "", t]),
+    ]),
+  ];
   if (fn(x, "table")) bundles.push(tableBundle(x.table() as Parameters<typeof tableBundle>[0], { limit: o.limit ?? 50 }));
   bundles.push(figureBundle(spacingHistogram(x.json.spacings, { display: false })));
   return { kind: "fingerprint", bundles };
 }
 
-type ConfigLike = Obj & { spacing?: number[]; patch_size?: number[]; batch_size?: number; median_image_size_in_voxels?: number[]; data_identifier?: string;
-  normalization_schemes?: string[]; inherits_from?: string; architecture?: { network_class_name?: string; arch_kwargs?: Obj } };
+type ConfigLike = Obj & {
+  spacing?: number[];
+  patch_size?: number[];
+  batch_size?: number;
+  median_image_size_in_voxels?: number[];
+  data_identifier?: string;
+  normalization_schemes?: string[];
+  inherits_from?: string;
+  architecture?: { network_class_name?: string; arch_kwargs?: Obj };
+};
 
 function plansRows(json: Obj): Row[] {
   const configs = json.configurations as Record<string, ConfigLike>;
@@ -156,10 +210,15 @@ function plansRows(json: Obj): Row[] {
     const c = c0.inherits_from ? { ...configs[c0.inherits_from], ...c0 } : c0;
     return {
       configuration: name,
-      spacing: fmtList(c.spacing), patch_size: fmtList(c.patch_size), batch_size: c.batch_size ?? "—",
-      median_shape: fmtList(c.median_image_size_in_voxels), data_identifier: c.data_identifier ?? "—",
+      spacing: fmtList(c.spacing),
+      patch_size: fmtList(c.patch_size),
+      batch_size: c.batch_size ?? "—",
+      median_shape: fmtList(c.median_image_size_in_voxels),
+      data_identifier: c.data_identifier ?? "—",
       normalization: (c.normalization_schemes ?? []).join(", "),
-      network: String(c.architecture?.network_class_name ?? "—").split(".").pop(),
+      network: String(c.architecture?.network_class_name ?? "—")
+        .split(".")
+        .pop(),
     };
   });
 }
@@ -167,28 +226,43 @@ function plansRows(json: Obj): Row[] {
 function showPlans(x: Plans | Obj, o: ShowOptions): Shown {
   const json = (isFacadePlans(x) ? x.json : x) as Obj;
   const info = json.pretrain_info as Obj | undefined;
-  const bundles = [summaryTable(`Plans ${String(json.plans_name)}`, [
-    ["dataset", json.dataset_name],
-    ["file", isFacadePlans(x) ? displayPath(x.file) : undefined],
-    ["planner", json.experiment_planner_used],
-    ["configurations", Object.keys(json.configurations as Obj).join(", ")],
-    ["transpose forward", json.transpose_forward as unknown[]],
-    ["original median spacing", json.original_median_spacing_after_transp as unknown[]],
-    ["pretrained checkpoint", info ? (typeof info.checkpoint_path === "string" ? displayPath(info.checkpoint_path) : "—") : undefined],
-    ["adaptation mode", info ? String(info.adaptation_mode ?? info.mode ?? "—") : undefined],
-  ]), tableBundle(plansRows(json), { limit: o.limit ?? 50 })];
+  const bundles = [
+    summaryTable(`Plans ${String(json.plans_name)}`, [
+      ["dataset", json.dataset_name],
+      ["file", isFacadePlans(x) ? displayPath(x.file) : undefined],
+      ["planner", json.experiment_planner_used],
+      ["configurations", Object.keys(json.configurations as Obj).join(", ")],
+      ["transpose forward", json.transpose_forward as unknown[]],
+      ["original median spacing", json.original_median_spacing_after_transp as unknown[]],
+      ["pretrained checkpoint", info ? (typeof info.checkpoint_path === "string" ? displayPath(info.checkpoint_path) : "—") : undefined],
+      ["adaptation mode", info ? String(info.adaptation_mode ?? info.mode ?? "—") : undefined],
+    ]),
+    tableBundle(plansRows(json), { limit: o.limit ?? 50 }),
+  ];
   return { kind: "plans", bundles };
 }
 
 async function showPreprocessed(x: PreprocessedDataset, o: ShowOptions): Promise<Shown> {
   const c = plansRows(x.plans.json as unknown as Obj).find((r) => r.configuration === x.configuration);
   let ids: string[] = [];
-  try { ids = (await fsp.readdir(x.folder)).filter((f) => f.endsWith(".npy") && !f.endsWith("_seg.npy")).map((f) => f.slice(0, -4)).sort(); } catch { /* not preprocessed yet */ }
-  const bundles = [summaryTable(`Preprocessed ${x.dataset.name} · ${x.plans.name} · ${x.configuration}`, [
-    ["folder", displayPath(x.folder)],
-    ["cases on disk", ids.length],
-    ["target spacing", c?.spacing], ["patch size", c?.patch_size], ["batch size", c?.batch_size], ["normalization", c?.normalization],
-  ])];
+  try {
+    ids = (await fsp.readdir(x.folder))
+      .filter((f) => f.endsWith(".npy") && !f.endsWith("_seg.npy"))
+      .map((f) => f.slice(0, -4))
+      .sort();
+  } catch {
+    /* not preprocessed yet */
+  }
+  const bundles = [
+    summaryTable(`Preprocessed ${x.dataset.name} · ${x.plans.name} · ${x.configuration}`, [
+      ["folder", displayPath(x.folder)],
+      ["cases on disk", ids.length],
+      ["target spacing", c?.spacing],
+      ["patch size", c?.patch_size],
+      ["batch size", c?.batch_size],
+      ["normalization", c?.normalization],
+    ]),
+  ];
   if (x.cases) bundles.push(tableBundle(x.cases as unknown as Parameters<typeof tableBundle>[0], { limit: o.limit ?? 50 }));
   if (o.caseId !== undefined && !ids.includes(o.caseId)) {
     throw new InputError(`show: case "${o.caseId}" is not in ${displayPath(x.folder)}${didYouMean(o.caseId, ids)}`);
@@ -213,40 +287,61 @@ async function showPreprocessed(x: PreprocessedDataset, o: ShowOptions): Promise
 
 function diceRows(v: EvaluationSummary | null | undefined): [string, unknown][] {
   if (!v) return [];
-  return [...Object.entries(v.mean).map(([k, m]): [string, unknown] => [`validation Dice, label ${k}`, m.Dice]), ["validation Dice, foreground mean", v.foreground_mean.Dice]];
+  return [
+    ...Object.entries(v.mean).map(([k, m]): [string, unknown] => [`validation Dice, label ${k}`, m.Dice]),
+    ["validation Dice, foreground mean", v.foreground_mean.Dice],
+  ];
 }
 
 function showRun(x: TrainingRun): Shown {
   const L = x.logging;
   const n = L.train_losses.length;
   const last = <T>(a: readonly T[] | undefined) => (a && a.length ? a[a.length - 1] : undefined);
-  const bundles = [summaryTable(`Training run ${x.trainerName} · fold ${x.fold}`, [
-    ["dataset", x.datasetName], ["plans", x.plansName], ["configuration", x.configuration],
-    ["output folder", displayPath(x.outputFolder)],
-    ["epochs", x.resumedFrom ? `${n} (resumed at ${x.startEpoch})` : n],
-    ["final train / val loss", n ? `${fmtNum(last(L.train_losses)!)} / ${fmtNum(last(L.val_losses)!)}` : "—"],
-    ["final pseudo Dice (EMA)", n ? `${fmtNum(last(L.mean_fg_dice)!)} (${fmtNum(last(L.ema_fg_dice)!)})` : "—"],
-    ["best EMA pseudo Dice", x.bestEma],
-    ["pretrained weights", x.transferReport ? x.transferReport.summary() : x.transfer ? "loaded" : "none (from scratch)"],
-    ["mean epoch time", `${x.meanEpochSeconds.toFixed(1)} s`],
-    ["backend", x.backend],
-    ...diceRows(x.validation),
-  ])];
-  if (n) bundles.push(figureBundle(trainingCurves(L as unknown as TrainingLog, { display: false, title: `Training progress (${x.trainerName}, fold ${x.fold})` })));
+  const bundles = [
+    summaryTable(`Training run ${x.trainerName} · fold ${x.fold}`, [
+      ["dataset", x.datasetName],
+      ["plans", x.plansName],
+      ["configuration", x.configuration],
+      ["output folder", displayPath(x.outputFolder)],
+      ["epochs", x.resumedFrom ? `${n} (resumed at ${x.startEpoch})` : n],
+      ["final train / val loss", n ? `${fmtNum(last(L.train_losses)!)} / ${fmtNum(last(L.val_losses)!)}` : "—"],
+      ["final pseudo Dice (EMA)", n ? `${fmtNum(last(L.mean_fg_dice)!)} (${fmtNum(last(L.ema_fg_dice)!)})` : "—"],
+      ["best EMA pseudo Dice", x.bestEma],
+      ["pretrained weights", x.transferReport ? x.transferReport.summary() : x.transfer ? "loaded" : "none (from scratch)"],
+      ["mean epoch time", `${x.meanEpochSeconds.toFixed(1)} s`],
+      ["backend", x.backend],
+      ...diceRows(x.validation),
+    ]),
+  ];
+  if (n)
+    bundles.push(figureBundle(trainingCurves(L as unknown as TrainingLog, { display: false, title: `Training progress (${x.trainerName}, fold ${x.fold})` })));
   return { kind: "training-run", bundles };
 }
 
 function showModel(x: Model): Shown {
-  const p = x.predictor as unknown as { configurationName?: string; configuration?: ConfigLike; listOfParameters?: unknown[]; useMirroring?: boolean; tileStepSize?: number };
-  return { kind: "model", bundles: [summaryTable(`Model ${path.basename(x.folder)}`, [
-    ["folder", displayPath(x.folder)],
-    ["configuration", p.configurationName],
-    ["folds in the ensemble", p.listOfParameters?.length],
-    ["input channels", x.numInputChannels],
-    ["labels", labelsText(x.labels as Record<string, unknown>)],
-    ["spacing", p.configuration?.spacing], ["patch size", p.configuration?.patch_size],
-    ["test-time mirroring", p.useMirroring], ["tile step", p.tileStepSize],
-  ])] };
+  const p = x.predictor as unknown as {
+    configurationName?: string;
+    configuration?: ConfigLike;
+    listOfParameters?: unknown[];
+    useMirroring?: boolean;
+    tileStepSize?: number;
+  };
+  return {
+    kind: "model",
+    bundles: [
+      summaryTable(`Model ${path.basename(x.folder)}`, [
+        ["folder", displayPath(x.folder)],
+        ["configuration", p.configurationName],
+        ["folds in the ensemble", p.listOfParameters?.length],
+        ["input channels", x.numInputChannels],
+        ["labels", labelsText(x.labels as Record<string, unknown>)],
+        ["spacing", p.configuration?.spacing],
+        ["patch size", p.configuration?.patch_size],
+        ["test-time mirroring", p.useMirroring],
+        ["tile step", p.tileStepSize],
+      ]),
+    ],
+  };
 }
 
 function showCheckpoint(x: Checkpoint): Shown {
@@ -264,30 +359,39 @@ function showCheckpoint(x: Checkpoint): Shown {
     params += s.shape.reduce((a, b) => a * b, 1);
   }
   const tensors = seen.size || x.weights.size;
-  const bundles = [summaryTable(`nnssl checkpoint ${path.basename(path.dirname(x.path))}/${path.basename(x.path)}`, [
-    ["path", displayPath(x.path)],
-    ["architecture", ap.architecture_plans.arch_class_name],
-    ["parameters", `${(params / 1e6).toFixed(2)} M in ${tensors} tensors${tensors < x.weights.size ? ` (${x.weights.size} names)` : ""}`],
-    ["trainer", typeof x.raw.trainer_name === "string" ? x.raw.trainer_name : undefined],
-    ["pretraining input channels", ap.pretrain_num_input_channels],
-    ...pretrainConfigs.map(([name, c]): [string, unknown] => [`pretraining spacing (${name})`, c.spacing as unknown[] ?? "—"]),
-    ["pretraining patch size", ap.pretrain_patch_size ?? (pretrainConfigs[0]?.[1].patch_size as unknown[] | undefined)],
-    ["recommended downstream patch size", ap.recommended_downstream_patchsize],
-    ["encoder key", ap.key_to_encoder], ["stem key", ap.key_to_stem],
-    ["input projection keys", (ap.keys_to_in_proj ?? []).join(", ")],
-    ["positional embedding key", ap.key_to_lpe ?? "—"],
-    ["citations", x.citations.length],
-  ])];
+  const bundles = [
+    summaryTable(`nnssl checkpoint ${path.basename(path.dirname(x.path))}/${path.basename(x.path)}`, [
+      ["path", displayPath(x.path)],
+      ["architecture", ap.architecture_plans.arch_class_name],
+      ["parameters", `${(params / 1e6).toFixed(2)} M in ${tensors} tensors${tensors < x.weights.size ? ` (${x.weights.size} names)` : ""}`],
+      ["trainer", typeof x.raw.trainer_name === "string" ? x.raw.trainer_name : undefined],
+      ["pretraining input channels", ap.pretrain_num_input_channels],
+      ...pretrainConfigs.map(([name, c]): [string, unknown] => [`pretraining spacing (${name})`, (c.spacing as unknown[]) ?? "—"]),
+      ["pretraining patch size", ap.pretrain_patch_size ?? (pretrainConfigs[0]?.[1].patch_size as unknown[] | undefined)],
+      ["recommended downstream patch size", ap.recommended_downstream_patchsize],
+      ["encoder key", ap.key_to_encoder],
+      ["stem key", ap.key_to_stem],
+      ["input projection keys", (ap.keys_to_in_proj ?? []).join(", ")],
+      ["positional embedding key", ap.key_to_lpe ?? "—"],
+      ["citations", x.citations.length],
+    ]),
+  ];
   const feats = kw.features_per_stage as number[] | undefined;
   if (Array.isArray(feats)) {
-    const strides = kw.strides as unknown[] | undefined, kernels = kw.kernel_sizes as unknown[] | undefined;
+    const strides = kw.strides as unknown[] | undefined,
+      kernels = kw.kernel_sizes as unknown[] | undefined;
     const blocks = (kw.n_blocks_per_stage ?? kw.n_conv_per_stage) as unknown[] | undefined;
-    bundles.push(tableBundle(feats.map((f, i) => ({
-      stage: i, features: f,
-      stride: Array.isArray(strides?.[i]) ? fmtList(strides![i] as unknown[]) : String(strides?.[i] ?? "—"),
-      kernel: Array.isArray(kernels?.[i]) ? fmtList(kernels![i] as unknown[]) : String(kernels?.[i] ?? "—"),
-      blocks: String(blocks?.[i] ?? "—"),
-    }))));
+    bundles.push(
+      tableBundle(
+        feats.map((f, i) => ({
+          stage: i,
+          features: f,
+          stride: Array.isArray(strides?.[i]) ? fmtList(strides![i] as unknown[]) : String(strides?.[i] ?? "—"),
+          kernel: Array.isArray(kernels?.[i]) ? fmtList(kernels![i] as unknown[]) : String(kernels?.[i] ?? "—"),
+          blocks: String(blocks?.[i] ?? "—"),
+        })),
+      ),
+    );
   }
   return { kind: "checkpoint", bundles };
 }
@@ -304,7 +408,7 @@ function showComparison(x: readonly AdaptationModeComparison[], o: ShowOptions):
   }));
   const bundles = [tableBundle(rows)];
   const src = o.spacings;
-  const spacings = src ? (Array.isArray(src) ? src : (src as { spacings: readonly (readonly number[])[] }).spacings) as readonly (readonly number[])[] : null;
+  const spacings = src ? ((Array.isArray(src) ? src : (src as { spacings: readonly (readonly number[])[] }).spacings) as readonly (readonly number[])[]) : null;
   if (spacings?.length) {
     const targets = Object.fromEntries(x.map((c) => [c.mode, c.spacing]));
     bundles.push(figureBundle(spacingHistogram(spacings, { targets, display: false })));
@@ -319,32 +423,46 @@ function showEvaluation(x: EvaluationSummary): Shown {
     ...Object.fromEntries(keys.map((k) => [`Dice ${k}`, c.metrics[k]?.Dice])),
   }));
   rows.push({ case: "mean", ...Object.fromEntries(keys.map((k) => [`Dice ${k}`, x.mean[k]!.Dice])) });
-  return { kind: "evaluation", bundles: [
-    tableBundle(rows),
-    summaryTable("Foreground mean", [["Dice", x.foreground_mean.Dice], ["IoU", x.foreground_mean.IoU]]),
-  ] };
+  return {
+    kind: "evaluation",
+    bundles: [
+      tableBundle(rows),
+      summaryTable("Foreground mean", [
+        ["Dice", x.foreground_mean.Dice],
+        ["IoU", x.foreground_mean.IoU],
+      ]),
+    ],
+  };
 }
 
 /** A pretrained-weight transfer report: summary and notes, then one row per tensor (source, shapes, adaptation). */
 function showTransfer(x: WeightTransferReport, o: ShowOptions): Shown {
   const c = x.counts();
-  return { kind: "transfer-report", bundles: [
-    summaryTable(`Pretrained weights (${x.mode} transfer)`, [
-      ["checkpoint", x.checkpoint], ["loaded", c.checkpoint], ["adapted", c.adapted], ["left at initialisation", c.init],
-      ["checkpoint tensors skipped", c.skipped],
-      ...x.notes.map((n, i): [string, unknown] => [i === 0 ? "notes" : "", n]),
-    ]),
-    tableBundle(x.toTable() as unknown as Row[], { limit: o.limit ?? 50 }),
-  ] };
+  return {
+    kind: "transfer-report",
+    bundles: [
+      summaryTable(`Pretrained weights (${x.mode} transfer)`, [
+        ["checkpoint", x.checkpoint],
+        ["loaded", c.checkpoint],
+        ["adapted", c.adapted],
+        ["left at initialisation", c.init],
+        ["checkpoint tensors skipped", c.skipped],
+        ...x.notes.map((n, i): [string, unknown] => [i === 0 ? "notes" : "", n]),
+      ]),
+      tableBundle(x.toTable() as unknown as Row[], { limit: o.limit ?? 50 }),
+    ],
+  };
 }
 
 /** What `show` recognises, for its messages. */
-const ACCEPTS = "a Dataset, Fingerprint, Plans, PreprocessedDataset, TrainingRun, Model, Checkpoint, compareAdaptationModes(...) result, " +
+const ACCEPTS =
+  "a Dataset, Fingerprint, Plans, PreprocessedDataset, TrainingRun, Model, Checkpoint, compareAdaptationModes(...) result, " +
   "evaluation summary, arquero table, array of row objects or volume ({ data, shape })";
 
 function showValue(x: unknown, o: ShowOptions): Shown {
   if (isArquero(x)) return { kind: "table", bundles: [tableBundle(x as Parameters<typeof tableBundle>[0], { limit: o.limit ?? 50 })] };
-  if (Array.isArray(x) && x.length > 0 && x.every((r) => isObj(r) && !Array.isArray(r))) return { kind: "rows", bundles: [tableBundle(x as Row[], { limit: o.limit ?? 50 })] };
+  if (Array.isArray(x) && x.length > 0 && x.every((r) => isObj(r) && !Array.isArray(r)))
+    return { kind: "rows", bundles: [tableBundle(x as Row[], { limit: o.limit ?? 50 })] };
   if (isVolume(x)) {
     const label = has(x, "labels") ? (x as VolumeLike) : null; // a predicted label map is drawn as its own overlay
     return { kind: "volume", bundles: [viewVolume(x, { label, display: false }).bundle] };

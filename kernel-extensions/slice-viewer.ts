@@ -41,7 +41,14 @@ export interface SliceOptions {
 
 /** Overlay colours per label value 1, 2, 3... (label 0 and -1 are not coloured). */
 export const LABEL_COLORS: readonly [number, number, number][] = [
-  [230, 25, 75], [60, 180, 75], [0, 130, 200], [255, 225, 25], [245, 130, 48], [145, 30, 180], [70, 240, 240], [240, 50, 230],
+  [230, 25, 75],
+  [60, 180, 75],
+  [0, 130, 200],
+  [255, 225, 25],
+  [245, 130, 48],
+  [145, 30, 180],
+  [70, 240, 240],
+  [240, 50, 230],
 ];
 
 /** The overlay colour of label value `l` (> 0). */
@@ -101,7 +108,8 @@ export function renderSlice(volume: VolumeLike, opts: SliceOptions = {}): SliceI
   }
   const strides = [n1 * n2, n2, 1];
   const [ra, ca] = axis === 0 ? [1, 2] : axis === 1 ? [0, 2] : [0, 1];
-  const rows = dims[ra]!, cols = dims[ca]!;
+  const rows = dims[ra]!,
+    cols = dims[ca]!;
   let index = opts.index;
   if (index === undefined) {
     index = Math.floor(dims[axis]! / 2);
@@ -109,27 +117,39 @@ export function renderSlice(volume: VolumeLike, opts: SliceOptions = {}): SliceI
       let best = -1;
       for (let s = 0; s < dims[axis]!; s++) {
         let count = 0;
-        for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) {
-          if (label.data[s * strides[axis]! + r * strides[ra]! + c * strides[ca]!]! > 0) count++;
+        for (let r = 0; r < rows; r++)
+          for (let c = 0; c < cols; c++) {
+            if (label.data[s * strides[axis]! + r * strides[ra]! + c * strides[ca]!]! > 0) count++;
+          }
+        if (count > best) {
+          best = count;
+          index = s;
         }
-        if (count > best) { best = count; index = s; }
       }
     }
   }
   if (![0, 1, 2].includes(axis)) throw new InputError(`sliceViewer: axis ${axis} is not a spatial axis (0, 1 or 2)`);
-  if (!Number.isInteger(index) || index < 0 || index >= dims[axis]!) throw new InputError(`sliceViewer: index ${index} outside 0..${dims[axis]! - 1} on axis ${axis}`);
+  if (!Number.isInteger(index) || index < 0 || index >= dims[axis]!)
+    throw new InputError(`sliceViewer: index ${index} outside 0..${dims[axis]! - 1} on axis ${axis}`);
   const base = channel * n0 * n1 * n2 + index * strides[axis]!;
   const slice = new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) slice[r * cols + c] = volume.data[base + r * strides[ra]! + c * strides[ca]!] as number;
-  let [lo, hi] = opts.window ?? (() => { const s = Float32Array.from(slice).sort(); return [percentile(s, 0.5), percentile(s, 99.5)]; })();
+  let [lo, hi] =
+    opts.window ??
+    (() => {
+      const s = Float32Array.from(slice).sort();
+      return [percentile(s, 0.5), percentile(s, 99.5)];
+    })();
   if (!(hi > lo)) hi = lo + 1;
 
   // Physical aspect ratio and a readable size: each voxel covers spacing / pixelSize output pixels (nearest
   // neighbour; when that is not an integer, neighbouring voxels get one pixel more or less).
   const sp = volume.spacing ?? volume.properties?.spacing;
-  const sr = sp ? sp[ra]! : 1, sc = sp ? sp[ca]! : 1;
+  const sr = sp ? sp[ra]! : 1,
+    sc = sp ? sp[ca]! : 1;
   const px = opts.pixelSize ?? defaultPixelSize(rows, cols, sr, sc, minSize);
-  const H = Math.max(rows, Math.round((rows * sr) / px)), W = Math.max(cols, Math.round((cols * sc) / px));
+  const H = Math.max(rows, Math.round((rows * sr) / px)),
+    W = Math.max(cols, Math.round((cols * sc) / px));
   const rowOf = Int32Array.from({ length: H }, (_, y) => Math.min(rows - 1, Math.floor(((y + 0.5) * rows) / H)));
   const colOf = Int32Array.from({ length: W }, (_, x) => Math.min(cols - 1, Math.floor(((x + 0.5) * cols) / W)));
   const pixel = new Uint8Array(rows * cols * 3);
@@ -137,26 +157,34 @@ export function renderSlice(volume: VolumeLike, opts: SliceOptions = {}): SliceI
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const g = Math.max(0, Math.min(255, Math.round(((slice[r * cols + c]! - lo) / (hi - lo)) * 255)));
-      let R = g, G = g, B = g;
+      let R = g,
+        G = g,
+        B = g;
       if (label) {
         const l = Math.round(label.data[lbase + r * strides[ra]! + c * strides[ca]!] as number);
         if (l > 0) {
           const col = labelColor(l);
-          R = Math.round((1 - alpha) * g + alpha * col[0]); G = Math.round((1 - alpha) * g + alpha * col[1]); B = Math.round((1 - alpha) * g + alpha * col[2]);
+          R = Math.round((1 - alpha) * g + alpha * col[0]);
+          G = Math.round((1 - alpha) * g + alpha * col[1]);
+          B = Math.round((1 - alpha) * g + alpha * col[2]);
         }
       }
       const o = (r * cols + c) * 3;
-      pixel[o] = R; pixel[o + 1] = G; pixel[o + 2] = B;
+      pixel[o] = R;
+      pixel[o + 1] = G;
+      pixel[o + 2] = B;
     }
   }
   const rgb = new Uint8Array(W * H * 3);
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
-      const i = (rowOf[y]! * cols + colOf[x]!) * 3, o = (y * W + x) * 3;
-      rgb[o] = pixel[i]!; rgb[o + 1] = pixel[i + 1]!; rgb[o + 2] = pixel[i + 2]!;
+      const i = (rowOf[y]! * cols + colOf[x]!) * 3,
+        o = (y * W + x) * 3;
+      rgb[o] = pixel[i]!;
+      rgb[o + 1] = pixel[i + 1]!;
+      rgb[o + 2] = pixel[i + 2]!;
     }
   }
   const title = opts.title ?? `axis ${axis}, slice ${index}/${dims[axis]! - 1}`;
   return { png: encodePng(rgb, W, H, 3), width: W, height: H, axis, index, title };
 }
-

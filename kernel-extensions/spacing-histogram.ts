@@ -34,7 +34,8 @@ export function spacingHistogram(source: SpacingSource | readonly (readonly numb
       const v = t?.[a];
       if (v !== null && v !== undefined) markers.push({ x: v, label: `${mode} ${+v.toFixed(3)}`, color: PALETTE[(k + 1) % PALETTE.length] });
     });
-    const lo = Math.min(...vals, ...markers.map((m) => m.x)), hi = Math.max(...vals, ...markers.map((m) => m.x));
+    const lo = Math.min(...vals, ...markers.map((m) => m.x)),
+      hi = Math.max(...vals, ...markers.map((m) => m.x));
     const h = histogram(vals, opts.bins ?? Math.min(20, Math.max(5, spacings.length)), lo - 0.05 * (hi - lo || 1), hi + 0.05 * (hi - lo || 1));
     panels.push({ title: `spacing, ${names[a]} (mm)`, xLabel: "mm", yLabel: "cases", bars: [{ name: `${names[a]} spacing`, ...h }], markers });
   }
@@ -43,7 +44,10 @@ export function spacingHistogram(source: SpacingSource | readonly (readonly numb
     const v = spacings.map((s) => s[a]!).sort((x, y) => x - y);
     return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
   });
-  fig.text = `${spacings.length} cases; median spacing [${med.map((m) => +m.toFixed(4)).join(", ")}]` +
-    Object.entries(opts.targets ?? {}).map(([k, t]) => `\n${k}: [${(t ?? []).map((v) => (v === null ? "case spacing" : +v.toFixed(4))).join(", ")}]`).join("");
+  fig.text =
+    `${spacings.length} cases; median spacing [${med.map((m) => +m.toFixed(4)).join(", ")}]` +
+    Object.entries(opts.targets ?? {})
+      .map(([k, t]) => `\n${k}: [${(t ?? []).map((v) => (v === null ? "case spacing" : +v.toFixed(4))).join(", ")}]`)
+      .join("");
   return opts.display === false ? fig : showFigure(fig);
 }

@@ -3,9 +3,24 @@
 
 import { escapeHtml } from "./mime.js";
 
-export interface LineSeries { name: string; x: ArrayLike<number>; y: ArrayLike<number>; color?: string; dash?: boolean }
-export interface Bars { name: string; edges: ArrayLike<number> /* n+1 */; counts: ArrayLike<number> /* n */; color?: string }
-export interface Marker { x: number; label: string; color?: string }
+export interface LineSeries {
+  name: string;
+  x: ArrayLike<number>;
+  y: ArrayLike<number>;
+  color?: string;
+  dash?: boolean;
+}
+export interface Bars {
+  name: string;
+  edges: ArrayLike<number> /* n+1 */;
+  counts: ArrayLike<number> /* n */;
+  color?: string;
+}
+export interface Marker {
+  x: number;
+  label: string;
+  color?: string;
+}
 
 export interface Panel {
   title?: string;
@@ -37,10 +52,14 @@ function ticks(lo: number, hi: number, n = 5): number[] {
 /** Legend entries laid out left to right in rows under the plot, so they never cover a curve. */
 function legendLayout(names: readonly string[], width: number): { x: number; row: number }[] {
   const out: { x: number; row: number }[] = [];
-  let x = 0, row = 0;
+  let x = 0,
+    row = 0;
   for (const n of names) {
     const w = 26 + 5.6 * n.length;
-    if (x > 0 && x + w > width) { x = 0; row++; }
+    if (x > 0 && x + w > width) {
+      x = 0;
+      row++;
+    }
     out.push({ x, row });
     x += w;
   }
@@ -50,23 +69,59 @@ function legendLayout(names: readonly string[], width: number): { x: number; row
 function panelSvg(p: Panel, x0: number, y0: number, w: number, h: number): string {
   const legend = [...(p.lines ?? []), ...(p.bars ?? [])];
   // A panel with one series needs no legend (its title names it).
-  const items = legend.length > 1 ? legendLayout(legend.map((s) => s.name), w - 70) : [];
+  const items =
+    legend.length > 1
+      ? legendLayout(
+          legend.map((s) => s.name),
+          w - 70,
+        )
+      : [];
   const legendH = items.length ? 13 * (items[items.length - 1]!.row + 1) + 4 : 0;
-  const ml = 58, mr = 12, mt = p.title ? 22 : 8, mb = (p.xLabel ? 36 : 24) + legendH;
-  const pw = w - ml - mr, ph = h - mt - mb;
-  const xs: number[] = [], ys: number[] = [];
-  for (const l of p.lines ?? []) for (let i = 0; i < l.x.length; i++) {
-    const yv = l.y[i]!;
-    if (Number.isFinite(yv) && (!p.logY || yv > 0)) { xs.push(l.x[i]!); ys.push(p.logY ? Math.log10(yv) : yv); }
+  const ml = 58,
+    mr = 12,
+    mt = p.title ? 22 : 8,
+    mb = (p.xLabel ? 36 : 24) + legendH;
+  const pw = w - ml - mr,
+    ph = h - mt - mb;
+  const xs: number[] = [],
+    ys: number[] = [];
+  for (const l of p.lines ?? [])
+    for (let i = 0; i < l.x.length; i++) {
+      const yv = l.y[i]!;
+      if (Number.isFinite(yv) && (!p.logY || yv > 0)) {
+        xs.push(l.x[i]!);
+        ys.push(p.logY ? Math.log10(yv) : yv);
+      }
+    }
+  for (const b of p.bars ?? []) {
+    xs.push(b.edges[0]!, b.edges[b.edges.length - 1]!);
+    ys.push(0);
+    for (let i = 0; i < b.counts.length; i++) ys.push(b.counts[i]!);
   }
-  for (const b of p.bars ?? []) { xs.push(b.edges[0]!, b.edges[b.edges.length - 1]!); ys.push(0); for (let i = 0; i < b.counts.length; i++) ys.push(b.counts[i]!); }
   for (const m of p.markers ?? []) xs.push(m.x);
-  let xmin = p.xRange?.[0] ?? Math.min(...xs), xmax = p.xRange?.[1] ?? Math.max(...xs), ymin = Math.min(...ys), ymax = Math.max(...ys);
-  if (!Number.isFinite(xmin)) { xmin = 0; xmax = 1; }
-  if (!Number.isFinite(ymin)) { ymin = 0; ymax = 1; }
-  if (xmax === xmin) { xmin -= 0.5; xmax += 0.5; }
-  if (ymax === ymin) { ymin -= 0.5; ymax += 0.5; }
-  const pad = (ymax - ymin) * 0.05; ymax += pad; if (!p.bars?.length) ymin -= pad;
+  let xmin = p.xRange?.[0] ?? Math.min(...xs),
+    xmax = p.xRange?.[1] ?? Math.max(...xs),
+    ymin = Math.min(...ys),
+    ymax = Math.max(...ys);
+  if (!Number.isFinite(xmin)) {
+    xmin = 0;
+    xmax = 1;
+  }
+  if (!Number.isFinite(ymin)) {
+    ymin = 0;
+    ymax = 1;
+  }
+  if (xmax === xmin) {
+    xmin -= 0.5;
+    xmax += 0.5;
+  }
+  if (ymax === ymin) {
+    ymin -= 0.5;
+    ymax += 0.5;
+  }
+  const pad = (ymax - ymin) * 0.05;
+  ymax += pad;
+  if (!p.bars?.length) ymin -= pad;
   if (p.yRange && !p.logY) [ymin, ymax] = p.yRange;
   const X = (v: number) => x0 + ml + ((v - xmin) / (xmax - xmin)) * pw;
   const Y = (v: number) => y0 + mt + ph - ((v - ymin) / (ymax - ymin)) * ph;
@@ -80,8 +135,11 @@ function panelSvg(p: Panel, x0: number, y0: number, w: number, h: number): strin
   (p.bars ?? []).forEach((b, k) => {
     const color = b.color ?? PALETTE[k % PALETTE.length];
     for (let i = 0; i < b.counts.length; i++) {
-      const xa = X(b.edges[i]!), xb = X(b.edges[i + 1]!);
-      out.push(`<rect x="${xa}" y="${Y(b.counts[i]!)}" width="${Math.max(0.5, xb - xa - 1)}" height="${Y(0) - Y(b.counts[i]!)}" fill="${color}" opacity="0.7"/>`);
+      const xa = X(b.edges[i]!),
+        xb = X(b.edges[i + 1]!);
+      out.push(
+        `<rect x="${xa}" y="${Y(b.counts[i]!)}" width="${Math.max(0.5, xb - xa - 1)}" height="${Y(0) - Y(b.counts[i]!)}" fill="${color}" opacity="0.7"/>`,
+      );
     }
   });
   (p.lines ?? []).forEach((l, k) => {
@@ -99,20 +157,24 @@ function panelSvg(p: Panel, x0: number, y0: number, w: number, h: number): strin
     out.push(`<line x1="${X(m.x)}" x2="${X(m.x)}" y1="${y0 + mt}" y2="${y0 + mt + ph}" stroke="${color}" stroke-dasharray="3 2"/>`);
     // Labels of markers in the right half end at their line, so they stay inside the panel.
     const right = X(m.x) > x0 + ml + pw / 2;
-    out.push(`<text x="${X(m.x) + (right ? -3 : 3)}" y="${y0 + mt + 11 + 11 * k}" font-size="10" fill="${color}"${right ? ' text-anchor="end"' : ""}>${escapeHtml(m.label)}</text>`);
+    out.push(
+      `<text x="${X(m.x) + (right ? -3 : 3)}" y="${y0 + mt + 11 + 11 * k}" font-size="10" fill="${color}"${right ? ' text-anchor="end"' : ""}>${escapeHtml(m.label)}</text>`,
+    );
   }
   const ly = y0 + h - legendH;
   items.forEach(({ x, row }, k) => {
     const s = legend[k]!;
     const color = s.color ?? PALETTE[(k < (p.lines?.length ?? 0) ? k : k - (p.lines?.length ?? 0)) % PALETTE.length];
     const dash = "dash" in s && s.dash ? ' stroke-dasharray="4 3"' : "";
-    const lx = x0 + ml + x, yy = ly + 8 + 13 * row;
+    const lx = x0 + ml + x,
+      yy = ly + 8 + 13 * row;
     out.push(`<line x1="${lx}" x2="${lx + 14}" y1="${yy}" y2="${yy}" stroke="${color}" stroke-width="2.5"${dash}/>`);
     out.push(`<text x="${lx + 18}" y="${yy + 3}" font-size="10">${escapeHtml(s.name)}</text>`);
   });
   if (p.title) out.push(`<text x="${x0 + ml + pw / 2}" y="${y0 + 15}" font-size="12" font-weight="bold" text-anchor="middle">${escapeHtml(p.title)}</text>`);
   if (p.xLabel) out.push(`<text x="${x0 + ml + pw / 2}" y="${y0 + h - legendH - 6}" font-size="11" text-anchor="middle">${escapeHtml(p.xLabel)}</text>`);
-  if (p.yLabel) out.push(`<text transform="translate(${x0 + 12},${y0 + mt + ph / 2}) rotate(-90)" font-size="11" text-anchor="middle">${escapeHtml(p.yLabel)}</text>`);
+  if (p.yLabel)
+    out.push(`<text transform="translate(${x0 + 12},${y0 + mt + ph / 2}) rotate(-90)" font-size="11" text-anchor="middle">${escapeHtml(p.yLabel)}</text>`);
   return out.join("");
 }
 
@@ -128,9 +190,17 @@ export function svgChart(panels: Panel[], { width = 760, panelHeight = 240, colu
 
 /** Histogram counts of `values` over `bins` equal-width bins spanning [lo, hi]. */
 export function histogram(values: ArrayLike<number>, bins = 20, lo?: number, hi?: number): { edges: Float64Array; counts: Float64Array } {
-  let a = lo ?? Infinity, b = hi ?? -Infinity;
-  if (lo === undefined || hi === undefined) for (let i = 0; i < values.length; i++) { a = Math.min(a, values[i]!); b = Math.max(b, values[i]!); }
-  if (!(b > a)) { a -= 0.5; b += 0.5; }
+  let a = lo ?? Infinity,
+    b = hi ?? -Infinity;
+  if (lo === undefined || hi === undefined)
+    for (let i = 0; i < values.length; i++) {
+      a = Math.min(a, values[i]!);
+      b = Math.max(b, values[i]!);
+    }
+  if (!(b > a)) {
+    a -= 0.5;
+    b += 0.5;
+  }
   const edges = new Float64Array(bins + 1).map((_, i) => a + ((b - a) * i) / bins);
   const counts = new Float64Array(bins);
   for (let i = 0; i < values.length; i++) counts[Math.min(bins - 1, Math.max(0, Math.floor(((values[i]! - a) / (b - a)) * bins)))]!++;

@@ -19,17 +19,26 @@ export interface TrainingLog {
   epoch_end_timestamps?: readonly number[];
 }
 
-export interface CurveSeries { name: string; log: TrainingLog }
+export interface CurveSeries {
+  name: string;
+  log: TrainingLog;
+}
 
 const epochs = (n: number) => Float64Array.from({ length: n }, (_, i) => i + 1);
 
 /** Per-iteration training losses to draw under the epoch means: x in epochs (fractional), at most `max` points. */
-interface IterationCurve { x: number[]; y: number[] }
+interface IterationCurve {
+  x: number[];
+  y: number[];
+}
 
 function panelsFor(series: readonly CurveSeries[], opts: { numEpochs?: number; iterations?: IterationCurve } = {}): Panel[] {
   const many = series.length > 1;
   const tag = (s: CurveSeries, what: string) => (many ? `${s.name} ${what}` : what);
-  const loss: LineSeries[] = [], dice: LineSeries[] = [], lr: LineSeries[] = [], time: LineSeries[] = [];
+  const loss: LineSeries[] = [],
+    dice: LineSeries[] = [],
+    lr: LineSeries[] = [],
+    time: LineSeries[] = [];
   series.forEach((s, k) => {
     const L = s.log;
     // Several runs: one colour per run, dashes tell the quantities apart; one run: one colour per quantity.
@@ -39,7 +48,8 @@ function panelsFor(series: readonly CurveSeries[], opts: { numEpochs?: number; i
     dice.push({ name: tag(s, "pseudo Dice"), x: epochs(L.mean_fg_dice.length), y: L.mean_fg_dice, dash: true, color: c(0) });
     dice.push({ name: tag(s, "pseudo Dice (EMA)"), x: epochs(L.ema_fg_dice.length), y: L.ema_fg_dice, color: c(1) });
     lr.push({ name: tag(s, "learning rate"), x: epochs(L.lrs.length), y: L.lrs, color: c(0) });
-    const st = L.epoch_start_timestamps ?? [], en = L.epoch_end_timestamps ?? [];
+    const st = L.epoch_start_timestamps ?? [],
+      en = L.epoch_end_timestamps ?? [];
     const n = Math.min(st.length, en.length);
     if (n) time.push({ name: tag(s, "epoch time"), x: epochs(n), y: Float64Array.from({ length: n }, (_, i) => en[i]! - st[i]!), color: c(0) });
   });
@@ -57,20 +67,29 @@ function panelsFor(series: readonly CurveSeries[], opts: { numEpochs?: number; i
 }
 
 function summary(series: readonly CurveSeries[]): string {
-  return series.map((s) => {
-    const L = s.log, n = L.train_losses.length;
-    if (!n) return `${s.name}: no epoch finished yet`;
-    return `${s.name}: ${n} epochs, train loss ${L.train_losses[n - 1]!.toFixed(4)}, val loss ${L.val_losses[n - 1]?.toFixed(4)}, ` +
-      `pseudo Dice ${L.mean_fg_dice[n - 1]?.toFixed(4)} (EMA ${L.ema_fg_dice[n - 1]?.toFixed(4)}), lr ${L.lrs[n - 1]?.toExponential(2)}`;
-  }).join("\n");
+  return series
+    .map((s) => {
+      const L = s.log,
+        n = L.train_losses.length;
+      if (!n) return `${s.name}: no epoch finished yet`;
+      return (
+        `${s.name}: ${n} epochs, train loss ${L.train_losses[n - 1]!.toFixed(4)}, val loss ${L.val_losses[n - 1]?.toFixed(4)}, ` +
+        `pseudo Dice ${L.mean_fg_dice[n - 1]?.toFixed(4)} (EMA ${L.ema_fg_dice[n - 1]?.toFixed(4)}), lr ${L.lrs[n - 1]?.toExponential(2)}`
+      );
+    })
+    .join("\n");
 }
 
 /**
  * Draws training curves of one run, or of several runs on shared axes (e.g. pretrained vs from scratch).
  * @example trainingCurves([{ name: "pretrained", log: a.logging }, { name: "scratch", log: b.logging }])
  */
-export function trainingCurves(source: TrainingLog | { logging: TrainingLog } | readonly CurveSeries[], opts: { display?: boolean; title?: string; numEpochs?: number } = {}): Figure {
-  const series: readonly CurveSeries[] = Array.isArray(source) ? (source as readonly CurveSeries[])
+export function trainingCurves(
+  source: TrainingLog | { logging: TrainingLog } | readonly CurveSeries[],
+  opts: { display?: boolean; title?: string; numEpochs?: number } = {},
+): Figure {
+  const series: readonly CurveSeries[] = Array.isArray(source)
+    ? (source as readonly CurveSeries[])
     : [{ name: "run", log: "logging" in (source as object) ? (source as { logging: TrainingLog }).logging : (source as TrainingLog) }];
   const fig = panelsFigure(panelsFor(series, { numEpochs: opts.numEpochs }), { title: opts.title ?? "Training progress", height: 220, columns: 2, width: 900 });
   fig.text = summary(series);
@@ -97,17 +116,24 @@ export interface TrainingMonitor {
   onLog: (line: string) => void;
 }
 
-const fmtSeconds = (s: number) => (!Number.isFinite(s) ? "—" : s < 90 ? `${s.toFixed(s < 10 ? 1 : 0)} s` : s < 5400 ? `${(s / 60).toFixed(1)} min` : `${(s / 3600).toFixed(1)} h`);
+const fmtSeconds = (s: number) =>
+  !Number.isFinite(s) ? "—" : s < 90 ? `${s.toFixed(s < 10 ? 1 : 0)} s` : s < 5400 ? `${(s / 60).toFixed(1)} min` : `${(s / 3600).toFixed(1)} h`;
 
 /** Mean loss per bin, so a long run's per-iteration curve stays at most `max` points. */
 function binned(x: readonly number[], y: readonly number[], max: number): IterationCurve {
   if (x.length <= max) return { x: [...x], y: [...y] };
-  const k = Math.ceil(x.length / max), out: IterationCurve = { x: [], y: [] };
+  const k = Math.ceil(x.length / max),
+    out: IterationCurve = { x: [], y: [] };
   for (let i = 0; i < x.length; i += k) {
     const n = Math.min(k, x.length - i);
-    let sx = 0, sy = 0;
-    for (let j = i; j < i + n; j++) { sx += x[j]!; sy += y[j]!; }
-    out.x.push(sx / n); out.y.push(sy / n);
+    let sx = 0,
+      sy = 0;
+    for (let j = i; j < i + n; j++) {
+      sx += x[j]!;
+      sy += y[j]!;
+    }
+    out.x.push(sx / n);
+    out.y.push(sy / n);
   }
   return out;
 }
@@ -125,9 +151,22 @@ export function trainingMonitor(name = "run", { minIntervalMs = 500 } = {}): Tra
   const curves = new UpdatingDisplay();
   const t0 = Date.now();
   const st = {
-    phase: "setting up (data, network, weights)", epoch: 0, numEpochs: 0, iteration: 0, perEpoch: 0, valPerEpoch: 0,
-    itSeconds: NaN, valItSeconds: NaN, lastIterAt: 0, lastDraw: 0, lastStatus: 0, finished: false,
-    log: null as TrainingLog | null, itX: [] as number[], itY: [] as number[], lastLoss: NaN,
+    phase: "setting up (data, network, weights)",
+    epoch: 0,
+    numEpochs: 0,
+    iteration: 0,
+    perEpoch: 0,
+    valPerEpoch: 0,
+    itSeconds: NaN,
+    valItSeconds: NaN,
+    lastIterAt: 0,
+    lastDraw: 0,
+    lastStatus: 0,
+    finished: false,
+    log: null as TrainingLog | null,
+    itX: [] as number[],
+    itY: [] as number[],
+    lastLoss: NaN,
   };
   const ema = (old: number, x: number) => (Number.isNaN(old) ? x : 0.8 * old + 0.2 * x);
 
@@ -148,9 +187,12 @@ export function trainingMonitor(name = "run", { minIntervalMs = 500 } = {}): Tra
     const total = st.perEpoch + st.valPerEpoch;
     const doneInEpoch = st.phase === "validation" ? st.perEpoch + st.iteration : st.iteration;
     const parts = [
-      `<b>${escapeHtml(name)}</b>`, escapeHtml(st.phase),
+      `<b>${escapeHtml(name)}</b>`,
+      escapeHtml(st.phase),
       inLoop ? `epoch ${Math.min(st.epoch + 1, st.numEpochs)}/${st.numEpochs}` : "",
-      inLoop && !st.finished ? `${st.phase === "validation" ? "validation" : "iteration"} ${st.iteration}/${st.phase === "validation" ? st.valPerEpoch : st.perEpoch}` : "",
+      inLoop && !st.finished
+        ? `${st.phase === "validation" ? "validation" : "iteration"} ${st.iteration}/${st.phase === "validation" ? st.valPerEpoch : st.perEpoch}`
+        : "",
       Number.isNaN(st.itSeconds) ? "" : `${st.itSeconds.toFixed(2)} s/iteration`,
       Number.isNaN(st.lastLoss) ? "" : `loss ${st.lastLoss.toFixed(4)}`,
       `elapsed ${fmtSeconds(elapsed)}`,
@@ -166,8 +208,12 @@ export function trainingMonitor(name = "run", { minIntervalMs = 500 } = {}): Tra
     if (!notebook || (!force && now - st.lastDraw < 4 * minIntervalMs)) return;
     st.lastDraw = now;
     const log = st.log ?? { train_losses: [], val_losses: [], mean_fg_dice: [], ema_fg_dice: [], lrs: [] };
-    const fig = panelsFigure(panelsFor([{ name, log }], { numEpochs: st.numEpochs, iterations: binned(st.itX, st.itY, 2000) }),
-      { title: `Training progress (${name})`, height: 220, columns: 2, width: 900 });
+    const fig = panelsFigure(panelsFor([{ name, log }], { numEpochs: st.numEpochs, iterations: binned(st.itX, st.itY, 2000) }), {
+      title: `Training progress (${name})`,
+      height: 220,
+      columns: 2,
+      width: 900,
+    });
     fig.text = summary([{ name, log }]);
     showFigure(fig, curves);
   }
@@ -175,12 +221,21 @@ export function trainingMonitor(name = "run", { minIntervalMs = 500 } = {}): Tra
   drawStatus(true);
   return {
     onLog(line: string) {
-      if (/^Training done/.test(line)) { st.finished = true; st.phase = "training done"; drawStatus(true); }
-      else if (/^Loaded pretrained weights/.test(line)) { st.phase = "pretrained weights loaded, starting data loaders"; drawStatus(true); }
+      if (/^Training done/.test(line)) {
+        st.finished = true;
+        st.phase = "training done";
+        drawStatus(true);
+      } else if (/^Loaded pretrained weights/.test(line)) {
+        st.phase = "pretrained weights loaded, starting data loaders";
+        drawStatus(true);
+      }
     },
     onProgress(e: ProgressEvent) {
       const m = /^epoch (\d+)\/(\d+)$/.exec(e.task);
-      if (m) { st.epoch = Number(m[1]) - 1; st.numEpochs = Number(m[2]); }
+      if (m) {
+        st.epoch = Number(m[1]) - 1;
+        st.numEpochs = Number(m[2]);
+      }
     },
     onIteration(e: IterationEvent) {
       const now = Date.now();
@@ -210,13 +265,17 @@ export function trainingMonitor(name = "run", { minIntervalMs = 500 } = {}): Tra
       st.numEpochs = e.numEpochs;
       st.epoch = e.epoch + 1;
       st.iteration = 0;
-      if (st.epoch >= st.numEpochs) { st.finished = true; st.phase = `trained ${st.numEpochs} epochs`; }
-      else st.phase = "training";
+      if (st.epoch >= st.numEpochs) {
+        st.finished = true;
+        st.phase = `trained ${st.numEpochs} epochs`;
+      } else st.phase = "training";
       drawStatus(true);
       drawCurves(true);
       if (!notebook) {
-        process.stdout.write(`${name}: epoch ${e.epoch + 1}/${e.numEpochs} train loss ${e.trainLoss.toFixed(4)} val loss ${e.valLoss.toFixed(4)} ` +
-          `pseudo Dice ${e.meanFgDice.toFixed(4)} (${e.epochSeconds.toFixed(1)} s)\n`);
+        process.stdout.write(
+          `${name}: epoch ${e.epoch + 1}/${e.numEpochs} train loss ${e.trainLoss.toFixed(4)} val loss ${e.valLoss.toFixed(4)} ` +
+            `pseudo Dice ${e.meanFgDice.toFixed(4)} (${e.epochSeconds.toFixed(1)} s)\n`,
+        );
       }
     },
   };

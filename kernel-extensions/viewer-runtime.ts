@@ -33,7 +33,11 @@ export interface ViewerSpec {
 
 export function viewerRuntime(): void {
   type Spec = ViewerSpec;
-  interface Vol { spec: Spec["volumes"][number]; img: Uint16Array; lab: Uint8Array | null }
+  interface Vol {
+    spec: Spec["volumes"][number];
+    img: Uint16Array;
+    lab: Uint8Array | null;
+  }
   const w = window as unknown as { nnsslViewer?: { mount(id: string): Promise<void> } };
   if (w.nnsslViewer) return;
 
@@ -59,11 +63,13 @@ export function viewerRuntime(): void {
     if (!box || !specEl || box.getAttribute("data-nnssl-viewer")) return;
     box.setAttribute("data-nnssl-viewer", "loading");
     const spec = JSON.parse(specEl.textContent ?? "{}") as Spec;
-    const vols: Vol[] = await Promise.all(spec.volumes.map(async (v) => ({
-      spec: v,
-      img: new Uint16Array(await inflate(v.image)),
-      lab: v.label ? new Uint8Array(await inflate(v.label)) : null,
-    })));
+    const vols: Vol[] = await Promise.all(
+      spec.volumes.map(async (v) => ({
+        spec: v,
+        img: new Uint16Array(await inflate(v.image)),
+        lab: v.label ? new Uint8Array(await inflate(v.label)) : null,
+      })),
+    );
     const colors = new Map(spec.labels.map((l) => [l.value, l.color]));
     const names = new Map(spec.labels.map((l) => [l.value, l.name]));
     const state = {
@@ -78,7 +84,8 @@ export function viewerRuntime(): void {
     for (const v of vols) {
       for (let a = 0; a < 3; a++) {
         const [ra, ca] = planeAxes(a);
-        const d = v.spec.dims, s = v.spec.spacing;
+        const d = v.spec.dims,
+          s = v.spec.spacing;
         pxPerMm = Math.min(pxPerMm, spec.size / Math.max(d[ra]! * s[ra]!, d[ca]! * s[ca]!));
       }
     }
@@ -102,7 +109,14 @@ export function viewerRuntime(): void {
     const auto = el("button", { type: "button", title: "reset the intensity window" }, "auto");
     const labCb = el("input", { type: "checkbox", class: "nnssl-labels" });
     labCb.checked = true;
-    const alphaIn = el("input", { type: "range", min: "0", max: "100", value: String(Math.round(state.alpha * 100)), style: "width:70px", title: "label opacity" });
+    const alphaIn = el("input", {
+      type: "range",
+      min: "0",
+      max: "100",
+      value: String(Math.round(state.alpha * 100)),
+      style: "width:70px",
+      title: "label opacity",
+    });
     const labLbl = el("label", {}, "");
     labLbl.append(labCb, document.createTextNode(" labels "));
     bar.append(modeSel, slider, sliceText, el("span", {}, "window"), winIn, el("span", {}, "level"), lvlIn, auto);
@@ -110,7 +124,10 @@ export function viewerRuntime(): void {
     const legend = el("div", { class: "nnssl-legend", style: "display:flex;flex-wrap:wrap;gap:10px;margin:0 0 6px" });
     for (const l of spec.labels) {
       const item = el("span", { style: "display:inline-flex;align-items:center;gap:4px" });
-      item.append(el("span", { style: `display:inline-block;width:12px;height:12px;background:rgb(${l.color.join(",")})` }), document.createTextNode(`${l.value}: ${l.name}`));
+      item.append(
+        el("span", { style: `display:inline-block;width:12px;height:12px;background:rgb(${l.color.join(",")})` }),
+        document.createTextNode(`${l.value}: ${l.name}`),
+      );
       legend.append(item);
     }
     const grid = el("div", { style: "display:grid;gap:8px 12px;align-items:end;overflow-x:auto" });
@@ -119,7 +136,12 @@ export function viewerRuntime(): void {
     if (spec.labels.length && vols.some((v) => v.lab)) box.append(legend);
     box.append(grid, readout);
 
-    interface View { vol: number; axis: number; canvas: HTMLCanvasElement; caption: HTMLElement }
+    interface View {
+      vol: number;
+      axis: number;
+      canvas: HTMLCanvasElement;
+      caption: HTMLElement;
+    }
     let views: View[] = [];
     const index = (v: Vol, a: number) => Math.min(v.spec.dims[a]! - 1, Math.max(0, Math.round(state.pos[a]! * (v.spec.dims[a]! - 1))));
 
@@ -138,7 +160,8 @@ export function viewerRuntime(): void {
           canvas.style.cursor = "crosshair";
           const caption = el("figcaption", { style: "text-align:center;max-width:" + Math.max(canvas.width, 120) + "px" });
           cell.append(caption, canvas);
-          if (a === axes[0] && v.spec.notice) cell.append(el("div", { style: "color:#a60;font-size:11px;max-width:" + Math.max(canvas.width, 160) + "px" }, v.spec.notice));
+          if (a === axes[0] && v.spec.notice)
+            cell.append(el("div", { style: "color:#a60;font-size:11px;max-width:" + Math.max(canvas.width, 160) + "px" }, v.spec.notice));
           grid.append(cell);
           const view = { vol: k, axis: a, canvas, caption };
           views.push(view);
@@ -150,9 +173,12 @@ export function viewerRuntime(): void {
     }
 
     function drawView(view: View): void {
-      const v = vols[view.vol]!, a = view.axis, d = v.spec.dims;
+      const v = vols[view.vol]!,
+        a = view.axis,
+        d = v.spec.dims;
       const [ra, ca] = planeAxes(a);
-      const rows = d[ra]!, cols = d[ca]!;
+      const rows = d[ra]!,
+        cols = d[ca]!;
       const strides = [d[1]! * d[2]!, d[2]!, 1];
       const base = index(v, a) * strides[a]!;
       const [lo, hi] = state.win[view.vol]!;
@@ -165,28 +191,42 @@ export function viewerRuntime(): void {
           const i = base + r * strides[ra]! + c * strides[ca]!;
           const val = v.spec.imin + v.img[i]! * scale;
           const g = Math.max(0, Math.min(255, Math.round(((val - lo) / (hi - lo || 1)) * 255)));
-          let R = g, G = g, B = g;
+          let R = g,
+            G = g,
+            B = g;
           const l = v.lab ? v.lab[i]! : 0;
           if (l && alpha > 0) {
             const col = colors.get(l) ?? [255, 255, 255];
-            R = Math.round((1 - alpha) * g + alpha * col[0]); G = Math.round((1 - alpha) * g + alpha * col[1]); B = Math.round((1 - alpha) * g + alpha * col[2]);
+            R = Math.round((1 - alpha) * g + alpha * col[0]);
+            G = Math.round((1 - alpha) * g + alpha * col[1]);
+            B = Math.round((1 - alpha) * g + alpha * col[2]);
           }
           const o = (r * cols + c) * 4;
-          px[o] = R; px[o + 1] = G; px[o + 2] = B; px[o + 3] = 255;
+          px[o] = R;
+          px[o + 1] = G;
+          px[o + 2] = B;
+          px[o + 3] = 255;
         }
       }
       const off = document.createElement("canvas");
-      off.width = cols; off.height = rows;
+      off.width = cols;
+      off.height = rows;
       off.getContext("2d")!.putImageData(img, 0, 0);
       const ctx = view.canvas.getContext("2d")!;
       ctx.imageSmoothingEnabled = false;
       ctx.drawImage(off, 0, 0, view.canvas.width, view.canvas.height);
       if (state.mode === 3) {
         // Crosshair: where the other two planes cut this one.
-        const y = ((index(v, ra) + 0.5) / rows) * view.canvas.height, x = ((index(v, ca) + 0.5) / cols) * view.canvas.width;
+        const y = ((index(v, ra) + 0.5) / rows) * view.canvas.height,
+          x = ((index(v, ca) + 0.5) / cols) * view.canvas.width;
         ctx.strokeStyle = "rgba(255,255,0,0.6)";
         ctx.lineWidth = 1;
-        ctx.beginPath(); ctx.moveTo(0, y); ctx.lineTo(view.canvas.width, y); ctx.moveTo(x, 0); ctx.lineTo(x, view.canvas.height); ctx.stroke();
+        ctx.beginPath();
+        ctx.moveTo(0, y);
+        ctx.lineTo(view.canvas.width, y);
+        ctx.moveTo(x, 0);
+        ctx.lineTo(x, view.canvas.height);
+        ctx.stroke();
       }
       view.caption.textContent = `${v.spec.title} · axis ${a} slice ${index(v, a)}/${d[a]! - 1}`;
     }
@@ -216,32 +256,45 @@ export function viewerRuntime(): void {
     }
 
     function voxelAt(view: View, ev: MouseEvent): number[] {
-      const v = vols[view.vol]!, d = v.spec.dims;
+      const v = vols[view.vol]!,
+        d = v.spec.dims;
       const [ra, ca] = planeAxes(view.axis);
       const rect = view.canvas.getBoundingClientRect();
       const r = Math.min(d[ra]! - 1, Math.max(0, Math.floor(((ev.clientY - rect.top) / rect.height) * d[ra]!)));
       const c = Math.min(d[ca]! - 1, Math.max(0, Math.floor(((ev.clientX - rect.left) / rect.width) * d[ca]!)));
       const ijk = [0, 0, 0];
-      ijk[view.axis] = index(v, view.axis); ijk[ra] = r; ijk[ca] = c;
+      ijk[view.axis] = index(v, view.axis);
+      ijk[ra] = r;
+      ijk[ca] = c;
       return ijk;
     }
 
     function attach(view: View): void {
       const c = view.canvas;
-      c.addEventListener("wheel", (ev) => { ev.preventDefault(); step(view.axis, ev.deltaY > 0 ? 1 : -1); }, { passive: false });
+      c.addEventListener(
+        "wheel",
+        (ev) => {
+          ev.preventDefault();
+          step(view.axis, ev.deltaY > 0 ? 1 : -1);
+        },
+        { passive: false },
+      );
       c.addEventListener("contextmenu", (ev) => ev.preventDefault());
       c.addEventListener("mousedown", (ev) => {
         ev.preventDefault();
-        const x0 = ev.clientX, y0 = ev.clientY;
+        const x0 = ev.clientX,
+          y0 = ev.clientY;
         const start = state.win.map((w0) => w0.slice() as [number, number]);
         let moved = false;
         const move = (e: MouseEvent) => {
-          const dx = e.clientX - x0, dy = e.clientY - y0;
+          const dx = e.clientX - x0,
+            dy = e.clientY - y0;
           if (Math.abs(dx) + Math.abs(dy) > 3) moved = true;
           if (!moved) return;
           // Every volume keeps its own intensity scale: the drag changes each window relative to its own width.
           state.win = start.map(([lo, hi]) => {
-            const width = Math.max(1e-6, (hi - lo) * Math.exp(dx / 150)), level = (lo + hi) / 2 - ((hi - lo) * dy) / 300;
+            const width = Math.max(1e-6, (hi - lo) * Math.exp(dx / 150)),
+              level = (lo + hi) / 2 - ((hi - lo) * dy) / 300;
             return [level - width / 2, level + width / 2] as [number, number];
           });
           syncControls();
@@ -251,7 +304,8 @@ export function viewerRuntime(): void {
           window.removeEventListener("mousemove", move);
           window.removeEventListener("mouseup", up);
           if (!moved && state.mode === 3) {
-            const v = vols[view.vol]!, ijk = voxelAt(view, e);
+            const v = vols[view.vol]!,
+              ijk = voxelAt(view, e);
             for (let a = 0; a < 3; a++) if (a !== view.axis) state.pos[a] = ijk[a]! / Math.max(1, v.spec.dims[a]! - 1);
             syncControls();
             draw();
@@ -261,16 +315,21 @@ export function viewerRuntime(): void {
         window.addEventListener("mouseup", up);
       });
       c.addEventListener("mousemove", (ev) => {
-        const v = vols[view.vol]!, d = v.spec.dims, ijk = voxelAt(view, ev);
+        const v = vols[view.vol]!,
+          d = v.spec.dims,
+          ijk = voxelAt(view, ev);
         const i = ijk[0]! * d[1]! * d[2]! + ijk[1]! * d[2]! + ijk[2]!;
         const val = v.spec.imin + (v.img[i]! * (v.spec.imax - v.spec.imin)) / 65535;
         const l = v.lab ? v.lab[i]! : null;
-        readout.textContent = `${v.spec.title}: voxel [${ijk.join(", ")}] intensity ${fmt(val)}` +
-          (l === null ? "" : ` · label ${l}${names.has(l) ? ` (${names.get(l)})` : ""}`);
+        readout.textContent =
+          `${v.spec.title}: voxel [${ijk.join(", ")}] intensity ${fmt(val)}` + (l === null ? "" : ` · label ${l}${names.has(l) ? ` (${names.get(l)})` : ""}`);
       });
     }
 
-    modeSel.addEventListener("change", () => { state.mode = Number(modeSel.value); layout(); });
+    modeSel.addEventListener("change", () => {
+      state.mode = Number(modeSel.value);
+      layout();
+    });
     slider.addEventListener("input", () => {
       const a = state.mode === 3 ? 0 : state.mode;
       state.pos[a] = Number(slider.value) / 1000;
@@ -278,23 +337,36 @@ export function viewerRuntime(): void {
       draw();
     });
     const setWindow = () => {
-      const width = Math.max(1e-6, Number(winIn.value)), level = Number(lvlIn.value);
+      const width = Math.max(1e-6, Number(winIn.value)),
+        level = Number(lvlIn.value);
       if (!Number.isFinite(width) || !Number.isFinite(level)) return;
       const [lo0, hi0] = state.win[0]!;
       // The typed values are for the first volume; the others follow relative to their own default window.
       state.win = state.win.map(([lo, hi], k) => {
         if (k === 0) return [level - width / 2, level + width / 2];
-        const f = width / (hi0 - lo0 || 1), shift = (level - (lo0 + hi0) / 2) / (hi0 - lo0 || 1);
-        const wk = (hi - lo) * f, ck = (lo + hi) / 2 + shift * (hi - lo);
+        const f = width / (hi0 - lo0 || 1),
+          shift = (level - (lo0 + hi0) / 2) / (hi0 - lo0 || 1);
+        const wk = (hi - lo) * f,
+          ck = (lo + hi) / 2 + shift * (hi - lo);
         return [ck - wk / 2, ck + wk / 2];
       });
       draw();
     };
     winIn.addEventListener("change", setWindow);
     lvlIn.addEventListener("change", setWindow);
-    auto.addEventListener("click", () => { state.win = spec.volumes.map((v) => v.window.slice() as [number, number]); syncControls(); draw(); });
-    labCb.addEventListener("change", () => { state.showLabels = labCb.checked; draw(); });
-    alphaIn.addEventListener("input", () => { state.alpha = Number(alphaIn.value) / 100; draw(); });
+    auto.addEventListener("click", () => {
+      state.win = spec.volumes.map((v) => v.window.slice() as [number, number]);
+      syncControls();
+      draw();
+    });
+    labCb.addEventListener("change", () => {
+      state.showLabels = labCb.checked;
+      draw();
+    });
+    alphaIn.addEventListener("input", () => {
+      state.alpha = Number(alphaIn.value) / 100;
+      draw();
+    });
     layout();
   }
 

@@ -54,12 +54,18 @@ function foregroundPosition(label: VolumeLike, dims: readonly number[]): [number
   const counts = dims.map((n) => new Float64Array(n));
   const [n0, n1, n2] = dims as [number, number, number];
   let any = false;
-  for (let i = 0; i < n0; i++) for (let j = 0; j < n1; j++) {
-    const row = (i * n1 + j) * n2;
-    for (let k = 0; k < n2; k++) {
-      if ((label.data[row + k] as number) > 0) { counts[0]![i]++; counts[1]![j]++; counts[2]![k]++; any = true; }
+  for (let i = 0; i < n0; i++)
+    for (let j = 0; j < n1; j++) {
+      const row = (i * n1 + j) * n2;
+      for (let k = 0; k < n2; k++) {
+        if ((label.data[row + k] as number) > 0) {
+          counts[0]![i]++;
+          counts[1]![j]++;
+          counts[2]![k]++;
+          any = true;
+        }
+      }
     }
-  }
   if (!any) return null;
   return counts.map((c, a) => {
     let best = 0;
@@ -68,7 +74,10 @@ function foregroundPosition(label: VolumeLike, dims: readonly number[]): [number
   }) as [number, number, number];
 }
 
-interface Packed { spec: ViewerSpec["volumes"][number]; labelValues: Set<number> }
+interface Packed {
+  spec: ViewerSpec["volumes"][number];
+  labelValues: Set<number>;
+}
 
 /** Samples, quantizes and compresses one volume (and its label) for the page. */
 function packVolume(v: VolumeLike, label: VolumeLike | null, title: string, channel: number, maxVoxels: number, window: [number, number] | undefined): Packed {
@@ -82,21 +91,28 @@ function packVolume(v: VolumeLike, label: VolumeLike | null, title: string, chan
   const labels = label ? new Uint8Array(n) : null;
   const labelValues = new Set<number>();
   const base = channel * n0 * n1 * n2;
-  let o = 0, lo = Infinity, hi = -Infinity;
-  for (let i = 0; i < n0; i += f) for (let j = 0; j < n1; j += f) for (let k = 0; k < n2; k += f, o++) {
-    const src = (i * n1 + j) * n2 + k;
-    const x = v.data[base + src] as number;
-    values[o] = x;
-    if (x < lo) lo = x;
-    if (x > hi) hi = x;
-    if (labels) {
-      const l = Math.round(label!.data[src] as number);
-      const q = l <= 0 ? 0 : Math.min(255, l);
-      labels[o] = q;
-      if (q) labelValues.add(q);
-    }
+  let o = 0,
+    lo = Infinity,
+    hi = -Infinity;
+  for (let i = 0; i < n0; i += f)
+    for (let j = 0; j < n1; j += f)
+      for (let k = 0; k < n2; k += f, o++) {
+        const src = (i * n1 + j) * n2 + k;
+        const x = v.data[base + src] as number;
+        values[o] = x;
+        if (x < lo) lo = x;
+        if (x > hi) hi = x;
+        if (labels) {
+          const l = Math.round(label!.data[src] as number);
+          const q = l <= 0 ? 0 : Math.min(255, l);
+          labels[o] = q;
+          if (q) labelValues.add(q);
+        }
+      }
+  if (!Number.isFinite(lo)) {
+    lo = 0;
+    hi = 1;
   }
-  if (!Number.isFinite(lo)) { lo = 0; hi = 1; }
   if (!(hi > lo)) hi = lo + 1;
   const q = new Uint16Array(n);
   const scale = 65535 / (hi - lo);
@@ -110,13 +126,18 @@ function packVolume(v: VolumeLike, label: VolumeLike | null, title: string, chan
     win = [pct(0.5), pct(99.5)];
     if (!(win[1] > win[0])) win = [lo, hi];
   }
-  const notice = f > 1
-    ? `shown downsampled ×${f} per axis (${n0}×${n1}×${n2} → ${dims.join("×")} voxels); the static slice is full resolution`
-    : null;
+  const notice = f > 1 ? `shown downsampled ×${f} per axis (${n0}×${n1}×${n2} → ${dims.join("×")} voxels); the static slice is full resolution` : null;
   return {
     spec: {
-      title, dims, spacing: [sp[0]! * f, sp[1]! * f, sp[2]! * f], image: gzBase64(q), imin: lo, imax: hi, window: win,
-      label: labels ? gzBase64(labels) : null, notice,
+      title,
+      dims,
+      spacing: [sp[0]! * f, sp[1]! * f, sp[2]! * f],
+      image: gzBase64(q),
+      imin: lo,
+      imax: hi,
+      window: win,
+      label: labels ? gzBase64(labels) : null,
+      notice,
     },
     labelValues,
   };
@@ -137,7 +158,7 @@ export function viewVolume(volume: VolumeLike | readonly VolumeLike[], opts: Vie
     throw new InputError(`viewVolume: ${vols.length} volume(s) but ${opts.labels.length} label volume(s) (give one per volume, null for none)`);
   }
   const axis = opts.axis ?? 0;
-  const labelOf = (i: number) => (opts.labels ? opts.labels[i] ?? null : opts.label ?? null);
+  const labelOf = (i: number) => (opts.labels ? (opts.labels[i] ?? null) : (opts.label ?? null));
   const titleOf = (i: number) => opts.titles?.[i] ?? opts.title ?? (vols.length > 1 ? `volume ${i + 1}` : "volume");
 
   // Static slices: one physical scale for all, the finest any of them needs to reach minSize, but coarse enough
@@ -152,11 +173,14 @@ export function viewVolume(volume: VolumeLike | readonly VolumeLike[], opts: Vie
   // position, so side-by-side slices show the same anatomy (ground truth vs prediction, raw vs resampled).
   const first = renderSlice(vols[0]!, { ...opts, pixelSize, label: labelOf(0), title: titleOf(0) });
   const n0 = spatial(vols[0]!)[axis + 1]!;
-  const images = [first, ...vols.slice(1).map((v, k) => {
-    const n = spatial(v)[axis + 1]!;
-    const index = n === n0 ? first.index : Math.round((first.index / Math.max(1, n0 - 1)) * (n - 1));
-    return renderSlice(v, { ...opts, index, pixelSize, label: labelOf(k + 1), title: titleOf(k + 1) });
-  })];
+  const images = [
+    first,
+    ...vols.slice(1).map((v, k) => {
+      const n = spatial(v)[axis + 1]!;
+      const index = n === n0 ? first.index : Math.round((first.index / Math.max(1, n0 - 1)) * (n - 1));
+      return renderSlice(v, { ...opts, index, pixelSize, label: labelOf(k + 1), title: titleOf(k + 1) });
+    }),
+  ];
   const names = namesByValue(opts.labelNames);
 
   let scripts = "";
@@ -171,10 +195,16 @@ export function viewVolume(volume: VolumeLike | readonly VolumeLike[], opts: Vie
     position[axis] = images[0]!.index / Math.max(1, first[axis]! - 1);
     const spec: ViewerSpec = {
       volumes: packed.map((p) => p.spec),
-      labels: [...labelValues].sort((a, b) => a - b).map((value) => ({ value, name: names.get(value) ?? `label ${value}`, color: [...labelColor(value)] as [number, number, number] })),
-      axis, position, alpha: opts.alpha ?? 0.45, size: opts.size ?? 320,
+      labels: [...labelValues]
+        .sort((a, b) => a - b)
+        .map((value) => ({ value, name: names.get(value) ?? `label ${value}`, color: [...labelColor(value)] as [number, number, number] })),
+      axis,
+      position,
+      alpha: opts.alpha ?? 0.45,
+      size: opts.size ?? 320,
     };
-    scripts = `<script type="application/json" id="${id}-spec">${scriptJson(spec)}</script>` +
+    scripts =
+      `<script type="application/json" id="${id}-spec">${scriptJson(spec)}</script>` +
       `<script>${VIEWER_RUNTIME}\nwindow.nnsslViewer.mount(${JSON.stringify(id)});</script>`;
   } else {
     for (let i = 0; i < vols.length; i++) {
@@ -183,19 +213,30 @@ export function viewVolume(volume: VolumeLike | readonly VolumeLike[], opts: Vie
     }
   }
 
-  const legend = [...labelValues].sort((a, b) => a - b).map((value) => {
-    const c = labelColor(value);
-    return `<span style="display:inline-flex;align-items:center;gap:4px;margin-right:10px"><span style="display:inline-block;width:12px;height:12px;` +
-      `background:rgb(${c.join(",")})"></span>${value}: ${escapeHtml(names.get(value) ?? `label ${value}`)}</span>`;
-  }).join("");
+  const legend = [...labelValues]
+    .sort((a, b) => a - b)
+    .map((value) => {
+      const c = labelColor(value);
+      return (
+        `<span style="display:inline-flex;align-items:center;gap:4px;margin-right:10px"><span style="display:inline-block;width:12px;height:12px;` +
+        `background:rgb(${c.join(",")})"></span>${value}: ${escapeHtml(names.get(value) ?? `label ${value}`)}</span>`
+      );
+    })
+    .join("");
   const staticHtml = `<div style="display:flex;flex-wrap:nowrap;gap:12px;overflow-x:auto;align-items:flex-end">${images
-    .map((im) => `<figure style="margin:0;flex:none"><figcaption style="font:12px sans-serif;text-align:center">${escapeHtml(im.title)}` +
-      ` · axis ${im.axis} slice ${im.index}</figcaption><img src="data:image/png;base64,${base64(im.png)}" width="${im.width}" height="${im.height}"/></figure>`)
+    .map(
+      (im) =>
+        `<figure style="margin:0;flex:none"><figcaption style="font:12px sans-serif;text-align:center">${escapeHtml(im.title)}` +
+        ` · axis ${im.axis} slice ${im.index}</figcaption><img src="data:image/png;base64,${base64(im.png)}" width="${im.width}" height="${im.height}"/></figure>`,
+    )
     .join("")}</div>${legend ? `<div style="font:12px sans-serif;margin-top:4px">${legend}</div>` : ""}`;
-  const html = scripts ? `<div id="${id}" class="nnssl-viewer" style="max-width:100%">${staticHtml}</div>${scripts}` : `<div class="nnssl-viewer-static">${staticHtml}</div>`;
+  const html = scripts
+    ? `<div id="${id}" class="nnssl-viewer" style="max-width:100%">${staticHtml}</div>${scripts}`
+    : `<div class="nnssl-viewer-static">${staticHtml}</div>`;
   const text = images.map((im) => `[${im.title}: axis ${im.axis} slice ${im.index}, ${im.width}x${im.height} PNG]`).join("\n");
   // A single volume also goes out as image/png, for front ends that drop HTML.
-  const bundle: MimeBundle = images.length === 1 ? { "text/html": html, "image/png": base64(images[0]!.png), "text/plain": text } : { "text/html": html, "text/plain": text };
+  const bundle: MimeBundle =
+    images.length === 1 ? { "text/html": html, "image/png": base64(images[0]!.png), "text/plain": text } : { "text/html": html, "text/plain": text };
   const view: SliceView = { images, bundle, html };
   if (opts.display === false) return view;
   displayBundle(bundle);

@@ -14,8 +14,14 @@ const hint = "apt-get install libdnnl-dev, then `node scripts/build-native.js` (
 
 // Debian/Ubuntu put the oneDNN 2.x header under /usr/include/oneapi/dnnl; a manual install often uses /usr/local.
 const includeDirs = ["/usr/include", "/usr/local/include", ...(process.env.CPATH ?? "").split(":").filter(Boolean)];
-const libDirs = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib",
-  ...(process.env.LIBRARY_PATH ?? "").split(":").filter(Boolean)];
+const libDirs = [
+  "/usr/lib/x86_64-linux-gnu",
+  "/usr/lib/aarch64-linux-gnu",
+  "/usr/lib64",
+  "/usr/lib",
+  "/usr/local/lib",
+  ...(process.env.LIBRARY_PATH ?? "").split(":").filter(Boolean),
+];
 const hasHeader = includeDirs.some((d) => existsSync(join(d, "oneapi", "dnnl", "dnnl.hpp")));
 const hasLib = libDirs.some((d) => existsSync(join(d, "libdnnl.so")));
 
@@ -37,7 +43,9 @@ function nodeGypCommand() {
   for (const candidate of ["node-gyp/bin/node-gyp.js", "npm/node_modules/node-gyp/bin/node-gyp.js"]) {
     try {
       return [process.execPath, require.resolve(candidate)];
-    } catch { /* not resolvable from here */ }
+    } catch {
+      /* not resolvable from here */
+    }
   }
   const bundled = join(dirname(process.execPath), "..", "lib", "node_modules", "npm", "node_modules", "node-gyp", "bin", "node-gyp.js");
   if (existsSync(bundled)) return [process.execPath, bundled];
@@ -59,6 +67,8 @@ if (result.status === 0) {
   console.log("nnssl-adapt: built the oneDNN CPU backend (native/build/Release/nnssl_onednn.node).");
 } else {
   const why = result.error ? result.error.message : `node-gyp exited with ${result.status}`;
-  console.log(`nnssl-adapt: building the oneDNN backend failed (${why}; rerun with NNSSL_ADAPT_NATIVE_VERBOSE=1 node scripts/build-native.js for the log), using pure-JS tfjs.`);
+  console.log(
+    `nnssl-adapt: building the oneDNN backend failed (${why}; rerun with NNSSL_ADAPT_NATIVE_VERBOSE=1 node scripts/build-native.js for the log), using pure-JS tfjs.`,
+  );
 }
 process.exit(0);

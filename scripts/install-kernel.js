@@ -51,7 +51,7 @@ const self = join(root, "node_modules", "nnssl-adapt");
 if (!existsSync(self)) symlinkSync("..", self, "dir");
 
 const i = process.argv.indexOf("--prefix");
-const base = i > 0 ? join(resolve(process.argv[i + 1]), "share", "jupyter") : process.env.JUPYTER_DATA_DIR ?? join(homedir(), ".local", "share", "jupyter");
+const base = i > 0 ? join(resolve(process.argv[i + 1]), "share", "jupyter") : (process.env.JUPYTER_DATA_DIR ?? join(homedir(), ".local", "share", "jupyter"));
 const dir = join(base, "kernels", "nnssl-adapt");
 mkdirSync(dir, { recursive: true });
 const spec = {

@@ -15,11 +15,14 @@ import { fileURLToPath } from "node:url";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const stripOnly = process.argv.includes("--strip-only");
 const only = process.argv.slice(2).filter((a) => !a.startsWith("--"));
-const names = readdirSync(join(root, "notebooks")).filter((f) => /^\d\d-.*\.ipynb$/.test(f) && (!only.length || only.some((o) => f.startsWith(o)))).sort();
+const names = readdirSync(join(root, "notebooks"))
+  .filter((f) => /^\d\d-.*\.ipynb$/.test(f) && (!only.length || only.some((o) => f.startsWith(o))))
+  .sort();
 const out = mkdtempSync(join(tmpdir(), "nnssl-run-notebooks-"));
 // A path counts when it starts a word (base64 data of pictures may contain "/tmp/" by chance, never " /tmp/").
-const forbidden = [root, homedir(), tmpdir()].filter((p) => p.length > 1)
-  .map((p) => [p, new RegExp(`(^|[^A-Za-z0-9+/])${p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/`)]);
+const forbidden = [root, homedir(), tmpdir()]
+  .filter((p) => p.length > 1)
+  .map((p) => /** @type {[string, RegExp]} */ ([p, new RegExp(`(^|[^A-Za-z0-9+/])${p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/`)]));
 
 /** Removes plotly.js and the viewers' voxels and scripts from an executed notebook; returns how many outputs changed. */
 export function stripLibraries(nb) {
@@ -27,12 +30,13 @@ export function stripLibraries(nb) {
   for (const c of nb.cells) {
     for (const o of c.outputs ?? []) {
       const html = o.data?.["text/html"];
-      const text = Array.isArray(html) ? html.join("") : html ?? "";
+      const text = Array.isArray(html) ? html.join("") : (html ?? "");
       if (text.includes('class="nnssl-libraries"')) {
         o.data = { "text/plain": "[plotly.js for interactive charts: sent when the notebook runs]" };
         n++;
       } else if (text.includes('class="nnssl-viewer"') && text.includes("window.nnsslViewer.mount(")) {
-        const stat = text.replace(/<script type="application\/json" id="nnssl-viewer-[0-9a-f]+-spec">[\s\S]*?<\/script><script>[\s\S]*?<\/script>$/, "")
+        const stat = text
+          .replace(/<script type="application\/json" id="nnssl-viewer-[0-9a-f]+-spec">[\s\S]*?<\/script><script>[\s\S]*?<\/script>$/, "")
           .replace('class="nnssl-viewer"', 'class="nnssl-viewer" data-voxels="run the cell for the interactive viewer"');
         if (stat.includes("window.nnsslViewer.mount(")) throw new Error(`cell ${c.id}: viewer output not in the expected form`);
         o.data["text/html"] = stat;
@@ -46,9 +50,22 @@ export function stripLibraries(nb) {
 try {
   for (const name of names) {
     const t0 = Date.now();
-    if (!stripOnly) execFileSync("/usr/bin/jupyter", ["nbconvert", "--to", "notebook", "--execute", "--ExecutePreprocessor.kernel_name=nnssl-adapt",
-      "--ExecutePreprocessor.timeout=1800", "--output-dir", out, join(root, "notebooks", name)],
-    { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, PYDEVD_DISABLE_FILE_VALIDATION: "1" } });
+    if (!stripOnly)
+      execFileSync(
+        "/usr/bin/jupyter",
+        [
+          "nbconvert",
+          "--to",
+          "notebook",
+          "--execute",
+          "--ExecutePreprocessor.kernel_name=nnssl-adapt",
+          "--ExecutePreprocessor.timeout=1800",
+          "--output-dir",
+          out,
+          join(root, "notebooks", name),
+        ],
+        { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, PYDEVD_DISABLE_FILE_VALIDATION: "1" } },
+      );
     const nb = JSON.parse(readFileSync(join(stripOnly ? join(root, "notebooks") : out, name), "utf8"));
     const stripped = stripLibraries(nb);
     const text = JSON.stringify(nb);

@@ -16,13 +16,18 @@ const FILES = ["table.png", "spacing-histogram.png", "slice-viewer.png", "traini
 
 if (!process.argv.includes("--no-run")) {
   execFileSync(process.execPath, [join(root, "node_modules", "vitest", "vitest.mjs"), "run", "test/notebooks/browser.test.ts"], {
-    cwd: root, stdio: "inherit", env: { ...process.env, TZ: "UTC" },
+    cwd: root,
+    stdio: "inherit",
+    env: { ...process.env, TZ: "UTC" },
   });
 }
 mkdirSync(docs, { recursive: true });
 for (const f of FILES) {
   const from = join(artifacts, f);
-  if (!existsSync(from)) { console.error(`screenshot-notebooks: ${from} missing (run the browser test)`); process.exit(1); }
+  if (!existsSync(from)) {
+    console.error(`screenshot-notebooks: ${from} missing (run the browser test)`);
+    process.exit(1);
+  }
   copyFileSync(from, join(docs, f));
   console.log(`${join("docs", "screenshots", f)} (${(statSync(from).size / 1024).toFixed(0)} KB)`);
 }

@@ -36,19 +36,28 @@ abstract class Pending<T> implements PromiseLike<T> {
   }
 }
 
-export interface DatasetLoadOptions { paths?: Paths }
+export interface DatasetLoadOptions {
+  paths?: Paths;
+}
 
 /** A raw nnU-Net dataset ($nnUNet_raw/DatasetXXX_Name, or any folder with dataset.json). */
 export class Dataset {
-  constructor(readonly raw: RawDataset, readonly paths: Paths = {}) {}
+  constructor(
+    readonly raw: RawDataset,
+    readonly paths: Paths = {},
+  ) {}
 
   /** @example const ds = await Dataset.load("Dataset001_Example") */
   static load(idOrNameOrPath: number | string, { paths = {} }: DatasetLoadOptions = {}): PendingDataset {
     return new PendingDataset(openRawDataset(idOrNameOrPath, paths).then((raw) => new Dataset(raw, paths)));
   }
 
-  get name(): string { return this.raw.name; }
-  get identifiers(): readonly string[] { return this.raw.identifiers; }
+  get name(): string {
+    return this.raw.name;
+  }
+  get identifiers(): readonly string[] {
+    return this.raw.identifiers;
+  }
   /** A case's image files and label file; an unknown id names the closest valid ones. @example ds.case("Example_003").images */
   case(id: string): RawCase {
     const c = Object.hasOwn(this.raw.cases, id) ? this.raw.cases[id] : undefined;
@@ -56,13 +65,19 @@ export class Dataset {
     return c;
   }
   /** `$nnUNet_preprocessed/DatasetXXX_Name`. */
-  get preprocessedFolder(): string { return preprocessedDatasetFolder(this.raw, this.paths); }
+  get preprocessedFolder(): string {
+    return preprocessedDatasetFolder(this.raw, this.paths);
+  }
 
   /** upstream verify_dataset_integrity; throws one InputError listing every problem. */
-  verify(opts: { numWorkers?: number } = {}): Promise<{ warnings: string[] }> { return verifyDatasetIntegrity(this.raw, opts); }
+  verify(opts: { numWorkers?: number } = {}): Promise<{ warnings: string[] }> {
+    return verifyDatasetIntegrity(this.raw, opts);
+  }
 
   /** dataset_fingerprint.json (read back when it exists, unless `clean`). */
-  fingerprint(opts: Omit<ExtractFingerprintOptions, "paths"> = {}): Promise<Fingerprint> { return extractFingerprint(this.raw, { ...opts, paths: this.paths }); }
+  fingerprint(opts: Omit<ExtractFingerprintOptions, "paths"> = {}): Promise<Fingerprint> {
+    return extractFingerprint(this.raw, { ...opts, paths: this.paths });
+  }
 
   /** Fingerprint (if missing) and experiment planning; an existing plans file of the same name is reused. */
   plan(opts: Omit<PlanExperimentOptions, "paths"> & { replan?: boolean; onProgress?: ProgressCallback } = {}): PendingPlans {
@@ -89,15 +104,26 @@ async function planDataset(ds: Dataset, opts: Omit<PlanExperimentOptions, "paths
 
 /** A dataset's plans (nnUNetPlans.json, a ResEnc plans file, or a ptPlans__ file). */
 export class Plans {
-  constructor(readonly dataset: Dataset, readonly json: PlansJson, readonly file: string) {}
+  constructor(
+    readonly dataset: Dataset,
+    readonly json: PlansJson,
+    readonly file: string,
+  ) {}
 
-  get name(): string { return this.json.plans_name; }
-  get configurations(): string[] { return Object.keys(this.json.configurations); }
+  get name(): string {
+    return this.json.plans_name;
+  }
+  get configurations(): string[] {
+    return Object.keys(this.json.configurations);
+  }
 
   /** nnUNetv2_preprocess_like_nnssl: adapted ptPlans + preprocessed 3d_fullres data (finished cases are kept). */
   preprocessLike(checkpoint: string | Checkpoint, opts: Omit<PreprocessLikeNnsslOptions, "paths" | "name"> & { name?: string } = {}): PendingPreprocessed {
-    return new PendingPreprocessed(preprocessLikeNnssl(this.dataset.raw, checkpoint, { name: opts.name ?? defaultName(checkpoint), ...opts, paths: this.dataset.paths })
-      .then((r) => new PreprocessedDataset(this.dataset, new Plans(this.dataset, r.plans, r.plansFile), "3d_fullres", r.cases)));
+    return new PendingPreprocessed(
+      preprocessLikeNnssl(this.dataset.raw, checkpoint, { name: opts.name ?? defaultName(checkpoint), ...opts, paths: this.dataset.paths }).then(
+        (r) => new PreprocessedDataset(this.dataset, new Plans(this.dataset, r.plans, r.plansFile), "3d_fullres", r.cases),
+      ),
+    );
   }
 
   /**
@@ -109,16 +135,22 @@ export class Plans {
     opts: Omit<PlanLikeDynamicOptions, "paths" | "name" | "plansIdentifier"> & { name?: string } = {},
   ): PendingPreprocessed {
     const o = { name: opts.name ?? defaultName(checkpoint), ...opts, plansIdentifier: this.name, paths: this.dataset.paths };
-    return new PendingPreprocessed(planLikeDynamic(this.dataset.raw, checkpoint, o)
-      .then((r) => new PreprocessedDataset(this.dataset, new Plans(this.dataset, r.plans, r.plansFile), "3d_fullres", r.cases)));
+    return new PendingPreprocessed(
+      planLikeDynamic(this.dataset.raw, checkpoint, o).then(
+        (r) => new PreprocessedDataset(this.dataset, new Plans(this.dataset, r.plans, r.plansFile), "3d_fullres", r.cases),
+      ),
+    );
   }
 
   /** nnUNetv2_preprocess for standard plans (default configuration 3d_fullres). */
   preprocess(opts: { configuration?: string; numWorkers?: number; onProgress?: ProgressCallback; format?: PreprocessedFormat } = {}): PendingPreprocessed {
     const configuration = opts.configuration ?? "3d_fullres";
     const o = { plansName: this.name, configurations: [configuration], numWorkers: opts.numWorkers, paths: this.dataset.paths, onProgress: opts.onProgress };
-    return new PendingPreprocessed(preprocess(this.dataset.raw.folder, { ...o, ...(opts.format ? { format: opts.format } : {}) })
-      .then(() => new PreprocessedDataset(this.dataset, this, configuration, null)));
+    return new PendingPreprocessed(
+      preprocess(this.dataset.raw.folder, { ...o, ...(opts.format ? { format: opts.format } : {}) }).then(
+        () => new PreprocessedDataset(this.dataset, this, configuration, null),
+      ),
+    );
   }
 }
 
@@ -131,7 +163,12 @@ export type FinetuneOptions = Omit<TrainOptions, "dataset" | "configuration" | "
 
 /** Preprocessed data of one plans configuration, ready for training. */
 export class PreprocessedDataset {
-  constructor(readonly dataset: Dataset, readonly plans: Plans, readonly configuration: string, readonly cases: aq.ColumnTable | null) {}
+  constructor(
+    readonly dataset: Dataset,
+    readonly plans: Plans,
+    readonly configuration: string,
+    readonly cases: aq.ColumnTable | null,
+  ) {}
 
   get folder(): string {
     const c = this.plans.json.configurations[this.configuration] as { data_identifier?: string } | undefined;
@@ -140,12 +177,18 @@ export class PreprocessedDataset {
 
   /** nnUNetv2_train_pretrained (PretrainedTrainer by default; `fromScratch` trains the same network without weights). */
   finetune(opts: FinetuneOptions = {}): PendingRun {
-    return new PendingRun(trainPretrained({ fold: 0, ...opts, dataset: this.dataset.name, configuration: this.configuration, plans: this.plans.name, paths: this.dataset.paths }), this.dataset.paths);
+    return new PendingRun(
+      trainPretrained({ fold: 0, ...opts, dataset: this.dataset.name, configuration: this.configuration, plans: this.plans.name, paths: this.dataset.paths }),
+      this.dataset.paths,
+    );
   }
 
   /** nnUNetv2_train: plain nnU-Net training (nnUNetTrainer by default). */
   train(opts: FinetuneOptions = {}): PendingRun {
-    return new PendingRun(train({ fold: 0, ...opts, dataset: this.dataset.name, configuration: this.configuration, plans: this.plans.name, paths: this.dataset.paths }), this.dataset.paths);
+    return new PendingRun(
+      train({ fold: 0, ...opts, dataset: this.dataset.name, configuration: this.configuration, plans: this.plans.name, paths: this.dataset.paths }),
+      this.dataset.paths,
+    );
   }
 }
 
@@ -155,31 +198,64 @@ export function modelOf(run: TrainingRun, opts: ModelLoadOptions = {}): Promise<
 }
 
 export class PendingDataset extends Pending<Dataset> {
-  plan(opts?: Parameters<Dataset["plan"]>[0]): PendingPlans { return new PendingPlans(this.promise.then((d) => d.plan(opts))); }
-  fingerprint(opts?: Parameters<Dataset["fingerprint"]>[0]): Promise<Fingerprint> { return this.promise.then((d) => d.fingerprint(opts)); }
-  verify(opts?: Parameters<Dataset["verify"]>[0]): Promise<{ warnings: string[] }> { return this.promise.then((d) => d.verify(opts)); }
-  compareAdaptationModes(...a: Parameters<Dataset["compareAdaptationModes"]>): Promise<AdaptationModeComparison[]> { return this.promise.then((d) => d.compareAdaptationModes(...a)); }
+  plan(opts?: Parameters<Dataset["plan"]>[0]): PendingPlans {
+    return new PendingPlans(this.promise.then((d) => d.plan(opts)));
+  }
+  fingerprint(opts?: Parameters<Dataset["fingerprint"]>[0]): Promise<Fingerprint> {
+    return this.promise.then((d) => d.fingerprint(opts));
+  }
+  verify(opts?: Parameters<Dataset["verify"]>[0]): Promise<{ warnings: string[] }> {
+    return this.promise.then((d) => d.verify(opts));
+  }
+  compareAdaptationModes(...a: Parameters<Dataset["compareAdaptationModes"]>): Promise<AdaptationModeComparison[]> {
+    return this.promise.then((d) => d.compareAdaptationModes(...a));
+  }
   /** Shortcut for `.plan().preprocessLike(...)` with the default planner. */
-  preprocessLike(...a: Parameters<Plans["preprocessLike"]>): PendingPreprocessed { return this.plan().preprocessLike(...a); }
+  preprocessLike(...a: Parameters<Plans["preprocessLike"]>): PendingPreprocessed {
+    return this.plan().preprocessLike(...a);
+  }
   /** Shortcut for `.plan().planLikeDynamic(...)` with the default planner. */
-  planLikeDynamic(...a: Parameters<Plans["planLikeDynamic"]>): PendingPreprocessed { return this.plan().planLikeDynamic(...a); }
+  planLikeDynamic(...a: Parameters<Plans["planLikeDynamic"]>): PendingPreprocessed {
+    return this.plan().planLikeDynamic(...a);
+  }
 }
 
 export class PendingPlans extends Pending<Plans> {
-  preprocessLike(...a: Parameters<Plans["preprocessLike"]>): PendingPreprocessed { return new PendingPreprocessed(this.promise.then((p) => p.preprocessLike(...a))); }
-  preprocess(...a: Parameters<Plans["preprocess"]>): PendingPreprocessed { return new PendingPreprocessed(this.promise.then((p) => p.preprocess(...a))); }
+  preprocessLike(...a: Parameters<Plans["preprocessLike"]>): PendingPreprocessed {
+    return new PendingPreprocessed(this.promise.then((p) => p.preprocessLike(...a)));
+  }
+  preprocess(...a: Parameters<Plans["preprocess"]>): PendingPreprocessed {
+    return new PendingPreprocessed(this.promise.then((p) => p.preprocess(...a)));
+  }
   planLikeDynamic(...a: Parameters<Plans["planLikeDynamic"]>): PendingPreprocessed {
     return new PendingPreprocessed(this.promise.then((p) => p.planLikeDynamic(...a)));
   }
 }
 
 export class PendingPreprocessed extends Pending<PreprocessedDataset> {
-  finetune(opts?: FinetuneOptions): PendingRun { return new PendingRun(this.promise.then((p) => p.finetune(opts)), {}); }
-  train(opts?: FinetuneOptions): PendingRun { return new PendingRun(this.promise.then((p) => p.train(opts)), {}); }
+  finetune(opts?: FinetuneOptions): PendingRun {
+    return new PendingRun(
+      this.promise.then((p) => p.finetune(opts)),
+      {},
+    );
+  }
+  train(opts?: FinetuneOptions): PendingRun {
+    return new PendingRun(
+      this.promise.then((p) => p.train(opts)),
+      {},
+    );
+  }
 }
 
 export class PendingRun extends Pending<TrainingRun> {
-  constructor(promise: Promise<TrainingRun> | Step<TrainingRun>, readonly paths: Paths) { super(Promise.resolve(promise)); }
+  constructor(
+    promise: Promise<TrainingRun> | Step<TrainingRun>,
+    readonly paths: Paths,
+  ) {
+    super(Promise.resolve(promise));
+  }
   /** The trained model of this run, for prediction. */
-  model(opts?: ModelLoadOptions): Promise<Model> { return this.promise.then((r) => modelOf(r, opts)); }
+  model(opts?: ModelLoadOptions): Promise<Model> {
+    return this.promise.then((r) => modelOf(r, opts));
+  }
 }

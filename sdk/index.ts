@@ -31,7 +31,21 @@ export { parseNifti, readNifti, writeNifti, formatNifti1 } from "./io/nifti/inde
 export type { NiftiImage, NiftiHeader, NiftiDtype } from "./io/nifti/index.js";
 export { parseNpy, formatNpy, readNpyFile, writeNpyFile } from "./io/npy.js";
 export type { NpyArray, NpyDtype } from "./io/npy.js";
-export { TorchTensor, PyTuple, PyFloat, pyFloat, orderedDict, isOrderedDict, TorchDevice, TorchDtype, NumpyArray, loadTorchFile, parseTorch, saveTorchFile, formatTorch } from "./io/torch/index.js";
+export {
+  TorchTensor,
+  PyTuple,
+  PyFloat,
+  pyFloat,
+  orderedDict,
+  isOrderedDict,
+  TorchDevice,
+  TorchDtype,
+  NumpyArray,
+  loadTorchFile,
+  parseTorch,
+  saveTorchFile,
+  formatTorch,
+} from "./io/torch/index.js";
 export type { TorchDtypeName, TorchStorage, LoadTorchOptions, FormatTorchOptions } from "./io/torch/index.js";
 
 // raw datasets
@@ -85,7 +99,16 @@ export type { PreprocessOptions } from "./preprocessing/preprocess.js";
 
 // networks
 export { buildNetwork, countParameters, stateDictShapes, SUPPORTED_ARCHITECTURES, Network, loadPretrainedWeights } from "./networks/index.js";
-export type { ArchitectureBlock, BuildOptions, TransferKeys, StateDictInput, TensorLike, PretrainedCheckpoint, TransferOptions, TransferReport } from "./networks/index.js";
+export type {
+  ArchitectureBlock,
+  BuildOptions,
+  TransferKeys,
+  StateDictInput,
+  TensorLike,
+  PretrainedCheckpoint,
+  TransferOptions,
+  TransferReport,
+} from "./networks/index.js";
 
 // training
 export { trainPretrained, train } from "./training/run-training.js";

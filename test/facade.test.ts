@@ -63,7 +63,14 @@ describe("the fluent SDK on Dataset001_Example", () => {
   let run: TrainingRun;
   let model: Model;
   it("finetune() trains one epoch from the checkpoint's encoder; model() opens the run's fold", async () => {
-    const pending = pre.finetune({ trainer: "PretrainedTrainer_1epoch", numIterationsPerEpoch: 1, numValIterationsPerEpoch: 1, numWorkers: 0, seed: 1, skipValidation: true });
+    const pending = pre.finetune({
+      trainer: "PretrainedTrainer_1epoch",
+      numIterationsPerEpoch: 1,
+      numValIterationsPerEpoch: 1,
+      numWorkers: 0,
+      seed: 1,
+      skipValidation: true,
+    });
     run = await pending;
     expect(run.trainerName).toBe("PretrainedTrainer_1epoch");
     expect(run.plansName).toBe(pre.plans.name);

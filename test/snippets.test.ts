@@ -24,7 +24,10 @@ function markdownSnippets(file: string): string[] {
 /** A notebook's code cells joined in order (they share one scope in the kernel). */
 function notebookSource(file: string): string {
   const nb = JSON.parse(readFileSync(path.join(ROOT, file), "utf8")) as { cells: { cell_type: string; source: string | string[] }[] };
-  return nb.cells.filter((c) => c.cell_type === "code").map((c) => (Array.isArray(c.source) ? c.source.join("") : c.source)).join("\n\n");
+  return nb.cells
+    .filter((c) => c.cell_type === "code")
+    .map((c) => (Array.isArray(c.source) ? c.source.join("") : c.source))
+    .join("\n\n");
 }
 
 /** Writes the files and a tsconfig into WORK/<name>, runs tsc there and returns its output ("" when clean). */
@@ -32,7 +35,15 @@ function compile(name: string, files: Record<string, string>, compilerOptions: R
   const dir = path.join(WORK, name);
   mkdirSync(dir, { recursive: true });
   for (const [f, text] of Object.entries(files)) writeFileSync(path.join(dir, f), text);
-  const base = { noEmit: true, skipLibCheck: true, esModuleInterop: true, target: "ES2022", lib: ["ES2022", "DOM"], types: ["node"], typeRoots: [path.join(ROOT, "node_modules", "@types")] };
+  const base = {
+    noEmit: true,
+    skipLibCheck: true,
+    esModuleInterop: true,
+    target: "ES2022",
+    lib: ["ES2022", "DOM"],
+    types: ["node"],
+    typeRoots: [path.join(ROOT, "node_modules", "@types")],
+  };
   writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: { ...base, ...compilerOptions }, include: Object.keys(files) }));
   const r = spawnSync(process.execPath, [TSC, "-p", dir], { encoding: "utf8", timeout: 300_000 });
   return `${r.stdout}${r.stderr}`.trim() || (r.status === 0 ? "" : `tsc exited with ${r.status}`);
@@ -42,7 +53,9 @@ describe.skipIf(built !== null)(`documented TypeScript compiles against dist/ ${
   afterAll(() => rmSync(WORK, { recursive: true, force: true }));
 
   it("the ```ts blocks of README.md and datasets-examples/README.md (strict, NodeNext)", () => {
-    const snippets = ["README.md", "datasets-examples/README.md"].flatMap((f) => markdownSnippets(f).map((s, i) => [`${f.replace(/[/.]/g, "_")}-${i}.ts`, s] as const));
+    const snippets = ["README.md", "datasets-examples/README.md"].flatMap((f) =>
+      markdownSnippets(f).map((s, i) => [`${f.replace(/[/.]/g, "_")}-${i}.ts`, s] as const),
+    );
     expect(snippets.length).toBeGreaterThanOrEqual(2);
     // `export {}` makes each snippet a module (top-level await, own scope) like a user's .ts file.
     const files = Object.fromEntries(snippets.map(([n, s]) => [n, `${s}\nexport {};\n`]));
@@ -56,10 +69,15 @@ describe.skipIf(built !== null)(`documented TypeScript compiles against dist/ ${
       expect(text).toMatch(/from "nnssl-adapt"/);
       // Notebooks use the public API only: the package entry points, never a path into sdk/ or dist/.
       const specifiers = [...text.matchAll(/\bfrom\s+"([^"]+)"|\bimport\(\s*"([^"]+)"\s*\)/g)].map((m) => m[1] ?? m[2]!);
-      const internal = specifiers.filter((s) => s.startsWith(".") || s.startsWith("/") || (s.startsWith("nnssl-adapt/") && s !== "nnssl-adapt/kernel-extensions"));
+      const internal = specifiers.filter(
+        (s) => s.startsWith(".") || s.startsWith("/") || (s.startsWith("nnssl-adapt/") && s !== "nnssl-adapt/kernel-extensions"),
+      );
       expect(internal, name).toEqual([]);
     }
-    const paths = { "nnssl-adapt": [path.join(ROOT, "dist/sdk/index.d.ts")], "nnssl-adapt/kernel-extensions": [path.join(ROOT, "dist/kernel-extensions/index.d.ts")] };
+    const paths = {
+      "nnssl-adapt": [path.join(ROOT, "dist/sdk/index.d.ts")],
+      "nnssl-adapt/kernel-extensions": [path.join(ROOT, "dist/kernel-extensions/index.d.ts")],
+    };
     expect(compile("notebooks", files, { strict: false, module: "ESNext", moduleResolution: "Node10", paths })).toBe("");
   }, 300_000);
 });

@@ -27,10 +27,20 @@ const SOFTWARE = gpuInfo?.adapter?.software ?? false;
 
 // [batch, spatial, inChannels, outChannels], kernel 3, stride 1, same padding.
 const CONV_SHAPES = !GPU
-  ? [[2, 32, 32, 32], [2, 16, 64, 64], [2, 8, 128, 128]]
+  ? [
+      [2, 32, 32, 32],
+      [2, 16, 64, 64],
+      [2, 8, 128, 128],
+    ]
   : SOFTWARE
     ? [[1, 8, 8, 8]]
-    : [[2, 128, 32, 32], [2, 64, 64, 64], [2, 32, 128, 128], [2, 16, 256, 256], [2, 8, 320, 320]];
+    : [
+        [2, 128, 32, 32],
+        [2, 64, 64, 64],
+        [2, 32, 128, 128],
+        [2, 16, 256, 256],
+        [2, 8, 320, 320],
+      ];
 const CONV_ITERS = 5;
 // The network: stages of residual blocks, decoder with one conv per stage (like nnU-Net's). On a GPU: ResEncL's
 // widths and block counts at 128^3 (without deep supervision).
@@ -107,7 +117,8 @@ function buildNet() {
     return v;
   };
   const norm = (ch) => {
-    const g = tf.variable(tf.ones([ch])), b = tf.variable(tf.zeros([ch]));
+    const g = tf.variable(tf.ones([ch])),
+      b = tf.variable(tf.zeros([ch]));
     vars.push(g, b);
     return { g, b };
   };
@@ -118,14 +129,22 @@ function buildNet() {
       const stride = i === 0 && s > 0 ? 2 : 1;
       return {
         stride,
-        w1: conv(cin, f, 3), n1: norm(f), w2: conv(f, f, 3), n2: norm(f),
+        w1: conv(cin, f, 3),
+        n1: norm(f),
+        w2: conv(f, f, 3),
+        n2: norm(f),
         skip: stride > 1 || cin !== f ? { w: conv(cin, f, 1), n: norm(f) } : null,
       };
-    }));
-  const decoder = features.slice(1).map((f, i) => ({
-    up: conv(features[i], f, 2), // conv3dTranspose filter: [k, k, k, out, in]
-    w: conv(2 * features[i], features[i], 3), n: norm(features[i]),
-  })).reverse();
+    }),
+  );
+  const decoder = features
+    .slice(1)
+    .map((f, i) => ({
+      up: conv(features[i], f, 2), // conv3dTranspose filter: [k, k, k, out, in]
+      w: conv(2 * features[i], features[i], 3),
+      n: norm(features[i]),
+    }))
+    .reverse();
   const head = conv(features[0], classes, 1);
 
   // The SDK's own norm op (what sdk/networks builds): on cpu-onednn, norm + LeakyReLU run as one fused kernel.
@@ -272,8 +291,13 @@ const oursAvailable = GPU || onednn.available;
 console.log(`machine: ${THREADS} logical cores; oneDNN: ${onednn.available ? onednn.reason : `unavailable (${onednn.reason})`}`);
 if (GPU) console.log(`WebGPU adapter: ${gpuInfo.provider}`);
 const torch = runTorch("conv");
-console.log(torch.error ? `PyTorch: unavailable (${torch.error})` : `PyTorch ${torch.torch} on ${torch.device === "cpu" ? `the CPU, ${torch.threads} threads` : torch.device}`);
-if (GPU && !torch.error && torch.device === "cpu") console.log("  (no CUDA GPU for PyTorch here: the ratios compare the WebGPU adapter with PyTorch on the CPU)");
+console.log(
+  torch.error
+    ? `PyTorch: unavailable (${torch.error})`
+    : `PyTorch ${torch.torch} on ${torch.device === "cpu" ? `the CPU, ${torch.threads} threads` : torch.device}`,
+);
+if (GPU && !torch.error && torch.device === "cpu")
+  console.log("  (no CUDA GPU for PyTorch here: the ratios compare the WebGPU adapter with PyTorch on the CPU)");
 
 const rows = [];
 for (const [i, shape] of CONV_SHAPES.entries()) {
@@ -290,18 +314,24 @@ for (const [i, shape] of CONV_SHAPES.entries()) {
 }
 
 console.log(`\nconv3d 3x3x3 stride 1 same, GFLOP/s (forward+backward counts 3x the forward FLOPs); ratio = ours (${OURS}) / PyTorch`);
-console.log(`shape (N x C x S^3 -> O)    | fwd: js  ${OURS.padStart(6)}  torch  ours/torch | fwd+bwd: js  ${OURS.padStart(6)}  torch  ours/torch | js/torch fwd+bwd`);
+console.log(
+  `shape (N x C x S^3 -> O)    | fwd: js  ${OURS.padStart(6)}  torch  ours/torch | fwd+bwd: js  ${OURS.padStart(6)}  torch  ours/torch | js/torch fwd+bwd`,
+);
 for (const r of rows) {
   const f = convFlops(r.shape);
   const g = (t, key, mult) => (t ? gflops(mult * f, t[key]) : undefined);
   const [js, on, pt] = [r.js, r.onednn, r.torch].map((t) => g(t, "fwdMs", 1));
   const [jsb, onb, ptb] = [r.js, r.onednn, r.torch].map((t) => g(t, "fwdBwdMs", 3));
   const [n, s, c, o] = r.shape;
-  console.log(`${`${n}x${c}x${s}^3 -> ${o}`.padEnd(28)}| ${fmt(js).padStart(7)} ${fmt(on).padStart(7)} ${fmt(pt).padStart(6)} ${ratio(on, pt).padStart(11)} | ${fmt(jsb).padStart(11)} ${fmt(onb).padStart(7)} ${fmt(ptb).padStart(6)} ${ratio(onb, ptb).padStart(11)} | ${ratio(jsb, ptb).padStart(10)}`);
+  console.log(
+    `${`${n}x${c}x${s}^3 -> ${o}`.padEnd(28)}| ${fmt(js).padStart(7)} ${fmt(on).padStart(7)} ${fmt(pt).padStart(6)} ${ratio(on, pt).padStart(11)} | ${fmt(jsb).padStart(11)} ${fmt(onb).padStart(7)} ${fmt(ptb).padStart(6)} ${ratio(onb, ptb).padStart(11)} | ${ratio(jsb, ptb).padStart(10)}`,
+  );
 }
 
-console.log(`\ntraining step (forward, cross-entropy, backward, SGD-momentum update), ResidualEncoderUNet-like ` +
-  `features ${NET.features.join("/")}, blocks ${NET.blocks.join("/")}, patch ${NET.patch}^3, batch ${NET.batch}; fastest of ${STEPS} after a warm-up`);
+console.log(
+  `\ntraining step (forward, cross-entropy, backward, SGD-momentum update), ResidualEncoderUNet-like ` +
+    `features ${NET.features.join("/")}, blocks ${NET.blocks.join("/")}, patch ${NET.patch}^3, batch ${NET.batch}; fastest of ${STEPS} after a warm-up`,
+);
 const stepRows = [];
 const torchStep = torch.error ? torch : runTorch("step");
 if (torchStep.stepMs !== undefined) stepRows.push([`PyTorch fp32 (${torchStep.device})`, torchStep.stepMs]);
@@ -319,7 +349,10 @@ if (GPU) {
   stepRows.push(["tfjs cpu (pure JS)", undefined]);
 }
 for (const [name, ms] of stepRows) {
-  const note = ms === undefined ? "skipped (minutes per step; pass --js-step to measure)" :
-    `${fmt(ms, 0)} ms  time ratio to PyTorch fp32 ${ratio(ms, torchStep.stepMs)}` + (torchStep.ampStepMs !== undefined ? `, to mixed precision ${ratio(ms, torchStep.ampStepMs)}` : "");
+  const note =
+    ms === undefined
+      ? "skipped (minutes per step; pass --js-step to measure)"
+      : `${fmt(ms, 0)} ms  time ratio to PyTorch fp32 ${ratio(ms, torchStep.stepMs)}` +
+        (torchStep.ampStepMs !== undefined ? `, to mixed precision ${ratio(ms, torchStep.ampStepMs)}` : "");
   console.log(`  ${name.padEnd(36)} ${note}`);
 }

@@ -28,8 +28,12 @@ function layerShapes() {
   for (let i = 0; total < targetFloats; i++) {
     const c = widths[i % widths.length];
     const cin = widths[Math.max(0, (i % widths.length) - 1)];
-    out.push([`encoder.stages.${i}.conv.weight`, [c, cin, 3, 3, 3]], [`encoder.stages.${i}.conv.bias`, [c]],
-      [`encoder.stages.${i}.norm.weight`, [c]], [`encoder.stages.${i}.norm.bias`, [c]]);
+    out.push(
+      [`encoder.stages.${i}.conv.weight`, [c, cin, 3, 3, 3]],
+      [`encoder.stages.${i}.conv.bias`, [c]],
+      [`encoder.stages.${i}.norm.weight`, [c]],
+      [`encoder.stages.${i}.norm.bias`, [c]],
+    );
     total += c * cin * 27 + 3 * c;
   }
   return out;
@@ -49,7 +53,11 @@ for name, shape in json.loads(sys.stdin.read()):
 plan = {"architecture_plans": {"arch_class_name": "ResEncL", "arch_kwargs": None, "arch_kwargs_requiring_import": None},
         "key_to_encoder": "encoder.stages", "key_to_stem": "encoder.stem", "key_to_lpe": None}
 torch.save({"network_weights": sd, "nnssl_adaptation_plan": plan, "trainer_name": "bench"}, sys.argv[1])`;
-  const r = spawnSync(PY, ["-c", code, file], { input: JSON.stringify(shapes), stdio: ["pipe", "inherit", "inherit"], env: { ...process.env, OMP_NUM_THREADS: "1" } });
+  const r = spawnSync(PY, ["-c", code, file], {
+    input: JSON.stringify(shapes),
+    stdio: ["pipe", "inherit", "inherit"],
+    env: { ...process.env, OMP_NUM_THREADS: "1" },
+  });
   if (r.status !== 0) throw new Error("generating the checkpoint with torch failed");
 } else {
   const sd = {};
@@ -57,7 +65,7 @@ torch.save({"network_weights": sd, "nnssl_adaptation_plan": plan, "trainer_name"
   for (const [name, shape] of shapes) {
     const n = shape.reduce((a, b) => a * b, 1);
     const a = new Float32Array(n);
-    for (let i = 0; i < n; i++) a[i] = ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5;
+    for (let i = 0; i < n; i++) a[i] = (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5;
     sd[name] = TorchTensor.fromTypedArray(a, shape);
     if (name.endsWith("conv.weight")) sd[name.replace(".conv.", ".all_modules.0.")] = sd[name];
   }
@@ -76,7 +84,9 @@ for (let i = 0; i < 3; i++) {
 }
 const best = (a) => Math.min(...a);
 console.log(`checkpoint: ${mb.toFixed(1)} MB, ${ntensors} state-dict keys (${hasTorch ? "written by torch.save" : "written by our writer"})`);
-console.log(`  backend ${backend}: the file is ${backend === "cpu-onednn" && process.env.NNSSL_ADAPT_MAP_FILES !== "0" ? "mapped (copy-on-write, prefaulted)" : "read"}`);
+console.log(
+  `  backend ${backend}: the file is ${backend === "cpu-onednn" && process.env.NNSSL_ADAPT_MAP_FILES !== "0" ? "mapped (copy-on-write, prefaulted)" : "read"}`,
+);
 console.log(`  ours  loadTorchFile: best ${best(ours).toFixed(0)} ms (runs: ${ours.map((x) => x.toFixed(0)).join(", ")})`);
 if (hasTorch) {
   const code = `

@@ -63,9 +63,9 @@ function makeStep(frozen) {
   const vars = all.filter((_, i) => !frozen[i]);
   const opt = new SGD(all, { lr: 1e-3, momentum: 0.99, nesterov: true, weightDecay: 3e-5 });
   const loss = () => {
-    const out = net.forward(x);
+    const out = /** @type {tf.Tensor} */ (net.forward(x));
     kept = tf.memory().numBytes;
-    return tf.losses.softmaxCrossEntropy(y.transpose([0, 2, 3, 4, 1]), out.transpose([0, 2, 3, 4, 1]));
+    return /** @type {tf.Scalar} */ (tf.losses.softmaxCrossEntropy(y.transpose([0, 2, 3, 4, 1]), out.transpose([0, 2, 3, 4, 1])));
   };
   return () => {
     const { value, grads } = tf.variableGrads(loss, vars);

@@ -21,7 +21,10 @@ import { predictSlidingWindowReturnLogits, slidingWindowOrigins, maybeMirrorAndP
 import { computePadding } from "../../dist/sdk/inference/sliding-window-geometry.js";
 
 const argv = process.argv.slice(2);
-const opt = (name, def) => { const i = argv.indexOf(name); return i >= 0 ? Number(argv[i + 1]) : def; };
+const opt = (name, def) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? Number(argv[i + 1]) : def;
+};
 const FULL = argv.includes("--full");
 const TTA = argv.includes("--tta");
 const SIZE = opt("--size", 200);
@@ -35,10 +38,20 @@ const FEATURES = [4, 8, 16];
 const arch = {
   network_class_name: "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet",
   arch_kwargs: {
-    n_stages: 3, features_per_stage: FEATURES, conv_op: "torch.nn.modules.conv.Conv3d", kernel_sizes: 3, strides: [1, 2, 2],
-    n_blocks_per_stage: [1, 1, 1], n_conv_per_stage_decoder: [1, 1], conv_bias: true,
-    norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d", norm_op_kwargs: { eps: 1e-5, affine: true },
-    dropout_op: null, dropout_op_kwargs: null, nonlin: "torch.nn.LeakyReLU", nonlin_kwargs: { inplace: true },
+    n_stages: 3,
+    features_per_stage: FEATURES,
+    conv_op: "torch.nn.modules.conv.Conv3d",
+    kernel_sizes: 3,
+    strides: [1, 2, 2],
+    n_blocks_per_stage: [1, 1, 1],
+    n_conv_per_stage_decoder: [1, 1],
+    conv_bias: true,
+    norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
+    norm_op_kwargs: { eps: 1e-5, affine: true },
+    dropout_op: null,
+    dropout_op_kwargs: null,
+    nonlin: "torch.nn.LeakyReLU",
+    nonlin_kwargs: { inplace: true },
   },
   _kw_requires_import: ["conv_op", "norm_op", "dropout_op", "nonlin"],
 };
@@ -49,28 +62,36 @@ const net = buildNetwork(arch, { inputChannels: 1, numClasses: 3, deepSupervisio
 // perturb the zero-initialised norm weights (init_last_bn_before_add_to_0) so every layer matters in the parity check
 const sd = net.stateDict();
 let k = 0;
-for (const [, t] of sd) { const d = t.toFloat32(); if (t.shape.length === 1) for (let i = 0; i < d.length; i++) d[i] = 1 + 0.1 * Math.sin(++k); }
+for (const [, t] of sd) {
+  const d = t.toFloat32();
+  if (t.shape.length === 1) for (let i = 0; i < d.length; i++) d[i] = 1 + 0.1 * Math.sin(++k);
+}
 await net.loadStateDict(sd);
 
 // a deterministic "preprocessed" case: smooth structures plus noise, zero mean-ish
 const shape = [1, SIZE, SIZE, SIZE];
 const vox = SIZE ** 3;
 const data = new Float32Array(vox);
-for (let i = 0, x = 0; x < SIZE; x++) for (let y = 0; y < SIZE; y++) for (let z = 0; z < SIZE; z++, i++) {
-  data[i] = Math.sin(x / 9) * Math.cos(y / 13) + Math.sin(z / 7) * 0.5 + 0.1 * Math.sin(i * 12.9898);
-}
+for (let i = 0, x = 0; x < SIZE; x++)
+  for (let y = 0; y < SIZE; y++)
+    for (let z = 0; z < SIZE; z++, i++) {
+      data[i] = Math.sin(x / 9) * Math.cos(y / 13) + Math.sin(z / 7) * 0.5 + 0.1 * Math.sin(i * 12.9898);
+    }
 const origins = slidingWindowOrigins(computePadding(shape, patch).shape.slice(1), patch, 0.5);
 const nBatches = Math.ceil(origins.length / TPB);
-console.log(`backend ${backend}, ${THREADS} cores; volume ${SIZE}^3, patch ${PATCH}^3, ${origins.length} tiles in ${nBatches} batches of ${TPB}, TTA ${TTA ? "on (8 passes)" : "off"}`);
+console.log(
+  `backend ${backend}, ${THREADS} cores; volume ${SIZE}^3, patch ${PATCH}^3, ${origins.length} tiles in ${nBatches} batches of ${TPB}, TTA ${TTA ? "on (8 passes)" : "off"}`,
+);
 
 const tileBatch = (b) => {
   const tiles = origins.slice(b * TPB, (b + 1) * TPB);
   const buf = new Float32Array(tiles.length * PATCH ** 3);
   tiles.forEach((o, t) => {
-    for (let x = 0; x < PATCH; x++) for (let y = 0; y < PATCH; y++) {
-      const s = ((o[0] + x) * SIZE + o[1] + y) * SIZE + o[2];
-      buf.set(data.subarray(s, s + PATCH), ((t * PATCH + x) * PATCH + y) * PATCH);
-    }
+    for (let x = 0; x < PATCH; x++)
+      for (let y = 0; y < PATCH; y++) {
+        const s = ((o[0] + x) * SIZE + o[1] + y) * SIZE + o[2];
+        buf.set(data.subarray(s, s + PATCH), ((t * PATCH + x) * PATCH + y) * PATCH);
+      }
   });
   return { tiles, buf };
 };
@@ -99,7 +120,12 @@ const ourTileLogits = [];
   overhead = (performance.now() - t1) / 1000;
   if (FULL) {
     const t2 = performance.now();
-    await predictSlidingWindowReturnLogits((x) => net.forward(x), data, shape, { patchSize: patch, numHeads: 3, mirrorAxes: TTA ? [0, 1, 2] : null, tilesPerBatch: TPB });
+    await predictSlidingWindowReturnLogits((x) => net.forward(x), data, shape, {
+      patchSize: patch,
+      numHeads: 3,
+      mirrorAxes: TTA ? [0, 1, 2] : null,
+      tilesPerBatch: TPB,
+    });
     oursCase = (performance.now() - t2) / 1000;
   } else {
     oursCase = overhead + oursPerBatch * nBatches;
@@ -198,7 +224,11 @@ if (probe.status === 0) {
   per.forEach((b, i) => all.set(b.subarray(0, nPer * PATCH ** 3), i * nPer * PATCH ** 3));
   await writeNpyFile(path.join(dir, "tiles.npy"), { dtype: "float32", shape: [per.length, nPer, 1, PATCH, PATCH, PATCH], data: all });
   const outNpy = path.join(dir, "torch_out.npy");
-  const r = spawnSync(PYTHON, ["-c", TORCH, pth, path.join(dir, "tiles.npy"), JSON.stringify(FEATURES), String(PATCH), String(THREADS), String(TPB), TTA ? "1" : "0", outNpy], { encoding: "utf8", maxBuffer: 1 << 26 });
+  const r = spawnSync(
+    PYTHON,
+    ["-c", TORCH, pth, path.join(dir, "tiles.npy"), JSON.stringify(FEATURES), String(PATCH), String(THREADS), String(TPB), TTA ? "1" : "0", outNpy],
+    { encoding: "utf8", maxBuffer: 1 << 26 },
+  );
   if (r.status !== 0) {
     torchLine = `PyTorch failed: ${r.stderr.trim().split("\n").slice(-2).join(" | ")}`;
   } else {
@@ -206,11 +236,16 @@ if (probe.status === 0) {
     const { readNpyFile } = await import("../../dist/sdk/io/npy.js");
     const ref = /** @type {Float32Array} */ ((await readNpyFile(outNpy)).data);
     let maxDiff = 0;
-    ourTileLogits.forEach((o, i) => { for (let j = 0; j < o.length; j++) maxDiff = Math.max(maxDiff, Math.abs(o[j] - ref[i * o.length + j])); });
+    ourTileLogits.forEach((o, i) => {
+      for (let j = 0; j < o.length; j++) maxDiff = Math.max(maxDiff, Math.abs(o[j] - ref[i * o.length + j]));
+    });
     const torchCase = overhead + res.per_batch * nBatches;
-    torchLine = `PyTorch ${res.torch} (${res.threads} threads): ${res.per_batch.toFixed(2)} s/batch -> ${torchCase.toFixed(1)} s/case (same tiles; our tile extraction/accumulation time added)` +
+    torchLine =
+      `PyTorch ${res.torch} (${res.threads} threads): ${res.per_batch.toFixed(2)} s/batch -> ${torchCase.toFixed(1)} s/case (same tiles; our tile extraction/accumulation time added)` +
       `\n  ratio tfjs/PyTorch: ${(oursCase / torchCase).toFixed(1)}x per case, ${(oursPerBatch / res.per_batch).toFixed(1)}x per network batch; max |logit diff| on ${sampleBatches.length} batch(es): ${maxDiff.toExponential(2)}`;
   }
 }
-console.log(`nnssl-adapt (${backend}): ${oursPerBatch.toFixed(2)} s/batch, ${overhead.toFixed(1)} s extraction+accumulation per case -> ${oursCase.toFixed(1)} s/case ${FULL ? "(full run)" : `(network time extrapolated from ${sampleBatches.length} of ${nBatches} batches)`}`);
+console.log(
+  `nnssl-adapt (${backend}): ${oursPerBatch.toFixed(2)} s/batch, ${overhead.toFixed(1)} s extraction+accumulation per case -> ${oursCase.toFixed(1)} s/case ${FULL ? "(full run)" : `(network time extrapolated from ${sampleBatches.length} of ${nBatches} batches)`}`,
+);
 console.log(torchLine);

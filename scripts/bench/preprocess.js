@@ -19,7 +19,15 @@ const REPS = repsIdx >= 0 ? Number(argv[repsIdx + 1]) : 3;
 const PYTHON = process.env.NNSSL_ADAPT_BENCH_PYTHON ?? "/usr/bin/python3";
 
 const CASES = [
-  { name: "MR 2ch 40x320x320 @3x0.7x0.7 -> 1mm", channels: 2, shape: [40, 320, 320], spacing: [3, 0.7, 0.7], target: [1, 1, 1], norm: "ZScoreNormalization", mask: true },
+  {
+    name: "MR 2ch 40x320x320 @3x0.7x0.7 -> 1mm",
+    channels: 2,
+    shape: [40, 320, 320],
+    spacing: [3, 0.7, 0.7],
+    target: [1, 1, 1],
+    norm: "ZScoreNormalization",
+    mask: true,
+  },
   { name: "CT 200^3 @1x0.8x0.8 -> 1mm", channels: 1, shape: [200, 200, 200], spacing: [1, 0.8, 0.8], target: [1, 1, 1], norm: "CTNormalization", mask: false },
 ];
 
@@ -30,15 +38,19 @@ function makeCase({ channels, shape }) {
   const data = new Float32Array(channels * n);
   const seg = new Float32Array(n);
   let s = 12345;
-  const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296);
-  for (let x = 0, i = 0; x < X; x++) for (let y = 0; y < Y; y++) for (let z = 0; z < Z; z++, i++) {
-    const u = (x - X / 2) / (0.45 * X), v = (y - Y / 2) / (0.42 * Y), w = (z - Z / 2) / (0.4 * Z);
-    const r = u * u + v * v + w * w;
-    if (r < 1) {
-      for (let c = 0; c < channels; c++) data[c * n + i] = 300 + 200 * Math.sin(0.07 * x + c) * Math.cos(0.05 * y) + 80 * w + 30 * rnd();
-      seg[i] = r < 0.15 ? 2 : r < 0.45 ? 1 : 0;
-    }
-  }
+  const rnd = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296;
+  for (let x = 0, i = 0; x < X; x++)
+    for (let y = 0; y < Y; y++)
+      for (let z = 0; z < Z; z++, i++) {
+        const u = (x - X / 2) / (0.45 * X),
+          v = (y - Y / 2) / (0.42 * Y),
+          w = (z - Z / 2) / (0.4 * Z);
+        const r = u * u + v * v + w * w;
+        if (r < 1) {
+          for (let c = 0; c < channels; c++) data[c * n + i] = 300 + 200 * Math.sin(0.07 * x + c) * Math.cos(0.05 * y) + 80 * w + 30 * rnd();
+          seg[i] = r < 0.15 ? 2 : r < 0.45 ? 1 : 0;
+        }
+      }
   return { data, seg };
 }
 
@@ -48,15 +60,20 @@ function plansFor(c) {
   return {
     transpose_forward: [0, 1, 2],
     foreground_intensity_properties_per_channel: Object.fromEntries(
-      Array.from({ length: c.channels }, (_, i) => [String(i), { mean: 310, std: 140, percentile_00_5: 90, percentile_99_5: 520, median: 300, min: 0, max: 600 }]),
+      Array.from({ length: c.channels }, (_, i) => [
+        String(i),
+        { mean: 310, std: 140, percentile_00_5: 90, percentile_99_5: 520, median: 300, min: 0, max: 600 },
+      ]),
     ),
     configurations: {
       "3d_fullres": {
         spacing: c.target,
         normalization_schemes: Array(c.channels).fill(c.norm),
         use_mask_for_norm: Array(c.channels).fill(c.mask),
-        resampling_fn_data: "resample_data_or_seg_to_shape", resampling_fn_data_kwargs: kw(false, 3),
-        resampling_fn_seg: "resample_data_or_seg_to_shape", resampling_fn_seg_kwargs: kw(true, 1),
+        resampling_fn_data: "resample_data_or_seg_to_shape",
+        resampling_fn_data_kwargs: kw(false, 3),
+        resampling_fn_seg: "resample_data_or_seg_to_shape",
+        resampling_fn_seg_kwargs: kw(true, 1),
       },
     },
   };
@@ -178,19 +195,52 @@ try {
     let out;
     for (let r = 0; r < REPS; r++) {
       const t0 = process.cpuUsage();
-      out = runCase({ data, shape, properties: { spacing: c.spacing } }, { data: seg, shape: [1, ...c.shape], properties: { spacing: c.spacing } }, plans, "3d_fullres", datasetJson);
+      out = runCase(
+        { data, shape, properties: { spacing: c.spacing } },
+        { data: seg, shape: [1, ...c.shape], properties: { spacing: c.spacing } },
+        plans,
+        "3d_fullres",
+        datasetJson,
+      );
       const t = process.cpuUsage(t0);
       best = Math.min(best, (t.user + t.system) / 1e6);
     }
     writeFileSync(path.join(dir, "data.npy"), formatNpy({ dtype: "float32", shape, data }));
     writeFileSync(path.join(dir, "seg.npy"), formatNpy({ dtype: "float32", shape: [1, ...c.shape], data: seg }));
-    writeFileSync(path.join(dir, "case.json"), JSON.stringify({ reps: REPS, spacing: c.spacing, target: c.target, norm: c.norm, mask: c.mask, props: plans.foreground_intensity_properties_per_channel }));
-    const py = JSON.parse(execFileSync(PYTHON, [path.join(dir, "bench.py"), dir], {
-      encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1", MKL_NUM_THREADS: "1" }, maxBuffer: 1 << 26,
-    }).trim().split("\n").pop());
+    writeFileSync(
+      path.join(dir, "case.json"),
+      JSON.stringify({
+        reps: REPS,
+        spacing: c.spacing,
+        target: c.target,
+        norm: c.norm,
+        mask: c.mask,
+        props: plans.foreground_intensity_properties_per_channel,
+      }),
+    );
+    const py = JSON.parse(
+      execFileSync(PYTHON, [path.join(dir, "bench.py"), dir], {
+        encoding: "utf8",
+        env: { ...process.env, OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1", MKL_NUM_THREADS: "1" },
+        maxBuffer: 1 << 26,
+      })
+        .trim()
+        .split("\n")
+        .pop(),
+    );
     writeOurs(dir, out);
-    const check = execFileSync(PYTHON, ["-c", `import numpy as np,sys; a=np.load(sys.argv[1]); b=np.load(sys.argv[2]); s=np.load(sys.argv[3]); t=np.load(sys.argv[4]); print(float(abs(a-b).max()), int((s!=t).sum()))`,
-      path.join(dir, "py_out.npy"), path.join(dir, "ours_out.npy"), path.join(dir, "py_seg.npy"), path.join(dir, "ours_seg.npy")], { encoding: "utf8" }).trim();
+    const check = execFileSync(
+      PYTHON,
+      [
+        "-c",
+        `import numpy as np,sys; a=np.load(sys.argv[1]); b=np.load(sys.argv[2]); s=np.load(sys.argv[3]); t=np.load(sys.argv[4]); print(float(abs(a-b).max()), int((s!=t).sum()))`,
+        path.join(dir, "py_out.npy"),
+        path.join(dir, "ours_out.npy"),
+        path.join(dir, "py_seg.npy"),
+        path.join(dir, "ours_seg.npy"),
+      ],
+      { encoding: "utf8" },
+    ).trim();
     const mb = (data.byteLength + seg.byteLength) / 1e6;
     const [maxDiff, segDiff] = check.split(" ");
     console.log(

@@ -17,9 +17,15 @@ import { buildNetwork } from "../../dist/sdk/networks/index.js";
 import { dcAndCeLoss, deepSupervisionLoss, deepSupervisionWeights } from "../../dist/sdk/training/loss.js";
 
 const argv = process.argv.slice(2);
-const opt = (name, def) => { const i = argv.indexOf(name); return i >= 0 ? Number(argv[i + 1]) : def; };
-const SIZE = opt("--size", 128), CALLS = opt("--calls", 2);
-const TRAIN = argv.includes("--train"), TRAIN_SIZE = opt("--train-size", 64), BATCH = opt("--batch", 2);
+const opt = (name, def) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? Number(argv[i + 1]) : def;
+};
+const SIZE = opt("--size", 128),
+  CALLS = opt("--calls", 2);
+const TRAIN = argv.includes("--train"),
+  TRAIN_SIZE = opt("--train-size", 64),
+  BATCH = opt("--batch", 2);
 const CHECKPOINTING = argv.includes("--checkpointing");
 const PRECISION = argv.includes("--precision") ? argv[argv.indexOf("--precision") + 1] : "fp32";
 
@@ -36,17 +42,20 @@ function machinePeak() {
   let lanes = flags.has("avx512f") ? 16 : flags.has("fma") ? 8 : 4;
   if (lanes === 16 && vendor === "AuthenticAMD" && family < 26) lanes = 8;
   const pipes = 2;
-  const computed = (cores * mhz * 1e-3 * lanes * 2 * pipes);
+  const computed = cores * mhz * 1e-3 * lanes * 2 * pipes;
   const override = Number(process.env.NNSSL_ADAPT_PEAK_GFLOPS);
   const gflops = override > 0 ? override : computed;
-  const how = override > 0 ? `NNSSL_ADAPT_PEAK_GFLOPS=${override}` :
-    `${cores} cores x ${mhz.toFixed(0)} MHz x ${lanes} fp32 lanes x 2 (FMA) x ${pipes} FMA pipes`;
+  const how =
+    override > 0 ? `NNSSL_ADAPT_PEAK_GFLOPS=${override}` : `${cores} cores x ${mhz.toFixed(0)} MHz x ${lanes} fp32 lanes x 2 (FMA) x ${pipes} FMA pipes`;
   return { gflops, how };
 }
 
 /** Convolution FLOPs of one call on `shape`, counted from a profiled pass (every layer's voxels scale with the input). */
 async function convFlops(run, scale) {
-  const r = await tf.profile(() => { const out = run(); tf.dispose(out); });
+  const r = await tf.profile(() => {
+    const out = run();
+    tf.dispose(out);
+  });
   let flops = 0;
   for (const k of r.kernels) {
     const vol = (s) => s.reduce((a, b) => a * b, 1);
@@ -71,7 +80,7 @@ const gib = (kb) => (kb / 2 ** 20).toFixed(2);
 const peak = machinePeak();
 const backend = await initBackend();
 const { setOnednnPrecision } = await import("../../dist/sdk/backend/onednn.js");
-const precision = setOnednnPrecision(PRECISION);
+const precision = setOnednnPrecision(/** @type {"fp32" | "bf16"} */ (PRECISION));
 if (precision.notice) console.log(precision.notice);
 console.log(`backend ${backend}, inference precision ${precision.precision}; fp32 peak ${peak.gflops.toFixed(0)} GFLOP/s (${peak.how})`);
 const net = buildNetwork("ResEncL", { inputChannels: 1, numClasses: 3, deepSupervision: false, seed: 1 });
@@ -85,10 +94,12 @@ if (!TRAIN) {
   const x = tf.randomNormal([1, 1, SIZE, SIZE, SIZE], 0, 1, "float32", 1);
   const times = [];
   for (let i = 0; i < CALLS; i++) {
-    const c0 = process.cpuUsage(), t0 = performance.now();
-    const y = net.forward(x);
+    const c0 = process.cpuUsage(),
+      t0 = performance.now();
+    const y = /** @type {tf.Tensor} */ (net.forward(x));
     y.dataSync();
-    const wall = (performance.now() - t0) / 1000, c = process.cpuUsage(c0);
+    const wall = (performance.now() - t0) / 1000,
+      c = process.cpuUsage(c0);
     y.dispose();
     times.push({ wall, cpu: (c.user + c.system) / 1e6 });
     const cpu = ((c.user + c.system) / 1e6).toFixed(1);
@@ -117,22 +128,27 @@ if (!TRAIN) {
   });
   const loss = deepSupervisionLoss(dcAndCeLoss({ batchDice: false }), deepSupervisionWeights(5));
   const step = () => {
-    const { value, grads } = tf.variableGrads(() => loss(net.forward(x), targets), vars);
+    const { value, grads } = tf.variableGrads(() => loss(/** @type {tf.Tensor[]} */ (net.forward(x)), targets), vars);
     value.dataSync();
     value.dispose();
     tf.dispose(Object.values(grads));
   };
   for (let i = 0; i < CALLS; i++) {
-    const c0 = process.cpuUsage(), t0 = performance.now();
+    const c0 = process.cpuUsage(),
+      t0 = performance.now();
     step();
-    const wall = (performance.now() - t0) / 1000, c = process.cpuUsage(c0);
+    const wall = (performance.now() - t0) / 1000,
+      c = process.cpuUsage(c0);
     const what = `train step ${BATCH}x1x${s}^3${CHECKPOINTING ? " --checkpointing" : ""} #${i + 1}`;
     const cpu = ((c.user + c.system) / 1e6).toFixed(1);
     console.log(`${what}: ${wall.toFixed(1)} s wall, ${cpu} s CPU; peak resident ${gib(process.resourceUsage().maxRSS)} GiB`);
     if (i === CALLS - 1) {
       const small = 32;
       const xs = tf.randomNormal([BATCH, 1, small, small, small]);
-      const flops = await convFlops(() => tf.variableGrads(() => tf.addN(net.forward(xs).map((o) => tf.mean(o))), vars).grads, (s / small) ** 3);
+      const flops = await convFlops(
+        () => tf.variableGrads(() => /** @type {tf.Scalar} */ (tf.addN(/** @type {tf.Tensor[]} */ (net.forward(xs)).map((o) => tf.mean(o)))), vars).grads,
+        (s / small) ** 3,
+      );
       console.log(`  ${(flops / 1e9).toFixed(0)} GFLOP of convolutions per step; ${rate(flops, wall)}; ${cpuRate(flops, (c.user + c.system) / 1e6)}`);
     }
   }

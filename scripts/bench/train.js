@@ -15,9 +15,15 @@ import { configureAugmentation } from "../../dist/sdk/training/augmentation/init
 import { backendInfo } from "../../dist/sdk/backend/index.js";
 
 const argv = process.argv.slice(2);
-const opt = (name, dflt) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : dflt; };
-const PATCH = Number(opt("patch", 32)), SIZE = Number(opt("size", 48)), CASES = Number(opt("cases", 6));
-const EPOCHS = Number(opt("epochs", 2)), ITERS = Number(opt("iters", 6));
+const opt = (name, dflt) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : dflt;
+};
+const PATCH = Number(opt("patch", 32)),
+  SIZE = Number(opt("size", 48)),
+  CASES = Number(opt("cases", 6));
+const EPOCHS = Number(opt("epochs", 2)),
+  ITERS = Number(opt("iters", 6));
 const WORKERS = String(opt("workers", "0,1")).split(",").map(Number);
 
 function writeDataset(root) {
@@ -26,24 +32,62 @@ function writeDataset(root) {
   const data = path.join(base, "nnUNetPlans_3d_fullres");
   mkdirSync(data, { recursive: true });
   mkdirSync(path.join(root, "res"), { recursive: true });
-  writeFileSync(path.join(base, "dataset.json"), JSON.stringify({ channel_names: { 0: "MR" }, labels: { background: 0, a: 1, b: 2 }, numTraining: CASES, file_ending: ".nii.gz" }));
+  writeFileSync(
+    path.join(base, "dataset.json"),
+    JSON.stringify({ channel_names: { 0: "MR" }, labels: { background: 0, a: 1, b: 2 }, numTraining: CASES, file_ending: ".nii.gz" }),
+  );
   const k3 = [3, 3, 3];
   const arch = {
     network_class_name: "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet",
     arch_kwargs: {
-      n_stages: 4, features_per_stage: [16, 32, 64, 128], conv_op: "torch.nn.modules.conv.Conv3d", kernel_sizes: [k3, k3, k3, k3],
-      strides: [[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2]], n_blocks_per_stage: [1, 2, 2, 2], n_conv_per_stage_decoder: [1, 1, 1], conv_bias: true,
-      norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d", norm_op_kwargs: { eps: 1e-5, affine: true }, dropout_op: null, dropout_op_kwargs: null,
-      nonlin: "torch.nn.LeakyReLU", nonlin_kwargs: { inplace: true },
+      n_stages: 4,
+      features_per_stage: [16, 32, 64, 128],
+      conv_op: "torch.nn.modules.conv.Conv3d",
+      kernel_sizes: [k3, k3, k3, k3],
+      strides: [
+        [1, 1, 1],
+        [2, 2, 2],
+        [2, 2, 2],
+        [2, 2, 2],
+      ],
+      n_blocks_per_stage: [1, 2, 2, 2],
+      n_conv_per_stage_decoder: [1, 1, 1],
+      conv_bias: true,
+      norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
+      norm_op_kwargs: { eps: 1e-5, affine: true },
+      dropout_op: null,
+      dropout_op_kwargs: null,
+      nonlin: "torch.nn.LeakyReLU",
+      nonlin_kwargs: { inplace: true },
     },
     _kw_requires_import: ["conv_op", "norm_op", "dropout_op", "nonlin"],
   };
-  writeFileSync(path.join(base, "nnUNetPlans.json"), JSON.stringify({
-    dataset_name: name, plans_name: "nnUNetPlans", original_median_spacing_after_transp: [1, 1, 1], original_median_shape_after_transp: [SIZE, SIZE, SIZE],
-    image_reader_writer: "SimpleITKIO", transpose_forward: [0, 1, 2], transpose_backward: [0, 1, 2], experiment_planner_used: "ExperimentPlanner",
-    label_manager: "LabelManager", foreground_intensity_properties_per_channel: {},
-    configurations: { "3d_fullres": { data_identifier: "nnUNetPlans_3d_fullres", batch_size: 2, patch_size: [PATCH, PATCH, PATCH], spacing: [1, 1, 1], use_mask_for_norm: [false], architecture: arch, batch_dice: false } },
-  }));
+  writeFileSync(
+    path.join(base, "nnUNetPlans.json"),
+    JSON.stringify({
+      dataset_name: name,
+      plans_name: "nnUNetPlans",
+      original_median_spacing_after_transp: [1, 1, 1],
+      original_median_shape_after_transp: [SIZE, SIZE, SIZE],
+      image_reader_writer: "SimpleITKIO",
+      transpose_forward: [0, 1, 2],
+      transpose_backward: [0, 1, 2],
+      experiment_planner_used: "ExperimentPlanner",
+      label_manager: "LabelManager",
+      foreground_intensity_properties_per_channel: {},
+      configurations: {
+        "3d_fullres": {
+          data_identifier: "nnUNetPlans_3d_fullres",
+          batch_size: 2,
+          patch_size: [PATCH, PATCH, PATCH],
+          spacing: [1, 1, 1],
+          use_mask_for_norm: [false],
+          architecture: arch,
+          batch_dice: false,
+        },
+      },
+    }),
+  );
   const rs = new RandomState(1);
   const n = SIZE ** 3;
   for (let k = 0; k < CASES; k++) {
@@ -52,12 +96,20 @@ function writeDataset(root) {
     const img = new Float32Array(n);
     const locs = { 1: [], 2: [] };
     const c = [0, 1, 2].map(() => rs.randint(8, SIZE - 8));
-    for (let z = 0; z < SIZE; z++) for (let y = 0; y < SIZE; y++) for (let x = 0; x < SIZE; x++) {
-      const d = Math.hypot(z - c[0], y - c[1], x - c[2]);
-      const i = (z * SIZE + y) * SIZE + x;
-      if (d < 4) { seg[i] = 2; locs[2].push([0, z, y, x]); } else if (d < 7) { seg[i] = 1; locs[1].push([0, z, y, x]); }
-      img[i] = seg[i] + rs.randomSample() - 0.5;
-    }
+    for (let z = 0; z < SIZE; z++)
+      for (let y = 0; y < SIZE; y++)
+        for (let x = 0; x < SIZE; x++) {
+          const d = Math.hypot(z - c[0], y - c[1], x - c[2]);
+          const i = (z * SIZE + y) * SIZE + x;
+          if (d < 4) {
+            seg[i] = 2;
+            locs[2].push([0, z, y, x]);
+          } else if (d < 7) {
+            seg[i] = 1;
+            locs[1].push([0, z, y, x]);
+          }
+          img[i] = seg[i] + rs.randomSample() - 0.5;
+        }
     writeFileSync(path.join(data, `${id}.npy`), formatNpy({ dtype: "float32", shape: [1, SIZE, SIZE, SIZE], data: img }));
     writeFileSync(path.join(data, `${id}_seg.npy`), formatNpy({ dtype: "int16", shape: [1, SIZE, SIZE, SIZE], data: seg }));
     writeFileSync(path.join(data, `${id}.json`), JSON.stringify({ class_locations: locs }));
@@ -67,7 +119,9 @@ function writeDataset(root) {
 
 const root = mkdtempSync(path.join(tmpdir(), "bench-train-"));
 const ds = writeDataset(root);
-console.log(`backend ${(await backendInfo()).name}; ResidualEncoderUNet 16-32-64-128, patch ${PATCH}^3, batch 2, ${CASES} cases of ${SIZE}^3, ${EPOCHS} epochs x ${ITERS} iterations (+ ${Math.max(1, ITERS / 3 | 0)} val)`);
+console.log(
+  `backend ${(await backendInfo()).name}; ResidualEncoderUNet 16-32-64-128, patch ${PATCH}^3, batch 2, ${CASES} cases of ${SIZE}^3, ${EPOCHS} epochs x ${ITERS} iterations (+ ${Math.max(1, (ITERS / 3) | 0)} val)`,
+);
 
 // One augmented batch, built in this thread (what a worker does per batch).
 const aug = configureAugmentation([PATCH, PATCH, PATCH]);
@@ -75,9 +129,32 @@ const aug = configureAugmentation([PATCH, PATCH, PATCH]);
 const p3 = [PATCH, PATCH, PATCH];
 /** @type {import("../../dist/sdk/training/batch-producer.js").BatchJob} */
 const job = {
-  folder: ds.data, identifiers: Array.from({ length: CASES }, (_, k) => `bench_${k}`), train: true, seed: 1, stream: 0,
-  loader: { patchSize: /** @type {[number, number, number]} */ (aug.initialPatchSize), finalPatchSize: p3, batchSize: 2, oversampleForegroundPercent: 0.33, hasIgnore: false },
-  transforms: { patchSize: p3, is2d: false, doDummy2d: false, rotation: aug.rotation, mirrorAxes: [0, 1, 2], maskChannels: [], regions: null, dsScales: [[1, 1, 1], [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]] },
+  folder: ds.data,
+  identifiers: Array.from({ length: CASES }, (_, k) => `bench_${k}`),
+  train: true,
+  seed: 1,
+  stream: 0,
+  loader: {
+    patchSize: /** @type {[number, number, number]} */ (aug.initialPatchSize),
+    finalPatchSize: p3,
+    batchSize: 2,
+    oversampleForegroundPercent: 0.33,
+    hasIgnore: false,
+  },
+  transforms: {
+    patchSize: p3,
+    is2d: false,
+    doDummy2d: false,
+    rotation: aug.rotation,
+    mirrorAxes: [0, 1, 2],
+    maskChannels: [],
+    regions: null,
+    dsScales: [
+      [1, 1, 1],
+      [0.5, 0.5, 0.5],
+      [0.25, 0.25, 0.25],
+    ],
+  },
 };
 const cache = new CaseCache(ds.data);
 await buildBatch(job, 0, cache);
@@ -90,12 +167,30 @@ console.log(`augmented batch (initial patch ${aug.initialPatchSize.join("x")} ->
 const rows = [];
 for (const w of WORKERS) {
   const run = await train({
-    dataset: ds.name, configuration: "3d_fullres", fold: 0, numEpochs: EPOCHS, numIterationsPerEpoch: ITERS,
-    numValIterationsPerEpoch: Math.max(1, ITERS / 3 | 0), seed: 1, numWorkers: w, skipValidation: true, disableCheckpointing: true, paths: ds.paths,
-    onEpochEnd: (e) => console.log(`  workers ${w} epoch ${e.epoch}: ${e.epochSeconds.toFixed(2)} s, data wait ${e.dataWaitSeconds.toFixed(2)} s, train loss ${e.trainLoss.toFixed(3)}`),
+    dataset: ds.name,
+    configuration: "3d_fullres",
+    fold: 0,
+    numEpochs: EPOCHS,
+    numIterationsPerEpoch: ITERS,
+    numValIterationsPerEpoch: Math.max(1, (ITERS / 3) | 0),
+    seed: 1,
+    numWorkers: w,
+    skipValidation: true,
+    disableCheckpointing: true,
+    paths: ds.paths,
+    onEpochEnd: (e) =>
+      console.log(
+        `  workers ${w} epoch ${e.epoch}: ${e.epochSeconds.toFixed(2)} s, data wait ${e.dataWaitSeconds.toFixed(2)} s, train loss ${e.trainLoss.toFixed(3)}`,
+      ),
   });
   rows.push({ workers: w, epoch: run.meanEpochSeconds, wait: run.dataWaitSeconds / EPOCHS });
-  console.log(`workers ${w}: epoch ${run.meanEpochSeconds.toFixed(2)} s, waited for data ${(run.dataWaitSeconds / EPOCHS).toFixed(2)} s/epoch (${(100 * run.dataWaitSeconds / EPOCHS / run.meanEpochSeconds).toFixed(1)}%)`);
+  console.log(
+    `workers ${w}: epoch ${run.meanEpochSeconds.toFixed(2)} s, waited for data ${(run.dataWaitSeconds / EPOCHS).toFixed(2)} s/epoch (${((100 * run.dataWaitSeconds) / EPOCHS / run.meanEpochSeconds).toFixed(1)}%)`,
+  );
 }
 const ref = rows.find((r) => r.workers === 0);
-if (ref) for (const r of rows.filter((x) => x.workers > 0)) console.log(`workers ${r.workers} vs in-thread: epoch time x${(r.epoch / ref.epoch).toFixed(2)}, data wait x${(r.wait / Math.max(ref.wait, 1e-9)).toFixed(3)}`);
+if (ref)
+  for (const r of rows.filter((x) => x.workers > 0))
+    console.log(
+      `workers ${r.workers} vs in-thread: epoch time x${(r.epoch / ref.epoch).toFixed(2)}, data wait x${(r.wait / Math.max(ref.wait, 1e-9)).toFixed(3)}`,
+    );

@@ -126,7 +126,7 @@ async function main() {
   await import("@tensorflow/tfjs-backend-webgpu");
   registerConv3dTransposeGradient();
   if (!(await tf.setBackend("webgpu"))) throw new Error("webgpu-conv bench: tfjs' webgpu backend did not start (no WebGPU adapter?)");
-  const info = tf.backend().adapterInfo ?? {};
+  const info = /** @type {{ adapterInfo?: { vendor?: string; architecture?: string } }} */ (/** @type {unknown} */ (tf.backend())).adapterInfo ?? {};
   console.log(`webgpu adapter: ${info.vendor ?? "?"} ${info.architecture ?? "?"}; fp32; batch 2 unless the shape says otherwise`);
   await benchConv3dWebgpu(tf, argv.includes("--small") ? SMALL_CONV_SHAPES : NNUNET_CONV_SHAPES, { iters });
 }

@@ -29,7 +29,7 @@ function rand(shape, scale = 1, offset = 0, from = seed++) {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = Math.imul(a ^ (a >>> 15), a | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296 * 2 - 1) * scale + offset;
+    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale + offset;
   }
   return { a: out, shape };
 }
@@ -38,7 +38,7 @@ function rand(shape, scale = 1, offset = 0, from = seed++) {
 async function compare(fn) {
   const run = async (name) => {
     await tf.setBackend(name);
-    const ts = tf.tidy(fn);
+    const ts = /** @type {tf.Tensor[]} */ (tf.tidy(fn));
     const out = await Promise.all(ts.map((t) => t.data()));
     tf.dispose(ts);
     return out;
@@ -47,7 +47,8 @@ async function compare(fn) {
   const gpu = await run("webgpu");
   let worst = 0;
   ref.forEach((r, i) => {
-    let scale = 0, diff = 0;
+    let scale = 0,
+      diff = 0;
     for (let j = 0; j < r.length; j++) {
       scale = Math.max(scale, Math.abs(r[j]));
       diff = Math.max(diff, Math.abs(gpu[i][j] - r[j]));
@@ -65,17 +66,33 @@ const withGrads = (f, ins) => () => {
   return [y, ...tf.grads((...v) => tf.sum(tf.mul(f(...v), w)))(xs)];
 };
 
-for (const [n, s, c, o, k, st] of [[2, 24, 32, 32, 3, 1], [2, 20, 32, 64, 3, 2], [1, 12, 64, 64, 1, 1], [2, 16, 1, 32, 3, 1]]) {
-  report(`conv3d ${n}x${c}x${s}^3 -> ${o}, kernel ${k}, stride ${st} (y, dx, dw)`,
-    await compare(withGrads((x, w) => tf.conv3d(x, w, st, k === 1 ? "valid" : 1), [rand([n, s, s, s, c]), rand([k, k, k, c, o], 0.2)])));
+for (const [n, s, c, o, k, st] of [
+  [2, 24, 32, 32, 3, 1],
+  [2, 20, 32, 64, 3, 2],
+  [1, 12, 64, 64, 1, 1],
+  [2, 16, 1, 32, 3, 1],
+]) {
+  report(
+    `conv3d ${n}x${c}x${s}^3 -> ${o}, kernel ${k}, stride ${st} (y, dx, dw)`,
+    await compare(
+      withGrads((x, w) => tf.conv3d(x, w, st, /** @type {"valid"} */ (k === 1 ? "valid" : 1)), [rand([n, s, s, s, c]), rand([k, k, k, c, o], 0.2)]),
+    ),
+  );
 }
-report("transposed conv3d 2x2x2, 64 -> 32 (y, dx, dw)", await compare(withGrads((x, w) => transposedConvNd(x, w, null, [2, 2, 2]), [rand([2, 10, 10, 10, 64]), rand([2, 2, 2, 32, 64], 0.2)])));
+report(
+  "transposed conv3d 2x2x2, 64 -> 32 (y, dx, dw)",
+  await compare(withGrads((x, w) => transposedConvNd(x, w, null, [2, 2, 2]), [rand([2, 10, 10, 10, 64]), rand([2, 2, 2, 32, 64], 0.2)])),
+);
 // Without the activation for the CT-like values: LeakyReLU's derivative jumps at 0, and float32 means that differ in
 // the last bit put the few voxels that sit on the mean on different sides.
-report("instance norm + LeakyReLU (fused on webgpu, composed tfjs ops on cpu), 2x32x32^3 (y, dx, dgamma, dbeta)",
-  await compare(withGrads((x, g, b) => instanceNorm(x, g, b, 1e-5, 0.01), [rand([2, 32, 32, 32, 32]), rand([32], 0.5, 1), rand([32], 0.5)])));
-report("instance norm, mean 100x the spread, 2x32x32^3 (y, dx, dgamma, dbeta)",
-  await compare(withGrads((x, g, b) => instanceNorm(x, g, b, 1e-5, null), [rand([2, 32, 32, 32, 32], 3, 300), rand([32], 0.5, 1), rand([32], 0.5)])));
+report(
+  "instance norm + LeakyReLU (fused on webgpu, composed tfjs ops on cpu), 2x32x32^3 (y, dx, dgamma, dbeta)",
+  await compare(withGrads((x, g, b) => instanceNorm(x, g, b, 1e-5, 0.01), [rand([2, 32, 32, 32, 32]), rand([32], 0.5, 1), rand([32], 0.5)])),
+);
+report(
+  "instance norm, mean 100x the spread, 2x32x32^3 (y, dx, dgamma, dbeta)",
+  await compare(withGrads((x, g, b) => instanceNorm(x, g, b, 1e-5, null), [rand([2, 32, 32, 32, 32], 3, 300), rand([32], 0.5, 1), rand([32], 0.5)])),
+);
 report("softmax over 4 classes, 2x48^3 (y, dx)", await compare(withGrads((x) => tf.softmax(x), [rand([2, 48, 48, 48, 4], 3)])));
 
 await tf.setBackend("webgpu");
@@ -90,13 +107,13 @@ for (const name of ["ResidualEncoderUNet_2ch", "PlainConvUNet_aniso", "Primus_ti
   await net.loadStateDict(join(dir, "state_dict.pth"));
   const npy = (f) => parseNpy(new Uint8Array(readFileSync(join(dir, f))), f);
   const input = npy("input.npy");
-  const x = tf.tensor(input.data, input.shape);
+  const x = tf.tensor(/** @type {Float32Array} */ (input.data), input.shape);
   const out = net.forward(x);
   const outs = Array.isArray(out) ? out : [out];
   let worst = 0;
   for (const [i, ref] of cfg.outputs.entries()) {
     const got = await outs[i].data();
-    const want = npy(ref.file).data;
+    const want = /** @type {Float32Array} */ (npy(ref.file).data);
     for (let j = 0; j < want.length; j++) worst = Math.max(worst, Math.abs(got[j] - want[j]));
   }
   report(`${name} forward vs PyTorch (max abs difference)`, worst);

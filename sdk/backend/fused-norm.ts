@@ -23,7 +23,9 @@ export function hasFusedInstanceNorm(): boolean {
 export function fusedInstanceNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number, negativeSlope: number | null): tf.Tensor {
   const slope = negativeSlope ?? Number.NaN;
   const op = tf.customGrad((xs, g, b, save) => {
-    const [y, mean, rstd] = tf.engine().runKernel(INSTANCE_NORM, { x: xs as tf.Tensor, gamma: g as tf.Tensor, beta: b as tf.Tensor }, { eps, slope }) as tf.Tensor[];
+    const [y, mean, rstd] = tf
+      .engine()
+      .runKernel(INSTANCE_NORM, { x: xs as tf.Tensor, gamma: g as tf.Tensor, beta: b as tf.Tensor }, { eps, slope }) as tf.Tensor[];
     (save as tf.GradSaveFunc)([xs as tf.Tensor, y!, mean!, rstd!, g as tf.Tensor]);
     return {
       value: y!,

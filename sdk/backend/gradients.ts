@@ -19,8 +19,7 @@ export function registerConv3dTransposeGradient(): void {
       const ddx5 = ddx as tf.Tensor5D;
       return {
         dy: () => tf.conv3d(ddx5, filter, strides, pad),
-        filter: () =>
-          tf.engine().runKernel("Conv3DBackpropFilterV2", { x: ddx5, dy }, { strides, pad, filterShape: filter.shape }) as tf.Tensor,
+        filter: () => tf.engine().runKernel("Conv3DBackpropFilterV2", { x: ddx5, dy }, { strides, pad, filterShape: filter.shape }) as tf.Tensor,
       };
     },
   });

@@ -116,7 +116,8 @@ async function choose(): Promise<BackendInfo> {
   else if (probe.software) skipped.push(`webgpu: ${adapterLine(probe)}: a software adapter, slower than the CPU backends (use it with --backend webgpu)`);
   else {
     const w = await registerWebgpuBackend();
-    if (w.available && (await activate("webgpu"))) return { name: "webgpu", provider: `webgpu (Dawn): ${w.reason}`, skipped, adapter: w.adapter!, forced: false };
+    if (w.available && (await activate("webgpu")))
+      return { name: "webgpu", provider: `webgpu (Dawn): ${w.reason}`, skipped, adapter: w.adapter!, forced: false };
     skipped.push(`webgpu: ${w.available ? "the WebGPU device could not be created" : w.reason}`);
   }
   if (tryNodeBinding("@tensorflow/tfjs-node", skipped) && (await activate("tensorflow"))) {
@@ -167,7 +168,9 @@ export function checkDevice(device: string | undefined, info: BackendInfo): void
   if (device === "gpu" || device === "cuda") {
     const gpu = (info.name === "webgpu" && (info.forced || !info.adapter?.software)) || info.provider === "@tensorflow/tfjs-node-gpu";
     if (!gpu) {
-      throw new ConfigError(`-device ${device}: no GPU backend (${info.name} is active; nnssl-adapt doctor says why webgpu was not chosen); -device cpu runs on ${info.name}`);
+      throw new ConfigError(
+        `-device ${device}: no GPU backend (${info.name} is active; nnssl-adapt doctor says why webgpu was not chosen); -device cpu runs on ${info.name}`,
+      );
     }
     return;
   }

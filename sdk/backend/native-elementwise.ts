@@ -28,7 +28,9 @@ export function broadcastStrides(shape: readonly number[], outShape: readonly nu
 
 /** Drops size-1 dims and merges neighbours that are contiguous in both operands, e.g. [2,8,8,8,16] + [2,1,1,1,16] -> [2,512,16]. */
 export function coalesce(outShape: readonly number[], sa: readonly number[], sb: readonly number[]): { shape: number[]; sa: number[]; sb: number[] } {
-  const shape: number[] = [], ra: number[] = [], rb: number[] = [];
+  const shape: number[] = [],
+    ra: number[] = [],
+    rb: number[] = [];
   for (let d = 0; d < outShape.length; d++) {
     if (outShape[d] === 1) continue;
     const k = shape.length - 1;
@@ -48,7 +50,8 @@ export function coalesce(outShape: readonly number[], sa: readonly number[], sb:
 
 function binary(op: number): Fast {
   return ({ a, b }, backend) => {
-    const av = f32(backend, a), bv = f32(backend, b);
+    const av = f32(backend, a),
+      bv = f32(backend, b);
     if (!av || !bv) return null;
     const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
     const n = size(outShape);
@@ -64,7 +67,9 @@ function binary(op: number): Fast {
 const GREATER = 8;
 
 const select: Fast = ({ condition, t, e }, backend) => {
-  const cv = backend.data.get(condition.dataId).values, tv = f32(backend, t), ev = f32(backend, e);
+  const cv = backend.data.get(condition.dataId).values,
+    tv = f32(backend, t),
+    ev = f32(backend, e);
   // Same-shape only; tfjs' rank-1 condition (selecting whole rows) stays in JS.
   if (!(cv instanceof Uint8Array) || !tv || !ev || tv.length < MIN_ELEMENTWISE) return null;
   if (cv.length !== tv.length || ev.length !== tv.length) return null;
@@ -92,8 +97,11 @@ function reduction(op: number, axisAttr: "axis" | "reductionIndices"): Fast {
     if (!xv || xv.length < MIN_ELEMENTWISE) return null;
     const axes = tf.util.parseAxisParam(attrs[axisAttr] as number | number[], x.shape).sort((p, q) => p - q);
     if (axes.length === 0 || axes.some((ax, i) => ax !== axes[0] + i)) return null;
-    const lo = axes[0], hi = axes[axes.length - 1];
-    const outer = size(x.shape.slice(0, lo)), reduced = size(x.shape.slice(lo, hi + 1)), inner = size(x.shape.slice(hi + 1));
+    const lo = axes[0],
+      hi = axes[axes.length - 1];
+    const outer = size(x.shape.slice(0, lo)),
+      reduced = size(x.shape.slice(lo, hi + 1)),
+      inner = size(x.shape.slice(hi + 1));
     if (reduced === 0) return null;
     const out = outputF32(outer * inner);
     addon().reduce(op, outer, reduced, inner, xv, out);
@@ -134,7 +142,11 @@ const transpose: Fast = ({ x }, backend, attrs) => {
   const perm = attrs.perm as number[];
   const strides = broadcastStrides(x.shape, x.shape);
   const outShape = perm.map((p) => x.shape[p]!);
-  const c = coalesce(outShape, perm.map((p) => strides[p]!), new Array<number>(perm.length).fill(0));
+  const c = coalesce(
+    outShape,
+    perm.map((p) => strides[p]!),
+    new Array<number>(perm.length).fill(0),
+  );
   if (c.shape.length > 6) return null;
   const out = outputF32(xv.length);
   addon().binary(COPY, c.shape, c.sa, c.sb, xv, EMPTY, out);
@@ -147,10 +159,16 @@ const splitV: Fast = ({ x }, backend, attrs) => {
   if (!xv || xv.length < MIN_ELEMENTWISE) return null;
   const axis = tf.util.parseAxisParam(attrs.axis as number, x.shape)[0]!;
   const splits = tf.backend_util.prepareSplitSize(x as tf.Tensor, attrs.numOrSizeSplits as number | number[], axis);
-  const outer = size(x.shape.slice(0, axis)), inner = size(x.shape.slice(axis + 1));
+  const outer = size(x.shape.slice(0, axis)),
+    inner = size(x.shape.slice(axis + 1));
   const shapes = splits.map((s) => x.shape.map((d, i) => (i === axis ? s : d)));
   const outs = shapes.map((s) => outputF32(size(s)));
-  addon().split(outer, splits.map((s) => s * inner), outs, xv);
+  addon().split(
+    outer,
+    splits.map((s) => s * inner),
+    outs,
+    xv,
+  );
   return shapes.map((s, i) => backend.makeTensorInfo(s, "float32", outs[i]));
 };
 
@@ -179,7 +197,12 @@ const concat: Fast = (inputs, backend, attrs) => {
   if (values.some((v) => !v)) return null;
   const outer = size(outShape.slice(0, axis));
   const out = outputF32(n);
-  addon().concat(outer, shapes.map((s) => size(s.slice(axis))), values as Float32Array[], out);
+  addon().concat(
+    outer,
+    shapes.map((s) => size(s.slice(axis))),
+    values as Float32Array[],
+    out,
+  );
   return backend.makeTensorInfo(outShape, "float32", out);
 };
 

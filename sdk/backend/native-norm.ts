@@ -28,7 +28,9 @@ const forward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   checkChannels(gamma!, c, "gamma");
   checkChannels(beta!, c, "beta");
   const { eps, slope } = attrs as unknown as { eps: number; slope: number };
-  const y = outputF32(n * s * c), mean = new Float32Array(n * c), rstd = new Float32Array(n * c);
+  const y = outputF32(n * s * c),
+    mean = new Float32Array(n * c),
+    rstd = new Float32Array(n * c);
   addon().instanceNormForward([n, s, c], eps, slope, values(b, x!, "x"), values(b, gamma!, "gamma"), values(b, beta!, "beta"), y, mean, rstd);
   return [b.makeTensorInfo(x!.shape, "float32", y), b.makeTensorInfo([n, c], "float32", mean), b.makeTensorInfo([n, c], "float32", rstd)];
 };
@@ -38,9 +40,22 @@ const backward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const b = backend as unknown as CpuBackend;
   const [n, s, c] = dims(x!);
   const { slope } = attrs as unknown as { slope: number };
-  const dx = outputF32(n * s * c), dgamma = new Float32Array(c), dbeta = new Float32Array(c);
-  addon().instanceNormBackward([n, s, c], slope, values(b, dy!, "dy"), values(b, x!, "x"), values(b, y!, "y"), values(b, mean!, "mean"),
-    values(b, rstd!, "rstd"), values(b, gamma!, "gamma"), dx, dgamma, dbeta);
+  const dx = outputF32(n * s * c),
+    dgamma = new Float32Array(c),
+    dbeta = new Float32Array(c);
+  addon().instanceNormBackward(
+    [n, s, c],
+    slope,
+    values(b, dy!, "dy"),
+    values(b, x!, "x"),
+    values(b, y!, "y"),
+    values(b, mean!, "mean"),
+    values(b, rstd!, "rstd"),
+    values(b, gamma!, "gamma"),
+    dx,
+    dgamma,
+    dbeta,
+  );
   return [b.makeTensorInfo(x!.shape, "float32", dx), b.makeTensorInfo(gamma!.shape, "float32", dgamma), b.makeTensorInfo(gamma!.shape, "float32", dbeta)];
 };
 

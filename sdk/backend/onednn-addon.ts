@@ -28,11 +28,31 @@ export interface OnednnAddon {
   /** out[a, b] = op over r of x[a, r, b]; op 0 sum, 1 mean, 2 max. */
   reduce(op: number, outer: number, reduced: number, inner: number, x: Float32Array, out: Float32Array): void;
   /** dims [N, S, C] (S: spatial size, C innermost); slope NaN = no activation. Writes y, mean [N*C], rstd [N*C]. */
-  instanceNormForward(dims: number[], eps: number, slope: number, x: Float32Array, gamma: Float32Array, beta: Float32Array,
-    y: Float32Array, mean: Float32Array, rstd: Float32Array): void;
+  instanceNormForward(
+    dims: number[],
+    eps: number,
+    slope: number,
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    y: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+  ): void;
   /** y is the forward output (only read with an activation). Writes dx, dgamma [C], dbeta [C]. */
-  instanceNormBackward(dims: number[], slope: number, dy: Float32Array, x: Float32Array, y: Float32Array, mean: Float32Array,
-    rstd: Float32Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void;
+  instanceNormBackward(
+    dims: number[],
+    slope: number,
+    dy: Float32Array,
+    x: Float32Array,
+    y: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+    gamma: Float32Array,
+    dx: Float32Array,
+    dgamma: Float32Array,
+    dbeta: Float32Array,
+  ): void;
   /** glibc: no mmap per large block, keep up to trimThreshold freed bytes (false where the C library is not glibc). */
   keepLargeBlocks(trimThreshold: number): boolean;
   /** The file as a private copy-on-write memory mapping (unmapped when collected). */

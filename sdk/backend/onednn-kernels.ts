@@ -31,12 +31,27 @@ function rightPad(inSize: number, outSize: number, k: number, dilation: number, 
 export function convParams(c: Conv3DInfo): number[] {
   const p = c.padInfo;
   return [
-    c.batchSize, c.inChannels, c.inDepth, c.inHeight, c.inWidth,
-    c.outChannels, c.filterDepth, c.filterHeight, c.filterWidth,
-    c.outDepth, c.outHeight, c.outWidth,
-    c.strideDepth, c.strideHeight, c.strideWidth,
-    c.dilationDepth - 1, c.dilationHeight - 1, c.dilationWidth - 1,
-    p.front, p.top, p.left,
+    c.batchSize,
+    c.inChannels,
+    c.inDepth,
+    c.inHeight,
+    c.inWidth,
+    c.outChannels,
+    c.filterDepth,
+    c.filterHeight,
+    c.filterWidth,
+    c.outDepth,
+    c.outHeight,
+    c.outWidth,
+    c.strideDepth,
+    c.strideHeight,
+    c.strideWidth,
+    c.dilationDepth - 1,
+    c.dilationHeight - 1,
+    c.dilationWidth - 1,
+    p.front,
+    p.top,
+    p.left,
     rightPad(c.inDepth, c.outDepth, c.filterDepth, c.dilationDepth, c.strideDepth, p.front, p.back),
     rightPad(c.inHeight, c.outHeight, c.filterHeight, c.dilationHeight, c.strideHeight, p.top, p.bottom),
     rightPad(c.inWidth, c.outWidth, c.filterWidth, c.dilationWidth, c.strideWidth, p.left, p.right),
@@ -47,12 +62,27 @@ export function convParams(c: Conv3DInfo): number[] {
 export function conv2dParams(c: Conv2DInfo): number[] {
   const p = c.padInfo;
   return [
-    c.batchSize, c.inChannels, 1, c.inHeight, c.inWidth,
-    c.outChannels, 1, c.filterHeight, c.filterWidth,
-    1, c.outHeight, c.outWidth,
-    1, c.strideHeight, c.strideWidth,
-    0, c.dilationHeight - 1, c.dilationWidth - 1,
-    0, p.top, p.left,
+    c.batchSize,
+    c.inChannels,
+    1,
+    c.inHeight,
+    c.inWidth,
+    c.outChannels,
+    1,
+    c.filterHeight,
+    c.filterWidth,
+    1,
+    c.outHeight,
+    c.outWidth,
+    1,
+    c.strideHeight,
+    c.strideWidth,
+    0,
+    c.dilationHeight - 1,
+    c.dilationWidth - 1,
+    0,
+    p.top,
+    p.left,
     0,
     rightPad(c.inHeight, c.outHeight, c.filterHeight, c.dilationHeight, c.strideHeight, p.top, p.bottom),
     rightPad(c.inWidth, c.outWidth, c.filterWidth, c.dilationWidth, c.strideWidth, p.left, p.right),
@@ -68,7 +98,6 @@ const oneDnnPads = (params: number[]): boolean => params.slice(18).every((v) => 
 
 /** How often each kernel ran natively (not in its JS fallback): tests use it to prove the native path ran. */
 export const nativeCallCounts = new Map<string, number>();
-
 
 /**
  * A kernel that runs `fast` and falls back to the pure-JS kernel when `fast` declines (returns null: non-float32
@@ -103,7 +132,8 @@ export function getConvPrecision(): "fp32" | "bf16" {
 
 const conv3D: Fast = ({ x, filter }, backend, attrs) => {
   const a = attrs as { strides: Triple; pad: "valid" | "same"; dilations: Triple };
-  const xs = f32(backend, x), ws = f32(backend, filter);
+  const xs = f32(backend, x),
+    ws = f32(backend, filter);
   if (!xs || !ws || xs.length === 0 || ws.length === 0) return null;
   const info = tf.backend_util.computeConv3DInfo(x.shape as Shape5D, filter.shape as Shape5D, a.strides, a.dilations, a.pad);
   const params = convParams(info);
@@ -117,7 +147,8 @@ const conv3D: Fast = ({ x, filter }, backend, attrs) => {
 
 const conv3DBackpropInputV2: Fast = ({ dy, filter }, backend, attrs) => {
   const a = attrs as { strides: Triple; pad: "valid" | "same"; inputShape: Shape5D };
-  const dys = f32(backend, dy), ws = f32(backend, filter);
+  const dys = f32(backend, dy),
+    ws = f32(backend, filter);
   if (!dys || !ws || dys.length === 0 || ws.length === 0) return null;
   // Like the pure-JS kernel, dilations are 1: tfjs has no dilated conv3d gradient.
   const info = tf.backend_util.computeConv3DInfo(a.inputShape, filter.shape as Shape5D, a.strides, 1, a.pad);
@@ -130,7 +161,8 @@ const conv3DBackpropInputV2: Fast = ({ dy, filter }, backend, attrs) => {
 
 const conv3DBackpropFilterV2: Fast = ({ x, dy }, backend, attrs) => {
   const a = attrs as { strides: Triple; pad: "valid" | "same"; filterShape: Shape5D };
-  const xs = f32(backend, x), dys = f32(backend, dy);
+  const xs = f32(backend, x),
+    dys = f32(backend, dy);
   if (!xs || !dys || xs.length === 0 || dys.length === 0) return null;
   const info = tf.backend_util.computeConv3DInfo(x.shape as Shape5D, a.filterShape, a.strides, 1, a.pad);
   const params = convParams(info);
@@ -150,10 +182,19 @@ interface Conv2DAttrs {
 
 const conv2D: Fast = ({ x, filter }, backend, attrs) => {
   const a = attrs as unknown as Conv2DAttrs;
-  const xs = f32(backend, x), ws = f32(backend, filter);
+  const xs = f32(backend, x),
+    ws = f32(backend, filter);
   if (!xs || !ws || xs.length === 0 || ws.length === 0 || a.dataFormat === "NCHW") return null;
-  const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4D, filter.shape as Shape4D, a.strides, a.dilations ?? 1,
-    a.pad, a.dimRoundingMode, false, "channelsLast");
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as Shape4D,
+    filter.shape as Shape4D,
+    a.strides,
+    a.dilations ?? 1,
+    a.pad,
+    a.dimRoundingMode,
+    false,
+    "channelsLast",
+  );
   const params = conv2dParams(info);
   if (!oneDnnPads(params)) return null;
   const y = outputF32(size(info.outShape));
@@ -163,10 +204,10 @@ const conv2D: Fast = ({ x, filter }, backend, attrs) => {
 
 const conv2DBackpropInput: Fast = ({ dy, filter }, backend, attrs) => {
   const a = attrs as unknown as Conv2DAttrs & { inputShape: Shape4D };
-  const dys = f32(backend, dy), ws = f32(backend, filter);
+  const dys = f32(backend, dy),
+    ws = f32(backend, filter);
   if (!dys || !ws || dys.length === 0 || ws.length === 0 || a.dataFormat === "NCHW") return null;
-  const info = tf.backend_util.computeConv2DInfo(a.inputShape, filter.shape as Shape4D, a.strides, 1, a.pad,
-    a.dimRoundingMode, false, "channelsLast");
+  const info = tf.backend_util.computeConv2DInfo(a.inputShape, filter.shape as Shape4D, a.strides, 1, a.pad, a.dimRoundingMode, false, "channelsLast");
   const params = conv2dParams(info);
   if (!oneDnnPads(params)) return null;
   const dx = outputF32(size(info.inShape));
@@ -176,10 +217,10 @@ const conv2DBackpropInput: Fast = ({ dy, filter }, backend, attrs) => {
 
 const conv2DBackpropFilter: Fast = ({ x, dy }, backend, attrs) => {
   const a = attrs as unknown as Conv2DAttrs & { filterShape: Shape4D };
-  const xs = f32(backend, x), dys = f32(backend, dy);
+  const xs = f32(backend, x),
+    dys = f32(backend, dy);
   if (!xs || !dys || xs.length === 0 || dys.length === 0 || a.dataFormat === "NCHW") return null;
-  const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4D, a.filterShape, a.strides, 1, a.pad,
-    a.dimRoundingMode, false, "channelsLast");
+  const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4D, a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode, false, "channelsLast");
   const params = conv2dParams(info);
   if (!oneDnnPads(params)) return null;
   const dw = outputF32(size(info.filterShape));
@@ -189,10 +230,13 @@ const conv2DBackpropFilter: Fast = ({ x, dy }, backend, attrs) => {
 
 const batchMatMul: Fast = ({ a, b }, backend, attrs) => {
   const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
-  const as = f32(backend, a), bs = f32(backend, b);
+  const as = f32(backend, a),
+    bs = f32(backend, b);
   if (!as || !bs || a.shape.length < 2 || b.shape.length < 2) return null;
-  const batchShapeA = a.shape.slice(0, -2), batchShapeB = b.shape.slice(0, -2);
-  const batchA = size(batchShapeA), batchB = size(batchShapeB);
+  const batchShapeA = a.shape.slice(0, -2),
+    batchShapeB = b.shape.slice(0, -2);
+  const batchA = size(batchShapeA),
+    batchB = size(batchShapeB);
   // oneDNN broadcasts a whole batch of 1; element-wise batch broadcasting ([2,1] x [1,3]) and invalid shapes go to
   // the pure-JS kernel, which also produces tfjs' error messages.
   const rank = Math.max(batchShapeA.length, batchShapeB.length);

@@ -132,16 +132,20 @@ function load(file: string): OnednnStatus {
       // A new MathBackendCPU per backend instance: tensors of `cpu` and `cpu-onednn` stay in separate stores, and
       // tfjs moves them across on first use like between any two backends. Priority 0 keeps tfjs from choosing it
       // on its own; initBackend() selects it explicitly.
-      tf.registerBackend(ONEDNN_BACKEND_NAME, () => {
-        const backend = cpuFactory() as tf.KernelBackend & { firstUse?: boolean };
-        // MathBackendCPU's first-use banner recommends tfjs-node, which is not what runs here.
-        backend.firstUse = false;
-        // NNSSL_ADAPT_FREE=gc leaves every buffer to V8's collector, as plain MathBackendCPU does.
-        if (freeNativeOnDispose()) {
-          releaseBuffersOnDispose(backend as unknown as Parameters<typeof releaseBuffersOnDispose>[0], (b) => lib.detach(b));
-        }
-        return backend;
-      }, 0);
+      tf.registerBackend(
+        ONEDNN_BACKEND_NAME,
+        () => {
+          const backend = cpuFactory() as tf.KernelBackend & { firstUse?: boolean };
+          // MathBackendCPU's first-use banner recommends tfjs-node, which is not what runs here.
+          backend.firstUse = false;
+          // NNSSL_ADAPT_FREE=gc leaves every buffer to V8's collector, as plain MathBackendCPU does.
+          if (freeNativeOnDispose()) {
+            releaseBuffersOnDispose(backend as unknown as Parameters<typeof releaseBuffersOnDispose>[0], (b) => lib.detach(b));
+          }
+          return backend;
+        },
+        0,
+      );
     }
     active ??= lib;
     const v = lib.version();

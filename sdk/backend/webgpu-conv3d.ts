@@ -96,8 +96,37 @@ export function chooseTiling(rows: number, cols: number): Tiling {
 const UNIFORMS: Record<Mode, string[]> = {
   fwd: ["M", "N", "K", "kChunk", "numTiles", "C", "D", "H", "W", "oD", "oH", "oW", "KH", "KW", "sd", "sh", "sw", "pd", "ph", "pw"],
   dx: [
-    "M", "N", "K", "kChunk", "numTiles", "C", "oD", "oH", "oW", "cD", "cH", "cW", "nb", "nc", "bD", "bH", "bW",
-    "D", "H", "W", "i0D", "i0H", "i0W", "sd", "sh", "sw", "rd", "rh", "rw", "KH", "KW",
+    "M",
+    "N",
+    "K",
+    "kChunk",
+    "numTiles",
+    "C",
+    "oD",
+    "oH",
+    "oW",
+    "cD",
+    "cH",
+    "cW",
+    "nb",
+    "nc",
+    "bD",
+    "bH",
+    "bW",
+    "D",
+    "H",
+    "W",
+    "i0D",
+    "i0H",
+    "i0W",
+    "sd",
+    "sh",
+    "sw",
+    "rd",
+    "rh",
+    "rw",
+    "KH",
+    "KW",
   ],
   dw: ["M", "N", "K", "kChunk", "numTiles", "C", "D", "H", "W", "oD", "oH", "oW", "KH", "KW", "sd", "sh", "sw", "pd", "ph", "pw"],
 };
@@ -197,7 +226,9 @@ class ConvGemmProgram implements Program {
       if (mode === "dw") {
         emit(`      let kl = q / ${QM};`);
         emit(`      let col = colInfo(k0 + kl, kEnd);`);
-        emit(`      As[kl * ${QM} + rq] = ${aVec ? "loadA4(rinfo, col)" : "vec4<f32>(loadA(rinfo0, col), loadA(rinfo1, col), loadA(rinfo2, col), loadA(rinfo3, col))"};`);
+        emit(
+          `      As[kl * ${QM} + rq] = ${aVec ? "loadA4(rinfo, col)" : "vec4<f32>(loadA(rinfo0, col), loadA(rinfo1, col), loadA(rinfo2, col), loadA(rinfo3, col))"};`,
+        );
       } else {
         emit(`      let ml = q / ${tk / 4};`);
         emit(`      let kq = q % ${tk / 4};`);
@@ -481,8 +512,27 @@ function conv3dForward(args: KernelArgs): TensorInfo | TensorInfo[] {
   const K = c.filterDepth * c.filterHeight * c.filterWidth * c.inChannels;
   const tiling = chooseTiling(rows, cols);
   const program = new ConvGemmProgram("fwd", tiling, c.inChannels % 4 === 0, cols % 4 === 0, c.outShape, rows, cols, 1, maxPerDim(backend));
-  const uniforms = [rows, cols, K, K, Math.ceil(K / tiling.tk), c.inChannels, c.inDepth, c.inHeight, c.inWidth, c.outDepth, c.outHeight, c.outWidth, ...geometry(c)];
-  return backend.runWebGPUProgram(program, [x, filter], "float32", uniforms.map((v) => int([v])));
+  const uniforms = [
+    rows,
+    cols,
+    K,
+    K,
+    Math.ceil(K / tiling.tk),
+    c.inChannels,
+    c.inDepth,
+    c.inHeight,
+    c.inWidth,
+    c.outDepth,
+    c.outHeight,
+    c.outWidth,
+    ...geometry(c),
+  ];
+  return backend.runWebGPUProgram(
+    program,
+    [x, filter],
+    "float32",
+    uniforms.map((v) => int([v])),
+  );
 }
 
 type Shape5 = [number, number, number, number, number];
@@ -506,7 +556,7 @@ function conv3dBackpropInput(args: KernelArgs): TensorInfo | TensorInfo[] {
   const transpose = tf.getKernel("Transpose", BACKEND);
   if (!transpose) throw new Error("conv3d backprop input on webgpu: tfjs' Transpose kernel is not registered");
   const wT = transpose.kernelFunc({ inputs: { x: filter }, backend: backend as never, attrs: { perm: [0, 1, 2, 4, 3] } }) as TensorInfo;
-  const tiling = chooseTiling(N * D * H * W / (sd * sh * sw), Cin);
+  const tiling = chooseTiling((N * D * H * W) / (sd * sh * sw), Cin);
   let out: TensorInfo | undefined;
   try {
     for (let rd = 0; rd < sd; rd++) {
@@ -528,10 +578,45 @@ function conv3dBackpropInput(args: KernelArgs): TensorInfo | TensorInfo[] {
           const K = pD.taps * pH.taps * pW.taps * Co;
           const program = new ConvGemmProgram("dx", tiling, Co % 4 === 0, Cin % 4 === 0, inputShape, rows, Cin, 1, maxPerDim(backend));
           const uniforms = [
-            rows, Cin, K, K, Math.ceil(K / tiling.tk), Co, c.outDepth, c.outHeight, c.outWidth, pD.count, pH.count, pW.count,
-            pH.taps, pW.taps, pD.base, pH.base, pW.base, D, H, W, pD.i0, pH.i0, pW.i0, sd, sh, sw, rd, rh, rw, KH, KW,
+            rows,
+            Cin,
+            K,
+            K,
+            Math.ceil(K / tiling.tk),
+            Co,
+            c.outDepth,
+            c.outHeight,
+            c.outWidth,
+            pD.count,
+            pH.count,
+            pW.count,
+            pH.taps,
+            pW.taps,
+            pD.base,
+            pH.base,
+            pW.base,
+            D,
+            H,
+            W,
+            pD.i0,
+            pH.i0,
+            pW.i0,
+            sd,
+            sh,
+            sw,
+            rd,
+            rh,
+            rw,
+            KH,
+            KW,
           ];
-          out = backend.runWebGPUProgram(program, [dy, wT], "float32", uniforms.map((v) => int([v])), out);
+          out = backend.runWebGPUProgram(
+            program,
+            [dy, wT],
+            "float32",
+            uniforms.map((v) => int([v])),
+            out,
+          );
         }
       }
     }
@@ -572,7 +657,12 @@ function conv3dBackpropFilter(args: KernelArgs): TensorInfo | TensorInfo[] {
   const outShape = splits === 1 ? filterShape : [splits, rows * cols];
   const program = new ConvGemmProgram("dw", tiling, c.inChannels % 4 === 0, cols % 4 === 0, outShape, rows, cols, splits, maxPerDim(backend));
   const uniforms = [rows, cols, K, kChunk, chunkSteps, c.inChannels, c.inDepth, c.inHeight, c.inWidth, c.outDepth, c.outHeight, c.outWidth, ...geometry(c)];
-  const partial = backend.runWebGPUProgram(program, [x, dy], "float32", uniforms.map((v) => int([v])));
+  const partial = backend.runWebGPUProgram(
+    program,
+    [x, dy],
+    "float32",
+    uniforms.map((v) => int([v])),
+  );
   if (splits === 1) return partial;
   count("Conv3DBackpropFilterV2 split-K");
   // The sum runs on the flat [taps * Cin * Cout] view (tfjs' shader prelude cannot index 5-D outputs this way) and is

@@ -47,7 +47,14 @@ class ChunkProgram extends Program {
   variableNames: string[];
   uniforms = "S : i32, C : i32, K : i32, L : i32, threads : i32, slope : f32,";
   shaderKey: string;
-  constructor(readonly n: number, readonly s: number, readonly c: number, readonly k: number, readonly grad: boolean, readonly act: boolean) {
+  constructor(
+    readonly n: number,
+    readonly s: number,
+    readonly c: number,
+    readonly k: number,
+    readonly grad: boolean,
+    readonly act: boolean,
+  ) {
     super([n * k * c * 2], n * k * c, 64);
     this.variableNames = grad ? ["dy", "x", "y", "mean", "rstd"] : ["x"];
     this.shaderKey = `nnsslNormChunk_${grad ? "grad" : "stats"}_${act ? "act" : "noact"}`;
@@ -106,7 +113,11 @@ class CombineProgram extends Program {
   variableNames = ["part"];
   uniforms = "S : i32, C : i32, K : i32, L : i32, groups : i32, which : i32, eps : f32,";
   shaderKey: string;
-  constructor(outputShape: number[], readonly groups: number, readonly grad: boolean) {
+  constructor(
+    outputShape: number[],
+    readonly groups: number,
+    readonly grad: boolean,
+  ) {
     super(outputShape, groups * COMBINE_THREADS, COMBINE_THREADS, groups);
     this.shaderKey = `nnsslNormCombine_${grad ? "grad" : "stats"}`;
   }
@@ -177,7 +188,11 @@ class NormalizeProgram extends Program {
   variableNames = ["x", "mean", "rstd", "gamma", "beta"];
   uniforms = "S : i32, C : i32, total : i32, slope : f32,";
   shaderKey: string;
-  constructor(shape: number[], total: number, readonly act: boolean) {
+  constructor(
+    shape: number[],
+    total: number,
+    readonly act: boolean,
+  ) {
     super(shape, total, 128);
     this.shaderKey = `nnsslNormApply_${act ? "act" : "noact"}`;
   }
@@ -198,7 +213,11 @@ class DxProgram extends Program {
   variableNames = ["dy", "x", "y", "mean", "rstd", "gamma", "sumA", "sumB"];
   uniforms = "S : i32, C : i32, total : i32, slope : f32,";
   shaderKey: string;
-  constructor(shape: number[], total: number, readonly act: boolean) {
+  constructor(
+    shape: number[],
+    total: number,
+    readonly act: boolean,
+  ) {
     super(shape, total, 128);
     this.shaderKey = `nnsslNormDx_${act ? "act" : "noact"}`;
   }
@@ -265,27 +284,58 @@ const forward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const b = backend as unknown as WebGPUBackend;
   requireFloat32({ x, gamma, beta });
   const [n, s, c] = dims(x!);
-  for (const [name, t] of [["gamma", gamma!], ["beta", beta!]] as const) {
-    if (t.shape.reduce((p, q) => p * q, 1) !== c) throw new Error(`${INSTANCE_NORM}: ${name} must have ${c} elements (one per channel), got shape [${t.shape}]`);
+  for (const [name, t] of [
+    ["gamma", gamma!],
+    ["beta", beta!],
+  ] as const) {
+    if (t.shape.reduce((p, q) => p * q, 1) !== c)
+      throw new Error(`${INSTANCE_NORM}: ${name} must have ${c} elements (one per channel), got shape [${t.shape}]`);
   }
   const { eps, slope } = attrs as unknown as { eps: number; slope: number };
   const act = !Number.isNaN(slope);
   const { k, l } = chunking(n, s, c);
-  const part = run(b, new ChunkProgram(n, s, c, k, false, act), [x!], [
-    { type: "int32", data: [s] }, { type: "int32", data: [c] }, { type: "int32", data: [k] }, { type: "int32", data: [l] },
-    { type: "int32", data: [n * k * c] }, { type: "float32", data: [act ? slope : 0] },
-  ]);
+  const part = run(
+    b,
+    new ChunkProgram(n, s, c, k, false, act),
+    [x!],
+    [
+      { type: "int32", data: [s] },
+      { type: "int32", data: [c] },
+      { type: "int32", data: [k] },
+      { type: "int32", data: [l] },
+      { type: "int32", data: [n * k * c] },
+      { type: "float32", data: [act ? slope : 0] },
+    ],
+  );
   const combine = (which: number) =>
-    run(b, new CombineProgram([n, c], n * c, false), [part], [
-      { type: "int32", data: [s] }, { type: "int32", data: [c] }, { type: "int32", data: [k] }, { type: "int32", data: [l] },
-      { type: "int32", data: [n * c] }, { type: "int32", data: [which] }, { type: "float32", data: [eps] },
-    ]);
+    run(
+      b,
+      new CombineProgram([n, c], n * c, false),
+      [part],
+      [
+        { type: "int32", data: [s] },
+        { type: "int32", data: [c] },
+        { type: "int32", data: [k] },
+        { type: "int32", data: [l] },
+        { type: "int32", data: [n * c] },
+        { type: "int32", data: [which] },
+        { type: "float32", data: [eps] },
+      ],
+    );
   const mean = combine(0);
   const rstd = combine(1);
   b.disposeData(part.dataId);
-  const y = run(b, new NormalizeProgram(x!.shape.slice(), n * s * c, act), [x!, mean, rstd, gamma!, beta!], [
-    { type: "int32", data: [s] }, { type: "int32", data: [c] }, { type: "int32", data: [n * s * c] }, { type: "float32", data: [act ? slope : 0] },
-  ]);
+  const y = run(
+    b,
+    new NormalizeProgram(x!.shape.slice(), n * s * c, act),
+    [x!, mean, rstd, gamma!, beta!],
+    [
+      { type: "int32", data: [s] },
+      { type: "int32", data: [c] },
+      { type: "int32", data: [n * s * c] },
+      { type: "float32", data: [act ? slope : 0] },
+    ],
+  );
   return [y, mean, rstd];
 };
 
@@ -298,21 +348,52 @@ const backward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const act = !Number.isNaN(slope);
   const { k, l } = chunking(n, s, c);
   const sl: Uniform = { type: "float32", data: [act ? slope : 0] };
-  const part = run(b, new ChunkProgram(n, s, c, k, true, act), [dy!, x!, y!, mean!, rstd!], [
-    { type: "int32", data: [s] }, { type: "int32", data: [c] }, { type: "int32", data: [k] }, { type: "int32", data: [l] },
-    { type: "int32", data: [n * k * c] }, sl,
-  ]);
+  const part = run(
+    b,
+    new ChunkProgram(n, s, c, k, true, act),
+    [dy!, x!, y!, mean!, rstd!],
+    [
+      { type: "int32", data: [s] },
+      { type: "int32", data: [c] },
+      { type: "int32", data: [k] },
+      { type: "int32", data: [l] },
+      { type: "int32", data: [n * k * c] },
+      sl,
+    ],
+  );
   const sums = [0, 1].map((which) =>
-    run(b, new CombineProgram([n, c], n * c, true), [part], [
-      { type: "int32", data: [s] }, { type: "int32", data: [c] }, { type: "int32", data: [k] }, { type: "int32", data: [l] },
-      { type: "int32", data: [n * c] }, { type: "int32", data: [which] }, { type: "float32", data: [0] },
-    ]),
+    run(
+      b,
+      new CombineProgram([n, c], n * c, true),
+      [part],
+      [
+        { type: "int32", data: [s] },
+        { type: "int32", data: [c] },
+        { type: "int32", data: [k] },
+        { type: "int32", data: [l] },
+        { type: "int32", data: [n * c] },
+        { type: "int32", data: [which] },
+        { type: "float32", data: [0] },
+      ],
+    ),
   );
   b.disposeData(part.dataId);
-  const dx = run(b, new DxProgram(x!.shape.slice(), n * s * c, act), [dy!, x!, y!, mean!, rstd!, gamma!, sums[0]!, sums[1]!], [
-    { type: "int32", data: [s] }, { type: "int32", data: [c] }, { type: "int32", data: [n * s * c] }, sl,
-  ]);
-  const perChannel = (v: TensorInfo) => run(b, new SumOverSamplesProgram(gamma!.shape.slice(), c), [v], [{ type: "int32", data: [n] }, { type: "int32", data: [c] }]);
+  const dx = run(
+    b,
+    new DxProgram(x!.shape.slice(), n * s * c, act),
+    [dy!, x!, y!, mean!, rstd!, gamma!, sums[0]!, sums[1]!],
+    [{ type: "int32", data: [s] }, { type: "int32", data: [c] }, { type: "int32", data: [n * s * c] }, sl],
+  );
+  const perChannel = (v: TensorInfo) =>
+    run(
+      b,
+      new SumOverSamplesProgram(gamma!.shape.slice(), c),
+      [v],
+      [
+        { type: "int32", data: [n] },
+        { type: "int32", data: [c] },
+      ],
+    );
   const dgamma = perChannel(sums[1]!);
   const dbeta = perChannel(sums[0]!);
   for (const t of sums) b.disposeData(t.dataId);

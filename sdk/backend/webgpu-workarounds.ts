@@ -17,8 +17,24 @@ type KernelArgs = { inputs: Record<string, TensorInfo>; backend: tf.KernelBacken
 type Kernel = (args: KernelArgs) => TensorInfo | TensorInfo[];
 
 const BINARY_KERNELS = [
-  "Add", "Sub", "Multiply", "RealDiv", "Maximum", "Minimum", "SquaredDifference", "Pow", "FloorDiv", "Mod",
-  "Equal", "NotEqual", "Greater", "GreaterEqual", "Less", "LessEqual", "LogicalAnd", "LogicalOr",
+  "Add",
+  "Sub",
+  "Multiply",
+  "RealDiv",
+  "Maximum",
+  "Minimum",
+  "SquaredDifference",
+  "Pow",
+  "FloorDiv",
+  "Mod",
+  "Equal",
+  "NotEqual",
+  "Greater",
+  "GreaterEqual",
+  "Less",
+  "LessEqual",
+  "LogicalAnd",
+  "LogicalOr",
 ] as const;
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
@@ -78,7 +94,10 @@ function wrapPad(orig: Kernel): Kernel {
       const viewShape = axes[0] === 0 ? [s[0]!, s[1]!, s[2]!, s[3]! * s[4]!] : [s[0]! * s[1]! * s[2]!, s[3]!, s[4]!];
       const pads = axes[0] === 0 ? [paddings[0]!, paddings[1]!, paddings[2]!, [0, 0]] : [[0, 0], paddings[3]!, paddings[4]!];
       const outShape = s.map((d, i) => (axes.includes(i) ? d + paddings[i]![0] + paddings[i]![1] : d));
-      const padded = withViews(args.backend, (view) => orig({ ...args, inputs: { x: view(cur, viewShape) }, attrs: { ...args.attrs, paddings: pads } }) as TensorInfo);
+      const padded = withViews(
+        args.backend,
+        (view) => orig({ ...args, inputs: { x: view(cur, viewShape) }, attrs: { ...args.attrs, paddings: pads } }) as TensorInfo,
+      );
       const next = reshapeResult(args.backend, padded, outShape);
       if (owned) (args.backend as unknown as { disposeData(id: object): void }).disposeData(cur.dataId);
       cur = next;
@@ -122,7 +141,10 @@ function wrapSelect(orig: Kernel): Kernel {
     // tf.where broadcasts all three to one shape before the kernel, so it is elementwise: flat views.
     if (size(condition.shape) !== size(t.shape)) return orig(args);
     const shape = [size(t.shape)];
-    const out = withViews(args.backend, (view) => orig({ ...args, inputs: { condition: view(condition, shape), t: view(t, shape), e: view(e, shape) } }) as TensorInfo);
+    const out = withViews(
+      args.backend,
+      (view) => orig({ ...args, inputs: { condition: view(condition, shape), t: view(t, shape), e: view(e, shape) } }) as TensorInfo,
+    );
     return reshapeResult(args.backend, out, t.shape.slice());
   };
 }
@@ -177,7 +199,10 @@ function wrapSoftmax(orig: Kernel, backendName: string, maxRows: number): Kernel
 }
 
 /** Replaces the affected webgpu kernels of `backendName` by the wrappers (once). */
-export function patchTfjsWebgpuKernels(backendName: string, limits: { maxStorageBuffersPerShaderStage: number; maxComputeWorkgroupsPerDimension: number }): void {
+export function patchTfjsWebgpuKernels(
+  backendName: string,
+  limits: { maxStorageBuffersPerShaderStage: number; maxComputeWorkgroupsPerDimension: number },
+): void {
   reshape = tf.getKernel("Reshape", backendName)!.kernelFunc as unknown as Kernel;
   const replace = (name: string, wrap: (k: Kernel) => Kernel) => {
     const k = tf.getKernel(name, backendName);

@@ -113,8 +113,16 @@ export function adapterLine(a: WebgpuAdapterReport): string {
 function missingVulkan(): string | null {
   if (process.platform !== "linux") return null;
   const search = vulkanSearch();
-  const libDirs = [...search.libraryPath, "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu",
-    "/usr/lib64", "/usr/lib", "/usr/local/lib"];
+  const libDirs = [
+    ...search.libraryPath,
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/lib/x86_64-linux-gnu",
+    "/lib/aarch64-linux-gnu",
+    "/usr/lib64",
+    "/usr/lib",
+    "/usr/local/lib",
+  ];
   if (!libDirs.some((d) => existsSync(join(d, "libvulkan.so.1")))) {
     return "the Vulkan loader libvulkan.so.1 is not installed (Debian: apt-get install libvulkan1)";
   }
@@ -248,7 +256,12 @@ function guardBackend(Backend: typeof WebGPUBackend, report: WebgpuAdapterReport
   proto.__nnsslGuarded = true;
   const limit = report.limits.maxStorageBufferBindingSize;
   const run = proto.runWebGPUProgram as (this: WebGPUBackend, program: { outputShape: number[] }, inputs: tf.TensorInfo[], ...rest: unknown[]) => tf.TensorInfo;
-  proto.runWebGPUProgram = function (this: WebGPUBackend, program: { outputShape: number[]; constructor: { name: string } }, inputs: tf.TensorInfo[], ...rest: unknown[]) {
+  proto.runWebGPUProgram = function (
+    this: WebGPUBackend,
+    program: { outputShape: number[]; constructor: { name: string } },
+    inputs: tf.TensorInfo[],
+    ...rest: unknown[]
+  ) {
     if (deviceFault) throw new Error(`webgpu: ${deviceFault}; restart the process (nnssl-adapt doctor shows the adapter)`);
     if (pendingError) {
       const message = pendingError;
@@ -273,7 +286,12 @@ function guardBackend(Backend: typeof WebGPUBackend, report: WebgpuAdapterReport
 
 /** A tensor larger than one WebGPU binding may be: the message names the shape, the limit and what to change. */
 export class GpuLimitError extends Error {
-  constructor(readonly shape: readonly number[], readonly bytes: number, readonly limit: number, program: string) {
+  constructor(
+    readonly shape: readonly number[],
+    readonly bytes: number,
+    readonly limit: number,
+    program: string,
+  ) {
     const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
     super(
       `webgpu: a tensor of shape [${shape.join(", ")}] (${mib(bytes)}, in ${program}) exceeds this GPU's largest storage binding ` +

@@ -130,7 +130,9 @@ async function downloadToLocalDir(url: string, repo: string, file: string, dir: 
   const blob = await downloadFile({ ...common, downloadInfo: info });
   if (!blob) throw new CheckpointError(`${repo} has no ${file}`, { file: url });
   const tmp = tempName(dest);
-  const fh = await fsp.open(tmp, "w").catch((err) => { throw ioError(err, "write", dest); });
+  const fh = await fsp.open(tmp, "w").catch((err) => {
+    throw ioError(err, "write", dest);
+  });
   let done = 0;
   try {
     const reader = blob.stream().getReader();

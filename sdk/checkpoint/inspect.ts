@@ -27,7 +27,15 @@ export function summarizeTensor(name: string, t: TorchTensor): TensorSummary {
   const conv: (x: number | bigint) => number =
     t.dtype === "float16" ? (x) => halfToFloat(x as number) : t.dtype === "bfloat16" ? (x) => bfloat16ToFloat(x as number) : Number;
   let sum = 0;
-  if (t.dtype === "float32" || t.dtype === "float64" || t.dtype === "int8" || t.dtype === "int16" || t.dtype === "int32" || t.dtype === "uint8" || t.dtype === "bool") {
+  if (
+    t.dtype === "float32" ||
+    t.dtype === "float64" ||
+    t.dtype === "int8" ||
+    t.dtype === "int16" ||
+    t.dtype === "int32" ||
+    t.dtype === "uint8" ||
+    t.dtype === "bool"
+  ) {
     const a = v as Float32Array;
     for (let i = 0; i < a.length; i++) sum += a[i]!;
   } else {
@@ -59,7 +67,8 @@ export function findTensors(root: unknown, { maxPaths = 10_000_000 } = {}): [str
 }
 
 export function summarizeCheckpoint(root: unknown): CheckpointSummary {
-  const plan = root && typeof root === "object" && !Array.isArray(root) && !(root instanceof Map) ? (root as Record<string, unknown>).nnssl_adaptation_plan : undefined;
+  const plan =
+    root && typeof root === "object" && !Array.isArray(root) && !(root instanceof Map) ? (root as Record<string, unknown>).nnssl_adaptation_plan : undefined;
   return {
     adaptation_plan: plan && typeof plan === "object" ? (toPlain(plan) as Record<string, unknown>) : null,
     tensors: findTensors(root).map(([n, t]) => summarizeTensor(n, t)),

@@ -38,7 +38,10 @@ export interface ParserSpec {
 
 /** Thrown for bad command lines; the CLI runner prints `${prog}: error: ${message}` and exits with code 2. */
 export class UsageError extends Error {
-  constructor(readonly prog: string, message: string) {
+  constructor(
+    readonly prog: string,
+    message: string,
+  ) {
     super(message);
     this.name = "UsageError";
   }
@@ -53,7 +56,11 @@ export class HelpRequested extends Error {
 
 const isFlag = (s: string) => s.startsWith("-") && s.length > 1 && !/^-\d/.test(s);
 const destOf = (a: ArgSpec) =>
-  a.dest ?? [...a.flags].sort((x, y) => y.length - x.length)[0]!.replace(/^-+/, "").replace(/-/g, "_");
+  a.dest ??
+  [...a.flags]
+    .sort((x, y) => y.length - x.length)[0]!
+    .replace(/^-+/, "")
+    .replace(/-/g, "_");
 const label = (a: ArgSpec) => (isFlag(a.flags[0]!) ? a.flags.join("/") : a.flags[0]!);
 
 function convert(prog: string, a: ArgSpec, raw: string): string | number {
@@ -63,7 +70,7 @@ function convert(prog: string, a: ArgSpec, raw: string): string | number {
     v = parseInt(raw, 10);
   } else if (a.type === "float") {
     const f = Number(raw);
-    if (raw.trim() === "" || Number.isNaN(f) && raw.toLowerCase() !== "nan") {
+    if (raw.trim() === "" || (Number.isNaN(f) && raw.toLowerCase() !== "nan")) {
       throw new UsageError(prog, `argument ${label(a)}: invalid float value: '${raw}'`);
     }
     v = f;
@@ -87,8 +94,16 @@ export function formatHelp(spec: ParserSpec): string {
     const meta = a.metavar ?? destOf(a).toUpperCase();
     if (!isFlag(name)) return meta;
     if (a.action === "store_true" || a.action === "store_false") return `[${name}]`;
-    const val = a.nargs === "+" ? `${meta} [${meta} ...]` : a.nargs === "*" ? `[${meta} ...]` : a.nargs === "?" ? `[${meta}]`
-      : typeof a.nargs === "number" ? Array(a.nargs).fill(meta).join(" ") : meta;
+    const val =
+      a.nargs === "+"
+        ? `${meta} [${meta} ...]`
+        : a.nargs === "*"
+          ? `[${meta} ...]`
+          : a.nargs === "?"
+            ? `[${meta}]`
+            : typeof a.nargs === "number"
+              ? Array(a.nargs).fill(meta).join(" ")
+              : meta;
     return a.required ? `${name} ${val}` : `[${name} ${val}]`;
   });
   const lines = [`usage: ${spec.prog} ${parts.join(" ")}`, ""];
@@ -125,14 +140,26 @@ export function parseArgs(spec: ParserSpec, argv: readonly string[]): Record<str
 
   for (let i = 0; i < argv.length; i++) {
     let tok = argv[i]!;
-    if (tok === "--") { loose.push(...argv.slice(i + 1)); break; }
+    if (tok === "--") {
+      loose.push(...argv.slice(i + 1));
+      break;
+    }
     if (tok === "-h" || tok === "--help") throw new HelpRequested(formatHelp(spec));
-    if (!isFlag(tok)) { loose.push(tok); continue; }
+    if (!isFlag(tok)) {
+      loose.push(tok);
+      continue;
+    }
     let inline: string | undefined;
     const eq = tok.indexOf("=");
-    if (eq > 0 && tok.startsWith("-")) { inline = tok.slice(eq + 1); tok = tok.slice(0, eq); }
+    if (eq > 0 && tok.startsWith("-")) {
+      inline = tok.slice(eq + 1);
+      tok = tok.slice(0, eq);
+    }
     const a = byFlag.get(tok);
-    if (!a) { unknown.push(argv[i]!); continue; }
+    if (!a) {
+      unknown.push(argv[i]!);
+      continue;
+    }
     seen.add(a);
     const d = destOf(a);
     if (a.action === "store_true" || a.action === "store_false") {
@@ -161,11 +188,14 @@ export function parseArgs(spec: ParserSpec, argv: readonly string[]): Record<str
   for (const a of positionals) {
     const d = destOf(a);
     if (a.nargs === "+" || a.nargs === "*") {
-      const rest = loose.slice(k); k = loose.length;
+      const rest = loose.slice(k);
+      k = loose.length;
       if (a.nargs === "+" && rest.length === 0) continue;
-      out[d] = rest.map((v) => convert(prog, a, v)); seen.add(a);
+      out[d] = rest.map((v) => convert(prog, a, v));
+      seen.add(a);
     } else if (k < loose.length) {
-      out[d] = convert(prog, a, loose[k++]!); seen.add(a);
+      out[d] = convert(prog, a, loose[k++]!);
+      seen.add(a);
     }
   }
   if (k < loose.length) throw new UsageError(prog, `unrecognized arguments: ${loose.slice(k).join(" ")}`);

@@ -4,8 +4,7 @@
 import { BACKEND_NAMES, initBackend } from "../backend/index.js";
 import type { ArgSpec } from "./argparse.js";
 
-export const BACKEND_FLAG_HELP =
-  `tfjs backend to use: ${BACKEND_NAMES.join(", ")} (default: the fastest present, see nnssl-adapt doctor; same as NNSSL_ADAPT_BACKEND)`;
+export const BACKEND_FLAG_HELP = `tfjs backend to use: ${BACKEND_NAMES.join(", ")} (default: the fastest present, see nnssl-adapt doctor; same as NNSSL_ADAPT_BACKEND)`;
 
 /** The flag for argparse-style (upstream-named) commands. */
 export const backendArg: ArgSpec = { flags: ["--backend"], default: null, choices: BACKEND_NAMES, help: BACKEND_FLAG_HELP };

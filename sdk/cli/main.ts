@@ -35,15 +35,22 @@ export async function buildProgram(): Promise<Command> {
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
-  await runCommand("nnssl-adapt", async (args) => {
-    const program = await buildProgram();
-    try {
-      await program.parseAsync(args, { from: "user" });
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === "commander.helpDisplayed" || code === "commander.help" || code === "commander.version") return;
-      if (code?.startsWith("commander.")) { process.exitCode = 2; return; }
-      throw err;
-    }
-  }, argv);
+  await runCommand(
+    "nnssl-adapt",
+    async (args) => {
+      const program = await buildProgram();
+      try {
+        await program.parseAsync(args, { from: "user" });
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code === "commander.helpDisplayed" || code === "commander.help" || code === "commander.version") return;
+        if (code?.startsWith("commander.")) {
+          process.exitCode = 2;
+          return;
+        }
+        throw err;
+      }
+    },
+    argv,
+  );
 }

@@ -10,11 +10,19 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): P
   let task: string | undefined;
   let lastDecile = -1;
   const tty = Boolean(stream.isTTY);
-  const fmt = (e: ProgressEvent) => (e.detail ? Object.entries(e.detail).map(([k, v]) => `${k} ${v}`).join(" | ") : "");
+  const fmt = (e: ProgressEvent) =>
+    e.detail
+      ? Object.entries(e.detail)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(" | ")
+      : "";
   const cb = ((e: ProgressEvent) => {
     if (!tty) {
       const decile = e.total > 0 ? Math.floor((10 * e.done) / e.total) : 10;
-      if (e.task !== task) { task = e.task; lastDecile = -1; }
+      if (e.task !== task) {
+        task = e.task;
+        lastDecile = -1;
+      }
       if (decile !== lastDecile) {
         lastDecile = decile;
         stream.write(`${e.task}: ${e.done}/${e.total}${e.detail ? ` | ${fmt(e)}` : ""}\n`);
@@ -32,8 +40,15 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): P
     }
     bar!.setTotal(e.total);
     bar!.update(e.done, { info: fmt(e) });
-    if (e.done >= e.total) { bar!.stop(); bar = undefined; task = undefined; }
+    if (e.done >= e.total) {
+      bar!.stop();
+      bar = undefined;
+      task = undefined;
+    }
   }) as ProgressCallback & { stop(): void };
-  cb.stop = () => { bar?.stop(); bar = undefined; };
+  cb.stop = () => {
+    bar?.stop();
+    bar = undefined;
+  };
   return cb;
 }

@@ -8,8 +8,20 @@ import { ioError, isSystemError } from "../util/fs.js";
 
 /** libuv's syscall names as the operation the user asked for. */
 const SYSCALL_WORDS: Readonly<Record<string, string>> = {
-  open: "open", read: "read", write: "write", mkdir: "create folder", rename: "rename", unlink: "remove", rmdir: "remove the folder",
-  scandir: "list the folder", stat: "read", lstat: "read", copyfile: "copy", access: "access", link: "create", symlink: "create",
+  open: "open",
+  read: "read",
+  write: "write",
+  mkdir: "create folder",
+  rename: "rename",
+  unlink: "remove",
+  rmdir: "remove the folder",
+  scandir: "list the folder",
+  stat: "read",
+  lstat: "read",
+  copyfile: "copy",
+  access: "access",
+  link: "create",
+  symlink: "create",
 };
 
 /**

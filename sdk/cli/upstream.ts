@@ -42,8 +42,12 @@ export async function loadUpstreamCommand(name: string): Promise<UpstreamCommand
 
 /** Entry point used by bin/<name>.js. */
 export async function runUpstream(name: string, argv = process.argv.slice(2)): Promise<void> {
-  await runCommand(name, async (a) => {
-    const cmd = await loadUpstreamCommand(name);
-    await cmd.run(parseArgs(cmd.spec, a));
-  }, argv);
+  await runCommand(
+    name,
+    async (a) => {
+      const cmd = await loadUpstreamCommand(name);
+      await cmd.run(parseArgs(cmd.spec, a));
+    },
+    argv,
+  );
 }

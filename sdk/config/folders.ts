@@ -48,7 +48,10 @@ export function isHuggingFaceUrl(s: string): boolean {
 
 /** `url.split("https://huggingface.co/")[-1].strip("/")`, as upstream: `<org>/<repo>`. */
 export function hfRepoId(url: string): string {
-  return url.split(HF_URL_PREFIX).pop()!.replace(/^\/+|\/+$/g, "");
+  return url
+    .split(HF_URL_PREFIX)
+    .pop()!
+    .replace(/^\/+|\/+$/g, "");
 }
 
 /** `<org>_<repo>`: the folder name a Hub checkpoint is downloaded to, also the default adapted-plans name. */

@@ -19,7 +19,11 @@ export class LabelManager {
   readonly foregroundRegions: Region[] | null;
 
   /** `file` names dataset.json in errors. */
-  constructor(labelDict: Record<string, LabelValue>, regionsClassOrder?: number[] | null, { file, forceUseLabels = false }: { file?: string; forceUseLabels?: boolean } = {}) {
+  constructor(
+    labelDict: Record<string, LabelValue>,
+    regionsClassOrder?: number[] | null,
+    { file, forceUseLabels = false }: { file?: string; forceUseLabels?: boolean } = {},
+  ) {
     if (!labelDict || typeof labelDict !== "object") throw new InputError("labels must be a dict {name: int | [int, ...]}", { file });
     if (!("background" in labelDict)) throw new InputError("labels: background label not declared (it must be 0)", { file });
     const bg = labelDict.background;
@@ -63,7 +67,10 @@ export class LabelManager {
       this.foregroundRegions = null;
     }
     if (this.ignoreLabel !== null && this.ignoreLabel !== Math.max(...this.allLabels) + 1) {
-      throw new InputError(`labels: the ignore label (${this.ignoreLabel}) must be the highest label value, max(other labels) + 1 = ${Math.max(...this.allLabels) + 1}`, { file });
+      throw new InputError(
+        `labels: the ignore label (${this.ignoreLabel}) must be the highest label value, max(other labels) + 1 = ${Math.max(...this.allLabels) + 1}`,
+        { file },
+      );
     }
   }
 

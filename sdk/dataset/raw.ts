@@ -78,7 +78,9 @@ export async function findCandidateDatasets(id: number, paths: Paths = {}): Prom
     if (!root) continue;
     try {
       for (const d of await fsp.readdir(root, { withFileTypes: true })) if (d.isDirectory() && d.name.startsWith(prefix)) found.add(d.name);
-    } catch { /* a configured folder that does not exist yet holds no datasets */ }
+    } catch {
+      /* a configured folder that does not exist yet holds no datasets */
+    }
   }
   return [...found].sort(codePointCompare);
 }
@@ -110,10 +112,12 @@ export async function loadDatasetJson(file: string): Promise<DatasetJson> {
   if (!("channel_names" in j) && !("modality" in j)) missing.unshift("channel_names");
   if (missing.length) throw new InputError(`missing required key(s): ${missing.join(", ")}`, { file });
   const ch = j.channel_names ?? j.modality;
-  if (!ch || typeof ch !== "object" || Object.keys(ch).length === 0) throw new InputError("channel_names must be a non-empty dict {\"0\": \"CT\", ...}", { file });
-  if (typeof j.file_ending !== "string" || !j.file_ending.startsWith(".")) throw new InputError(`file_ending must be a string like ".nii.gz" (got ${JSON.stringify(j.file_ending)})`, { file });
-  if (!Number.isInteger(j.numTraining) || j.numTraining < 0) throw new InputError(`numTraining must be a non-negative integer (got ${JSON.stringify(j.numTraining)})`, { file });
-  if (!j.labels || typeof j.labels !== "object" || Array.isArray(j.labels)) throw new InputError("labels must be a dict {\"background\": 0, ...}", { file });
+  if (!ch || typeof ch !== "object" || Object.keys(ch).length === 0) throw new InputError('channel_names must be a non-empty dict {"0": "CT", ...}', { file });
+  if (typeof j.file_ending !== "string" || !j.file_ending.startsWith("."))
+    throw new InputError(`file_ending must be a string like ".nii.gz" (got ${JSON.stringify(j.file_ending)})`, { file });
+  if (!Number.isInteger(j.numTraining) || j.numTraining < 0)
+    throw new InputError(`numTraining must be a non-negative integer (got ${JSON.stringify(j.numTraining)})`, { file });
+  if (!j.labels || typeof j.labels !== "object" || Array.isArray(j.labels)) throw new InputError('labels must be a dict {"background": 0, ...}', { file });
   return j;
 }
 
@@ -140,7 +144,7 @@ export function determineReaderWriter(j: DatasetJson, file?: string, example?: s
     const all = [...new Set(SUPPORTED_FILE_ENDINGS.flatMap(([, e]) => e))].filter((e) => e !== ".gipl");
     throw new InputError(`file_ending ${JSON.stringify(j.file_ending)} is not supported (supported: ${all.join(", ")})`, { file });
   }
-  if (ending === ".gipl") throw new InputError("file_ending \".gipl\" is not supported (convert the images to .mha or .nii.gz)", { file });
+  if (ending === ".gipl") throw new InputError('file_ending ".gipl" is not supported (convert the images to .mha or .nii.gz)', { file });
   if (ending === ".tif" && candidates[0] === "NaturalImage2DIO" && example !== undefined && existsSync(example)) {
     // NaturalImage2DIO accepts (h, w) and (h, w, 3|4); anything else falls through to Tiff3DIO, as upstream's trial read does.
     const shape = tiffArrayShape(new Uint8Array(readFileSync(example)), example);
@@ -200,7 +204,10 @@ export async function getFilenamesOfTrainImagesAndTargets(folder: string, j: Dat
  */
 export async function openRawDataset(idOrNameOrPath: number | string, paths: Paths = {}): Promise<RawDataset> {
   let folder: string;
-  if (typeof idOrNameOrPath === "string" && (idOrNameOrPath.includes("/") || idOrNameOrPath.includes(path.sep) || (await exists(path.join(idOrNameOrPath, "dataset.json"))))) {
+  if (
+    typeof idOrNameOrPath === "string" &&
+    (idOrNameOrPath.includes("/") || idOrNameOrPath.includes(path.sep) || (await exists(path.join(idOrNameOrPath, "dataset.json"))))
+  ) {
     folder = path.resolve(idOrNameOrPath);
   } else {
     const name = await maybeConvertToDatasetName(idOrNameOrPath, paths);
@@ -209,7 +216,9 @@ export async function openRawDataset(idOrNameOrPath: number | string, paths: Pat
   const name = path.basename(folder);
   const jsonFile = path.join(folder, "dataset.json");
   if (!(await exists(jsonFile))) {
-    throw new InputError(await exists(folder) ? "no dataset.json in this dataset folder" : "dataset folder not found", { file: await exists(folder) ? jsonFile : folder });
+    throw new InputError((await exists(folder)) ? "no dataset.json in this dataset folder" : "dataset folder not found", {
+      file: (await exists(folder)) ? jsonFile : folder,
+    });
   }
   const datasetJson = await loadDatasetJson(jsonFile);
   const cases = await getFilenamesOfTrainImagesAndTargets(folder, datasetJson);
@@ -270,10 +279,16 @@ export async function verifyDatasetIntegrity(ds: RawDataset, opts: VerifyOptions
     const c = ds.cases[id]!;
     let complete = true;
     if (j.dataset) {
-      for (const f of c.images) if (!(await exists(f))) { problems.push(`${f}: image file of case ${id} not found`); complete = false; }
+      for (const f of c.images)
+        if (!(await exists(f))) {
+          problems.push(`${f}: image file of case ${id} not found`);
+          complete = false;
+        }
       if (c.label === null) {
         const declared = j.dataset[id]?.label;
-        problems.push(`${declared ? path.resolve(ds.folder, expandVars(declared)) : jsonFile}: label file of case ${id} ${declared ? "not found" : "not declared"}`);
+        problems.push(
+          `${declared ? path.resolve(ds.folder, expandVars(declared)) : jsonFile}: label file of case ${id} ${declared ? "not found" : "not declared"}`,
+        );
         complete = false;
       }
     } else {
@@ -283,20 +298,36 @@ export async function verifyDatasetIntegrity(ds: RawDataset, opts: VerifyOptions
       // channel count of what is read is checked per case (checkCase), as upstream checks it.
       const present = all.filter((f) => c.images.includes(f));
       const last = present.length ? all.indexOf(present[present.length - 1]!) : numChannels - 1;
-      for (const f of all.slice(0, last + 1)) if (!c.images.includes(f)) { problems.push(`${f}: channel file of case ${id} not found`); complete = false; }
-      for (const f of c.images) if (!all.includes(f)) { problems.push(`${f}: unexpected channel (dataset.json declares ${numChannels} channel(s))`); complete = false; }
-      if (c.label === null) { problems.push(`${path.join(ds.folder, "labelsTr", id + j.file_ending)}: label file of case ${id} not found`); complete = false; }
+      for (const f of all.slice(0, last + 1))
+        if (!c.images.includes(f)) {
+          problems.push(`${f}: channel file of case ${id} not found`);
+          complete = false;
+        }
+      for (const f of c.images)
+        if (!all.includes(f)) {
+          problems.push(`${f}: unexpected channel (dataset.json declares ${numChannels} channel(s))`);
+          complete = false;
+        }
+      if (c.label === null) {
+        problems.push(`${path.join(ds.folder, "labelsTr", id + j.file_ending)}: label file of case ${id} not found`);
+        complete = false;
+      }
     }
     if (complete && expectedLabels) {
       checks.push({ identifier: id, images: c.images, label: c.label!, numChannels, readerWriter: ds.readerWriter, expectedLabels });
     }
   }
-  const results = await mapInWorkers<CaseCheckInput, CaseCheckResult>(new URL(import.meta.url.endsWith(".ts") ? "./verify-case.ts" : "./verify-case.js", import.meta.url), "checkCase", checks, {
-    numWorkers: opts.numWorkers,
-    // Always pass a callback: pool.ts counts finished tasks inside `opts.onProgress?.(++done, total)`, which does not
-    // evaluate `++done` when the callback is missing, so the worker path would never resolve.
-    onProgress: (done, total) => opts.onProgress?.(done, total),
-  });
+  const results = await mapInWorkers<CaseCheckInput, CaseCheckResult>(
+    new URL(import.meta.url.endsWith(".ts") ? "./verify-case.ts" : "./verify-case.js", import.meta.url),
+    "checkCase",
+    checks,
+    {
+      numWorkers: opts.numWorkers,
+      // Always pass a callback: pool.ts counts finished tasks inside `opts.onProgress?.(++done, total)`, which does not
+      // evaluate `++done` when the callback is missing, so the worker path would never resolve.
+      onProgress: (done, total) => opts.onProgress?.(done, total),
+    },
+  );
   const warnings: string[] = [];
   for (const r of results) {
     problems.push(...r.problems);

@@ -53,23 +53,57 @@ export const EXAMPLE_DATASET_SPEC: SyntheticDatasetSpec = {
   shapeJitter: 2,
   spacing: [2, 1, 1],
   maxRotationDeg: 8,
-  description: "Synthetic MR-like example for the nnssl-adapt demo: 12 labelled cases (imagesTr/labelsTr) and 8 unlabelled volumes (imagesUnlabelled/, for MAE pre-training). Regenerate with generateExampleDataset().",
+  description:
+    "Synthetic MR-like example for the nnssl-adapt demo: 12 labelled cases (imagesTr/labelsTr) and 8 unlabelled volumes (imagesUnlabelled/, for MAE pre-training). Regenerate with generateExampleDataset().",
 };
 
 /** More presets covering the combinations the generator supports (see datasets-examples/README.md). */
 export const SYNTHETIC_PRESETS: Record<string, SyntheticDatasetSpec> = {
   "mr-aniso-1ch": EXAMPLE_DATASET_SPEC,
   "mr-iso-2ch-3labels": {
-    ...EXAMPLE_DATASET_SPEC, id: 2, name: "SyntheticMR2ch", casePrefix: "MR2", seed: 2002, numTraining: 8, numUnlabelled: 0,
-    numChannels: 2, numForeground: 3, shape: [48, 48, 48], spacing: [1, 1, 1], maxRotationDeg: 20, description: "Synthetic isotropic 2-channel MR-like dataset, 3 foreground labels.",
+    ...EXAMPLE_DATASET_SPEC,
+    id: 2,
+    name: "SyntheticMR2ch",
+    casePrefix: "MR2",
+    seed: 2002,
+    numTraining: 8,
+    numUnlabelled: 0,
+    numChannels: 2,
+    numForeground: 3,
+    shape: [48, 48, 48],
+    spacing: [1, 1, 1],
+    maxRotationDeg: 20,
+    description: "Synthetic isotropic 2-channel MR-like dataset, 3 foreground labels.",
   },
   "ct-iso-1ch": {
-    ...EXAMPLE_DATASET_SPEC, id: 3, name: "SyntheticCT", casePrefix: "CT", seed: 3003, numTraining: 8, numUnlabelled: 0, modality: "CT",
-    numForeground: 3, shape: [48, 48, 48], spacing: [1.5, 1.5, 1.5], maxRotationDeg: 15, description: "Synthetic isotropic CT-like dataset, 3 foreground labels.",
+    ...EXAMPLE_DATASET_SPEC,
+    id: 3,
+    name: "SyntheticCT",
+    casePrefix: "CT",
+    seed: 3003,
+    numTraining: 8,
+    numUnlabelled: 0,
+    modality: "CT",
+    numForeground: 3,
+    shape: [48, 48, 48],
+    spacing: [1.5, 1.5, 1.5],
+    maxRotationDeg: 15,
+    description: "Synthetic isotropic CT-like dataset, 3 foreground labels.",
   },
   "ct-aniso-2ch": {
-    ...EXAMPLE_DATASET_SPEC, id: 4, name: "SyntheticCT2ch", casePrefix: "CT2", seed: 4004, numTraining: 8, numUnlabelled: 0, modality: "CT",
-    numChannels: 2, shape: [24, 64, 64], spacing: [5, 0.8, 0.8], maxRotationDeg: 5, description: "Synthetic anisotropic 2-phase CT-like dataset (native, contrast).",
+    ...EXAMPLE_DATASET_SPEC,
+    id: 4,
+    name: "SyntheticCT2ch",
+    casePrefix: "CT2",
+    seed: 4004,
+    numTraining: 8,
+    numUnlabelled: 0,
+    modality: "CT",
+    numChannels: 2,
+    shape: [24, 64, 64],
+    spacing: [5, 0.8, 0.8],
+    maxRotationDeg: 5,
+    description: "Synthetic anisotropic 2-phase CT-like dataset (native, contrast).",
   },
 };
 
@@ -79,7 +113,8 @@ function blur121(v: Float32Array, [nx, ny, nz]: number[]): void {
   const strides = [1, nx, nx * ny];
   const sizes = [nx, ny, nz];
   for (let axis = 0; axis < 3; axis++) {
-    const s = strides[axis]!, n = sizes[axis]!;
+    const s = strides[axis]!,
+      n = sizes[axis]!;
     for (let i = 0; i < v.length; i++) {
       const c = Math.floor(i / s) % n;
       const lo = c > 0 ? v[i - s]! : v[i]!;
@@ -113,8 +148,10 @@ function drawAnatomy(spec: SyntheticDatasetSpec, rs: RandomState): Anatomy {
   const ext = dims.map((d, k) => d * sp[k]!);
   const [nx, ny, nz] = dims as [number, number, number];
   // Body: elliptic cylinder along z, filling 70-90 % of the field of view, ending a slice or two before the edges.
-  const ax = 0.5 * ext[0]! * rs.uniform(0.7, 0.9), ay = 0.5 * ext[1]! * rs.uniform(0.6, 0.8);
-  const z0 = rs.randint(1, 3), z1 = nz - rs.randint(1, 3);
+  const ax = 0.5 * ext[0]! * rs.uniform(0.7, 0.9),
+    ay = 0.5 * ext[1]! * rs.uniform(0.6, 0.8);
+  const z0 = rs.randint(1, 3),
+    z1 = nz - rs.randint(1, 3);
   const rim = rs.uniform(2.5, 4.5);
   // Organ: ellipsoid inside the body, rotated in-plane.
   const oc = [rs.uniform(-0.3, 0.3) * ax, rs.uniform(-0.3, 0.3) * ay, rs.uniform(-0.15, 0.15) * ext[2]!];
@@ -129,8 +166,12 @@ function drawAnatomy(spec: SyntheticDatasetSpec, rs: RandomState): Anatomy {
   });
   // Vessel: a tube winding along z on the side of the body away from the organ.
   const vside = oc[0]! > 0 ? -1 : 1;
-  const vx = vside * rs.uniform(0.45, 0.6) * ax, vy = rs.uniform(-0.3, 0.3) * ay;
-  const vr = rs.uniform(2.5, 4), vamp = rs.uniform(2, 6), vfreq = rs.uniform(0.03, 0.08), vph = rs.uniform(0, 2 * Math.PI);
+  const vx = vside * rs.uniform(0.45, 0.6) * ax,
+    vy = rs.uniform(-0.3, 0.3) * ay;
+  const vr = rs.uniform(2.5, 4),
+    vamp = rs.uniform(2, 6),
+    vfreq = rs.uniform(0.03, 0.08),
+    vph = rs.uniform(0, 2 * Math.PI);
 
   const tissue = new Uint8Array(nx * ny * nz);
   const label = new Uint8Array(nx * ny * nz);
@@ -149,15 +190,27 @@ function drawAnatomy(spec: SyntheticDatasetSpec, rs: RandomState): Anatomy {
         const depth = (1 - rb) * Math.min(ax, ay);
         let t = depth < rim ? 2 : 1;
         let l = 0;
-        const dx = px - oc[0]!, dy = py - oc[1]!, dz = pz - oc[2]!;
-        const rx = oc0 * dx + os0 * dy, ry = -os0 * dx + oc0 * dy;
+        const dx = px - oc[0]!,
+          dy = py - oc[1]!,
+          dz = pz - oc[2]!;
+        const rx = oc0 * dx + os0 * dy,
+          ry = -os0 * dx + oc0 * dy;
         if ((rx / oa[0]!) ** 2 + (ry / oa[1]!) ** 2 + (dz / oa[2]!) ** 2 < 1) {
-          t = 3; l = 1;
-          for (const s of lesions) if (Math.hypot(px - s.c[0]!, py - s.c[1]!, pz - s.c[2]!) < s.r) { t = 4; l = 2; }
+          t = 3;
+          l = 1;
+          for (const s of lesions)
+            if (Math.hypot(px - s.c[0]!, py - s.c[1]!, pz - s.c[2]!) < s.r) {
+              t = 4;
+              l = 2;
+            }
         }
         if (spec.numForeground === 3 && l === 0) {
-          const cx = vx + vamp * Math.sin(vfreq * pz * 2 * Math.PI + vph), cy = vy + 0.5 * vamp * Math.cos(vfreq * pz * 2 * Math.PI + vph);
-          if (Math.hypot(px - cx, py - cy) < vr) { t = 5; l = 3; }
+          const cx = vx + vamp * Math.sin(vfreq * pz * 2 * Math.PI + vph),
+            cy = vy + 0.5 * vamp * Math.cos(vfreq * pz * 2 * Math.PI + vph);
+          if (Math.hypot(px - cx, py - cy) < vr) {
+            t = 5;
+            l = 3;
+          }
         }
         tissue[i] = t;
         label[i] = l;
@@ -179,30 +232,38 @@ function renderChannel(spec: SyntheticDatasetSpec, a: Anatomy, channel: number, 
   blur121(texture, a.dims);
   blur121(texture, a.dims);
   const mr = spec.modality === "MR";
-  const texAmp = mr ? 60 : 25, noise = mr ? 14 : 10;
+  const texAmp = mr ? 60 : 25,
+    noise = mr ? 14 : 10;
   // Multiplicative bias field for MR: a random low-frequency cosine pattern, +-12 %.
   const bias = [rs.uniform(-0.12, 0.12), rs.uniform(-0.12, 0.12), rs.uniform(-0.08, 0.08), rs.uniform(0, 2 * Math.PI)];
   const [nx, ny, nz] = a.dims as [number, number, number];
   const out = new Int16Array(n);
   let i = 0;
-  for (let z = 0; z < nz; z++) for (let y = 0; y < ny; y++) for (let x = 0; x < nx; x++, i++) {
-    if (!a.tissue[i]) continue; // background stays exactly 0
-    let v = clean[i]! + texAmp * texture[i]!;
-    if (mr) v *= 1 + bias[0]! * Math.cos((Math.PI * x) / nx + bias[3]!) + bias[1]! * Math.cos((Math.PI * y) / ny) + bias[2]! * (z / nz - 0.5);
-    v += noise * rs.standardNormal();
-    let q = Math.round(mr ? Math.abs(v) : v);
-    if (q === 0) q = mr ? 1 : -1; // keep the body nonzero so crop-to-nonzero sees all of it
-    out[i] = q;
-  }
+  for (let z = 0; z < nz; z++)
+    for (let y = 0; y < ny; y++)
+      for (let x = 0; x < nx; x++, i++) {
+        if (!a.tissue[i]) continue; // background stays exactly 0
+        let v = clean[i]! + texAmp * texture[i]!;
+        if (mr) v *= 1 + bias[0]! * Math.cos((Math.PI * x) / nx + bias[3]!) + bias[1]! * Math.cos((Math.PI * y) / ny) + bias[2]! * (z / nz - 0.5);
+        v += noise * rs.standardNormal();
+        let q = Math.round(mr ? Math.abs(v) : v);
+        if (q === 0) q = mr ? 1 : -1; // keep the body nonzero so crop-to-nonzero sees all of it
+        out[i] = q;
+      }
   return out;
 }
 
 /** The case's RAS affine: x and y flipped (LPS-like), rotated in-plane, random origin. */
 function drawAffine(spec: SyntheticDatasetSpec, rs: RandomState): Mat4 {
   const th = (rs.uniform(-1, 1) * spec.maxRotationDeg * Math.PI) / 180;
-  const c = Math.cos(th), s = Math.sin(th);
+  const c = Math.cos(th),
+    s = Math.sin(th);
   const sp = [spec.spacing[2], spec.spacing[1], spec.spacing[0]];
-  const r = [[-c, s, 0], [-s, -c, 0], [0, 0, 1]]; // diag(-1, -1, 1) · Rz(th)
+  const r = [
+    [-c, s, 0],
+    [-s, -c, 0],
+    [0, 0, 1],
+  ]; // diag(-1, -1, 1) · Rz(th)
   const origin = [rs.uniform(50, 150), rs.uniform(50, 150), rs.uniform(-120, -40)];
   return [...[0, 1, 2].map((i) => [r[i]![0]! * sp[0]!, r[i]![1]! * sp[1]!, r[i]![2]! * sp[2]!, Math.round(origin[i]! * 100) / 100]), [0, 0, 0, 1]];
 }

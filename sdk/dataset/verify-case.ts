@@ -68,22 +68,28 @@ export async function checkCase(input: CaseCheckInput): Promise<CaseCheckResult>
     if (img.shape[0] < numChannels && images.length < numChannels && /_0000\.[^/\\]+$/.test(images[0]!)) {
       // most likely a channel file is missing (a file can hold several channels, so this shows only once read)
       const next = images[0]!.replace(/_0000(\.[^/\\]+)$/, `_${String(images.length).padStart(4, "0")}$1`);
-      problems.push(`${next}: channel file of case ${input.identifier} not found (its files hold ${img.shape[0]} channel(s), dataset.json declares ${numChannels})`);
+      problems.push(
+        `${next}: channel file of case ${input.identifier} not found (its files hold ${img.shape[0]} channel(s), dataset.json declares ${numChannels})`,
+      );
     } else if (img.shape[0] !== numChannels) {
       problems.push(`${images[0]}: case ${input.identifier} has ${img.shape[0]} channel(s), dataset.json declares ${numChannels}`);
     }
   }
   if (img && seg) {
-    const si = img.shape.slice(1), ss = seg.shape.slice(1);
+    const si = img.shape.slice(1),
+      ss = seg.shape.slice(1);
     if (si.length !== ss.length || si.some((v, i) => v !== ss[i])) {
       problems.push(`${label}: shape ${list(ss)} differs from the image shape ${list(si)} of ${images[0]}`);
     }
     if (!allclose(seg.properties.spacing, img.properties.spacing)) {
       problems.push(`${label}: spacing ${list(seg.properties.spacing)} differs from the image spacing ${list(img.properties.spacing)} of ${images[0]}`);
     }
-    const ai = img.properties.nibabel_stuff?.original_affine, as = seg.properties.nibabel_stuff?.original_affine;
+    const ai = img.properties.nibabel_stuff?.original_affine,
+      as = seg.properties.nibabel_stuff?.original_affine;
     if (ai && as && !allclose(as.flat(), ai.flat())) {
-      problems.push(`${label}: affine ${JSON.stringify(as.map((r) => r.map((x) => +x.toPrecision(6))))} differs from the image affine ${JSON.stringify(ai.map((r) => r.map((x) => +x.toPrecision(6))))} of ${images[0]}`);
+      problems.push(
+        `${label}: affine ${JSON.stringify(as.map((r) => r.map((x) => +x.toPrecision(6))))} differs from the image affine ${JSON.stringify(ai.map((r) => r.map((x) => +x.toPrecision(6))))} of ${images[0]}`,
+      );
     }
     let ki = img.properties.sitk_stuff;
     const ks = seg.properties.sitk_stuff;
@@ -93,8 +99,10 @@ export async function checkCase(input: CaseCheckInput): Promise<CaseCheckResult>
       ki = { spacing: ki.spacing.slice(0, 3), origin: ki.origin.slice(0, 3), direction: [0, 1, 2].flatMap((r) => [0, 1, 2].map((c) => d[4 * r + c]!)) };
     }
     if (ki && ks) {
-      if (!allclose(ks.origin, ki.origin)) problems.push(`${label}: origin ${list(ks.origin)} differs from the image origin ${list(ki.origin)} of ${images[0]}`);
-      if (!allclose(ks.direction, ki.direction)) problems.push(`${label}: direction ${list(ks.direction)} differs from the image direction ${list(ki.direction)} of ${images[0]}`);
+      if (!allclose(ks.origin, ki.origin))
+        problems.push(`${label}: origin ${list(ks.origin)} differs from the image origin ${list(ki.origin)} of ${images[0]}`);
+      if (!allclose(ks.direction, ki.direction))
+        problems.push(`${label}: direction ${list(ks.direction)} differs from the image direction ${list(ki.direction)} of ${images[0]}`);
     }
   }
   return { problems, warnings };

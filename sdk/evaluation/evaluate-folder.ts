@@ -39,7 +39,10 @@ export async function subfiles(folder: string, suffix: string): Promise<string[]
   } catch (err) {
     throw new InputError((err as NodeJS.ErrnoException).code === "ENOENT" ? "folder not found" : (err as Error).message, { file: folder, cause: err });
   }
-  return entries.filter((e) => e.isFile() && e.name.endsWith(suffix)).map((e) => e.name).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return entries
+    .filter((e) => e.isFile() && e.name.endsWith(suffix))
+    .map((e) => e.name)
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /** os.path.join(folder, name) without normalising, so file names in summary.json read like upstream's. */
@@ -58,12 +61,15 @@ export async function computeMetricsOnFolder(folderRef: string, folderPred: stri
   const filesPred = await subfiles(folderPred, suffix);
   const filesRef = new Set(await subfiles(folderRef, suffix));
   const extra = filesPred.filter((f) => !filesRef.has(f));
-  if (extra.length) throw new InputError(`${extra.length} prediction(s) have no reference in ${folderRef}: ${extra.slice(0, 5).join(", ")}`, { file: folderPred });
+  if (extra.length)
+    throw new InputError(`${extra.length} prediction(s) have no reference in ${folderRef}: ${extra.slice(0, 5).join(", ")}`, { file: folderPred });
   if (!chill) {
     const have = new Set(filesPred);
     const missing = [...filesRef].filter((f) => !have.has(f));
     if (missing.length) {
-      throw new InputError(`${missing.length} reference case(s) have no prediction (pass chill to allow): ${missing.slice(0, 5).join(", ")}`, { file: folderPred });
+      throw new InputError(`${missing.length} reference case(s) have no prediction (pass chill to allow): ${missing.slice(0, 5).join(", ")}`, {
+        file: folderPred,
+      });
     }
   }
   if (filesPred.length === 0) throw new InputError(`no predictions ending with ${suffix}`, { file: folderPred });
@@ -75,10 +81,15 @@ export async function computeMetricsOnFolder(folderRef: string, folderPred: stri
     ...(readerWriter ? { readerWriter } : {}),
   }));
   const numWorkers = Math.max(1, Math.min(checkOptionalInt(opts.numProcesses, "numProcesses", { min: 1 }) ?? defaultNumProcesses(), os.availableParallelism()));
-  const perCase = await mapInWorkers<EvaluateCaseInput, CaseMetrics>(new URL(`./evaluate-case${extOf(import.meta.url)}`, import.meta.url), "evaluateCase", inputs, {
-    numWorkers,
-    onProgress: (done, total) => onProgress?.({ task: "evaluate", done, total }),
-  });
+  const perCase = await mapInWorkers<EvaluateCaseInput, CaseMetrics>(
+    new URL(`./evaluate-case${extOf(import.meta.url)}`, import.meta.url),
+    "evaluateCase",
+    inputs,
+    {
+      numWorkers,
+      onProgress: (done, total) => onProgress?.({ task: "evaluate", done, total }),
+    },
+  );
   const summary = summarizeMetrics(perCase, regionsOrLabels);
   if (outputFile !== undefined) await saveSummaryJson(summary, outputFile);
   return summary;
@@ -102,7 +113,11 @@ export interface ComputeMetricsOnFolder2Options {
  * dataset.json, the reader from dataset.json and the first reference file, summary.json into the prediction folder.
  */
 export async function computeMetricsOnFolder2(
-  folderRef: string, folderPred: string, datasetJsonFile: string, plansFile: string, opts: ComputeMetricsOnFolder2Options = {},
+  folderRef: string,
+  folderPred: string,
+  datasetJsonFile: string,
+  plansFile: string,
+  opts: ComputeMetricsOnFolder2Options = {},
 ): Promise<EvaluationSummary> {
   const datasetJson = await loadDatasetJson(datasetJsonFile);
   await loadPlans(plansFile); // upstream builds its label manager from the plans; we only check the file is a plans file

@@ -22,13 +22,21 @@ export function labelOrRegionToKey(r: LabelOrRegion): string {
 /** Inverse of labelOrRegionToKey (upstream's key_to_label_or_region). */
 export function keyToLabelOrRegion(key: string): LabelOrRegion {
   if (/^-?\d+$/.test(key.trim())) return parseInt(key, 10);
-  return key.replace(/[()]/g, "").split(",").map((s) => s.trim()).filter((s) => s.length).map((s) => parseInt(s, 10));
+  return key
+    .replace(/[()]/g, "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length)
+    .map((s) => parseInt(s, 10));
 }
 
 /** Membership test for one label or region; a Set for multi-label regions so each voxel costs one lookup. */
 function memberTest(r: LabelOrRegion): (v: number) => boolean {
   if (typeof r === "number") return (v) => v === r;
-  if (r.length === 1) { const a = r[0]!; return (v) => v === a; }
+  if (r.length === 1) {
+    const a = r[0]!;
+    return (v) => v === a;
+  }
   const set = new Set(r);
   return (v) => set.has(v);
 }
@@ -40,13 +48,21 @@ function memberTest(r: LabelOrRegion): (v: number) => boolean {
 export function computeTpFpFnTn(ref: SegArray, pred: SegArray, r: LabelOrRegion, ignoreLabel: number | null = null): [number, number, number, number] {
   if (ref.length !== pred.length) throw new InputError(`prediction has ${pred.length} voxels, reference has ${ref.length}`);
   const inR = memberTest(r);
-  let tp = 0, fp = 0, fn = 0, tn = 0;
+  let tp = 0,
+    fp = 0,
+    fn = 0,
+    tn = 0;
   const useIgnore = ignoreLabel !== null && ignoreLabel !== undefined;
   for (let i = 0; i < ref.length; i++) {
     const rv = ref[i]!;
     if (useIgnore && rv === ignoreLabel) continue;
-    const a = inR(rv), b = inR(pred[i]!);
-    if (a) { if (b) tp++; else fn++; } else if (b) fp++; else tn++;
+    const a = inR(rv),
+      b = inR(pred[i]!);
+    if (a) {
+      if (b) tp++;
+      else fn++;
+    } else if (b) fp++;
+    else tn++;
   }
   return [tp, fp, fn, tn];
 }
@@ -57,7 +73,10 @@ export function metricsFromCounts(tp: number, fp: number, fn: number, tn: number
   return {
     Dice: denom === 0 ? NaN : (2 * tp) / (2 * tp + fp + fn),
     IoU: denom === 0 ? NaN : tp / denom,
-    FP: fp, TP: tp, FN: fn, TN: tn,
+    FP: fp,
+    TP: tp,
+    FN: fn,
+    TN: tn,
     n_pred: fp + tp,
     n_ref: fn + tp,
   };
@@ -68,7 +87,10 @@ export function metricsFromCounts(tp: number, fp: number, fn: number, tn: number
  * symptom of predicting with the wrong model or of mixed-up folders.
  */
 export function computeMetrics(
-  ref: SegArray, pred: SegArray, labelsOrRegions: readonly LabelOrRegion[], ignoreLabel: number | null = null,
+  ref: SegArray,
+  pred: SegArray,
+  labelsOrRegions: readonly LabelOrRegion[],
+  ignoreLabel: number | null = null,
 ): Map<LabelOrRegion, Metrics> {
   const out = new Map<LabelOrRegion, Metrics>();
   for (const r of labelsOrRegions) out.set(r, metricsFromCounts(...computeTpFpFnTn(ref, pred, r, ignoreLabel)));

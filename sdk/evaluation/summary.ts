@@ -21,8 +21,13 @@ export interface EvaluationSummary {
 
 /** np.nanmean: mean of the non-NaN values, NaN when there are none. */
 export function nanMean(values: readonly number[]): number {
-  let s = 0, n = 0;
-  for (const v of values) if (!Number.isNaN(v)) { s += v; n++; }
+  let s = 0,
+    n = 0;
+  for (const v of values)
+    if (!Number.isNaN(v)) {
+      s += v;
+      n++;
+    }
   return n === 0 ? NaN : s / n;
 }
 
@@ -62,8 +67,7 @@ function typed(m: Metrics, countsAreInts: boolean): Record<string, number | PyFl
  * float (`12.0`), Dice/IoU floats with NaN written bare.
  */
 export function formatSummaryJson(summary: EvaluationSummary): string {
-  const mapObj = (o: Record<string, Metrics>, ints: boolean) =>
-    Object.fromEntries(Object.entries(o).map(([k, m]) => [k, typed(m, ints)]));
+  const mapObj = (o: Record<string, Metrics>, ints: boolean) => Object.fromEntries(Object.entries(o).map(([k, m]) => [k, typed(m, ints)]));
   return formatPythonJson({
     foreground_mean: typed(summary.foreground_mean, false),
     mean: mapObj(summary.mean, false),

@@ -34,8 +34,13 @@ const INDEX_CHUNK = 1 << 20;
  * collect_foreground_intensities: one RandomState(seed) per case, shared by its channels in channel order;
  * per channel `rs.choice(foreground_pixels, numSamples, replace=True)`. Foreground = seg > 0 after cropping.
  */
-export function collectForegroundIntensities(seg: Float32Array | Int16Array, data: Float32Array, numChannels: number,
-  numSamples: number, seed = 1234): { samples: Float32Array[]; numForeground: number } {
+export function collectForegroundIntensities(
+  seg: Float32Array | Int16Array,
+  data: Float32Array,
+  numChannels: number,
+  numSamples: number,
+  seed = 1234,
+): { samples: Float32Array[]; numForeground: number } {
   const n = seg.length;
   let numForeground = 0;
   for (let i = 0; i < n; i++) if (seg[i]! > 0) numForeground++;
@@ -46,7 +51,10 @@ export function collectForegroundIntensities(seg: Float32Array | Int16Array, dat
   const fgValues = new Float32Array(numForeground);
   const idx = new Int32Array(Math.min(INDEX_CHUNK, Math.max(numSamples, 1)));
   for (let c = 0; c < numChannels; c++) {
-    if (numForeground === 0) { samples.push(new Float32Array(0)); continue; }
+    if (numForeground === 0) {
+      samples.push(new Float32Array(0));
+      continue;
+    }
     const off = c * n;
     for (let k = 0; k < numForeground; k++) fgValues[k] = data[off + fgIndex[k]!]!;
     const out = new Float32Array(numSamples);
@@ -72,7 +80,9 @@ export async function analyzeCase(input: AnalyzeCaseInput): Promise<AnalyzeCaseO
   const seg = await readSeg(input.label, input.readerWriter);
   const spatial = images.shape.slice(1);
   if (seg.shape.slice(1).join() !== spatial.join()) {
-    throw new InputError(`label shape [${seg.shape.slice(1).join(", ")}] differs from image shape [${spatial.join(", ")}] of case ${input.id}`, { file: input.label });
+    throw new InputError(`label shape [${seg.shape.slice(1).join(", ")}] differs from image shape [${spatial.join(", ")}] of case ${input.id}`, {
+      file: input.label,
+    });
   }
   if (hasNaN(seg.data)) throw new InputError("segmentation contains NaN values", { file: input.label });
   if (hasNaN(images.data)) throw new InputError("image contains NaN values", { file: input.images.join(", ") });

@@ -27,9 +27,12 @@ class RunList {
   }
   push(a: number, b: number): void {
     if (this.n === this.a.length) {
-      const ga = new Int32Array(this.n * 2), gb = new Int32Array(this.n * 2);
-      ga.set(this.a); gb.set(this.b);
-      this.a = ga; this.b = gb;
+      const ga = new Int32Array(this.n * 2),
+        gb = new Int32Array(this.n * 2);
+      ga.set(this.a);
+      gb.set(this.b);
+      this.a = ga;
+      this.b = gb;
     }
     this.a[this.n] = a;
     this.b[this.n++] = b;
@@ -57,7 +60,11 @@ function maskPlaneRuns(mask: Uint8Array, r0: number, Y: number, Z: number, rowSt
     let z = 0;
     while (z < Z) {
       const v = mask[base + z]!;
-      if (v !== 0) { if (v !== 1) mask[base + z] = 1; z++; continue; }
+      if (v !== 0) {
+        if (v !== 1) mask[base + z] = 1;
+        z++;
+        continue;
+      }
       const a = z;
       while (z < Z && mask[base + z] === 0) z++;
       list.push(a, z - 1);
@@ -96,7 +103,10 @@ function zeroPlaneRuns1(bits: Uint32Array, r0: number, Y: number, Z: number, row
     const end = base + Z;
     let i = base;
     while (i < end) {
-      if ((bits[i]! & 0x7fffffff) !== 0) { i++; continue; }
+      if ((bits[i]! & 0x7fffffff) !== 0) {
+        i++;
+        continue;
+      }
       const a = i;
       while (i < end && (bits[i]! & 0x7fffffff) === 0) i++;
       list.push(a - base, i - 1 - base);
@@ -110,7 +120,10 @@ function zeroPlaneRuns2(bits: Uint32Array, off2: number, r0: number, Y: number, 
     const end = base + Z;
     let i = base;
     while (i < end) {
-      if (((bits[i]! | bits[i + off2]!) & 0x7fffffff) !== 0) { i++; continue; }
+      if (((bits[i]! | bits[i + off2]!) & 0x7fffffff) !== 0) {
+        i++;
+        continue;
+      }
       const a = i;
       while (i < end && ((bits[i]! | bits[i + off2]!) & 0x7fffffff) === 0) i++;
       list.push(a - base, i - 1 - base);
@@ -120,7 +133,11 @@ function zeroPlaneRuns2(bits: Uint32Array, off2: number, r0: number, Y: number, 
 
 /** Union-find root with path halving. */
 function findRoot(parent: Int32Array, i: number): number {
-  while (parent[i] !== i) { const p = parent[parent[i]!]!; parent[i] = p; i = p; }
+  while (parent[i] !== i) {
+    const p = parent[parent[i]!]!;
+    parent[i] = p;
+    i = p;
+  }
   return i;
 }
 
@@ -130,7 +147,8 @@ function findRoot(parent: Int32Array, i: number): number {
  */
 function label(X: number, Y: number, Z: number, rowStart: Int32Array, list: RunList): BackgroundRuns {
   const nRuns = list.n;
-  const A = list.a, B = list.b;
+  const A = list.a,
+    B = list.b;
   const parent = new Int32Array(nRuns);
   for (let i = 0; i < nRuns; i++) parent[i] = i;
   const border = new Uint8Array(nRuns);
@@ -142,10 +160,21 @@ function label(X: number, Y: number, Z: number, rowStart: Int32Array, list: RunL
 }
 
 /** Marks border runs of plane x and joins its runs with the overlapping runs of the rows at y - 1 and x - 1. */
-function unionPlane(x: number, X: number, Y: number, Z: number, rowStart: Int32Array, A: Int32Array, B: Int32Array, parent: Int32Array, border: Uint8Array): void {
+function unionPlane(
+  x: number,
+  X: number,
+  Y: number,
+  Z: number,
+  rowStart: Int32Array,
+  A: Int32Array,
+  B: Int32Array,
+  parent: Int32Array,
+  border: Uint8Array,
+): void {
   for (let y = 0; y < Y; y++) {
     const r = x * Y + y;
-    const s0 = rowStart[r]!, s1 = rowStart[r + 1]!;
+    const s0 = rowStart[r]!,
+      s1 = rowStart[r + 1]!;
     if (s0 === s1) continue;
     if (x === 0 || x === X - 1 || y === 0 || y === Y - 1) border.fill(1, s0, s1);
     else {
@@ -156,14 +185,20 @@ function unionPlane(x: number, X: number, Y: number, Z: number, rowStart: Int32A
       if (k === 0 ? y === 0 : x === 0) continue;
       // both rows' runs are sorted and disjoint: a two-pointer merge finds the overlapping pairs
       const q = k === 0 ? r - 1 : r - Y;
-      let i = s0, j = rowStart[q]!;
+      let i = s0,
+        j = rowStart[q]!;
       const j1 = rowStart[q + 1]!;
       while (i < s1 && j < j1) {
         if (A[i]! <= B[j]! && A[j]! <= B[i]!) {
-          const ri = findRoot(parent, i), rj = findRoot(parent, j);
-          if (ri !== rj) { if (ri < rj) parent[rj] = ri; else parent[ri] = rj; }
+          const ri = findRoot(parent, i),
+            rj = findRoot(parent, j);
+          if (ri !== rj) {
+            if (ri < rj) parent[rj] = ri;
+            else parent[ri] = rj;
+          }
         }
-        if (B[i]! < B[j]!) i++; else j++;
+        if (B[i]! < B[j]!) i++;
+        else j++;
       }
     }
   }
@@ -177,13 +212,23 @@ export function bboxOfRuns({ X, Y, Z, rowStart, a, b, reached }: BackgroundRuns)
   const box = Int32Array.of(X, -1, Y, -1, Z, -1); // x0, x1, y0, y1, z0, z1 (inclusive)
   for (let x = 0; x < X; x++) bboxPlane(x, Y, Z, rowStart, a, b, reached, box);
   const [x0, x1, y0, y1, z0, z1] = box as unknown as number[];
-  if (x1! < 0) return [[0, X], [0, Y], [0, Z]];
-  return [[x0!, x1! + 1], [y0!, y1! + 1], [z0!, z1! + 1]];
+  if (x1! < 0)
+    return [
+      [0, X],
+      [0, Y],
+      [0, Z],
+    ];
+  return [
+    [x0!, x1! + 1],
+    [y0!, y1! + 1],
+    [z0!, z1! + 1],
+  ];
 }
 
 function bboxPlane(x: number, Y: number, Z: number, rowStart: Int32Array, a: Int32Array, b: Int32Array, reached: Uint8Array, box: Int32Array): void {
   for (let y = 0, r = x * Y; y < Y; y++, r++) {
-    const s0 = rowStart[r]!, s1 = rowStart[r + 1]!;
+    const s0 = rowStart[r]!,
+      s1 = rowStart[r + 1]!;
     // first foreground z: skip a reached run starting at 0; last: skip a reached run ending at Z - 1
     const first = s0 < s1 && reached[s0] && a[s0] === 0 ? b[s0]! + 1 : 0;
     if (first >= Z) continue;
@@ -201,20 +246,43 @@ function bboxPlane(x: number, Y: number, Z: number, rowStart: Int32Array, a: Int
  * Writes `value` into the voxels of the crop (C-contiguous, shape = bbox extent) that lie on reached runs, i.e.
  * outside the hole-filled mask; with `seg`, only where the full-volume `seg` is 0 there.
  */
-export function markReachedInBox(runs: BackgroundRuns, bbox: readonly [number, number][], out: Uint8Array | Int16Array | Float32Array, value: number, seg: Float32Array | null): void {
+export function markReachedInBox(
+  runs: BackgroundRuns,
+  bbox: readonly [number, number][],
+  out: Uint8Array | Int16Array | Float32Array,
+  value: number,
+  seg: Float32Array | null,
+): void {
   const [[x0, x1], [y0, y1], [z0, z1]] = bbox as [[number, number], [number, number], [number, number]];
   for (let x = x0; x < x1; x++) markPlane(runs.rowStart, runs.a, runs.b, runs.reached, x, x0, y0, y1, z0, z1, runs.Y, runs.Z, out, value, seg);
 }
 
-function markPlane(rowStart: Int32Array, a: Int32Array, b: Int32Array, reached: Uint8Array, x: number, x0: number, y0: number, y1: number, z0: number, z1: number,
-  Y: number, Z: number, out: Uint8Array | Int16Array | Float32Array, value: number, seg: Float32Array | null): void {
-  const cy = y1 - y0, cz = z1 - z0;
+function markPlane(
+  rowStart: Int32Array,
+  a: Int32Array,
+  b: Int32Array,
+  reached: Uint8Array,
+  x: number,
+  x0: number,
+  y0: number,
+  y1: number,
+  z0: number,
+  z1: number,
+  Y: number,
+  Z: number,
+  out: Uint8Array | Int16Array | Float32Array,
+  value: number,
+  seg: Float32Array | null,
+): void {
+  const cy = y1 - y0,
+    cz = z1 - z0;
   for (let y = y0; y < y1; y++) {
     const r = x * Y + y;
     const rowOff = ((x - x0) * cy + (y - y0)) * cz - z0;
     for (let i = rowStart[r]!; i < rowStart[r + 1]!; i++) {
       if (!reached[i]) continue;
-      const lo = Math.max(a[i]!, z0), hi = Math.min(b[i]! + 1, z1);
+      const lo = Math.max(a[i]!, z0),
+        hi = Math.min(b[i]! + 1, z1);
       if (lo >= hi) continue;
       if (seg === null) out.fill(value, rowOff + lo, rowOff + hi);
       else for (let z = lo, src = r * Z; z < hi; z++) if (seg[src + z] === 0) out[rowOff + z] = value;

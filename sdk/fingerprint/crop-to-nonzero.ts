@@ -41,7 +41,10 @@ export function binaryFillHoles(mask: Uint8Array, shape: readonly number[]): Uin
   const dims = shape.length;
   const n = mask.length;
   const strides = new Array<number>(dims);
-  for (let d = dims - 1, s = 1; d >= 0; d--) { strides[d] = s; s *= shape[d]!; }
+  for (let d = dims - 1, s = 1; d >= 0; d--) {
+    strides[d] = s;
+    s *= shape[d]!;
+  }
   // 2 = background reached from outside; flood fill with an explicit queue (no recursion, no per-voxel allocation)
   const queue = new Int32Array(n);
   let head = 0;
@@ -54,18 +57,33 @@ export function binaryFillHoles(mask: Uint8Array, shape: readonly number[]): Uin
     for (let d = 0; d < dims; d++) {
       const c = Math.floor(rem / strides[d]!);
       rem -= c * strides[d]!;
-      if (c === 0 || c === shape[d]! - 1) { border = true; break; }
+      if (c === 0 || c === shape[d]! - 1) {
+        border = true;
+        break;
+      }
     }
-    if (border) { mask[i] = 2; queue[tail++] = i; }
+    if (border) {
+      mask[i] = 2;
+      queue[tail++] = i;
+    }
   }
   while (head < tail) {
     const i = queue[head++]!;
     let rem = i;
-    for (let d = 0; d < dims; d++) { coord[d] = Math.floor(rem / strides[d]!); rem -= coord[d]! * strides[d]!; }
+    for (let d = 0; d < dims; d++) {
+      coord[d] = Math.floor(rem / strides[d]!);
+      rem -= coord[d]! * strides[d]!;
+    }
     for (let d = 0; d < dims; d++) {
       const s = strides[d]!;
-      if (coord[d]! > 0 && mask[i - s] === 0) { mask[i - s] = 2; queue[tail++] = i - s; }
-      if (coord[d]! < shape[d]! - 1 && mask[i + s] === 0) { mask[i + s] = 2; queue[tail++] = i + s; }
+      if (coord[d]! > 0 && mask[i - s] === 0) {
+        mask[i - s] = 2;
+        queue[tail++] = i - s;
+      }
+      if (coord[d]! < shape[d]! - 1 && mask[i + s] === 0) {
+        mask[i + s] = 2;
+        queue[tail++] = i + s;
+      }
     }
   }
   for (let i = 0; i < n; i++) mask[i] = mask[i] === 2 ? 0 : 1;
@@ -99,21 +117,37 @@ export function getBboxFromMask(mask: Uint8Array, shape: readonly number[]): [nu
         if (coord[d]! > hi[d]!) hi[d] = coord[d]!;
       }
     }
-    for (let d = dims - 1; d >= 0; d--) { if (++coord[d]! < shape[d]!) break; coord[d] = 0; }
+    for (let d = dims - 1; d >= 0; d--) {
+      if (++coord[d]! < shape[d]!) break;
+      coord[d] = 0;
+    }
   }
   if (hi[0]! < 0) return shape.map((s) => [0, s] as [number, number]);
   return lo.map((l, d) => [l, hi[d]! + 1] as [number, number]);
 }
 
 function getBboxFromMask3d(mask: Uint8Array, [X, Y, Z]: [number, number, number]): [number, number][] {
-  let x0 = X, x1 = -1, y0 = Y, y1 = -1, z0 = Z, z1 = -1;
+  let x0 = X,
+    x1 = -1,
+    y0 = Y,
+    y1 = -1,
+    z0 = Z,
+    z1 = -1;
   for (let x = 0, i = 0; x < X; x++) {
     for (let y = 0; y < Y; y++, i += Z) {
       let first = -1;
       let last = -1;
-      for (let z = 0; z < Z; z++) if (mask[i + z]) { first = z; break; }
+      for (let z = 0; z < Z; z++)
+        if (mask[i + z]) {
+          first = z;
+          break;
+        }
       if (first < 0) continue;
-      for (let z = Z - 1; z >= first; z--) if (mask[i + z]) { last = z; break; }
+      for (let z = Z - 1; z >= first; z--)
+        if (mask[i + z]) {
+          last = z;
+          break;
+        }
       if (x < x0) x0 = x;
       x1 = x;
       if (y < y0) y0 = y;
@@ -122,8 +156,17 @@ function getBboxFromMask3d(mask: Uint8Array, [X, Y, Z]: [number, number, number]
       if (last > z1) z1 = last;
     }
   }
-  if (x1 < 0) return [[0, X], [0, Y], [0, Z]];
-  return [[x0, x1 + 1], [y0, y1 + 1], [z0, z1 + 1]];
+  if (x1 < 0)
+    return [
+      [0, X],
+      [0, Y],
+      [0, Z],
+    ];
+  return [
+    [x0, x1 + 1],
+    [y0, y1 + 1],
+    [z0, z1 + 1],
+  ];
 }
 
 /**
@@ -141,7 +184,15 @@ function cropBlocks<T extends Float32Array | Uint8Array>(src: T, channels: numbe
 }
 
 /** `rows` rows of `len` values starting at src[from], `stride` apart, to out[o..] back to back. */
-function copyPlaneRows(src: Float32Array | Uint8Array, out: Float32Array | Uint8Array, from: number, stride: number, rows: number, len: number, o: number): void {
+function copyPlaneRows(
+  src: Float32Array | Uint8Array,
+  out: Float32Array | Uint8Array,
+  from: number,
+  stride: number,
+  rows: number,
+  len: number,
+  o: number,
+): void {
   for (let y = 0; y < rows; y++, from += stride, o += len) out.set(src.subarray(from, from + len) as Float32Array, o);
 }
 
@@ -152,7 +203,12 @@ function copyPlaneRows(src: Float32Array | Uint8Array, out: Float32Array | Uint8
  * `segType: "int16"` a given seg comes back as int16 (numpy's astype after the -1 marking, done in the same pass).
  * @example const { data, seg, bbox } = cropToNonzero(img.data, img.shape, lbl.data)
  */
-export function cropToNonzero(data: Float32Array, shape: readonly number[], seg: Float32Array | null, { segType = "float32" }: { segType?: "float32" | "int16" } = {}): CropResult {
+export function cropToNonzero(
+  data: Float32Array,
+  shape: readonly number[],
+  seg: Float32Array | null,
+  { segType = "float32" }: { segType?: "float32" | "int16" } = {},
+): CropResult {
   if (shape.length !== 4) throw new RangeError(`cropToNonzero expects data of shape [C, X, Y, Z], got [${shape.join(", ")}]`);
   const [C, ...spatial] = shape as [number, number, number, number];
   const nVox = spatial[0] * spatial[1] * spatial[2];
@@ -175,7 +231,10 @@ export function cropToNonzero(data: Float32Array, shape: readonly number[], seg:
   // the cropped mask is built only when asked for (preprocessing never reads it)
   let mask: Uint8Array | null = null;
   return {
-    data: outData, seg: outSeg, bbox, shape: [C, ...cropped],
+    data: outData,
+    seg: outSeg,
+    bbox,
+    shape: [C, ...cropped],
     get mask(): Uint8Array {
       if (mask === null) {
         mask = new Uint8Array(nCrop).fill(1);

@@ -58,10 +58,16 @@ export function aggregateCaseAnalyses(results: readonly AnalyzeCaseOutput[], num
     foreground_intensity_properties_per_channel: properties,
     median_relative_size_after_cropping: median(results.map((r) => r.relativeSizeAfterCropping)),
   };
-  return new Fingerprint(json, results.map((r) => ({
-    id: r.id, spacing: r.spacing, shapeBeforeCrop: r.shapeBeforeCrop, shapeAfterCrop: r.shapeAfterCrop,
-    relativeSizeAfterCropping: r.relativeSizeAfterCropping,
-  })));
+  return new Fingerprint(
+    json,
+    results.map((r) => ({
+      id: r.id,
+      spacing: r.spacing,
+      shapeBeforeCrop: r.shapeBeforeCrop,
+      shapeAfterCrop: r.shapeAfterCrop,
+      relativeSizeAfterCropping: r.relativeSizeAfterCropping,
+    })),
+  );
 }
 
 /**
@@ -83,13 +89,22 @@ export async function extractFingerprint(ds: RawDataset, opts: ExtractFingerprin
   await removeStaleTempFiles(folder);
   const numSamples = Math.floor(NUM_FOREGROUND_VOXELS_FOR_INTENSITYSTATS / n);
   const inputs: AnalyzeCaseInput[] = ds.identifiers.map((id) => ({
-    id, images: ds.cases[id]!.images, label: ds.cases[id]!.label, readerWriter: ds.readerWriter, numSamples,
+    id,
+    images: ds.cases[id]!.images,
+    label: ds.cases[id]!.label,
+    readerWriter: ds.readerWriter,
+    numSamples,
   }));
   onProgress({ task: "fingerprint", done: 0, total: n });
-  const results = await mapInWorkers<AnalyzeCaseInput, AnalyzeCaseOutput>(new URL(import.meta.url.endsWith(".ts") ? "./analyze-case.ts" : "./analyze-case.js", import.meta.url), "analyzeCase", inputs, {
-    numWorkers: numProcesses,
-    onProgress: (done, total) => onProgress({ task: "fingerprint", done, total }),
-  });
+  const results = await mapInWorkers<AnalyzeCaseInput, AnalyzeCaseOutput>(
+    new URL(import.meta.url.endsWith(".ts") ? "./analyze-case.ts" : "./analyze-case.js", import.meta.url),
+    "analyzeCase",
+    inputs,
+    {
+      numWorkers: numProcesses,
+      onProgress: (done, total) => onProgress({ task: "fingerprint", done, total }),
+    },
+  );
   const numChannels = Object.keys(channelNames(ds.datasetJson)).length;
   for (const r of results) {
     if (r.samples.length !== numChannels) {

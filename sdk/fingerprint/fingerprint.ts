@@ -21,14 +21,27 @@ const FLOAT_ROOTS = new Set(["spacings", "foreground_intensity_properties_per_ch
 const fingerprintNumberIsFloat = (path: JsonPath) => FLOAT_ROOTS.has(path[0] as string);
 
 export class Fingerprint {
-  constructor(readonly json: FingerprintJson, readonly cases: CaseFingerprint[] | null = null) {}
+  constructor(
+    readonly json: FingerprintJson,
+    readonly cases: CaseFingerprint[] | null = null,
+  ) {}
 
-  get spacings(): number[][] { return this.json.spacings; }
-  get shapesAfterCrop(): number[][] { return this.json.shapes_after_crop; }
-  get foregroundIntensityPropertiesPerChannel(): Record<string, IntensityProperties> { return this.json.foreground_intensity_properties_per_channel; }
-  get medianRelativeSizeAfterCropping(): number { return this.json.median_relative_size_after_cropping; }
+  get spacings(): number[][] {
+    return this.json.spacings;
+  }
+  get shapesAfterCrop(): number[][] {
+    return this.json.shapes_after_crop;
+  }
+  get foregroundIntensityPropertiesPerChannel(): Record<string, IntensityProperties> {
+    return this.json.foreground_intensity_properties_per_channel;
+  }
+  get medianRelativeSizeAfterCropping(): number {
+    return this.json.median_relative_size_after_cropping;
+  }
 
-  toJSON(): FingerprintJson { return this.json; }
+  toJSON(): FingerprintJson {
+    return this.json;
+  }
 
   /** The file text upstream's save_json writes. */
   format(): string {
@@ -42,13 +55,24 @@ export class Fingerprint {
   /** Reads dataset_fingerprint.json; `identifiers` (sorted case ids) label the cases in `table()`. */
   static async load(file: string, identifiers?: readonly string[]): Promise<Fingerprint> {
     const json = await readJson<FingerprintJson>(file);
-    if (!json || !Array.isArray(json.spacings) || !Array.isArray(json.shapes_after_crop) || typeof json.foreground_intensity_properties_per_channel !== "object") {
+    if (
+      !json ||
+      !Array.isArray(json.spacings) ||
+      !Array.isArray(json.shapes_after_crop) ||
+      typeof json.foreground_intensity_properties_per_channel !== "object"
+    ) {
       throw new InputError("not a dataset fingerprint (needs spacings, shapes_after_crop, foreground_intensity_properties_per_channel)", { file });
     }
     const ids = identifiers && identifiers.length === json.spacings.length ? identifiers : null;
-    const cases = ids ? json.spacings.map((spacing, i) => ({
-      id: ids[i]!, spacing, shapeBeforeCrop: null, shapeAfterCrop: json.shapes_after_crop[i]!, relativeSizeAfterCropping: null,
-    })) : null;
+    const cases = ids
+      ? json.spacings.map((spacing, i) => ({
+          id: ids[i]!,
+          spacing,
+          shapeBeforeCrop: null,
+          shapeAfterCrop: json.shapes_after_crop[i]!,
+          relativeSizeAfterCropping: null,
+        }))
+      : null;
     return new Fingerprint(json, cases);
   }
 
@@ -57,9 +81,15 @@ export class Fingerprint {
    * fingerprint was read from a file that does not keep them).
    */
   table(): aq.ColumnTable {
-    const rows = this.cases ?? this.json.spacings.map((spacing, i) => ({
-      id: String(i), spacing, shapeBeforeCrop: null, shapeAfterCrop: this.json.shapes_after_crop[i]!, relativeSizeAfterCropping: null,
-    }));
+    const rows =
+      this.cases ??
+      this.json.spacings.map((spacing, i) => ({
+        id: String(i),
+        spacing,
+        shapeBeforeCrop: null,
+        shapeAfterCrop: this.json.shapes_after_crop[i]!,
+        relativeSizeAfterCropping: null,
+      }));
     return aq.table({
       id: rows.map((r) => r.id),
       spacing: rows.map((r) => r.spacing),

@@ -22,7 +22,11 @@ function select(a: Float32Array | Float64Array, k: number, lo: number, hi: numbe
     while (i <= j) {
       while (a[i]! < pivot) i++;
       while (a[j]! > pivot) j--;
-      if (i <= j) { swap(a, i, j); i++; j--; }
+      if (i <= j) {
+        swap(a, i, j);
+        i++;
+        j--;
+      }
     }
     if (k <= j) hi = j;
     else if (k >= i) lo = i;
@@ -31,7 +35,9 @@ function select(a: Float32Array | Float64Array, k: number, lo: number, hi: numbe
 }
 
 function swap(a: Float32Array | Float64Array, i: number, j: number): void {
-  const t = a[i]!; a[i] = a[j]!; a[j] = t;
+  const t = a[i]!;
+  a[i] = a[j]!;
+  a[j] = t;
 }
 
 /**
@@ -55,7 +61,9 @@ export function orderStatisticsF32(a: Float32Array, ks: readonly number[]): numb
   const first = ks.map((k) => locate(hist, k));
   const buckets = [...new Set(first.map(([b]) => b))];
   const slot = new Int8Array(65536).fill(-1);
-  buckets.forEach((b, i) => { slot[b] = i; });
+  buckets.forEach((b, i) => {
+    slot[b] = i;
+  });
   const low = buckets.map(() => new Float64Array(65536));
   for (let i = 0; i < u.length; i++) {
     const k = key(u[i]!);
@@ -92,7 +100,11 @@ export function npPercentilesInPlace(a: Float32Array | Float64Array, qs: readonl
     orderStatisticsF32(a, ks).forEach((v, i) => value.set(ks[i]!, v));
   } else {
     let lo = 0;
-    for (const k of ks) { select(a, k, lo, n - 1); lo = k; value.set(k, a[k]!); }
+    for (const k of ks) {
+      select(a, k, lo, n - 1);
+      lo = k;
+      value.set(k, a[k]!);
+    }
   }
   return wanted.map(({ prev, next, gamma }) => {
     const x = value.get(prev)!;

@@ -48,7 +48,10 @@ export function computeGaussian(tileSize: readonly number[], { sigmaScale = 1 / 
     for (let d = 0; d < nd; d++) p *= axes[d]![idx[d]!]!;
     full[i] = p;
     if (p > max) max = p;
-    for (let d = nd - 1; d >= 0; d--) { if (++idx[d]! < tileSize[d]!) break; idx[d] = 0; }
+    for (let d = nd - 1; d >= 0; d--) {
+      if (++idx[d]! < tileSize[d]!) break;
+      idx[d] = 0;
+    }
   }
   const out = new Float32Array(n);
   let minNonZero = Infinity;

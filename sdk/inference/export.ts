@@ -39,7 +39,6 @@ export interface SegmentationResult {
   probabilities?: Float32Array;
 }
 
-
 /** Transposes C-order `src` of `shape` so that out.shape[i] = shape[axes[i]] (numpy's transpose(axes)). */
 export function transposeArray<T extends Uint8Array | Uint16Array | Float32Array>(src: T, shape: readonly number[], axes: readonly number[]): T {
   if (axes.every((a, i) => a === i)) return src;
@@ -51,23 +50,36 @@ export function transposeArray<T extends Uint8Array | Uint16Array | Float32Array
   const strideForOut = axes.map((a) => inStride[a]!);
   const out = new (src.constructor as new (n: number) => T)(src.length);
   const idx = new Array<number>(nd).fill(0);
-  const last = nd - 1, lastStride = strideForOut[last]!, lastLen = outShape[last]!;
+  const last = nd - 1,
+    lastStride = strideForOut[last]!,
+    lastLen = outShape[last]!;
   let o = 0;
   while (o < out.length) {
     let base = 0;
     for (let d = 0; d < last; d++) base += idx[d]! * strideForOut[d]!;
     for (let k = 0; k < lastLen; k++) out[o++] = src[base + k * lastStride]!;
-    for (let d = last - 1; d >= 0; d--) { if (++idx[d]! < outShape[d]!) break; idx[d] = 0; }
+    for (let d = last - 1; d >= 0; d--) {
+      if (++idx[d]! < outShape[d]!) break;
+      idx[d] = 0;
+    }
     if (last === 0) break;
   }
   return out;
 }
 
 /** Writes `inner` (shape = bbox extent) into `outer` of `outerShape` at `bbox` (insert_crop_into_image); per channel when `channels` > 1. */
-function insertCrop<T extends Uint8Array | Uint16Array | Float32Array>(outer: T, outerShape: readonly number[], inner: T, bbox: readonly number[][], channels = 1): void {
+function insertCrop<T extends Uint8Array | Uint16Array | Float32Array>(
+  outer: T,
+  outerShape: readonly number[],
+  inner: T,
+  bbox: readonly number[][],
+  channels = 1,
+): void {
   const [X, Y, Z] = outerShape as [number, number, number];
   const [[x0, x1], [y0, y1], [z0, z1]] = bbox as [[number, number], [number, number], [number, number]];
-  const bx = x1 - x0, by = y1 - y0, bz = z1 - z0;
+  const bx = x1 - x0,
+    by = y1 - y0,
+    bz = z1 - z0;
   for (let c = 0; c < channels; c++) {
     for (let x = 0; x < bx; x++) {
       for (let y = 0; y < by; y++) {
@@ -86,11 +98,17 @@ function insertCrop<T extends Uint8Array | Uint16Array | Float32Array>(outer: T,
  * rather than of float32 softmax values (identical unless two classes tie after the softmax's rounding).
  */
 export function convertPredictedLogitsToSegmentationWithCorrectShape(
-  logits: Float32Array, logitsShape: readonly number[], plans: Plans, configuration: ConfigurationPlan, labels: ExportLabelInfo,
-  properties: ExportProperties, { returnProbabilities = false }: { returnProbabilities?: boolean } = {},
+  logits: Float32Array,
+  logitsShape: readonly number[],
+  plans: Plans,
+  configuration: ConfigurationPlan,
+  labels: ExportLabelInfo,
+  properties: ExportProperties,
+  { returnProbabilities = false }: { returnProbabilities?: boolean } = {},
 ): SegmentationResult {
   const H = logitsShape[0]!;
-  const tf = plans.transpose_forward, tb = plans.transpose_backward;
+  const tf = plans.transpose_forward,
+    tb = plans.transpose_backward;
   const target = properties.shape_after_cropping_and_before_resampling;
   if (logitsShape.length !== 4 || target.length !== 3) {
     throw new InputError(`expected logits [H, X, Y, Z] and a 3-D target shape, got [${logitsShape}] and [${target}]`);
@@ -99,7 +117,10 @@ export function convertPredictedLogitsToSegmentationWithCorrectShape(
   const currentSpacing = configuration.spacing.length === target.length ? configuration.spacing : [spacingT[0]!, ...configuration.spacing];
   const k = configuration.resampling_fn_probabilities_kwargs;
   const resampled = resampleDataOrSegToShape(logits, logitsShape, target, currentSpacing, spacingT, {
-    isSeg: k?.is_seg ?? false, order: k?.order ?? 1, orderZ: k?.order_z ?? 0, forceSeparateZ: k?.force_separate_z ?? null,
+    isSeg: k?.is_seg ?? false,
+    order: k?.order ?? 1,
+    orderZ: k?.order_z ?? 0,
+    forceSeparateZ: k?.force_separate_z ?? null,
   });
   const n = prod(target);
   const big = labels.foregroundLabels.length >= 255;
@@ -110,7 +131,8 @@ export function convertPredictedLogitsToSegmentationWithCorrectShape(
     if (!order || order.length !== H) throw new InputError(`regions_class_order has ${order?.length ?? 0} entries, the network has ${H} outputs`);
     // float32 sigmoid > 0.5, like torch: logits within ~6e-8 of 0 give exactly 0.5
     for (let h = 0; h < H; h++) {
-      const c = order[h]!, off = h * n;
+      const c = order[h]!,
+        off = h * n;
       for (let i = 0; i < n; i++) if (Math.fround(1 / (1 + Math.exp(-resampled[off + i]!))) > 0.5) seg[i] = c;
     }
     if (returnProbabilities) {
@@ -119,8 +141,15 @@ export function convertPredictedLogitsToSegmentationWithCorrectShape(
     }
   } else {
     for (let i = 0; i < n; i++) {
-      let best = 0, bv = resampled[i]!;
-      for (let h = 1; h < H; h++) { const v = resampled[h * n + i]!; if (v > bv) { bv = v; best = h; } }
+      let best = 0,
+        bv = resampled[i]!;
+      for (let h = 1; h < H; h++) {
+        const v = resampled[h * n + i]!;
+        if (v > bv) {
+          bv = v;
+          best = h;
+        }
+      }
       seg[i] = best;
     }
     if (returnProbabilities) probs = softmaxChannels(resampled, H, n);
@@ -173,10 +202,19 @@ export function planReaderWriter(plans: Plans): ReaderWriterName {
  * Every file is written atomically. Matches upstream's export_prediction_from_logits.
  */
 export async function exportPredictionFromLogits(
-  logits: Float32Array, logitsShape: readonly number[], properties: ExportProperties, configuration: ConfigurationPlan, plans: Plans,
-  labels: ExportLabelInfo, fileEnding: string, outputFileTruncated: string, { saveProbabilities = false }: { saveProbabilities?: boolean } = {},
+  logits: Float32Array,
+  logitsShape: readonly number[],
+  properties: ExportProperties,
+  configuration: ConfigurationPlan,
+  plans: Plans,
+  labels: ExportLabelInfo,
+  fileEnding: string,
+  outputFileTruncated: string,
+  { saveProbabilities = false }: { saveProbabilities?: boolean } = {},
 ): Promise<SegmentationResult> {
-  const res = convertPredictedLogitsToSegmentationWithCorrectShape(logits, logitsShape, plans, configuration, labels, properties, { returnProbabilities: saveProbabilities });
+  const res = convertPredictedLogitsToSegmentationWithCorrectShape(logits, logitsShape, plans, configuration, labels, properties, {
+    returnProbabilities: saveProbabilities,
+  });
   if (saveProbabilities && res.probabilities) {
     await writeNpzFile(`${outputFileTruncated}.npz`, { probabilities: { dtype: "float32", shape: [logitsShape[0]!, ...res.shape], data: res.probabilities } });
     await writeJsonAtomic(`${outputFileTruncated}.json`, properties);

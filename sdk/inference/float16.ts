@@ -7,7 +7,6 @@ const TWO_M24 = 2 ** -24; // smallest subnormal half
 const TWO_M14 = 2 ** -14; // smallest normal half
 const MAX_HALF = 65504;
 
-
 /** The value `x` takes after a cast to float16 (round to nearest, ties to even; overflow to ±Infinity). */
 export function roundToFloat16(x: number): number {
   if (!Number.isFinite(x) || x === 0) return x;

@@ -29,9 +29,10 @@ export async function listInputCases(folder: string, fileEnding: string, numChan
   const matching = names.filter((n) => n.endsWith(fileEnding));
   if (matching.length === 0) {
     const other = names.find((n) => IMAGE_ENDINGS.some((e) => n.endsWith(e)));
-    throw new InputError(other
-      ? `no images ending with ${fileEnding} (the model's file_ending); found e.g. ${other}`
-      : `no images ending with ${fileEnding} found`, { file: folder });
+    throw new InputError(
+      other ? `no images ending with ${fileEnding} (the model's file_ending); found e.g. ${other}` : `no images ending with ${fileEnding} found`,
+      { file: folder },
+    );
   }
   const wrongEnding = names.find((n) => !n.endsWith(fileEnding) && IMAGE_ENDINGS.some((e) => n.endsWith(e)));
   if (wrongEnding) throw new InputError(`file ending differs from the model's file_ending ${fileEnding}`, { file: path.join(folder, wrongEnding) });
@@ -54,12 +55,16 @@ export async function listInputCases(folder: string, fileEnding: string, numChan
     for (let c = 0; c < Math.min(numChannels, last + 1); c++) {
       const f = chans.get(c);
       if (!f) {
-        throw new InputError(`case ${id} is missing channel ${c}: expected ${id}_${String(c).padStart(4, "0")}${fileEnding} (the model takes ${numChannels} channel(s))`, { file: folder });
+        throw new InputError(
+          `case ${id} is missing channel ${c}: expected ${id}_${String(c).padStart(4, "0")}${fileEnding} (the model takes ${numChannels} channel(s))`,
+          { file: folder },
+        );
       }
       files.push(f);
     }
     const extra = [...chans.keys()].find((c) => c >= numChannels);
-    if (extra !== undefined) throw new InputError(`channel ${extra} is not used by the model, which takes ${numChannels} channel(s)`, { file: chans.get(extra)! });
+    if (extra !== undefined)
+      throw new InputError(`channel ${extra} is not used by the model, which takes ${numChannels} channel(s)`, { file: chans.get(extra)! });
     cases.push({ id, files });
   }
   return cases;
@@ -67,7 +72,11 @@ export async function listInputCases(folder: string, fileEnding: string, numChan
 
 /** Cases whose outputs (segmentation, and .npz when probabilities are saved) already exist: `--continue_prediction`. */
 export async function isFinished(outputFileTruncated: string, fileEnding: string, saveProbabilities: boolean): Promise<boolean> {
-  const has = async (f: string) => fsp.access(f).then(() => true, () => false);
+  const has = async (f: string) =>
+    fsp.access(f).then(
+      () => true,
+      () => false,
+    );
   if (!(await has(outputFileTruncated + fileEnding))) return false;
   return !saveProbabilities || has(outputFileTruncated + ".npz");
 }

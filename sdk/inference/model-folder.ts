@@ -14,7 +14,13 @@ export interface ModelSpec {
 }
 
 /** The model folder of a trained configuration (upstream's get_output_folder without a fold). */
-export async function getOutputFolder({ dataset, trainer = "nnUNetTrainer", plans = "nnUNetPlans", configuration = "3d_fullres", paths = {} }: ModelSpec): Promise<string> {
+export async function getOutputFolder({
+  dataset,
+  trainer = "nnUNetTrainer",
+  plans = "nnUNetPlans",
+  configuration = "3d_fullres",
+  paths = {},
+}: ModelSpec): Promise<string> {
   const name = await maybeConvertToDatasetName(dataset, paths);
   return modelFolder(name, trainer, plans, configuration, paths);
 }

@@ -47,7 +47,10 @@ export interface LabelledVolume {
 }
 
 export class Model {
-  private constructor(readonly predictor: NnUNetPredictor, readonly folder: string) {}
+  private constructor(
+    readonly predictor: NnUNetPredictor,
+    readonly folder: string,
+  ) {}
 
   /**
    * Loads a trained model: a model folder (with plans.json, dataset.json, fold_N/checkpoint_final.pth), or the
@@ -92,7 +95,10 @@ export class Model {
     const r = await p.predictPreprocessedToSegmentation(pre.data, pre.shape, properties, { returnProbabilities: probabilities });
     const imgProps = image.properties;
     return {
-      data: r.segmentation, shape: r.shape, properties: imgProps, labels: this.labels,
+      data: r.segmentation,
+      shape: r.shape,
+      properties: imgProps,
+      labels: this.labels,
       ...(r.probabilities ? { probabilities: r.probabilities } : {}),
       save: (file: string) => writeSeg(r.segmentation, r.shape, file, imgProps, rw),
     };

@@ -22,7 +22,8 @@ export function formatNpz(arrays: Record<string, NpyArray>): Uint8Array[] {
     lv.setUint16(4, 20, true); // version needed
     lv.setUint16(6, 0, true); // flags
     lv.setUint16(8, 8, true); // deflate
-    lv.setUint16(10, 0, true); lv.setUint16(12, 0x21, true); // DOS time/date 1980-01-01, deterministic output
+    lv.setUint16(10, 0, true);
+    lv.setUint16(12, 0x21, true); // DOS time/date 1980-01-01, deterministic output
     lv.setUint32(14, crc, true);
     lv.setUint32(18, comp.length, true);
     lv.setUint32(22, raw.length, true);
@@ -32,9 +33,12 @@ export function formatNpz(arrays: Record<string, NpyArray>): Uint8Array[] {
     const cen = new Uint8Array(46 + name.length);
     const cv = new DataView(cen.buffer);
     cv.setUint32(0, 0x02014b50, true);
-    cv.setUint16(4, 20, true); cv.setUint16(6, 20, true);
-    cv.setUint16(8, 0, true); cv.setUint16(10, 8, true);
-    cv.setUint16(12, 0, true); cv.setUint16(14, 0x21, true);
+    cv.setUint16(4, 20, true);
+    cv.setUint16(6, 20, true);
+    cv.setUint16(8, 0, true);
+    cv.setUint16(10, 8, true);
+    cv.setUint16(12, 0, true);
+    cv.setUint16(14, 0x21, true);
     cv.setUint32(16, crc, true);
     cv.setUint32(20, comp.length, true);
     cv.setUint32(24, raw.length, true);

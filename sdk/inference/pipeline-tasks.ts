@@ -29,7 +29,9 @@ export async function preprocessTask({ files, readerWriter, plans, configuration
   const images = await readImages(files, readerWriter);
   const numChannels = Object.keys(channelNames(datasetJson)).length;
   if (images.shape[0] !== numChannels) {
-    throw new InputError(`these files hold ${images.shape[0]} channel(s), the model takes ${numChannels} (dataset.json channel_names)`, { file: files.join(", ") });
+    throw new InputError(`these files hold ${images.shape[0]} channel(s), the model takes ${numChannels} (dataset.json channel_names)`, {
+      file: files.join(", "),
+    });
   }
   // runCase may be synchronous; await covers both
   const out = await runCase(images, null, plans, configurationName, datasetJson);
@@ -50,6 +52,8 @@ export interface ExportTaskInput {
 
 /** Resamples, converts and writes one prediction; returns nothing large (the worker would copy it back). */
 export async function exportTask(i: ExportTaskInput): Promise<{ file: string }> {
-  await exportPredictionFromLogits(i.logits, i.logitsShape, i.properties, i.configuration, i.plans, i.labels, i.fileEnding, i.outputFileTruncated, { saveProbabilities: i.saveProbabilities });
+  await exportPredictionFromLogits(i.logits, i.logitsShape, i.properties, i.configuration, i.plans, i.labels, i.fileEnding, i.outputFileTruncated, {
+    saveProbabilities: i.saveProbabilities,
+  });
   return { file: i.outputFileTruncated + i.fileEnding };
 }

@@ -39,8 +39,18 @@ const ext = (url: string) => (url.endsWith(".ts") ? ".ts" : ".js");
  * Returns the identifiers that were predicted.
  */
 export async function predictFromFiles(
-  predictor: NnUNetPredictor, input: string | InputCase[], outputFolder: string,
-  { saveProbabilities = false, overwrite = true, numProcessesPreprocessing = 3, numProcessesSegmentationExport = 3, numParts = 1, partId = 0, onCase }: PredictFromFilesOptions = {},
+  predictor: NnUNetPredictor,
+  input: string | InputCase[],
+  outputFolder: string,
+  {
+    saveProbabilities = false,
+    overwrite = true,
+    numProcessesPreprocessing = 3,
+    numProcessesSegmentationExport = 3,
+    numParts = 1,
+    partId = 0,
+    onCase,
+  }: PredictFromFilesOptions = {},
 ): Promise<string[]> {
   const { datasetJson, plans, configurationName } = predictor;
   const fileEnding = datasetJson.file_ending;
@@ -48,9 +58,13 @@ export async function predictFromFiles(
   const args = {
     list_of_lists_or_source_folder: typeof input === "string" ? input : input.map((c) => c.files),
     output_folder_or_list_of_truncated_output_files: outputFolder,
-    save_probabilities: saveProbabilities, overwrite,
-    num_processes_preprocessing: numProcessesPreprocessing, num_processes_segmentation_export: numProcessesSegmentationExport,
-    folder_with_segs_from_prev_stage: null, num_parts: numParts, part_id: partId,
+    save_probabilities: saveProbabilities,
+    overwrite,
+    num_processes_preprocessing: numProcessesPreprocessing,
+    num_processes_segmentation_export: numProcessesSegmentationExport,
+    folder_with_segs_from_prev_stage: null,
+    num_parts: numParts,
+    part_id: partId,
   };
   await writeFileAtomic(path.join(outputFolder, "predict_from_raw_data_args.json"), formatPythonJson(args));
   await writeFileAtomic(path.join(outputFolder, "dataset.json"), formatPlansJson(datasetJson, { sortKeys: false }));
@@ -66,8 +80,16 @@ export async function predictFromFiles(
   if (todo.length === 0) return [];
 
   const readerWriter = planReaderWriter(plans);
-  const pre = new TaskPool<PreprocessTaskInput, PreprocessedCase>(new URL(`./pipeline-tasks${ext(import.meta.url)}`, import.meta.url), "preprocessTask", Math.min(numProcessesPreprocessing, todo.length));
-  const exp = new TaskPool<ExportTaskInput, { file: string }>(new URL(`./pipeline-tasks${ext(import.meta.url)}`, import.meta.url), "exportTask", Math.min(numProcessesSegmentationExport, todo.length));
+  const pre = new TaskPool<PreprocessTaskInput, PreprocessedCase>(
+    new URL(`./pipeline-tasks${ext(import.meta.url)}`, import.meta.url),
+    "preprocessTask",
+    Math.min(numProcessesPreprocessing, todo.length),
+  );
+  const exp = new TaskPool<ExportTaskInput, { file: string }>(
+    new URL(`./pipeline-tasks${ext(import.meta.url)}`, import.meta.url),
+    "exportTask",
+    Math.min(numProcessesSegmentationExport, todo.length),
+  );
   const lookahead = Math.max(1, numProcessesPreprocessing);
   const preprocessed: Promise<PreprocessedCase>[] = [];
   const submit = (k: number) => {
@@ -86,11 +108,22 @@ export async function predictFromFiles(
       const logits = await predictor.predictLogitsFromPreprocessedData(data, shape);
       // bound queued exports (upstream allows 2 queued per worker) so fast networks do not pile up logits in memory
       while (inflight.size > Math.max(1, numProcessesSegmentationExport) + 1) await Promise.race(inflight);
-      const p: Promise<unknown> = exp.run({
-        logits, logitsShape: [predictor.labelManager.numSegmentationHeads, ...shape.slice(1)], properties,
-        configuration: predictor.configuration, plans, labels: predictor.labelInfo, fileEnding,
-        outputFileTruncated: path.join(outputFolder, c.id), saveProbabilities,
-      }).then(() => { inflight.delete(p); onCase?.(c.id, ++done, todo.length); });
+      const p: Promise<unknown> = exp
+        .run({
+          logits,
+          logitsShape: [predictor.labelManager.numSegmentationHeads, ...shape.slice(1)],
+          properties,
+          configuration: predictor.configuration,
+          plans,
+          labels: predictor.labelInfo,
+          fileEnding,
+          outputFileTruncated: path.join(outputFolder, c.id),
+          saveProbabilities,
+        })
+        .then(() => {
+          inflight.delete(p);
+          onCase?.(c.id, ++done, todo.length);
+        });
       p.catch(() => {}); // observed by Promise.race / Promise.all below; avoids an unhandled-rejection crash meanwhile
       inflight.add(p);
     }

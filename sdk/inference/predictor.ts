@@ -27,7 +27,13 @@ function knownTrainer(name: string): TrainerSpec | null {
 import { resolveConfiguration, type ConfigurationPlan, type Plans } from "../planning/plans.js";
 import { readJson } from "../util/fs.js";
 import type { ProgressCallback } from "../util/progress.js";
-import { convertPredictedLogitsToSegmentationWithCorrectShape, exportPredictionFromLogits, type ExportLabelInfo, type ExportProperties, type SegmentationResult } from "./export.js";
+import {
+  convertPredictedLogitsToSegmentationWithCorrectShape,
+  exportPredictionFromLogits,
+  type ExportLabelInfo,
+  type ExportProperties,
+  type SegmentationResult,
+} from "./export.js";
 import { predictSlidingWindowReturnLogits } from "./sliding-window.js";
 import { checkInt, checkNumber } from "../util/check-options.js";
 
@@ -67,13 +73,23 @@ type Fold = number | "all";
 /** The folds with `fold_F/<checkpointName>` present, excluding fold_all (upstream's auto_detect_available_folds). */
 export async function autoDetectAvailableFolds(modelFolder: string, checkpointName: string): Promise<number[]> {
   let entries;
-  try { entries = await fsp.readdir(modelFolder, { withFileTypes: true }); } catch (err) {
+  try {
+    entries = await fsp.readdir(modelFolder, { withFileTypes: true });
+  } catch (err) {
     throw new InputError("model folder not found", { file: modelFolder, cause: err });
   }
   const folds: number[] = [];
   for (const e of entries) {
     const m = /^fold_(\d+)$/.exec(e.name);
-    if (e.isDirectory() && m && (await fsp.access(path.join(modelFolder, e.name, checkpointName)).then(() => true, () => false))) folds.push(parseInt(m[1]!, 10));
+    if (
+      e.isDirectory() &&
+      m &&
+      (await fsp.access(path.join(modelFolder, e.name, checkpointName)).then(
+        () => true,
+        () => false,
+      ))
+    )
+      folds.push(parseInt(m[1]!, 10));
   }
   return folds.sort((a, b) => a - b);
 }
@@ -120,8 +136,16 @@ export class NnUNetPredictor {
     // all checkpoints must exist before anything is loaded: a typo in -f should not cost minutes of reading
     for (const f of folds) {
       const file = path.join(modelFolder, `fold_${f}`, checkpointName);
-      if (!(await fsp.access(file).then(() => true, () => false))) {
-        throw new CheckpointError(`checkpoint not found (fold ${f}); trained folds here: ${(await autoDetectAvailableFolds(modelFolder, checkpointName)).join(", ") || "none"}`, { file });
+      if (
+        !(await fsp.access(file).then(
+          () => true,
+          () => false,
+        ))
+      ) {
+        throw new CheckpointError(
+          `checkpoint not found (fold ${f}); trained folds here: ${(await autoDetectAvailableFolds(modelFolder, checkpointName)).join(", ") || "none"}`,
+          { file },
+        );
       }
     }
     const datasetJson = await readJson<DatasetJson>(path.join(modelFolder, "dataset.json"));
@@ -164,7 +188,10 @@ export class NnUNetPredictor {
     try {
       await network.loadStateDict(parameters[0]!);
     } catch (err) {
-      throw new CheckpointError(`weights do not fit the network built from plans.json (${(err as Error).message})`, { file: path.join(modelFolder, `fold_${folds[0]}`, checkpointName), cause: err });
+      throw new CheckpointError(`weights do not fit the network built from plans.json (${(err as Error).message})`, {
+        file: path.join(modelFolder, `fold_${folds[0]}`, checkpointName),
+        cause: err,
+      });
     }
     return this;
   }
@@ -185,7 +212,11 @@ export class NnUNetPredictor {
   }
 
   get labelInfo(): ExportLabelInfo {
-    return { hasRegions: this.labelManager.hasRegions, foregroundLabels: this.labelManager.foregroundLabels, regionsClassOrder: this.labelManager.regionsClassOrder ?? null };
+    return {
+      hasRegions: this.labelManager.hasRegions,
+      foregroundLabels: this.labelManager.foregroundLabels,
+      regionsClassOrder: this.labelManager.regionsClassOrder ?? null,
+    };
   }
 
   /** Sliding-window logits [H, X, Y, Z] of one preprocessed case with the network's current weights. */
@@ -214,7 +245,8 @@ export class NnUNetPredictor {
     for (const params of this.listOfParameters) {
       await this.network.loadStateDict(params);
       const p = await this.predictSlidingWindowReturnLogits(data, shape);
-      if (!sum) sum = p; else for (let i = 0; i < sum.length; i++) sum[i]! += p[i]!;
+      if (!sum) sum = p;
+      else for (let i = 0; i < sum.length; i++) sum[i]! += p[i]!;
     }
     const n = this.listOfParameters.length;
     for (let i = 0; i < sum!.length; i++) sum![i]! /= n;
@@ -232,21 +264,43 @@ export class NnUNetPredictor {
    * await p.predictPreprocessedCase(c.data, c.shape, c.properties, path.join(foldFolder, "validation", "case_007"));
    */
   async predictPreprocessedCase(
-    data: Float32Array, shape: readonly number[], properties: ExportProperties, outputFileTruncated: string,
+    data: Float32Array,
+    shape: readonly number[],
+    properties: ExportProperties,
+    outputFileTruncated: string,
     { saveProbabilities = false }: { saveProbabilities?: boolean } = {},
   ): Promise<SegmentationResult> {
     const logits = await this.predictLogitsFromPreprocessedData(data, shape);
-    return exportPredictionFromLogits(logits, [this.labelManager.numSegmentationHeads, ...shape.slice(1)], properties, this.configuration, this.plans,
-      this.labelInfo, this.datasetJson.file_ending, outputFileTruncated, { saveProbabilities });
+    return exportPredictionFromLogits(
+      logits,
+      [this.labelManager.numSegmentationHeads, ...shape.slice(1)],
+      properties,
+      this.configuration,
+      this.plans,
+      this.labelInfo,
+      this.datasetJson.file_ending,
+      outputFileTruncated,
+      { saveProbabilities },
+    );
   }
 
   /** Like predictPreprocessedCase, but returns the segmentation in the source geometry instead of writing it. */
   async predictPreprocessedToSegmentation(
-    data: Float32Array, shape: readonly number[], properties: ExportProperties, { returnProbabilities = false }: { returnProbabilities?: boolean } = {},
+    data: Float32Array,
+    shape: readonly number[],
+    properties: ExportProperties,
+    { returnProbabilities = false }: { returnProbabilities?: boolean } = {},
   ): Promise<SegmentationResult> {
     const logits = await this.predictLogitsFromPreprocessedData(data, shape);
-    return convertPredictedLogitsToSegmentationWithCorrectShape(logits, [this.labelManager.numSegmentationHeads, ...shape.slice(1)], this.plans,
-      this.configuration, this.labelInfo, properties, { returnProbabilities });
+    return convertPredictedLogitsToSegmentationWithCorrectShape(
+      logits,
+      [this.labelManager.numSegmentationHeads, ...shape.slice(1)],
+      this.plans,
+      this.configuration,
+      this.labelInfo,
+      properties,
+      { returnProbabilities },
+    );
   }
 
   dispose(): void {

@@ -56,8 +56,13 @@ export function padData(data: Float32Array, shape: readonly number[], pad: Paddi
 
 /** Copies the region of `src` starting at `srcStart` with extent `box` into `dst` starting at `dstStart` (4-D, C-order). */
 export function copyBox4(
-  src: Float32Array, srcShape: readonly number[], srcStart: readonly number[],
-  dst: Float32Array, dstShape: readonly number[], dstStart: readonly number[], box: readonly number[],
+  src: Float32Array,
+  srcShape: readonly number[],
+  srcStart: readonly number[],
+  dst: Float32Array,
+  dstShape: readonly number[],
+  dstStart: readonly number[],
+  box: readonly number[],
 ): void {
   const [, s1, s2, s3] = srcShape as [number, number, number, number];
   const [, d1, d2, d3] = dstShape as [number, number, number, number];
@@ -72,7 +77,14 @@ export function copyBox4(
   }
 }
 
-function copyBox(src: Float32Array, srcShape: readonly number[], dst: Float32Array, dstShape: readonly number[], dstStart: readonly number[], box: readonly number[]): void {
+function copyBox(
+  src: Float32Array,
+  srcShape: readonly number[],
+  dst: Float32Array,
+  dstShape: readonly number[],
+  dstStart: readonly number[],
+  box: readonly number[],
+): void {
   if (srcShape.length !== 4) throw new InputError(`expected data of shape [C, X, Y, Z], got [${srcShape}]`);
   copyBox4(src, srcShape, [0, 0, 0, 0], dst, dstShape, dstStart, box);
 }

@@ -38,8 +38,15 @@ export interface SlidingWindowOptions {
 export function mirrorCombinations(axes: readonly number[]): number[][] {
   const out: number[][] = [];
   const rec = (start: number, size: number, acc: number[]) => {
-    if (acc.length === size) { out.push([...acc]); return; }
-    for (let i = start; i < axes.length; i++) { acc.push(axes[i]!); rec(i + 1, size, acc); acc.pop(); }
+    if (acc.length === size) {
+      out.push([...acc]);
+      return;
+    }
+    for (let i = start; i < axes.length; i++) {
+      acc.push(axes[i]!);
+      rec(i + 1, size, acc);
+      acc.pop();
+    }
   };
   for (let size = 1; size <= axes.length; size++) rec(0, size, []);
   return out;
@@ -83,7 +90,10 @@ export function slidingWindowOrigins(paddedSpatial: readonly number[], patchSize
  * asynchronous backends such as tfjs-node-gpu; the pure-JS CPU backend computes on dispatch, so there it is sequential).
  */
 export async function predictSlidingWindowReturnLogits(
-  forward: NetworkForward, data: Float32Array, shape: readonly number[], opts: SlidingWindowOptions,
+  forward: NetworkForward,
+  data: Float32Array,
+  shape: readonly number[],
+  opts: SlidingWindowOptions,
 ): Promise<Float32Array> {
   const { patchSize, numHeads, tileStepSize = 0.5, useGaussian = true, mirrorAxes = null, tilesPerBatch = 2, onProgress } = opts;
   if (shape.length !== 4) throw new InputError(`expected data of shape [C, X, Y, Z], got [${shape}]`);
@@ -117,13 +127,20 @@ export async function predictSlidingWindowReturnLogits(
     while (next) {
       const { input, tiles } = next;
       let out: tf.Tensor;
-      try { out = maybeMirrorAndPredict(forward, input, mirrorAxes); } finally { input.dispose(); next = null; }
+      try {
+        out = maybeMirrorAndPredict(forward, input, mirrorAxes);
+      } finally {
+        input.dispose();
+        next = null;
+      }
       next = done + tiles.length < origins.length ? prepare(Math.floor((done + tiles.length) / B)) : null;
       let pred: Float32Array;
       try {
         if (out.shape[1] !== numHeads) throw new NnsslAdaptError(`network returned ${out.shape[1]} channels, expected ${numHeads} segmentation heads`);
         pred = (await out.data()) as Float32Array;
-      } finally { out.dispose(); }
+      } finally {
+        out.dispose();
+      }
       tiles.forEach((o, k) => accumulateTile(pred, k, numHeads, tile, gaussian, logits, nPred, [X, Y, Z], o));
       done += tiles.length;
       onProgress?.({ task: "sliding window", done, total: origins.length });
@@ -144,14 +161,29 @@ export async function predictSlidingWindowReturnLogits(
   if (pad.shape.every((s, i) => s === shape[i])) return logits;
   // revert padding
   const out = new Float32Array(numHeads * shape[1]! * shape[2]! * shape[3]!);
-  copyBox4(logits, [numHeads, X, Y, Z], [0, pad.before[1]!, pad.before[2]!, pad.before[3]!], out, [numHeads, shape[1]!, shape[2]!, shape[3]!], [0, 0, 0, 0], [numHeads, shape[1]!, shape[2]!, shape[3]!]);
+  copyBox4(
+    logits,
+    [numHeads, X, Y, Z],
+    [0, pad.before[1]!, pad.before[2]!, pad.before[3]!],
+    out,
+    [numHeads, shape[1]!, shape[2]!, shape[3]!],
+    [0, 0, 0, 0],
+    [numHeads, shape[1]!, shape[2]!, shape[3]!],
+  );
   return out;
 }
 
 /** logits[h, tile] += pred[k, h] * gaussian; nPred[tile] += gaussian (upstream's predicted_logits[sl] += prediction). */
 function accumulateTile(
-  pred: Float32Array, k: number, numHeads: number, tile: readonly number[], g: Float32Array,
-  logits: Float32Array, nPred: Float32Array, spatial: readonly number[], origin: readonly number[],
+  pred: Float32Array,
+  k: number,
+  numHeads: number,
+  tile: readonly number[],
+  g: Float32Array,
+  logits: Float32Array,
+  nPred: Float32Array,
+  spatial: readonly number[],
+  origin: readonly number[],
 ): void {
   const [t0, t1, t2] = tile as [number, number, number];
   const [, Y, Z] = spatial as [number, number, number];
@@ -166,7 +198,8 @@ function accumulateTile(
         if (h < 0) {
           for (let c = 0; c < t2; c++) nPred[dRow + c]! += g[gRow + c]!;
         } else {
-          const dst = h * vox + dRow, s = src + gRow;
+          const dst = h * vox + dRow,
+            s = src + gRow;
           for (let c = 0; c < t2; c++) logits[dst + c]! += pred[s + c]! * g[gRow + c]!;
         }
       }

@@ -7,7 +7,10 @@
 import { Worker } from "node:worker_threads";
 import { reviveError, transferables } from "../util/pool.js";
 
-interface Pending { resolve(v: unknown): void; reject(e: Error): void }
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+}
 
 export class TaskPool<I, O> {
   private readonly workers: Worker[] = [];
@@ -19,7 +22,11 @@ export class TaskPool<I, O> {
   private fn: Promise<(x: I) => Promise<O> | O> | null = null;
   private broken: Error | null = null;
 
-  constructor(private readonly moduleUrl: URL, private readonly exportName: string, size: number) {
+  constructor(
+    private readonly moduleUrl: URL,
+    private readonly exportName: string,
+    size: number,
+  ) {
     if (size <= 0 || moduleUrl.pathname.endsWith(".ts")) {
       this.fn = import(moduleUrl.href).then((m) => m[exportName] as (x: I) => Promise<O> | O);
       return;
@@ -30,7 +37,8 @@ export class TaskPool<I, O> {
         const p = this.pending.get(m.i);
         this.pending.delete(m.i);
         this.owner.delete(w);
-        if (m.error) p?.reject(reviveError(m.error)); else p?.resolve(m.output);
+        if (m.error) p?.reject(reviveError(m.error));
+        else p?.resolve(m.output);
         this.idle.push(w);
         this.pump();
       });
@@ -38,8 +46,14 @@ export class TaskPool<I, O> {
         // a crashed worker fails its own task and every later one: the pool cannot know which state it left behind
         this.broken = err;
         const id = this.owner.get(w);
-        if (id !== undefined) { this.pending.get(id)?.reject(err); this.pending.delete(id); }
-        for (const q of this.queue.splice(0)) { this.pending.get(q.id)?.reject(err); this.pending.delete(q.id); }
+        if (id !== undefined) {
+          this.pending.get(id)?.reject(err);
+          this.pending.delete(id);
+        }
+        for (const q of this.queue.splice(0)) {
+          this.pending.get(q.id)?.reject(err);
+          this.pending.delete(q.id);
+        }
       });
       this.workers.push(w);
       this.idle.push(w);

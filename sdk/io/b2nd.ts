@@ -12,8 +12,16 @@ import { checkedCount, type ArrayDtype, type RawArray } from "./raw-array.js";
 
 const MAGIC = "b2frame\0";
 const DTYPES: Record<string, ArrayDtype> = {
-  "<f4": "float32", "<f8": "float64", "|i1": "int8", "|u1": "uint8", "<i2": "int16", "<u2": "uint16", "<i4": "int32", "<u4": "uint32",
-  "<i8": "int64", "<u8": "uint64",
+  "<f4": "float32",
+  "<f8": "float64",
+  "|i1": "int8",
+  "|u1": "uint8",
+  "<i2": "int16",
+  "<u2": "uint16",
+  "<i4": "int32",
+  "<u4": "uint32",
+  "<i8": "int64",
+  "<u8": "uint64",
 };
 const SIZES: Record<ArrayDtype, number> = { uint8: 1, int8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, float32: 4, float64: 8, int64: 8, uint64: 8 };
 
@@ -24,7 +32,11 @@ export function isB2nd(b: Uint8Array): boolean {
 /** A tiny msgpack reader for the metalayer (ints, strings, arrays, bin). */
 class MsgPack {
   private dv: DataView;
-  constructor(private readonly b: Uint8Array, public p: number, private readonly file: string) {
+  constructor(
+    private readonly b: Uint8Array,
+    public p: number,
+    private readonly file: string,
+  ) {
     this.dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   }
   private need(n: number): void {
@@ -38,26 +50,55 @@ class MsgPack {
     if ((t & 0xf0) === 0x90) return Array.from({ length: t & 0x0f }, () => this.read());
     if ((t & 0xe0) === 0xa0) return this.str(t & 0x1f);
     const dv = this.dv;
-    const take = (n: number) => { this.need(n); const at = this.p; this.p += n; return at; };
+    const take = (n: number) => {
+      this.need(n);
+      const at = this.p;
+      this.p += n;
+      return at;
+    };
     switch (t) {
-      case 0xc0: return null;
-      case 0xc2: return false;
-      case 0xc3: return true;
-      case 0xcc: return dv.getUint8(take(1));
-      case 0xcd: return dv.getUint16(take(2));
-      case 0xce: return dv.getUint32(take(4));
-      case 0xcf: return Number(dv.getBigUint64(take(8)));
-      case 0xd0: return dv.getInt8(take(1));
-      case 0xd1: return dv.getInt16(take(2));
-      case 0xd2: return dv.getInt32(take(4));
-      case 0xd3: return Number(dv.getBigInt64(take(8)));
-      case 0xd9: return this.str(dv.getUint8(take(1)));
-      case 0xda: return this.str(dv.getUint16(take(2)));
-      case 0xdb: return this.str(dv.getUint32(take(4)));
-      case 0xc4: { const n = dv.getUint8(take(1)); return this.b.subarray(take(n), this.p); }
-      case 0xc6: { const n = dv.getUint32(take(4)); return this.b.subarray(take(n), this.p); }
-      case 0xdc: { const n = dv.getUint16(take(2)); return Array.from({ length: n }, () => this.read()); }
-      default: throw new InputError(`unsupported msgpack type 0x${t.toString(16)} in blosc2 metadata`, { file: this.file });
+      case 0xc0:
+        return null;
+      case 0xc2:
+        return false;
+      case 0xc3:
+        return true;
+      case 0xcc:
+        return dv.getUint8(take(1));
+      case 0xcd:
+        return dv.getUint16(take(2));
+      case 0xce:
+        return dv.getUint32(take(4));
+      case 0xcf:
+        return Number(dv.getBigUint64(take(8)));
+      case 0xd0:
+        return dv.getInt8(take(1));
+      case 0xd1:
+        return dv.getInt16(take(2));
+      case 0xd2:
+        return dv.getInt32(take(4));
+      case 0xd3:
+        return Number(dv.getBigInt64(take(8)));
+      case 0xd9:
+        return this.str(dv.getUint8(take(1)));
+      case 0xda:
+        return this.str(dv.getUint16(take(2)));
+      case 0xdb:
+        return this.str(dv.getUint32(take(4)));
+      case 0xc4: {
+        const n = dv.getUint8(take(1));
+        return this.b.subarray(take(n), this.p);
+      }
+      case 0xc6: {
+        const n = dv.getUint32(take(4));
+        return this.b.subarray(take(n), this.p);
+      }
+      case 0xdc: {
+        const n = dv.getUint16(take(2));
+        return Array.from({ length: n }, () => this.read());
+      }
+      default:
+        throw new InputError(`unsupported msgpack type 0x${t.toString(16)} in blosc2 metadata`, { file: this.file });
     }
   }
   private str(n: number): string {
@@ -70,21 +111,39 @@ class MsgPack {
 
 /** LZ4 block decompression into `out` (exactly out.length bytes expected). */
 function lz4Decode(src: Uint8Array, out: Uint8Array, file: string): void {
-  let i = 0, o = 0;
-  const fail = (): never => { throw new InputError("corrupt LZ4 data in a blosc2 chunk", { file }); };
+  let i = 0,
+    o = 0;
+  const fail = (): never => {
+    throw new InputError("corrupt LZ4 data in a blosc2 chunk", { file });
+  };
   while (i < src.length) {
     const token = src[i++]!;
     let lit = token >> 4;
-    if (lit === 15) { let b; do { if (i >= src.length) fail(); b = src[i++]!; lit += b; } while (b === 255); }
+    if (lit === 15) {
+      let b;
+      do {
+        if (i >= src.length) fail();
+        b = src[i++]!;
+        lit += b;
+      } while (b === 255);
+    }
     if (i + lit > src.length || o + lit > out.length) fail();
     out.set(src.subarray(i, i + lit), o);
-    i += lit; o += lit;
+    i += lit;
+    o += lit;
     if (i >= src.length) break;
     if (i + 2 > src.length) fail();
     const off = src[i]! | (src[i + 1]! << 8);
     i += 2;
     let len = token & 15;
-    if (len === 15) { let b; do { if (i >= src.length) fail(); b = src[i++]!; len += b; } while (b === 255); }
+    if (len === 15) {
+      let b;
+      do {
+        if (i >= src.length) fail();
+        b = src[i++]!;
+        len += b;
+      } while (b === 255);
+    }
     len += 4;
     if (off === 0 || off > o || o + len > out.length) fail();
     if (off >= len) {
@@ -99,8 +158,11 @@ function lz4Decode(src: Uint8Array, out: Uint8Array, file: string): void {
 
 /** BloscLZ decompression (blosclz.c's blosclz_decompress, step by step) into `out`. */
 function blosclzDecode(src: Uint8Array, out: Uint8Array, file: string): void {
-  const fail = (): never => { throw new InputError("corrupt BloscLZ data in a blosc2 chunk", { file }); };
-  let ip = 0, op = 0;
+  const fail = (): never => {
+    throw new InputError("corrupt BloscLZ data in a blosc2 chunk", { file });
+  };
+  let ip = 0,
+    op = 0;
   if (src.length === 0) fail();
   let ctrl = src[ip++]! & 31;
   for (;;) {
@@ -109,7 +171,11 @@ function blosclzDecode(src: Uint8Array, out: Uint8Array, file: string): void {
       let ofs = (ctrl & 31) << 8;
       if (len === 6) {
         let code;
-        do { if (ip + 1 >= src.length) fail(); code = src[ip++]!; len += code; } while (code === 255);
+        do {
+          if (ip + 1 >= src.length) fail();
+          code = src[ip++]!;
+          len += code;
+        } while (code === 255);
       } else if (ip + 1 >= src.length) fail();
       const code = src[ip++]!;
       len += 3;
@@ -129,7 +195,8 @@ function blosclzDecode(src: Uint8Array, out: Uint8Array, file: string): void {
       ctrl++;
       if (op + ctrl > out.length || ip + ctrl > src.length) fail();
       out.set(src.subarray(ip, ip + ctrl), op);
-      op += ctrl; ip += ctrl;
+      op += ctrl;
+      ip += ctrl;
       if (ip >= src.length) break;
       ctrl = src[ip++]!;
     }
@@ -141,10 +208,16 @@ function unshuffle(src: Uint8Array, dst: Uint8Array, ts: number): void {
   const n = Math.floor(src.length / ts);
   if (ts === 4) {
     for (let i = 0, o = 0; i < n; i++, o += 4) {
-      dst[o] = src[i]!; dst[o + 1] = src[n + i]!; dst[o + 2] = src[2 * n + i]!; dst[o + 3] = src[3 * n + i]!;
+      dst[o] = src[i]!;
+      dst[o + 1] = src[n + i]!;
+      dst[o + 2] = src[2 * n + i]!;
+      dst[o + 3] = src[3 * n + i]!;
     }
   } else if (ts === 2) {
-    for (let i = 0, o = 0; i < n; i++, o += 2) { dst[o] = src[i]!; dst[o + 1] = src[n + i]!; }
+    for (let i = 0, o = 0; i < n; i++, o += 2) {
+      dst[o] = src[i]!;
+      dst[o + 1] = src[n + i]!;
+    }
   } else {
     for (let j = 0; j < ts; j++) for (let i = 0; i < n; i++) dst[i * ts + j] = src[j * n + i]!;
   }
@@ -155,22 +228,26 @@ function unshuffle(src: Uint8Array, dst: Uint8Array, ts: number): void {
 export function decodeChunk(c: Uint8Array, file: string, maxBytes: number): Uint8Array {
   if (c.length < 16) throw new InputError("truncated blosc2 chunk header", { file });
   const dv = new DataView(c.buffer, c.byteOffset, c.byteLength);
-  const flags = c[2]!, ts = c[3]!;
-  const nbytes = dv.getInt32(4, true), blocksize = dv.getInt32(8, true), cbytes = dv.getInt32(12, true);
+  const flags = c[2]!,
+    ts = c[3]!;
+  const nbytes = dv.getInt32(4, true),
+    blocksize = dv.getInt32(8, true),
+    cbytes = dv.getInt32(12, true);
   if (nbytes < 0 || nbytes > maxBytes || blocksize < 0 || cbytes > c.length || cbytes < 16) {
     throw new InputError(`invalid blosc2 chunk (nbytes ${nbytes}, blocksize ${blocksize}, cbytes ${cbytes} of ${c.length})`, { file });
   }
   const extended = (flags & 0x05) === 0x05;
   const hlen = extended ? 32 : 16;
   if (extended && c.length < 32) throw new InputError("truncated blosc2 chunk header", { file });
-  const filters = extended ? Array.from(c.subarray(16, 22)) : [(flags & 1) ? 1 : (flags & 4) ? 2 : 0];
+  const filters = extended ? Array.from(c.subarray(16, 22)) : [flags & 1 ? 1 : flags & 4 ? 2 : 0];
   const b2flags = extended ? c[31]! : 0;
-  if (extended && (c[30]! & 1)) throw new InputError("blosc2 chunks with variable-length blocks are not supported", { file });
+  if (extended && c[30]! & 1) throw new InputError("blosc2 chunks with variable-length blocks are not supported", { file });
   const out = new Uint8Array(nbytes);
   const special = (b2flags >> 4) & 7;
   if (special === 1 || special === 4) return out;
   if (special === 2) {
-    if (ts === 4) new Float32Array(out.buffer).fill(NaN); else if (ts === 8) new Float64Array(out.buffer).fill(NaN);
+    if (ts === 4) new Float32Array(out.buffer).fill(NaN);
+    else if (ts === 8) new Float64Array(out.buffer).fill(NaN);
     return out;
   }
   if (special === 3) {
@@ -206,7 +283,10 @@ export function decodeChunk(c: Uint8Array, file: string, maxBytes: number): Uint
       const csize = dv.getInt32(p, true);
       p += 4;
       const dst = target.subarray(s * neblock, (s + 1) * neblock);
-      if (csize === 0) { dst.fill(0); continue; }
+      if (csize === 0) {
+        dst.fill(0);
+        continue;
+      }
       if (csize < 0) {
         // a run of one byte, stored in the low byte of csize (token byte follows)
         if (p >= c.length || !(c[p]! & 1)) throw new InputError("unsupported blosc2 stream token", { file });
@@ -282,8 +362,10 @@ export function parseB2nd(b: Uint8Array, file = "<b2nd>"): RawArray {
     if (raw & (1n << 63n)) {
       const sp = Number((raw >> 56n) & 7n);
       chunk = new Uint8Array(chunkBytes);
-      if (sp === 2) { if (isz === 4) new Float32Array(chunk.buffer).fill(NaN); else if (isz === 8) new Float64Array(chunk.buffer).fill(NaN); }
-      else if (sp !== 1 && sp !== 4) throw new InputError(`unsupported b2nd special chunk ${sp}`, { file });
+      if (sp === 2) {
+        if (isz === 4) new Float32Array(chunk.buffer).fill(NaN);
+        else if (isz === 8) new Float64Array(chunk.buffer).fill(NaN);
+      } else if (sp !== 1 && sp !== 4) throw new InputError(`unsupported b2nd special chunk ${sp}`, { file });
     } else {
       const off = Number(raw);
       if (headerLen + off >= b.length) throw new InputError("b2nd chunk offset beyond the file", { file });
@@ -302,7 +384,8 @@ export function parseB2nd(b: Uint8Array, file = "<b2nd>"): RawArray {
       const rows = lim.slice(0, nd - 1).reduce((a, c) => a * c, 1);
       const rp = new Array<number>(Math.max(0, nd - 1)).fill(0);
       for (let r = 0; r < rows; r++) {
-        let src = 0, dst = origin[nd - 1]!;
+        let src = 0,
+          dst = origin[nd - 1]!;
         for (let i = 0; i < nd - 1; i++) {
           src += rp[i]! * bstr[i]!;
           dst += (origin[i]! + rp[i]!) * strides[i]!;
@@ -323,15 +406,26 @@ export function parseB2nd(b: Uint8Array, file = "<b2nd>"): RawArray {
 
 function ctorOf(d: ArrayDtype): new (b: ArrayBuffer, o: number, n: number) => RawArray["data"] {
   const ctors = {
-    float32: Float32Array, float64: Float64Array, int8: Int8Array, uint8: Uint8Array, int16: Int16Array, uint16: Uint16Array,
-    int32: Int32Array, uint32: Uint32Array, int64: BigInt64Array, uint64: BigUint64Array,
+    float32: Float32Array,
+    float64: Float64Array,
+    int8: Int8Array,
+    uint8: Uint8Array,
+    int16: Int16Array,
+    uint16: Uint16Array,
+    int32: Int32Array,
+    uint32: Uint32Array,
+    int64: BigInt64Array,
+    uint64: BigUint64Array,
   } as const;
   return ctors[d] as never;
 }
 
 function unravel(i: number, dims: readonly number[]): number[] {
   const out = new Array<number>(dims.length);
-  for (let k = dims.length - 1; k >= 0; k--) { out[k] = i % dims[k]!; i = Math.floor(i / dims[k]!); }
+  for (let k = dims.length - 1; k >= 0; k--) {
+    out[k] = i % dims[k]!;
+    i = Math.floor(i / dims[k]!);
+  }
   return out;
 }
 

@@ -16,12 +16,21 @@ export function parseBmp(bytes: Uint8Array, file = "<bmp>"): RawArray {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dataOffset = dv.getUint32(10, true);
   const hsize = dv.getUint32(14, true);
-  let w: number, hRaw: number, bpp: number, compression = 0, colors = 0;
+  let w: number,
+    hRaw: number,
+    bpp: number,
+    compression = 0,
+    colors = 0;
   if (hsize === 12) {
-    w = dv.getUint16(18, true); hRaw = dv.getInt16(20, true); bpp = dv.getUint16(24, true);
+    w = dv.getUint16(18, true);
+    hRaw = dv.getInt16(20, true);
+    bpp = dv.getUint16(24, true);
   } else if (hsize >= 40 && bytes.length >= 14 + 40) {
-    w = dv.getInt32(18, true); hRaw = dv.getInt32(22, true); bpp = dv.getUint16(28, true);
-    compression = dv.getUint32(30, true); colors = dv.getUint32(46, true);
+    w = dv.getInt32(18, true);
+    hRaw = dv.getInt32(22, true);
+    bpp = dv.getUint16(28, true);
+    compression = dv.getUint32(30, true);
+    colors = dv.getUint32(46, true);
   } else throw new InputError(`unsupported BMP header size ${hsize}`, { file });
   if (compression !== 0) throw new InputError(`compressed BMPs (compression ${compression}) are not supported; save it uncompressed or as PNG`, { file });
   if (![1, 4, 8, 24, 32].includes(bpp)) throw new InputError(`unsupported BMP bit depth ${bpp}`, { file });
@@ -38,7 +47,9 @@ export function parseBmp(bytes: Uint8Array, file = "<bmp>"): RawArray {
     if (n > 256 || start + n * entry > dataOffset) throw new InputError("BMP palette is too large or overlaps the pixel data", { file });
     pal = new Uint8Array(n * 3);
     for (let i = 0; i < n; i++) {
-      pal[3 * i] = bytes[start + i * entry + 2]!; pal[3 * i + 1] = bytes[start + i * entry + 1]!; pal[3 * i + 2] = bytes[start + i * entry]!;
+      pal[3 * i] = bytes[start + i * entry + 2]!;
+      pal[3 * i + 1] = bytes[start + i * entry + 1]!;
+      pal[3 * i + 2] = bytes[start + i * entry]!;
     }
   }
   const ch = pal ? 1 : 3;
@@ -51,7 +62,9 @@ export function parseBmp(bytes: Uint8Array, file = "<bmp>"): RawArray {
         out[q] = bpp === 8 ? bytes[row + x]! : (bytes[row + ((x * bpp) >> 3)]! >> (8 - bpp - ((x * bpp) & 7))) & ((1 << bpp) - 1);
       } else {
         const s = row + x * (bpp >> 3);
-        out[q] = bytes[s + 2]!; out[q + 1] = bytes[s + 1]!; out[q + 2] = bytes[s]!;
+        out[q] = bytes[s + 2]!;
+        out[q + 1] = bytes[s + 1]!;
+        out[q + 2] = bytes[s]!;
       }
     }
   }
@@ -65,7 +78,8 @@ export function formatBmp(data: Uint8Array, h: number, w: number): Uint8Array {
   const offset = 14 + 40 + 256 * 4;
   const out = new Uint8Array(offset + stride * h);
   const dv = new DataView(out.buffer);
-  out[0] = 0x42; out[1] = 0x4d;
+  out[0] = 0x42;
+  out[1] = 0x4d;
   dv.setUint32(2, out.length, true);
   dv.setUint32(10, offset, true);
   dv.setUint32(14, 40, true);

@@ -115,10 +115,9 @@ function sitkChannel(file: string, size: number[], sitk: { spacing: number[]; or
   if (size.length === 2) return { file, channels: 1, shape: [1, ...rev], spacing: [Math.max(...sitk.spacing) * 999, ...sp], sitk, fill };
   if (size.length === 3) return { file, channels: 1, shape: rev, spacing: sp, sitk, fill };
   if (size.length === 4) return { file, channels: rev[0]!, shape: rev.slice(1), spacing: sp.slice(1), sitk, fill };
-  throw new InputError(
-    `unexpected number of dimensions: ${size.length} (size [${size.join(", ")}]); nnU-Net reads 2-d, 3-d and 4-d (channels last) images`,
-    { file },
-  );
+  throw new InputError(`unexpected number of dimensions: ${size.length} (size [${size.join(", ")}]); nnU-Net reads 2-d, 3-d and 4-d (channels last) images`, {
+    file,
+  });
 }
 
 /** ITK's geometry of a 4-d NIfTI: the spatial part from the header, the 4th axis with spacing pixdim[4] (1 if unset), origin 0 and no rotation. */
@@ -207,8 +206,13 @@ async function readChannel(file: string, rw: ReaderWriterName, opts: { auxFile?:
   if (isIdentityOrnt(ornt)) {
     // nibabel's as_reoriented returns the image itself, so zooms stay the header's.
     return {
-      file, channels: 1, fill: fillNifti(img), shape: img.shape.slice().reverse(), spacing: img.zooms.slice().reverse(),
-      affine: img.affine, reorientedAffine: img.affine.map((r) => r.slice()),
+      file,
+      channels: 1,
+      fill: fillNifti(img),
+      shape: img.shape.slice().reverse(),
+      spacing: img.zooms.slice().reverse(),
+      affine: img.affine,
+      reorientedAffine: img.affine.map((r) => r.slice()),
     };
   }
   const re = applyOrientation(img.data, img.shape, ornt);
@@ -216,8 +220,13 @@ async function readChannel(file: string, rw: ReaderWriterName, opts: { auxFile?:
   // A new Nifti1Image built from the reoriented affine takes its zooms from the affine's column norms.
   const zooms = columnNorms(reAff);
   return {
-    file, channels: 1, fill: fillNifti({ ...img, data: re.data, shape: re.shape }),
-    shape: re.shape.slice().reverse(), spacing: zooms.slice().reverse(), affine: img.affine, reorientedAffine: reAff,
+    file,
+    channels: 1,
+    fill: fillNifti({ ...img, data: re.data, shape: re.shape }),
+    shape: re.shape.slice().reverse(),
+    spacing: zooms.slice().reverse(),
+    affine: img.affine,
+    reorientedAffine: reAff,
   };
 }
 
@@ -298,9 +307,13 @@ function spatialGeometry(s: { spacing: number[]; origin: number[]; direction: nu
 
 /** SimpleITK's WriteImage(img, file, useCompression=True) for .mha (zlib) and .nrrd (gzip). */
 async function writeItkFile(
-  file: string, ending: string, data: Uint8Array | Uint16Array, size: number[], g: { spacing: number[]; origin: number[]; direction: number[] },
+  file: string,
+  ending: string,
+  data: Uint8Array | Uint16Array,
+  size: number[],
+  g: { spacing: number[]; origin: number[]; direction: number[] },
 ): Promise<void> {
-  const img = { size, dtype: data instanceof Uint16Array ? "uint16" as const : "uint8" as const, ...g };
+  const img = { size, dtype: data instanceof Uint16Array ? ("uint16" as const) : ("uint8" as const), ...g };
   const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (ending === ".mha") {
     const z = deflateSync(raw);
@@ -318,7 +331,11 @@ async function writeItkFile(
  * deflate-compressed 3-d TIFF plus `<name>.json` holding the spacing.
  */
 export async function writeSeg(
-  seg: Uint8Array | Uint16Array | Int16Array, shape: number[], file: string, properties: ImageProperties, rw: ReaderWriterName = "SimpleITKIO",
+  seg: Uint8Array | Uint16Array | Int16Array,
+  shape: number[],
+  file: string,
+  properties: ImageProperties,
+  rw: ReaderWriterName = "SimpleITKIO",
 ): Promise<void> {
   const ending = checkEnding(file, rw);
   const n = shape.reduce((a, b) => a * b, 1);
@@ -368,7 +385,11 @@ export async function writeSeg(
     affine = nib.original_affine;
     if (rw === "NibabelIOWithReorient") {
       if (!nib.reoriented_affine) throw new InputError("writeSeg(NibabelIOWithReorient) needs nibabel_stuff.reoriented_affine", { file });
-      const identity: Ornt = [[0, 1], [1, 1], [2, 1]];
+      const identity: Ornt = [
+        [0, 1],
+        [1, 1],
+        [2, 1],
+      ];
       const back = orntTransform(identity, ioOrientation(nib.original_affine));
       const re = applyOrientation(data, fileShape, back);
       data = re.data;

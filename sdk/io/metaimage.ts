@@ -18,12 +18,30 @@ export interface ItkImage {
 }
 
 const MET_TYPES: Record<string, ArrayDtype> = {
-  MET_CHAR: "int8", MET_UCHAR: "uint8", MET_SHORT: "int16", MET_USHORT: "uint16", MET_INT: "int32", MET_UINT: "uint32",
-  MET_LONG: "int32", MET_ULONG: "uint32", MET_LONG_LONG: "int64", MET_ULONG_LONG: "uint64", MET_FLOAT: "float32", MET_DOUBLE: "float64",
+  MET_CHAR: "int8",
+  MET_UCHAR: "uint8",
+  MET_SHORT: "int16",
+  MET_USHORT: "uint16",
+  MET_INT: "int32",
+  MET_UINT: "uint32",
+  MET_LONG: "int32",
+  MET_ULONG: "uint32",
+  MET_LONG_LONG: "int64",
+  MET_ULONG_LONG: "uint64",
+  MET_FLOAT: "float32",
+  MET_DOUBLE: "float64",
 };
 const MET_NAMES: Partial<Record<ArrayDtype, string>> = {
-  int8: "MET_CHAR", uint8: "MET_UCHAR", int16: "MET_SHORT", uint16: "MET_USHORT", int32: "MET_INT", uint32: "MET_UINT",
-  int64: "MET_LONG_LONG", uint64: "MET_ULONG_LONG", float32: "MET_FLOAT", float64: "MET_DOUBLE",
+  int8: "MET_CHAR",
+  uint8: "MET_UCHAR",
+  int16: "MET_SHORT",
+  uint16: "MET_USHORT",
+  int32: "MET_INT",
+  uint32: "MET_UINT",
+  int64: "MET_LONG_LONG",
+  uint64: "MET_ULONG_LONG",
+  float32: "MET_FLOAT",
+  float64: "MET_DOUBLE",
 };
 
 const MAX_HEADER = 1 << 20;
@@ -46,7 +64,7 @@ function parseHeader(bytes: Uint8Array, file: string): { fields: Map<string, str
     fields.set(key, line.slice(eq + 1).trim());
     if (key === "ElementDataFile") return { fields, dataStart: p };
   }
-  throw new InputError(fields.size ? "MetaImage header has no ElementDataFile line" : "not a MetaImage file (no \"Key = Value\" header)", { file });
+  throw new InputError(fields.size ? "MetaImage header has no ElementDataFile line" : 'not a MetaImage file (no "Key = Value" header)', { file });
 }
 
 const bool = (s: string | undefined) => s !== undefined && /^(true|1)$/i.test(s.trim());

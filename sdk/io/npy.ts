@@ -8,8 +8,7 @@ import { writeFileAtomic } from "../util/fs.js";
 export type NpyDtype = "float32" | "float64" | "int8" | "uint8" | "int16" | "uint16" | "int32" | "uint32" | "int64" | "uint64" | "bool";
 
 export type NpyTypedArray =
-  | Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array
-  | BigInt64Array | BigUint64Array;
+  Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
 
 export interface NpyArray<A extends NpyTypedArray = NpyTypedArray> {
   dtype: NpyDtype;
@@ -19,13 +18,31 @@ export interface NpyArray<A extends NpyTypedArray = NpyTypedArray> {
 }
 
 const DESCR: Record<string, [NpyDtype, number]> = {
-  f4: ["float32", 4], f8: ["float64", 8], i1: ["int8", 1], u1: ["uint8", 1], i2: ["int16", 2], u2: ["uint16", 2],
-  i4: ["int32", 4], u4: ["uint32", 4], i8: ["int64", 8], u8: ["uint64", 8], b1: ["bool", 1],
+  f4: ["float32", 4],
+  f8: ["float64", 8],
+  i1: ["int8", 1],
+  u1: ["uint8", 1],
+  i2: ["int16", 2],
+  u2: ["uint16", 2],
+  i4: ["int32", 4],
+  u4: ["uint32", 4],
+  i8: ["int64", 8],
+  u8: ["uint64", 8],
+  b1: ["bool", 1],
 };
 
 const CTOR: Record<NpyDtype, new (b: ArrayBuffer) => NpyTypedArray> = {
-  float32: Float32Array, float64: Float64Array, int8: Int8Array, uint8: Uint8Array, int16: Int16Array, uint16: Uint16Array,
-  int32: Int32Array, uint32: Uint32Array, int64: BigInt64Array, uint64: BigUint64Array, bool: Uint8Array,
+  float32: Float32Array,
+  float64: Float64Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  int16: Int16Array,
+  uint16: Uint16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  int64: BigInt64Array,
+  uint64: BigUint64Array,
+  bool: Uint8Array,
 };
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
@@ -46,7 +63,11 @@ export function parseNpy(bytes: Uint8Array, name = "<npy>"): NpyArray {
   const kind = DESCR[descr[2]!];
   if (!kind) throw new InputError(`unsupported .npy dtype ${descr[1]}${descr[2]}`, { file: name });
   const [dtype, size] = kind;
-  const shape = shapeM[1]!.split(",").map((s) => s.trim()).filter((s) => s.length).map(Number);
+  const shape = shapeM[1]!
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length)
+    .map(Number);
   const n = shape.reduce((a, b) => a * b, 1);
   const start = hstart + hlen;
   if (start + n * size > bytes.length) {
@@ -70,7 +91,8 @@ export function formatNpy(arr: NpyArray): Uint8Array {
   header += " ".repeat((64 - (total % 64)) % 64) + "\n";
   const out = new Uint8Array(10 + header.length + arr.data.byteLength);
   out.set(MAGIC, 0);
-  out[6] = 1; out[7] = 0;
+  out[6] = 1;
+  out[7] = 0;
   new DataView(out.buffer).setUint16(8, header.length, true);
   for (let i = 0; i < header.length; i++) out[10 + i] = header.charCodeAt(i);
   out.set(new Uint8Array(arr.data.buffer, arr.data.byteOffset, arr.data.byteLength), 10 + header.length);
@@ -80,7 +102,9 @@ export function formatNpy(arr: NpyArray): Uint8Array {
 /** Reads and parses a .npy file; the array owns a copy of its data (never a view of Node's pooled file buffer). */
 export async function readNpyFile(file: string): Promise<NpyArray> {
   let bytes: Buffer;
-  try { bytes = await fsp.readFile(file); } catch (err) {
+  try {
+    bytes = await fsp.readFile(file);
+  } catch (err) {
     throw new InputError((err as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : (err as Error).message, { file, cause: err });
   }
   return parseNpy(bytes, file);
@@ -93,7 +117,11 @@ export async function writeNpyFile(file: string, arr: NpyArray): Promise<void> {
 
 function swapBytes(b: Uint8Array, size: number): void {
   for (let i = 0; i < b.length; i += size) {
-    for (let j = 0; j < size >> 1; j++) { const t = b[i + j]!; b[i + j] = b[i + size - 1 - j]!; b[i + size - 1 - j] = t; }
+    for (let j = 0; j < size >> 1; j++) {
+      const t = b[i + j]!;
+      b[i + j] = b[i + size - 1 - j]!;
+      b[i + size - 1 - j] = t;
+    }
   }
 }
 
@@ -108,7 +136,10 @@ function fortranToC<A extends NpyTypedArray>(src: A, shape: number[]): A {
     let f = 0;
     for (let d = 0; d < nd; d++) f += idx[d]! * fstride[d]!;
     (out as any)[c] = (src as any)[f];
-    for (let d = nd - 1; d >= 0; d--) { if (++idx[d]! < shape[d]!) break; idx[d] = 0; }
+    for (let d = nd - 1; d >= 0; d--) {
+      if (++idx[d]! < shape[d]!) break;
+      idx[d] = 0;
+    }
   }
   return out;
 }

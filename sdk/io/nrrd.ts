@@ -21,13 +21,27 @@ const TYPES: [ArrayDtype, string[]][] = [
 ];
 const TYPE_BY_NAME = new Map(TYPES.flatMap(([d, names]) => names.map((n) => [n, d] as const)));
 const NAME_BY_TYPE: Partial<Record<ArrayDtype, string>> = {
-  int8: "signed char", uint8: "unsigned char", int16: "short", uint16: "unsigned short", int32: "int", uint32: "unsigned int",
-  int64: "long long int", uint64: "unsigned long long int", float32: "float", float64: "double",
+  int8: "signed char",
+  uint8: "unsigned char",
+  int16: "short",
+  uint16: "unsigned short",
+  int32: "int",
+  uint32: "unsigned int",
+  int64: "long long int",
+  uint64: "unsigned long long int",
+  float32: "float",
+  float64: "double",
 };
 // Sign flips that take a space's axes to LPS (ITK's frame); spaces not listed are used as they are.
 const TO_LPS: Record<string, number[]> = {
-  "right-anterior-superior": [-1, -1, 1], "ras": [-1, -1, 1], "right-anterior-superior-time": [-1, -1, 1], "rast": [-1, -1, 1],
-  "left-anterior-superior": [1, -1, 1], "las": [1, -1, 1], "left-anterior-superior-time": [1, -1, 1], "last": [1, -1, 1],
+  "right-anterior-superior": [-1, -1, 1],
+  ras: [-1, -1, 1],
+  "right-anterior-superior-time": [-1, -1, 1],
+  rast: [-1, -1, 1],
+  "left-anterior-superior": [1, -1, 1],
+  las: [1, -1, 1],
+  "left-anterior-superior-time": [1, -1, 1],
+  last: [1, -1, 1],
 };
 const DOMAIN_KINDS = new Set(["domain", "space", "time", "???", "none"]);
 const MAX_HEADER = 1 << 20;
@@ -59,8 +73,14 @@ export async function parseNrrd(bytes: Uint8Array, file = "<nrrd>"): Promise<Itk
     while (e < limit && bytes[e] !== 0x0a) e++;
     const line = new TextDecoder("latin1").decode(bytes.subarray(p, e)).replace(/\r$/, "");
     p = e + 1;
-    if (first) { first = false; continue; }
-    if (line === "") { dataStart = p; break; }
+    if (first) {
+      first = false;
+      continue;
+    }
+    if (line === "") {
+      dataStart = p;
+      break;
+    }
     if (line.startsWith("#") || line.includes(":=")) continue;
     const c = line.indexOf(": ");
     if (c < 0) throw new InputError(`not a NRRD field line: ${JSON.stringify(line.slice(0, 80))}`, { file });
@@ -79,7 +99,10 @@ export async function parseNrrd(bytes: Uint8Array, file = "<nrrd>"): Promise<Itk
   if (!dtype) throw new InputError(`unsupported NRRD type ${JSON.stringify(fields.get("type"))}`, { file });
   const sizes = (fields.get("sizes") ?? "").split(/\s+/).filter(Boolean).map(Number);
   if (sizes.length !== dim) throw new InputError(`NRRD sizes ${JSON.stringify(fields.get("sizes"))} do not match dimension ${dim}`, { file });
-  const kinds = (fields.get("kinds") ?? "").split(/\s+/).filter(Boolean).map((k) => k.toLowerCase());
+  const kinds = (fields.get("kinds") ?? "")
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((k) => k.toLowerCase());
   if (kinds.length === dim && kinds.some((k) => !DOMAIN_KINDS.has(k))) {
     throw new InputError(`NRRD kinds "${fields.get("kinds")}": only scalar images are supported (give each channel its own _XXXX file)`, { file });
   }
@@ -92,7 +115,10 @@ export async function parseNrrd(bytes: Uint8Array, file = "<nrrd>"): Promise<Itk
   if (encoding === "raw") data = typedFromBytes(dtype, body, n, little, file);
   else if (encoding === "gzip" || encoding === "gz") data = typedFromBytes(dtype, await inflateBounded(body, expected, "gzip", file), n, little, file);
   else if (encoding === "ascii" || encoding === "text" || encoding === "txt") {
-    const tokens = new TextDecoder("latin1").decode(body).split(/[\s,]+/).filter(Boolean);
+    const tokens = new TextDecoder("latin1")
+      .decode(body)
+      .split(/[\s,]+/)
+      .filter(Boolean);
     if (tokens.length < n) throw new InputError(`truncated ascii NRRD data (${tokens.length} of ${n} values)`, { file });
     data = allocArray(dtype, n);
     const big = dtype === "int64" || dtype === "uint64";

@@ -16,7 +16,10 @@ export function isPng(bytes: Uint8Array): boolean {
 }
 
 function paeth(a: number, b: number, c: number): number {
-  const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+  const p = a + b - c,
+    pa = Math.abs(p - a),
+    pb = Math.abs(p - b),
+    pc = Math.abs(p - c);
   return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
 }
 
@@ -24,19 +27,28 @@ export async function parsePng(bytes: Uint8Array, file = "<png>"): Promise<RawAr
   if (!isPng(bytes)) throw new InputError("not a PNG file (bad signature)", { file });
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let p = 8;
-  let w = 0, h = 0, depth = 0, ctype = -1, interlace = 0;
-  let palette: Uint8Array | null = null, trns: Uint8Array | null = null;
+  let w = 0,
+    h = 0,
+    depth = 0,
+    ctype = -1,
+    interlace = 0;
+  let palette: Uint8Array | null = null,
+    trns: Uint8Array | null = null;
   const idat: Uint8Array[] = [];
   while (p + 12 <= bytes.length) {
     const len = dv.getUint32(p);
     const type = new TextDecoder("latin1").decode(bytes.subarray(p + 4, p + 8));
     if (p + 12 + len > bytes.length) throw new InputError(`truncated PNG chunk ${type}`, { file });
     const body = bytes.subarray(p + 8, p + 8 + len);
-    if ((crc32(bytes.subarray(p + 4, p + 8 + len)) >>> 0) !== dv.getUint32(p + 8 + len)) throw new InputError(`PNG chunk ${type} fails its CRC`, { file });
+    if (crc32(bytes.subarray(p + 4, p + 8 + len)) >>> 0 !== dv.getUint32(p + 8 + len)) throw new InputError(`PNG chunk ${type} fails its CRC`, { file });
     p += 12 + len;
     if (type === "IHDR") {
       const b = new DataView(body.buffer, body.byteOffset, body.byteLength);
-      w = b.getUint32(0); h = b.getUint32(4); depth = body[8]!; ctype = body[9]!; interlace = body[12]!;
+      w = b.getUint32(0);
+      h = b.getUint32(4);
+      depth = body[8]!;
+      ctype = body[9]!;
+      interlace = body[12]!;
     } else if (type === "PLTE") palette = body;
     else if (type === "tRNS") trns = body;
     else if (type === "IDAT") idat.push(body);
@@ -53,7 +65,10 @@ export async function parsePng(bytes: Uint8Array, file = "<png>"): Promise<RawAr
   const total = idat.reduce((a, b) => a + b.length, 0);
   const z = new Uint8Array(total);
   let o = 0;
-  for (const c of idat) { z.set(c, o); o += c.length; }
+  for (const c of idat) {
+    z.set(c, o);
+    o += c.length;
+  }
   const raw = await inflateBounded(z, h * (stride + 1), "zlib", file);
   const cur = new Uint8Array(stride);
   const prev = new Uint8Array(stride);
@@ -65,7 +80,9 @@ export async function parsePng(bytes: Uint8Array, file = "<png>"): Promise<RawAr
     if (f > 4) throw new InputError(`invalid PNG filter type ${f} in row ${y}`, { file });
     const line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
     for (let i = 0; i < stride; i++) {
-      const a = i >= bpp ? cur[i - bpp]! : 0, b = prev[i]!, c = i >= bpp ? prev[i - bpp]! : 0;
+      const a = i >= bpp ? cur[i - bpp]! : 0,
+        b = prev[i]!,
+        c = i >= bpp ? prev[i - bpp]! : 0;
       const x = line[i]!;
       cur[i] = f === 0 ? x : f === 1 ? x + a : f === 2 ? x + b : f === 3 ? x + ((a + b) >> 1) : x + paeth(a, b, c);
     }
@@ -94,14 +111,20 @@ export async function parsePng(bytes: Uint8Array, file = "<png>"): Promise<RawAr
  * entry between the smallest and largest index used has r = g = b); refuses colour palettes (see the file comment).
  */
 export function greyPalette(idx: Uint8Array, palette: Uint8Array, transparency: boolean, file: string): void {
-  let lo = 255, hi = 0;
-  for (const v of idx) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  let lo = 255,
+    hi = 0;
+  for (const v of idx) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
   if (3 * hi + 2 >= palette.length) throw new InputError(`palette index ${hi} beyond the palette`, { file });
   let grey = !transparency;
   for (let i = lo; i <= hi && grey; i++) grey = palette[3 * i] === palette[3 * i + 1] && palette[3 * i] === palette[3 * i + 2];
   if (!grey) {
-    throw new InputError("colour palette image: imageio versions read these as RGB or RGBA, so the channel count is undefined; "
-      + "save it as greyscale, RGB or RGBA", { file });
+    throw new InputError(
+      "colour palette image: imageio versions read these as RGB or RGBA, so the channel count is undefined; " + "save it as greyscale, RGB or RGBA",
+      { file },
+    );
   }
   for (let i = 0; i < idx.length; i++) idx[i] = palette[3 * idx[i]!]!;
 }
@@ -125,16 +148,24 @@ export function formatPng(data: Uint8Array | Uint16Array, h: number, w: number):
     const o = y * (stride + 1) + 1;
     for (let x = 0; x < w; x++) {
       const v = data[y * w + x]!;
-      if (sixteen) { raw[o + 2 * x] = v >> 8; raw[o + 2 * x + 1] = v & 0xff; } else raw[o + x] = v;
+      if (sixteen) {
+        raw[o + 2 * x] = v >> 8;
+        raw[o + 2 * x + 1] = v & 0xff;
+      } else raw[o + x] = v;
     }
   }
   const ihdr = new Uint8Array(13);
   const dv = new DataView(ihdr.buffer);
-  dv.setUint32(0, w); dv.setUint32(4, h);
-  ihdr[8] = sixteen ? 16 : 8; ihdr[9] = 0;
+  dv.setUint32(0, w);
+  dv.setUint32(4, h);
+  ihdr[8] = sixteen ? 16 : 8;
+  ihdr[9] = 0;
   const parts = [new Uint8Array(SIG), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(raw)), chunk("IEND", new Uint8Array(0))];
   const out = new Uint8Array(parts.reduce((a, b) => a + b.length, 0));
   let o = 0;
-  for (const x of parts) { out.set(x, o); o += x.length; }
+  for (const x of parts) {
+    out.set(x, o);
+    o += x.length;
+  }
   return out;
 }

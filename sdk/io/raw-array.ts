@@ -10,16 +10,32 @@ import { InputError } from "../errors.js";
 export type ArrayDtype = "uint8" | "int8" | "int16" | "uint16" | "int32" | "uint32" | "float32" | "float64" | "int64" | "uint64";
 
 export type RawTypedArray =
-  | Uint8Array | Int8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array
-  | BigInt64Array | BigUint64Array;
+  Uint8Array | Int8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array | BigInt64Array | BigUint64Array;
 
 export const DTYPE_BYTES: Record<ArrayDtype, number> = {
-  uint8: 1, int8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, float32: 4, float64: 8, int64: 8, uint64: 8,
+  uint8: 1,
+  int8: 1,
+  int16: 2,
+  uint16: 2,
+  int32: 4,
+  uint32: 4,
+  float32: 4,
+  float64: 8,
+  int64: 8,
+  uint64: 8,
 };
 
 const CTORS: Record<ArrayDtype, { new (n: number): RawTypedArray }> = {
-  uint8: Uint8Array, int8: Int8Array, int16: Int16Array, uint16: Uint16Array, int32: Int32Array, uint32: Uint32Array,
-  float32: Float32Array, float64: Float64Array, int64: BigInt64Array, uint64: BigUint64Array,
+  uint8: Uint8Array,
+  int8: Int8Array,
+  int16: Int16Array,
+  uint16: Uint16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  float32: Float32Array,
+  float64: Float64Array,
+  int64: BigInt64Array,
+  uint64: BigUint64Array,
 };
 
 /**
@@ -44,10 +60,9 @@ export function checkedCount(dims: readonly number[], bytesPerElement: number, f
   let n = 1;
   for (const d of dims) n *= d;
   if (!Number.isSafeInteger(n) || n * bytesPerElement > MAX_IMAGE_BYTES) {
-    throw new InputError(
-      `${what} size [${dims.join(", ")}] declares ${n * bytesPerElement} bytes, more than the ${MAX_IMAGE_BYTES} this reader accepts`,
-      { file },
-    );
+    throw new InputError(`${what} size [${dims.join(", ")}] declares ${n * bytesPerElement} bytes, more than the ${MAX_IMAGE_BYTES} this reader accepts`, {
+      file,
+    });
   }
   return n;
 }
@@ -80,10 +95,9 @@ const MAX_DEFLATE_RATIO = 1032;
  */
 export async function inflateBounded(bytes: Uint8Array, expected: number, kind: "zlib" | "gzip" | "raw", file: string): Promise<Uint8Array> {
   if (expected > bytes.length * MAX_DEFLATE_RATIO + 1024) {
-    throw new InputError(
-      `header declares ${expected} bytes of voxel data but only ${bytes.length} compressed bytes follow (deflate cannot expand that much)`,
-      { file },
-    );
+    throw new InputError(`header declares ${expected} bytes of voxel data but only ${bytes.length} compressed bytes follow (deflate cannot expand that much)`, {
+      file,
+    });
   }
   const fn = kind === "zlib" ? inflateAsync : kind === "gzip" ? gunzipAsync : inflateRawAsync;
   let out: Buffer;
@@ -107,7 +121,10 @@ export function fmt(v: number): string {
 
 /** Numbers from a whitespace separated header value; null when any token is not a finite number. */
 export function parseNumbers(s: string): number[] | null {
-  const t = s.trim().split(/\s+/).filter((x) => x.length > 0);
+  const t = s
+    .trim()
+    .split(/\s+/)
+    .filter((x) => x.length > 0);
   const v = t.map(Number);
   return v.some((x) => !Number.isFinite(x)) ? null : v;
 }

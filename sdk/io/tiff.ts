@@ -33,8 +33,16 @@ const MAX_PAGES = 1 << 16;
 function dtypeOf(bits: number, format: number, file: string): ArrayDtype {
   const key = `${format}:${bits}`;
   const m: Record<string, ArrayDtype> = {
-    "1:8": "uint8", "1:16": "uint16", "1:32": "uint32", "1:64": "uint64", "2:8": "int8", "2:16": "int16", "2:32": "int32", "2:64": "int64",
-    "3:32": "float32", "3:64": "float64",
+    "1:8": "uint8",
+    "1:16": "uint16",
+    "1:32": "uint32",
+    "1:64": "uint64",
+    "2:8": "int8",
+    "2:16": "int16",
+    "2:32": "int32",
+    "2:64": "int64",
+    "3:32": "float32",
+    "3:64": "float64",
   };
   const d = m[key];
   if (!d) throw new InputError(`unsupported TIFF sample format ${format} with ${bits} bits per sample`, { file });
@@ -58,7 +66,9 @@ function readPages(b: Uint8Array, file: string): { pages: Page[]; little: boolea
     const tags = new Map<number, number[]>();
     for (let k = 0; k < n; k++) {
       const e = ifd + 2 + 12 * k;
-      const tag = u16(e), type = u16(e + 2), count = u32(e + 4);
+      const tag = u16(e),
+        type = u16(e + 2),
+        count = u32(e + 4);
       const size = TYPE_SIZE[type];
       if (!size || (type !== 3 && type !== 4 && type !== 16 && type !== 1)) continue;
       const total = size * count;
@@ -81,8 +91,18 @@ function readPages(b: Uint8Array, file: string): { pages: Page[]; little: boolea
     if (bitsAll.some((x) => x !== bitsAll[0])) throw new InputError("TIFF samples of different bit depths are not supported", { file });
     const h = one(257);
     pages.push({
-      w: one(256), h, spp: one(277, 1), bits: bitsAll[0]!, format: one(339, 1), compression: one(259, 1), predictor: one(317, 1),
-      planar: one(284, 1), photometric: one(262, 1), offsets: tags.get(273) ?? [], counts: tags.get(279) ?? [], rowsPerStrip: Math.min(one(278, h), h),
+      w: one(256),
+      h,
+      spp: one(277, 1),
+      bits: bitsAll[0]!,
+      format: one(339, 1),
+      compression: one(259, 1),
+      predictor: one(317, 1),
+      planar: one(284, 1),
+      photometric: one(262, 1),
+      offsets: tags.get(273) ?? [],
+      counts: tags.get(279) ?? [],
+      rowsPerStrip: Math.min(one(278, h), h),
     });
     ifd = u32(ifd + 2 + 12 * n);
   }
@@ -93,9 +113,18 @@ function readPages(b: Uint8Array, file: string): { pages: Page[]; little: boolea
 function lzwDecode(src: Uint8Array, expected: number, file: string): Uint8Array {
   const out = new Uint8Array(expected);
   let o = 0;
-  const prefix = new Int32Array(4096), suffix = new Uint8Array(4096), length = new Int32Array(4096);
-  for (let i = 0; i < 256; i++) { prefix[i] = -1; suffix[i] = i; length[i] = 1; }
-  let next = 258, width = 9, bitPos = 0, prev = -1;
+  const prefix = new Int32Array(4096),
+    suffix = new Uint8Array(4096),
+    length = new Int32Array(4096);
+  for (let i = 0; i < 256; i++) {
+    prefix[i] = -1;
+    suffix[i] = i;
+    length[i] = 1;
+  }
+  let next = 258,
+    width = 9,
+    bitPos = 0,
+    prev = -1;
   const stack = new Uint8Array(4096);
   const total = src.length * 8;
   while (bitPos + width <= total) {
@@ -106,21 +135,44 @@ function lzwDecode(src: Uint8Array, expected: number, file: string): Uint8Array 
     }
     bitPos += width;
     if (code === 257) break;
-    if (code === 256) { next = 258; width = 9; prev = -1; continue; }
+    if (code === 256) {
+      next = 258;
+      width = 9;
+      prev = -1;
+      continue;
+    }
     let first: number;
     if (code < next) {
-      let c = code, sp = 0;
-      while (c >= 0) { stack[sp++] = suffix[c]!; c = prefix[c]!; }
+      let c = code,
+        sp = 0;
+      while (c >= 0) {
+        stack[sp++] = suffix[c]!;
+        c = prefix[c]!;
+      }
       first = stack[sp - 1]!;
       while (sp > 0 && o < expected) out[o++] = stack[--sp]!;
-      if (prev >= 0 && next < 4096) { prefix[next] = prev; suffix[next] = first; length[next] = length[prev]! + 1; next++; }
+      if (prev >= 0 && next < 4096) {
+        prefix[next] = prev;
+        suffix[next] = first;
+        length[next] = length[prev]! + 1;
+        next++;
+      }
     } else if (code === next && prev >= 0) {
-      let c = prev, sp = 0;
-      while (c >= 0) { stack[sp++] = suffix[c]!; c = prefix[c]!; }
+      let c = prev,
+        sp = 0;
+      while (c >= 0) {
+        stack[sp++] = suffix[c]!;
+        c = prefix[c]!;
+      }
       first = stack[sp - 1]!;
       while (sp > 0 && o < expected) out[o++] = stack[--sp]!;
       if (o < expected) out[o++] = first;
-      if (next < 4096) { prefix[next] = prev; suffix[next] = first; length[next] = length[prev]! + 1; next++; }
+      if (next < 4096) {
+        prefix[next] = prev;
+        suffix[next] = first;
+        length[next] = length[prev]! + 1;
+        next++;
+      }
     } else throw new InputError("corrupt LZW data in TIFF strip", { file });
     prev = code;
     // TIFF's LZW switches width one code early
@@ -132,22 +184,33 @@ function lzwDecode(src: Uint8Array, expected: number, file: string): Uint8Array 
 
 function packBits(src: Uint8Array, expected: number): Uint8Array {
   const out = new Uint8Array(expected);
-  let i = 0, o = 0;
+  let i = 0,
+    o = 0;
   while (i < src.length && o < expected) {
     const n = (src[i++]! << 24) >> 24;
-    if (n >= 0) { for (let k = 0; k <= n && o < expected && i < src.length; k++) out[o++] = src[i++]!; }
-    else if (n !== -128) { const v = src[i++]!; for (let k = 0; k < 1 - n && o < expected; k++) out[o++] = v; }
+    if (n >= 0) {
+      for (let k = 0; k <= n && o < expected && i < src.length; k++) out[o++] = src[i++]!;
+    } else if (n !== -128) {
+      const v = src[i++]!;
+      for (let k = 0; k < 1 - n && o < expected; k++) out[o++] = v;
+    }
   }
   return out.subarray(0, o);
 }
 
 async function decodeStrip(p: Page, raw: Uint8Array, expected: number, file: string): Promise<Uint8Array> {
   switch (p.compression) {
-    case 1: return raw.subarray(0, expected);
-    case 8: case 32946: return inflateBounded(raw, expected, "zlib", file);
-    case 5: return lzwDecode(raw, expected, file);
-    case 32773: return packBits(raw, expected);
-    default: throw new InputError(`unsupported TIFF compression ${p.compression} (none, deflate, LZW and PackBits are supported)`, { file });
+    case 1:
+      return raw.subarray(0, expected);
+    case 8:
+    case 32946:
+      return inflateBounded(raw, expected, "zlib", file);
+    case 5:
+      return lzwDecode(raw, expected, file);
+    case 32773:
+      return packBits(raw, expected);
+    default:
+      throw new InputError(`unsupported TIFF compression ${p.compression} (none, deflate, LZW and PackBits are supported)`, { file });
   }
 }
 
@@ -185,16 +248,16 @@ export async function parseTiff(b: Uint8Array, file = "<tiff>"): Promise<RawArra
     const rowBytes = p.w * sampPerPix * size;
     const stripsPerPlane = Math.ceil(p.h / p.rowsPerStrip);
     if (p.offsets.length !== stripsPerPlane * planes || p.counts.length !== p.offsets.length) {
-      throw new InputError(
-        `TIFF page ${k} has ${p.offsets.length} strip offsets and ${p.counts.length} byte counts, expected ${stripsPerPlane * planes}`,
-        { file },
-      );
+      throw new InputError(`TIFF page ${k} has ${p.offsets.length} strip offsets and ${p.counts.length} byte counts, expected ${stripsPerPlane * planes}`, {
+        file,
+      });
     }
     const plane = new Uint8Array(p.h * rowBytes);
     for (let pl = 0; pl < planes; pl++) {
       for (let s = 0; s < stripsPerPlane; s++) {
         const i = pl * stripsPerPlane + s;
-        const off = p.offsets[i]!, cnt = p.counts[i]!;
+        const off = p.offsets[i]!,
+          cnt = p.counts[i]!;
         if (off + cnt > b.length) throw new InputError(`TIFF strip ${i} of page ${k} lies beyond the end of the file`, { file });
         const rows = Math.min(p.rowsPerStrip, p.h - s * p.rowsPerStrip);
         const dec = await decodeStrip(p, b.subarray(off, off + cnt), rows * rowBytes, file);
@@ -249,9 +312,15 @@ export function formatTiff(data: Uint8Array | Uint16Array, shape: number[]): Uin
   const ifdSize = 2 + nTags * 12 + 4;
   let size = 8 + desc.length;
   const stripAt: number[] = [];
-  for (const s of strips) { stripAt.push(size); size += s.length + (s.length & 1); }
+  for (const s of strips) {
+    stripAt.push(size);
+    size += s.length + (s.length & 1);
+  }
   const ifdAt: number[] = [];
-  for (let k = 0; k < pages; k++) { ifdAt.push(size); size += ifdSize; }
+  for (let k = 0; k < pages; k++) {
+    ifdAt.push(size);
+    size += ifdSize;
+  }
   const out = new Uint8Array(size);
   const dv = new DataView(out.buffer);
   out.set([0x49, 0x49, 42, 0]);
@@ -263,8 +332,11 @@ export function formatTiff(data: Uint8Array | Uint16Array, shape: number[]): Uin
     dv.setUint16(p, nTags, true);
     p += 2;
     const tag = (t: number, type: number, count: number, value: number) => {
-      dv.setUint16(p, t, true); dv.setUint16(p + 2, type, true); dv.setUint32(p + 4, count, true);
-      if (type === 3 && count === 1) dv.setUint16(p + 8, value, true); else dv.setUint32(p + 8, value, true);
+      dv.setUint16(p, t, true);
+      dv.setUint16(p + 2, type, true);
+      dv.setUint32(p + 4, count, true);
+      if (type === 3 && count === 1) dv.setUint16(p + 8, value, true);
+      else dv.setUint32(p + 8, value, true);
       p += 12;
     };
     tag(254, 4, 1, 0);

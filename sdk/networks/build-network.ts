@@ -112,7 +112,14 @@ function resEncLConfig(opts: BuildOptions): UNetConfig {
     numClasses: opts.numClasses,
     featuresPerStage: [32, 64, 128, 256, 320, 320],
     kernelSizes: Array.from({ length: 6 }, () => [3, 3, 3]),
-    strides: [[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2], [2, 2, 2], [2, 2, 2]],
+    strides: [
+      [1, 1, 1],
+      [2, 2, 2],
+      [2, 2, 2],
+      [2, 2, 2],
+      [2, 2, 2],
+      [2, 2, 2],
+    ],
     perStage: [1, 3, 4, 6, 6, 6],
     nConvPerStageDecoder: [1, 1, 1, 1, 1],
     ops: { dim: 3, convBias: true, norm: { eps: 1e-5, affine: true }, dropout: null, nonlin: { negativeSlope: 0.01 }, nonlinFirst: false },
@@ -164,7 +171,8 @@ function convOps(kwargs: Record<string, unknown>): ConvOps {
   const normKw = (kwargs.norm_op_kwargs ?? {}) as Record<string, unknown>;
   let norm: ConvOps["norm"] = null;
   if (normName !== null) {
-    if (!normName.startsWith("InstanceNorm")) throw new ConfigError(`arch_kwargs.norm_op: unsupported ${JSON.stringify(kwargs.norm_op)} (InstanceNorm or null)`);
+    if (!normName.startsWith("InstanceNorm"))
+      throw new ConfigError(`arch_kwargs.norm_op: unsupported ${JSON.stringify(kwargs.norm_op)} (InstanceNorm or null)`);
     // torch's InstanceNormNd defaults: eps 1e-5, affine False.
     norm = { eps: typeof normKw.eps === "number" ? normKw.eps : 1e-5, affine: normKw.affine === true };
   }

@@ -30,7 +30,15 @@ export class Conv extends Module {
   readonly bias: Param | null;
   readonly pads: number[];
   /** `padding` "same" is upstream's (k-1)//2 per axis; PatchEmbed uses "none". */
-  constructor(f: ParamFactory, cin: number, cout: number, readonly kernel: number[], readonly stride: number[], bias: boolean, padding: "same" | "none" = "same") {
+  constructor(
+    f: ParamFactory,
+    cin: number,
+    cout: number,
+    readonly kernel: number[],
+    readonly stride: number[],
+    bias: boolean,
+    padding: "same" | "none" = "same",
+  ) {
     super();
     this.pads = kernel.map((k) => (padding === "same" ? (k - 1) >> 1 : 0));
     this.weight = this.addParam("weight", f.create([cout, cin, ...kernel], "conv", heInit(cin, kernel)));
@@ -45,7 +53,13 @@ export class Conv extends Module {
 export class TransposedConv extends Module {
   readonly weight: Param;
   readonly bias: Param | null;
-  constructor(f: ParamFactory, cin: number, cout: number, readonly kernel: number[], bias: boolean) {
+  constructor(
+    f: ParamFactory,
+    cin: number,
+    cout: number,
+    readonly kernel: number[],
+    bias: boolean,
+  ) {
     super();
     this.weight = this.addParam("weight", f.create([cin, cout, ...kernel], "conv", heInit(cout, kernel)));
     this.bias = bias ? this.addParam("bias", f.create([cout], "plain", { kind: "const", value: 0 })) : null;
@@ -58,7 +72,13 @@ export class TransposedConv extends Module {
 export class InstanceNorm extends Module {
   readonly weight: Param | null;
   readonly bias: Param | null;
-  constructor(f: ParamFactory, channels: number, readonly eps: number, affine: boolean, zeroInit = false) {
+  constructor(
+    f: ParamFactory,
+    channels: number,
+    readonly eps: number,
+    affine: boolean,
+    zeroInit = false,
+  ) {
     super();
     const one = { kind: "const", value: zeroInit ? 0 : 1 } as const;
     this.weight = affine ? this.addParam("weight", f.create([channels], "plain", one)) : null;

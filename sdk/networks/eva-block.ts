@@ -24,7 +24,11 @@ export class Linear extends Module {
 export class LayerNorm extends Module {
   readonly weight: Param;
   readonly bias: Param;
-  constructor(f: ParamFactory, dim: number, readonly eps: number) {
+  constructor(
+    f: ParamFactory,
+    dim: number,
+    readonly eps: number,
+  ) {
     super();
     this.weight = this.addParam("weight", f.create([dim], "plain", { kind: "const", value: 1 }));
     this.bias = this.addParam("bias", f.create([dim], "plain", { kind: "const", value: 0 }));
@@ -61,7 +65,13 @@ export class EvaAttention extends Module {
   readonly proj: Linear;
   private readonly headDim: number;
 
-  constructor(f: ParamFactory, dim: number, readonly numHeads: number, scaleAttnInner: boolean, projScale: number) {
+  constructor(
+    f: ParamFactory,
+    dim: number,
+    readonly numHeads: number,
+    scaleAttnInner: boolean,
+    projScale: number,
+  ) {
     super();
     this.headDim = Math.floor(dim / numHeads);
     const all = this.headDim * numHeads;

@@ -35,7 +35,14 @@ function convNdUntidied(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null, kernel:
     }
     y = tf.conv3d(input as tf.Tensor5D, w as tf.Tensor5D, s3, pad as "valid");
   } else {
-    const pad = sameAgrees ? "same" : ([[0, 0], [pads[0]!, pads[0]!], [pads[1]!, pads[1]!], [0, 0]] as [[0, 0], [number, number], [number, number], [0, 0]]);
+    const pad = sameAgrees
+      ? "same"
+      : ([
+          [0, 0],
+          [pads[0]!, pads[0]!],
+          [pads[1]!, pads[1]!],
+          [0, 0],
+        ] as [[0, 0], [number, number], [number, number], [0, 0]]);
     y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride as [number, number], pad);
   }
   return b ? tf.add(y, b) : y;

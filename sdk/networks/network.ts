@@ -48,8 +48,12 @@ export abstract class Network extends Module {
    * the same layout: an array (highest resolution first) with deep supervision, else one tensor.
    */
   forward(x: tf.Tensor): tf.Tensor | tf.Tensor[] {
-    if (x.rank !== this.dim + 2) throw new InputError(`${this.className}.forward: expected a ${this.dim + 2}-D input (N, C, ${this.dim === 3 ? "D, H, W" : "H, W"}), got shape [${x.shape.join(", ")}]`);
-    if (x.shape[1] !== this.inputChannels) throw new InputError(`${this.className}.forward: expected ${this.inputChannels} input channels, got shape [${x.shape.join(", ")}]`);
+    if (x.rank !== this.dim + 2)
+      throw new InputError(
+        `${this.className}.forward: expected a ${this.dim + 2}-D input (N, C, ${this.dim === 3 ? "D, H, W" : "H, W"}), got shape [${x.shape.join(", ")}]`,
+      );
+    if (x.shape[1] !== this.inputChannels)
+      throw new InputError(`${this.className}.forward: expected ${this.inputChannels} input channels, got shape [${x.shape.join(", ")}]`);
     // Modules free their intermediates as they go (layers.ts, `release`); the tidy catches anything they keep.
     return tf.tidy(() => {
       const xl = toChannelsLast(x);

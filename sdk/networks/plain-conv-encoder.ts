@@ -13,7 +13,11 @@ export class PlainConvEncoder extends Module implements UNetEncoder {
   readonly kernelSizes: number[][];
   readonly strides: number[][];
 
-  constructor(f: ParamFactory, readonly ops: ConvOps, cfg: EncoderConfig) {
+  constructor(
+    f: ParamFactory,
+    readonly ops: ConvOps,
+    cfg: EncoderConfig,
+  ) {
     super();
     let cin = cfg.inputChannels;
     const stages: ModuleList<StackedConvBlocks>[] = [];

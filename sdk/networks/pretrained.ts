@@ -55,7 +55,10 @@ export interface TransferReport {
 
 /** A tensor built during the transfer (repeat / resize). */
 class Values implements TensorLike {
-  constructor(readonly shape: number[], private readonly data: Float32Array) {}
+  constructor(
+    readonly shape: number[],
+    private readonly data: Float32Array,
+  ) {}
   toFloat32(): Float32Array {
     return this.data;
   }
@@ -68,7 +71,11 @@ class Values implements TensorLike {
  * mis-shaped key.
  * @example const report = loadPretrainedWeights(net, await Checkpoint.load(url), { numInputChannels: 2, patchSize: [160, 160, 160] });
  */
-export function loadPretrainedWeights(net: Network, checkpoint: PretrainedCheckpoint, { numInputChannels, patchSize, permuteTokens }: TransferOptions): TransferReport {
+export function loadPretrainedWeights(
+  net: Network,
+  checkpoint: PretrainedCheckpoint,
+  { numInputChannels, patchSize, permuteTokens }: TransferOptions,
+): TransferReport {
   const plan = checkpoint.adaptationPlan;
   const source = checkpoint.path ?? "checkpoint";
   const sd = checkpoint.weights;
@@ -125,7 +132,8 @@ export function loadPretrainedWeights(net: Network, checkpoint: PretrainedCheckp
     if (!needResize && ptKeyToLpe !== null) {
       // Upstream then assigns the one checkpoint tensor under key_to_lpe again (identical to what the encoder load sets).
       const matches = [...sd.keys()].filter((k) => k.startsWith(ptKeyToLpe));
-      if (matches.length !== 1) throw new CheckpointError(`expected exactly one checkpoint key starting with ${ptKeyToLpe}, found ${matches.length}`, { file: source });
+      if (matches.length !== 1)
+        throw new CheckpointError(`expected exactly one checkpoint key starting with ${ptKeyToLpe}, found ${matches.length}`, { file: source });
     }
   }
 
@@ -219,7 +227,8 @@ export function permuteHwdToWhd(pe: TensorLike, grid: number[]): TensorLike {
 export function resizePosEmbed(pe: TensorLike, gridIn: number[], gridOut: number[]): TensorLike {
   const e = pe.shape[2]!;
   const nIn = gridIn.reduce((a, b) => a * b, 1);
-  if (pe.shape[0] !== 1 || pe.shape[1] !== nIn) throw new CheckpointError(`positional embedding of shape [${pe.shape.join(", ")}] does not fit the token grid [${gridIn.join(", ")}]`);
+  if (pe.shape[0] !== 1 || pe.shape[1] !== nIn)
+    throw new CheckpointError(`positional embedding of shape [${pe.shape.join(", ")}] does not fit the token grid [${gridIn.join(", ")}]`);
   const src = pe.toFloat32();
   const taps = gridIn.map((n, a) => linearTaps(n, gridOut[a]!));
   const [ox, oy, oz] = gridOut as [number, number, number];

@@ -81,16 +81,27 @@ export class Eva extends Module {
   constructor(f: ParamFactory, cfg: PrimusConfig, grid: number[]) {
     super();
     const numPatches = grid.reduce((a, b) => a * b, 1);
-    this.posEmbed = cfg.useAbsPosEmbed ? this.addParam("pos_embed", f.create([1, numPatches, cfg.embedDim], "plain", { kind: "truncNormal", std: 0.02 })) : null;
+    this.posEmbed = cfg.useAbsPosEmbed
+      ? this.addParam("pos_embed", f.create([1, numPatches, cfg.embedDim], "plain", { kind: "truncNormal", std: 0.02 }))
+      : null;
     const blocks: EvaBlock[] = [];
-    for (let i = 0; i < cfg.depth; i++) blocks.push(new EvaBlock(f, { dim: cfg.embedDim, numHeads: cfg.numHeads, mlpRatio: cfg.mlpRatio, scaleAttnInner: cfg.scaleAttnInner, initValues: cfg.initValues }, i + 1));
+    for (let i = 0; i < cfg.depth; i++)
+      blocks.push(
+        new EvaBlock(
+          f,
+          { dim: cfg.embedDim, numHeads: cfg.numHeads, mlpRatio: cfg.mlpRatio, scaleAttnInner: cfg.scaleAttnInner, initValues: cfg.initValues },
+          i + 1,
+        ),
+      );
     this.blocks = this.addChild("blocks", new ModuleList(blocks));
     this.norm = this.addChild("norm", new LayerNorm(f, cfg.embedDim, 1e-5));
     let rope: Rope | null = null;
     if (cfg.useRotPosEmb) {
       const ropeDim = Math.round(Math.floor(cfg.embedDim / cfg.numHeads) / 1.5);
       if (ropeDim !== cfg.embedDim / cfg.numHeads / 1.5 || ropeDim % 4 !== 0) {
-        throw new ConfigError(`Primus: the rotary dimension embed_dim / num_heads / 1.5 = ${cfg.embedDim / cfg.numHeads / 1.5} must be an integer divisible by 4`);
+        throw new ConfigError(
+          `Primus: the rotary dimension embed_dim / num_heads / 1.5 = ${cfg.embedDim / cfg.numHeads / 1.5} must be an integer divisible by 4`,
+        );
       }
       if (f.allocates) rope = buildRope(ropeDim, grid);
     }
@@ -119,7 +130,11 @@ export class Eva extends Module {
 
 function dropPathMasks(rng: Rng, batch: number, p: number): DropPathMasks {
   const keep = 1 - p;
-  const mask = (): tf.Tensor => tf.tensor3d(Float32Array.from({ length: batch }, () => (rng.uniform() < keep ? 1 / keep : 0)), [batch, 1, 1]);
+  const mask = (): tf.Tensor =>
+    tf.tensor3d(
+      Float32Array.from({ length: batch }, () => (rng.uniform() < keep ? 1 / keep : 0)),
+      [batch, 1, 1],
+    );
   return { attn: mask(), mlp: mask() };
 }
 
@@ -177,7 +192,12 @@ class PatchDecode extends Module {
 
 export class Primus extends Network {
   readonly className: string;
-  readonly transferKeys: TransferKeys = { keyToEncoder: "eva", keyToStem: "down_projection", keysToInProj: ["down_projection.proj"], keyToLpe: "eva.pos_embed" };
+  readonly transferKeys: TransferKeys = {
+    keyToEncoder: "eva",
+    keyToStem: "down_projection",
+    keysToInProj: ["down_projection.proj"],
+    keyToLpe: "eva.pos_embed",
+  };
   readonly dim = 3 as const;
   readonly inputChannels: number;
   readonly numClasses: number;
@@ -190,9 +210,12 @@ export class Primus extends Network {
 
   constructor(f: ParamFactory, cfg: PrimusConfig, className = "Primus") {
     super();
-    if (cfg.inputShape.length !== 3 || cfg.patchEmbedSize.length !== 3) throw new ConfigError(`${className}: only 3D is supported (input_shape ${JSON.stringify(cfg.inputShape)})`);
+    if (cfg.inputShape.length !== 3 || cfg.patchEmbedSize.length !== 3)
+      throw new ConfigError(`${className}: only 3D is supported (input_shape ${JSON.stringify(cfg.inputShape)})`);
     if (cfg.inputShape.some((s, i) => s % cfg.patchEmbedSize[i]! !== 0)) {
-      throw new ConfigError(`${className}: patch size [${cfg.inputShape.join(", ")}] is not divisible by the patch embedding [${cfg.patchEmbedSize.join(", ")}]`);
+      throw new ConfigError(
+        `${className}: patch size [${cfg.inputShape.join(", ")}] is not divisible by the patch embedding [${cfg.patchEmbedSize.join(", ")}]`,
+      );
     }
     this.className = className;
     this.config = cfg;
@@ -224,7 +247,9 @@ export class Primus extends Network {
   protected forwardChannelsLast(x: tf.Tensor): tf.Tensor[] {
     const spatial = x.shape.slice(1, 4);
     if (spatial.some((s, i) => s !== this.config.inputShape[i])) {
-      throw new InputError(`${this.className}.forward: the positional embedding is built for patches of [${this.config.inputShape.join(", ")}], got [${spatial.join(", ")}]`);
+      throw new InputError(
+        `${this.className}.forward: the positional embedding is built for patches of [${this.config.inputShape.join(", ")}], got [${spatial.join(", ")}]`,
+      );
     }
     const b = x.shape[0]!;
     const tokens = this.downProjection.proj.forward(x);

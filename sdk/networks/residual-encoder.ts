@@ -30,7 +30,10 @@ export class BasicBlockD extends Module {
     super();
     const ones = kernel.map(() => 1);
     this.conv1 = this.addChild("conv1", new ConvDropoutNormReLU(f, ops, cin, cout, kernel, stride));
-    this.conv2 = this.addChild("conv2", new ConvDropoutNormReLU(f, ops, cout, cout, kernel, ones, { withNonlin: false, withDropout: false, zeroNorm: zeroLastNorm }));
+    this.conv2 = this.addChild(
+      "conv2",
+      new ConvDropoutNormReLU(f, ops, cout, cout, kernel, ones, { withNonlin: false, withDropout: false, zeroNorm: zeroLastNorm }),
+    );
     this.slope = ops.nonlin ? ops.nonlin.negativeSlope : null;
     const hasStride = stride.some((s) => s !== 1);
     if (hasStride || cin !== cout) {
@@ -104,7 +107,13 @@ export class ResidualEncoder extends Module implements UNetEncoder {
   readonly kernelSizes: number[][];
   readonly strides: number[][];
 
-  constructor(f: ParamFactory, readonly ops: ConvOps, cfg: EncoderConfig, stemChannels: number | null, zeroLastNorm: boolean) {
+  constructor(
+    f: ParamFactory,
+    readonly ops: ConvOps,
+    cfg: EncoderConfig,
+    stemChannels: number | null,
+    zeroLastNorm: boolean,
+  ) {
     super();
     const stemCh = stemChannels ?? cfg.featuresPerStage[0]!;
     const ones = cfg.kernelSizes[0]!.map(() => 1);

@@ -13,7 +13,13 @@ export class UNetDecoder extends Module {
   readonly transpconvs: ModuleList<TransposedConv>;
   readonly segLayers: ModuleList<Conv>;
 
-  constructor(f: ParamFactory, encoder: UNetEncoder, numClasses: number, nConvPerStage: number[], public deepSupervision: boolean) {
+  constructor(
+    f: ParamFactory,
+    encoder: UNetEncoder,
+    numClasses: number,
+    nConvPerStage: number[],
+    public deepSupervision: boolean,
+  ) {
     super();
     this.addChild("encoder", encoder);
     const ch = encoder.outputChannels;

@@ -53,7 +53,9 @@ abstract class UNetBase extends Network {
     const spatial = x.shape.slice(1, -1);
     const total = spatial.map((_, a) => this.encoder.strides.reduce((p, s) => p * s[a]!, 1));
     if (spatial.some((n, a) => n % total[a]! !== 0)) {
-      throw new InputError(`${this.className}.forward: spatial size [${spatial.join(", ")}] must be divisible by [${total.join(", ")}] (the product of the strides)`);
+      throw new InputError(
+        `${this.className}.forward: spatial size [${spatial.join(", ")}] must be divisible by [${total.join(", ")}] (the product of the strides)`,
+      );
     }
     const recompute = this.checkpointing && recordingGradients();
     return this.decoder.forward(this.encoder.forward(x, recompute), recompute);

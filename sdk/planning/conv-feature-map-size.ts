@@ -62,8 +62,7 @@ function residualEncoderSize(a: ArchKwargs, patch: readonly number[]): number {
  * The planner's VRAM estimate for `networkClassName` with `archKwargs` at `patchSize`.
  * Matches `net.compute_conv_feature_map_size(patch_size)` (values from upstream: test/planning/network-topology.test.ts).
  */
-export function computeConvFeatureMapSize(networkClassName: string, archKwargs: ArchKwargs, patchSize: readonly number[],
-  numClasses: number): number {
+export function computeConvFeatureMapSize(networkClassName: string, archKwargs: ArchKwargs, patchSize: readonly number[], numClasses: number): number {
   const name = networkClassName.split(".").pop();
   if (name === "PlainConvUNet") return plainEncoderSize(archKwargs, patchSize) + decoderSize(archKwargs, patchSize, numClasses);
   if (name === "ResidualEncoderUNet") return residualEncoderSize(archKwargs, patchSize) + decoderSize(archKwargs, patchSize, numClasses);

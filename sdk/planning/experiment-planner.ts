@@ -73,7 +73,11 @@ export class ExperimentPlanner {
   overwriteTargetSpacing: number[] | null;
   suppressTranspose: boolean;
 
-  constructor(readonly input: PlannerInput, opts: PlannerOptions = {}, defaults: { plansName?: string; gpuMemoryTargetInGb?: number } = {}) {
+  constructor(
+    readonly input: PlannerInput,
+    opts: PlannerOptions = {},
+    defaults: { plansName?: string; gpuMemoryTargetInGb?: number } = {},
+  ) {
     this.UNetVramTargetGB = opts.gpuMemoryTargetInGb ?? defaults.gpuMemoryTargetInGb ?? 8;
     this.preprocessorName = opts.preprocessorName ?? "DefaultPreprocessor";
     this.plansIdentifier = opts.plansName ?? defaults.plansName ?? ExperimentPlanner.defaultPlansName;
@@ -101,8 +105,18 @@ export class ExperimentPlanner {
     const spacings = this.input.fingerprint.spacings;
     const sizes = this.input.fingerprint.shapes_after_crop;
     const dim = spacings[0]!.length;
-    const target = [...Array(dim).keys()].map((j) => percentileLinear(spacings.map((s) => s[j]!), 50));
-    const targetSize = [...Array(dim).keys()].map((j) => percentileLinear(sizes.map((s) => s[j]!), 50));
+    const target = [...Array(dim).keys()].map((j) =>
+      percentileLinear(
+        spacings.map((s) => s[j]!),
+        50,
+      ),
+    );
+    const targetSize = [...Array(dim).keys()].map((j) =>
+      percentileLinear(
+        sizes.map((s) => s[j]!),
+        50,
+      ),
+    );
     const worst = argmax(target);
     const others = [...Array(dim).keys()].filter((i) => i !== worst);
     const otherSpacings = others.map((i) => target[i]!);
@@ -110,7 +124,10 @@ export class ExperimentPlanner {
     const hasAnisoSpacing = target[worst]! > this.anisotropyThreshold * Math.max(...otherSpacings);
     const hasAnisoVoxels = targetSize[worst]! * this.anisotropyThreshold < Math.min(...otherSizes);
     if (hasAnisoSpacing && hasAnisoVoxels) {
-      let t = percentileLinear(spacings.map((s) => s[worst]!), 10);
+      let t = percentileLinear(
+        spacings.map((s) => s[worst]!),
+        10,
+      );
       // don't let the low-res axis become finer than the others (would flip which axis is the low-res one)
       if (t < Math.max(...otherSpacings)) t = Math.max(Math.max(...otherSpacings), t) + 1e-5;
       target[worst] = t;
@@ -138,9 +155,10 @@ export class ExperimentPlanner {
   determineNormalizationSchemeAndWhetherMaskIsUsedForNorm(): { schemes: string[]; useMask: boolean[] } {
     const schemes = Object.values(this.channelNames()).map(normalizationSchemeFor);
     // a dataset.json key "use_mask_for_norm": true forces the mask (upstream master, after 2.5)
-    const useMask = this.input.fingerprint.median_relative_size_after_cropping < 3 / 4 || Boolean(this.input.datasetJson.use_mask_for_norm)
-      ? schemes.map((s) => s.leavesPixelsOutsideMaskAtZeroIfUseMaskForNormIsTrue)
-      : schemes.map(() => false);
+    const useMask =
+      this.input.fingerprint.median_relative_size_after_cropping < 3 / 4 || Boolean(this.input.datasetJson.use_mask_for_norm)
+        ? schemes.map((s) => s.leavesPixelsOutsideMaskAtZeroIfUseMaskForNormIsTrue)
+        : schemes.map(() => false);
     return { schemes: schemes.map((s) => s.name), useMask };
   }
 
@@ -173,8 +191,13 @@ export class ExperimentPlanner {
     return est;
   }
 
-  getPlansForConfiguration(spacing: number[], medianShape: number[], dataIdentifier: string, approximateNVoxelsDataset: number,
-    cache: Cache = new Map()): ConfigurationPlan {
+  getPlansForConfiguration(
+    spacing: number[],
+    medianShape: number[],
+    dataIdentifier: string,
+    approximateNVoxelsDataset: number,
+    cache: Cache = new Map(),
+  ): ConfigurationPlan {
     if (!spacing.every((s) => s > 0)) throw new ConfigError(`Spacing must be > 0! Spacing: [${spacing.join(", ")}]`);
     const dim = spacing.length;
     if (dim !== 2 && dim !== 3) throw new ConfigError(`cannot plan a ${dim}-d configuration`);
@@ -244,8 +267,7 @@ export class ExperimentPlanner {
     const fullresSpacingT = transposeForward.map((i) => fullresSpacing[i]!);
 
     // compute_new_shape per case: what each case would measure after resampling to the target spacing
-    const newShapes = fp.spacings.map((sp, c) =>
-      fp.shapes_after_crop[c]!.map((s, i) => roundHalfEven((sp[i]! / fullresSpacing[i]!) * s)));
+    const newShapes = fp.spacings.map((sp, c) => fp.shapes_after_crop[c]!.map((s, i) => roundHalfEven((sp[i]! / fullresSpacing[i]!) * s)));
     const newMedianShape = medianAxis0(newShapes);
     const newMedianShapeT = transposeForward.map((i) => newMedianShape[i]!);
     const approximateNVoxelsDataset = prod(newMedianShapeT) * numTraining;
@@ -253,8 +275,7 @@ export class ExperimentPlanner {
     let fullres: ConfigurationPlan | null = null;
     let lowres: ConfigurationPlan | null = null;
     if (newMedianShapeT[0] !== 1) {
-      fullres = this.getPlansForConfiguration(fullresSpacingT, newMedianShapeT, this.generateDataIdentifier("3d_fullres"),
-        approximateNVoxelsDataset, cache);
+      fullres = this.getPlansForConfiguration(fullresSpacingT, newMedianShapeT, this.generateDataIdentifier("3d_fullres"), approximateNVoxelsDataset, cache);
       let medianNumVoxels = prod(newMedianShapeT);
       let numVoxelsInPatch = prod(fullres.patch_size);
       const lowresSpacing = [...fullres.spacing];
@@ -263,12 +284,23 @@ export class ExperimentPlanner {
         // coarsen the anisotropic axis/axes first until they are within 2x of the others, then all axes together
         const maxSpacing = Math.max(...lowresSpacing);
         const aniso = lowresSpacing.map((s) => maxSpacing / s > 2);
-        if (aniso.some(Boolean)) aniso.forEach((a, i) => { if (a) lowresSpacing[i]! *= spacingIncreaseFactor; });
-        else lowresSpacing.forEach((_, i) => { lowresSpacing[i]! *= spacingIncreaseFactor; });
+        if (aniso.some(Boolean))
+          aniso.forEach((a, i) => {
+            if (a) lowresSpacing[i]! *= spacingIncreaseFactor;
+          });
+        else
+          lowresSpacing.forEach((_, i) => {
+            lowresSpacing[i]! *= spacingIncreaseFactor;
+          });
         const lowresShape = fullres.spacing.map((s, i) => (s / lowresSpacing[i]!) * newMedianShapeT[i]!);
         medianNumVoxels = prod(lowresShape);
-        lowres = this.getPlansForConfiguration([...lowresSpacing], lowresShape.map(roundHalfEven),
-          this.generateDataIdentifier("3d_lowres"), medianNumVoxels * numTraining, cache);
+        lowres = this.getPlansForConfiguration(
+          [...lowresSpacing],
+          lowresShape.map(roundHalfEven),
+          this.generateDataIdentifier("3d_lowres"),
+          medianNumVoxels * numTraining,
+          cache,
+        );
         numVoxelsInPatch = prod(lowres.patch_size);
       }
       // a lowres stage barely smaller than fullres is not worth a cascade
@@ -281,8 +313,13 @@ export class ExperimentPlanner {
       }
     }
 
-    const plan2d = this.getPlansForConfiguration(fullresSpacingT.slice(1), newMedianShapeT.slice(1),
-      this.generateDataIdentifier("2d"), approximateNVoxelsDataset, cache);
+    const plan2d = this.getPlansForConfiguration(
+      fullresSpacingT.slice(1),
+      newMedianShapeT.slice(1),
+      this.generateDataIdentifier("2d"),
+      approximateNVoxelsDataset,
+      cache,
+    );
     plan2d.batch_dice = true;
 
     const medianSpacing = medianAxis0(fp.spacings);

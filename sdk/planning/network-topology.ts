@@ -23,8 +23,7 @@ export function padShape(shape: readonly number[], mustBeDivisibleBy: readonly n
  * within 2x of the finest and whose size stays >= 2 * min_feature_map_size; kernels become 3 once an axis is within 2x
  * of the finest spacing; one 3x3(x3) bottleneck kernel is appended; the patch is padded to 2**num_pool.
  */
-export function getPoolAndConvProps(spacing: readonly number[], patchSize: readonly number[], minFeatureMapSize: number,
-  maxNumpool: number): PoolAndConvProps {
+export function getPoolAndConvProps(spacing: readonly number[], patchSize: readonly number[], minFeatureMapSize: number, maxNumpool: number): PoolAndConvProps {
   const dim = spacing.length;
   const currentSpacing = [...spacing];
   const currentSize = [...patchSize];

@@ -46,8 +46,13 @@ export async function planExperiment(ds: RawDataset, opts: PlanExperimentOptions
   }
   const instance = new cls(
     { datasetName: ds.name, datasetJson: ds.datasetJson, fingerprint: fingerprint.json, imageReaderWriter: ds.readerWriter },
-    { overwriteTargetSpacing: plannerOpts.overwriteTargetSpacing, gpuMemoryTargetInGb: plannerOpts.gpuMemoryTargetInGb,
-      plansName: plannerOpts.plansName, preprocessorName: plannerOpts.preprocessorName, suppressTranspose: plannerOpts.suppressTranspose },
+    {
+      overwriteTargetSpacing: plannerOpts.overwriteTargetSpacing,
+      gpuMemoryTargetInGb: plannerOpts.gpuMemoryTargetInGb,
+      plansName: plannerOpts.plansName,
+      preprocessorName: plannerOpts.preprocessorName,
+      suppressTranspose: plannerOpts.suppressTranspose,
+    },
   );
   const plans = instance.planExperiment();
 

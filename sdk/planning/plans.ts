@@ -84,8 +84,16 @@ export interface Plans {
 }
 
 const FLOAT_KEYS = new Set([
-  "original_median_spacing_after_transp", "spacing", "eps",
-  "max", "mean", "median", "min", "percentile_00_5", "percentile_99_5", "std",
+  "original_median_spacing_after_transp",
+  "spacing",
+  "eps",
+  "max",
+  "mean",
+  "median",
+  "min",
+  "percentile_00_5",
+  "percentile_99_5",
+  "std",
 ]);
 
 /** Which numbers upstream's plans dict holds as Python floats (decides `3.0` vs `3` in the file). */
@@ -145,8 +153,15 @@ export function resolveConfiguration(plans: Plans, name: string, visited: readon
  * upstream's key order (plans files are compared as text). `encoder` holds `n_conv_per_stage` (PlainConvUNet) or
  * `n_blocks_per_stage` (ResidualEncoderUNet).
  */
-export function unetArchitecture(networkClassName: string, dim: number, featuresPerStage: number[], kernelSizes: number[][],
-  strides: number[][], encoder: Record<string, number[]>, nConvPerStageDecoder: number[]): ArchitecturePlan {
+export function unetArchitecture(
+  networkClassName: string,
+  dim: number,
+  featuresPerStage: number[],
+  kernelSizes: number[][],
+  strides: number[][],
+  encoder: Record<string, number[]>,
+  nConvPerStageDecoder: number[],
+): ArchitecturePlan {
   return {
     network_class_name: networkClassName,
     arch_kwargs: {
@@ -185,8 +200,17 @@ function convertLegacyConfiguration(c: Record<string, any>): Record<string, unkn
     structuredClone(c.n_conv_per_stage_decoder),
   );
   const out = { ...c };
-  for (const k of ["UNet_class_name", "UNet_base_num_features", "n_conv_per_stage_encoder", "n_conv_per_stage_decoder",
-    "num_pool_per_axis", "pool_op_kernel_sizes", "conv_kernel_sizes", "unet_max_num_features"]) delete out[k];
+  for (const k of [
+    "UNet_class_name",
+    "UNet_base_num_features",
+    "n_conv_per_stage_encoder",
+    "n_conv_per_stage_decoder",
+    "num_pool_per_axis",
+    "pool_op_kernel_sizes",
+    "conv_kernel_sizes",
+    "unet_max_num_features",
+  ])
+    delete out[k];
   out.architecture = architecture;
   return out;
 }

@@ -36,14 +36,22 @@ export class ResEncUNetPlanner extends ExperimentPlanner {
   }
 }
 
-interface Preset { name: string; plansName: string; gb: number; ref3d: number; ref2d: number }
+interface Preset {
+  name: string;
+  plansName: string;
+  gb: number;
+  ref3d: number;
+  ref2d: number;
+}
 
 /** Shared constructor of the M / L / XL presets: their VRAM target, references and full-dataset batch cap. */
 abstract class ResEncPreset extends ResEncUNetPlanner {
   constructor(input: PlannerInput, opts: PlannerOptions, { name, plansName, gb, ref3d, ref2d }: Preset) {
     if (opts.gpuMemoryTargetInGb !== undefined && opts.gpuMemoryTargetInGb !== gb) {
-      warn(`You are running ${name.replace("ResEnc", "")} with a non-standard gpu_memory_target_in_gb. Expected ${gb}, got ${opts.gpuMemoryTargetInGb}.` +
-        `You should only see this warning if you modified this value intentionally!!`);
+      warn(
+        `You are running ${name.replace("ResEnc", "")} with a non-standard gpu_memory_target_in_gb. Expected ${gb}, got ${opts.gpuMemoryTargetInGb}.` +
+          `You should only see this warning if you modified this value intentionally!!`,
+      );
     }
     super(input, opts, { plansName, gpuMemoryTargetInGb: gb });
     this.plannerName = name;

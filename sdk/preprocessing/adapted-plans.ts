@@ -110,7 +110,16 @@ export interface AdaptedPlans {
  * buildAdaptedPlans({ basePlans, adaptationPlan: ckpt.adaptationPlan, citations: ckpt.citations, checkpointPath: "ckpt.pth", name: "MyMAE",
  *   mode: "like_pretrained" })
  */
-export function buildAdaptedPlans({ basePlans, adaptationPlan: ap, citations, checkpointPath, name, mode, overrideSpacing, log }: AdaptedPlansInput): AdaptedPlans {
+export function buildAdaptedPlans({
+  basePlans,
+  adaptationPlan: ap,
+  citations,
+  checkpointPath,
+  name,
+  mode,
+  overrideSpacing,
+  log,
+}: AdaptedPlansInput): AdaptedPlans {
   const base = basePlans.configurations["3d_fullres"];
   if (!base) throw new ConfigError(`plans ${basePlans.plans_name} have no 3d_fullres configuration, which preprocess_like_nnssl adapts`);
   const cfg: StoredConfiguration = structuredClone(base);
@@ -139,7 +148,11 @@ export function buildAdaptedPlans({ basePlans, adaptationPlan: ap, citations, ch
   cfg.preprocessor_name = "DefaultPreprocessor";
   const arch = structuredClone(ap.architecture_plans) as unknown as Record<string, unknown>;
   const { arch_class_name, arch_kwargs_requiring_import, ...rest } = arch;
-  cfg.architecture = { ...rest, network_class_name: arch_class_name, _kw_requires_import: arch_kwargs_requiring_import } as unknown as StoredConfiguration["architecture"];
+  cfg.architecture = {
+    ...rest,
+    network_class_name: arch_class_name,
+    _kw_requires_import: arch_kwargs_requiring_import,
+  } as unknown as StoredConfiguration["architecture"];
   cfg.patch_size = [...ap.recommended_downstream_patchsize];
   plans.configurations = { "3d_fullres": cfg };
   const plansName = `ptPlans__${name}____${dataIdentifier}`;

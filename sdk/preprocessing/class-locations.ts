@@ -41,7 +41,10 @@ const ROWS_PER_CALL = 256;
 
 function countRows(seg: Int16Array, rowLen: number, L: number, lut: Int32Array, counts: Int32Array, cum: Int32Array, r0: number, r1: number): void {
   for (let r = r0, i = r0 * rowLen; r < r1; r++) {
-    for (const end = i + rowLen; i < end; i++) { const s = lut[seg[i]! + 32768]!; if (s >= 0) counts[s]++; }
+    for (const end = i + rowLen; i < end; i++) {
+      const s = lut[seg[i]! + 32768]!;
+      if (s >= 0) counts[s]++;
+    }
     for (let s = 0; s < L; s++) cum[(r + 1) * L + s] = counts[s]!;
   }
 }
@@ -50,29 +53,56 @@ function countRows(seg: Int16Array, rowLen: number, L: number, lut: Int32Array, 
  * [0, z, y, x] of each picked candidate: candidate `picked[j]` is, block after block, the voxels of slot blockSlot[b]
  * (blockSize[b] of them, holding the value blockCode[b] in `seg`) in C order.
  */
-function locatePicked(seg: Int16Array, ny: number, nx: number, L: number, cum: Int32Array, blockSlot: Int32Array, blockCode: Int32Array, blockSize: Int32Array, picked: Int32Array): number[][] {
+function locatePicked(
+  seg: Int16Array,
+  ny: number,
+  nx: number,
+  L: number,
+  cum: Int32Array,
+  blockSlot: Int32Array,
+  blockCode: Int32Array,
+  blockSize: Int32Array,
+  picked: Int32Array,
+): number[][] {
   const locs: number[][] = new Array(picked.length);
-  for (let j = 0; j < picked.length; j += 1024) locateRange(seg, ny, nx, L, cum, blockSlot, blockCode, blockSize, picked, locs, j, Math.min(picked.length, j + 1024));
+  for (let j = 0; j < picked.length; j += 1024)
+    locateRange(seg, ny, nx, L, cum, blockSlot, blockCode, blockSize, picked, locs, j, Math.min(picked.length, j + 1024));
   return locs;
 }
 
-function locateRange(seg: Int16Array, ny: number, nx: number, L: number, cum: Int32Array, blockSlot: Int32Array, blockCode: Int32Array, blockSize: Int32Array, picked: Int32Array, locs: number[][], j0: number, j1: number): void {
+function locateRange(
+  seg: Int16Array,
+  ny: number,
+  nx: number,
+  L: number,
+  cum: Int32Array,
+  blockSlot: Int32Array,
+  blockCode: Int32Array,
+  blockSize: Int32Array,
+  picked: Int32Array,
+  locs: number[][],
+  j0: number,
+  j1: number,
+): void {
   const rowLen = Math.max(1, nx);
   const lastRow = cum.length / L - 2;
   for (let j = j0; j < j1; j++) {
     let rank = picked[j]!;
     let b = 0;
     while (rank >= blockSize[b]!) rank -= blockSize[b++]!;
-    const slot = blockSlot[b]!, code = blockCode[b]!;
+    const slot = blockSlot[b]!,
+      code = blockCode[b]!;
     // last row r with cum[r] <= rank, i.e. the row holding the voxel
-    let lo = 0, hi = lastRow;
+    let lo = 0,
+      hi = lastRow;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (cum[mid * L + slot]! <= rank) lo = mid; else hi = mid - 1;
+      if (cum[mid * L + slot]! <= rank) lo = mid;
+      else hi = mid - 1;
     }
     let left = rank - cum[lo * L + slot]!;
     let flat = lo * rowLen;
-    for (;; flat++) if (seg[flat] === code && left-- === 0) break;
+    for (; ; flat++) if (seg[flat] === code && left-- === 0) break;
     const x = flat % nx;
     const y = Math.floor(flat / nx) % ny;
     const z = Math.floor(flat / (nx * ny));
@@ -122,7 +152,9 @@ export function sampleForegroundLocations(
   const labels = [...wanted];
   const L = labels.length;
   let lut = new Int32Array(65536).fill(-1);
-  labels.forEach((l, slot) => { if (Number.isInteger(l) && l >= -32768 && l <= 32767) lut[l + 32768] = slot; });
+  labels.forEach((l, slot) => {
+    if (Number.isInteger(l) && l >= -32768 && l <= 32767) lut[l + 32768] = slot;
+  });
   let seg16: Int16Array;
   if (seg instanceof Int16Array) seg16 = seg;
   else {
@@ -140,7 +172,10 @@ export function sampleForegroundLocations(
     const blockSize = blockSlot.map((s) => cum[cum.length - L + s]!);
     const total = blockSize.reduce((a, b) => a + b, 0);
     const key = classKey(c);
-    if (total === 0) { out[key] = []; continue; }
+    if (total === 0) {
+      out[key] = [];
+      continue;
+    }
     const k = Math.max(Math.min(minNumSamples, total), Math.ceil(total * minPercentCoverage));
     // the value a slot's voxels hold: the label itself, or the slot in slot codes (a slot whose label no int16 can
     // hold has no voxels and is never located)

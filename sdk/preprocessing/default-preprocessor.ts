@@ -47,10 +47,11 @@ function transposeSpatial<T extends Float32Array>(src: T, shape: readonly number
   let p = 0;
   for (let c = 0; c < C; c++) {
     const base = c * vox;
-    for (let a = 0; a < n0; a++) for (let b = 0; b < n1; b++) {
-      let q = base + a * s[0]! + b * s[1]!;
-      for (let d = 0; d < n2; d++, q += s[2]!) out[p++] = src[q]!;
-    }
+    for (let a = 0; a < n0; a++)
+      for (let b = 0; b < n1; b++) {
+        let q = base + a * s[0]! + b * s[1]!;
+        for (let d = 0; d < n2; d++, q += s[2]!) out[p++] = src[q]!;
+      }
   }
   return { data: out, shape: newShape };
 }
@@ -105,7 +106,16 @@ export function runCase(images: ImageVolume, seg: ImageVolume | null, plans: Pla
   // apply transpose_forward, this also needs to be applied to the spacing!
   // cropToNonzero copies, so the inputs are never modified and need no defensive copy here
   const data0 = transposeSpatial(images.data, images.shape, tf);
-  const seg0 = seg ? transposeSpatial(seg.data.subarray(0, seg.shape.slice(1).reduce((a, b) => a * b, 1)), [1, ...seg.shape.slice(1)], tf) : null;
+  const seg0 = seg
+    ? transposeSpatial(
+        seg.data.subarray(
+          0,
+          seg.shape.slice(1).reduce((a, b) => a * b, 1),
+        ),
+        [1, ...seg.shape.slice(1)],
+        tf,
+      )
+    : null;
   const originalSpacing = tf.map((i) => spacing[i]!);
   const shapeBeforeCropping = data0.shape.slice(1);
 
@@ -124,7 +134,8 @@ export function runCase(images: ImageVolume, seg: ImageVolume | null, plans: Pla
   const C = crop.shape[0]!;
   for (let c = 0; c < C; c++) {
     const scheme = cfg.normalization_schemes[c];
-    if (scheme === undefined) throw new ConfigError(`configuration ${configurationName} has ${cfg.normalization_schemes.length} normalization_schemes but the case has ${C} channels`);
+    if (scheme === undefined)
+      throw new ConfigError(`configuration ${configurationName} has ${cfg.normalization_schemes.length} normalization_schemes but the case has ${C} channels`);
     const props = plans.foreground_intensity_properties_per_channel?.[String(c)] as unknown as ChannelIntensityProperties | undefined;
     normalizationScheme(scheme)(crop.data.subarray(c * nVox, (c + 1) * nVox), crop.seg, {
       useMaskForNorm: cfg.use_mask_for_norm?.[c] ?? false,

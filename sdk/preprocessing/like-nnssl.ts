@@ -13,7 +13,14 @@ import type { Plans } from "../planning/plans.js";
 import { noProgress, type ProgressCallback } from "../util/progress.js";
 import { computeNewShape } from "./resample.js";
 import {
-  ADAPTATION_MODES, adaptedDataIdentifier, buildAdaptedPlans, findBasePlans, formatAdaptedPlans, newSpacingFromMode, pretrainSpacing, type AdaptationMode,
+  ADAPTATION_MODES,
+  adaptedDataIdentifier,
+  buildAdaptedPlans,
+  findBasePlans,
+  formatAdaptedPlans,
+  newSpacingFromMode,
+  pretrainSpacing,
+  type AdaptationMode,
 } from "./adapted-plans.js";
 import { isHuggingFaceUrl, preprocessedDatasetFolder } from "../config/folders.js";
 import { copyGtSegmentations, runPreprocessing } from "./run-preprocessing.js";
@@ -46,7 +53,11 @@ export interface PreprocessLikeNnsslResult {
   cases: aq.ColumnTable;
 }
 
-async function loadCheckpoint(checkpoint: string | Checkpoint, paths: Paths | undefined, onProgress: ProgressCallback): Promise<{ ckpt: Checkpoint; given: string }> {
+async function loadCheckpoint(
+  checkpoint: string | Checkpoint,
+  paths: Paths | undefined,
+  onProgress: ProgressCallback,
+): Promise<{ ckpt: Checkpoint; given: string }> {
   if (typeof checkpoint !== "string") return { ckpt: checkpoint, given: checkpoint.path };
   const ckpt = await Checkpoint.load(checkpoint, { paths, onProgress });
   // A local path is stored as given (the fork stores what -pc named); a Hub URL becomes the downloaded file.
@@ -74,7 +85,17 @@ function casesTable(rows: readonly PreprocessCaseSummary[]): aq.ColumnTable {
 export async function preprocessLikeNnssl(
   datasetIdOrName: number | string | RawDataset,
   checkpoint: string | Checkpoint,
-  { name, mode = "default_nnunet", overrideSpacing, numWorkers = 4, overwrite = false, paths, onProgress = noProgress, log = () => {}, format }: PreprocessLikeNnsslOptions,
+  {
+    name,
+    mode = "default_nnunet",
+    overrideSpacing,
+    numWorkers = 4,
+    overwrite = false,
+    paths,
+    onProgress = noProgress,
+    log = () => {},
+    format,
+  }: PreprocessLikeNnsslOptions,
 ): Promise<PreprocessLikeNnsslResult> {
   checkInt(numWorkers, "numWorkers", { min: 1 });
   if (overrideSpacing !== undefined && overrideSpacing !== null) checkSpacing(overrideSpacing, "overrideSpacing");
@@ -84,7 +105,14 @@ export async function preprocessLikeNnssl(
   const folder = preprocessedDatasetFolder(ds, paths);
   const { plans: basePlans } = await findBasePlans(folder);
   const adapted = buildAdaptedPlans({
-    basePlans, adaptationPlan: ckpt.adaptationPlan, citations: ckpt.citations, checkpointPath: given, name, mode, overrideSpacing, log,
+    basePlans,
+    adaptationPlan: ckpt.adaptationPlan,
+    citations: ckpt.citations,
+    checkpointPath: given,
+    name,
+    mode,
+    overrideSpacing,
+    log,
   });
   const plansFile = path.join(folder, `${adapted.plansName}.json`);
   await writeFileAtomic(plansFile, formatAdaptedPlans(adapted.plans, mode));
@@ -131,8 +159,19 @@ export async function compareAdaptationModes(
   const patchSize = [...ckpt.adaptationPlan.recommended_downstream_patchsize];
   const modes = ADAPTATION_MODES.filter((m) => m !== "fixed" || overrideSpacing);
   return modes.map((mode) => {
-    const spacing = newSpacingFromMode(mode, basePlans.configurations["3d_fullres"]!.spacing as number[], pretrainSpacing(ckpt.adaptationPlan), overrideSpacing);
-    const newShapes = shapes.map((shape, c) => computeNewShape(shape, spacings[c]!, spacing.map((s, i) => s ?? spacings[c]![i]!)));
+    const spacing = newSpacingFromMode(
+      mode,
+      basePlans.configurations["3d_fullres"]!.spacing as number[],
+      pretrainSpacing(ckpt.adaptationPlan),
+      overrideSpacing,
+    );
+    const newShapes = shapes.map((shape, c) =>
+      computeNewShape(
+        shape,
+        spacings[c]!,
+        spacing.map((s, i) => s ?? spacings[c]![i]!),
+      ),
+    );
     const medianShape = [0, 1, 2].map((a) => median(newShapes.map((s) => s[a]!)));
     const covered = medianShape.reduce((acc, m, a) => acc * Math.min(patchSize[a]!, m), 1);
     const patchCoverage = covered / medianShape.reduce((a, b) => a * b, 1);

@@ -64,11 +64,26 @@ function toPython(p: PreprocessedProperties): Record<string, unknown> {
     else if (k === "class_locations" && v) {
       const m = new Map<unknown, unknown>();
       for (const [label, locs] of Object.entries(v as Record<string, number[][]>)) {
-        const key = isRegionKey(label) ? PyTuple.ofItems(label.replace(/[()\s]/g, "").split(",").filter(Boolean).map(Number)) : Number(label);
+        const key = isRegionKey(label)
+          ? PyTuple.ofItems(
+              label
+                .replace(/[()\s]/g, "")
+                .split(",")
+                .filter(Boolean)
+                .map(Number),
+            )
+          : Number(label);
         if (typeof key === "number" && !Number.isInteger(key)) {
           throw new InputError(`class_locations key ${JSON.stringify(label)} is neither a label nor a region tuple`);
         }
-        m.set(key, new NumpyArray("int64", [locs.length, 4], BigInt64Array.from(locs.flat(), (x) => BigInt(x))));
+        m.set(
+          key,
+          new NumpyArray(
+            "int64",
+            [locs.length, 4],
+            BigInt64Array.from(locs.flat(), (x) => BigInt(x)),
+          ),
+        );
       }
       out[k] = m;
     } else out[k] = v;

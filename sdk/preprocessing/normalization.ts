@@ -98,7 +98,10 @@ export const zScoreNormalization: NormalizationFn = (image, seg, { useMaskForNor
 /** Clip to the dataset's foreground 0.5 / 99.5 percentiles, then z-score with the foreground mean / std. `CTNormalization.run`. */
 export const ctNormalization: NormalizationFn = (image, _seg, { intensityProperties: p }) => {
   if (!p) throw new ConfigError("CTNormalization requires intensity properties (foreground_intensity_properties_per_channel in the plans)");
-  const lo = f(p.percentile_00_5), hi = f(p.percentile_99_5), mean = f(p.mean), d = divisor(f(p.std));
+  const lo = f(p.percentile_00_5),
+    hi = f(p.percentile_99_5),
+    mean = f(p.mean),
+    d = divisor(f(p.std));
   for (let i = 0; i < image.length; i += CHUNK) clipApply(image, lo, hi, mean, d, i, Math.min(image.length, i + CHUNK));
 };
 
@@ -117,15 +120,23 @@ export const rescaleTo01Normalization: NormalizationFn = (image) => {
   let lo = Infinity;
   for (let i = 0; i < image.length; i++) if (image[i]! < lo) lo = image[i]!;
   let hi = -Infinity;
-  for (let i = 0; i < image.length; i++) { image[i] = f(image[i]! - lo); if (image[i]! > hi) hi = image[i]!; }
+  for (let i = 0; i < image.length; i++) {
+    image[i] = f(image[i]! - lo);
+    if (image[i]! > hi) hi = image[i]!;
+  }
   const d = hi >= 1e-8 ? hi : f(1e-8);
   for (let i = 0; i < image.length; i++) image[i] = image[i]! / d;
 };
 
 /** x / 255 for 8-bit RGB data. `RGBTo01Normalization.run`. */
 export const rgbTo01Normalization: NormalizationFn = (image) => {
-  let lo = Infinity, hi = -Infinity;
-  for (let i = 0; i < image.length; i++) { const v = image[i]!; if (v < lo) lo = v; if (v > hi) hi = v; }
+  let lo = Infinity,
+    hi = -Infinity;
+  for (let i = 0; i < image.length; i++) {
+    const v = image[i]!;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
   if (lo < 0) throw new ConfigError(`RGBTo01Normalization: RGB images are uint8, found a value below 0 (${lo})`);
   if (hi > 255) throw new ConfigError(`RGBTo01Normalization: RGB images are uint8, found a value above 255 (${hi})`);
   for (let i = 0; i < image.length; i++) image[i] = image[i]! / 255;

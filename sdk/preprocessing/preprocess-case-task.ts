@@ -55,7 +55,14 @@ export async function preprocessCaseTask(input: PreprocessCaseInput): Promise<Pr
     const { shape, properties } = await readPreprocessedCaseInfo(outputFolder, identifier);
     const originalSpacing = input.plans.transpose_forward.map((i) => properties.spacing[i]!);
     const targetSpacing = caseTargetSpacing(resolveConfiguration(input.plans, input.configurationName), originalSpacing);
-    return { identifier, skipped: true, originalSpacing, originalShape: properties.shape_after_cropping_and_before_resampling, targetSpacing, newShape: shape.slice(1) };
+    return {
+      identifier,
+      skipped: true,
+      originalSpacing,
+      originalShape: properties.shape_after_cropping_and_before_resampling,
+      targetSpacing,
+      newShape: shape.slice(1),
+    };
   }
   const images = await readImages(input.images, input.readerWriter);
   const seg = input.label ? await readSeg(input.label, input.readerWriter) : null;

@@ -39,13 +39,23 @@ export interface PreprocessOptions {
  */
 export async function preprocess(
   datasetIdOrName: number | string,
-  { plansName = "nnUNetPlans", configurations = DEFAULT_CONFIGURATIONS, numWorkers = DEFAULT_NUM_PROCESSES, paths, onProgress, log = () => {}, format }: PreprocessOptions = {},
+  {
+    plansName = "nnUNetPlans",
+    configurations = DEFAULT_CONFIGURATIONS,
+    numWorkers = DEFAULT_NUM_PROCESSES,
+    paths,
+    onProgress,
+    log = () => {},
+    format,
+  }: PreprocessOptions = {},
 ): Promise<Record<string, PreprocessCaseSummary[]>> {
   const checked = checkIntOrList(numWorkers, "numWorkers", { min: 1 });
   let np = typeof checked === "number" ? [checked] : checked;
   if (np.length === 1) np = configurations.map(() => np[0]!);
   if (np.length !== configurations.length) {
-    throw new ConfigError(`The list provided with num_processes must either have len 1 or as many elements as there are configurations (see --help). Number of configurations: ${configurations.length}, length of num_processes: ${np.length}`);
+    throw new ConfigError(
+      `The list provided with num_processes must either have len 1 or as many elements as there are configurations (see --help). Number of configurations: ${configurations.length}, length of num_processes: ${np.length}`,
+    );
   }
   const ds = await openRawDataset(datasetIdOrName, paths);
   log(`Preprocessing dataset ${ds.name}`);

@@ -41,7 +41,9 @@ export async function readPreprocessedProperties(folder: string, id: string): Pr
  * `data` / `seg` arrays of master's `<case>.npz`.
  */
 export async function readPreprocessedArrays(
-  folder: string, id: string, { withSeg = true } = {},
+  folder: string,
+  id: string,
+  { withSeg = true } = {},
 ): Promise<{ data: NpyArray; seg: NpyArray | null; dataFile: string; segFile: string }> {
   const [hasData, hasSeg] = await Promise.all([exists(dataFile(folder, id)), exists(segFile(folder, id))]);
   let npz: Map<string, NpyArray> | null = null;
@@ -95,7 +97,9 @@ async function removeFiles(files: string[]): Promise<void> {
 /** A .b2nd array (master's nnUNetDatasetBlosc2) as an NpyArray. */
 async function readB2ndFile(file: string): Promise<NpyArray> {
   let b: Buffer;
-  try { b = await fsp.readFile(file); } catch (err) {
+  try {
+    b = await fsp.readFile(file);
+  } catch (err) {
     throw new InputError((err as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : (err as Error).message, { file, cause: err });
   }
   const a = parseB2nd(new Uint8Array(b.buffer, b.byteOffset, b.length), file);
@@ -111,7 +115,11 @@ async function readNpyShape(file: string): Promise<number[]> {
     const header = new TextDecoder("latin1").decode(buf.subarray(0, bytesRead));
     const m = /'shape':\s*\(([^)]*)\)/.exec(header);
     if (!m) throw new InputError("not a .npy file (no shape in the header)", { file });
-    return m[1]!.split(",").map((x) => x.trim()).filter((x) => x.length > 0).map(Number);
+    return m[1]!
+      .split(",")
+      .map((x) => x.trim())
+      .filter((x) => x.length > 0)
+      .map(Number);
   } finally {
     await h.close();
   }
@@ -144,7 +152,8 @@ export async function listPreprocessedCases(folder: string): Promise<string[]> {
 /** Loads case `id`: data (float32, [C, Z, Y, X]), seg (int16) and properties; shapes are checked against each other. */
 export async function loadPreprocessedCase(folder: string, id: string): Promise<PreprocessedCase> {
   const [{ data, seg, dataFile: df, segFile: sf }, properties] = await Promise.all([
-    readPreprocessedArrays(folder, id), readPreprocessedProperties(folder, id),
+    readPreprocessedArrays(folder, id),
+    readPreprocessedProperties(folder, id),
   ]);
   if (data.dtype !== "float32" || data.shape.length !== 4) {
     throw new InputError(`expected float32 data of shape [C, Z, Y, X], found ${data.dtype} [${data.shape}]`, { file: df });

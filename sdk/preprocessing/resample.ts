@@ -78,7 +78,10 @@ export function determineDoSeparateZAndAxis(
 }
 
 /** A float64 channel buffer shared by the channels, allocated on first use (float32 data never needs one). */
-interface Scratch { vol?: Float64Array; pool: BufferPool }
+interface Scratch {
+  vol?: Float64Array;
+  pool: BufferPool;
+}
 
 /** Copies one channel of `data` into the scratch buffer as float64 (upstream's `data.astype(float)`). */
 function channelAsFloat64(data: ResampleArray, c: number, n: number, scratch: Scratch): Float64Array {
@@ -105,15 +108,27 @@ function sliceLayout(shape: readonly number[], axis: number): { outer: number; i
 
 /** Widens [r[0], r[1]] by src[from .. to). */
 function widenRange32(src: Float32Array, from: number, to: number, r: Float64Array): void {
-  let l = r[0]!, h = r[1]!;
-  for (let i = from; i < to; i++) { const v = src[i]!; if (v < l) l = v; if (v > h) h = v; }
-  r[0] = l; r[1] = h;
+  let l = r[0]!,
+    h = r[1]!;
+  for (let i = from; i < to; i++) {
+    const v = src[i]!;
+    if (v < l) l = v;
+    if (v > h) h = v;
+  }
+  r[0] = l;
+  r[1] = h;
 }
 
 function widenRange64(src: Float64Array, from: number, to: number, r: Float64Array): void {
-  let l = r[0]!, h = r[1]!;
-  for (let i = from; i < to; i++) { const v = src[i]!; if (v < l) l = v; if (v > h) h = v; }
-  r[0] = l; r[1] = h;
+  let l = r[0]!,
+    h = r[1]!;
+  for (let i = from; i < to; i++) {
+    const v = src[i]!;
+    if (v < l) l = v;
+    if (v > h) h = v;
+  }
+  r[0] = l;
+  r[1] = h;
 }
 
 /** The first value of src[from .. to) that equals 0 (+0 or -0; the caller knows there is one). */
@@ -129,22 +144,31 @@ function sliceRanges(src: Float64Array | Float32Array, shape: readonly number[],
   const hi = new Float64Array(ns).fill(-Infinity);
   const a = sliceLayout(shape, axis);
   const r = new Float64Array(2);
-  for (let o = 0, p = 0; o < a.outer; o++) for (let s = 0; s < ns; s++, p += a.inner) {
-    r[0] = lo[s]!; r[1] = hi[s]!;
-    if (src instanceof Float32Array) widenRange32(src, p, p + a.inner, r);
-    else widenRange64(src, p, p + a.inner, r);
-    lo[s] = r[0]!; hi[s] = r[1]!;
-  }
+  for (let o = 0, p = 0; o < a.outer; o++)
+    for (let s = 0; s < ns; s++, p += a.inner) {
+      r[0] = lo[s]!;
+      r[1] = hi[s]!;
+      if (src instanceof Float32Array) widenRange32(src, p, p + a.inner, r);
+      else widenRange64(src, p, p + a.inner, r);
+      lo[s] = r[0]!;
+      hi[s] = r[1]!;
+    }
   return { lo, hi };
 }
 
 /** dst[i + shift] = src[i] clipped to [l, h] for i in [from, to), stored with dst's cast. */
 function clipInto32(src: Float64Array, from: number, to: number, l: number, h: number, dst: Float32Array, shift = 0): void {
-  for (let i = from; i < to; i++) { const v = src[i]!; dst[i + shift] = v < l ? l : v > h ? h : v; }
+  for (let i = from; i < to; i++) {
+    const v = src[i]!;
+    dst[i + shift] = v < l ? l : v > h ? h : v;
+  }
 }
 
 function clipIntoAny(src: Float64Array, from: number, to: number, l: number, h: number, dst: ResampleArray, shift = 0): void {
-  for (let i = from; i < to; i++) { const v = src[i]!; dst[i + shift] = v < l ? l : v > h ? h : v; }
+  for (let i = from; i < to; i++) {
+    const v = src[i]!;
+    dst[i + shift] = v < l ? l : v > h ? h : v;
+  }
 }
 
 /**
@@ -154,10 +178,11 @@ function clipIntoAny(src: Float64Array, from: number, to: number, l: number, h: 
 function clipSlicesInto(src: Float64Array, shape: readonly number[], axis: number, lo: Float64Array, hi: Float64Array, dst: ResampleArray): void {
   const ns = shape[axis]!;
   const b = sliceLayout(shape, axis);
-  for (let o = 0, p = 0; o < b.outer; o++) for (let s = 0; s < ns; s++, p += b.inner) {
-    if (dst instanceof Float32Array) clipInto32(src, p, p + b.inner, lo[s]!, hi[s]!, dst);
-    else clipIntoAny(src, p, p + b.inner, lo[s]!, hi[s]!, dst);
-  }
+  for (let o = 0, p = 0; o < b.outer; o++)
+    for (let s = 0; s < ns; s++, p += b.inner) {
+      if (dst instanceof Float32Array) clipInto32(src, p, p + b.inner, lo[s]!, hi[s]!, dst);
+      else clipIntoAny(src, p, p + b.inner, lo[s]!, hi[s]!, dst);
+    }
 }
 
 /** Channel c of `data` as the float64 values resize computes with: a float32 channel is used as it is (no copy). */
@@ -188,7 +213,15 @@ function nearestSlicesInto(src: ResampleArray, shape: readonly number[], axis: n
  * from its input slice the first time that slice appears (idx never decreases, so repeats are consecutive) and
  * copied from the previous output row after that.
  */
-function clipNearestSlicesInto(src: Float64Array, shape: readonly number[], axis: number, lo: Float64Array, hi: Float64Array, idx: Int32Array, dst: ResampleArray): void {
+function clipNearestSlicesInto(
+  src: Float64Array,
+  shape: readonly number[],
+  axis: number,
+  lo: Float64Array,
+  hi: Float64Array,
+  idx: Int32Array,
+  dst: ResampleArray,
+): void {
   const { outer, inner } = sliceLayout(shape, axis);
   const n = shape[axis]!;
   const nOut = idx.length;
@@ -215,13 +248,22 @@ type Ctor = new (len: number) => ResampleArray;
  * and cast into `dst` itself, the repeats are copies of it made while it is in cache, and slices no output plane
  * uses (idx skips them when shrinking along z) are not resized at all.
  */
-function resizeSlicesInto32(src: Float64Array | Float32Array, shape: readonly number[], hereShape: readonly number[], order: number, idx: Int32Array, pool: BufferPool, dst: Float32Array): void {
+function resizeSlicesInto32(
+  src: Float64Array | Float32Array,
+  shape: readonly number[],
+  hereShape: readonly number[],
+  order: number,
+  idx: Int32Array,
+  pool: BufferPool,
+  dst: Float32Array,
+): void {
   const pr = new PlaneResizer(shape, hereShape, order, pool);
   const { planeIn, planeOut } = pr;
   const range = new Float64Array(2);
   for (let k = 0; k < idx.length;) {
     const x = idx[k]!;
-    range[0] = Infinity; range[1] = -Infinity;
+    range[0] = Infinity;
+    range[1] = -Infinity;
     if (src instanceof Float32Array) {
       // the slice's range comes from the first pass, which reads every value anyway. Its order differs from
       // widenRange32's, which only matters for a zero: with +0 and -0 present, the one met first in C order wins
@@ -246,7 +288,18 @@ function resizeSlicesInto32(src: Float64Array | Float32Array, shape: readonly nu
  * order_z 0 the output slices are copies of input slices, so clipping and the dtype cast happen once per input slice
  * and the copies are row copies.
  */
-function resampleChannelSeparateZ(data: ResampleArray, c: number, scratch: Scratch, shape: number[], newShape: number[], axis: number, isSeg: boolean, order: number, orderZ: number, dst: ResampleArray): void {
+function resampleChannelSeparateZ(
+  data: ResampleArray,
+  c: number,
+  scratch: Scratch,
+  shape: number[],
+  newShape: number[],
+  axis: number,
+  isSeg: boolean,
+  order: number,
+  orderZ: number,
+  dst: ResampleArray,
+): void {
   const hereShape = [...newShape];
   hereShape[axis] = shape[axis]!;
   const hereLen = hereShape[0]! * hereShape[1]! * hereShape[2]!;
@@ -269,22 +322,33 @@ function resampleChannelSeparateZ(data: ResampleArray, c: number, scratch: Scrat
   if (!isSeg && nearest && axis === 0 && resizesInPlanes(shape, hereShape, order)) {
     // slices along the first axis: each resized slice is clipped to its input slice's range and cast into the output
     // planes that copy it while it is still in cache (no volume-sized float64 intermediate)
-    const planeIn = shape[1]! * shape[2]!, planeOut = newShape[1]! * newShape[2]!;
+    const planeIn = shape[1]! * shape[2]!,
+      planeOut = newShape[1]! * newShape[2]!;
     const range = new Float64Array(2);
     let k = 0; // next output plane; idx never decreases
-    forEachResizedPlane(src, shape, hereShape, order, (x, plane) => {
-      range[0] = Infinity; range[1] = -Infinity;
-      if (src instanceof Float32Array) widenRange32(src, x * planeIn, (x + 1) * planeIn, range);
-      else widenRange64(src, x * planeIn, (x + 1) * planeIn, range);
-      for (const first = k; k < idx.length && idx[k] === x; k++) {
-        if (k > first) dst.copyWithin(k * planeOut, first * planeOut, (first + 1) * planeOut);
-        else if (dst instanceof Float32Array) clipInto32(plane, 0, planeOut, range[0]!, range[1]!, dst, k * planeOut);
-        else clipIntoAny(plane, 0, planeOut, range[0]!, range[1]!, dst, k * planeOut);
-      }
-    }, scratch.pool);
+    forEachResizedPlane(
+      src,
+      shape,
+      hereShape,
+      order,
+      (x, plane) => {
+        range[0] = Infinity;
+        range[1] = -Infinity;
+        if (src instanceof Float32Array) widenRange32(src, x * planeIn, (x + 1) * planeIn, range);
+        else widenRange64(src, x * planeIn, (x + 1) * planeIn, range);
+        for (const first = k; k < idx.length && idx[k] === x; k++) {
+          if (k > first) dst.copyWithin(k * planeOut, first * planeOut, (first + 1) * planeOut);
+          else if (dst instanceof Float32Array) clipInto32(plane, 0, planeOut, range[0]!, range[1]!, dst, k * planeOut);
+          else clipIntoAny(plane, 0, planeOut, range[0]!, range[1]!, dst, k * planeOut);
+        }
+      },
+      scratch.pool,
+    );
     return;
   }
-  const here = isSeg ? resizeSegmentation(src as Float64Array, shape, hereShape, order) : resize(src, shape, hereShape, order, { clip: false, pool: scratch.pool });
+  const here = isSeg
+    ? resizeSegmentation(src as Float64Array, shape, hereShape, order)
+    : resize(src, shape, hereShape, order, { clip: false, pool: scratch.pool });
   if (nearest && !isSeg) {
     const { lo, hi } = sliceRanges(src, shape, axis);
     clipNearestSlicesInto(here, hereShape, axis, lo, hi, idx, dst);
@@ -334,7 +398,8 @@ export function resampleDataOrSegToShape<T extends ResampleArray>(
   if (newShape.length !== 3) throw new InputError(`resampleDataOrSegToShape: new shape [${newShape}] must have 3 entries for data of shape [${shape}]`);
   const n = shape[1]! * shape[2]! * shape[3]!;
   if (data.length !== shape[0]! * n) throw new InputError(`resampleDataOrSegToShape: ${data.length} values do not fill shape [${shape}]`);
-  if (newShape.some((s) => !Number.isInteger(s) || s < 1)) throw new InputError(`resampleDataOrSegToShape: invalid new shape [${newShape}] for data of shape [${shape}]`);
+  if (newShape.some((s) => !Number.isInteger(s) || s < 1))
+    throw new InputError(`resampleDataOrSegToShape: invalid new shape [${newShape}] for data of shape [${shape}]`);
   const spatial = shape.slice(1);
   if (spatial.every((s, i) => s === newShape[i])) return data;
   const { doSeparateZ, axis } = determineDoSeparateZAndAxis(forceSeparateZ, currentSpacing, newSpacing, separateZAnisotropyThreshold);
@@ -364,10 +429,17 @@ export function resampleDataOrSegToShape<T extends ResampleArray>(
       if (resizesInPlanes(spatial, newShape, order)) {
         // each output plane clipped and cast while still in cache (no volume-sized float64 intermediate)
         const planeOut = newShape[1]! * newShape[2]!;
-        forEachResizedPlane(src, spatial, newShape, order, (x, plane) => {
-          if (dst instanceof Float32Array) clipInto32(plane, 0, planeOut, lo[0]!, hi[0]!, dst, x * planeOut);
-          else clipIntoAny(plane, 0, planeOut, lo[0]!, hi[0]!, dst, x * planeOut);
-        }, scratch.pool);
+        forEachResizedPlane(
+          src,
+          spatial,
+          newShape,
+          order,
+          (x, plane) => {
+            if (dst instanceof Float32Array) clipInto32(plane, 0, planeOut, lo[0]!, hi[0]!, dst, x * planeOut);
+            else clipIntoAny(plane, 0, planeOut, lo[0]!, hi[0]!, dst, x * planeOut);
+          },
+          scratch.pool,
+        );
         continue;
       }
       const r = resize(src, spatial, newShape, order, { clip: false, pool: scratch.pool });

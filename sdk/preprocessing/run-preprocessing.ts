@@ -108,7 +108,12 @@ export async function copyGtSegmentations(ds: RawDataset, paths?: Paths): Promis
     const src = ds.cases[id]!.label;
     if (!src) continue;
     const target = path.join(dest, id + ds.datasetJson.file_ending);
-    const [s, t] = await Promise.all([fsp.stat(src).catch((err) => { throw ioError(err, "read", src); }), fsp.stat(target).catch(() => null)]);
+    const [s, t] = await Promise.all([
+      fsp.stat(src).catch((err) => {
+        throw ioError(err, "read", src);
+      }),
+      fsp.stat(target).catch(() => null),
+    ]);
     if (t && t.mtimeMs >= s.mtimeMs) continue;
     await copyFileAtomic(src, target);
   }

@@ -64,7 +64,8 @@ function fillRows(src: Float32Array | Float64Array, L: BlockLayout, b: number, p
 function fillRows32R(src: Float32Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, r0: number, r1: number, range: Float64Array): void {
   const { n, gain } = p;
   const ls = L.lineStride;
-  let lo = range[0]!, hi = range[1]!;
+  let lo = range[0]!,
+    hi = range[1]!;
   for (let r = r0; r < r1; r++) {
     const s = r < NPAD ? 0 : r >= NPAD + n ? n - 1 : r - NPAD;
     let q = L.base + s * L.sampleStride;
@@ -76,7 +77,8 @@ function fillRows32R(src: Float32Array, L: BlockLayout, b: number, p: AxisPlan, 
       buf[to + j] = v * gain;
     }
   }
-  range[0] = lo; range[1] = hi;
+  range[0] = lo;
+  range[1] = hi;
 }
 
 /** fillRows fused with the first pole's causal pass: buf[r] = sample * gain + z * buf[r - 1], as c[i] += z c[i-1]. */
@@ -99,17 +101,29 @@ function fillCausalRows(src: Float32Array | Float64Array, L: BlockLayout, b: num
 }
 
 /** fillCausalRows for a float32 source that also widens range = [min, max] by each sample read. */
-function fillCausalRows32R(src: Float32Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, r0: number, r1: number, z: number, range: Float64Array): void {
+function fillCausalRows32R(
+  src: Float32Array,
+  L: BlockLayout,
+  b: number,
+  p: AxisPlan,
+  buf: Float64Array,
+  r0: number,
+  r1: number,
+  z: number,
+  range: Float64Array,
+): void {
   const { n, gain } = p;
   const ls = L.lineStride;
-  let lo = range[0]!, hi = range[1]!;
+  let lo = range[0]!,
+    hi = range[1]!;
   for (let r = r0; r < r1; r++) {
     const s = r < NPAD ? 0 : r >= NPAD + n ? n - 1 : r - NPAD;
     let q = L.base + s * L.sampleStride;
     let t = r * b;
     const e = t + b;
     for (; t < e - 1; t += 2, q += 2 * ls) {
-      const u = src[q]!, v = src[q + ls]!;
+      const u = src[q]!,
+        v = src[q + ls]!;
       if (u < lo) lo = u;
       if (u > hi) hi = u;
       if (v < lo) lo = v;
@@ -124,7 +138,8 @@ function fillCausalRows32R(src: Float32Array, L: BlockLayout, b: number, p: Axis
       buf[t] = v * gain + z * buf[t - b]!;
     }
   }
-  range[0] = lo; range[1] = hi;
+  range[0] = lo;
+  range[1] = hi;
 }
 
 /** Fills the buffer and runs the first pole's causal pass (initialisation included) over it. */
@@ -163,9 +178,16 @@ function evalOutput(buf: Float64Array, b: number, p: AxisPlan, k: number, q0: nu
   const { taps, index, weight, sumStart } = p;
   const t = k * taps;
   if (taps === 4) {
-    const w0 = weight[t]!, w1 = weight[t + 1]!, w2 = weight[t + 2]!, w3 = weight[t + 3]!;
-    const r0 = index[t]! * b, r1 = index[t + 1]! * b, r2 = index[t + 2]! * b, r3 = index[t + 3]! * b;
-    let j = 0, q = q0;
+    const w0 = weight[t]!,
+      w1 = weight[t + 1]!,
+      w2 = weight[t + 2]!,
+      w3 = weight[t + 3]!;
+    const r0 = index[t]! * b,
+      r1 = index[t + 1]! * b,
+      r2 = index[t + 2]! * b,
+      r3 = index[t + 3]! * b;
+    let j = 0,
+      q = q0;
     for (; j < b - 3; j += 4, q += 4 * os) {
       out[q] = sumStart + w0 * buf[r0 + j]! + w1 * buf[r1 + j]! + w2 * buf[r2 + j]! + w3 * buf[r3 + j]!;
       out[q + os] = sumStart + w0 * buf[r0 + j + 1]! + w1 * buf[r1 + j + 1]! + w2 * buf[r2 + j + 1]! + w3 * buf[r3 + j + 1]!;
@@ -190,8 +212,14 @@ function evalOutputClip32(buf: Float64Array, b: number, p: AxisPlan, k: number, 
   const { taps, index, weight, sumStart, lo, hi } = p;
   const t = k * taps;
   if (taps === 4) {
-    const w0 = weight[t]!, w1 = weight[t + 1]!, w2 = weight[t + 2]!, w3 = weight[t + 3]!;
-    const r0 = index[t]! * b, r1 = index[t + 1]! * b, r2 = index[t + 2]! * b, r3 = index[t + 3]! * b;
+    const w0 = weight[t]!,
+      w1 = weight[t + 1]!,
+      w2 = weight[t + 2]!,
+      w3 = weight[t + 3]!;
+    const r0 = index[t]! * b,
+      r1 = index[t + 1]! * b,
+      r2 = index[t + 2]! * b,
+      r3 = index[t + 3]! * b;
     for (let j = 0, q = q0; j < b; j++, q += os) {
       const v = sumStart + w0 * buf[r0 + j]! + w1 * buf[r1 + j]! + w2 * buf[r2 + j]! + w3 * buf[r3 + j]!;
       out[q] = v < lo ? lo : v > hi ? hi : v;
@@ -217,7 +245,9 @@ function anticausalEval(buf: Float64Array, L: BlockLayout, b: number, p: AxisPla
   const last = (len - 1) * b;
   const g = z / (z - 1);
   for (let j = 0; j < b; j++) buf[last + j] *= g;
-  const os = L.outLineStride, ss = L.outSampleStride, ob = L.outBase;
+  const os = L.outLineStride,
+    ss = L.outSampleStride,
+    ob = L.outBase;
   let k = p.nOut - 1;
   for (; k >= 0 && index[k * taps]! >= len - 1; k--) evalAny(buf, b, p, k, ob + k * ss, os, out);
   for (let i = len - 2; i >= 0; i--) {
@@ -233,7 +263,15 @@ function evalAny(buf: Float64Array, b: number, p: AxisPlan, k: number, q0: numbe
 }
 
 /** Filters and evaluates one block of `b` lines. */
-function splineBlock(src: Float32Array | Float64Array, L: BlockLayout, b: number, p: AxisPlan, buf: Float64Array, c0: Float64Array, out: Float64Array | Float32Array): void {
+function splineBlock(
+  src: Float32Array | Float64Array,
+  L: BlockLayout,
+  b: number,
+  p: AxisPlan,
+  buf: Float64Array,
+  c0: Float64Array,
+  out: Float64Array | Float32Array,
+): void {
   const { len, poles } = p;
   fillCausal(src, L, b, p, buf, c0);
   const np = poles.length;
@@ -277,10 +315,19 @@ export function planSplinePass(shape: readonly number[], axis: number, nOut: num
   const terms = causalTerms(poles[0]!, len);
   const contiguous = inner === 1;
   const p: AxisPlan = {
-    n, nOut, len, taps, index, weight, poles, gain: splineFilterGain(poles),
+    n,
+    nOut,
+    len,
+    taps,
+    index,
+    weight,
+    poles,
+    gain: splineFilterGain(poles),
     terms: 2 * terms < len ? terms : 0,
     sumStart: contiguous ? 0 : -0,
-    lo: -Infinity, hi: Infinity, range: null,
+    lo: -Infinity,
+    hi: Infinity,
+    range: null,
   };
   const width = contiguous ? Math.min(outer, LINES) : Math.min(inner, BLOCK);
   return { p, outer, inner, size: outer * nOut * inner, width, buf: new Float64Array(len * width), c0: new Float64Array(width), zeroLine: null };
@@ -292,7 +339,14 @@ export function planSplinePass(shape: readonly number[], axis: number, nOut: num
  * `range` and a float32 `src`, range = [min, max] is widened by every sample of `src` on the way (`v < min`, `v > max`,
  * in the order the pass reads them).
  */
-export function runSplinePass(sp: SplinePass, src: Float32Array | Float64Array, out: Float64Array | Float32Array, lo = -Infinity, hi = Infinity, range?: Float64Array): void {
+export function runSplinePass(
+  sp: SplinePass,
+  src: Float32Array | Float64Array,
+  out: Float64Array | Float32Array,
+  lo = -Infinity,
+  hi = Infinity,
+  range?: Float64Array,
+): void {
   const { p, outer, inner, width, buf, c0 } = sp;
   p.lo = lo;
   p.hi = hi;
@@ -311,13 +365,24 @@ export function runSplinePass(sp: SplinePass, src: Float32Array | Float64Array, 
     // same output: each line goes through the same operations on the same values whatever block it is in. Those at
     // either edge of the plane are filled from one such line computed once instead of being filtered.
     zeroColumns(src, o * n * inner, n, inner, edges);
-    const x0 = edges[0]!, x1 = inner - edges[1]!;
+    const x0 = edges[0]!,
+      x1 = inner - edges[1]!;
     for (let j0 = x0; j0 < x1; j0 += width) {
-      const L: BlockLayout = { base: o * n * inner + j0, lineStride: 1, sampleStride: inner, outBase: o * nOut * inner + j0, outLineStride: 1, outSampleStride: inner };
+      const L: BlockLayout = {
+        base: o * n * inner + j0,
+        lineStride: 1,
+        sampleStride: inner,
+        outBase: o * nOut * inner + j0,
+        outLineStride: 1,
+        outSampleStride: inner,
+      };
       splineBlock(src, L, Math.min(width, x1 - j0), p, buf, c0, out);
     }
     if (x0 === 0 && x1 === inner) continue;
-    if (range) { if (0 < range[0]!) range[0] = 0; if (0 > range[1]!) range[1] = 0; } // the skipped +0 samples
+    if (range) {
+      if (0 < range[0]!) range[0] = 0;
+      if (0 > range[1]!) range[1] = 0;
+    } // the skipped +0 samples
     const z = (sp.zeroLine ??= zeroLineOutput(p, buf, c0));
     if (out instanceof Float64Array) fillEdges(out, o * nOut * inner, nOut, inner, x0, x1, z);
     else fillEdgesClip32(out, o * nOut * inner, nOut, inner, x0, x1, z, lo, hi);
@@ -343,7 +408,14 @@ function zeroLineOutput(p: AxisPlan, buf: Float64Array, c0: Float64Array): Float
  * `into` (a view of its front) when given, e.g. to reuse a buffer for every channel: fresh memory costs a page fault
  * per 4 KiB on first touch, a sizeable part of a pass.
  */
-export function splineAlongAxis(src: Float32Array | Float64Array, shape: readonly number[], axis: number, nOut: number, order: number, into?: Float64Array): Float64Array {
+export function splineAlongAxis(
+  src: Float32Array | Float64Array,
+  shape: readonly number[],
+  axis: number,
+  nOut: number,
+  order: number,
+  into?: Float64Array,
+): Float64Array {
   const sp = planSplinePass(shape, axis, nOut, order);
   const out = into ? into.subarray(0, sp.size) : new Float64Array(sp.size);
   runSplinePass(sp, src, out);

@@ -24,17 +24,17 @@ export function splineWeights(x: number, order: number, out: Float64Array, offse
     case 3:
       out[offset + 1] = (y * y * (y - 2.0) * 3.0 + 4.0) / 6.0;
       out[offset + 2] = (z * z * (z - 2.0) * 3.0 + 4.0) / 6.0;
-      out[offset] = z * z * z / 6.0;
+      out[offset] = (z * z * z) / 6.0;
       break;
     case 4:
       t = x * x;
       out[offset + 2] = t * (t * 0.25 - 0.625) + 115.0 / 192.0;
       y = 1.0 + x;
-      out[offset + 1] = y * (y * (y * (5.0 - y) / 6.0 - 1.25) + 5.0 / 24.0) + 55.0 / 96.0;
-      out[offset + 3] = z * (z * (z * (5.0 - z) / 6.0 - 1.25) + 5.0 / 24.0) + 55.0 / 96.0;
+      out[offset + 1] = y * (y * ((y * (5.0 - y)) / 6.0 - 1.25) + 5.0 / 24.0) + 55.0 / 96.0;
+      out[offset + 3] = z * (z * ((z * (5.0 - z)) / 6.0 - 1.25) + 5.0 / 24.0) + 55.0 / 96.0;
       y = 0.5 - x;
       t = y * y;
-      out[offset] = t * t / 24.0;
+      out[offset] = (t * t) / 24.0;
       break;
     case 5:
       t = y * y;
@@ -47,7 +47,7 @@ export function splineWeights(x: number, order: number, out: Float64Array, offse
       out[offset + 4] = z * (z * (z * (z * (z / 24.0 - 0.375) + 1.25) - 1.75) + 0.625) + 0.425;
       y = 1.0 - x;
       t = y * y;
-      out[offset] = y * t * t / 120.0;
+      out[offset] = (y * t * t) / 120.0;
       break;
     default:
       throw new RangeError(`spline order must be 1..5 for weights, got ${order}`);
@@ -63,12 +63,19 @@ export function filterPoles(order: number): number[] {
   // scipy's literals (ni_splines.c) kept verbatim, digits beyond double precision included.
   /* eslint-disable no-loss-of-precision */
   switch (order) {
-    case 0: case 1: return [];
-    case 2: return [-0.171572875253809902396622551580603843];
-    case 3: return [-0.267949192431122706472553658494127633];
-    case 4: return [-0.361341225900220177092212841325675255, -0.013725429297339121360331226939128204];
-    case 5: return [-0.430575347099973791851434783493520110, -0.043096288203264653822712376822550182];
-    default: throw new RangeError(`spline order must be 0..5, got ${order}`);
+    case 0:
+    case 1:
+      return [];
+    case 2:
+      return [-0.171572875253809902396622551580603843];
+    case 3:
+      return [-0.267949192431122706472553658494127633];
+    case 4:
+      return [-0.361341225900220177092212841325675255, -0.013725429297339121360331226939128204];
+    case 5:
+      return [-0.43057534709997379185143478349352011, -0.043096288203264653822712376822550182];
+    default:
+      throw new RangeError(`spline order must be 0..5, got ${order}`);
     /* eslint-enable no-loss-of-precision */
   }
 }
@@ -100,7 +107,10 @@ export function causalTerms(z: number, n: number): number {
 export function causalInit(buf: Float64Array, n: number, inner: number, z: number, c0: Float64Array): void {
   const last = (n - 1) * inner;
   const zn = Math.pow(z, n);
-  for (let j = 0; j < inner; j++) { c0[j] = buf[j]!; buf[j] = buf[j]! + zn * buf[last + j]!; }
+  for (let j = 0; j < inner; j++) {
+    c0[j] = buf[j]!;
+    buf[j] = buf[j]! + zn * buf[last + j]!;
+  }
   let zi = z;
   const terms = causalTerms(z, n);
   for (let i = 1; i < terms; i++) {
@@ -148,9 +158,14 @@ export function anticausalRow(buf: Float64Array, i: number, inner: number, z: nu
   const e = (i + 1) * inner;
   let q = i * inner;
   for (; q < e - 3; q += 4) {
-    const d0 = buf[q + inner]! - buf[q]!, d1 = buf[q + 1 + inner]! - buf[q + 1]!;
-    const d2 = buf[q + 2 + inner]! - buf[q + 2]!, d3 = buf[q + 3 + inner]! - buf[q + 3]!;
-    buf[q] = z * d0; buf[q + 1] = z * d1; buf[q + 2] = z * d2; buf[q + 3] = z * d3;
+    const d0 = buf[q + inner]! - buf[q]!,
+      d1 = buf[q + 1 + inner]! - buf[q + 1]!;
+    const d2 = buf[q + 2 + inner]! - buf[q + 2]!,
+      d3 = buf[q + 3 + inner]! - buf[q + 3]!;
+    buf[q] = z * d0;
+    buf[q + 1] = z * d1;
+    buf[q + 2] = z * d2;
+    buf[q + 3] = z * d3;
   }
   for (; q < e; q++) buf[q] = z * (buf[q + inner]! - buf[q]!);
 }

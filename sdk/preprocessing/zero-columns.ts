@@ -14,7 +14,17 @@ export function fillEdges(out: Float64Array, base: number, nOut: number, inner: 
 }
 
 /** fillEdges into a float32 output, each value clipped to [lo, hi] first (as the float32 evaluation does). */
-export function fillEdgesClip32(out: Float32Array, base: number, nOut: number, inner: number, x0: number, x1: number, z: Float64Array, lo: number, hi: number): void {
+export function fillEdgesClip32(
+  out: Float32Array,
+  base: number,
+  nOut: number,
+  inner: number,
+  x0: number,
+  x1: number,
+  z: Float64Array,
+  lo: number,
+  hi: number,
+): void {
   for (let k = 0, q = base; k < nOut; k++, q += inner) {
     const u = z[k]!;
     const v = u < lo ? lo : u > hi ? hi : u;
@@ -40,7 +50,8 @@ export function zeroColumns(src: Float32Array | Float64Array, base: number, n: n
  */
 function zeroEdges(bits: Int32Array, words: number, n: number, inner: number, edges: Int32Array): void {
   const rowWords = words * inner;
-  edges[0] = inner; edges[1] = inner;
+  edges[0] = inner;
+  edges[1] = inner;
   zeroEdgesOfRow(bits, (n >> 1) * rowWords, words, inner, edges);
   for (let s = 0, row = 0; s < n; s++, row += rowWords) zeroEdgesOfRow(bits, row, words, inner, edges);
   if (edges[0] === inner) edges[1] = 0; // an all-zero plane: every column counts as leading

@@ -39,14 +39,20 @@ function directLowOrder(src: Float64Array, shape: readonly number[], newShape: r
   }
   let p = 0;
   for (let a = 0; a < m0; a++) {
-    const za = t0.index[2 * a]! * s0, zb = t0.index[2 * a + 1]! * s0;
-    const wza = t0.weight[2 * a]!, wzb = t0.weight[2 * a + 1]!;
+    const za = t0.index[2 * a]! * s0,
+      zb = t0.index[2 * a + 1]! * s0;
+    const wza = t0.weight[2 * a]!,
+      wzb = t0.weight[2 * a + 1]!;
     for (let b = 0; b < m1; b++) {
-      const ya = t1.index[2 * b]! * n2, yb = t1.index[2 * b + 1]! * n2;
-      const wya = t1.weight[2 * b]!, wyb = t1.weight[2 * b + 1]!;
+      const ya = t1.index[2 * b]! * n2,
+        yb = t1.index[2 * b + 1]! * n2;
+      const wya = t1.weight[2 * b]!,
+        wyb = t1.weight[2 * b + 1]!;
       for (let c = 0; c < m2; c++) {
-        const xa = t2.index[2 * c]!, xb = t2.index[2 * c + 1]!;
-        const wxa = t2.weight[2 * c]!, wxb = t2.weight[2 * c + 1]!;
+        const xa = t2.index[2 * c]!,
+          xb = t2.index[2 * c + 1]!;
+        const wxa = t2.weight[2 * c]!,
+          wxb = t2.weight[2 * c + 1]!;
         let t = 0.0;
         t += src[za + ya + xa]! * wza * wya * wxa;
         t += src[za + ya + xb]! * wza * wya * wxb;
@@ -96,7 +102,13 @@ export class BufferPool {
  * or with `pool` (order >= 2) possibly a view of a pooled buffer.
  * @example resize(new Float64Array([0, 1]), [1, 1, 2], [1, 1, 4], 1) // [0, 0.25, 0.75, 1]
  */
-export function resize(src: Float64Array | Float32Array, shape: readonly number[], newShape: readonly number[], order: number, { clip = true, pool }: { clip?: boolean; pool?: BufferPool } = {}): Float64Array {
+export function resize(
+  src: Float64Array | Float32Array,
+  shape: readonly number[],
+  newShape: readonly number[],
+  order: number,
+  { clip = true, pool }: { clip?: boolean; pool?: BufferPool } = {},
+): Float64Array {
   if (shape.length !== 3 || newShape.length !== 3) throw new RangeError(`resize works on 3-D arrays, got shape [${shape}] -> [${newShape}]`);
   let out: Float64Array | Float32Array;
   if (order <= 1) {
@@ -112,7 +124,7 @@ export function resize(src: Float64Array | Float32Array, shape: readonly number[
     for (const axis of axes) {
       // An axis whose length does not change is an identity up to float64 rounding (spline evaluated at its knots).
       if (cur[axis] === newShape[axis]) continue;
-      const size = (cur[0]! * cur[1]! * cur[2]! / cur[axis]!) * newShape[axis]!;
+      const size = ((cur[0]! * cur[1]! * cur[2]!) / cur[axis]!) * newShape[axis]!;
       // passes alternate between two pooled buffers (each reads the previous one's output)
       out = splineAlongAxis(out, cur, axis, newShape[axis]!, order, pool?.get(pass++ % 2, size));
       cur[axis] = newShape[axis]!;
@@ -125,9 +137,18 @@ export function resize(src: Float64Array | Float32Array, shape: readonly number[
 /** resize's optional clip of the result to the input's [min, max]. */
 function finish(src: Float64Array | Float32Array, out: Float64Array, clip: boolean): Float64Array {
   if (clip) {
-    let lo = Infinity, hi = -Infinity;
-    for (let i = 0; i < src.length; i++) { const v = src[i]!; if (v < lo) lo = v; if (v > hi) hi = v; }
-    for (let i = 0; i < out.length; i++) { const v = out[i]!; if (v < lo) out[i] = lo; else if (v > hi) out[i] = hi; }
+    let lo = Infinity,
+      hi = -Infinity;
+    for (let i = 0; i < src.length; i++) {
+      const v = src[i]!;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    for (let i = 0; i < out.length; i++) {
+      const v = out[i]!;
+      if (v < lo) out[i] = lo;
+      else if (v > hi) out[i] = hi;
+    }
   }
   return out;
 }
@@ -138,7 +159,13 @@ function finish(src: Float64Array | Float32Array, out: Float64Array, clip: boole
  * stays in cache instead of a volume-sized one. Same passes in the same order (most-shrinking axis first), and every
  * line is computed exactly as in the volume-wide passes, so the result is bit for bit the same.
  */
-function splineInPlanes(src: Float64Array | Float32Array, shape: readonly number[], newShape: readonly number[], order: number, pool?: BufferPool): Float64Array {
+function splineInPlanes(
+  src: Float64Array | Float32Array,
+  shape: readonly number[],
+  newShape: readonly number[],
+  order: number,
+  pool?: BufferPool,
+): Float64Array {
   const size = shape[0]! * newShape[1]! * newShape[2]!;
   const out = pool ? pool.get(1, size).subarray(0, size) : new Float64Array(size);
   forEachResizedPlane(src, shape, newShape, order, () => {}, pool, out); // planes go straight into `out`
@@ -199,8 +226,15 @@ export class PlaneResizer {
  * holds: `onPlane(x, plane)` receives output plane x (float64, newShape[1] x newShape[2]) while it is still in cache,
  * in a buffer that is reused for the next plane. With `into` (the whole output), planes are written there directly.
  */
-export function forEachResizedPlane(src: Float64Array | Float32Array, shape: readonly number[], newShape: readonly number[], order: number,
-  onPlane: (x: number, plane: Float64Array) => void, pool?: BufferPool, into?: Float64Array): void {
+export function forEachResizedPlane(
+  src: Float64Array | Float32Array,
+  shape: readonly number[],
+  newShape: readonly number[],
+  order: number,
+  onPlane: (x: number, plane: Float64Array) => void,
+  pool?: BufferPool,
+  into?: Float64Array,
+): void {
   const pr = new PlaneResizer(shape, newShape, order, pool);
   const size = pr.planeOut;
   const planeBuf = into ? null : pool ? pool.get(2, size).subarray(0, size) : new Float64Array(size);

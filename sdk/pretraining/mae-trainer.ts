@@ -49,7 +49,12 @@ export interface PretrainOptions {
   onEpochEnd?: (e: { epoch: number; loss: number; lr: number; seconds: number }) => void;
 }
 
-export interface PretrainLog { train_losses: number[]; lrs: number[]; epoch_start_timestamps: number[]; epoch_end_timestamps: number[] }
+export interface PretrainLog {
+  train_losses: number[];
+  lrs: number[];
+  epoch_start_timestamps: number[];
+  epoch_end_timestamps: number[];
+}
 
 export interface PretrainResult {
   checkpoint: string;
@@ -84,7 +89,14 @@ export function resEncArchKwargs(features: readonly number[], blocks: readonly n
 }
 
 /** nnssl's AdaptationPlan.serialize() for this run (integral floats become ints, as serialize_kwargs does). */
-export function buildAdaptationPlan(o: { arch: string; archKwargs: Record<string, unknown> | null; patch: number[]; spacing: number[]; channels: number; datasetName: string }) {
+export function buildAdaptationPlan(o: {
+  arch: string;
+  archKwargs: Record<string, unknown> | null;
+  patch: number[];
+  spacing: number[];
+  channels: number;
+  datasetName: string;
+}) {
   const configuration = {
     data_identifier: "nnsslPlans_onemmiso",
     preprocessor_name: "DefaultPreprocessor",
@@ -127,7 +139,13 @@ export function buildAdaptationPlan(o: { arch: string; archKwargs: Record<string
 function floatsDeep(v: unknown): unknown {
   if (typeof v === "number") return Number.isInteger(v) ? v : pyFloat(v);
   if (Array.isArray(v)) return v.map(floatsDeep);
-  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k === "spacing" || k === "original_median_spacing_after_transp" ? (x as number[]).map((n) => pyFloat(n)) : floatsDeep(x)]));
+  if (v && typeof v === "object")
+    return Object.fromEntries(
+      Object.entries(v).map(([k, x]) => [
+        k,
+        k === "spacing" || k === "original_median_spacing_after_transp" ? (x as number[]).map((n) => pyFloat(n)) : floatsDeep(x),
+      ]),
+    );
   return v;
 }
 
@@ -146,7 +164,10 @@ function samplePatch(v: PretrainVolume, patch: readonly number[], rs: RandomStat
       for (let y = 0; y < PY; y++) {
         const sy = start[1]! + (flip[1] ? PY - 1 - y : y);
         const o = base + (x * PY + y) * PZ;
-        if (sx < 0 || sx >= X || sy < 0 || sy >= Y) { out.fill(0, o, o + PZ); continue; }
+        if (sx < 0 || sx >= X || sy < 0 || sy >= Y) {
+          out.fill(0, o, o + PZ);
+          continue;
+        }
         const row = src + (sx * Y + sy) * Z;
         for (let z = 0; z < PZ; z++) {
           const sz = start[2]! + (flip[2] ? PZ - 1 - z : z);
@@ -166,7 +187,6 @@ export function maeMseLoss(output: tf.Tensor, target: tf.Tensor, mask: tf.Tensor
     return tf.div(tf.sum(se), denom) as tf.Scalar;
   });
 }
-
 
 /**
  * The `citations` of the checkpoints we write, in the form nnU-Net master's PretrainedTrainer.print_citations reads
@@ -190,11 +210,28 @@ export const PRETRAIN_CITATIONS: { type: string; name: string; apa_citations: st
  */
 export async function pretrainMae(opts: PretrainOptions): Promise<PretrainResult> {
   const {
-    input, output, arch = "ResidualEncoderUNet", features = [16, 32, 64, 128], patch = [64, 64, 64], spacing = [1, 1, 1],
-    epochs = 100, iterationsPerEpoch = 25, batchSize = 2, maskRatio = 0.75, block = 8, initialLr = 1e-2, seed = 12345,
-    onProgress, onEpochEnd,
+    input,
+    output,
+    arch = "ResidualEncoderUNet",
+    features = [16, 32, 64, 128],
+    patch = [64, 64, 64],
+    spacing = [1, 1, 1],
+    epochs = 100,
+    iterationsPerEpoch = 25,
+    batchSize = 2,
+    maskRatio = 0.75,
+    block = 8,
+    initialLr = 1e-2,
+    seed = 12345,
+    onProgress,
+    onEpochEnd,
   } = opts;
-  const counts = [[epochs, "epochs"], [iterationsPerEpoch, "iterationsPerEpoch"], [batchSize, "batchSize"], [block, "block"]] as const;
+  const counts = [
+    [epochs, "epochs"],
+    [iterationsPerEpoch, "iterationsPerEpoch"],
+    [batchSize, "batchSize"],
+    [block, "block"],
+  ] as const;
   for (const [v, name] of counts) checkInt(v, name, { min: 1 });
   checkNumber(maskRatio, "maskRatio", { min: 0, max: 0.999999 });
   checkNumber(initialLr, "initialLr", { gt: 0 });
@@ -214,14 +251,26 @@ export async function pretrainMae(opts: PretrainOptions): Promise<PretrainResult
   const name = opts.name ?? path.basename(path.resolve(input));
 
   const archKwargs = arch === "ResEncL" ? null : resEncArchKwargs(features, blocks);
-  const architecture: ArchitectureBlock | string = arch === "ResEncL" ? "ResEncL"
-    : { network_class_name: "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet", arch_kwargs: archKwargs, _kw_requires_import: ["conv_op", "norm_op", "dropout_op", "nonlin"] };
+  const architecture: ArchitectureBlock | string =
+    arch === "ResEncL"
+      ? "ResEncL"
+      : {
+          network_class_name: "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet",
+          arch_kwargs: archKwargs,
+          _kw_requires_import: ["conv_op", "norm_op", "dropout_op", "nonlin"],
+        };
   const net: Network = buildNetwork(architecture, { inputChannels: C, numClasses: C, deepSupervision: false, patchSize: patch, seed });
   const vars = net.namedParameters().map(([, v]) => v);
   const opt = new SGD(vars, { lr: initialLr, momentum: 0.99, weightDecay: 3e-5, nesterov: true, initialLr, layouts: net.parameterLayouts() });
   const plan = buildAdaptationPlan({ arch, archKwargs, patch, spacing, channels: C, datasetName: name });
   const trainerName = `BaseMAETrainer_nnsslAdapt_BS${batchSize}_ep${epochs}`;
-  const initArgs = { plan: floatsDeep(plan.pretrain_plan), configuration_name: "onemmiso", fold: "all", pretrain_json: { collection_name: name }, device: new TorchDevice("cpu") };
+  const initArgs = {
+    plan: floatsDeep(plan.pretrain_plan),
+    configuration_name: "onemmiso",
+    fold: "all",
+    pretrain_json: { collection_name: name },
+    device: new TorchDevice("cpu"),
+  };
 
   const latest = path.join(output, "checkpoint_latest.pth");
   let startEpoch = 0;
@@ -253,18 +302,29 @@ export async function pretrainMae(opts: PretrainOptions): Promise<PretrainResult
       const m = tf.tensor5d(mBuf, [batchSize, 1, patch[0]!, patch[1]!, patch[2]!]);
       const xin = tf.mul(x, m);
       const { value, grads } = tf.variableGrads(() => maeMseLoss(net.forward(xin) as tf.Tensor, x, m), vars);
-      const { grads: clipped } = clipGradNorm(vars.map((v) => grads[v.name] ?? null), 12);
+      const { grads: clipped } = clipGradNorm(
+        vars.map((v) => grads[v.name] ?? null),
+        12,
+      );
       opt.step(clipped);
       sum += (await value.data())[0]!;
       tf.dispose([x, m, xin, value, ...clipped.filter((g): g is tf.Tensor => g !== null)]);
       onProgress?.({ task: `pretrain epoch ${epoch}`, done: it + 1, total: iterationsPerEpoch, detail: { loss: (sum / (it + 1)).toFixed(4) } });
     }
     const t1 = Date.now() / 1000;
-    log.train_losses.push(sum / iterationsPerEpoch); log.lrs.push(opt.lr); log.epoch_start_timestamps.push(t0); log.epoch_end_timestamps.push(t1);
+    log.train_losses.push(sum / iterationsPerEpoch);
+    log.lrs.push(opt.lr);
+    log.epoch_start_timestamps.push(t0);
+    log.epoch_end_timestamps.push(t1);
     await cacheOnCpu([...vars, ...opt.stateTensors()]);
     await saveTorchFile(latest, {
-      network_weights: net.stateDict(), optimizer_state: opt.stateDict(), logging: floatsDeep(log), current_epoch: epoch + 1,
-      init_args: initArgs, trainer_name: trainerName, nnssl_adaptation_plan: { ...plan, keys_to_in_proj: PyTuple.ofItems(plan.keys_to_in_proj) },
+      network_weights: net.stateDict(),
+      optimizer_state: opt.stateDict(),
+      logging: floatsDeep(log),
+      current_epoch: epoch + 1,
+      init_args: initArgs,
+      trainer_name: trainerName,
+      nnssl_adaptation_plan: { ...plan, keys_to_in_proj: PyTuple.ofItems(plan.keys_to_in_proj) },
     });
     onEpochEnd?.({ epoch, loss: sum / iterationsPerEpoch, lr: opt.lr, seconds: t1 - t0 });
   }
@@ -273,7 +333,9 @@ export async function pretrainMae(opts: PretrainOptions): Promise<PretrainResult
   const checkpoint = path.join(output, "checkpoint_final.pth");
   await cacheOnCpu(vars);
   await saveTorchFile(checkpoint, {
-    network_weights: net.stateDict(), init_args: initArgs, trainer_name: trainerName,
+    network_weights: net.stateDict(),
+    init_args: initArgs,
+    trainer_name: trainerName,
     nnssl_adaptation_plan: { ...plan, keys_to_in_proj: PyTuple.ofItems(plan.keys_to_in_proj) },
     citations: PRETRAIN_CITATIONS,
   });

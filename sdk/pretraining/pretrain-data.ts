@@ -12,7 +12,11 @@ import { computeNewShape, resampleDataOrSegToShape } from "../preprocessing/resa
 import { exists } from "../util/fs.js";
 import type { ProgressCallback } from "../util/progress.js";
 
-export interface PretrainVolume { id: string; data: Float32Array; shape: number[] /* [C, X, Y, Z] */ }
+export interface PretrainVolume {
+  id: string;
+  data: Float32Array;
+  shape: number[]; /* [C, X, Y, Z] */
+}
 
 const IMAGE_RE = /\.(nii\.gz|nii)$/;
 
@@ -29,7 +33,8 @@ export async function discoverPretrainCases(folders: readonly string[]): Promise
   }
   const cases = [...byId].map(([id, files]) => ({ id, files: files.sort() }));
   const nCh = new Set(cases.map((c) => c.files.length));
-  if (nCh.size > 1) throw new InputError(`cases have different numbers of channels (${[...nCh].join(", ")}); give one channel count per run`, { file: folders[0] });
+  if (nCh.size > 1)
+    throw new InputError(`cases have different numbers of channels (${[...nCh].join(", ")}); give one channel count per run`, { file: folders[0] });
   return cases.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
@@ -49,7 +54,12 @@ export async function pretrainFolders(input: string): Promise<string[]> {
 }
 
 /** nnssl's per-case preprocessing: crop to nonzero, z-score per channel over the whole crop, resample to `spacing`. */
-export function preprocessForPretraining(data: Float32Array, shape: readonly number[], spacing: readonly number[], target: readonly number[]): { data: Float32Array; shape: number[] } {
+export function preprocessForPretraining(
+  data: Float32Array,
+  shape: readonly number[],
+  spacing: readonly number[],
+  target: readonly number[],
+): { data: Float32Array; shape: number[] } {
   const crop = cropToNonzero(data, shape, null);
   const [C, ...sp] = crop.shape as [number, number, number, number];
   const n = sp[0] * sp[1] * sp[2];

@@ -60,7 +60,10 @@ export class BatchProducer {
   private readonly prefetch: number;
   private failed: Error | null = null;
 
-  constructor(private readonly job: BatchJob, { numWorkers = 2, prefetch = 2 * Math.max(1, numWorkers) }: BatchProducerOptions = {}) {
+  constructor(
+    private readonly job: BatchJob,
+    { numWorkers = 2, prefetch = 2 * Math.max(1, numWorkers) }: BatchProducerOptions = {},
+  ) {
     const inProcess = numWorkers <= 0 || WORKER_URL.pathname.endsWith(".ts") || import.meta.url.endsWith(".ts");
     this.prefetch = inProcess ? 0 : prefetch;
     this.cache = inProcess ? new CaseCache(job.folder, job.cacheBytes) : null;
@@ -101,7 +104,14 @@ export class BatchProducer {
     }
     const entry = { promise, done: false };
     // Marks the batch as ready the moment it arrives, so next() can tell whether it had to wait for it.
-    promise.then(() => { entry.done = true; }, () => { entry.done = true; });
+    promise.then(
+      () => {
+        entry.done = true;
+      },
+      () => {
+        entry.done = true;
+      },
+    );
     this.pending.set(k, entry);
     return entry;
   }
@@ -134,4 +144,3 @@ export class BatchProducer {
     this.workers.length = 0;
   }
 }
-

@@ -16,7 +16,9 @@ import type { CaseArrays } from "./data-loader.js";
  */
 export async function readNpy(file: string): Promise<NpyArray> {
   let buf: Buffer;
-  try { buf = await fsp.readFile(file); } catch (err) {
+  try {
+    buf = await fsp.readFile(file);
+  } catch (err) {
     throw new InputError((err as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : (err as Error).message, { file, cause: err });
   }
   return parseNpy(new Uint8Array(buf), file);
@@ -27,7 +29,7 @@ export async function readCaseArrays(folder: string, id: string): Promise<CaseAr
   let dataFile = path.join(folder, `${id}.npy`);
   let segFile = path.join(folder, `${id}_seg.npy`);
   let data: NpyArray, seg: NpyArray;
-  if (await exists(dataFile) && await exists(segFile)) {
+  if ((await exists(dataFile)) && (await exists(segFile))) {
     [data, seg] = [await readNpy(dataFile), await readNpy(segFile)];
   } else {
     const a = await readPreprocessedArrays(folder, id);
@@ -50,7 +52,10 @@ export class CaseCache {
   private readonly entries = new Map<string, Promise<CaseArrays>>();
   private readonly sizes = new Map<string, number>();
   private bytes = 0;
-  constructor(private readonly folder: string, private readonly maxBytes = 2 ** 30) {}
+  constructor(
+    private readonly folder: string,
+    private readonly maxBytes = 2 ** 30,
+  ) {}
 
   get(id: string): Promise<CaseArrays> {
     const hit = this.entries.get(id);
@@ -61,17 +66,20 @@ export class CaseCache {
     }
     const p = readCaseArrays(this.folder, id);
     this.entries.set(id, p);
-    void p.then((c) => {
-      const b = c.data.byteLength + c.seg.byteLength;
-      this.sizes.set(id, b);
-      this.bytes += b;
-      for (const k of this.entries.keys()) {
-        if (this.bytes <= this.maxBytes || k === id) break;
-        this.entries.delete(k);
-        this.bytes -= this.sizes.get(k) ?? 0;
-        this.sizes.delete(k);
-      }
-    }, () => this.entries.delete(id));
+    void p.then(
+      (c) => {
+        const b = c.data.byteLength + c.seg.byteLength;
+        this.sizes.set(id, b);
+        this.bytes += b;
+        for (const k of this.entries.keys()) {
+          if (this.bytes <= this.maxBytes || k === id) break;
+          this.entries.delete(k);
+          this.bytes -= this.sizes.get(k) ?? 0;
+          this.sizes.delete(k);
+        }
+      },
+      () => this.entries.delete(id),
+    );
     return p;
   }
 }

@@ -31,9 +31,13 @@ export function checkpointDict(c: CheckpointContent): Record<string, unknown> {
     optimizer_state: c.optimizer.stateDict(),
     grad_scaler_state: null,
     logging: {
-      mean_fg_dice: floats(l.mean_fg_dice), ema_fg_dice: floats(l.ema_fg_dice),
-      dice_per_class_or_region: l.dice_per_class_or_region.map(floats), train_losses: floats(l.train_losses),
-      val_losses: floats(l.val_losses), lrs: floats(l.lrs), epoch_start_timestamps: floats(l.epoch_start_timestamps),
+      mean_fg_dice: floats(l.mean_fg_dice),
+      ema_fg_dice: floats(l.ema_fg_dice),
+      dice_per_class_or_region: l.dice_per_class_or_region.map(floats),
+      train_losses: floats(l.train_losses),
+      val_losses: floats(l.val_losses),
+      lrs: floats(l.lrs),
+      epoch_start_timestamps: floats(l.epoch_start_timestamps),
       epoch_end_timestamps: floats(l.epoch_end_timestamps),
     },
     _best_ema: c.bestEma === null ? null : pyFloat(c.bestEma),
@@ -59,7 +63,8 @@ export interface LoadedCheckpoint {
 }
 
 const get = (o: unknown, k: string): unknown => (o instanceof Map ? o.get(k) : o && typeof o === "object" ? (o as Record<string, unknown>)[k] : undefined);
-const num = (x: unknown): number => (typeof x === "number" ? x : typeof x === "bigint" ? Number(x) : x && typeof x === "object" && "value" in x ? Number((x as { value: number }).value) : NaN);
+const num = (x: unknown): number =>
+  typeof x === "number" ? x : typeof x === "bigint" ? Number(x) : x && typeof x === "object" && "value" in x ? Number((x as { value: number }).value) : NaN;
 
 /** Reads a checkpoint written by us or by Python nnU-Net. */
 export async function loadCheckpoint(file: string): Promise<LoadedCheckpoint> {

@@ -51,7 +51,13 @@ function pyRoundHalfEven(x: number): number {
 const isAnnotatedKey = (k: string) => /^\(\s*-1\s*,/.test(k);
 
 /** get_bbox(data_shape, force_fg, class_locations): lower/upper crop bounds per spatial axis (ub exclusive). */
-export function getBbox(shape: readonly number[], cfg: LoaderConfig, forceFg: boolean, classLocations: Record<string, number[][]>, rs: RandomState): { lb: number[]; ub: number[] } {
+export function getBbox(
+  shape: readonly number[],
+  cfg: LoaderConfig,
+  forceFg: boolean,
+  classLocations: Record<string, number[][]>,
+  rs: RandomState,
+): { lb: number[]; ub: number[] } {
   const dim = shape.length;
   const patch = cfg.patchSize;
   const needToPad = patch.map((p, d) => p - cfg.finalPatchSize[d]!);
@@ -87,7 +93,8 @@ export function cropAndPad(c: CaseArrays, lb: readonly number[], ub: readonly nu
   const nIn = Z * Y * X;
   const image = new Float32Array(C * nOut);
   const seg = new Int16Array(nOut).fill(-1);
-  const x0 = Math.max(0, lb[2]!), x1 = Math.min(X, ub[2]!);
+  const x0 = Math.max(0, lb[2]!),
+    x1 = Math.min(X, ub[2]!);
   for (let z = Math.max(0, lb[0]!); z < Math.min(Z, ub[0]!); z++) {
     for (let y = Math.max(0, lb[1]!); y < Math.min(Y, ub[1]!); y++) {
       if (x1 <= x0) continue;
@@ -111,8 +118,12 @@ function spatial(c: CaseArrays): number[] {
  * `getCase` returns the case arrays (cached by the caller). With `train` false the validation transforms are used.
  */
 export async function generateBatch(
-  identifiers: readonly string[], getCase: (id: string) => Promise<CaseArrays> | CaseArrays,
-  rs: RandomState, loader: LoaderConfig, transforms: TransformConfig, train: boolean,
+  identifiers: readonly string[],
+  getCase: (id: string) => Promise<CaseArrays> | CaseArrays,
+  rs: RandomState,
+  loader: LoaderConfig,
+  transforms: TransformConfig,
+  train: boolean,
 ): Promise<Batch> {
   const keyIdx = rs.choice(identifiers.length, loader.batchSize, true);
   const keys = Array.from(keyIdx, (i) => identifiers[i]!);
@@ -130,7 +141,7 @@ export async function generateBatch(
   samples.forEach((s, j) => data.set(s.image, j * n));
   const targets = samples[0]!.targets.map((t0, k) => {
     const m = t0.data.length;
-    const out = new (t0.data.constructor as { new(n: number): Int16Array | Uint8Array })(keys.length * m);
+    const out = new (t0.data.constructor as { new (n: number): Int16Array | Uint8Array })(keys.length * m);
     samples.forEach((s, j) => out.set(s.targets[k]!.data, j * m));
     return { data: out, shape: [keys.length, ...t0.shape] };
   });

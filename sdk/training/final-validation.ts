@@ -40,8 +40,12 @@ export async function performActualValidation(o: FinalValidationOptions): Promis
   await fsp.mkdir(validationFolder, { recursive: true });
   const hadDs = o.network.deepSupervision;
   const predictor = new NnUNetPredictor({ tileStepSize: 0.5, useGaussian: true, useMirroring: true }).manualInitialization({
-    network: o.network, plans: o.plans, configurationName: o.configurationName, datasetJson: o.datasetJson,
-    trainerName: o.trainerName, inferenceAllowedMirroringAxes: o.mirrorAxes,
+    network: o.network,
+    plans: o.plans,
+    configurationName: o.configurationName,
+    datasetJson: o.datasetJson,
+    trainerName: o.trainerName,
+    inferenceAllowedMirroringAxes: o.mirrorAxes,
   });
   try {
     for (const [i, id] of o.valIds.entries()) {
@@ -50,7 +54,9 @@ export async function performActualValidation(o: FinalValidationOptions): Promis
       const { data, dataFile } = await readPreprocessedArrays(o.preprocessedFolder, id, { withSeg: false });
       if (!(data.data instanceof Float32Array)) throw new InputError(`expected float32 data, got ${data.dtype}`, { file: dataFile });
       const props = (await readPreprocessedProperties(o.preprocessedFolder, id)) as unknown as ExportProperties;
-      await predictor.predictPreprocessedCase(data.data, data.shape, props, path.join(validationFolder, id), { saveProbabilities: o.saveProbabilities ?? false });
+      await predictor.predictPreprocessedCase(data.data, data.shape, props, path.join(validationFolder, id), {
+        saveProbabilities: o.saveProbabilities ?? false,
+      });
     }
     o.onProgress?.({ task: "validation", done: o.valIds.length, total: o.valIds.length });
   } finally {

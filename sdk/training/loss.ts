@@ -31,8 +31,11 @@ export type SegLoss = (logits: tf.Tensor, target: TargetArray) => tf.Scalar;
 
 function checkShapes(logits: tf.Tensor, target: TargetArray, channels: number | null): void {
   const ls = logits.shape;
-  const ok = target.shape.length === ls.length && target.shape[0] === ls[0] &&
-    (channels === null || target.shape[1] === channels) && target.shape.slice(2).every((s, i) => s === ls[i + 2]);
+  const ok =
+    target.shape.length === ls.length &&
+    target.shape[0] === ls[0] &&
+    (channels === null || target.shape[1] === channels) &&
+    target.shape.slice(2).every((s, i) => s === ls[i + 2]);
   if (!ok) throw new InputError(`loss: target shape [${target.shape}] does not fit logits shape [${ls}]`);
 }
 
@@ -48,8 +51,11 @@ export function logSoftmaxDim1(x: tf.Tensor): tf.Tensor {
  * One-hot encoding of a (B,1,...) label map over `numClasses` channels; voxels equal to `ignoreLabel` get all zeros,
  * and the returned mask (B,1,...) is 0 there. Any other label outside [0, numClasses) is an error.
  */
-export function oneHotLabels(target: TargetArray, numClasses: number, ignoreLabel: number | null = null):
-  { y: Float32Array; mask: Float32Array | null; annotated: number } {
+export function oneHotLabels(
+  target: TargetArray,
+  numClasses: number,
+  ignoreLabel: number | null = null,
+): { y: Float32Array; mask: Float32Array | null; annotated: number } {
   const [b] = target.shape as [number];
   const vox = target.data.length / b;
   const y = new Float32Array(b * numClasses * vox);
@@ -64,7 +70,8 @@ export function oneHotLabels(target: TargetArray, numClasses: number, ignoreLabe
       if (mask) mask[src + v] = 1;
       annotated++;
       // torch's cross-entropy rejects such targets too; it means dataset.json labels and the segmentations disagree.
-      if (l < 0 || l >= numClasses) throw new InputError(`loss: label ${l} in the training target, but the network predicts ${numClasses} classes (check the labels in dataset.json)`);
+      if (l < 0 || l >= numClasses)
+        throw new InputError(`loss: label ${l} in the training target, but the network predicts ${numClasses} classes (check the labels in dataset.json)`);
       y[dst + l * vox + v] = 1;
     }
   }
@@ -155,9 +162,7 @@ export function dcAndBceLoss({ batchDice, ignoreLabel = null, smooth = 1e-5 }: L
       const dice = softDiceLoss(tf.sigmoid(logits), yT, maskT, { batchDice, smooth, doBg: true });
       // Stable BCE with logits: max(x,0) - x*y + log(1 + exp(-|x|)).
       const bce = tf.add(tf.sub(tf.relu(logits), tf.mul(logits, yT)), tf.log1p(tf.exp(tf.neg(tf.abs(logits)))));
-      const ce = maskT
-        ? tf.div(tf.sum(tf.mul(bce, maskT)), tf.maximum(tf.sum(maskT), 1e-8))
-        : tf.mean(bce);
+      const ce = maskT ? tf.div(tf.sum(tf.mul(bce, maskT)), tf.maximum(tf.sum(maskT), 1e-8)) : tf.mean(bce);
       return tf.add(ce, dice) as tf.Scalar;
     });
   };

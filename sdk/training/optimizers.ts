@@ -32,7 +32,10 @@ export interface Optimizer {
  * How a parameter is stored relative to PyTorch (networks keep conv weights channels-last). With it, optimizer
  * buffers are written in PyTorch's shape and order, so Python nnU-Net can continue from our checkpoints.
  */
-export interface ParamLayout { torchShape: number[]; layout: Layout }
+export interface ParamLayout {
+  torchShape: number[];
+  layout: Layout;
+}
 
 function toTorch(t: tf.Tensor, l?: ParamLayout): TorchTensor {
   const data = t.dataSync() as Float32Array;
@@ -87,7 +90,10 @@ export class SGD implements Optimizer {
   private readonly layouts: readonly ParamLayout[] | undefined;
   private readonly lrScales: readonly number[] | undefined;
 
-  constructor(readonly params: readonly Var[], { lr, momentum = 0.99, weightDecay = 3e-5, nesterov = true, initialLr = lr, layouts, lrScales }: SgdOptions) {
+  constructor(
+    readonly params: readonly Var[],
+    { lr, momentum = 0.99, weightDecay = 3e-5, nesterov = true, initialLr = lr, layouts, lrScales }: SgdOptions,
+  ) {
     this.layouts = layouts;
     this.lrScales = lrScales;
     this.lr = lr;
@@ -125,14 +131,26 @@ export class SGD implements Optimizer {
 
   stateDict() {
     const state = new Map<number, Record<string, unknown>>();
-    this.buffers.forEach((b, i) => { if (b) state.set(i, { momentum_buffer: toTorch(b, this.layouts?.[i]) }); });
+    this.buffers.forEach((b, i) => {
+      if (b) state.set(i, { momentum_buffer: toTorch(b, this.layouts?.[i]) });
+    });
     return {
       state,
-      param_groups: [{
-        lr: pyFloat(this.lr), momentum: pyFloat(this.momentum), dampening: 0, weight_decay: pyFloat(this.weightDecay),
-        nesterov: this.nesterov, maximize: false, foreach: null, differentiable: false, fused: null,
-        initial_lr: pyFloat(this.initialLr), params: this.params.map((_, i) => i),
-      }],
+      param_groups: [
+        {
+          lr: pyFloat(this.lr),
+          momentum: pyFloat(this.momentum),
+          dampening: 0,
+          weight_decay: pyFloat(this.weightDecay),
+          nesterov: this.nesterov,
+          maximize: false,
+          foreach: null,
+          differentiable: false,
+          fused: null,
+          initial_lr: pyFloat(this.initialLr),
+          params: this.params.map((_, i) => i),
+        },
+      ],
     };
   }
 
@@ -141,7 +159,10 @@ export class SGD implements Optimizer {
     this.params.forEach((p, i) => {
       const e = stateEntry(state, i);
       this.buffers[i]?.dispose();
-      this.buffers[i] = e?.momentum_buffer !== undefined && e.momentum_buffer !== null ? restore(e.momentum_buffer, p, `state[${i}].momentum_buffer`, file, this.layouts?.[i]) : null;
+      this.buffers[i] =
+        e?.momentum_buffer !== undefined && e.momentum_buffer !== null
+          ? restore(e.momentum_buffer, p, `state[${i}].momentum_buffer`, file, this.layouts?.[i])
+          : null;
     });
     // A number when read from a file, a PyFloat when passed straight from stateDict().
     const lr = Number(param_groups?.[0]?.lr);
@@ -184,7 +205,10 @@ export class AdamW implements Optimizer {
   private readonly layouts: readonly ParamLayout[] | undefined;
   private readonly lrScales: readonly number[] | undefined;
 
-  constructor(readonly params: readonly Var[], { lr, betas = [0.9, 0.98], eps = 1e-8, weightDecay = 5e-2, initialLr = lr, layouts, lrScales }: AdamWOptions) {
+  constructor(
+    readonly params: readonly Var[],
+    { lr, betas = [0.9, 0.98], eps = 1e-8, weightDecay = 5e-2, initialLr = lr, layouts, lrScales }: AdamWOptions,
+  ) {
     this.layouts = layouts;
     this.lrScales = lrScales;
     this.lr = lr;
@@ -234,15 +258,31 @@ export class AdamW implements Optimizer {
       const m = this.expAvg[i];
       const v = this.expAvgSq[i];
       // torch >= 1.12 keeps `step` as a float32 scalar tensor.
-      if (m && v) state.set(i, { step: TorchTensor.fromTypedArray(new Float32Array([this.steps[i]!]), []), exp_avg: toTorch(m, this.layouts?.[i]), exp_avg_sq: toTorch(v, this.layouts?.[i]) });
+      if (m && v)
+        state.set(i, {
+          step: TorchTensor.fromTypedArray(new Float32Array([this.steps[i]!]), []),
+          exp_avg: toTorch(m, this.layouts?.[i]),
+          exp_avg_sq: toTorch(v, this.layouts?.[i]),
+        });
     });
     return {
       state,
-      param_groups: [{
-        lr: pyFloat(this.lr), betas: PyTuple.ofItems([pyFloat(this.betas[0]), pyFloat(this.betas[1])]), eps: pyFloat(this.eps),
-        weight_decay: pyFloat(this.weightDecay), amsgrad: false, foreach: null, maximize: false, capturable: false,
-        differentiable: false, fused: null, initial_lr: pyFloat(this.initialLr), params: this.params.map((_, i) => i),
-      }],
+      param_groups: [
+        {
+          lr: pyFloat(this.lr),
+          betas: PyTuple.ofItems([pyFloat(this.betas[0]), pyFloat(this.betas[1])]),
+          eps: pyFloat(this.eps),
+          weight_decay: pyFloat(this.weightDecay),
+          amsgrad: false,
+          foreach: null,
+          maximize: false,
+          capturable: false,
+          differentiable: false,
+          fused: null,
+          initial_lr: pyFloat(this.initialLr),
+          params: this.params.map((_, i) => i),
+        },
+      ],
     };
   }
 
@@ -280,13 +320,23 @@ export function clipGradNorm<G extends tf.Tensor | null>(grads: G[], maxNorm: nu
   if (present.length === 0) return { grads, totalNorm: 0 };
   if (readsAreAsyncOnly()) {
     const coef = tf.tidy(() => tf.minimum(1, tf.div(maxNorm, tf.add(tf.sqrt(tf.addN(present.map((g) => tf.sum(tf.square(g))))), 1e-6))));
-    const out = grads.map((g) => { if (!g) return g; const s = tf.mul(g, coef); g.dispose(); return s as G; });
+    const out = grads.map((g) => {
+      if (!g) return g;
+      const s = tf.mul(g, coef);
+      g.dispose();
+      return s as G;
+    });
     coef.dispose();
     return { grads: out, totalNorm: Number.NaN };
   }
   const totalNorm = tf.tidy(() => Math.sqrt(tf.addN(present.map((g) => tf.sum(tf.square(g)))).dataSync()[0]!));
   const coef = Math.min(1, maxNorm / (totalNorm + 1e-6));
   if (coef >= 1) return { grads, totalNorm };
-  const out = grads.map((g) => { if (!g) return g; const s = tf.mul(g, coef); g.dispose(); return s as G; });
+  const out = grads.map((g) => {
+    if (!g) return g;
+    const s = tf.mul(g, coef);
+    g.dispose();
+    return s as G;
+  });
   return { grads: out, totalNorm };
 }

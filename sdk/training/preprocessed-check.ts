@@ -48,7 +48,11 @@ export interface PreprocessedCheckInput {
 /** Reads dtype and shape from the first bytes of a .npy file, and checks that the file holds all its data. */
 async function npyInfo(file: string): Promise<{ dtype: string; shape: number[] } | string> {
   let h: fsp.FileHandle;
-  try { h = await fsp.open(file, "r"); } catch (err) { throw ioError(err, "read", file); }
+  try {
+    h = await fsp.open(file, "r");
+  } catch (err) {
+    throw ioError(err, "read", file);
+  }
   try {
     const buf = new Uint8Array(4096);
     const { bytesRead } = await h.read(buf, 0, buf.length, 0);
@@ -61,7 +65,11 @@ async function npyInfo(file: string): Promise<{ dtype: string; shape: number[] }
     const descr = /'descr':\s*'[<>|=]?(\w\d+)'/.exec(header);
     const m = /'shape':\s*\(([^)]*)\)/.exec(header);
     if (!descr || !m) return "unreadable .npy header";
-    const shape = m[1]!.split(",").map((x) => x.trim()).filter((x) => x.length > 0).map(Number);
+    const shape = m[1]!
+      .split(",")
+      .map((x) => x.trim())
+      .filter((x) => x.length > 0)
+      .map(Number);
     const itemsize = Number(descr[1]!.slice(1));
     const need = hstart + hlen + shape.reduce((a, b) => a * b, 1) * itemsize;
     if (size < need) return `truncated (${size} of ${need} bytes)`;
@@ -136,7 +144,10 @@ export async function checkPreprocessedFolder(i: PreprocessedCheckInput): Promis
 
   const expected = await expectedCases(i);
   const layouts = new Map([...files].map(([id, have]) => [id, caseLayout(have)] as const));
-  const complete = [...layouts].filter(([, l]) => l.complete !== null).map(([id]) => id).sort(codePointCompare);
+  const complete = [...layouts]
+    .filter(([, l]) => l.complete !== null)
+    .map(([id]) => id)
+    .sort(codePointCompare);
   const problems: string[] = [];
   const want = expected?.ids ?? [...files.keys()].sort(codePointCompare);
   for (const id of want) {

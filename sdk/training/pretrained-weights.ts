@@ -34,7 +34,8 @@ export async function readPretrainedCheckpoint(file: string, info: PretrainInfo 
   const pick = <T>(k: string, fallback: T): T => (plan[k] !== undefined && plan[k] !== null ? (plan[k] as T) : fallback);
   const keyToEncoder = pick("key_to_encoder", info?.key_to_encoder);
   const keyToStem = pick("key_to_stem", info?.key_to_stem);
-  if (!keyToEncoder || !keyToStem) throw new CheckpointError("neither the checkpoint's nnssl_adaptation_plan nor plans pretrain_info name the encoder/stem keys", { file });
+  if (!keyToEncoder || !keyToStem)
+    throw new CheckpointError("neither the checkpoint's nnssl_adaptation_plan nor plans pretrain_info name the encoder/stem keys", { file });
   const ptPatch = pick<number[] | null>("pretrain_patch_size", info?.pt_used_patchsize ?? null);
   return {
     path: file,
@@ -55,9 +56,14 @@ export async function readPretrainedCheckpoint(file: string, info: PretrainInfo 
 }
 
 /** Loads the pretrained encoder/stem into `net`; the checkpoint path must be set (plans or -overwrite_ckpt_path). */
-export async function loadPretrainedFromPlans(net: Network, info: PretrainInfo | null, checkpointPath: string | null,
-  { numInputChannels, patchSize }: { numInputChannels: number; patchSize: number[] }): Promise<TransferReport> {
+export async function loadPretrainedFromPlans(
+  net: Network,
+  info: PretrainInfo | null,
+  checkpointPath: string | null,
+  { numInputChannels, patchSize }: { numInputChannels: number; patchSize: number[] },
+): Promise<TransferReport> {
   const file = checkpointPath ?? info?.checkpoint_path ?? null;
-  if (!file) throw new ConfigError("plans have no pretrain_info.checkpoint_path: pass -overwrite_ckpt_path PATH, or --from_scratch to train without pretrained weights");
+  if (!file)
+    throw new ConfigError("plans have no pretrain_info.checkpoint_path: pass -overwrite_ckpt_path PATH, or --from_scratch to train without pretrained weights");
   return loadPretrainedWeights(net, await readPretrainedCheckpoint(file, info), { numInputChannels, patchSize });
 }

@@ -335,7 +335,13 @@ export async function resolveRun(o: TrainOptions): Promise<ResolvedRun> {
   await probeWritable(outputFolder);
   const dataFolder = path.join(preBase, cfg.data_identifier);
   const ids = await checkPreprocessedFolder({
-    dataFolder, preprocessedDatasetFolder: preBase, datasetName, datasetJson, plansIdentifier: o.plans!, configuration: o.configuration, paths: o.paths,
+    dataFolder,
+    preprocessedDatasetFolder: preBase,
+    datasetName,
+    datasetJson,
+    plansIdentifier: o.plans!,
+    configuration: o.configuration,
+    paths: o.paths,
   });
   const split = await doSplit(preBase, ids, o.fold);
   const usePretrained = spec.usesPretrainedWeights && !fromScratch && info !== null && info.checkpoint_path !== null;

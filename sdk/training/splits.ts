@@ -74,7 +74,7 @@ export async function doSplit(preprocessedDatasetFolder: string, identifiers: re
   if (await exists(file)) {
     splits = await readJson<Split[]>(file);
     if (!Array.isArray(splits) || splits.some((s) => !Array.isArray(s?.train) || !Array.isArray(s?.val))) {
-      throw new InputError("expected a list of {\"train\": [...], \"val\": [...]} objects", { file });
+      throw new InputError('expected a list of {"train": [...], "val": [...]} objects', { file });
     }
   } else {
     splits = generateCrossvalSplit(identifiers, 12345, 5);
@@ -84,7 +84,10 @@ export async function doSplit(preprocessedDatasetFolder: string, identifiers: re
   const known = new Set(identifiers);
   const missing = [...split.train, ...split.val].filter((id) => !known.has(id));
   if (missing.length) {
-    throw new InputError(`fold ${fold} lists cases that are not in the preprocessed folder: ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ", ..." : ""}`, { file });
+    throw new InputError(
+      `fold ${fold} lists cases that are not in the preprocessed folder: ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ", ..." : ""}`,
+      { file },
+    );
   }
   return split;
 }

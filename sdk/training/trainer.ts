@@ -248,7 +248,14 @@ function stepParams(ctx: TrainerContext, staged: StagedOptimizer, frozenNow: boo
  * trainable but not in the optimizer (Primus sawtooth decoder stages) behave as in torch: optimizer.zero_grad() never
  * clears their .grad, so their gradients accumulate from step to step and count in the clipping norm; `stale` holds them.
  */
-async function trainStep(ctx: TrainerContext, opt: Optimizer, sp: StepParams, stale: Map<number, tf.Tensor>, loss: ReturnType<typeof buildLoss>, b: Batch): Promise<number> {
+async function trainStep(
+  ctx: TrainerContext,
+  opt: Optimizer,
+  sp: StepParams,
+  stale: Map<number, tf.Tensor>,
+  loss: ReturnType<typeof buildLoss>,
+  b: Batch,
+): Promise<number> {
   const x = toNetInput(b, ctx.is2d);
   const targets = toTargets(b, ctx.is2d);
   try {

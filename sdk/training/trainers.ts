@@ -66,41 +66,83 @@ export interface SawtoothSpec {
 export const DEFAULT_SAVE_EVERY = 1;
 
 const nnUNetTrainer: TrainerSpec = {
-  name: "nnUNetTrainer", optimizer: "SGD", initialLr: 1e-2, initialLrFromScratch: null, weightDecay: 3e-5,
-  schedule: "poly", warmupEpochs: 0, sawtooth: null, numEpochs: 1000, numIterationsPerEpoch: 250, numValIterationsPerEpoch: 50,
-  enableDeepSupervision: true, gradClip: 12, batchSize: null, oversampleForegroundPercent: 0.33,
-  usesPretrainedWeights: false, saveEvery: DEFAULT_SAVE_EVERY, mirroring: true,
+  name: "nnUNetTrainer",
+  optimizer: "SGD",
+  initialLr: 1e-2,
+  initialLrFromScratch: null,
+  weightDecay: 3e-5,
+  schedule: "poly",
+  warmupEpochs: 0,
+  sawtooth: null,
+  numEpochs: 1000,
+  numIterationsPerEpoch: 250,
+  numValIterationsPerEpoch: 50,
+  enableDeepSupervision: true,
+  gradClip: 12,
+  batchSize: null,
+  oversampleForegroundPercent: 0.33,
+  usesPretrainedWeights: false,
+  saveEvery: DEFAULT_SAVE_EVERY,
+  mirroring: true,
   purpose: "nnU-Net's default trainer, from scratch (deep supervision, poly LR)",
 };
 
 const PretrainedTrainer: TrainerSpec = {
-  ...nnUNetTrainer, name: "PretrainedTrainer", initialLr: 1e-3, initialLrFromScratch: 1e-2, schedule: "warmup_poly",
-  warmupEpochs: 50, enableDeepSupervision: false, batchSize: 2, usesPretrainedWeights: true,
+  ...nnUNetTrainer,
+  name: "PretrainedTrainer",
+  initialLr: 1e-3,
+  initialLrFromScratch: 1e-2,
+  schedule: "warmup_poly",
+  warmupEpochs: 50,
+  enableDeepSupervision: false,
+  batchSize: 2,
+  usesPretrainedWeights: true,
   purpose: "fine-tune a CNN (ResEnc) nnssl checkpoint: whole net, linear warm-up then poly (default of nnUNetv2_train_pretrained)",
 };
 
 const PretrainedTrainer_Primus: TrainerSpec = {
-  ...PretrainedTrainer, name: "PretrainedTrainer_Primus", optimizer: "AdamW", initialLr: 1e-4, initialLrFromScratch: 3e-4,
-  weightDecay: 5e-2, gradClip: 1, purpose: "fine-tune a Primus (transformer) checkpoint with AdamW",
+  ...PretrainedTrainer,
+  name: "PretrainedTrainer_Primus",
+  optimizer: "AdamW",
+  initialLr: 1e-4,
+  initialLrFromScratch: 3e-4,
+  weightDecay: 5e-2,
+  gradClip: 1,
+  purpose: "fine-tune a Primus (transformer) checkpoint with AdamW",
 };
 
 const PretrainedTrainer_150ep: TrainerSpec = {
-  ...PretrainedTrainer, name: "PretrainedTrainer_150ep", warmupEpochs: 15, numEpochs: 150, purpose: "PretrainedTrainer, short schedule",
+  ...PretrainedTrainer,
+  name: "PretrainedTrainer_150ep",
+  warmupEpochs: 15,
+  numEpochs: 150,
+  purpose: "PretrainedTrainer, short schedule",
 };
 const PretrainedTrainer_adam_150ep: TrainerSpec = {
-  ...PretrainedTrainer_Primus, name: "PretrainedTrainer_adam_150ep", warmupEpochs: 15, numEpochs: 150,
+  ...PretrainedTrainer_Primus,
+  name: "PretrainedTrainer_adam_150ep",
+  warmupEpochs: 15,
+  numEpochs: 150,
   purpose: "AdamW (PretrainedTrainer_Primus settings) for any network, short schedule",
 };
 const noMirroring = (t: TrainerSpec, name: string, purpose: string): TrainerSpec => ({ ...t, name, mirroring: false, purpose });
 
 // The fork's PretrainedTrainer does not force batch size 2 (master's does); its sawtooth trainers keep the plans' value.
 const PretrainedTrainer_sawtooth: TrainerSpec = {
-  ...PretrainedTrainer, name: "PretrainedTrainer_sawtooth", initialLrFromScratch: null, schedule: "sawtooth", batchSize: null,
+  ...PretrainedTrainer,
+  name: "PretrainedTrainer_sawtooth",
+  initialLrFromScratch: null,
+  schedule: "sawtooth",
+  batchSize: null,
   sawtooth: { decoderEpochs: 50, warmupLrFactor: 1, heads: "decoder" },
   purpose: "fork (TaWald/nnUNet): decoder warm-up/decay, then whole-net warm-up/decay (for UNets the decoder stages train every weight, as upstream)",
 };
 const PretrainedTrainer_Primus_sawtooth: TrainerSpec = {
-  ...PretrainedTrainer_Primus, name: "PretrainedTrainer_Primus_sawtooth", initialLrFromScratch: null, schedule: "sawtooth", batchSize: null,
+  ...PretrainedTrainer_Primus,
+  name: "PretrainedTrainer_Primus_sawtooth",
+  initialLrFromScratch: null,
+  schedule: "sawtooth",
+  batchSize: null,
   sawtooth: { decoderEpochs: 50, warmupLrFactor: 0.01, heads: "up_projection" },
   purpose: "fork (TaWald/nnUNet): Primus up_projection first at lr x 0.01, then whole-net warm-up/decay",
 };
@@ -112,29 +154,53 @@ export const TRAINERS: Readonly<Record<string, TrainerSpec>> = {
   PretrainedTrainer_150ep,
   PretrainedTrainer_300ep: { ...PretrainedTrainer_150ep, name: "PretrainedTrainer_300ep", numEpochs: 300, purpose: "PretrainedTrainer_150ep with 300 epochs" },
   PretrainedTrainer_smallerlr: {
-    ...PretrainedTrainer, name: "PretrainedTrainer_smallerlr", initialLr: 3e-5, initialLrFromScratch: 1e-4, weightDecay: 5e-2,
+    ...PretrainedTrainer,
+    name: "PretrainedTrainer_smallerlr",
+    initialLr: 3e-5,
+    initialLrFromScratch: 1e-4,
+    weightDecay: 5e-2,
     purpose: "PretrainedTrainer with a 33x smaller LR and weight decay 5e-2 (keeps more of the pretrained weights)",
   },
-  PretrainedTrainer_nomirroring: noMirroring(PretrainedTrainer, "PretrainedTrainer_nomirroring",
-    "PretrainedTrainer without mirroring (lateralised structures)"),
+  PretrainedTrainer_nomirroring: noMirroring(
+    PretrainedTrainer,
+    "PretrainedTrainer_nomirroring",
+    "PretrainedTrainer without mirroring (lateralised structures)",
+  ),
   PretrainedTrainer_150ep_nomirroring: noMirroring(PretrainedTrainer_150ep, "PretrainedTrainer_150ep_nomirroring", "PretrainedTrainer_150ep without mirroring"),
-  PretrainedTrainer_adam__nomirroring: noMirroring(PretrainedTrainer, "PretrainedTrainer_adam__nomirroring",
-    "despite its name SGD: master derives it from PretrainedTrainer, we copy that (PretrainedTrainer without mirroring)"),
+  PretrainedTrainer_adam__nomirroring: noMirroring(
+    PretrainedTrainer,
+    "PretrainedTrainer_adam__nomirroring",
+    "despite its name SGD: master derives it from PretrainedTrainer, we copy that (PretrainedTrainer without mirroring)",
+  ),
   PretrainedTrainer_adam_150ep,
-  PretrainedTrainer_adam_150ep_nomirroring: noMirroring(PretrainedTrainer_adam_150ep, "PretrainedTrainer_adam_150ep_nomirroring",
-    "PretrainedTrainer_adam_150ep without mirroring"),
+  PretrainedTrainer_adam_150ep_nomirroring: noMirroring(
+    PretrainedTrainer_adam_150ep,
+    "PretrainedTrainer_adam_150ep_nomirroring",
+    "PretrainedTrainer_adam_150ep without mirroring",
+  ),
   PretrainedTrainer_Primus,
   PretrainedTrainer_Primus_150ep: {
-    ...PretrainedTrainer_Primus, name: "PretrainedTrainer_Primus_150ep", warmupEpochs: 15, numEpochs: 150, purpose: "PretrainedTrainer_Primus, short schedule",
+    ...PretrainedTrainer_Primus,
+    name: "PretrainedTrainer_Primus_150ep",
+    warmupEpochs: 15,
+    numEpochs: 150,
+    purpose: "PretrainedTrainer_Primus, short schedule",
   },
   PretrainedTrainer_sawtooth,
   PretrainedTrainer_sawtooth_150ep: {
-    ...PretrainedTrainer_sawtooth, name: "PretrainedTrainer_sawtooth_150ep", warmupEpochs: 15, numEpochs: 150,
-    sawtooth: { ...PretrainedTrainer_sawtooth.sawtooth!, decoderEpochs: 15 }, purpose: "PretrainedTrainer_sawtooth, short schedule (15 + 15 warm-up epochs)",
+    ...PretrainedTrainer_sawtooth,
+    name: "PretrainedTrainer_sawtooth_150ep",
+    warmupEpochs: 15,
+    numEpochs: 150,
+    sawtooth: { ...PretrainedTrainer_sawtooth.sawtooth!, decoderEpochs: 15 },
+    purpose: "PretrainedTrainer_sawtooth, short schedule (15 + 15 warm-up epochs)",
   },
   PretrainedTrainer_Primus_sawtooth,
   PretrainedTrainer_Primus_sawtooth_150ep: {
-    ...PretrainedTrainer_Primus_sawtooth, name: "PretrainedTrainer_Primus_sawtooth_150ep", warmupEpochs: 50, numEpochs: 150,
+    ...PretrainedTrainer_Primus_sawtooth,
+    name: "PretrainedTrainer_Primus_sawtooth_150ep",
+    warmupEpochs: 50,
+    numEpochs: 150,
     sawtooth: { ...PretrainedTrainer_Primus_sawtooth.sawtooth!, decoderEpochs: 15, warmupLrFactor: 0.1 },
     purpose: "PretrainedTrainer_Primus_sawtooth, short schedule (15 decoder epochs at lr x 0.1, 50 warm-up epochs)",
   },
@@ -172,20 +238,37 @@ export interface TrainerRow {
 /** Every registry entry as a table row, in registry order (entries other modules add to TRAINERS appear too). */
 export function trainerRows(): TrainerRow[] {
   return Object.values(TRAINERS).map((t) => ({
-    name: t.name, optimizer: t.optimizer, lr: t.initialLr, lrFromScratch: t.initialLrFromScratch === t.initialLr ? null : t.initialLrFromScratch,
+    name: t.name,
+    optimizer: t.optimizer,
+    lr: t.initialLr,
+    lrFromScratch: t.initialLrFromScratch === t.initialLr ? null : t.initialLrFromScratch,
     weightDecay: t.weightDecay,
-    warmup: t.schedule === "poly" ? "-" : t.sawtooth
-      ? `decoder ${t.sawtooth.decoderEpochs}${t.sawtooth.warmupLrFactor !== 1 ? ` (lr x${t.sawtooth.warmupLrFactor})` : ""}, then ${t.warmupEpochs}`
-      : String(t.warmupEpochs),
-    epochs: t.numEpochs, mirroring: t.mirroring, purpose: t.purpose ?? "",
+    warmup:
+      t.schedule === "poly"
+        ? "-"
+        : t.sawtooth
+          ? `decoder ${t.sawtooth.decoderEpochs}${t.sawtooth.warmupLrFactor !== 1 ? ` (lr x${t.sawtooth.warmupLrFactor})` : ""}, then ${t.warmupEpochs}`
+          : String(t.warmupEpochs),
+    epochs: t.numEpochs,
+    mirroring: t.mirroring,
+    purpose: t.purpose ?? "",
   }));
 }
 
 /** The rows as a fixed-width text table. */
 export function formatTrainerTable(rows: readonly TrainerRow[] = trainerRows()): string {
   const lr = (r: TrainerRow) => `${r.lr}${r.lrFromScratch !== null ? ` (${r.lrFromScratch} scratch)` : ""}`;
-  const cells = [["trainer", "optimizer", "lr", "warm-up", "epochs", "mirroring", "what it is for"],
-    ...rows.map((r) => [r.name, r.optimizer, lr(r), r.warmup, String(r.epochs), r.mirroring ? "yes" : "no", r.purpose])];
+  const cells = [
+    ["trainer", "optimizer", "lr", "warm-up", "epochs", "mirroring", "what it is for"],
+    ...rows.map((r) => [r.name, r.optimizer, lr(r), r.warmup, String(r.epochs), r.mirroring ? "yes" : "no", r.purpose]),
+  ];
   const widths = cells[0]!.slice(0, -1).map((_, c) => Math.max(...cells.map((row) => row[c]!.length)));
-  return cells.map((row) => row.map((v, c) => (c < widths.length ? v.padEnd(widths[c]!) : v)).join("  ").trimEnd()).join("\n");
+  return cells
+    .map((row) =>
+      row
+        .map((v, c) => (c < widths.length ? v.padEnd(widths[c]!) : v))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }

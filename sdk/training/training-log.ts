@@ -17,7 +17,16 @@ export interface TrainingLogging {
 }
 
 export function emptyLogging(): TrainingLogging {
-  return { mean_fg_dice: [], ema_fg_dice: [], dice_per_class_or_region: [], train_losses: [], val_losses: [], lrs: [], epoch_start_timestamps: [], epoch_end_timestamps: [] };
+  return {
+    mean_fg_dice: [],
+    ema_fg_dice: [],
+    dice_per_class_or_region: [],
+    train_losses: [],
+    val_losses: [],
+    lrs: [],
+    epoch_start_timestamps: [],
+    epoch_end_timestamps: [],
+  };
 }
 
 /** MetaLogger.log('mean_fg_dice', x): also appends the EMA `0.9 * ema[-1] + 0.1 * x` (the first value as is). */
@@ -68,17 +77,27 @@ export function pyNow(d = new Date()): string {
 /** Appends lines to the run's training_log file (created on first use), optionally echoing them. */
 export class TrainingLogFile {
   readonly file: string;
-  constructor(folder: string, private readonly echo: ((line: string) => void) | null = null, start = new Date()) {
+  constructor(
+    folder: string,
+    private readonly echo: ((line: string) => void) | null = null,
+    start = new Date(),
+  ) {
     const name = `training_log_${start.getFullYear()}_${start.getMonth() + 1}_${start.getDate()}_${two(start.getHours())}_${two(start.getMinutes())}_${two(start.getSeconds())}.txt`;
     this.file = path.join(folder, name);
   }
 
   /** print_to_log_file(*args): args joined by spaces, prefixed with the timestamp. */
   async print(...args: unknown[]): Promise<void> {
-    const msg = args.map((a) => (typeof a === "number" ? pyRepr(a) : Array.isArray(a) ? `[${a.map((x) => (typeof x === "number" ? pyRepr(x) : String(x))).join(", ")}]` : String(a))).join(" ");
+    const msg = args
+      .map((a) =>
+        typeof a === "number" ? pyRepr(a) : Array.isArray(a) ? `[${a.map((x) => (typeof x === "number" ? pyRepr(x) : String(x))).join(", ")}]` : String(a),
+      )
+      .join(" ");
     const line = `${pyNow()}: ${msg}\n`;
     await ensureDir(path.dirname(this.file));
-    await fsp.appendFile(this.file, line).catch((err) => { throw ioError(err, "write", this.file); });
+    await fsp.appendFile(this.file, line).catch((err) => {
+      throw ioError(err, "write", this.file);
+    });
     this.echo?.(msg);
   }
 }

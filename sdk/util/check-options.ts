@@ -17,7 +17,11 @@ export interface NumberRange {
 /** Quoted like the caller wrote it: strings in quotes, NaN and Infinity by name. */
 export function formatValue(v: unknown): string {
   if (typeof v === "number" || typeof v === "bigint" || typeof v === "boolean" || v === null || v === undefined) return String(v);
-  try { return JSON.stringify(v) ?? String(v); } catch { return String(v); }
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
 }
 
 /** "an integer >= 1", "a number > 0", "an integer between 0 and 4". */

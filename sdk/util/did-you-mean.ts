@@ -17,7 +17,11 @@ export function closest(name: string, valid: readonly string[]): string[] {
   const limit = Math.max(2, Math.floor(name.length / 3));
   const scored = valid.map((v) => [v, editDistance(name.toLowerCase(), v.toLowerCase())] as const).filter(([, d]) => d <= limit);
   const best = Math.min(...scored.map(([, d]) => d));
-  return scored.filter(([, d]) => d === best).map(([v]) => v).sort().slice(0, 3);
+  return scored
+    .filter(([, d]) => d === best)
+    .map(([v]) => v)
+    .sort()
+    .slice(0, 3);
 }
 
 /** A message tail: ` (did you mean "X"?; valid: a, b, c)`, or ` (there are none)` when `valid` is empty. */

@@ -31,7 +31,11 @@ export function pidAlive(pid: number): boolean {
  */
 export async function removeStaleTempFiles(folder: string): Promise<string[]> {
   let names: string[];
-  try { names = await fsp.readdir(folder); } catch { return []; }
+  try {
+    names = await fsp.readdir(folder);
+  } catch {
+    return [];
+  }
   const removed: string[] = [];
   for (const n of names) {
     const m = TEMP_NAME_PATTERN.exec(n);
@@ -98,7 +102,11 @@ export async function ensureDir(dir: string): Promise<void> {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") {
       let p = path.resolve(dir);
       while (path.dirname(p) !== p && !(await fsp.stat(path.dirname(p)).catch(() => null))) p = path.dirname(p);
-      try { await fsp.mkdir(p); } catch (e) { cause = e; }
+      try {
+        await fsp.mkdir(p);
+      } catch (e) {
+        cause = e;
+      }
     }
     throw ioError(cause, "create folder", dir);
   }
@@ -127,7 +135,11 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array | 
   try {
     if (Array.isArray(data)) {
       const h = await fsp.open(tmp, "w");
-      try { for (const chunk of data as readonly Uint8Array[]) await h.write(chunk); } finally { await h.close(); }
+      try {
+        for (const chunk of data as readonly Uint8Array[]) await h.write(chunk);
+      } finally {
+        await h.close();
+      }
     } else {
       await fsp.writeFile(tmp, data as string | Uint8Array);
     }
@@ -167,7 +179,10 @@ export async function replaceFolder(staged: string, target: string): Promise<voi
   const old = tempName(target);
   try {
     let moved = false;
-    try { await fsp.rename(target, old); moved = true; } catch (err) {
+    try {
+      await fsp.rename(target, old);
+      moved = true;
+    } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     }
     await fsp.rename(staged, target);
@@ -208,5 +223,10 @@ export function parseJsonText<T = unknown>(text: string, file: string): T {
 }
 
 export async function exists(p: string): Promise<boolean> {
-  try { await fsp.access(p); return true; } catch { return false; }
+  try {
+    await fsp.access(p);
+    return true;
+  } catch {
+    return false;
+  }
 }

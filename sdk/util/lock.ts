@@ -85,7 +85,11 @@ export async function lockFolder(folder: string): Promise<FolderLock> {
   const file = lockFileOf(folder);
   await ensureDir(path.dirname(file));
   const me: LockOwner = {
-    pid: process.pid, host: os.hostname(), command: commandLine(), started: new Date().toISOString(), token: randomBytes(8).toString("hex"),
+    pid: process.pid,
+    host: os.hostname(),
+    command: commandLine(),
+    started: new Date().toISOString(),
+    token: randomBytes(8).toString("hex"),
   };
   for (let attempt = 0; attempt < 50; attempt++) {
     try {
@@ -96,7 +100,10 @@ export async function lockFolder(folder: string): Promise<FolderLock> {
     }
     const owner = await readOwner(file);
     if (!(await isStale(file, owner))) {
-      if (owner === null) { await sleep(200); continue; }
+      if (owner === null) {
+        await sleep(200);
+        continue;
+      }
       throw new LockError(`in use by ${describe(owner)}; wait for it to finish or stop it, then run again`, { file: folder });
     }
     await takeOver(file, owner);

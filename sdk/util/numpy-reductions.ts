@@ -17,14 +17,26 @@ function pairwiseSum(a: Float32Array | Float64Array, start: number, n: number, r
     return res;
   }
   if (n <= PW_BLOCKSIZE) {
-    let r0 = f(a[start]!), r1 = f(a[start + 1]!), r2 = f(a[start + 2]!), r3 = f(a[start + 3]!);
-    let r4 = f(a[start + 4]!), r5 = f(a[start + 5]!), r6 = f(a[start + 6]!), r7 = f(a[start + 7]!);
+    let r0 = f(a[start]!),
+      r1 = f(a[start + 1]!),
+      r2 = f(a[start + 2]!),
+      r3 = f(a[start + 3]!);
+    let r4 = f(a[start + 4]!),
+      r5 = f(a[start + 5]!),
+      r6 = f(a[start + 6]!),
+      r7 = f(a[start + 7]!);
     const end8 = n - (n % 8);
     let i = 8;
     for (; i < end8; i += 8) {
       const p = start + i;
-      r0 = r(r0 + f(a[p]!)); r1 = r(r1 + f(a[p + 1]!)); r2 = r(r2 + f(a[p + 2]!)); r3 = r(r3 + f(a[p + 3]!));
-      r4 = r(r4 + f(a[p + 4]!)); r5 = r(r5 + f(a[p + 5]!)); r6 = r(r6 + f(a[p + 6]!)); r7 = r(r7 + f(a[p + 7]!));
+      r0 = r(r0 + f(a[p]!));
+      r1 = r(r1 + f(a[p + 1]!));
+      r2 = r(r2 + f(a[p + 2]!));
+      r3 = r(r3 + f(a[p + 3]!));
+      r4 = r(r4 + f(a[p + 4]!));
+      r5 = r(r5 + f(a[p + 5]!));
+      r6 = r(r6 + f(a[p + 6]!));
+      r7 = r(r7 + f(a[p + 7]!));
     }
     let res = r(r(r(r0 + r1) + r(r2 + r3)) + r(r(r4 + r5) + r(r6 + r7)));
     for (; i < n; i++) res = r(res + f(a[start + i]!));
@@ -56,13 +68,25 @@ function pairwiseSumF32(a: Float32Array, start: number, n: number): number {
     return res;
   }
   if (n <= PW_BLOCKSIZE) {
-    let r0 = a[start]!, r1 = a[start + 1]!, r2 = a[start + 2]!, r3 = a[start + 3]!;
-    let r4 = a[start + 4]!, r5 = a[start + 5]!, r6 = a[start + 6]!, r7 = a[start + 7]!;
+    let r0 = a[start]!,
+      r1 = a[start + 1]!,
+      r2 = a[start + 2]!,
+      r3 = a[start + 3]!;
+    let r4 = a[start + 4]!,
+      r5 = a[start + 5]!,
+      r6 = a[start + 6]!,
+      r7 = a[start + 7]!;
     const end = start + n - (n % 8);
     let p = start + 8;
     for (; p < end; p += 8) {
-      r0 = fr(r0 + a[p]!); r1 = fr(r1 + a[p + 1]!); r2 = fr(r2 + a[p + 2]!); r3 = fr(r3 + a[p + 3]!);
-      r4 = fr(r4 + a[p + 4]!); r5 = fr(r5 + a[p + 5]!); r6 = fr(r6 + a[p + 6]!); r7 = fr(r7 + a[p + 7]!);
+      r0 = fr(r0 + a[p]!);
+      r1 = fr(r1 + a[p + 1]!);
+      r2 = fr(r2 + a[p + 2]!);
+      r3 = fr(r3 + a[p + 3]!);
+      r4 = fr(r4 + a[p + 4]!);
+      r5 = fr(r5 + a[p + 5]!);
+      r6 = fr(r6 + a[p + 6]!);
+      r7 = fr(r7 + a[p + 7]!);
     }
     let res = fr(fr(fr(r0 + r1) + fr(r2 + r3)) + fr(fr(r4 + r5) + fr(r6 + r7)));
     for (const e = start + n; p < e; p++) res = fr(res + a[p]!);
@@ -78,32 +102,54 @@ function pairwiseSqDevF32(a: Float32Array, start: number, n: number, c: number):
   const fr = Math.fround;
   if (n < 8) {
     let res = 0;
-    for (let i = 0; i < n; i++) { const d = fr(a[start + i]! - c); res = fr(res + fr(d * d)); }
+    for (let i = 0; i < n; i++) {
+      const d = fr(a[start + i]! - c);
+      res = fr(res + fr(d * d));
+    }
     return res;
   }
   if (n <= PW_BLOCKSIZE) {
-    let d = fr(a[start]! - c); let r0 = fr(d * d);
-    d = fr(a[start + 1]! - c); let r1 = fr(d * d);
-    d = fr(a[start + 2]! - c); let r2 = fr(d * d);
-    d = fr(a[start + 3]! - c); let r3 = fr(d * d);
-    d = fr(a[start + 4]! - c); let r4 = fr(d * d);
-    d = fr(a[start + 5]! - c); let r5 = fr(d * d);
-    d = fr(a[start + 6]! - c); let r6 = fr(d * d);
-    d = fr(a[start + 7]! - c); let r7 = fr(d * d);
+    let d = fr(a[start]! - c);
+    let r0 = fr(d * d);
+    d = fr(a[start + 1]! - c);
+    let r1 = fr(d * d);
+    d = fr(a[start + 2]! - c);
+    let r2 = fr(d * d);
+    d = fr(a[start + 3]! - c);
+    let r3 = fr(d * d);
+    d = fr(a[start + 4]! - c);
+    let r4 = fr(d * d);
+    d = fr(a[start + 5]! - c);
+    let r5 = fr(d * d);
+    d = fr(a[start + 6]! - c);
+    let r6 = fr(d * d);
+    d = fr(a[start + 7]! - c);
+    let r7 = fr(d * d);
     const end = start + n - (n % 8);
     let p = start + 8;
     for (; p < end; p += 8) {
-      d = fr(a[p]! - c); r0 = fr(r0 + fr(d * d));
-      d = fr(a[p + 1]! - c); r1 = fr(r1 + fr(d * d));
-      d = fr(a[p + 2]! - c); r2 = fr(r2 + fr(d * d));
-      d = fr(a[p + 3]! - c); r3 = fr(r3 + fr(d * d));
-      d = fr(a[p + 4]! - c); r4 = fr(r4 + fr(d * d));
-      d = fr(a[p + 5]! - c); r5 = fr(r5 + fr(d * d));
-      d = fr(a[p + 6]! - c); r6 = fr(r6 + fr(d * d));
-      d = fr(a[p + 7]! - c); r7 = fr(r7 + fr(d * d));
+      d = fr(a[p]! - c);
+      r0 = fr(r0 + fr(d * d));
+      d = fr(a[p + 1]! - c);
+      r1 = fr(r1 + fr(d * d));
+      d = fr(a[p + 2]! - c);
+      r2 = fr(r2 + fr(d * d));
+      d = fr(a[p + 3]! - c);
+      r3 = fr(r3 + fr(d * d));
+      d = fr(a[p + 4]! - c);
+      r4 = fr(r4 + fr(d * d));
+      d = fr(a[p + 5]! - c);
+      r5 = fr(r5 + fr(d * d));
+      d = fr(a[p + 6]! - c);
+      r6 = fr(r6 + fr(d * d));
+      d = fr(a[p + 7]! - c);
+      r7 = fr(r7 + fr(d * d));
     }
     let res = fr(fr(fr(r0 + r1) + fr(r2 + r3)) + fr(fr(r4 + r5) + fr(r6 + r7)));
-    for (const e = start + n; p < e; p++) { d = fr(a[p]! - c); res = fr(res + fr(d * d)); }
+    for (const e = start + n; p < e; p++) {
+      d = fr(a[p]! - c);
+      res = fr(res + fr(d * d));
+    }
     return res;
   }
   let n2 = Math.floor(n / 2);
@@ -129,6 +175,9 @@ export function npMean(a: Float32Array | Float64Array): number {
 /** np.std with ddof 0: mean, squared deviations, their pairwise sum, divide, sqrt, all in the array's precision. */
 export function npStd(a: Float32Array | Float64Array, mean = npMean(a)): number {
   if (a instanceof Float32Array) return Math.fround(Math.sqrt(Math.fround(reduceSumF32(a, true, mean) / a.length)));
-  const sq = (v: number) => { const d = v - mean; return d * d; };
+  const sq = (v: number) => {
+    const d = v - mean;
+    return d * d;
+  };
   return Math.sqrt(reduceSum(a, identity, sq) / a.length);
 }

@@ -82,7 +82,11 @@ export async function mapInWorkers<I, O>(moduleUrl: URL, exportName: string, inp
       else resolve(results);
     };
     const feed = (w: Worker) => {
-      if (next >= total) { busy.set(w, -1); void w.terminate(); return; }
+      if (next >= total) {
+        busy.set(w, -1);
+        void w.terminate();
+        return;
+      }
       const i = next++;
       busy.set(w, i);
       try {

@@ -94,13 +94,23 @@ export function formatPythonJson(value: unknown, { indent = 4, sortKeys = false,
     if (Array.isArray(v) || ArrayBuffer.isView(v)) {
       const arr = Array.from(v as ArrayLike<unknown>);
       if (arr.length === 0) return "[]";
-      const items = arr.map((x, i) => { path.push(i); const s = pad + rec(x, level + 1); path.pop(); return s; });
+      const items = arr.map((x, i) => {
+        path.push(i);
+        const s = pad + rec(x, level + 1);
+        path.pop();
+        return s;
+      });
       return "[" + items.join(",") + end + "]";
     }
     const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
     if (sortKeys) entries.sort(([a], [b]) => compare(a, b));
     if (entries.length === 0) return "{}";
-    const items = entries.map(([k, x]) => { path.push(k); const s = `${pad}${pythonString(k)}: ${rec(x, level + 1)}`; path.pop(); return s; });
+    const items = entries.map(([k, x]) => {
+      path.push(k);
+      const s = `${pad}${pythonString(k)}: ${rec(x, level + 1)}`;
+      path.pop();
+      return s;
+    });
     return "{" + items.join(",") + end + "}";
   };
   return rec(value, 0);
@@ -128,7 +138,10 @@ export function parsePythonJson(text: string): unknown {
       i++;
       const out: Record<string, unknown> = {};
       ws();
-      if (text[i] === "}") { i++; return out; }
+      if (text[i] === "}") {
+        i++;
+        return out;
+      }
       for (;;) {
         ws();
         if (text[i] !== '"') fail("expected a string key");
@@ -146,7 +159,10 @@ export function parsePythonJson(text: string): unknown {
       i++;
       const out: unknown[] = [];
       ws();
-      if (text[i] === "]") { i++; return out; }
+      if (text[i] === "]") {
+        i++;
+        return out;
+      }
       for (;;) {
         out.push(value());
         ws();
@@ -163,8 +179,16 @@ export function parsePythonJson(text: string): unknown {
       i = j + 1;
       return s;
     }
-    for (const [word, v] of [["true", true], ["false", false], ["null", null], ["NaN", new PyFloat(NaN)]] as const) {
-      if (text.startsWith(word, i)) { i += word.length; return v; }
+    for (const [word, v] of [
+      ["true", true],
+      ["false", false],
+      ["null", null],
+      ["NaN", new PyFloat(NaN)],
+    ] as const) {
+      if (text.startsWith(word, i)) {
+        i += word.length;
+        return v;
+      }
     }
     NUMBER.lastIndex = i;
     const m = NUMBER.exec(text);

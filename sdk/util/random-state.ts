@@ -17,7 +17,11 @@ const TEMPER_C = 0xefc60000 | 0;
 /** Smallest 2^k - 1 >= max (NumPy's bit-fill `gen_mask`), for max < 2^32. */
 function mask32(max: number): number {
   let m = max >>> 0;
-  m |= m >>> 1; m |= m >>> 2; m |= m >>> 4; m |= m >>> 8; m |= m >>> 16;
+  m |= m >>> 1;
+  m |= m >>> 2;
+  m |= m >>> 4;
+  m |= m >>> 8;
+  m |= m >>> 16;
   return m >>> 0;
 }
 
@@ -89,7 +93,11 @@ export class RandomState {
    * the second is kept in the state for the next call, even across other draws, as numpy keeps `has_gauss`.
    */
   standardNormal(): number {
-    if (this.gauss !== null) { const g = this.gauss; this.gauss = null; return g; }
+    if (this.gauss !== null) {
+      const g = this.gauss;
+      this.gauss = null;
+      return g;
+    }
     let x1: number, x2: number, r2: number;
     do {
       x1 = 2 * this.randomSample() - 1;
@@ -116,7 +124,8 @@ export class RandomState {
       if (max === 0xffffffff) return this.nextUint32();
       const mask = mask32(max);
       let v: number;
-      do v = (this.nextUint32() & mask) >>> 0; while (v > max);
+      do v = (this.nextUint32() & mask) >>> 0;
+      while (v > max);
       return v;
     }
     if (max > Number.MAX_SAFE_INTEGER) throw new RangeError(`bounded integer range too large: ${max}`);
@@ -146,12 +155,19 @@ export class RandomState {
   /** Fills `out` with `offset + boundedInt(max)`; the fast path behind `choice(..., replace=True)`. */
   fillBounded(max: number, out: Float64Array | Int32Array | Uint32Array, offset = 0): void {
     const n = out.length;
-    if (max === 0) { out.fill(offset); return; }
-    if (max >= 0xffffffff) { for (let i = 0; i < n; i++) out[i] = offset + this.boundedInt(max); return; }
+    if (max === 0) {
+      out.fill(offset);
+      return;
+    }
+    if (max >= 0xffffffff) {
+      for (let i = 0; i < n; i++) out[i] = offset + this.boundedInt(max);
+      return;
+    }
     const mask = mask32(max);
     for (let i = 0; i < n; i++) {
       let v: number;
-      do v = (this.nextUint32() & mask) >>> 0; while (v > max);
+      do v = (this.nextUint32() & mask) >>> 0;
+      while (v > max);
       out[i] = offset + v;
     }
   }
@@ -198,19 +214,28 @@ export class RandomState {
       // random_interval(i): the smallest 2^k - 1 >= i as mask (it only shrinks as i falls), masked rejection
       if (mask === 0 || mask >>> 1 >= i) {
         let m = i;
-        m |= m >>> 1; m |= m >>> 2; m |= m >>> 4; m |= m >>> 8; m |= m >>> 16;
+        m |= m >>> 1;
+        m |= m >>> 2;
+        m |= m >>> 4;
+        m |= m >>> 8;
+        m |= m >>> 16;
         mask = m;
       }
       let j: number;
       do {
-        if (pos >= N) { this.twist(); pos = 0; }
+        if (pos >= N) {
+          this.twist();
+          pos = 0;
+        }
         let y = mt[pos++]!;
         y ^= y >>> 11;
         y ^= (y << 7) & TEMPER_B;
         y ^= (y << 15) & TEMPER_C;
         j = (y ^ (y >>> 18)) & mask; // mask < 2^31: the int32 bits give the same value as the uint32 word
       } while (j > i);
-      const t = a[i]!; a[i] = a[j]!; a[j] = t;
+      const t = a[i]!;
+      a[i] = a[j]!;
+      a[j] = t;
     }
     this.pos = pos;
   }

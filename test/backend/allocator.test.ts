@@ -26,7 +26,8 @@ console.log(JSON.stringify({ available: status.available, faults: faults() - bef
 
 function faultsOfThreeBuffers(env: Record<string, string>): { available: boolean; faults: number } {
   const out = execFileSync(process.execPath, ["--expose-gc", "--input-type=module", "-e", SCRIPT, dist], {
-    encoding: "utf8", env: { ...process.env, ...env },
+    encoding: "utf8",
+    env: { ...process.env, ...env },
   });
   return JSON.parse(out.trim().split("\n").pop()!) as { available: boolean; faults: number };
 }

@@ -23,7 +23,12 @@ function packageCopy(source: string): string {
 
 describe("build-native.js", () => {
   it.each([
-    ["a source that does not compile", "#error deliberately broken\n", {}, hasDnnl ? /^nnssl-adapt: building the oneDNN backend failed \(/ : /^nnssl-adapt: libdnnl not found/],
+    [
+      "a source that does not compile",
+      "#error deliberately broken\n",
+      {},
+      hasDnnl ? /^nnssl-adapt: building the oneDNN backend failed \(/ : /^nnssl-adapt: libdnnl not found/,
+    ],
     ["NNSSL_ADAPT_SKIP_NATIVE set", "#error never compiled\n", { NNSSL_ADAPT_SKIP_NATIVE: "1" }, /^nnssl-adapt: NNSSL_ADAPT_SKIP_NATIVE is set/],
   ])("build-native.js with %s exits 0 and prints one line", (_, source, env, line) => {
     const dir = packageCopy(source);

@@ -56,9 +56,11 @@ describe.skipIf(!status.available)("fused instance norm (cpu-onednn) vs composed
     const fast = run(c);
     expect(tf.memory().numTensors, "tensors leaked").toBe(before);
     for (const [i, what] of ["y", "dx", "dgamma", "dbeta"].entries()) {
-      const r = ref[i]!, f = fast[i]!;
+      const r = ref[i]!,
+        f = fast[i]!;
       expect(f.length, what).toBe(r.length);
-      let scale = 0, worst = 0;
+      let scale = 0,
+        worst = 0;
       for (let j = 0; j < r.length; j++) {
         scale = Math.max(scale, Math.abs(r[j]!));
         worst = Math.max(worst, Math.abs(f[j]! - r[j]!));
@@ -72,8 +74,9 @@ describe.skipIf(!status.available)("fused instance norm (cpu-onednn) vs composed
   it("rejects gamma of the wrong length with a message naming the op", async () => {
     await tf.setBackend("cpu-onednn");
     const x = tf.ones([1, 2, 2, 2, 3]);
-    expect(() => tf.engine().runKernel(INSTANCE_NORM, { x, gamma: tf.ones([2]), beta: tf.zeros([3]) }, { eps: 1e-5, slope: 0.01 }))
-      .toThrow(/NnsslInstanceNorm: gamma must have 3 elements/);
+    expect(() => tf.engine().runKernel(INSTANCE_NORM, { x, gamma: tf.ones([2]), beta: tf.zeros([3]) }, { eps: 1e-5, slope: 0.01 })).toThrow(
+      /NnsslInstanceNorm: gamma must have 3 elements/,
+    );
     tf.dispose(x);
   });
 });

@@ -48,4 +48,3 @@ export function expectClose(fast: Float32Array, ref: Float32Array, what: string)
   expect(scale, `${what}: reference is all zeros, the case tests nothing`).toBeGreaterThan(0);
   expect(worst / scale, `${what}: max |onednn - cpu| / max |cpu|`).toBeLessThan(1e-4);
 }
-

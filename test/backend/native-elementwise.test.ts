@@ -46,9 +46,31 @@ describe.skipIf(!status.available)("cpu-onednn unary, concat and split kernels",
   });
 
   it.each([
-    ["channels (the U-Net skip)", [[2, 8, 9, 10, 16], [2, 8, 9, 10, 16]], 4],
-    ["a middle axis, three inputs", [[3, 5, 40, 7], [3, 2, 40, 7], [3, 9, 40, 7]], 1],
-    ["the first axis", [[20, 300], [7, 300]], 0],
+    [
+      "channels (the U-Net skip)",
+      [
+        [2, 8, 9, 10, 16],
+        [2, 8, 9, 10, 16],
+      ],
+      4,
+    ],
+    [
+      "a middle axis, three inputs",
+      [
+        [3, 5, 40, 7],
+        [3, 2, 40, 7],
+        [3, 9, 40, 7],
+      ],
+      1,
+    ],
+    [
+      "the first axis",
+      [
+        [20, 300],
+        [7, 300],
+      ],
+      0,
+    ],
   ] as const)("concat along %s and its split gradient match cpu", async (_name, shapes, axis) => {
     const arrays = shapes.map((s, i) => randomArray([...s], 3100 + i));
     const [concatBefore, splitBefore] = [calls("Concat"), calls("SplitV")];
@@ -75,7 +97,15 @@ describe.skipIf(!status.available)("cpu-onednn unary, concat and split kernels",
       const x = tf.tensor(xs, [...shape]);
       const y = tf.transpose(x, [...perm]);
       const r = tf.tensor(randomArray(y.shape, 3401), y.shape);
-      return [y, tf.grad((p: tf.Tensor) => tf.transpose(p, [...perm]).mul(r).sum())(x)];
+      return [
+        y,
+        tf.grad((p: tf.Tensor) =>
+          tf
+            .transpose(p, [...perm])
+            .mul(r)
+            .sum(),
+        )(x),
+      ];
     });
     expectClose(fast[0]!, ref[0]!, "y");
     expectClose(fast[1]!, ref[1]!, "dx");

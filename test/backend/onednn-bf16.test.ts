@@ -41,7 +41,9 @@ describe.skipIf(!status.available)("setOnednnPrecision", () => {
     const d = maxDiff(ref, half);
     expect(d).toBeGreaterThan(0); // bf16 really ran
     expect(d).toBeLessThan(0.01 * maxAbs(ref));
-    const taped = tf.valueAndGrad((t: tf.Tensor) => tf.sum(tf.conv3d(t as tf.Tensor5D, w as tf.Tensor5D, 1, "same")))(x).value.dataSync()[0];
+    const taped = tf
+      .valueAndGrad((t: tf.Tensor) => tf.sum(tf.conv3d(t as tf.Tensor5D, w as tf.Tensor5D, 1, "same")))(x)
+      .value.dataSync()[0];
     setOnednnPrecision("fp32");
     expect(taped).toBe(tf.sum(tf.conv3d(x as tf.Tensor5D, w as tf.Tensor5D, 1, "same")).dataSync()[0]);
   });
@@ -49,10 +51,25 @@ describe.skipIf(!status.available)("setOnednnPrecision", () => {
   it.skipIf(!bf16)("a ResidualEncoderUNet's bf16 logits stay within 2% of the fp32 range with the same argmax on 99% of voxels", async () => {
     await tf.setBackend(ONEDNN_BACKEND_NAME);
     const ops = {
-      conv_op: "torch.nn.modules.conv.Conv3d", conv_bias: true, norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
-      norm_op_kwargs: { eps: 1e-5, affine: true }, dropout_op: null, nonlin: "torch.nn.LeakyReLU", nonlin_kwargs: { inplace: true },
+      conv_op: "torch.nn.modules.conv.Conv3d",
+      conv_bias: true,
+      norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
+      norm_op_kwargs: { eps: 1e-5, affine: true },
+      dropout_op: null,
+      nonlin: "torch.nn.LeakyReLU",
+      nonlin_kwargs: { inplace: true },
     };
-    const kwargs = { n_stages: 3, features_per_stage: [16, 32, 64], kernel_sizes: 3, strides: [[1, 1, 1], [2, 2, 2], [2, 2, 2]], n_blocks_per_stage: [1, 2, 2] };
+    const kwargs = {
+      n_stages: 3,
+      features_per_stage: [16, 32, 64],
+      kernel_sizes: 3,
+      strides: [
+        [1, 1, 1],
+        [2, 2, 2],
+        [2, 2, 2],
+      ],
+      n_blocks_per_stage: [1, 2, 2],
+    };
     const arch = { network_class_name: "ResidualEncoderUNet", arch_kwargs: { ...ops, ...kwargs, n_conv_per_stage_decoder: 1 } };
     const net = buildNetwork(arch, { inputChannels: 1, numClasses: 3, deepSupervision: false, patchSize: [24, 24, 24], seed: 4 });
     for (const [name, v] of net.namedParameters()) if (/norm\.weight$/.test(name)) v.assign(tf.randomUniform(v.shape, 0.5, 1.5, "float32", 7));

@@ -44,13 +44,20 @@ describe.skipIf(!status.available)(`cpu-onednn kernels (${status.reason})`, () =
 
   it.each(conv3dCases.map((c, i) => [describeName(c), c, i] as const))("conv3d forward and gradients: %s", async (_, c, i) => {
     const w = [c.k, c.k, c.k, c.x[4], c.outChannels];
-    const xs = randomArray(c.x, 100 + i), ws = randomArray(w, 200 + i);
+    const xs = randomArray(c.x, 100 + i),
+      ws = randomArray(w, 200 + i);
     const { ref, fast, primitivesAdded } = await onBothBackends(() => {
-      const x = tf.tensor5d(xs, c.x as [number, number, number, number, number]), f = tf.tensor<tf.Rank>(ws, w) as tf.Tensor5D;
+      const x = tf.tensor5d(xs, c.x as [number, number, number, number, number]),
+        f = tf.tensor<tf.Rank>(ws, w) as tf.Tensor5D;
       const y = tf.conv3d(x, f, c.stride, c.pad);
       // A non-uniform upstream gradient so a transposed or shifted dx/dw cannot match by symmetry.
       const r = tf.tensor(randomArray(y.shape, 300 + i), y.shape);
-      const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv3d(a as tf.Tensor5D, b as tf.Tensor5D, c.stride, c.pad).mul(r).sum())([x, f]);
+      const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+        tf
+          .conv3d(a as tf.Tensor5D, b as tf.Tensor5D, c.stride, c.pad)
+          .mul(r)
+          .sum(),
+      )([x, f]);
       return [y, dx, dw];
     });
     expectClose(fast[0], ref[0], "conv3d y");
@@ -63,9 +70,11 @@ describe.skipIf(!status.available)(`cpu-onednn kernels (${status.reason})`, () =
   // kernel rather than fail or shift the result.
   it("conv3d with negative 'same' padding (1x1x1 stride 2, even size) falls back to the pure-JS kernel", async () => {
     const shape: [number, number, number, number, number] = [2, 6, 4, 8, 3];
-    const xs = randomArray(shape, 42), ws = randomArray([1, 1, 1, 3, 5], 43);
+    const xs = randomArray(shape, 42),
+      ws = randomArray([1, 1, 1, 3, 5], 43);
     const { ref, fast, primitivesAdded } = await onBothBackends(() => {
-      const x = tf.tensor5d(xs, shape), f = tf.tensor(ws, [1, 1, 1, 3, 5]) as tf.Tensor5D;
+      const x = tf.tensor5d(xs, shape),
+        f = tf.tensor(ws, [1, 1, 1, 3, 5]) as tf.Tensor5D;
       return [tf.conv3d(x, f, 2, "same"), ...tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv3d(a as tf.Tensor5D, b as tf.Tensor5D, 2, "same").sum())([x, f])];
     });
     ref.forEach((r, i) => expectClose(fast[i], r, `output ${i}`));
@@ -84,12 +93,20 @@ describe.skipIf(!status.available)(`cpu-onednn kernels (${status.reason})`, () =
       const w = [c.k, c.k, c.k, c.inChannels, c.x[4]];
       const spatial = c.x.slice(1, 4).map((s) => (c.pad === "same" ? s * c.stride : (s - 1) * c.stride + c.k));
       const outShape = [c.x[0], ...spatial, c.inChannels] as [number, number, number, number, number];
-      const xs = randomArray(c.x, 400 + i), ws = randomArray(w, 500 + i), rs = randomArray(outShape, 600 + i);
+      const xs = randomArray(c.x, 400 + i),
+        ws = randomArray(w, 500 + i),
+        rs = randomArray(outShape, 600 + i);
       const { ref, fast } = await onBothBackends(() => {
-        const x = tf.tensor5d(xs, c.x as [number, number, number, number, number]), f = tf.tensor<tf.Rank>(ws, w) as tf.Tensor5D, r = tf.tensor(rs, outShape);
+        const x = tf.tensor5d(xs, c.x as [number, number, number, number, number]),
+          f = tf.tensor<tf.Rank>(ws, w) as tf.Tensor5D,
+          r = tf.tensor(rs, outShape);
         const y = tf.conv3dTranspose(x, f, outShape, c.stride, c.pad);
         const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-          tf.conv3dTranspose(a as tf.Tensor5D, b as tf.Tensor5D, outShape, c.stride, c.pad).mul(r).sum())([x, f]);
+          tf
+            .conv3dTranspose(a as tf.Tensor5D, b as tf.Tensor5D, outShape, c.stride, c.pad)
+            .mul(r)
+            .sum(),
+        )([x, f]);
         return [y, dx, dw];
       });
       expectClose(fast[0], ref[0], "conv3dTranspose y");
@@ -107,12 +124,19 @@ describe.skipIf(!status.available)(`cpu-onednn kernels (${status.reason})`, () =
     "conv2d forward and gradients: %s",
     async (_, c, i) => {
       const w = [c.k, c.k, c.x[3], c.outChannels];
-      const xs = randomArray(c.x, 700 + i), ws = randomArray(w, 800 + i);
+      const xs = randomArray(c.x, 700 + i),
+        ws = randomArray(w, 800 + i);
       const { ref, fast } = await onBothBackends(() => {
-        const x = tf.tensor4d(xs, c.x as [number, number, number, number]), f = tf.tensor<tf.Rank>(ws, w) as tf.Tensor4D;
+        const x = tf.tensor4d(xs, c.x as [number, number, number, number]),
+          f = tf.tensor<tf.Rank>(ws, w) as tf.Tensor4D;
         const y = tf.conv2d(x, f, c.stride, c.pad);
         const r = tf.tensor(randomArray(y.shape, 900 + i), y.shape);
-        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad).mul(r).sum())([x, f]);
+        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf
+            .conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad)
+            .mul(r)
+            .sum(),
+        )([x, f]);
         return [y, dx, dw];
       });
       expectClose(fast[0], ref[0], "conv2d y");
@@ -136,9 +160,11 @@ describe.skipIf(!status.available)(`cpu-onednn kernels (${status.reason})`, () =
   it.each(matMulCases.map((c, i) => [`[${c.a}]${c.transposeA ? "^T" : ""} x [${c.b}]${c.transposeB ? "^T" : ""}`, c, i] as const))(
     "matMul forward and gradients: %s",
     async (_, c, i) => {
-      const as = randomArray(c.a, 1000 + i), bs = randomArray(c.b, 1100 + i);
+      const as = randomArray(c.a, 1000 + i),
+        bs = randomArray(c.b, 1100 + i);
       const { ref, fast } = await onBothBackends(() => {
-        const a = tf.tensor(as, c.a), b = tf.tensor(bs, c.b);
+        const a = tf.tensor(as, c.a),
+          b = tf.tensor(bs, c.b);
         const y = tf.matMul(a, b, c.transposeA, c.transposeB);
         if (c.grad === false) return [y];
         const r = tf.tensor(randomArray(y.shape, 1200 + i), y.shape);
@@ -153,7 +179,6 @@ describe.skipIf(!status.available)(`cpu-onednn kernels (${status.reason})`, () =
       }
     },
   );
-
 
   // Element-wise ops run natively from 4096 output elements on; the shapes are channels-last activations
   // [N, D, H, W, C] against the per-channel / per-instance statistics instance norm broadcasts.
@@ -174,12 +199,19 @@ describe.skipIf(!status.available)(`cpu-onednn kernels (${status.reason})`, () =
     { op: "maximum", a: big, b: big },
   ];
   it.each(binaryCases.map((c, i) => [`${c.op} [${c.a}] [${c.b}]`, c, i] as const))("%s matches cpu, gradients included", async (_, c, i) => {
-    const as = randomArray(c.a, 1300 + i), bs = randomArray(c.b, 1400 + i);
+    const as = randomArray(c.a, 1300 + i),
+      bs = randomArray(c.b, 1400 + i);
     // Keep divisors away from 0 so the comparison measures the kernel, not float blow-up.
     if (c.op === "div") bs.forEach((v, j) => (bs[j] = v >= 0 ? v + 0.5 : v - 0.5));
-    const calls = nativeCallCounts.get(({ add: "Add", sub: "Sub", mul: "Multiply", div: "RealDiv", squaredDifference: "SquaredDifference", maximum: "Maximum", minimum: "Minimum" } as const)[c.op]) ?? 0;
+    const calls =
+      nativeCallCounts.get(
+        ({ add: "Add", sub: "Sub", mul: "Multiply", div: "RealDiv", squaredDifference: "SquaredDifference", maximum: "Maximum", minimum: "Minimum" } as const)[
+          c.op
+        ],
+      ) ?? 0;
     const { ref, fast } = await onBothBackends(() => {
-      const a = tf.tensor(as, c.a), b = tf.tensor(bs, c.b);
+      const a = tf.tensor(as, c.a),
+        b = tf.tensor(bs, c.b);
       const f = (p: tf.Tensor, q: tf.Tensor) => tf[c.op](p, q);
       const y = f(a, b);
       if (c.grad === false) return [y];
@@ -188,7 +220,9 @@ describe.skipIf(!status.available)(`cpu-onednn kernels (${status.reason})`, () =
     });
     expect(fast.length).toBe(c.grad === false ? 1 : 3);
     ["y", "da", "db"].slice(0, fast.length).forEach((what, j) => expectClose(fast[j], ref[j], what));
-    const kernel = ({ add: "Add", sub: "Sub", mul: "Multiply", div: "RealDiv", squaredDifference: "SquaredDifference", maximum: "Maximum", minimum: "Minimum" } as const)[c.op];
+    const kernel = (
+      { add: "Add", sub: "Sub", mul: "Multiply", div: "RealDiv", squaredDifference: "SquaredDifference", maximum: "Maximum", minimum: "Minimum" } as const
+    )[c.op];
     expect(nativeCallCounts.get(kernel) ?? 0, `${kernel} ran natively`).toBeGreaterThan(calls);
   });
 
@@ -238,10 +272,14 @@ describe.skipIf(!status.available)(`cpu-onednn kernels (${status.reason})`, () =
     ["greater and where, scalar threshold", big, []],
     ["greater and where, per-channel threshold", big, [16]],
   ])("%s match cpu", async (_, shape, thresholdShape) => {
-    const xs = randomArray(shape, 1850), ts = randomArray(thresholdShape, 1851), es = randomArray(shape, 1852);
+    const xs = randomArray(shape, 1850),
+      ts = randomArray(thresholdShape, 1851),
+      es = randomArray(shape, 1852);
     const calls = (nativeCallCounts.get("Greater") ?? 0) + (nativeCallCounts.get("Select") ?? 0);
     const { ref, fast } = await onBothBackends(() => {
-      const x = tf.tensor(xs, shape), th = tf.tensor(ts, thresholdShape), e = tf.tensor(es, shape);
+      const x = tf.tensor(xs, shape),
+        th = tf.tensor(ts, thresholdShape),
+        e = tf.tensor(es, shape);
       const mask = tf.greater(x, th);
       return [tf.cast(mask, "float32"), tf.where(mask, x, e)];
     });
@@ -270,13 +308,28 @@ describe.skipIf(!status.available)(`cpu-onednn kernels (${status.reason})`, () =
 
   it("instance norm + leakyRelu block gradients match cpu (the U-Net hot path)", async () => {
     const shape = [2, 9, 10, 11, 24];
-    const xs = randomArray(shape, 2000), gs = randomArray([24], 2001), bs = randomArray([24], 2002), ws = randomArray([3, 3, 3, 24, 24], 2003);
+    const xs = randomArray(shape, 2000),
+      gs = randomArray([24], 2001),
+      bs = randomArray([24], 2002),
+      ws = randomArray([3, 3, 3, 24, 24], 2003);
     const { ref, fast } = await onBothBackends(() => {
-      const x = tf.tensor<tf.Rank>(xs, shape) as tf.Tensor5D, g = tf.tensor(gs, [24]), b = tf.tensor(bs, [24]), w = tf.tensor(ws, [3, 3, 3, 24, 24]) as tf.Tensor5D;
+      const x = tf.tensor<tf.Rank>(xs, shape) as tf.Tensor5D,
+        g = tf.tensor(gs, [24]),
+        b = tf.tensor(bs, [24]),
+        w = tf.tensor(ws, [3, 3, 3, 24, 24]) as tf.Tensor5D;
       const block = (p: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, filt: tf.Tensor) => {
         const y = tf.conv3d(p as tf.Tensor5D, filt as tf.Tensor5D, 1, "same");
         const { mean, variance } = tf.moments(y, [1, 2, 3], true);
-        return tf.leakyRelu(y.sub(mean).mul(tf.rsqrt(variance.add(1e-5))).mul(gamma).add(beta), 0.01).add(p);
+        return tf
+          .leakyRelu(
+            y
+              .sub(mean)
+              .mul(tf.rsqrt(variance.add(1e-5)))
+              .mul(gamma)
+              .add(beta),
+            0.01,
+          )
+          .add(p);
       };
       const r = tf.tensor(randomArray(shape, 2004), shape);
       return [block(x, g, b, w), ...tf.grads((p: tf.Tensor, q: tf.Tensor, u: tf.Tensor, v: tf.Tensor) => block(p, q, u, v).mul(r).sum())([x, g, b, w])];
@@ -290,7 +343,10 @@ describe.skipIf(!status.available)(`cpu-onednn kernels (${status.reason})`, () =
     // Every pure-JS kernel is also there, so ops without a oneDNN version still run on cpu-onednn, plus the fused
     // instance-norm pair that only cpu-onednn has.
     const cpuKernels = tf.getKernelsForBackend("cpu").map((k) => k.kernelName);
-    const onednnKernels = tf.getKernelsForBackend("cpu-onednn").map((k) => k.kernelName).sort();
+    const onednnKernels = tf
+      .getKernelsForBackend("cpu-onednn")
+      .map((k) => k.kernelName)
+      .sort();
     expect(onednnKernels).toEqual([...cpuKernels, INSTANCE_NORM, INSTANCE_NORM_GRAD].sort());
   });
 });
@@ -299,7 +355,11 @@ describe("registerOnednnBackend fallback", () => {
   const garbage = join(mkdtempSync(join(tmpdir(), "onednn-test-")), "nnssl_onednn.node");
   writeFileSync(garbage, "not a shared object");
   it.each([
-    ["a missing addon file", "/nonexistent/nnssl_onednn.node", /^native addon not built \(\/nonexistent\/nnssl_onednn\.node missing; apt-get install libdnnl-dev/],
+    [
+      "a missing addon file",
+      "/nonexistent/nnssl_onednn.node",
+      /^native addon not built \(\/nonexistent\/nnssl_onednn\.node missing; apt-get install libdnnl-dev/,
+    ],
     ["a corrupt addon file", garbage, /^native addon failed to load: /],
   ])("registerOnednnBackend with %s reports unavailable with a reason, and cpu still computes", async (_, addonPath, reason) => {
     const result = await registerOnednnBackend({ addonPath });

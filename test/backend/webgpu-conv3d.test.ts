@@ -34,7 +34,13 @@ const CONV_CASES: ConvCase[] = [
   { name: "3x3x3 'same', Cin 16 -> Cout 64, batch 2", x: [2, 4, 4, 5, 16], w: [3, 3, 3, 16, 64], strides: 1, pad: "same" },
   // dw's reduction (2 x 10 x 9 x 11 voxels) is split across 15 workgroup layers, the last one partly past the end.
   { name: "3x3x3 pad 1, Cin 4 -> Cout 8, long dw reduction (split-K)", x: [2, 10, 9, 11, 4], w: [3, 3, 3, 4, 8], strides: 1, pad: 1 },
-  { name: "1x1x1, Cin 4 -> Cout 40 on 64 x 32 x 32 voxels (128 x 64 tiles of 8 x 4 blocks)", x: [1, 64, 32, 32, 4], w: [1, 1, 1, 4, 40], strides: 1, pad: "valid" },
+  {
+    name: "1x1x1, Cin 4 -> Cout 40 on 64 x 32 x 32 voxels (128 x 64 tiles of 8 x 4 blocks)",
+    x: [1, 64, 32, 32, 4],
+    w: [1, 1, 1, 4, 40],
+    strides: 1,
+    pad: "valid",
+  },
   { name: "1x1x1, Cin 32 -> Cout 4 (segmentation head)", x: [2, 5, 5, 5, 32], w: [1, 1, 1, 32, 4], strides: 1, pad: "valid" },
   { name: "1x1x1 stride 2, Cin 5 -> Cout 3 (strided skip)", x: [2, 6, 5, 7, 5], w: [1, 1, 1, 5, 3], strides: 2, pad: "valid" },
   // tfjs' "same" on odd sizes pads (0, 1, 1) here, PyTorch's padding for this kernel; on even sizes it pads (0, 0..1, 0..1).
@@ -160,6 +166,8 @@ describe.skipIf(unavailable !== null)("webgpu conv3d kernels (tiled implicit GEM
     const x = { dataId: {}, shape: [1, 8, 64, 64, 16], dtype: "float32" } as tf.TensorInfo;
     const filter = { dataId: {}, shape: [3, 3, 3, 16, 16], dtype: "float32" } as tf.TensorInfo;
     const run = () => kernel.kernelFunc({ inputs: { x, filter }, backend: small, attrs: { strides: 1, pad: "same", dilations: 1 } });
-    expect(run).toThrow(/input of shape \[1, 8, 64, 64, 16\] needs 2097152 bytes, more than .*maxStorageBufferBindingSize of 1048576 bytes; reduce the patch size or the batch size/);
+    expect(run).toThrow(
+      /input of shape \[1, 8, 64, 64, 16\] needs 2097152 bytes, more than .*maxStorageBufferBindingSize of 1048576 bytes; reduce the patch size or the batch size/,
+    );
   });
 });

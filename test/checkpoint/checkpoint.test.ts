@@ -45,20 +45,52 @@ describe("Checkpoint.fromObject(malformed)", () => {
     ["plan not a dict", (o: any) => (o.nnssl_adaptation_plan = [1]), "x.pth: nnssl_adaptation_plan is not a dict"],
     ["no key_to_encoder", (o: any) => delete o.nnssl_adaptation_plan.key_to_encoder, "x.pth: nnssl_adaptation_plan.key_to_encoder is missing"],
     ["bad key_to_lpe", (o: any) => (o.nnssl_adaptation_plan.key_to_lpe = 3), "x.pth: nnssl_adaptation_plan.key_to_lpe must be a string or null, got 3"],
-    ["bad keys_to_in_proj", (o: any) => (o.nnssl_adaptation_plan.keys_to_in_proj = "a"), "x.pth: nnssl_adaptation_plan.keys_to_in_proj must be a non-empty list of strings"],
-    ["no arch class", (o: any) => delete o.nnssl_adaptation_plan.architecture_plans.arch_class_name, "x.pth: nnssl_adaptation_plan.architecture_plans.arch_class_name is missing"],
-    ["no configurations", (o: any) => (o.nnssl_adaptation_plan.pretrain_plan.configurations = {}), "x.pth: nnssl_adaptation_plan.pretrain_plan.configurations must be a non-empty dict"],
-    ["bad patch size", (o: any) => (o.nnssl_adaptation_plan.recommended_downstream_patchsize = [32, 0, 32]), "x.pth: nnssl_adaptation_plan.recommended_downstream_patchsize must be a list of positive integers"],
-    ["bad channels", (o: any) => (o.nnssl_adaptation_plan.pretrain_num_input_channels = 1.5), "x.pth: nnssl_adaptation_plan.pretrain_num_input_channels must be a positive integer"],
-    ["bad spacing", (o: any) => (o.nnssl_adaptation_plan.pretrain_plan.configurations.onemmiso.spacing = ["a"]), "x.pth: nnssl_adaptation_plan.pretrain_plan.configurations.onemmiso.spacing must be"],
+    [
+      "bad keys_to_in_proj",
+      (o: any) => (o.nnssl_adaptation_plan.keys_to_in_proj = "a"),
+      "x.pth: nnssl_adaptation_plan.keys_to_in_proj must be a non-empty list of strings",
+    ],
+    [
+      "no arch class",
+      (o: any) => delete o.nnssl_adaptation_plan.architecture_plans.arch_class_name,
+      "x.pth: nnssl_adaptation_plan.architecture_plans.arch_class_name is missing",
+    ],
+    [
+      "no configurations",
+      (o: any) => (o.nnssl_adaptation_plan.pretrain_plan.configurations = {}),
+      "x.pth: nnssl_adaptation_plan.pretrain_plan.configurations must be a non-empty dict",
+    ],
+    [
+      "bad patch size",
+      (o: any) => (o.nnssl_adaptation_plan.recommended_downstream_patchsize = [32, 0, 32]),
+      "x.pth: nnssl_adaptation_plan.recommended_downstream_patchsize must be a list of positive integers",
+    ],
+    [
+      "bad channels",
+      (o: any) => (o.nnssl_adaptation_plan.pretrain_num_input_channels = 1.5),
+      "x.pth: nnssl_adaptation_plan.pretrain_num_input_channels must be a positive integer",
+    ],
+    [
+      "bad spacing",
+      (o: any) => (o.nnssl_adaptation_plan.pretrain_plan.configurations.onemmiso.spacing = ["a"]),
+      "x.pth: nnssl_adaptation_plan.pretrain_plan.configurations.onemmiso.spacing must be",
+    ],
     ["no weights", (o: any) => delete o.network_weights, "x.pth: network_weights is missing"],
-    ["non-tensor weight", (o: any) => (o.network_weights["encoder.stem.convs.0.conv.weight"] = 1), "x.pth: network_weights.encoder.stem.convs.0.conv.weight is not a tensor"],
+    [
+      "non-tensor weight",
+      (o: any) => (o.network_weights["encoder.stem.convs.0.conv.weight"] = 1),
+      "x.pth: network_weights.encoder.stem.convs.0.conv.weight is not a tensor",
+    ],
     ["citations not a list", (o: any) => (o.citations = "x"), "x.pth: citations must be a list"],
   ])("%s is a CheckpointError naming file and key", (_, mutate, message) => {
     const o = base();
     mutate(o);
     let err: unknown;
-    try { Checkpoint.fromObject(o, "x.pth"); } catch (e) { err = e; }
+    try {
+      Checkpoint.fromObject(o, "x.pth");
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(CheckpointError);
     expect((err as Error).message.startsWith(message)).toBe(true);
   });

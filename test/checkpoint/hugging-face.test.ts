@@ -53,9 +53,12 @@ describe("resolveCheckpointPath(url)", () => {
     expect(readdirSync(dir()).sort()).toEqual([".cache", "adaptation_plan.json", "checkpoint_final.pth", "config.json"]);
     // the Hub protocol: a Range probe then the full GET, per file, at revision main
     expect(hub.requests.map((r) => [r.url, r.headers.range ?? ""])).toEqual([
-      [`/${REPO}/resolve/main/adaptation_plan.json`, "bytes=0-0"], [`/${REPO}/resolve/main/adaptation_plan.json`, ""],
-      [`/${REPO}/resolve/main/checkpoint_final.pth`, "bytes=0-0"], [`/${REPO}/resolve/main/checkpoint_final.pth`, ""],
-      [`/${REPO}/resolve/main/config.json`, "bytes=0-0"], [`/${REPO}/resolve/main/config.json`, ""],
+      [`/${REPO}/resolve/main/adaptation_plan.json`, "bytes=0-0"],
+      [`/${REPO}/resolve/main/adaptation_plan.json`, ""],
+      [`/${REPO}/resolve/main/checkpoint_final.pth`, "bytes=0-0"],
+      [`/${REPO}/resolve/main/checkpoint_final.pth`, ""],
+      [`/${REPO}/resolve/main/config.json`, "bytes=0-0"],
+      [`/${REPO}/resolve/main/config.json`, ""],
     ]);
     const ck = events.filter((e) => e.task === "download checkpoint_final.pth");
     expect(ck.length).toBeGreaterThan(2);
@@ -130,7 +133,9 @@ describe("resolveCheckpointPath(url)", () => {
   });
 
   it("a failed download leaves no empty model folder behind", async () => {
-    await expect(resolveCheckpointPath("https://huggingface.co/org/no-plan", { paths: { nnssl_pretrained_models: root }, env })).rejects.toThrow(/does not contain an adaptation_plan.json/);
+    await expect(resolveCheckpointPath("https://huggingface.co/org/no-plan", { paths: { nnssl_pretrained_models: root }, env })).rejects.toThrow(
+      /does not contain an adaptation_plan.json/,
+    );
     await expect(resolveCheckpointPath("https://huggingface.co/org/missing-repo", { paths: { nnssl_pretrained_models: root }, env })).rejects.toThrow();
     expect(readdirSync(root)).toEqual([]);
   });
@@ -140,7 +145,10 @@ describe("resolveCheckpointPath(url)", () => {
     const { hostname } = await import("node:os");
     const sleeper = spawn("sleep", ["30"], { stdio: "ignore" });
     try {
-      writeFileSync(path.join(root, ".AnonRes_ResEncMini-test.lock"), JSON.stringify({ pid: sleeper.pid, host: hostname(), command: "nnssl-adapt checkpoint inspect", started: "x", token: "t" }));
+      writeFileSync(
+        path.join(root, ".AnonRes_ResEncMini-test.lock"),
+        JSON.stringify({ pid: sleeper.pid, host: hostname(), command: "nnssl-adapt checkpoint inspect", started: "x", token: "t" }),
+      );
       await expect(resolve()).rejects.toThrow(`${dir()}: in use by process ${sleeper.pid} (nnssl-adapt checkpoint inspect, since x)`);
       expect(fullGets()).toEqual([]);
     } finally {
@@ -183,8 +191,10 @@ describe("resolveCheckpointPath(url) with a gated repo", () => {
 describe("hfSettings(env) / hfRepoId(url)", () => {
   it.each([
     [{}, { accessToken: undefined, hubUrl: "https://huggingface.co", offline: false, etagTimeout: 10, downloadTimeout: 10 }],
-    [{ HF_TOKEN: "hf_x", HF_ENDPOINT: "http://mirror/", HF_HUB_OFFLINE: "yes", HF_HUB_DOWNLOAD_TIMEOUT: "30" },
-      { accessToken: "hf_x", hubUrl: "http://mirror", offline: true, etagTimeout: 10, downloadTimeout: 30 }],
+    [
+      { HF_TOKEN: "hf_x", HF_ENDPOINT: "http://mirror/", HF_HUB_OFFLINE: "yes", HF_HUB_DOWNLOAD_TIMEOUT: "30" },
+      { accessToken: "hf_x", hubUrl: "http://mirror", offline: true, etagTimeout: 10, downloadTimeout: 30 },
+    ],
     [{ HF_HUB_OFFLINE: "0" }, { accessToken: undefined, hubUrl: "https://huggingface.co", offline: false, etagTimeout: 10, downloadTimeout: 10 }],
   ])("hfSettings(%j)", (e, expected) => expect(hfSettings(e)).toEqual(expected));
   it("hfSettings refuses a token that is not hf_...", () => expect(() => hfSettings({ HF_TOKEN: "abc" })).toThrow("HF_TOKEN must be"));

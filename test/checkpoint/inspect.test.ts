@@ -63,16 +63,24 @@ describe("nnssl-adapt checkpoint inspect <path> --json", () => {
     const { startMockHub } = await import("../helpers/mock-hub.js");
     const { mkdtempSync, readFileSync, rmSync, existsSync } = await import("node:fs");
     const { tmpdir } = await import("node:os");
-    const hub = await startMockHub({ repos: { "org/ck": {
-      "adaptation_plan.json": readFileSync(path.join(FIX, "nnssl/nnssl_ResEncMini_adaptation_plan.json")),
-      "checkpoint_final.pth": readFileSync(path.join(FIX, "nnssl/nnssl_ResEncMini.pth")), "config.json": "{}" } } });
+    const hub = await startMockHub({
+      repos: {
+        "org/ck": {
+          "adaptation_plan.json": readFileSync(path.join(FIX, "nnssl/nnssl_ResEncMini_adaptation_plan.json")),
+          "checkpoint_final.pth": readFileSync(path.join(FIX, "nnssl/nnssl_ResEncMini.pth")),
+          "config.json": "{}",
+        },
+      },
+    });
     const root = mkdtempSync(path.join(tmpdir(), "nnssl-inspect-"));
     try {
       // spawn without blocking the event loop: the mock hub answers from this process
       const { spawn } = await import("node:child_process");
-      const child = spawn(process.execPath, [BIN, "checkpoint", "inspect", "https://huggingface.co/org/ck", "--json"],
-        { env: { ...process.env, HF_ENDPOINT: hub.url, nnssl_pretrained_models: root } });
-      let stdout = "", stderr = "";
+      const child = spawn(process.execPath, [BIN, "checkpoint", "inspect", "https://huggingface.co/org/ck", "--json"], {
+        env: { ...process.env, HF_ENDPOINT: hub.url, nnssl_pretrained_models: root },
+      });
+      let stdout = "",
+        stderr = "";
       child.stdout.on("data", (d) => (stdout += d));
       child.stderr.on("data", (d) => (stderr += d));
       const code = await new Promise((res) => child.on("close", res));
@@ -91,7 +99,9 @@ describe("nnssl-adapt checkpoint inspect <path> --json", () => {
   it("fails with a one-line error on a malicious file", () => {
     const r = cli("checkpoint", "inspect", path.join(FIX, "torch/malicious_stack_global.pth"));
     expect(r.status).not.toBe(0);
-    expect(r.stderr.trim()).toBe(`nnssl-adapt: error: ${path.join(FIX, "torch/malicious_stack_global.pth")}: refusing to load: the pickle asks for os.system, which is not an allowed type`);
+    expect(r.stderr.trim()).toBe(
+      `nnssl-adapt: error: ${path.join(FIX, "torch/malicious_stack_global.pth")}: refusing to load: the pickle asks for os.system, which is not an allowed type`,
+    );
   });
 });
 

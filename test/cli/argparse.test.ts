@@ -23,7 +23,10 @@ describe("parseArgs(spec, argv)", () => {
   });
   it.each([
     [["-d", "x", "-n", "X"], "argument -d: invalid int value: 'x'"],
-    [["-d", "1", "-n", "X", "-am", "bogus"], "argument -am/--adaptation_mode: invalid choice: 'bogus' (choose from 'fixed', 'default_nnunet', 'no_resample', 'like_pretrained')"],
+    [
+      ["-d", "1", "-n", "X", "-am", "bogus"],
+      "argument -am/--adaptation_mode: invalid choice: 'bogus' (choose from 'fixed', 'default_nnunet', 'no_resample', 'like_pretrained')",
+    ],
     [["-d", "1"], "the following arguments are required: -n/--pretraining_name"],
     [["-d", "1", "-n", "X", "--nope"], "unrecognized arguments: --nope"],
     [["-d", "1", "-n", "X", "-os"], "argument -os/--override_spacing: expected at least one argument"],
@@ -32,11 +35,20 @@ describe("parseArgs(spec, argv)", () => {
   });
   it("positionals, including a trailing nargs '+'", () => {
     const s: ParserSpec = { prog: "p", args: [{ flags: ["dataset"] }, { flags: ["configuration"] }, { flags: ["fold"] }, { flags: ["-tr"], default: "T" }] };
-    expect(parseArgs(s, ["Dataset001_X", "3d_fullres", "0", "-tr", "PretrainedTrainer"])).toEqual({ dataset: "Dataset001_X", configuration: "3d_fullres", fold: "0", tr: "PretrainedTrainer" });
+    expect(parseArgs(s, ["Dataset001_X", "3d_fullres", "0", "-tr", "PretrainedTrainer"])).toEqual({
+      dataset: "Dataset001_X",
+      configuration: "3d_fullres",
+      fold: "0",
+      tr: "PretrainedTrainer",
+    });
     expect(() => parseArgs(s, ["a", "b"])).toThrow("the following arguments are required: fold");
   });
   it("-h raises HelpRequested with a usage line", () => {
     expect(() => parseArgs(spec, ["-h"])).toThrow(HelpRequested);
-    try { parseArgs(spec, ["-h"]); } catch (e) { expect((e as HelpRequested).text).toMatch(/^usage: nnUNetv2_preprocess_like_nnssl -d D -n PRETRAINING_NAME/); }
+    try {
+      parseArgs(spec, ["-h"]);
+    } catch (e) {
+      expect((e as HelpRequested).text).toMatch(/^usage: nnUNetv2_preprocess_like_nnssl -d D -n PRETRAINING_NAME/);
+    }
   });
 });

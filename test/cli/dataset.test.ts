@@ -27,7 +27,10 @@ describe("nnssl-adapt dataset verify -d ID", () => {
     rmSync(path.join(folder, "labelsTr/c0.nii.gz"));
     const r = cli(["dataset", "verify", "-d", folder, "--np", "2"]);
     expect(r.status).toBe(1);
-    const lines = r.stderr.trim().split("\n").filter((l) => !/^verify/.test(l));
+    const lines = r.stderr
+      .trim()
+      .split("\n")
+      .filter((l) => !/^verify/.test(l));
     expect(lines).toEqual([
       `nnssl-adapt: error: ${folder}: dataset integrity check failed with 2 problem(s):`,
       `${folder}/dataset.json: numTraining is 3 but 2 training case(s) were found`,

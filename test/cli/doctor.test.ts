@@ -12,7 +12,8 @@ describe("nnssl-adapt doctor --json", () => {
   it("reports versions, the backend, the four folders and the optional tools", () => {
     const raw = path.resolve("test/fixtures/datasets");
     const r = spawnSync(process.execPath, [BIN, "doctor", "--json"], {
-      encoding: "utf8", timeout: 180_000,
+      encoding: "utf8",
+      timeout: 180_000,
       env: { ...process.env, nnUNet_raw: raw, nnUNet_preprocessed: "/nonexistent/pre", nnUNet_results: "", nnssl_pretrained_models: "" },
     });
     expect(r.status, r.stderr).toBe(0);

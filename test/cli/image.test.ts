@@ -18,11 +18,14 @@ describe("nnssl-adapt image info <file> --json", () => {
       const file = path.join(TINY, rel);
       const out = JSON.parse(execFileSync(process.execPath, [BIN, "image", "info", file, "--json"], { encoding: "utf8" }));
       expect(Object.keys(out)).toEqual(["shape", "spacing", "dtype", "affine", "min", "max", "mean"]);
-      const ref = runPythonJson<Record<string, unknown>>(String.raw`
+      const ref = runPythonJson<Record<string, unknown>>(
+        String.raw`
 import sys, json, nibabel as nib
 im = nib.load(sys.argv[1]); a = im.get_fdata()
 print(json.dumps({"shape": list(im.shape[::-1]), "spacing": [float(z) for z in im.header.get_zooms()[::-1]],
-  "dtype": str(im.get_data_dtype()), "affine": im.affine.tolist(), "min": float(a.min()), "max": float(a.max()), "mean": float(a.mean())}))`, [file]);
+  "dtype": str(im.get_data_dtype()), "affine": im.affine.tolist(), "min": float(a.min()), "max": float(a.max()), "mean": float(a.mean())}))`,
+        [file],
+      );
       expect(out.shape).toEqual(ref.shape);
       expect(out.spacing).toEqual(ref.spacing);
       expect(out.dtype).toBe(ref.dtype);

@@ -3,7 +3,14 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { foldFolderName, hfFolderName, modelFolder, preprocessedDatasetFolder, pretrainedModelFolder, rawDatasetFolder } from "../../sdk/config/folders.js";
 import {
-  ENVIRONMENT, augmentationWorkers, backendOverride, debugErrors, defaultNumProcesses, keepFreedHeap, ompWaitPolicySet, predictionWorkers,
+  ENVIRONMENT,
+  augmentationWorkers,
+  backendOverride,
+  debugErrors,
+  defaultNumProcesses,
+  keepFreedHeap,
+  ompWaitPolicySet,
+  predictionWorkers,
 } from "../../sdk/config/switches.js";
 import { defaultPlansName } from "../../sdk/planning/planners.js";
 
@@ -63,10 +70,31 @@ describe("config/switches: environment variables", () => {
       for (const m of src.matchAll(/\b(?:env|settings)\.(HF_\w+|NNSSL_ADAPT_\w+|nnUNet_\w+)/g)) used.add(m[1]!);
       const rel = path.relative(root, f);
       // raw.ts expands $VARS of dataset.json paths (os.path.expandvars); doctor passes the environment on to children.
-      if (rel.startsWith("sdk/") && !/^sdk\/config\//.test(rel) && rel !== "sdk/cli/commands/doctor.ts" && rel !== "sdk/dataset/raw.ts" && /process\.env(\.|\[)/.test(src)) readers.push(rel);
+      if (
+        rel.startsWith("sdk/") &&
+        !/^sdk\/config\//.test(rel) &&
+        rel !== "sdk/cli/commands/doctor.ts" &&
+        rel !== "sdk/dataset/raw.ts" &&
+        /process\.env(\.|\[)/.test(src)
+      )
+        readers.push(rel);
     }
-    const system = new Set(["CI", "OMP_NUM_THREADS", "GOMP_SPINCOUNT", "MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "CPATH", "LIBRARY_PATH", "npm_config_node_gyp",
-      "JUPYTER_DATA_DIR", "CHROMIUM", "PYDEVD_DISABLE_FILE_VALIDATION", "HUGGING_FACE_HUB_TOKEN", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"]);
+    const system = new Set([
+      "CI",
+      "OMP_NUM_THREADS",
+      "GOMP_SPINCOUNT",
+      "MALLOC_MMAP_MAX_",
+      "MALLOC_TRIM_THRESHOLD_",
+      "CPATH",
+      "LIBRARY_PATH",
+      "npm_config_node_gyp",
+      "JUPYTER_DATA_DIR",
+      "CHROMIUM",
+      "PYDEVD_DISABLE_FILE_VALIDATION",
+      "HUGGING_FACE_HUB_TOKEN",
+      "OPENBLAS_NUM_THREADS",
+      "MKL_NUM_THREADS",
+    ]);
     const undocumented = [...used].filter((v) => /^[A-Za-z]/.test(v) && !(v in ENVIRONMENT) && !system.has(v) && /^(HF_|NNSSL_|nnUNet|nnssl|OMP_)/.test(v));
     expect(undocumented).toEqual([]);
     expect(readers).toEqual([]);

@@ -7,7 +7,12 @@ import { writeNifti } from "../../sdk/io/nifti/write.js";
 import type { Mat4 } from "../../sdk/io/nifti/affine.js";
 
 export const SHAPE = [6, 5, 4];
-export const AFFINE: Mat4 = [[-0.8, 0, 0, 10], [0, -0.8, 0, 20], [0, 0, 3, -5], [0, 0, 0, 1]];
+export const AFFINE: Mat4 = [
+  [-0.8, 0, 0, 10],
+  [0, -0.8, 0, 20],
+  [0, 0, 3, -5],
+  [0, 0, 0, 1],
+];
 
 export function tempRoot(prefix = "nnssl-ds-"): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
@@ -35,7 +40,10 @@ export async function makeDataset(root: string, name: string, cases: CaseSpec[],
   mkdirSync(path.join(folder, "imagesTr"), { recursive: true });
   mkdirSync(path.join(folder, "labelsTr"), { recursive: true });
   const datasetJson = {
-    channel_names: { "0": "MR" }, labels: { background: 0, a: 1, b: 2 }, numTraining: cases.length, file_ending: ".nii.gz",
+    channel_names: { "0": "MR" },
+    labels: { background: 0, a: 1, b: 2 },
+    numTraining: cases.length,
+    file_ending: ".nii.gz",
     ...json,
   };
   writeFileSync(path.join(folder, "dataset.json"), JSON.stringify(datasetJson, null, 4));

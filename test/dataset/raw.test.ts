@@ -2,7 +2,11 @@ import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
-  convertIdToDatasetName, expandVars, getIdentifiersFromSplittedDatasetFolder, maybeConvertToDatasetName, openRawDataset,
+  convertIdToDatasetName,
+  expandVars,
+  getIdentifiersFromSplittedDatasetFolder,
+  maybeConvertToDatasetName,
+  openRawDataset,
 } from "../../sdk/dataset/raw.js";
 import { makeDataset, tempRoot } from "./helpers.js";
 
@@ -23,7 +27,17 @@ describe("openRawDataset(idOrNameOrPath, paths)", () => {
   });
   it("sorts identifiers by code point like np.unique and groups channels by name", async () => {
     const root = tempRoot();
-    const folder = await makeDataset(root, "Dataset010_Sort", [{ id: "b_2", channels: 2 }, { id: "B_10", channels: 2 }, { id: "a", channels: 2 }, { id: "b_10", channels: 2 }], { channel_names: { 0: "T1", 1: "T2" } });
+    const folder = await makeDataset(
+      root,
+      "Dataset010_Sort",
+      [
+        { id: "b_2", channels: 2 },
+        { id: "B_10", channels: 2 },
+        { id: "a", channels: 2 },
+        { id: "b_10", channels: 2 },
+      ],
+      { channel_names: { 0: "T1", 1: "T2" } },
+    );
     const ds = await openRawDataset(folder);
     expect(ds.identifiers).toEqual(["B_10", "a", "b_10", "b_2"]);
     expect(ds.cases.b_2!.images.map((f) => path.basename(f))).toEqual(["b_2_0000.nii.gz", "b_2_0001.nii.gz"]);
@@ -41,13 +55,19 @@ describe("openRawDataset(idOrNameOrPath, paths)", () => {
     mkdirSync(path.join(root, "elsewhere"));
     renameSync(path.join(folder, "imagesTr/c2_0000.nii.gz"), path.join(root, "elsewhere/c2_img.nii.gz"));
     process.env.NNSSL_TEST_ELSEWHERE = path.join(root, "elsewhere");
-    writeFileSync(path.join(folder, "dataset.json"), JSON.stringify({
-      channel_names: { 0: "CT" }, labels: { background: 0, a: 1, b: 2 }, numTraining: 2, file_ending: ".nii.gz",
-      dataset: {
-        zeta: { images: ["${NNSSL_TEST_ELSEWHERE}/c2_img.nii.gz"], label: "labelsTr/c2.nii.gz" },
-        alpha: { images: ["imagesTr/c1_0000.nii.gz"], label: "$NNSSL_TEST_ELSEWHERE/../Dataset012_Dict/labelsTr/c1.nii.gz" },
-      },
-    }));
+    writeFileSync(
+      path.join(folder, "dataset.json"),
+      JSON.stringify({
+        channel_names: { 0: "CT" },
+        labels: { background: 0, a: 1, b: 2 },
+        numTraining: 2,
+        file_ending: ".nii.gz",
+        dataset: {
+          zeta: { images: ["${NNSSL_TEST_ELSEWHERE}/c2_img.nii.gz"], label: "labelsTr/c2.nii.gz" },
+          alpha: { images: ["imagesTr/c1_0000.nii.gz"], label: "$NNSSL_TEST_ELSEWHERE/../Dataset012_Dict/labelsTr/c1.nii.gz" },
+        },
+      }),
+    );
     const ds = await openRawDataset(folder);
     expect(ds.identifiers).toEqual(["zeta", "alpha"]);
     expect(ds.cases.zeta).toEqual({ images: [path.join(root, "elsewhere/c2_img.nii.gz")], label: path.join(folder, "labelsTr/c2.nii.gz") });
@@ -60,7 +80,11 @@ describe("openRawDataset(idOrNameOrPath, paths)", () => {
   });
   it.each([
     ["a missing required key", { numTraining: undefined }, /dataset\.json: missing required key\(s\): numTraining/],
-    ["an unsupported reader", { overwrite_image_reader_writer: "SimpleITKIOWithReorient" }, /dataset\.json: overwrite_image_reader_writer "SimpleITKIOWithReorient" is not supported/],
+    [
+      "an unsupported reader",
+      { overwrite_image_reader_writer: "SimpleITKIOWithReorient" },
+      /dataset\.json: overwrite_image_reader_writer "SimpleITKIOWithReorient" is not supported/,
+    ],
     ["an unsupported file ending", { file_ending: ".jpg" }, /dataset\.json: file_ending "\.jpg" is not supported/],
   ])("rejects %s with a one-line error naming dataset.json", async (_, json, re) => {
     const folder = await makeDataset(tempRoot(), "Dataset014_Bad", [{ id: "x" }], json);
@@ -79,13 +103,16 @@ describe("openRawDataset(idOrNameOrPath, paths)", () => {
 
 describe("convertIdToDatasetName(id, paths)", () => {
   it("finds the name across nnUNet_raw / nnUNet_preprocessed and refuses ambiguous ids", async () => {
-    const raw = tempRoot(), pre = tempRoot();
+    const raw = tempRoot(),
+      pre = tempRoot();
     mkdirSync(path.join(raw, "Dataset042_A"));
     mkdirSync(path.join(pre, "Dataset042_A"));
     expect(await convertIdToDatasetName(42, { nnUNet_raw: raw, nnUNet_preprocessed: pre })).toBe("Dataset042_A");
     expect(await maybeConvertToDatasetName("42", { nnUNet_raw: raw })).toBe("Dataset042_A");
     mkdirSync(path.join(pre, "Dataset042_B"));
-    await expect(convertIdToDatasetName(42, { nnUNet_raw: raw, nnUNet_preprocessed: pre })).rejects.toThrow(/more than one dataset name found for dataset id 42/);
+    await expect(convertIdToDatasetName(42, { nnUNet_raw: raw, nnUNet_preprocessed: pre })).rejects.toThrow(
+      /more than one dataset name found for dataset id 42/,
+    );
     await expect(convertIdToDatasetName(43, { nnUNet_raw: raw })).rejects.toThrow(/could not find a dataset with id 43/);
   });
 });
@@ -99,7 +126,11 @@ describe("getIdentifiersFromSplittedDatasetFolder(folder, fileEnding)", () => {
 });
 
 describe("expandVars(p)", () => {
-  it.each([["$HOME/x", `${process.env.HOME}/x`], ["${HOME}y", `${process.env.HOME}y`], ["$NNSSL_UNSET_VAR/z", "$NNSSL_UNSET_VAR/z"]])("%s", (inp, out) => {
+  it.each([
+    ["$HOME/x", `${process.env.HOME}/x`],
+    ["${HOME}y", `${process.env.HOME}y`],
+    ["$NNSSL_UNSET_VAR/z", "$NNSSL_UNSET_VAR/z"],
+  ])("%s", (inp, out) => {
     expect(expandVars(inp)).toBe(out);
   });
 });

@@ -10,8 +10,9 @@ import { tempRoot } from "./helpers.js";
 const COMMITTED = path.resolve("datasets-examples/Dataset001_Example");
 
 function listFiles(dir: string, rel = ""): string[] {
-  return readdirSync(path.join(dir, rel), { withFileTypes: true }).flatMap((d) =>
-    d.isDirectory() ? listFiles(dir, path.join(rel, d.name)) : [path.join(rel, d.name)]).sort();
+  return readdirSync(path.join(dir, rel), { withFileTypes: true })
+    .flatMap((d) => (d.isDirectory() ? listFiles(dir, path.join(rel, d.name)) : [path.join(rel, d.name)]))
+    .sort();
 }
 
 describe("generateExampleDataset(rawRoot)", () => {
@@ -22,7 +23,8 @@ describe("generateExampleDataset(rawRoot)", () => {
     expect(listFiles(folder)).toEqual(files);
     expect(files.filter((f) => f.startsWith("imagesUnlabelled/"))).toHaveLength(8);
     for (const f of files) {
-      const a = readFileSync(path.join(COMMITTED, f)), b = readFileSync(path.join(folder, f));
+      const a = readFileSync(path.join(COMMITTED, f)),
+        b = readFileSync(path.join(folder, f));
       // Compare the NIfTI bytes inside the gzip stream: the compressed bytes also depend on Node's bundled zlib version.
       if (f.endsWith(".gz")) expect(Buffer.compare(gunzipSync(a), gunzipSync(b)), f).toBe(0);
       else expect(b.toString("utf8"), f).toBe(a.toString("utf8"));
@@ -39,14 +41,22 @@ describe("generateExampleDataset(rawRoot)", () => {
   it("has learnable contrast: organ brighter than soft tissue, lesions darker than the organ, 0 outside the body", async () => {
     const ds = await openRawDataset(COMMITTED);
     for (const id of ds.identifiers) {
-      const img = await readImages(ds.cases[id]!.images), seg = await readSeg(ds.cases[id]!.label!);
-      const sum = [0, 0, 0], cnt = [0, 0, 0];
+      const img = await readImages(ds.cases[id]!.images),
+        seg = await readSeg(ds.cases[id]!.label!);
+      const sum = [0, 0, 0],
+        cnt = [0, 0, 0];
       const body: number[] = [];
       let zeros = 0;
       for (let i = 0; i < seg.data.length; i++) {
-        const l = seg.data[i]!, v = img.data[i]!;
-        if (v === 0) { zeros++; expect(l).toBe(0); continue; }
-        sum[l]! += v; cnt[l]!++;
+        const l = seg.data[i]!,
+          v = img.data[i]!;
+        if (v === 0) {
+          zeros++;
+          expect(l).toBe(0);
+          continue;
+        }
+        sum[l]! += v;
+        cnt[l]!++;
         if (l === 0) body.push(v);
       }
       const mean = sum.map((s, k) => s / cnt[k]!);
@@ -61,14 +71,17 @@ describe("generateExampleDataset(rawRoot)", () => {
 });
 
 describe("generateSyntheticDataset(rawRoot, spec)", () => {
-  it.each(Object.entries(SYNTHETIC_PRESETS).filter(([k]) => k !== "mr-aniso-1ch"))("%s passes verifyDatasetIntegrity with the declared channels and labels", async (_, spec) => {
-    const small = { ...spec, numTraining: 2, numUnlabelled: 1 };
-    const ds = await openRawDataset(await generateSyntheticDataset(tempRoot("nnssl-synth-"), small));
-    await verifyDatasetIntegrity(ds, { numWorkers: 1 });
-    expect(ds.cases[ds.identifiers[0]!]!.images).toHaveLength(spec.numChannels);
-    const seg = await readSeg(ds.cases[ds.identifiers[0]!]!.label!);
-    expect(Math.max(...new Set(seg.data))).toBe(spec.numForeground);
-    const img = await readImages(ds.cases[ds.identifiers[0]!]!.images);
-    expect(img.properties.sitk_stuff!.direction[0]).not.toBe(1); // non-identity orientation
-  });
+  it.each(Object.entries(SYNTHETIC_PRESETS).filter(([k]) => k !== "mr-aniso-1ch"))(
+    "%s passes verifyDatasetIntegrity with the declared channels and labels",
+    async (_, spec) => {
+      const small = { ...spec, numTraining: 2, numUnlabelled: 1 };
+      const ds = await openRawDataset(await generateSyntheticDataset(tempRoot("nnssl-synth-"), small));
+      await verifyDatasetIntegrity(ds, { numWorkers: 1 });
+      expect(ds.cases[ds.identifiers[0]!]!.images).toHaveLength(spec.numChannels);
+      const seg = await readSeg(ds.cases[ds.identifiers[0]!]!.label!);
+      expect(Math.max(...new Set(seg.data))).toBe(spec.numForeground);
+      const img = await readImages(ds.cases[ds.identifiers[0]!]!.images);
+      expect(img.properties.sitk_stuff!.direction[0]).not.toBe(1); // non-identity orientation
+    },
+  );
 });

@@ -20,7 +20,8 @@ async function makeFolders(root: string, { dropLabel2InCase = 1 } = {}): Promise
   mkdirSync(path.join(root, "pred"), { recursive: true });
   const n = SHAPE[0]! * SHAPE[1]! * SHAPE[2]!;
   for (let c = 0; c < 4; c++) {
-    const gt = new Uint8Array(n), pred = new Uint8Array(n);
+    const gt = new Uint8Array(n),
+      pred = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
       const u = rs.randomSample();
       gt[i] = u < 0.5 ? 0 : u < 0.75 ? 1 : u < 0.97 ? 2 : 3;
@@ -33,7 +34,14 @@ async function makeFolders(root: string, { dropLabel2InCase = 1 } = {}): Promise
   }
 }
 
-const plansJson = { dataset_name: "Dataset001_T", plans_name: "nnUNetPlans", configurations: {}, image_reader_writer: "SimpleITKIO", transpose_forward: [0, 1, 2], transpose_backward: [0, 1, 2] };
+const plansJson = {
+  dataset_name: "Dataset001_T",
+  plans_name: "nnUNetPlans",
+  configurations: {},
+  image_reader_writer: "SimpleITKIO",
+  transpose_forward: [0, 1, 2],
+  transpose_backward: [0, 1, 2],
+};
 
 // upstream's compute_metrics / compute_metrics_on_folder / save_summary_json, condensed, reading with nibabel
 // (transposed like SimpleITK; voxel values are what matters here)
@@ -83,10 +91,16 @@ describe("computeMetricsOnFolder2 (nnUNetv2_evaluate_folder)", () => {
   async function evaluate(name: string, labels: Record<string, unknown>, regions: (number | number[])[]) {
     const dj = path.join(root, `dataset_${name.replace(/ /g, "_")}.json`);
     const isRegions = regions.some((r) => Array.isArray(r));
-    writeFileSync(dj, JSON.stringify({ channel_names: { 0: "CT" }, labels, numTraining: 4, file_ending: ".nii.gz", ...(isRegions ? { regions_class_order: [1, 2, 3] } : {}) }));
+    writeFileSync(
+      dj,
+      JSON.stringify({ channel_names: { 0: "CT" }, labels, numTraining: 4, file_ending: ".nii.gz", ...(isRegions ? { regions_class_order: [1, 2, 3] } : {}) }),
+    );
     writeFileSync(path.join(root, "plans.json"), JSON.stringify(plansJson));
     const out = path.join(root, `summary_${name.replace(/ /g, "_")}.json`);
-    const s = await computeMetricsOnFolder2(path.join(root, "gt"), path.join(root, "pred"), dj, path.join(root, "plans.json"), { outputFile: out, numProcesses: 2 });
+    const s = await computeMetricsOnFolder2(path.join(root, "gt"), path.join(root, "pred"), dj, path.join(root, "plans.json"), {
+      outputFile: out,
+      numProcesses: 2,
+    });
     return { s, out };
   }
 
@@ -108,8 +122,22 @@ describe("computeMetricsOnFolder2 (nnUNetv2_evaluate_folder)", () => {
   });
 
   it("the CLI writes pred_folder/summary.json by default", async () => {
-    writeFileSync(path.join(root, "dataset.json"), JSON.stringify({ channel_names: { 0: "CT" }, labels: { background: 0, a: 1, b: 2, c: 3 }, numTraining: 4, file_ending: ".nii.gz" }));
-    await run(parseArgs(spec, [path.join(root, "gt"), path.join(root, "pred"), "-djfile", path.join(root, "dataset.json"), "-pfile", path.join(root, "plans.json"), "-np", "1"]));
+    writeFileSync(
+      path.join(root, "dataset.json"),
+      JSON.stringify({ channel_names: { 0: "CT" }, labels: { background: 0, a: 1, b: 2, c: 3 }, numTraining: 4, file_ending: ".nii.gz" }),
+    );
+    await run(
+      parseArgs(spec, [
+        path.join(root, "gt"),
+        path.join(root, "pred"),
+        "-djfile",
+        path.join(root, "dataset.json"),
+        "-pfile",
+        path.join(root, "plans.json"),
+        "-np",
+        "1",
+      ]),
+    );
     const j = JSON.parse(readFileSync(path.join(root, "pred", "summary.json"), "utf8").replace(/NaN/g, "null"));
     expect(Object.keys(j)).toEqual(["foreground_mean", "mean", "metric_per_case"]);
     expect(Object.keys(j.mean)).toEqual(["1", "2", "3"]);
@@ -121,7 +149,9 @@ describe("computeMetricsOnFolder2 (nnUNetv2_evaluate_folder)", () => {
     const { rmSync } = await import("node:fs");
     rmSync(path.join(r2, "pred", "case_2.nii.gz"));
     const opts = { suffix: ".nii.gz", regionsOrLabels: [1, 2] };
-    await expect(computeMetricsOnFolder(path.join(r2, "gt"), path.join(r2, "pred"), opts)).rejects.toThrow(/pred: 1 reference case\(s\) have no prediction .*case_2\.nii\.gz/);
+    await expect(computeMetricsOnFolder(path.join(r2, "gt"), path.join(r2, "pred"), opts)).rejects.toThrow(
+      /pred: 1 reference case\(s\) have no prediction .*case_2\.nii\.gz/,
+    );
     const s = await computeMetricsOnFolder(path.join(r2, "gt"), path.join(r2, "pred"), { ...opts, chill: true });
     expect(s.metric_per_case.map((c) => path.basename(c.prediction_file))).toEqual(["case_0.nii.gz", "case_1.nii.gz", "case_3.nii.gz"]);
   });
@@ -130,14 +160,27 @@ describe("computeMetricsOnFolder2 (nnUNetv2_evaluate_folder)", () => {
     const r3 = mkdtempSync(path.join(tmpdir(), "eval-shape-"));
     await makeFolders(r3);
     await writeSeg(new Uint8Array(4 * 6 * 7), [4, 6, 7], path.join(r3, "pred", "case_0.nii.gz"), props);
-    await expect(computeMetricsOnFolder(path.join(r3, "gt"), path.join(r3, "pred"), { suffix: ".nii.gz", regionsOrLabels: [1] }))
-      .rejects.toThrow(/case_0\.nii\.gz: shape \[1,4,6,7\] differs from reference/);
+    await expect(computeMetricsOnFolder(path.join(r3, "gt"), path.join(r3, "pred"), { suffix: ".nii.gz", regionsOrLabels: [1] })).rejects.toThrow(
+      /case_0\.nii\.gz: shape \[1,4,6,7\] differs from reference/,
+    );
   });
 });
 
 describe("computeMetricsOnFolder in worker threads (compiled dist/)", () => {
   const distUrl = new URL("../../dist/sdk/evaluation/evaluate-folder.js", import.meta.url);
-  const built = skipUnlessCI((() => { try { statSync(distUrl); return true; } catch { return false; } })() ? null : "dist/ not built") === null;
+  const built =
+    skipUnlessCI(
+      (() => {
+        try {
+          statSync(distUrl);
+          return true;
+        } catch {
+          return false;
+        }
+      })()
+        ? null
+        : "dist/ not built",
+    ) === null;
   it.skipIf(!built)("gives the same summary as the in-process run (run `npm run build` first)", async () => {
     const r = mkdtempSync(path.join(tmpdir(), "eval-workers-"));
     await makeFolders(r);

@@ -41,7 +41,12 @@ describe("metricsFromCounts(tp, fp, fn, tn)", () => {
 });
 
 describe("labelOrRegionToKey(r) is Python's str()", () => {
-  it.each([[1, "1"], [[1, 2], "(1, 2)"], [[3], "(3,)"], [[1, 2, 3], "(1, 2, 3)"]] as const)("%j -> %s", (r, key) => {
+  it.each([
+    [1, "1"],
+    [[1, 2], "(1, 2)"],
+    [[3], "(3,)"],
+    [[1, 2, 3], "(1, 2, 3)"],
+  ] as const)("%j -> %s", (r, key) => {
     expect(labelOrRegionToKey(r as number | number[])).toBe(key);
     expect(keyToLabelOrRegion(key)).toEqual(r);
   });
@@ -49,7 +54,8 @@ describe("labelOrRegionToKey(r) is Python's str()", () => {
 
 describe("summarizeMetrics(perCase, labels)", () => {
   const caseOf = (ref: Uint8Array, pred: Uint8Array, name: string): CaseMetrics => ({
-    reference_file: `gt/${name}`, prediction_file: `pred/${name}`,
+    reference_file: `gt/${name}`,
+    prediction_file: `pred/${name}`,
     metrics: Object.fromEntries([...computeMetrics(ref, pred, [1, 2, 5])].map(([k, v]) => [labelOrRegionToKey(k), v])),
   });
   const cases = [caseOf(REF, PRED, "a.nii.gz"), caseOf(PRED, PRED, "b.nii.gz")];
@@ -81,7 +87,9 @@ describe("summarizeMetrics(perCase, labels)", () => {
   it("writes summary.json like Python: sorted keys, float means, int per-case counts, bare NaN", () => {
     const text = formatSummaryJson(s);
     expect(text.startsWith('{\n    "foreground_mean": {\n        "Dice": NaN,\n        "FN": ')).toBe(true);
-    expect(text).toContain('"metric_per_case": [\n        {\n            "metrics": {\n                "1": {\n                    "Dice": 0.5,\n                    "FN": 2,\n                    "FP": 2,\n                    "IoU": 0.3333333333333333,\n                    "TN": 6,\n                    "TP": 2,\n                    "n_pred": 4,\n                    "n_ref": 4\n');
+    expect(text).toContain(
+      '"metric_per_case": [\n        {\n            "metrics": {\n                "1": {\n                    "Dice": 0.5,\n                    "FN": 2,\n                    "FP": 2,\n                    "IoU": 0.3333333333333333,\n                    "TN": 6,\n                    "TP": 2,\n                    "n_pred": 4,\n                    "n_ref": 4\n',
+    );
     expect(text).toContain('"2": {\n            "Dice": ');
     expect(text).toContain('"TP": 3.0,'); // mean of 2 and 4
     expect(text).toContain('"prediction_file": "pred/a.nii.gz",\n            "reference_file": "gt/a.nii.gz"');
@@ -92,9 +100,21 @@ describe("summarizeMetrics(perCase, labels)", () => {
 describe("pythonFloatRepr / formatPythonJson match Python's json module", () => {
   // Expected strings printed by CPython 3 json.dumps.
   it.each([
-    [1.0, "1.0"], [0.5, "0.5"], [2 / 3, "0.6666666666666666"], [1e-5, "1e-05"], [0.0001, "0.0001"], [1e16, "1e+16"],
-    [1234567890123456.0, "1234567890123456.0"], [12, "12.0"], [NaN, "NaN"], [1.5e-7, "1.5e-07"], [123.456, "123.456"],
-    [-0.25, "-0.25"], [1e22, "1e+22"], [5.960464477539063e-8, "5.960464477539063e-08"], [0.1 + 0.2, "0.30000000000000004"],
+    [1.0, "1.0"],
+    [0.5, "0.5"],
+    [2 / 3, "0.6666666666666666"],
+    [1e-5, "1e-05"],
+    [0.0001, "0.0001"],
+    [1e16, "1e+16"],
+    [1234567890123456.0, "1234567890123456.0"],
+    [12, "12.0"],
+    [NaN, "NaN"],
+    [1.5e-7, "1.5e-07"],
+    [123.456, "123.456"],
+    [-0.25, "-0.25"],
+    [1e22, "1e+22"],
+    [5.960464477539063e-8, "5.960464477539063e-08"],
+    [0.1 + 0.2, "0.30000000000000004"],
   ])("%s -> %s", (x, s) => {
     expect(pythonFloatRepr(x)).toBe(s);
   });

@@ -19,7 +19,9 @@ function start(name: string, args: string[], env: Env, delayRenames?: number) {
   const [cmd, ...rest] = traceCommand([process.execPath, path.join(ROOT, "bin", `${name}.js`), ...args], delayRenames === undefined ? {} : { delayRenames });
   const child = spawn(cmd!, rest, { env: { ...process.env, ...env, UV_THREADPOOL_SIZE: "1" }, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
-  child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
   child.stdout.resume();
   const done = new Promise<{ status: number | null; stderr: string }>((resolve) => child.on("close", (status) => resolve({ status, stderr })));
   return { child, done };
@@ -52,10 +54,16 @@ describe.skipIf(!RUNS)("two writers of one preprocessed folder", () => {
     const pid = holderPid(t.dataFolder);
     const second = runBin("nnUNetv2_preprocess", PREPROCESS_ARGS, t.env);
     expect(second.status).toBe(1);
-    expect(second.stderr).toMatch(new RegExp(`^nnUNetv2_preprocess: error: ${t.dataFolder}: in use by process ${pid} \\(nnUNetv2_preprocess -d 900 -c 3d_fullres -np 1, since [^)]+\\); wait for it to finish or stop it, then run again\\n$`));
+    expect(second.stderr).toMatch(
+      new RegExp(
+        `^nnUNetv2_preprocess: error: ${t.dataFolder}: in use by process ${pid} \\(nnUNetv2_preprocess -d 900 -c 3d_fullres -np 1, since [^)]+\\); wait for it to finish or stop it, then run again\\n$`,
+      ),
+    );
     const training = runBin("nnUNetv2_train", ["900", "3d_fullres", "0", "--num_epochs", "1"], t.env);
     expect(training.status).toBe(1);
-    expect(training.stderr).toMatch(new RegExp(`^nnUNetv2_train: error: ${t.dataFolder}: being written by process ${pid} \\(.*\\); training has to wait until it has finished\\n$`));
+    expect(training.stderr).toMatch(
+      new RegExp(`^nnUNetv2_train: error: ${t.dataFolder}: being written by process ${pid} \\(.*\\); training has to wait until it has finished\\n$`),
+    );
     const r = await first.done;
     expect(r.status, r.stderr).toBe(0);
     expect(snapshot(t.preBase)).toEqual(reference);
@@ -83,14 +91,32 @@ describe.skipIf(!RUNS)("two trainings of one fold", () => {
   afterAll(() => rmSync(ds.root, { recursive: true, force: true }));
 
   it("the second refuses while the first holds the fold; the first finishes", { timeout: 180_000 }, async () => {
-    const args = ["997", "3d_fullres", "0", "--num_epochs", "2", "--num_iterations_per_epoch", "1", "--num_val_iterations_per_epoch", "1", "--num_workers", "0", "--seed", "3"];
+    const args = [
+      "997",
+      "3d_fullres",
+      "0",
+      "--num_epochs",
+      "2",
+      "--num_iterations_per_epoch",
+      "1",
+      "--num_val_iterations_per_epoch",
+      "1",
+      "--num_workers",
+      "0",
+      "--seed",
+      "3",
+    ];
     const fold = path.join(ds.paths.nnUNet_results, ds.datasetName, "nnUNetTrainer__nnUNetPlans__3d_fullres", "fold_0");
     const first = start("nnUNetv2_train", args, ds.paths, 500_000);
     await waitFor(() => existsSync(lockFileOf(fold)), "the first training's lock");
     const pid = holderPid(fold);
     const second = runBin("nnUNetv2_train", [...args, "--c"], ds.paths);
     expect(second.status).toBe(1);
-    expect(second.stderr).toMatch(new RegExp(`^nnUNetv2_train: error: ${fold}: in use by process ${pid} \\(nnUNetv2_train 997 3d_fullres 0 .*\\); wait for it to finish or stop it, then run again\\n$`));
+    expect(second.stderr).toMatch(
+      new RegExp(
+        `^nnUNetv2_train: error: ${fold}: in use by process ${pid} \\(nnUNetv2_train 997 3d_fullres 0 .*\\); wait for it to finish or stop it, then run again\\n$`,
+      ),
+    );
     const r = await first.done;
     expect(r.status, r.stderr).toBe(0);
     expect(existsSync(path.join(fold, "checkpoint_final.pth"))).toBe(true);

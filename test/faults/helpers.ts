@@ -43,7 +43,12 @@ export type Env = Record<string, string>;
  * injections per thread, so `killAtRename: N` kills the process at exactly the N-th rename of the run (before it
  * happens). `delayRenames` (microseconds) slows every rename down, to keep a run's lock held for a while.
  */
-export function runBin(name: string, args: string[], env: Env, opts: { killAtRename?: number; delayRenames?: number; trace?: string } = {}): SpawnSyncReturns<string> {
+export function runBin(
+  name: string,
+  args: string[],
+  env: Env,
+  opts: { killAtRename?: number; delayRenames?: number; trace?: string } = {},
+): SpawnSyncReturns<string> {
   const node = [process.execPath, path.join(ROOT, "bin", `${name}.js`), ...args];
   const fullEnv = { ...process.env, ...env, UV_THREADPOOL_SIZE: "1", NNSSL_ADAPT_DEBUG: "" };
   const [cmd, ...rest] = traceCommand(node, opts);
@@ -53,7 +58,8 @@ export function runBin(name: string, args: string[], env: Env, opts: { killAtRen
 /** The command line for `node` with the requested strace wrapping. */
 export function traceCommand(node: string[], opts: { killAtRename?: number; delayRenames?: number; trace?: string } = {}): string[] {
   const renames = "rename,renameat,renameat2";
-  if (opts.killAtRename !== undefined) return ["strace", "-f", "-qq", "-o", "/dev/null", "-e", `inject=${renames}:signal=KILL:when=${opts.killAtRename}`, ...node];
+  if (opts.killAtRename !== undefined)
+    return ["strace", "-f", "-qq", "-o", "/dev/null", "-e", `inject=${renames}:signal=KILL:when=${opts.killAtRename}`, ...node];
   if (opts.delayRenames !== undefined) return ["strace", "-f", "-qq", "-o", "/dev/null", "-e", `inject=${renames}:delay_enter=${opts.delayRenames}`, ...node];
   if (opts.trace !== undefined) return ["strace", "-f", "-qq", "-o", opts.trace, "-e", `trace=${renames}`, ...node];
   return node;
@@ -63,7 +69,9 @@ export function traceCommand(node: string[], opts: { killAtRename?: number; dela
 export function countRenames(name: string, args: string[], env: Env, scratch: string): { count: number; run: SpawnSyncReturns<string> } {
   const trace = path.join(scratch, `renames-${Date.now()}.txt`);
   const run = runBin(name, args, env, { trace });
-  const lines = readFileSync(trace, "utf8").split("\n").filter((l) => /rename/.test(l) && !/resumed|unfinished/.test(l));
+  const lines = readFileSync(trace, "utf8")
+    .split("\n")
+    .filter((l) => /rename/.test(l) && !/resumed|unfinished/.test(l));
   const threads = new Set(lines.map((l) => l.split(/\s+/)[0]));
   if (threads.size > 1) throw new Error(`renames on ${threads.size} threads: the kill points would not be deterministic`);
   rmSync(trace);

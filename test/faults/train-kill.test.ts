@@ -13,7 +13,21 @@ import { writeSyntheticDataset, type SyntheticDataset } from "../training/helper
 import { countRenames, faultSuiteRuns, leftovers, runBin, snapshot, type Env } from "./helpers.js";
 
 const RUNS = faultSuiteRuns(import.meta.url);
-const ARGS = ["996", "3d_fullres", "0", "--num_epochs", "2", "--num_iterations_per_epoch", "1", "--num_val_iterations_per_epoch", "1", "--num_workers", "0", "--seed", "7"];
+const ARGS = [
+  "996",
+  "3d_fullres",
+  "0",
+  "--num_epochs",
+  "2",
+  "--num_iterations_per_epoch",
+  "1",
+  "--num_val_iterations_per_epoch",
+  "1",
+  "--num_workers",
+  "0",
+  "--seed",
+  "7",
+];
 
 /** sha256 over the names and bytes of every tensor of checkpoint_final.pth's network_weights. */
 export async function weightsHash(file: string): Promise<string> {
@@ -69,7 +83,10 @@ describe.skipIf(!RUNS)("nnUNetv2_train killed at each rename, continued with --c
       expect(again.status, `--c after a kill at rename ${n}: ${again.stderr}`).toBe(0);
       expect(await outcome(), `after a kill at rename ${n}`).toEqual(reference);
       expect(leftovers(ds.root)).toEqual([]);
-      const splits = JSON.parse(readFileSync(path.join(ds.paths.nnUNet_preprocessed, ds.datasetName, "splits_final.json"), "utf8")) as { train: string[]; val: string[] }[];
+      const splits = JSON.parse(readFileSync(path.join(ds.paths.nnUNet_preprocessed, ds.datasetName, "splits_final.json"), "utf8")) as {
+        train: string[];
+        val: string[];
+      }[];
       expect(splits[0]!.train.length + splits[0]!.val.length).toBe(5);
     }
   });

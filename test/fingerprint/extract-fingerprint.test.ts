@@ -24,11 +24,17 @@ function workspace() {
 describe("analyzeCase on Dataset900_Tiny", () => {
   it.each(Object.keys(perCase))("analyzeCase(%s) matches upstream's shape after crop, spacing and relative size", async (id) => {
     const out = await analyzeCase({
-      id, images: [path.join(TINY, "imagesTr", `${id}_0000.nii.gz`)], label: path.join(TINY, "labelsTr", `${id}.nii.gz`),
-      readerWriter: "NibabelIO", numSamples: 1000,
+      id,
+      images: [path.join(TINY, "imagesTr", `${id}_0000.nii.gz`)],
+      label: path.join(TINY, "labelsTr", `${id}.nii.gz`),
+      readerWriter: "NibabelIO",
+      numSamples: 1000,
     });
-    expect([out.shapeAfterCrop, out.spacing, out.relativeSizeAfterCropping])
-      .toEqual([perCase[id].shape_after_crop, perCase[id].spacing, perCase[id].relative_size_after_cropping]);
+    expect([out.shapeAfterCrop, out.spacing, out.relativeSizeAfterCropping]).toEqual([
+      perCase[id].shape_after_crop,
+      perCase[id].spacing,
+      perCase[id].relative_size_after_cropping,
+    ]);
     expect(out.samples[0]!.length).toBe(1000);
   });
 });
@@ -73,23 +79,39 @@ describe("extractFingerprint", () => {
   });
 
   it.each([
-    ["an empty dataset", (ws: ReturnType<typeof workspace>) => {
-      rmSync(path.join(ws.dst, "imagesTr"), { recursive: true }); rmSync(path.join(ws.dst, "labelsTr"), { recursive: true });
-      cpSync(path.join(TINY, "dataset.json"), path.join(ws.dst, "imagesTr", "README"), {});
-    }, /no training cases found|imagesTr/],
+    [
+      "an empty dataset",
+      (ws: ReturnType<typeof workspace>) => {
+        rmSync(path.join(ws.dst, "imagesTr"), { recursive: true });
+        rmSync(path.join(ws.dst, "labelsTr"), { recursive: true });
+        cpSync(path.join(TINY, "dataset.json"), path.join(ws.dst, "imagesTr", "README"), {});
+      },
+      /no training cases found|imagesTr/,
+    ],
     ["a missing label", (ws: ReturnType<typeof workspace>) => rmSync(path.join(ws.dst, "labelsTr", "Tiny_002.nii.gz")), /Tiny_002/],
-    ["an unreadable image", (ws: ReturnType<typeof workspace>) => writeFileSync(path.join(ws.dst, "imagesTr", "Tiny_001_0000.nii.gz"), "not a nifti"), /Tiny_001_0000\.nii\.gz/],
-    ["a missing channel", (ws: ReturnType<typeof workspace>) => {
-      const j = JSON.parse(readFileSync(path.join(ws.dst, "dataset.json"), "utf8"));
-      j.channel_names = { "0": "MR", "1": "T2" };
-      writeFileSync(path.join(ws.dst, "dataset.json"), JSON.stringify(j));
-    }, /channel|_0001/],
+    [
+      "an unreadable image",
+      (ws: ReturnType<typeof workspace>) => writeFileSync(path.join(ws.dst, "imagesTr", "Tiny_001_0000.nii.gz"), "not a nifti"),
+      /Tiny_001_0000\.nii\.gz/,
+    ],
+    [
+      "a missing channel",
+      (ws: ReturnType<typeof workspace>) => {
+        const j = JSON.parse(readFileSync(path.join(ws.dst, "dataset.json"), "utf8"));
+        j.channel_names = { "0": "MR", "1": "T2" };
+        writeFileSync(path.join(ws.dst, "dataset.json"), JSON.stringify(j));
+      },
+      /channel|_0001/,
+    ],
   ])("extractFingerprint with %s ends with a one-line InputError naming the problem", async (_n, breakIt, re) => {
     const ws = workspace();
     try {
       breakIt(ws);
       const run = async () => extractFingerprint(await openRawDataset(900, ws.paths), { paths: ws.paths, numProcesses: 1, verifyDatasetIntegrity: false });
-      const err = await run().then(() => null, (e: Error) => e);
+      const err = await run().then(
+        () => null,
+        (e: Error) => e,
+      );
       expect(err).not.toBeNull();
       expect(err!.name).toMatch(/InputError|ConfigError/);
       expect(err!.message).toMatch(re);

@@ -44,19 +44,30 @@ describe.skipIf(reason !== null)(`foregroundIntensityProperties against numpy 1.
     const dir = mkdtempSync(path.join(tmpdir(), "stats-"));
     const file = path.join(dir, "a.bin");
     writeFileSync(file, Buffer.from(a.buffer, a.byteOffset, a.byteLength));
-    const out = JSON.parse(runPython(`
+    const out = JSON.parse(
+      runPython(
+        `
 import numpy as np, json, sys
 a = np.fromfile(sys.argv[1], dtype=sys.argv[2])
 p0, med, p99 = np.percentile(a, np.array((0.5, 50.0, 99.5)))
 print(json.dumps(dict(max=float(np.max(a)), mean=float(np.mean(a)), median=float(med), min=float(np.min(a)),
-  percentile_00_5=float(p0), percentile_99_5=float(p99), std=float(np.std(a)))))`, [file, dtype]));
+  percentile_00_5=float(p0), percentile_99_5=float(p99), std=float(np.std(a)))))`,
+        [file, dtype],
+      ),
+    );
     expect(foregroundIntensityProperties(a)).toEqual(out);
   });
 });
 
 describe("aggregateCaseAnalyses", () => {
   const out = (id: string, samples: Float32Array[]) => ({
-    id, shapeBeforeCrop: [4, 4, 4], shapeAfterCrop: [2, 4, 4], spacing: [1, 1, 1], samples, numForeground: samples[0]!.length, relativeSizeAfterCropping: 0.5,
+    id,
+    shapeBeforeCrop: [4, 4, 4],
+    shapeAfterCrop: [2, 4, 4],
+    spacing: [1, 1, 1],
+    samples,
+    numForeground: samples[0]!.length,
+    relativeSizeAfterCropping: 0.5,
   });
 
   it("aggregateCaseAnalyses promotes to float64 when a case has no foreground, like np.concatenate with []", async () => {
@@ -65,11 +76,13 @@ describe("aggregateCaseAnalyses", () => {
     const b = sample(777, 4, 10, 0.1);
     const fp = aggregateCaseAnalyses([out("a", [a.slice()]), out("b", [new Float32Array(0)]), out("c", [b.slice()])], 1);
     const all64 = new Float64Array(1777);
-    all64.set(a); all64.set(b, 1000);
+    all64.set(a);
+    all64.set(b, 1000);
     expect(fp.foregroundIntensityPropertiesPerChannel["0"]).toEqual(foregroundIntensityProperties(all64));
     const fp32 = aggregateCaseAnalyses([out("a", [a.slice()]), out("c", [b.slice()])], 1);
     const all32 = new Float32Array(1777);
-    all32.set(a); all32.set(b, 1000);
+    all32.set(a);
+    all32.set(b, 1000);
     expect(fp32.foregroundIntensityPropertiesPerChannel["0"]).toEqual(foregroundIntensityProperties(all32));
     expect(fp32.foregroundIntensityPropertiesPerChannel["0"]!.mean).not.toBe(fp.foregroundIntensityPropertiesPerChannel["0"]!.mean);
   });

@@ -55,7 +55,9 @@ print(json.dumps(dict(foreground_intensity_properties_per_channel=props, median_
                       shapes_after_crop=shapes, spacings=spacings)))
 `;
 
-const reason = !existsSync(path.join(EXAMPLE, "dataset.json")) ? "datasets-examples/Dataset001_Example not present" : pythonSkipReason(["numpy", "scipy", "nibabel"]);
+const reason = !existsSync(path.join(EXAMPLE, "dataset.json"))
+  ? "datasets-examples/Dataset001_Example not present"
+  : pythonSkipReason(["numpy", "scipy", "nibabel"]);
 
 describe.skipIf(reason !== null)(`extractFingerprint on Dataset001_Example ${reason ?? ""}`, () => {
   it("extractFingerprint(Dataset001_Example) equals the numpy/scipy oracle and the golden files", async () => {
@@ -68,7 +70,10 @@ describe.skipIf(reason !== null)(`extractFingerprint on Dataset001_Example ${rea
       const oracle = JSON.parse(runPython(ORACLE, [ds.folder], { timeoutMs: 600_000 }));
       expect(fp.toJSON()).toEqual(oracle);
       expect(fp.format()).toBe(readFileSync(path.join(GOLDEN, "dataset_fingerprint.json"), "utf8"));
-      for (const [planner, file] of [["ExperimentPlanner", "nnUNetPlans.json"], ["nnUNetPlannerResEncM", "nnUNetResEncUNetMPlans.json"]] as const) {
+      for (const [planner, file] of [
+        ["ExperimentPlanner", "nnUNetPlans.json"],
+        ["nnUNetPlannerResEncM", "nnUNetResEncUNetMPlans.json"],
+      ] as const) {
         expect(formatPlans(await planExperiment(ds, { paths, planner }))).toBe(readFileSync(path.join(GOLDEN, file), "utf8"));
       }
     } finally {
@@ -82,24 +87,41 @@ async function writeTwoChannelDataset(folder: string): Promise<void> {
   const { mkdirSync, writeFileSync } = await import("node:fs");
   mkdirSync(path.join(folder, "imagesTr"), { recursive: true });
   mkdirSync(path.join(folder, "labelsTr"), { recursive: true });
-  writeFileSync(path.join(folder, "dataset.json"), JSON.stringify({
-    channel_names: { 0: "T2", 1: "ADC" }, labels: { background: 0, a: 1 }, numTraining: 3, file_ending: ".nii.gz",
-  }));
-  const dims: [number, number, number][] = [[21, 18, 9], [16, 20, 7], [24, 17, 11]];
+  writeFileSync(
+    path.join(folder, "dataset.json"),
+    JSON.stringify({
+      channel_names: { 0: "T2", 1: "ADC" },
+      labels: { background: 0, a: 1 },
+      numTraining: 3,
+      file_ending: ".nii.gz",
+    }),
+  );
+  const dims: [number, number, number][] = [
+    [21, 18, 9],
+    [16, 20, 7],
+    [24, 17, 11],
+  ];
   for (let c = 0; c < 3; c++) {
     const [X, Y, Z] = dims[c]!;
     const n = X * Y * Z;
     const img = [new Float32Array(n), new Float32Array(n)];
     const lbl = new Uint8Array(n);
-    for (let z = 0, i = 0; z < Z; z++) for (let y = 0; y < Y; y++) for (let x = 0; x < X; x++, i++) {
-      const r = ((x - X / 2) / (0.4 * X)) ** 2 + ((y - Y / 2) / (0.45 * Y)) ** 2 + ((z - Z / 2) / (0.5 * Z)) ** 2;
-      if (r < 1) {
-        img[0]![i] = 100 + 3.7 * x - 1.3 * y + 0.21 * z * z;
-        img[1]![i] = 0.001 * (i % 97) + 1.5;
-        if (c !== 1 && r < 0.3) lbl[i] = 1;
-      }
-    }
-    const affine = [[0.9, 0, 0, 0], [0, 0.8, 0, 0], [0, 0, 2.5 + c * 0.5, 0], [0, 0, 0, 1]];
+    for (let z = 0, i = 0; z < Z; z++)
+      for (let y = 0; y < Y; y++)
+        for (let x = 0; x < X; x++, i++) {
+          const r = ((x - X / 2) / (0.4 * X)) ** 2 + ((y - Y / 2) / (0.45 * Y)) ** 2 + ((z - Z / 2) / (0.5 * Z)) ** 2;
+          if (r < 1) {
+            img[0]![i] = 100 + 3.7 * x - 1.3 * y + 0.21 * z * z;
+            img[1]![i] = 0.001 * (i % 97) + 1.5;
+            if (c !== 1 && r < 0.3) lbl[i] = 1;
+          }
+        }
+    const affine = [
+      [0.9, 0, 0, 0],
+      [0, 0.8, 0, 0],
+      [0, 0, 2.5 + c * 0.5, 0],
+      [0, 0, 0, 1],
+    ];
     const id = `case_${c}`;
     for (const ch of [0, 1]) await writeNifti(path.join(folder, "imagesTr", `${id}_000${ch}.nii.gz`), img[ch]!, [X, Y, Z], affine);
     await writeNifti(path.join(folder, "labelsTr", `${id}.nii.gz`), lbl, [X, Y, Z], affine);

@@ -85,6 +85,10 @@ export async function startMockHub({ repos, token, commit = "0123456789abcdef012
     setFile: set,
     interruptNext: (file, bytes) => interrupts.set(file, bytes),
     stallNext: (file, bytes) => stalls.set(file, bytes),
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -28,7 +28,9 @@ export function hasPythonModule(module: string): boolean {
 export function pythonSkipReason(modules: readonly string[]): string | null {
   if (!existsSync(PYTHON)) return skipUnlessCI(`${PYTHON} not found (install Debian's python3)`);
   const missing = modules.filter((m) => !hasPythonModule(m));
-  return skipUnlessCI(missing.length ? `${PYTHON} cannot import ${missing.join(", ")} (apt-get install ${missing.map((m) => `python3-${m}`).join(" ")})` : null);
+  return skipUnlessCI(
+    missing.length ? `${PYTHON} cannot import ${missing.join(", ")} (apt-get install ${missing.map((m) => `python3-${m}`).join(" ")})` : null,
+  );
 }
 
 export const hasNibabel = (): boolean => hasPythonModule("nibabel");

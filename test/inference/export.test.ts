@@ -2,25 +2,41 @@ import { describe, it, expect } from "vitest";
 import { mkdtempSync, existsSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { convertPredictedLogitsToSegmentationWithCorrectShape, exportPredictionFromLogits, transposeArray, type ExportProperties } from "../../sdk/inference/export.js";
+import {
+  convertPredictedLogitsToSegmentationWithCorrectShape,
+  exportPredictionFromLogits,
+  transposeArray,
+  type ExportProperties,
+} from "../../sdk/inference/export.js";
 import { readSeg } from "../../sdk/io/image-io.js";
 import type { ConfigurationPlan, Plans } from "../../sdk/planning/plans.js";
 import { pythonSkipReason, runPythonJson } from "../helpers/python.js";
 
 // Source image (nnU-Net order) [X, Y, Z] = [6, 5, 7]; transpose_forward [2, 0, 1] makes it [7, 6, 5].
 const SRC = [6, 5, 7];
-const TF = [2, 0, 1], TB = [1, 2, 0];
+const TF = [2, 0, 1],
+  TB = [1, 2, 0];
 const label = (x: number, y: number, z: number) => ((x + 2 * y + 3 * z) % 4 === 0 ? 1 : (x * y) % 5 === 1 ? 2 : 0);
 // crop in the transposed space: axis0 (src z) 1..6, axis1 (src x) 2..6, axis2 (src y) 0..4
-const BBOX = [[1, 6], [2, 6], [0, 4]];
+const BBOX = [
+  [1, 6],
+  [2, 6],
+  [0, 4],
+];
 const CROP = BBOX.map(([a, b]) => b! - a!);
 
 function plansFor(spacing: number[]): { plans: Plans; conf: ConfigurationPlan } {
   const conf = {
-    spacing, patch_size: [4, 4, 4],
+    spacing,
+    patch_size: [4, 4, 4],
     resampling_fn_probabilities_kwargs: { is_seg: false, order: 1, order_z: 0, force_separate_z: null },
   } as unknown as ConfigurationPlan;
-  const plans = { transpose_forward: TF, transpose_backward: TB, image_reader_writer: "SimpleITKIO", configurations: { "3d_fullres": conf } } as unknown as Plans;
+  const plans = {
+    transpose_forward: TF,
+    transpose_backward: TB,
+    image_reader_writer: "SimpleITKIO",
+    configurations: { "3d_fullres": conf },
+  } as unknown as Plans;
   return { plans, conf };
 }
 
@@ -28,11 +44,13 @@ function plansFor(spacing: number[]): { plans: Plans; conf: ConfigurationPlan } 
 function logitsOfCrop(H: number): Float32Array {
   const [a, b, c] = CROP as [number, number, number];
   const out = new Float32Array(H * a * b * c);
-  for (let i = 0; i < a; i++) for (let j = 0; j < b; j++) for (let k = 0; k < c; k++) {
-    // transposed (i, j, k) -> source (x, y, z): x = axis1, y = axis2, z = axis0
-    const l = label(j + BBOX[1]![0]!, k + BBOX[2]![0]!, i + BBOX[0]![0]!);
-    for (let h = 0; h < H; h++) out[((h * a + i) * b + j) * c + k] = h === l ? 2 : h === 0 ? 0.5 : -1;
-  }
+  for (let i = 0; i < a; i++)
+    for (let j = 0; j < b; j++)
+      for (let k = 0; k < c; k++) {
+        // transposed (i, j, k) -> source (x, y, z): x = axis1, y = axis2, z = axis0
+        const l = label(j + BBOX[1]![0]!, k + BBOX[2]![0]!, i + BBOX[0]![0]!);
+        for (let h = 0; h < H; h++) out[((h * a + i) * b + j) * c + k] = h === l ? 2 : h === 0 ? 0.5 : -1;
+      }
   return out;
 }
 
@@ -51,13 +69,16 @@ describe("convertPredictedLogitsToSegmentationWithCorrectShape", () => {
   it("puts labels back where they were: crop reverted, transpose reverted", () => {
     const r = convertPredictedLogitsToSegmentationWithCorrectShape(logitsOfCrop(3), [3, ...CROP], plans, conf, labels, properties);
     expect(r.shape).toEqual(SRC);
-    let wrong = 0, inside = 0;
-    for (let x = 0; x < 6; x++) for (let y = 0; y < 5; y++) for (let z = 0; z < 7; z++) {
-      const inCrop = z >= 1 && z < 6 && x >= 2 && x < 6 && y >= 0 && y < 4;
-      const expected = inCrop ? label(x, y, z) : 0;
-      if (inCrop) inside++;
-      if (r.segmentation[(x * 5 + y) * 7 + z] !== expected) wrong++;
-    }
+    let wrong = 0,
+      inside = 0;
+    for (let x = 0; x < 6; x++)
+      for (let y = 0; y < 5; y++)
+        for (let z = 0; z < 7; z++) {
+          const inCrop = z >= 1 && z < 6 && x >= 2 && x < 6 && y >= 0 && y < 4;
+          const expected = inCrop ? label(x, y, z) : 0;
+          if (inCrop) inside++;
+          if (r.segmentation[(x * 5 + y) * 7 + z] !== expected) wrong++;
+        }
     expect(inside).toBe(5 * 4 * 4);
     expect(wrong).toBe(0);
     expect(r.segmentation).toBeInstanceOf(Uint8Array);
@@ -75,14 +96,29 @@ describe("convertPredictedLogitsToSegmentationWithCorrectShape", () => {
     lg.fill(4, 0, 10); // region 0 (class 1) on the first 10 voxels
     lg.fill(4, n + 5, n + 20); // region 1 (class 2) on voxels 5..19
     lg[n + 30] = 1e-9; // sigmoid(1e-9) == 0.5 in float32: not foreground
-    const r = convertPredictedLogitsToSegmentationWithCorrectShape(lg, [2, ...CROP], plans, conf, { hasRegions: true, foregroundLabels: [1, 2], regionsClassOrder: [1, 2] }, properties);
+    const r = convertPredictedLogitsToSegmentationWithCorrectShape(
+      lg,
+      [2, ...CROP],
+      plans,
+      conf,
+      { hasRegions: true, foregroundLabels: [1, 2], regionsClassOrder: [1, 2] },
+      properties,
+    );
     const back = transposeArray(r.segmentation, SRC, TF); // into transposed space [7, 6, 5]
-    const at = (f: number) => { const [, b, c] = CROP as [number, number, number]; const i = Math.floor(f / (b * c)), j = Math.floor(f / c) % b, k = f % c; return back[((i + 1) * 6 + j + 2) * 5 + k]; };
+    const at = (f: number) => {
+      const [, b, c] = CROP as [number, number, number];
+      const i = Math.floor(f / (b * c)),
+        j = Math.floor(f / c) % b,
+        k = f % c;
+      return back[((i + 1) * 6 + j + 2) * 5 + k];
+    };
     expect([0, 4, 5, 9, 10, 19, 20, 30].map(at)).toEqual([1, 1, 2, 2, 2, 2, 0, 0]);
   });
 
   it("probabilities: softmax, background 1 outside the crop, transposed back", () => {
-    const r = convertPredictedLogitsToSegmentationWithCorrectShape(logitsOfCrop(3), [3, ...CROP], plans, conf, labels, properties, { returnProbabilities: true });
+    const r = convertPredictedLogitsToSegmentationWithCorrectShape(logitsOfCrop(3), [3, ...CROP], plans, conf, labels, properties, {
+      returnProbabilities: true,
+    });
     const p = r.probabilities!;
     const n = 6 * 5 * 7;
     expect(p.length).toBe(3 * n);
@@ -96,7 +132,7 @@ describe("convertPredictedLogitsToSegmentationWithCorrectShape", () => {
 
   it("resamples logits back to the cropped shape when the spacing changed", () => {
     // network space at half resolution along axis 0: 3 slices for the 5 original ones (constant logits per class)
-    const { plans: p2, conf: c2 } = plansFor([2 * 5 / 3, 1.5, 1]);
+    const { plans: p2, conf: c2 } = plansFor([(2 * 5) / 3, 1.5, 1]);
     const [, b, c] = CROP as [number, number, number];
     const lg = new Float32Array(3 * 3 * b * c);
     lg.fill(1, 2 * 3 * b * c); // class 2 everywhere
@@ -122,13 +158,18 @@ describe("exportPredictionFromLogits", () => {
 
   const skip = pythonSkipReason(["numpy"]);
   it.skipIf(skip !== null)(`writes probabilities as an .npz numpy can load, and properties as JSON ${skip ?? ""}`, async () => {
-    await exportPredictionFromLogits(logitsOfCrop(3), [3, ...CROP], properties, conf, plans, labels, ".nii.gz", path.join(dir, "case_002"), { saveProbabilities: true });
+    await exportPredictionFromLogits(logitsOfCrop(3), [3, ...CROP], properties, conf, plans, labels, ".nii.gz", path.join(dir, "case_002"), {
+      saveProbabilities: true,
+    });
     expect(existsSync(path.join(dir, "case_002.json"))).toBe(true);
-    const info = runPythonJson<{ keys: string[]; shape: number[]; dtype: string; sum0: number; argmax: number[] }>(`
+    const info = runPythonJson<{ keys: string[]; shape: number[]; dtype: string; sum0: number; argmax: number[] }>(
+      `
 import json, sys, numpy as np
 z = np.load(sys.argv[1])
 p = z['probabilities']
-print(json.dumps({'keys': list(z.keys()), 'shape': list(p.shape), 'dtype': str(p.dtype), 'sum0': float(p.sum(0).mean()), 'argmax': p.argmax(0).ravel()[:40].tolist()}))`, [path.join(dir, "case_002.npz")]);
+print(json.dumps({'keys': list(z.keys()), 'shape': list(p.shape), 'dtype': str(p.dtype), 'sum0': float(p.sum(0).mean()), 'argmax': p.argmax(0).ravel()[:40].tolist()}))`,
+      [path.join(dir, "case_002.npz")],
+    );
     expect(info.keys).toEqual(["probabilities"]);
     expect(info.shape).toEqual([3, ...SRC]);
     expect(info.dtype).toBe("float32");

@@ -35,10 +35,26 @@ cfg.patch_size = [16, 32, 32];
 cfg.architecture = {
   network_class_name: "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet",
   arch_kwargs: {
-    n_stages: 2, features_per_stage: [2, 4], conv_op: "torch.nn.modules.conv.Conv3d", kernel_sizes: [[1, 3, 3], [3, 3, 3]],
-    strides: [[1, 1, 1], [1, 2, 2]], n_blocks_per_stage: [1, 1], n_conv_per_stage_decoder: [1], conv_bias: true,
-    norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d", norm_op_kwargs: { eps: 1e-5, affine: true }, dropout_op: null,
-    dropout_op_kwargs: null, nonlin: "torch.nn.LeakyReLU", nonlin_kwargs: { inplace: true },
+    n_stages: 2,
+    features_per_stage: [2, 4],
+    conv_op: "torch.nn.modules.conv.Conv3d",
+    kernel_sizes: [
+      [1, 3, 3],
+      [3, 3, 3],
+    ],
+    strides: [
+      [1, 1, 1],
+      [1, 2, 2],
+    ],
+    n_blocks_per_stage: [1, 1],
+    n_conv_per_stage_decoder: [1],
+    conv_bias: true,
+    norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
+    norm_op_kwargs: { eps: 1e-5, affine: true },
+    dropout_op: null,
+    dropout_op_kwargs: null,
+    nonlin: "torch.nn.LeakyReLU",
+    nonlin_kwargs: { inplace: true },
   },
   _kw_requires_import: ["conv_op", "norm_op", "dropout_op", "nonlin"],
 };
@@ -51,7 +67,13 @@ beforeAll(async () => {
   writeFileSync(path.join(modelFolder, "plans.json"), JSON.stringify(plans));
   writeFileSync(path.join(modelFolder, "dataset.json"), JSON.stringify(datasetJson));
   for (const fold of [0, 1]) {
-    const net = buildNetwork(cfg.architecture as never, { inputChannels: 1, numClasses: 3, deepSupervision: true, patchSize: cfg.patch_size, seed: 100 + fold });
+    const net = buildNetwork(cfg.architecture as never, {
+      inputChannels: 1,
+      numClasses: 3,
+      deepSupervision: true,
+      patchSize: cfg.patch_size,
+      seed: 100 + fold,
+    });
     // different seeds per fold, so the folds really disagree
     const sd = net.stateDict();
     mkdirSync(path.join(modelFolder, `fold_${fold}`), { recursive: true });
@@ -69,7 +91,9 @@ beforeAll(async () => {
 describe("nnUNetv2_predict_from_modelfolder with a PretrainedTrainer model", () => {
   it("writes one segmentation per case with the source geometry, plus dataset.json, plans.json and the args", async () => {
     const out = path.join(root, "out");
-    await run(parseArgs(spec, ["-i", imagesTs, "-o", out, "-m", modelFolder, "-f", "0", "1", "--disable_progress_bar", "--disable_tta", "-npp", "1", "-nps", "1"]));
+    await run(
+      parseArgs(spec, ["-i", imagesTs, "-o", out, "-m", modelFolder, "-f", "0", "1", "--disable_progress_bar", "--disable_tta", "-npp", "1", "-nps", "1"]),
+    );
     expect(readdirSync(out).sort()).toEqual(["Tiny_000.nii.gz", "Tiny_003.nii.gz", "dataset.json", "plans.json", "predict_from_raw_data_args.json"]);
     for (const c of CASES) {
       const img = await readImages([path.join(imagesTs, `${c}_0000.nii.gz`)], "NibabelIO");
@@ -106,7 +130,9 @@ describe("nnUNetv2_predict_from_modelfolder with a PretrainedTrainer model", () 
 
   it("--precision bf16 labels agree with fp32 on at least 99% of voxels (identical when bf16 falls back to fp32)", async () => {
     const out = path.join(root, "out-bf16");
-    await run(parseArgs(spec, ["-i", imagesTs, "-o", out, "-m", modelFolder, "-f", "0", "1", "--disable_progress_bar", "--disable_tta", "--precision", "bf16"]));
+    await run(
+      parseArgs(spec, ["-i", imagesTs, "-o", out, "-m", modelFolder, "-f", "0", "1", "--disable_progress_bar", "--disable_tta", "--precision", "bf16"]),
+    );
     const { precision } = setOnednnPrecision("bf16");
     setOnednnPrecision("fp32");
     for (const c of CASES) {
@@ -155,10 +181,31 @@ describe("Model.load({ dataset, trainer, plans, configuration })", () => {
     const old = process.env.nnUNet_results;
     process.env.nnUNet_results = path.join(root, "results");
     try {
-      await predictRun(parseArgs(predictSpec, ["-i", imagesTs, "-o", out, "-d", "900", "-tr", "PretrainedTrainer", "-c", "3d_fullres", "-f", "1",
-        "--disable_tta", "--disable_progress_bar", "-num_parts", "2", "-part_id", "1"]));
+      await predictRun(
+        parseArgs(predictSpec, [
+          "-i",
+          imagesTs,
+          "-o",
+          out,
+          "-d",
+          "900",
+          "-tr",
+          "PretrainedTrainer",
+          "-c",
+          "3d_fullres",
+          "-f",
+          "1",
+          "--disable_tta",
+          "--disable_progress_bar",
+          "-num_parts",
+          "2",
+          "-part_id",
+          "1",
+        ]),
+      );
     } finally {
-      if (old === undefined) delete process.env.nnUNet_results; else process.env.nnUNet_results = old;
+      if (old === undefined) delete process.env.nnUNet_results;
+      else process.env.nnUNet_results = old;
     }
     expect(readdirSync(out).filter((f) => f.startsWith("Tiny"))).toEqual(["Tiny_003.nii.gz"]);
   });
@@ -169,23 +216,27 @@ describe("prediction input errors", () => {
     const bad = path.join(root, "bad-channels");
     mkdirSync(bad, { recursive: true });
     copyFileSync(path.join(FIX, "imagesTr", "Tiny_000_0000.nii.gz"), path.join(bad, "Tiny_000_0001.nii.gz"));
-    await expect(run(parseArgs(spec, ["-i", bad, "-o", path.join(root, "o2"), "-m", modelFolder, "-f", "0", "--disable_progress_bar"])))
-      .rejects.toThrow(/bad-channels: case Tiny_000 is missing channel 0: expected Tiny_000_0000\.nii\.gz/);
+    await expect(run(parseArgs(spec, ["-i", bad, "-o", path.join(root, "o2"), "-m", modelFolder, "-f", "0", "--disable_progress_bar"]))).rejects.toThrow(
+      /bad-channels: case Tiny_000 is missing channel 0: expected Tiny_000_0000\.nii\.gz/,
+    );
   });
   it("names a file with the wrong ending", async () => {
     const bad = path.join(root, "bad-ending");
     mkdirSync(bad, { recursive: true });
     copyFileSync(path.join(FIX, "imagesTr", "Tiny_000_0000.nii.gz"), path.join(bad, "Tiny_000_0000.nii.gz"));
     writeFileSync(path.join(bad, "Tiny_001_0000.nii"), "x");
-    await expect(run(parseArgs(spec, ["-i", bad, "-o", path.join(root, "o3"), "-m", modelFolder, "-f", "0", "--disable_progress_bar"])))
-      .rejects.toThrow(/Tiny_001_0000\.nii: file ending differs from the model's file_ending \.nii\.gz/);
+    await expect(run(parseArgs(spec, ["-i", bad, "-o", path.join(root, "o3"), "-m", modelFolder, "-f", "0", "--disable_progress_bar"]))).rejects.toThrow(
+      /Tiny_001_0000\.nii: file ending differs from the model's file_ending \.nii\.gz/,
+    );
   });
   it("says when the model folder has no checkpoints, and which folds exist", async () => {
     const empty = path.join(root, "empty-model");
     mkdirSync(empty, { recursive: true });
-    await expect(run(parseArgs(spec, ["-i", imagesTs, "-o", path.join(root, "o4"), "-m", empty, "-f", "0", "--disable_progress_bar"])))
-      .rejects.toThrow(/fold_0\/checkpoint_final\.pth: checkpoint not found \(fold 0\); trained folds here: none/);
-    await expect(run(parseArgs(spec, ["-i", imagesTs, "-o", path.join(root, "o4"), "-m", modelFolder, "-f", "0", "3", "--disable_progress_bar"])))
-      .rejects.toThrow(/fold_3\/checkpoint_final\.pth: checkpoint not found \(fold 3\); trained folds here: 0, 1/);
+    await expect(run(parseArgs(spec, ["-i", imagesTs, "-o", path.join(root, "o4"), "-m", empty, "-f", "0", "--disable_progress_bar"]))).rejects.toThrow(
+      /fold_0\/checkpoint_final\.pth: checkpoint not found \(fold 0\); trained folds here: none/,
+    );
+    await expect(
+      run(parseArgs(spec, ["-i", imagesTs, "-o", path.join(root, "o4"), "-m", modelFolder, "-f", "0", "3", "--disable_progress_bar"])),
+    ).rejects.toThrow(/fold_3\/checkpoint_final\.pth: checkpoint not found \(fold 3\); trained folds here: 0, 1/);
   });
 });

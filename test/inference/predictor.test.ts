@@ -8,9 +8,19 @@ import type { StateDictInput } from "../../sdk/networks/index.js";
 await tf.setBackend("cpu");
 
 const plans = {
-  dataset_name: "Dataset001_T", plans_name: "nnUNetPlans", transpose_forward: [0, 1, 2], transpose_backward: [0, 1, 2], image_reader_writer: "SimpleITKIO",
-  configurations: { "3d_fullres": { patch_size: [4, 4, 4], spacing: [1, 1, 1], architecture: { network_class_name: "fake", arch_kwargs: {}, _kw_requires_import: [] },
-    resampling_fn_probabilities_kwargs: { is_seg: false, order: 1, order_z: 0, force_separate_z: null } } },
+  dataset_name: "Dataset001_T",
+  plans_name: "nnUNetPlans",
+  transpose_forward: [0, 1, 2],
+  transpose_backward: [0, 1, 2],
+  image_reader_writer: "SimpleITKIO",
+  configurations: {
+    "3d_fullres": {
+      patch_size: [4, 4, 4],
+      spacing: [1, 1, 1],
+      architecture: { network_class_name: "fake", arch_kwargs: {}, _kw_requires_import: [] },
+      resampling_fn_probabilities_kwargs: { is_seg: false, order: 1, order_z: 0, force_separate_z: null },
+    },
+  },
 } as unknown as Plans;
 const datasetJson = { channel_names: { "0": "CT" }, labels: { background: 0, a: 1, b: 2 }, numTraining: 1, file_ending: ".nii.gz" } as DatasetJson;
 
@@ -20,7 +30,10 @@ class FakeNet implements PredictorNetwork {
   loads = 0;
   calls = 0;
   constructor(private readonly ramp = false) {}
-  async loadStateDict(sd: StateDictInput): Promise<void> { this.bias = (sd as Record<string, number[]>).bias!; this.loads++; }
+  async loadStateDict(sd: StateDictInput): Promise<void> {
+    this.bias = (sd as Record<string, number[]>).bias!;
+    this.loads++;
+  }
   forward(x: tf.Tensor): tf.Tensor {
     this.calls++;
     const d = x.shape[2]!;
@@ -38,7 +51,11 @@ describe("NnUNetPredictor.predictLogitsFromPreprocessedData", () => {
   it("averages the logits of the folds", async () => {
     const net = new FakeNet();
     const p = new NnUNetPredictor({ useMirroring: false }).manualInitialization({
-      network: net, plans, configurationName: "3d_fullres", datasetJson, parameters: [{ bias: [1, 0, 0] }, { bias: [0, 3, -2] }],
+      network: net,
+      plans,
+      configurationName: "3d_fullres",
+      datasetJson,
+      parameters: [{ bias: [1, 0, 0] }, { bias: [0, 3, -2] }],
     });
     const logits = await p.predictLogitsFromPreprocessedData(data, shape);
     expect(net.loads).toBe(2);
@@ -48,9 +65,16 @@ describe("NnUNetPredictor.predictLogitsFromPreprocessedData", () => {
       expect(logits[2 * n + i]).toBeCloseTo(3 * data[i]! - 1, 5);
     }
     // and the ensemble equals the mean of the single-fold predictions
-    const single = async (bias: number[]) => new NnUNetPredictor({ useMirroring: false }).manualInitialization({
-      network: new FakeNet(), plans, configurationName: "3d_fullres", datasetJson, parameters: [{ bias }],
-    }).predictLogitsFromPreprocessedData(data, shape);
+    const single = async (bias: number[]) =>
+      new NnUNetPredictor({ useMirroring: false })
+        .manualInitialization({
+          network: new FakeNet(),
+          plans,
+          configurationName: "3d_fullres",
+          datasetJson,
+          parameters: [{ bias }],
+        })
+        .predictLogitsFromPreprocessedData(data, shape);
     const [a, b] = [await single([1, 0, 0]), await single([0, 3, -2])];
     let maxErr = 0;
     for (let i = 0; i < logits.length; i++) maxErr = Math.max(maxErr, Math.abs(logits[i]! - (a[i]! + b[i]!) / 2));
@@ -61,7 +85,11 @@ describe("NnUNetPredictor.predictLogitsFromPreprocessedData", () => {
     const run = async (useMirroring: boolean, axes: number[] | null) => {
       const net = new FakeNet(true);
       const p = new NnUNetPredictor({ useMirroring, tilesPerBatch: 64 }).manualInitialization({
-        network: net, plans, configurationName: "3d_fullres", datasetJson, inferenceAllowedMirroringAxes: axes,
+        network: net,
+        plans,
+        configurationName: "3d_fullres",
+        datasetJson,
+        inferenceAllowedMirroringAxes: axes,
       });
       return { logits: await p.predictLogitsFromPreprocessedData(data, shape), calls: net.calls };
     };

@@ -11,10 +11,37 @@ await tf.setBackend("cpu");
 describe("computeStepsForSlidingWindow(image, tile, step)", () => {
   it.each([
     // upstream's compute_steps_for_sliding_window and its own comment (110, 64 -> 0, 23, 46)
-    [[110, 300, 512], [64, 192, 160], 0.5, [[0, 23, 46], [0, 54, 108], [0, 70, 141, 211, 282, 352]]],
+    [
+      [110, 300, 512],
+      [64, 192, 160],
+      0.5,
+      [
+        [0, 23, 46],
+        [0, 54, 108],
+        [0, 70, 141, 211, 282, 352],
+      ],
+    ],
     [[64, 64, 64], [64, 64, 64], 0.5, [[0], [0], [0]]],
-    [[65, 100, 128], [64, 64, 64], 1, [[0, 1], [0, 36], [0, 64]]],
-    [[20, 20, 20], [8, 8, 8], 0.5, [[0, 4, 8, 12], [0, 4, 8, 12], [0, 4, 8, 12]]],
+    [
+      [65, 100, 128],
+      [64, 64, 64],
+      1,
+      [
+        [0, 1],
+        [0, 36],
+        [0, 64],
+      ],
+    ],
+    [
+      [20, 20, 20],
+      [8, 8, 8],
+      0.5,
+      [
+        [0, 4, 8, 12],
+        [0, 4, 8, 12],
+        [0, 4, 8, 12],
+      ],
+    ],
   ])("%j with tile %j, step %s", (image, tilesz, step, expected) => {
     expect(computeStepsForSlidingWindow(image, tilesz, step)).toEqual(expected);
   });
@@ -54,12 +81,13 @@ describe("computeGaussian(tile) (compute_gaussian, sigma tile/8, max 10, float16
   });
   it("matches values printed by scipy.ndimage.gaussian_filter + torch.half exactly", () => {
     // CPython, scipy, torch 1.13: compute_gaussian((8,8))[4] and ((5,7,6)).ravel()[:12]
-    expect(Array.from(computeGaussian([8, 8]).subarray(32, 40))).toEqual(
-      [0.0033550262451171875, 0.111083984375, 1.353515625, 6.06640625, 10.0, 6.06640625, 1.353515625, 0.111083984375]);
+    expect(Array.from(computeGaussian([8, 8]).subarray(32, 40))).toEqual([
+      0.0033550262451171875, 0.111083984375, 1.353515625, 6.06640625, 10.0, 6.06640625, 1.353515625, 0.111083984375,
+    ]);
     expect(Array.from(computeGaussian([5, 7, 6]).subarray(0, 12))).toEqual([
-      5.960464477539063e-08, 4.76837158203125e-06, 6.884336471557617e-05, 0.00016736984252929688, 6.884336471557617e-05,
-      4.76837158203125e-06, 1.4901161193847656e-06, 0.0001252889633178711, 0.0018024444580078125, 0.004383087158203125,
-      0.0018024444580078125, 0.0001252889633178711]);
+      5.960464477539063e-8, 4.76837158203125e-6, 6.884336471557617e-5, 0.00016736984252929688, 6.884336471557617e-5, 4.76837158203125e-6, 1.4901161193847656e-6,
+      0.0001252889633178711, 0.0018024444580078125, 0.004383087158203125, 0.0018024444580078125, 0.0001252889633178711,
+    ]);
     // 128^3: corners underflow to 0 in fp16 and become the smallest subnormal
     const big = computeGaussian([128, 128, 128]);
     expect(big[0]).toBe(5.960464477539063e-8);
@@ -67,7 +95,11 @@ describe("computeGaussian(tile) (compute_gaussian, sigma tile/8, max 10, float16
   });
   const skip = pythonSkipReason(["scipy", "torch"]);
   it.skipIf(skip !== null)(`equals upstream's compute_gaussian element by element ${skip ?? ""}`, () => {
-    const sizes = [[24, 40, 33], [17, 9], [3, 64, 5]];
+    const sizes = [
+      [24, 40, 33],
+      [17, 9],
+      [3, 64, 5],
+    ];
     const ref = runPythonJson<number[][]>(`
 import json, numpy as np, torch
 from scipy.ndimage import gaussian_filter
@@ -119,7 +151,12 @@ describe("predictSlidingWindowReturnLogits(forward, data, shape, opts)", () => {
     expect(out.length).toBe(3 * data.length);
     let maxErr = 0;
     for (let i = 0; i < data.length; i++) {
-      maxErr = Math.max(maxErr, Math.abs(out[i]! - data[i]!), Math.abs(out[data.length + i]! - (2 * data[i]! - 1)), Math.abs(out[2 * data.length + i]! + data[i]!));
+      maxErr = Math.max(
+        maxErr,
+        Math.abs(out[i]! - data[i]!),
+        Math.abs(out[data.length + i]! - (2 * data[i]! - 1)),
+        Math.abs(out[2 * data.length + i]! + data[i]!),
+      );
     }
     expect(maxErr).toBeLessThan(1e-5);
   });
@@ -175,7 +212,9 @@ describe("predictSlidingWindowReturnLogits(forward, data, shape, opts)", () => {
 
   it("rejects a network with the wrong number of heads, without leaking tensors", async () => {
     const before = tf.memory().numTensors;
-    await expect(predictSlidingWindowReturnLogits(pointwise, data, shape, { patchSize: [8, 8, 8], numHeads: 2, tilesPerBatch: 1 })).rejects.toThrow(/3 channels, expected 2/);
+    await expect(predictSlidingWindowReturnLogits(pointwise, data, shape, { patchSize: [8, 8, 8], numHeads: 2, tilesPerBatch: 1 })).rejects.toThrow(
+      /3 channels, expected 2/,
+    );
     expect(tf.memory().numTensors).toBe(before);
   });
 

@@ -21,8 +21,10 @@ import { pythonSkipReason, runPython, runPythonJson } from "../helpers/python.js
 
 const ci = process.env.CI === "true";
 const which = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
-const skip = [pythonSkipReason(["nibabel", "numpy", "PIL", "tifffile", "skimage"]), which("plastimatch") ? null : "plastimatch not found (apt-get install plastimatch)"]
-  .filter(Boolean).join("; ") || null;
+const skip =
+  [pythonSkipReason(["nibabel", "numpy", "PIL", "tifffile", "skimage"]), which("plastimatch") ? null : "plastimatch not found (apt-get install plastimatch)"]
+    .filter(Boolean)
+    .join("; ") || null;
 if (ci && skip) throw new Error(`CI=true but the tools that write the datasets are missing: ${skip}`);
 
 interface Kind {
@@ -107,63 +109,102 @@ function externalRead(kind: Kind, file: string): { shape: number[]; labels: numb
     execFileSync("plastimatch", ["convert", "--input", file, "--output-img", nii], { stdio: "ignore" });
     file = nii;
   }
-  return runPythonJson(`
+  return runPythonJson(
+    `
 import sys, json, numpy as np, nibabel as nib, tifffile
 from skimage import io
 f = sys.argv[1]
 a = np.asarray(nib.load(f).dataobj) if f.endswith('.nii.gz') else tifffile.imread(f) if f.endswith('.tif') else io.imread(f)
-print(json.dumps({"shape": list(a.shape), "labels": sorted(int(x) for x in np.unique(a))}))`, [file]);
+print(json.dumps({"shape": list(a.shape), "labels": sorted(int(x) for x in np.unique(a))}))`,
+    [file],
+  );
 }
 
 describe.skipIf(skip)(`every image format trains and predicts end to end${skip ? ` (skipped: ${skip})` : ""}`, () => {
   const root = mkdtempSync(path.join(tmpdir(), "nnssl-formats-e2e-"));
   const paths = { nnUNet_raw: path.join(root, "raw"), nnUNet_preprocessed: path.join(root, "pre"), nnUNet_results: path.join(root, "res") };
 
-  it.each(KINDS)("$name ($reader, $configuration)", async (kind) => {
-    const folder = runPython(MAKE, [paths.nnUNet_raw, kind.name, String(kind.id), kind.ending]).trim();
-    const ds = await openRawDataset(folder);
-    expect(ds.readerWriter).toBe(kind.reader);
-    await extractFingerprint(ds, { numProcesses: 1, verifyDatasetIntegrity: true, paths });
-    const plans = await planExperiment(ds, { paths });
-    expect(plans.image_reader_writer).toBe(kind.reader);
-    // NaturalImage2DIO's fake z axis makes a 2-d dataset: upstream plans no 3d configuration for it
-    expect("3d_fullres" in plans.configurations).toBe(kind.configuration === "3d_fullres");
-    await runPreprocessing(ds, plans, kind.configuration, { numWorkers: 1, paths });
-    const run = await train({
-      dataset: kind.id, configuration: kind.configuration, fold: 0, numEpochs: 1, numIterationsPerEpoch: 2, numValIterationsPerEpoch: 1,
-      seed: 3, numWorkers: 0, paths,
-    });
-    expect(Number.isFinite(run.logging.train_losses[0])).toBe(true);
-    // the final validation wrote the held-out case in the dataset's format and scored it with our reader
-    const val = path.join(run.outputFolder, "validation");
-    const summary = JSON.parse(readFileSync(path.join(val, "summary.json"), "utf8"));
-    expect(summary.metric_per_case).toHaveLength(1);
-    const valCase = path.basename(summary.metric_per_case[0].prediction_file);
-    expect(valCase.endsWith(kind.ending)).toBe(true);
-    const ref = await readSeg(path.join(folder, "labelsTr", valCase), ds.readerWriter);
-    const pred = await readSeg(path.join(val, valCase), ds.readerWriter);
-    expect(pred.shape).toEqual(ref.shape);
-    if (kind.reader === "Tiff3DIO") expect(existsSync(path.join(val, valCase.replace(/\.tif$/, ".json")))).toBe(true);
+  it.each(KINDS)(
+    "$name ($reader, $configuration)",
+    async (kind) => {
+      const folder = runPython(MAKE, [paths.nnUNet_raw, kind.name, String(kind.id), kind.ending]).trim();
+      const ds = await openRawDataset(folder);
+      expect(ds.readerWriter).toBe(kind.reader);
+      await extractFingerprint(ds, { numProcesses: 1, verifyDatasetIntegrity: true, paths });
+      const plans = await planExperiment(ds, { paths });
+      expect(plans.image_reader_writer).toBe(kind.reader);
+      // NaturalImage2DIO's fake z axis makes a 2-d dataset: upstream plans no 3d configuration for it
+      expect("3d_fullres" in plans.configurations).toBe(kind.configuration === "3d_fullres");
+      await runPreprocessing(ds, plans, kind.configuration, { numWorkers: 1, paths });
+      const run = await train({
+        dataset: kind.id,
+        configuration: kind.configuration,
+        fold: 0,
+        numEpochs: 1,
+        numIterationsPerEpoch: 2,
+        numValIterationsPerEpoch: 1,
+        seed: 3,
+        numWorkers: 0,
+        paths,
+      });
+      expect(Number.isFinite(run.logging.train_losses[0])).toBe(true);
+      // the final validation wrote the held-out case in the dataset's format and scored it with our reader
+      const val = path.join(run.outputFolder, "validation");
+      const summary = JSON.parse(readFileSync(path.join(val, "summary.json"), "utf8"));
+      expect(summary.metric_per_case).toHaveLength(1);
+      const valCase = path.basename(summary.metric_per_case[0].prediction_file);
+      expect(valCase.endsWith(kind.ending)).toBe(true);
+      const ref = await readSeg(path.join(folder, "labelsTr", valCase), ds.readerWriter);
+      const pred = await readSeg(path.join(val, valCase), ds.readerWriter);
+      expect(pred.shape).toEqual(ref.shape);
+      if (kind.reader === "Tiff3DIO") expect(existsSync(path.join(val, valCase.replace(/\.tif$/, ".json")))).toBe(true);
 
-    const out = path.join(root, `pred_${kind.name}`);
-    const old = { ...process.env };
-    Object.assign(process.env, paths);
-    try {
-      await predictRun(parseArgs(predictSpec, ["-i", path.join(folder, "imagesTs"), "-o", out, "-d", String(kind.id), "-c", kind.configuration, "-f", "0",
-        "--disable_tta", "-npp", "1", "-nps", "1", "--disable_progress_bar"]));
-    } finally {
-      for (const k of Object.keys(paths)) if (old[k] === undefined) delete process.env[k]; else process.env[k] = old[k];
-    }
-    const written = path.join(out, `t0${kind.ending}`);
-    const ours = await readSeg(written, ds.readerWriter);
-    const img = ds.readerWriter === "Tiff3DIO" ? null : await readSeg(path.join(folder, "imagesTs", `t0_0000${kind.ending}`), ds.readerWriter);
-    if (img) {
-      expect(ours.shape.slice(1)).toEqual(img.shape.slice(1));
-      if (img.properties.sitk_stuff && kind.name !== "nifti4d") expect(ours.properties.sitk_stuff).toEqual(img.properties.sitk_stuff);
-    }
-    const ext = externalRead(kind, written);
-    const spatial = kind.configuration === "2d" ? ours.shape.slice(2) : kind.name === "mha" || kind.name === "nrrd" || kind.name === "nifti4d" ? ours.shape.slice(1).reverse() : ours.shape.slice(1);
-    expect(ext.shape).toEqual(spatial);
-    expect(ext.labels.every((l) => l === 0 || l === 1)).toBe(true);
-  }, 600_000);
+      const out = path.join(root, `pred_${kind.name}`);
+      const old = { ...process.env };
+      Object.assign(process.env, paths);
+      try {
+        await predictRun(
+          parseArgs(predictSpec, [
+            "-i",
+            path.join(folder, "imagesTs"),
+            "-o",
+            out,
+            "-d",
+            String(kind.id),
+            "-c",
+            kind.configuration,
+            "-f",
+            "0",
+            "--disable_tta",
+            "-npp",
+            "1",
+            "-nps",
+            "1",
+            "--disable_progress_bar",
+          ]),
+        );
+      } finally {
+        for (const k of Object.keys(paths))
+          if (old[k] === undefined) delete process.env[k];
+          else process.env[k] = old[k];
+      }
+      const written = path.join(out, `t0${kind.ending}`);
+      const ours = await readSeg(written, ds.readerWriter);
+      const img = ds.readerWriter === "Tiff3DIO" ? null : await readSeg(path.join(folder, "imagesTs", `t0_0000${kind.ending}`), ds.readerWriter);
+      if (img) {
+        expect(ours.shape.slice(1)).toEqual(img.shape.slice(1));
+        if (img.properties.sitk_stuff && kind.name !== "nifti4d") expect(ours.properties.sitk_stuff).toEqual(img.properties.sitk_stuff);
+      }
+      const ext = externalRead(kind, written);
+      const spatial =
+        kind.configuration === "2d"
+          ? ours.shape.slice(2)
+          : kind.name === "mha" || kind.name === "nrrd" || kind.name === "nifti4d"
+            ? ours.shape.slice(1).reverse()
+            : ours.shape.slice(1);
+      expect(ext.shape).toEqual(spatial);
+      expect(ext.labels.every((l) => l === 0 || l === 1)).toBe(true);
+    },
+    600_000,
+  );
 });

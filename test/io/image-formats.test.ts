@@ -18,15 +18,26 @@ import { pythonSkipReason, runPython, runPythonJson } from "../helpers/python.js
 const ci = process.env.CI === "true";
 const which = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
 const pySkip = pythonSkipReason(["nibabel", "numpy", "PIL", "tifffile", "skimage"]);
-const toolSkip = [pySkip, which("plastimatch") ? null : "plastimatch not found (apt-get install plastimatch)", which("teem-unu") ? null : "teem-unu not found (apt-get install teem-apps)"]
-  .filter(Boolean).join("; ") || null;
+const toolSkip =
+  [
+    pySkip,
+    which("plastimatch") ? null : "plastimatch not found (apt-get install plastimatch)",
+    which("teem-unu") ? null : "teem-unu not found (apt-get install teem-apps)",
+  ]
+    .filter(Boolean)
+    .join("; ") || null;
 if (ci && toolSkip) throw new Error(`CI=true but the oracles are missing: ${toolSkip}`);
 const tmp = () => mkdtempSync(path.join(tmpdir(), "nnssl-formats-"));
 
 /** `plastimatch header` output -> ITK geometry numbers. */
 function itkHeader(file: string): { origin: number[]; spacing: number[]; direction: number[]; size: number[] } {
   const out = execFileSync("plastimatch", ["header", file], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-  const get = (k: string) => /^(\w+) = (.*)$/m.exec(out.split("\n").find((l) => l.startsWith(k + " ")) ?? "")![2]!.trim().split(/\s+/).map(Number);
+  const get = (k: string) =>
+    /^(\w+) = (.*)$/m
+      .exec(out.split("\n").find((l) => l.startsWith(k + " ")) ?? "")![2]!
+      .trim()
+      .split(/\s+/)
+      .map(Number);
   return { origin: get("Origin"), spacing: get("Spacing"), direction: get("Direction"), size: get("Size") };
 }
 
@@ -40,7 +51,8 @@ describe.skipIf(toolSkip)(`.mha / .nrrd through SimpleITKIO${toolSkip ? ` (skipp
   beforeAll(() => {
     dir = tmp();
     // An oblique, flipped affine and int16 voxels with a known pattern, written by nibabel and converted by ITK.
-    runPython(`
+    runPython(
+      `
 import sys, numpy as np, nibabel as nib
 d = sys.argv[1]
 a = (np.arange(5*6*7, dtype=np.int16).reshape(5, 6, 7) * 3 - 50)
@@ -51,15 +63,30 @@ nib.save(nib.Nifti1Image(a, aff), d + '/img.nii.gz')
 np.arange(4*5, dtype=np.uint8).tofile(d + '/flat.raw')
 # a 2-d MetaImage written by the format's spec (a few lines of Python): x = 5 columns, y = 4 rows
 open(d + '/flat.mha', 'wb').write(b'ObjectType = Image\\nNDims = 2\\nDimSize = 5 4\\nElementSpacing = 0.7 1.3\\nOffset = 1 2\\nTransformMatrix = 1 0 0 1\\nElementType = MET_UCHAR\\nElementDataFile = LOCAL\\n' + np.arange(20, dtype=np.uint8).tobytes())
-`, [dir]);
-    for (const [src, dst] of [["img.nii.gz", "img.mha"], ["img.nii.gz", "img.nrrd"]]) {
+`,
+      [dir],
+    );
+    for (const [src, dst] of [
+      ["img.nii.gz", "img.mha"],
+      ["img.nii.gz", "img.nrrd"],
+    ]) {
       execFileSync("plastimatch", ["convert", "--input", path.join(dir, src!), "--output-img", path.join(dir, dst!)], { stdio: "ignore" });
     }
     // a 2-d NRRD made by teem's unu (per-axis "spacings", no space directions)
-    execFileSync("teem-unu", ["make", "-i", path.join(dir, "flat.raw"), "-t", "uchar", "-s", "5", "4", "-sp", "0.7", "1.3", "-e", "raw", "-o", path.join(dir, "flat.nrrd")], { stdio: "ignore" });
+    execFileSync(
+      "teem-unu",
+      ["make", "-i", path.join(dir, "flat.raw"), "-t", "uchar", "-s", "5", "4", "-sp", "0.7", "1.3", "-e", "raw", "-o", path.join(dir, "flat.nrrd")],
+      { stdio: "ignore" },
+    );
     // teem's unu re-encodes ITK's NRRD as raw, ascii and big-endian gzip
-    for (const [enc, extra] of [["raw", []], ["ascii", []], ["gzip", ["-en", "big"]]] as [string, string[]][]) {
-      execFileSync("teem-unu", ["save", "-f", "nrrd", "-e", enc, ...extra, "-i", path.join(dir, "img.nrrd"), "-o", path.join(dir, `img_${enc}.nrrd`)], { stdio: "ignore" });
+    for (const [enc, extra] of [
+      ["raw", []],
+      ["ascii", []],
+      ["gzip", ["-en", "big"]],
+    ] as [string, string[]][]) {
+      execFileSync("teem-unu", ["save", "-f", "nrrd", "-e", enc, ...extra, "-i", path.join(dir, "img.nrrd"), "-o", path.join(dir, `img_${enc}.nrrd`)], {
+        stdio: "ignore",
+      });
     }
   });
 
@@ -98,7 +125,10 @@ open(d + '/flat.mha', 'wb').write(b'ObjectType = Image\\nNDims = 2\\nDimSize = 5
     const body = raw.subarray(text.length);
     const z = deflateSync(body);
     const f = path.join(dir, "img_z.mha");
-    writeFileSync(f, Buffer.concat([Buffer.from(text.replace("CompressedData = False", `CompressedData = True\nCompressedDataSize = ${z.length}`), "latin1"), z]));
+    writeFileSync(
+      f,
+      Buffer.concat([Buffer.from(text.replace("CompressedData = False", `CompressedData = True\nCompressedDataSize = ${z.length}`), "latin1"), z]),
+    );
     const a = await readImages([f], "SimpleITKIO");
     const b = await readImages([path.join(dir, "img.mha")], "SimpleITKIO");
     expect(a.data).toEqual(b.data);
@@ -118,7 +148,10 @@ open(d + '/flat.mha', 'wb').write(b'ObjectType = Image\\nNDims = 2\\nDimSize = 5
       closeList(h.direction, ref.properties.sitk_stuff!.direction, 1e-4);
       const nii = path.join(dir, `pred${e}.nii`);
       execFileSync("plastimatch", ["convert", "--input", out, "--output-img", nii], { stdio: "ignore" });
-      const vals = runPythonJson<number[]>("import sys, json, nibabel as nib, numpy as np; print(json.dumps(np.asarray(nib.load(sys.argv[1]).dataobj).transpose(2,1,0).ravel().tolist()))", [nii]);
+      const vals = runPythonJson<number[]>(
+        "import sys, json, nibabel as nib, numpy as np; print(json.dumps(np.asarray(nib.load(sys.argv[1]).dataobj).transpose(2,1,0).ravel().tolist()))",
+        [nii],
+      );
       expect(vals).toEqual(Array.from(seg));
       const back = await readSeg(out, "SimpleITKIO");
       expect(Array.from(back.data)).toEqual(Array.from(seg));
@@ -129,7 +162,13 @@ open(d + '/flat.mha', 'wb').write(b'ObjectType = Image\\nNDims = 2\\nDimSize = 5
   it("refuses bombs and lies before allocating", async () => {
     const f = path.join(dir, "bomb.mha");
     const z = deflateSync(new Uint8Array(1 << 20));
-    writeFileSync(f, Buffer.concat([Buffer.from("ObjectType = Image\nNDims = 3\nDimSize = 10 10 10\nElementType = MET_UCHAR\nCompressedData = True\nElementDataFile = LOCAL\n"), z]));
+    writeFileSync(
+      f,
+      Buffer.concat([
+        Buffer.from("ObjectType = Image\nNDims = 3\nDimSize = 10 10 10\nElementType = MET_UCHAR\nCompressedData = True\nElementDataFile = LOCAL\n"),
+        z,
+      ]),
+    );
     await expect(readImages([f], "SimpleITKIO")).rejects.toThrow(/bomb\.mha: compressed voxel data inflates to more than the 1000 bytes/);
     writeFileSync(f, "ObjectType = Image\nNDims = 3\nDimSize = 100000 100000 100000\nElementType = MET_UCHAR\nElementDataFile = LOCAL\n");
     await expect(readImages([f], "SimpleITKIO")).rejects.toThrow(/declares 1000000000000000 bytes/);
@@ -145,12 +184,15 @@ open(d + '/flat.mha', 'wb').write(b'ObjectType = Image\\nNDims = 2\\nDimSize = 5
 describe.skipIf(pySkip)(`4-d NIfTI through SimpleITKIO${pySkip ? ` (skipped: ${pySkip})` : ""}`, () => {
   it("reads (x, y, z, c) as c channels (c, z, y, x) with the spatial spacing, like SimpleITK + SimpleITKIO", async () => {
     const dir = tmp();
-    runPython(`
+    runPython(
+      `
 import sys, numpy as np, nibabel as nib
 a = np.arange(4*5*6*2, dtype=np.float32).reshape(4, 5, 6, 2)
 nib.save(nib.Nifti1Image(a, np.diag([0.5, 0.75, 2.0, 1])), sys.argv[1] + '/four_0000.nii.gz')
 np.save(sys.argv[1] + '/ref.npy', a.transpose(3, 2, 1, 0).copy())
-`, [dir]);
+`,
+      [dir],
+    );
     const v = await readImages([path.join(dir, "four_0000.nii.gz")], "SimpleITKIO");
     expect(v.shape).toEqual([2, 6, 5, 4]);
     expect(v.properties.spacing).toEqual([2, 0.75, 0.5]);
@@ -161,7 +203,9 @@ np.save(sys.argv[1] + '/ref.npy', a.transpose(3, 2, 1, 0).copy())
     // a 3-d prediction for it is written with the spatial geometry
     const out = path.join(dir, "pred.nii.gz");
     await writeSeg(new Uint8Array(6 * 5 * 4), [6, 5, 4], out, v.properties, "SimpleITKIO");
-    const z = runPythonJson<number[]>("import sys, json, nibabel as nib; print(json.dumps([float(x) for x in nib.load(sys.argv[1]).header.get_zooms()]))", [out]);
+    const z = runPythonJson<number[]>("import sys, json, nibabel as nib; print(json.dumps([float(x) for x in nib.load(sys.argv[1]).header.get_zooms()]))", [
+      out,
+    ]);
     expect(z).toEqual([0.5, 0.75, 2]);
   });
 });
@@ -173,7 +217,8 @@ describe.skipIf(pySkip)(`natural images and TIFFs${pySkip ? ` (skipped: ${pySkip
     dir = tmp();
     // Each file written by Pillow or tifffile; the oracle is skimage.io.imread (what NaturalImage2DIO calls) or
     // tifffile.imread (Tiff3DIO).
-    expected = runPythonJson(`
+    expected = runPythonJson(
+      `
 import sys, json, numpy as np, tifffile
 from PIL import Image
 from skimage import io
@@ -206,7 +251,9 @@ for f in ['g8.png', 'g16.png', 'rgb.png', 'rgba.png', 'pal.png', 'pal.bmp', 'g8.
     a = np.asarray(Image.open(d + '/' + f)) if 'lzw' in f else io.imread(d + '/' + f) if not f.startswith(('v3', 'f3')) else tifffile.imread(d + '/' + f)
     out[f] = {'shape': list(a.shape), 'values': a.astype(np.float64).ravel().tolist()}
 print(json.dumps(out))
-`, [dir]);
+`,
+      [dir],
+    );
   });
 
   it("NaturalImage2DIO gives (c, 1, h, w) with RGB(A) channels first and spacing (999, 1, 1)", async () => {
@@ -264,7 +311,8 @@ print(json.dumps(out))
     }
     const vol = new Uint8Array(4 * 5 * 6).map((_, i) => (i * 7) % 5);
     await writeSeg(vol, [4, 5, 6], path.join(dir, "p3.tif"), { spacing: [2, 1, 0.5] }, "Tiff3DIO");
-    const got = runPythonJson<Record<string, { shape: number[]; dtype: string; values: number[] }>>(`
+    const got = runPythonJson<Record<string, { shape: number[]; dtype: string; values: number[] }>>(
+      `
 import sys, json, numpy as np, tifffile
 from skimage import io
 d = sys.argv[1]
@@ -272,13 +320,17 @@ out = {}
 for f in ['p.png', 'p.bmp', 'p.tif', 'p16.png', 'p16.tif', 'p3.tif']:
     a = tifffile.imread(d + '/' + f) if f == 'p3.tif' else io.imread(d + '/' + f)
     out[f] = {'shape': list(a.shape), 'dtype': str(a.dtype), 'values': a.ravel().tolist()}
-print(json.dumps(out))`, [dir]);
+print(json.dumps(out))`,
+      [dir],
+    );
     for (const f of ["p.png", "p.bmp", "p.tif"]) expect(got[f]).toEqual({ shape: [7, 9], dtype: "uint8", values: Array.from(seg) });
     for (const f of ["p16.png", "p16.tif"]) expect(got[f]).toEqual({ shape: [7, 9], dtype: "uint16", values: Array.from(big) });
     expect(got["p3.tif"]).toEqual({ shape: [4, 5, 6], dtype: "uint8", values: Array.from(vol) });
     expect(JSON.parse(readFileSync(path.join(dir, "p3.json"), "utf8"))).toEqual({ spacing: [2, 1, 0.5] });
     expect(existsSync(path.join(dir, "p3.json"))).toBe(true);
-    await expect(writeSeg(big, [1, 7, 9], path.join(dir, "x.bmp"), { spacing: [999, 1, 1] }, "NaturalImage2DIO")).rejects.toThrow(/BMP holds 8-bit values only/);
+    await expect(writeSeg(big, [1, 7, 9], path.join(dir, "x.bmp"), { spacing: [999, 1, 1] }, "NaturalImage2DIO")).rejects.toThrow(
+      /BMP holds 8-bit values only/,
+    );
   });
 });
 
@@ -315,7 +367,8 @@ describe("corrupt files", () => {
         try {
           await parse(b, name);
         } catch (err) {
-          if (!(err instanceof NnsslAdaptError) || !(err as Error).message.startsWith(`${name}: `)) untyped.push(`${name}: ${(err as Error).constructor.name} ${(err as Error).message}`);
+          if (!(err instanceof NnsslAdaptError) || !(err as Error).message.startsWith(`${name}: `))
+            untyped.push(`${name}: ${(err as Error).constructor.name} ${(err as Error).message}`);
         }
       }
     }

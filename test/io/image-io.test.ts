@@ -29,11 +29,14 @@ describe.skipIf(nibSkip)(`readImages agrees with nibabel${nibSkip ? ` (skipped: 
   it.each(CASES)("values of %s equal get_fdata().transpose(2, 1, 0) as float32", async (c) => {
     const file = path.join(TINY, "imagesTr", `${c}_0000.nii.gz`);
     const v = await readImages([file], "NibabelIO");
-    const ref = runPythonJson<{ sum: number; first: number[]; idx: number[]; vals: number[] }>(`
+    const ref = runPythonJson<{ sum: number; first: number[]; idx: number[]; vals: number[] }>(
+      `
 import sys, json, numpy as np, nibabel as nib
 a = nib.load(sys.argv[1]).get_fdata().transpose(2, 1, 0).astype(np.float32).ravel()
 idx = list(range(0, a.size, max(1, a.size // 500)))
-print(json.dumps({"sum": float(a.astype(np.float64).sum()), "first": a[:5].tolist(), "idx": idx, "vals": a[idx].tolist()}))`, [file]);
+print(json.dumps({"sum": float(a.astype(np.float64).sum()), "first": a[:5].tolist(), "idx": idx, "vals": a[idx].tolist()}))`,
+      [file],
+    );
     let sum = 0;
     for (const x of v.data) sum += x;
     expect(sum).toBeCloseTo(ref.sum, 3);
@@ -62,8 +65,9 @@ describe("readImages(files, 'SimpleITKIO')", () => {
     expect(Object.keys(v.properties)).toEqual(["sitk_stuff", "spacing"]);
   });
   it("refuses channels with different shapes, naming the file", async () => {
-    await expect(readImages([path.join(TINY, "imagesTr", "Tiny_000_0000.nii.gz"), path.join(TINY, "imagesTr", "Tiny_001_0000.nii.gz")]))
-      .rejects.toThrow(/Tiny_001_0000\.nii\.gz: shape \[14, 50, 46\] differs/);
+    await expect(readImages([path.join(TINY, "imagesTr", "Tiny_000_0000.nii.gz"), path.join(TINY, "imagesTr", "Tiny_001_0000.nii.gz")])).rejects.toThrow(
+      /Tiny_001_0000\.nii\.gz: shape \[14, 50, 46\] differs/,
+    );
   });
 });
 
@@ -74,7 +78,8 @@ describe("writeSeg(seg, shape, file, properties, rw)", () => {
     const seg = Uint8Array.from(s.data);
     const out = path.join(tmp(), "seg.nii.gz");
     await writeSeg(seg, s.shape.slice(1), out, s.properties, rw);
-    const a = await readNifti(ref), b = await readNifti(out);
+    const a = await readNifti(ref),
+      b = await readNifti(out);
     expect(b.dtype).toBe("uint8");
     expect(b.shape).toEqual(a.shape);
     expect(Array.from(b.data as Uint8Array)).toEqual(Array.from(a.data as Uint8Array));
@@ -98,7 +103,9 @@ describe("writeSeg(seg, shape, file, properties, rw)", () => {
     const back = await readSeg(out, "SimpleITKIO");
     expect(back.properties.sitk_stuff).toEqual({ spacing: [1, 2, 3], origin: [4, 5, 6], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] });
     const p5 = { spacing: [1, 1, 1], sitk_stuff: { spacing: [1, 1, 1, 1, 1], origin: [0, 0, 0, 0, 0], direction: Array(25).fill(0) } };
-    await expect(writeSeg(new Uint8Array(8), [2, 2, 2], out, p5, "SimpleITKIO")).rejects.toThrow(new InputError(`${out}: writeSeg: sitk_stuff.spacing [1, 1, 1, 1, 1] is neither 2-d nor 3-d`).message);
+    await expect(writeSeg(new Uint8Array(8), [2, 2, 2], out, p5, "SimpleITKIO")).rejects.toThrow(
+      new InputError(`${out}: writeSeg: sitk_stuff.spacing [1, 1, 1, 1, 1] is neither 2-d nor 3-d`).message,
+    );
   });
 });
 
@@ -106,7 +113,12 @@ describe("writeNifti(file, data, shape, affine)", () => {
   it("writeNifti with a shape that does not fit the data is an InputError naming the file and writes nothing", async () => {
     const dir = tmp();
     const out = path.join(dir, "bad.nii.gz");
-    const eye = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]];
+    const eye = [
+      [1, 0, 0, 0],
+      [0, 1, 0, 0],
+      [0, 0, 1, 0],
+      [0, 0, 0, 1],
+    ];
     await expect(writeNifti(out, new Uint8Array(7), [2, 2, 2], eye)).rejects.toThrow(`${out}: formatNifti1: shape [2, 2, 2] has 8 voxels but data has 7`);
     expect(readdirSync(dir)).toEqual([]);
   });
@@ -114,7 +126,12 @@ describe("writeNifti(file, data, shape, affine)", () => {
 
 describe("NibabelIOWithReorient on a permuted, flipped image", () => {
   // voxel axes: i -> -y (0.8 mm), j -> +z (2 mm), k -> -x (1.5 mm); RAS reorientation must permute and flip the array.
-  const affine = [[0, 0, -1.5, 30], [-0.8, 0, 0, 10], [0, 2, 0, -8], [0, 0, 0, 1]];
+  const affine = [
+    [0, 0, -1.5, 30],
+    [-0.8, 0, 0, 10],
+    [0, 2, 0, -8],
+    [0, 0, 0, 1],
+  ];
   const fileShape = [4, 3, 5];
   const data = Int16Array.from({ length: 60 }, (_, i) => i);
   it("readImages gives RAS-ordered data, the reoriented affine and spacing; writeSeg restores the original layout", async () => {
@@ -129,9 +146,20 @@ describe("NibabelIOWithReorient on a permuted, flipped image", () => {
     expect(v.properties.spacing.map((x) => +x.toFixed(5))).toEqual([2, 0.8, 1.5]);
     // voxel (i, j, k) of the file lands at RAS index (x = 4 - k, y = 3 - i, z = j)
     const at = (x: number, y: number, z: number) => v.data[x + 5 * (y + 4 * z)];
-    for (const [i, j, k] of [[0, 0, 0], [3, 2, 4], [1, 2, 3]] as const) expect(at(4 - k, 3 - i, j)).toBe(i + 4 * (j + 3 * k));
+    for (const [i, j, k] of [
+      [0, 0, 0],
+      [3, 2, 4],
+      [1, 2, 3],
+    ] as const)
+      expect(at(4 - k, 3 - i, j)).toBe(i + 4 * (j + 3 * k));
     const out = path.join(tmp(), "seg.nii.gz");
-    await writeSeg(Uint16Array.from(v.data, (x) => x * 10), v.shape.slice(1), out, v.properties, "NibabelIOWithReorient");
+    await writeSeg(
+      Uint16Array.from(v.data, (x) => x * 10),
+      v.shape.slice(1),
+      out,
+      v.properties,
+      "NibabelIOWithReorient",
+    );
     const back = await readNifti(out);
     expect(back.shape).toEqual(fileShape);
     expect(back.dtype).toBe("uint16");
@@ -149,9 +177,23 @@ describe("SimpleITKIO geometry (ITK's qform/sform choice)", () => {
     const { formatNifti1 } = await import("../../sdk/io/nifti/write.js");
     const { writeFileSync } = await import("node:fs");
     // qform: identity rotation (spacing 1); sform: 2 mm with x/y flipped and offset, written into srow afterwards.
-    const bytes = formatNifti1(new Uint8Array(8), [2, 2, 2], [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], { qformCode: qcode, sformCode: scode });
+    const bytes = formatNifti1(
+      new Uint8Array(8),
+      [2, 2, 2],
+      [
+        [1, 0, 0, 0],
+        [0, 1, 0, 0],
+        [0, 0, 1, 0],
+        [0, 0, 0, 1],
+      ],
+      { qformCode: qcode, sformCode: scode },
+    );
     const dv = new DataView(bytes.buffer);
-    [[-2, 0, 0, 5], [0, -2, 0, 6], [0, 0, 2, 7]].forEach((row, r) => row.forEach((x, c) => dv.setFloat32(280 + 16 * r + 4 * c, x, true)));
+    [
+      [-2, 0, 0, 5],
+      [0, -2, 0, 6],
+      [0, 0, 2, 7],
+    ].forEach((row, r) => row.forEach((x, c) => dv.setFloat32(280 + 16 * r + 4 * c, x, true)));
     const file = path.join(tmp(), "x.nii");
     writeFileSync(file, bytes);
     const s = (await readImages([file], "SimpleITKIO")).properties.sitk_stuff!;
@@ -166,7 +208,17 @@ describe("SimpleITKIO on a 2-d image", () => {
   it("reads (1, 1, y, x) with spacing (999 * max, sy, sx) and writes a 2-d segmentation back", async () => {
     const { writeNifti } = await import("../../sdk/io/nifti/write.js");
     const file = path.join(tmp(), "slice.nii.gz");
-    await writeNifti(file, Uint8Array.from({ length: 12 }, (_, i) => i % 3), [4, 3], [[-0.5, 0, 0, 1], [0, -0.7, 0, 2], [0, 0, 1, 0], [0, 0, 0, 1]]);
+    await writeNifti(
+      file,
+      Uint8Array.from({ length: 12 }, (_, i) => i % 3),
+      [4, 3],
+      [
+        [-0.5, 0, 0, 1],
+        [0, -0.7, 0, 2],
+        [0, 0, 1, 0],
+        [0, 0, 0, 1],
+      ],
+    );
     const v = await readImages([file], "SimpleITKIO");
     expect(v.shape).toEqual([1, 1, 3, 4]);
     expect(v.properties.spacing.map((x) => +x.toFixed(3))).toEqual([699.3, 0.7, 0.5]); // 999 * float32(0.7)
@@ -185,10 +237,26 @@ describe("readImages(files) with several channels", () => {
     const { writeNifti } = await import("../../sdk/io/nifti/write.js");
     const { consumeWarnings } = await import("../../sdk/warnings.js");
     const dir = tmp();
-    const a = path.join(dir, "c_0000.nii.gz"), b = path.join(dir, "c_0001.nii.gz");
-    const aff = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 2, 0], [0, 0, 0, 1]];
-    await writeNifti(a, Int16Array.from({ length: 24 }, (_, i) => i), [2, 3, 4], aff);
-    await writeNifti(b, Float32Array.from({ length: 24 }, (_, i) => -i - 0.5), [2, 3, 4], aff.map((r, i) => (i === 0 ? [1, 0, 0, 3] : r)));
+    const a = path.join(dir, "c_0000.nii.gz"),
+      b = path.join(dir, "c_0001.nii.gz");
+    const aff = [
+      [1, 0, 0, 0],
+      [0, 1, 0, 0],
+      [0, 0, 2, 0],
+      [0, 0, 0, 1],
+    ];
+    await writeNifti(
+      a,
+      Int16Array.from({ length: 24 }, (_, i) => i),
+      [2, 3, 4],
+      aff,
+    );
+    await writeNifti(
+      b,
+      Float32Array.from({ length: 24 }, (_, i) => -i - 0.5),
+      [2, 3, 4],
+      aff.map((r, i) => (i === 0 ? [1, 0, 0, 3] : r)),
+    );
     consumeWarnings();
     const v = await readImages([a, b], "SimpleITKIO");
     expect(v.shape).toEqual([2, 4, 3, 2]);

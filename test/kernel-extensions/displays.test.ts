@@ -6,10 +6,14 @@ import { encodePng, renderSlice, sliceViewer, spacingHistogram, trainingCurves, 
 function decodePng(png: Uint8Array): { width: number; height: number; channels: number; pixels: Uint8Array } {
   const dv = new DataView(png.buffer, png.byteOffset);
   expect(Array.from(png.subarray(0, 8))).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  const width = dv.getUint32(16), height = dv.getUint32(20), channels = { 0: 1, 2: 3, 6: 4 }[png[25]!]!;
-  let o = 8; const idat: Uint8Array[] = [];
+  const width = dv.getUint32(16),
+    height = dv.getUint32(20),
+    channels = { 0: 1, 2: 3, 6: 4 }[png[25]!]!;
+  let o = 8;
+  const idat: Uint8Array[] = [];
   while (o < png.length) {
-    const len = dv.getUint32(o); const type = String.fromCharCode(...png.subarray(o + 4, o + 8));
+    const len = dv.getUint32(o);
+    const type = String.fromCharCode(...png.subarray(o + 4, o + 8));
     if (type === "IDAT") idat.push(png.subarray(o + 8, o + 8 + len));
     o += 12 + len;
   }
@@ -53,7 +57,9 @@ describe("renderSlice(volume, { label })", () => {
     expect([im.width, im.height]).toEqual([5, 8]);
   });
   it("names both shapes when the label does not match", () => {
-    expect(() => renderSlice({ data, shape }, { label: { data: new Uint8Array(24), shape: [1, 2, 3, 4] } })).toThrow("label shape [2, 3, 4] differs from image [3, 4, 5]");
+    expect(() => renderSlice({ data, shape }, { label: { data: new Uint8Array(24), shape: [1, 2, 3, 4] } })).toThrow(
+      "label shape [2, 3, 4] differs from image [3, 4, 5]",
+    );
   });
 });
 
@@ -71,7 +77,14 @@ describe("sliceViewer([a, b])", () => {
 
 describe("spacingHistogram(spacings, { targets })", () => {
   it("marks each mode's target in the plotly layout and the SVG, and summarises the medians", () => {
-    const fig = spacingHistogram([[3, 0.8, 0.8], [1.5, 0.9, 0.9], [2, 0.7, 0.75]], { targets: { like_pretrained: [1, 1, 1], no_resample: [null, null, null] }, display: false });
+    const fig = spacingHistogram(
+      [
+        [3, 0.8, 0.8],
+        [1.5, 0.9, 0.9],
+        [2, 0.7, 0.75],
+      ],
+      { targets: { like_pretrained: [1, 1, 1], no_resample: [null, null, null] }, display: false },
+    );
     expect(fig.plotly.data).toHaveLength(3);
     expect((fig.plotly.layout as { shapes: object[] }).shapes).toHaveLength(3);
     expect(fig.svg).toContain("like_pretrained 1");

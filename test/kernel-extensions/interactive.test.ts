@@ -11,7 +11,14 @@ import { inspect } from "node:util";
 import { gunzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 import {
-  ensurePlotly, figureHtml, markDisplayed, plotlyLoaderHtml, spacingHistogram, trainingMonitor, viewVolume, type MimeBundle,
+  ensurePlotly,
+  figureHtml,
+  markDisplayed,
+  plotlyLoaderHtml,
+  spacingHistogram,
+  trainingMonitor,
+  viewVolume,
+  type MimeBundle,
 } from "../../kernel-extensions/index.js";
 import { installNotebookErrors } from "../../kernel-extensions/errors.js";
 import { InputError } from "../../sdk/errors.js";
@@ -33,7 +40,13 @@ const inflate = (b64: string) => gunzipSync(Buffer.from(b64, "base64"));
 
 describe("figureHtml(fig)", () => {
   it("carries the plotly spec (safe inside <script>) and the static SVG, and draws with window.Plotly", () => {
-    const fig = spacingHistogram([[2, 1, 1], [3, 1, 1]], { targets: { "</script><b>x": [1, 1, 1] }, display: false });
+    const fig = spacingHistogram(
+      [
+        [2, 1, 1],
+        [3, 1, 1],
+      ],
+      { targets: { "</script><b>x": [1, 1, 1] }, display: false },
+    );
     const html = figureHtml(fig);
     expect(html.match(/<\/script>/g)).toHaveLength(2); // the spec and the drawing script, nothing from the data
     expect(specOf(html)).toEqual(JSON.parse(JSON.stringify(fig.plotly)));
@@ -56,13 +69,22 @@ describe("plotlyLoaderHtml()", () => {
 
 describe("viewVolume(volumes, opts)", () => {
   const shape = [1, 6, 8, 10];
-  const data = Float32Array.from({ length: 480 }, (_, i) => -100 + (i * 7) % 300);
+  const data = Float32Array.from({ length: 480 }, (_, i) => -100 + ((i * 7) % 300));
   const label = { data: Int16Array.from({ length: 480 }, (_, i) => (i % 31 === 0 ? 2 : i % 17 === 0 ? 1 : i === 5 ? -1 : 0)), shape };
 
   it("sends voxels that decode to the volume (uint16 steps), the labels, the label names and one scale", () => {
-    const v = viewVolume([{ data, shape, spacing: [2, 1, 1] }, { data, shape }], {
-      labels: [label, null], titles: ["raw", "other"], labelNames: { background: 0, organ: 1, lesion: 2 }, display: false,
-    });
+    const v = viewVolume(
+      [
+        { data, shape, spacing: [2, 1, 1] },
+        { data, shape },
+      ],
+      {
+        labels: [label, null],
+        titles: ["raw", "other"],
+        labelNames: { background: 0, organ: 1, lesion: 2 },
+        display: false,
+      },
+    );
     const spec = specOf<ViewerSpec>(v.html);
     expect(spec.volumes.map((x) => x.title)).toEqual(["raw", "other"]);
     expect(spec.volumes[0]!.dims).toEqual([6, 8, 10]);
@@ -76,7 +98,10 @@ describe("viewVolume(volumes, opts)", () => {
     expect(l[17]).toBe(1);
     expect(l[5]).toBe(0); // the ignore label (-1) is not drawn
     expect(spec.volumes[1]!.label).toBeNull();
-    expect(spec.labels).toEqual([{ value: 1, name: "organ", color: [230, 25, 75] }, { value: 2, name: "lesion", color: [60, 180, 75] }]);
+    expect(spec.labels).toEqual([
+      { value: 1, name: "organ", color: [230, 25, 75] },
+      { value: 2, name: "lesion", color: [60, 180, 75] },
+    ]);
     // static fallback: both slices, titled, with the legend
     expect(v.html).toContain("raw · axis 0 slice");
     expect(v.html).toContain("1: organ");
@@ -87,10 +112,22 @@ describe("viewVolume(volumes, opts)", () => {
   it("static slices of side-by-side volumes show the same relative position as the first one", () => {
     const only5 = { data: new Uint8Array(480), shape };
     only5.data[5 * 80] = 1; // foreground only on slice 5
-    const v = viewVolume([{ data, shape }, { data, shape }], { labels: [label, only5], display: false });
+    const v = viewVolume(
+      [
+        { data, shape },
+        { data, shape },
+      ],
+      { labels: [label, only5], display: false },
+    );
     expect(v.images[0]!.index).not.toBe(5);
     expect(v.images[1]!.index).toBe(v.images[0]!.index);
-    const half = viewVolume([{ data, shape }, { data: new Float32Array(3 * 8 * 10), shape: [1, 3, 8, 10] }], { index: 5, display: false });
+    const half = viewVolume(
+      [
+        { data, shape },
+        { data: new Float32Array(3 * 8 * 10), shape: [1, 3, 8, 10] },
+      ],
+      { index: 5, display: false },
+    );
     expect(half.images.map((im) => im.index)).toEqual([5, 2]);
   });
 
@@ -121,8 +158,13 @@ describe("didYouMean / Dataset.case(id)", () => {
   it("suggests the closest valid names", () => {
     expect(closest("Example_99", ["Example_009", "Example_010", "Other"])).toEqual(["Example_009"]);
     expect(didYouMean("x", [])).toBe(" (there are none)");
-    expect(didYouMean("case_21", Array.from({ length: 20 }, (_, i) => `case_${i}`), "case ids")).toBe(
-      ' (did you mean "case_1" or "case_11" or "case_2"? case ids: case_0, case_1, case_2, case_3, …, case_18, case_19 (20 in all))');
+    expect(
+      didYouMean(
+        "case_21",
+        Array.from({ length: 20 }, (_, i) => `case_${i}`),
+        "case ids",
+      ),
+    ).toBe(' (did you mean "case_1" or "case_11" or "case_2"? case ids: case_0, case_1, case_2, case_3, …, case_18, case_19 (20 in all))');
   });
   it("Dataset.case names the dataset and the closest case ids", async () => {
     const ds = await Dataset.load(path.join(ROOT, "datasets-examples", "Dataset001_Example"));
@@ -141,7 +183,9 @@ describe("inside a tslab kernel (simulated)", () => {
     };
     resetInjectedLibraries();
   });
-  afterAll(() => { delete (require.cache as Record<string, unknown>)[fakeKernel]; });
+  afterAll(() => {
+    delete (require.cache as Record<string, unknown>)[fakeKernel];
+  });
 
   it("sends plotly.js once, before the first figure", () => {
     sent.length = 0;
@@ -171,7 +215,10 @@ describe("inside a tslab kernel (simulated)", () => {
   it("a displayed value prints nothing after its picture; other output is untouched", () => {
     const writes: string[] = [];
     const orig = process.stdout.write;
-    process.stdout.write = ((chunk: string) => { writes.push(chunk); return true; }) as typeof process.stdout.write;
+    process.stdout.write = ((chunk: string) => {
+      writes.push(chunk);
+      return true;
+    }) as typeof process.stdout.write;
     try {
       const v = markDisplayed({ a: 1 }, "[figure] x");
       // What console.log(v) writes (tslab prints a cell's last value so; vitest replaces console.log itself).

@@ -7,14 +7,25 @@ import { figureBundle, show, sliceViewer, spacingHistogram, summarize } from "..
 import { formatNpy } from "../../sdk/io/npy.js";
 
 const html = (b: Record<string, unknown>) => String(b["text/html"] ?? "");
-const log = { train_losses: [0.9, 0.5], val_losses: [1, 0.6], mean_fg_dice: [0.1, 0.4], ema_fg_dice: [0.1, 0.13], lrs: [1e-3, 5e-4],
-  dice_per_class_or_region: [[0.1], [0.4]], epoch_start_timestamps: [0, 10], epoch_end_timestamps: [9, 19] };
+const log = {
+  train_losses: [0.9, 0.5],
+  val_losses: [1, 0.6],
+  mean_fg_dice: [0.1, 0.4],
+  ema_fg_dice: [0.1, 0.13],
+  lrs: [1e-3, 5e-4],
+  dice_per_class_or_region: [[0.1], [0.4]],
+  epoch_start_timestamps: [0, 10],
+  epoch_end_timestamps: [9, 19],
+};
 
 describe("summarize(x) recognises SDK objects by shape", () => {
   it("Dataset: summary + cases table, and the spacing histogram once a fingerprint exists", async () => {
     const pre = mkdtempSync(path.join(tmpdir(), "show-"));
     const raw = {
-      name: "Dataset009_T", folder: "/raw/Dataset009_T", identifiers: ["a", "b"], readerWriter: "SimpleITKIO",
+      name: "Dataset009_T",
+      folder: "/raw/Dataset009_T",
+      identifiers: ["a", "b"],
+      readerWriter: "SimpleITKIO",
       datasetJson: { channel_names: { 0: "CT" }, labels: { background: 0, liver: 1 }, numTraining: 2, file_ending: ".nii.gz" },
       cases: { a: { images: ["/raw/a_0000.nii.gz"], label: "/raw/a.nii.gz" }, b: { images: ["/raw/b_0000.nii.gz"], label: null } },
     };
@@ -25,7 +36,19 @@ describe("summarize(x) recognises SDK objects by shape", () => {
     expect(html(s.bundles[0]!)).toContain("2 (1 labelled)");
     expect(html(s.bundles[0]!)).toContain("0: CT");
     expect(html(s.bundles[1]!)).toContain("a_0000.nii.gz");
-    writeFileSync(path.join(pre, "dataset_fingerprint.json"), JSON.stringify({ spacings: [[3, 1, 1], [2, 1, 1]], shapes_after_crop: [[10, 20, 20], [12, 20, 22]] }));
+    writeFileSync(
+      path.join(pre, "dataset_fingerprint.json"),
+      JSON.stringify({
+        spacings: [
+          [3, 1, 1],
+          [2, 1, 1],
+        ],
+        shapes_after_crop: [
+          [10, 20, 20],
+          [12, 20, 22],
+        ],
+      }),
+    );
     s = await summarize(ds);
     expect(s.bundles).toHaveLength(3);
     expect(html(s.bundles[0]!)).toContain("[2.5, 1, 1]");
@@ -35,9 +58,24 @@ describe("summarize(x) recognises SDK objects by shape", () => {
 
   it("TrainingRun: summary with validation Dice and the training curves", async () => {
     const run = {
-      datasetName: "Dataset009_T", configuration: "3d_fullres", fold: 0, trainerName: "PretrainedTrainer", plansName: "ptPlans__X",
-      outputFolderBase: "/r", outputFolder: "/r/fold_0", logging: log, bestEma: 0.13, startEpoch: 0, epochsRun: 2, resumedFrom: null,
-      transfer: {}, meanEpochSeconds: 9.5, dataWaitSeconds: 0, seed: 1, numWorkers: 0, backend: "cpu",
+      datasetName: "Dataset009_T",
+      configuration: "3d_fullres",
+      fold: 0,
+      trainerName: "PretrainedTrainer",
+      plansName: "ptPlans__X",
+      outputFolderBase: "/r",
+      outputFolder: "/r/fold_0",
+      logging: log,
+      bestEma: 0.13,
+      startEpoch: 0,
+      epochsRun: 2,
+      resumedFrom: null,
+      transfer: {},
+      meanEpochSeconds: 9.5,
+      dataWaitSeconds: 0,
+      seed: 1,
+      numWorkers: 0,
+      backend: "cpu",
       validation: { metric_per_case: [], mean: { 1: { Dice: 0.75 } }, foreground_mean: { Dice: 0.75 } },
     };
     const s = await summarize(run);
@@ -50,14 +88,38 @@ describe("summarize(x) recognises SDK objects by shape", () => {
 
   it("Checkpoint: adaptation plan and encoder stages", async () => {
     const ckpt = {
-      path: "/ckpts/mae/checkpoint_final.pth", citations: [], raw: { trainer_name: "BaseMAETrainer" },
-      weights: new Map([["w", { shape: [8, 1, 3, 3, 3], storage: { key: "0" }, storageOffset: 0 }], ["b", { shape: [8], storage: { key: "1" }, storageOffset: 0 }],
-        ["alias.w", { shape: [8, 1, 3, 3, 3], storage: { key: "0" }, storageOffset: 0 }]]),
+      path: "/ckpts/mae/checkpoint_final.pth",
+      citations: [],
+      raw: { trainer_name: "BaseMAETrainer" },
+      weights: new Map([
+        ["w", { shape: [8, 1, 3, 3, 3], storage: { key: "0" }, storageOffset: 0 }],
+        ["b", { shape: [8], storage: { key: "1" }, storageOffset: 0 }],
+        ["alias.w", { shape: [8, 1, 3, 3, 3], storage: { key: "0" }, storageOffset: 0 }],
+      ]),
       adaptationPlan: {
-        architecture_plans: { arch_class_name: "ResidualEncoderUNet", arch_kwargs: { features_per_stage: [8, 16], strides: [[1, 1, 1], [2, 2, 2]], kernel_sizes: [[3, 3, 3], [3, 3, 3]], n_blocks_per_stage: [1, 2] }, arch_kwargs_requiring_import: [] },
+        architecture_plans: {
+          arch_class_name: "ResidualEncoderUNet",
+          arch_kwargs: {
+            features_per_stage: [8, 16],
+            strides: [
+              [1, 1, 1],
+              [2, 2, 2],
+            ],
+            kernel_sizes: [
+              [3, 3, 3],
+              [3, 3, 3],
+            ],
+            n_blocks_per_stage: [1, 2],
+          },
+          arch_kwargs_requiring_import: [],
+        },
         pretrain_plan: { configurations: { onemmiso: { spacing: [1, 1, 1], patch_size: [64, 64, 64] } } },
-        pretrain_num_input_channels: 1, recommended_downstream_patchsize: [64, 64, 64],
-        key_to_encoder: "encoder", key_to_stem: "encoder.stem", keys_to_in_proj: ["encoder.stem.convs.0"], key_to_lpe: null,
+        pretrain_num_input_channels: 1,
+        recommended_downstream_patchsize: [64, 64, 64],
+        key_to_encoder: "encoder",
+        key_to_stem: "encoder.stem",
+        keys_to_in_proj: ["encoder.stem.convs.0"],
+        key_to_lpe: null,
       },
     };
     const s = await summarize(ckpt);
@@ -72,11 +134,32 @@ describe("summarize(x) recognises SDK objects by shape", () => {
 
   it("compareAdaptationModes result: table, plus the spacing histogram with each mode's target", async () => {
     const modes = [
-      { mode: "default_nnunet", spacing: [3, 1, 1], dataIdentifier: "Spacing__3.00_1.00_1.00___Norm__Z", patchSize: [64, 64, 64], medianShape: [10, 20, 20], patchCoverage: 1, sizeOnDisk: 2e6 },
-      { mode: "no_resample", spacing: [null, null, null], dataIdentifier: "Spacing__None_None_None___Norm__Z", patchSize: [64, 64, 64], medianShape: [10, 20, 20], patchCoverage: 0.5, sizeOnDisk: 2e6 },
+      {
+        mode: "default_nnunet",
+        spacing: [3, 1, 1],
+        dataIdentifier: "Spacing__3.00_1.00_1.00___Norm__Z",
+        patchSize: [64, 64, 64],
+        medianShape: [10, 20, 20],
+        patchCoverage: 1,
+        sizeOnDisk: 2e6,
+      },
+      {
+        mode: "no_resample",
+        spacing: [null, null, null],
+        dataIdentifier: "Spacing__None_None_None___Norm__Z",
+        patchSize: [64, 64, 64],
+        medianShape: [10, 20, 20],
+        patchCoverage: 0.5,
+        sizeOnDisk: 2e6,
+      },
     ];
     expect((await summarize(modes)).bundles).toHaveLength(1);
-    const s = await summarize(modes, { spacings: [[3, 1, 1], [2, 1, 1]] });
+    const s = await summarize(modes, {
+      spacings: [
+        [3, 1, 1],
+        [2, 1, 1],
+      ],
+    });
     expect(s.kind).toBe("adaptation-modes");
     expect(html(s.bundles[0]!)).toContain("each case&#39;s own");
     expect(html(s.bundles[0]!)).toContain("50.0 %");
@@ -91,10 +174,27 @@ describe("summarize(x) recognises SDK objects by shape", () => {
     writeFileSync(path.join(folder, "a.npy"), formatNpy({ dtype: "float32", shape: [1, 2, 4, 4], data }));
     writeFileSync(path.join(folder, "a_seg.npy"), formatNpy({ dtype: "int16", shape: [1, 2, 4, 4], data: new Int16Array(32).fill(1) }));
     writeFileSync(path.join(folder, "a.json"), JSON.stringify({ spacing: [3, 1, 1] }));
-    const plansJson = { plans_name: "ptPlans__X", transpose_forward: [0, 1, 2], configurations: { "3d_fullres": { spacing: [1, 1, 1], patch_size: [64, 64, 64], batch_size: 2, data_identifier: "Spacing__1.00_1.00_1.00___Norm__Z", normalization_schemes: ["ZScoreNormalization"] } } };
+    const plansJson = {
+      plans_name: "ptPlans__X",
+      transpose_forward: [0, 1, 2],
+      configurations: {
+        "3d_fullres": {
+          spacing: [1, 1, 1],
+          patch_size: [64, 64, 64],
+          batch_size: 2,
+          data_identifier: "Spacing__1.00_1.00_1.00___Norm__Z",
+          normalization_schemes: ["ZScoreNormalization"],
+        },
+      },
+    };
     const dataset = { name: "Dataset009_T", preprocessedFolder: path.join(root, "Dataset009_T"), raw: {} };
-    const pre = { dataset, configuration: "3d_fullres", cases: aq.table({ identifier: ["a"], skipped: [false] }), folder,
-      plans: { dataset, json: plansJson, file: "/x/ptPlans__X.json", name: "ptPlans__X" } };
+    const pre = {
+      dataset,
+      configuration: "3d_fullres",
+      cases: aq.table({ identifier: ["a"], skipped: [false] }),
+      folder,
+      plans: { dataset, json: plansJson, file: "/x/ptPlans__X.json", name: "ptPlans__X" },
+    };
     const s = await summarize(pre);
     expect(s.kind).toBe("preprocessed");
     expect(html(s.bundles[0]!)).toContain('<td style="text-align:left">cases on disk</td><td style="text-align:left">1</td>');
@@ -105,7 +205,11 @@ describe("summarize(x) recognises SDK objects by shape", () => {
   });
 
   it("evaluation summaries, arquero tables, rows and volumes", async () => {
-    const ev = { metric_per_case: [{ reference_file: "/gt/a.nii.gz", prediction_file: "/p/a.nii.gz", metrics: { 1: { Dice: 0.5, IoU: 0.33 } } }], mean: { 1: { Dice: 0.5, IoU: 0.33 } }, foreground_mean: { Dice: 0.5, IoU: 0.33 } };
+    const ev = {
+      metric_per_case: [{ reference_file: "/gt/a.nii.gz", prediction_file: "/p/a.nii.gz", metrics: { 1: { Dice: 0.5, IoU: 0.33 } } }],
+      mean: { 1: { Dice: 0.5, IoU: 0.33 } },
+      foreground_mean: { Dice: 0.5, IoU: 0.33 },
+    };
     const e = await summarize(ev);
     expect(e.kind).toBe("evaluation");
     expect(html(e.bundles[0]!)).toContain("<td>a</td><td>0.5</td>");
@@ -127,7 +231,10 @@ describe("display fixes found by looking at the executed notebooks", () => {
     const raw = { data: new Float32Array(10 * 20 * 20), shape: [1, 10, 20, 20], spacing: [2, 1, 1] };
     const resampled = { data: new Float32Array(20 * 20 * 20), shape: [1, 20, 20, 20], spacing: [1, 1, 1] };
     const v = sliceViewer([raw, resampled], { axis: 2, display: false });
-    expect(v.images.map((im) => [im.width, im.height])).toEqual([[200, 200], [200, 200]]);
+    expect(v.images.map((im) => [im.width, im.height])).toEqual([
+      [200, 200],
+      [200, 200],
+    ]);
     const cropped = { data: new Float32Array(5 * 5 * 5), shape: [1, 5, 5, 5], spacing: [1, 1, 1] };
     const w = sliceViewer([resampled, cropped], { display: false });
     expect(w.images[1]!.width * 4).toBe(w.images[0]!.width);

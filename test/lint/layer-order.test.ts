@@ -16,8 +16,16 @@ async function layerMessages(file: string, code: string): Promise<string[]> {
 describe("nnssl/layer-order", () => {
   it.each([
     ["sdk/io/torch/x.ts", 'import { train } from "../../training/run-training.js";', /sdk\/io \(layer 0\) must not import sdk\/training \(layer 3\)/],
-    ["sdk/dataset/x.ts", 'export { planExperiment } from "../planning/plan-experiment.js";', /sdk\/dataset \(layer 1\) must not import sdk\/planning \(layer 2\)/],
-    ["sdk/fingerprint/x.ts", 'import type { Plans } from "../planning/plans.js"; import { Dataset } from "../facade.js";', /sdk\/fingerprint \(layer 2\) must not import sdk\/facade.ts \(layer 4\)/],
+    [
+      "sdk/dataset/x.ts",
+      'export { planExperiment } from "../planning/plan-experiment.js";',
+      /sdk\/dataset \(layer 1\) must not import sdk\/planning \(layer 2\)/,
+    ],
+    [
+      "sdk/fingerprint/x.ts",
+      'import type { Plans } from "../planning/plans.js"; import { Dataset } from "../facade.js";',
+      /sdk\/fingerprint \(layer 2\) must not import sdk\/facade.ts \(layer 4\)/,
+    ],
     ["sdk/inference/x.ts", 'const m = await import("../cli/main.js");', /sdk\/inference \(layer 3\) must not import sdk\/cli \(layer 4\)/],
     ["sdk/util/x.ts", 'import { show } from "../../kernel-extensions/show.js";', /sdk\/ must not import/],
     ["kernel-extensions/x.ts", 'import { readNpyFile } from "../sdk/io/npy.js";', /public API/],

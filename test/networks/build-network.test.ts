@@ -5,24 +5,90 @@ import { buildNetwork, countParameters, stateDictShapes, type ArchitectureBlock 
 
 // Architecture blocks as nnU-Net wrote them for Dataset900_Tiny (datasets/Dataset900_Tiny/expected/*Plans.json).
 const IMPORTS = ["conv_op", "norm_op", "dropout_op", "nonlin"];
-const COMMON = { conv_bias: true, norm_op_kwargs: { eps: 1e-5, affine: true }, dropout_op: null, dropout_op_kwargs: null, nonlin: "torch.nn.LeakyReLU", nonlin_kwargs: { inplace: true } };
+const COMMON = {
+  conv_bias: true,
+  norm_op_kwargs: { eps: 1e-5, affine: true },
+  dropout_op: null,
+  dropout_op_kwargs: null,
+  nonlin: "torch.nn.LeakyReLU",
+  nonlin_kwargs: { inplace: true },
+};
 const PLAIN_2D: ArchitectureBlock = {
   network_class_name: "dynamic_network_architectures.architectures.unet.PlainConvUNet",
-  arch_kwargs: { n_stages: 4, features_per_stage: [32, 64, 128, 256], conv_op: "torch.nn.modules.conv.Conv2d", kernel_sizes: [[3, 3], [3, 3], [3, 3], [3, 3]], strides: [[1, 1], [2, 2], [2, 2], [2, 2]], n_conv_per_stage: [2, 2, 2, 2], n_conv_per_stage_decoder: [2, 2, 2], norm_op: "torch.nn.modules.instancenorm.InstanceNorm2d", ...COMMON },
+  arch_kwargs: {
+    n_stages: 4,
+    features_per_stage: [32, 64, 128, 256],
+    conv_op: "torch.nn.modules.conv.Conv2d",
+    kernel_sizes: [
+      [3, 3],
+      [3, 3],
+      [3, 3],
+      [3, 3],
+    ],
+    strides: [
+      [1, 1],
+      [2, 2],
+      [2, 2],
+      [2, 2],
+    ],
+    n_conv_per_stage: [2, 2, 2, 2],
+    n_conv_per_stage_decoder: [2, 2, 2],
+    norm_op: "torch.nn.modules.instancenorm.InstanceNorm2d",
+    ...COMMON,
+  },
   _kw_requires_import: IMPORTS,
 };
 const RESENC_3D: ArchitectureBlock = {
   network_class_name: "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet",
-  arch_kwargs: { n_stages: 4, features_per_stage: [32, 64, 128, 256], conv_op: "torch.nn.modules.conv.Conv3d", kernel_sizes: [[1, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]], strides: [[1, 1, 1], [1, 2, 2], [2, 2, 2], [2, 2, 2]], n_blocks_per_stage: [1, 3, 4, 6], n_conv_per_stage_decoder: [1, 1, 1], norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d", ...COMMON },
+  arch_kwargs: {
+    n_stages: 4,
+    features_per_stage: [32, 64, 128, 256],
+    conv_op: "torch.nn.modules.conv.Conv3d",
+    kernel_sizes: [
+      [1, 3, 3],
+      [3, 3, 3],
+      [3, 3, 3],
+      [3, 3, 3],
+    ],
+    strides: [
+      [1, 1, 1],
+      [1, 2, 2],
+      [2, 2, 2],
+      [2, 2, 2],
+    ],
+    n_blocks_per_stage: [1, 3, 4, 6],
+    n_conv_per_stage_decoder: [1, 1, 1],
+    norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
+    ...COMMON,
+  },
   _kw_requires_import: IMPORTS,
 };
 /** 6-stage 3D configurations whose parameter counts were taken from dynamic-network-architectures. */
 function sixStage(name: "ResidualEncoderUNet" | "PlainConvUNet"): ArchitectureBlock {
   // nnU-Net's defaults: one decoder conv per stage for the ResEnc planners, two for PlainConvUNet.
-  const perStage = name === "ResidualEncoderUNet" ? { n_blocks_per_stage: [1, 3, 4, 6, 6, 6], n_conv_per_stage_decoder: [1, 1, 1, 1, 1] } : { n_conv_per_stage: [2, 2, 2, 2, 2, 2], n_conv_per_stage_decoder: [2, 2, 2, 2, 2] };
+  const perStage =
+    name === "ResidualEncoderUNet"
+      ? { n_blocks_per_stage: [1, 3, 4, 6, 6, 6], n_conv_per_stage_decoder: [1, 1, 1, 1, 1] }
+      : { n_conv_per_stage: [2, 2, 2, 2, 2, 2], n_conv_per_stage_decoder: [2, 2, 2, 2, 2] };
   return {
     network_class_name: name,
-    arch_kwargs: { n_stages: 6, features_per_stage: [32, 64, 128, 256, 320, 320], conv_op: "torch.nn.modules.conv.Conv3d", kernel_sizes: [[3, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]], strides: [1, 2, 2, 2, 2, 2], ...perStage, norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d", ...COMMON },
+    arch_kwargs: {
+      n_stages: 6,
+      features_per_stage: [32, 64, 128, 256, 320, 320],
+      conv_op: "torch.nn.modules.conv.Conv3d",
+      kernel_sizes: [
+        [3, 3, 3],
+        [3, 3, 3],
+        [3, 3, 3],
+        [3, 3, 3],
+        [3, 3, 3],
+        [3, 3, 3],
+      ],
+      strides: [1, 2, 2, 2, 2, 2],
+      ...perStage,
+      norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
+      ...COMMON,
+    },
   };
 }
 
@@ -49,7 +115,10 @@ describe("countParameters(architecture, options)", () => {
   it("counts Primus-M blocks as 8,977,536 each and its 160^3 positional embedding as 6,912,000", () => {
     const at = (p: number) => countParameters("PrimusM", { inputChannels: 1, numClasses: 2, patchSize: [p, p, p] });
     expect(at(160) - at(96)).toBe(864 * (8000 - 1728));
-    const arch = (depth: number): ArchitectureBlock => ({ network_class_name: "Primus", arch_kwargs: { embed_dim: 864, patch_embed_size: [8, 8, 8], eva_depth: depth, eva_numheads: 12, init_values: 0.1, scale_attn_inner: true } });
+    const arch = (depth: number): ArchitectureBlock => ({
+      network_class_name: "Primus",
+      arch_kwargs: { embed_dim: 864, patch_embed_size: [8, 8, 8], eva_depth: depth, eva_numheads: 12, init_values: 0.1, scale_attn_inner: true },
+    });
     const opts = { inputChannels: 1, numClasses: 2, patchSize: [96, 96, 96] };
     expect(countParameters(arch(2), opts) - countParameters(arch(1), opts)).toBe(8_977_536);
   });
@@ -86,7 +155,11 @@ describe("buildNetwork(architecture, options)", () => {
     expect(net.dim).toBe(2);
     expect(net.stateDict().get("encoder.stages.1.0.convs.0.conv.weight")!.shape).toEqual([8, 4, 3, 3]);
     const outs = net.forward(tf.randomNormal([1, 1, 48, 40])) as tf.Tensor[];
-    expect(outs.map((o) => o.shape)).toEqual([[1, 3, 48, 40], [1, 3, 24, 20], [1, 3, 12, 10]]);
+    expect(outs.map((o) => o.shape)).toEqual([
+      [1, 3, 48, 40],
+      [1, 3, 24, 20],
+      [1, 3, 12, 10],
+    ]);
     net.setDeepSupervision(false);
     expect((net.forward(tf.randomNormal([1, 1, 16, 16])) as tf.Tensor).shape).toEqual([1, 3, 16, 16]);
     net.dispose();
@@ -94,8 +167,44 @@ describe("buildNetwork(architecture, options)", () => {
 
   it("computes a 2D network exactly like the 3D network with (1, k, k) kernels on a depth-1 input", async () => {
     const k3 = RESENC_3D.arch_kwargs!;
-    const small3d: ArchitectureBlock = { network_class_name: "ResidualEncoderUNet", arch_kwargs: { ...k3, features_per_stage: [4, 8, 8], n_stages: 3, kernel_sizes: [[1, 3, 3], [1, 3, 3], [1, 1, 3]], strides: [[1, 1, 1], [1, 2, 2], [1, 2, 1]], n_blocks_per_stage: [1, 2, 1], n_conv_per_stage_decoder: [1, 2] } };
-    const small2d: ArchitectureBlock = { network_class_name: "ResidualEncoderUNet", arch_kwargs: { ...small3d.arch_kwargs, conv_op: "torch.nn.modules.conv.Conv2d", norm_op: "torch.nn.modules.instancenorm.InstanceNorm2d", kernel_sizes: [[3, 3], [3, 3], [1, 3]], strides: [[1, 1], [2, 2], [2, 1]] } };
+    const small3d: ArchitectureBlock = {
+      network_class_name: "ResidualEncoderUNet",
+      arch_kwargs: {
+        ...k3,
+        features_per_stage: [4, 8, 8],
+        n_stages: 3,
+        kernel_sizes: [
+          [1, 3, 3],
+          [1, 3, 3],
+          [1, 1, 3],
+        ],
+        strides: [
+          [1, 1, 1],
+          [1, 2, 2],
+          [1, 2, 1],
+        ],
+        n_blocks_per_stage: [1, 2, 1],
+        n_conv_per_stage_decoder: [1, 2],
+      },
+    };
+    const small2d: ArchitectureBlock = {
+      network_class_name: "ResidualEncoderUNet",
+      arch_kwargs: {
+        ...small3d.arch_kwargs,
+        conv_op: "torch.nn.modules.conv.Conv2d",
+        norm_op: "torch.nn.modules.instancenorm.InstanceNorm2d",
+        kernel_sizes: [
+          [3, 3],
+          [3, 3],
+          [1, 3],
+        ],
+        strides: [
+          [1, 1],
+          [2, 2],
+          [2, 1],
+        ],
+      },
+    };
     const net3 = buildNetwork(small3d, { inputChannels: 2, numClasses: 2, deepSupervision: true, seed: 11 });
     const net2 = buildNetwork(small2d, { inputChannels: 2, numClasses: 2, deepSupervision: true, seed: 12 });
     const sd2 = new Map<string, unknown>();
@@ -117,7 +226,19 @@ describe("buildNetwork(architecture, options)", () => {
   });
 
   it("builds a Primus preset name with THRP arch_kwargs as Primus(**kwargs), like PretrainedTrainer_Primusx", () => {
-    const arch: ArchitectureBlock = { network_class_name: "PrimusM", arch_kwargs: { embed_dim: 48, patch_embed_size: [8, 8, 8], encoder_eva_depth: 2, encoder_eva_numheads: 2, scale_attn_inner: true, init_values: [0.5], input_channels: 1, input_shape: [16, 16, 16] } };
+    const arch: ArchitectureBlock = {
+      network_class_name: "PrimusM",
+      arch_kwargs: {
+        embed_dim: 48,
+        patch_embed_size: [8, 8, 8],
+        encoder_eva_depth: 2,
+        encoder_eva_numheads: 2,
+        scale_attn_inner: true,
+        init_values: [0.5],
+        input_channels: 1,
+        input_shape: [16, 16, 16],
+      },
+    };
     const net = buildNetwork(arch, { inputChannels: 1, numClasses: 2, patchSize: [16, 16, 16], seed: 1 });
     const sd = net.stateDict();
     expect(sd.get("eva.pos_embed")!.shape).toEqual([1, 8, 48]);
@@ -131,7 +252,10 @@ describe("buildNetwork(architecture, options)", () => {
   it("builds nnssl presets without deep supervision, like get_network_from_name", () => {
     const shapes = stateDictShapes("ResEncL", { inputChannels: 1, numClasses: 2, deepSupervision: true });
     expect(shapes.get("encoder.stem.convs.0.conv.weight")).toEqual([32, 1, 3, 3, 3]);
-    const net = buildNetwork({ network_class_name: "ResidualEncoderUNet", arch_kwargs: { ...RESENC_3D.arch_kwargs, features_per_stage: [2, 2, 2, 2] } }, { inputChannels: 1, numClasses: 2, deepSupervision: true, seed: 1 });
+    const net = buildNetwork(
+      { network_class_name: "ResidualEncoderUNet", arch_kwargs: { ...RESENC_3D.arch_kwargs, features_per_stage: [2, 2, 2, 2] } },
+      { inputChannels: 1, numClasses: 2, deepSupervision: true, seed: 1 },
+    );
     expect(net.deepSupervision).toBe(true);
     net.dispose();
   });
@@ -139,16 +263,43 @@ describe("buildNetwork(architecture, options)", () => {
   it.each([
     ["an unknown class", { network_class_name: "NoSkipResEncL" }, {}, /unsupported network class "NoSkipResEncL"/],
     ["Primus without a patch size", "PrimusM", {}, /PrimusM: patchSize is required/],
-    ["Primus with a patch size not divisible by 8", "PrimusS", { patchSize: [36, 32, 32] }, /patch size \[36, 32, 32\] is not divisible by the patch embedding \[8, 8, 8\]/],
-    ["BatchNorm", { network_class_name: "PlainConvUNet", arch_kwargs: { ...PLAIN_2D.arch_kwargs, norm_op: "torch.nn.BatchNorm2d" } }, {}, /norm_op: unsupported "torch.nn.BatchNorm2d"/],
-    ["too few strides", { network_class_name: "PlainConvUNet", arch_kwargs: { ...PLAIN_2D.arch_kwargs, strides: [[1, 1], [2, 2]] } }, {}, /strides must have 4 entries/],
+    [
+      "Primus with a patch size not divisible by 8",
+      "PrimusS",
+      { patchSize: [36, 32, 32] },
+      /patch size \[36, 32, 32\] is not divisible by the patch embedding \[8, 8, 8\]/,
+    ],
+    [
+      "BatchNorm",
+      { network_class_name: "PlainConvUNet", arch_kwargs: { ...PLAIN_2D.arch_kwargs, norm_op: "torch.nn.BatchNorm2d" } },
+      {},
+      /norm_op: unsupported "torch.nn.BatchNorm2d"/,
+    ],
+    [
+      "too few strides",
+      {
+        network_class_name: "PlainConvUNet",
+        arch_kwargs: {
+          ...PLAIN_2D.arch_kwargs,
+          strides: [
+            [1, 1],
+            [2, 2],
+          ],
+        },
+      },
+      {},
+      /strides must have 4 entries/,
+    ],
   ])("rejects %s with a ConfigError", (_label, arch, extra, message) => {
     expect(() => buildNetwork(arch as ArchitectureBlock | string, { inputChannels: 1, numClasses: 2, ...extra })).toThrow(ConfigError);
     expect(() => buildNetwork(arch as ArchitectureBlock | string, { inputChannels: 1, numClasses: 2, ...extra })).toThrow(message);
   });
 
   it("rejects an input of the wrong rank or channel count", () => {
-    const net = buildNetwork({ ...PLAIN_2D, arch_kwargs: { ...PLAIN_2D.arch_kwargs, features_per_stage: [2, 2, 2, 2] } }, { inputChannels: 2, numClasses: 2, seed: 0 });
+    const net = buildNetwork(
+      { ...PLAIN_2D, arch_kwargs: { ...PLAIN_2D.arch_kwargs, features_per_stage: [2, 2, 2, 2] } },
+      { inputChannels: 2, numClasses: 2, seed: 0 },
+    );
     expect(() => net.forward(tf.zeros([1, 2, 8, 8, 8]))).toThrow(/expected a 4-D input \(N, C, H, W\), got shape \[1, 2, 8, 8, 8\]/);
     expect(() => net.forward(tf.zeros([1, 1, 8, 8]))).toThrow(/expected 2 input channels, got shape \[1, 1, 8, 8\]/);
     expect(() => net.forward(tf.zeros([1, 2, 16, 12]))).toThrow(/spatial size \[16, 12\] must be divisible by \[8, 8\]/);
@@ -159,7 +310,10 @@ describe("buildNetwork(architecture, options)", () => {
 
 describe("Network.train(on)", () => {
   it("applies Primus stochastic depth (drop_path_rate) only in training mode", async () => {
-    const arch = (rate: number): ArchitectureBlock => ({ network_class_name: "Primus", arch_kwargs: { embed_dim: 24, patch_embed_size: [8, 8, 8], eva_depth: 2, eva_numheads: 1, drop_path_rate: rate } });
+    const arch = (rate: number): ArchitectureBlock => ({
+      network_class_name: "Primus",
+      arch_kwargs: { embed_dim: 24, patch_embed_size: [8, 8, 8], eva_depth: 2, eva_numheads: 1, drop_path_rate: rate },
+    });
     const opts = { inputChannels: 1, numClasses: 2, patchSize: [16, 8, 8], seed: 21 };
     const net = buildNetwork(arch(1), opts);
     const plain = buildNetwork(arch(0), opts);

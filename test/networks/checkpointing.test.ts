@@ -5,14 +5,60 @@ import { initBackend, tf } from "../../sdk/backend/index.js";
 import { buildNetwork, type ArchitectureBlock, type Network } from "../../sdk/networks/index.js";
 
 const OPS = {
-  conv_op: "torch.nn.modules.conv.Conv3d", conv_bias: true, norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
-  norm_op_kwargs: { eps: 1e-5, affine: true }, dropout_op: null, nonlin: "torch.nn.LeakyReLU", nonlin_kwargs: { inplace: true },
+  conv_op: "torch.nn.modules.conv.Conv3d",
+  conv_bias: true,
+  norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
+  norm_op_kwargs: { eps: 1e-5, affine: true },
+  dropout_op: null,
+  nonlin: "torch.nn.LeakyReLU",
+  nonlin_kwargs: { inplace: true },
 };
-const STRIDES = [[1, 1, 1], [2, 2, 2], [2, 2, 2]];
+const STRIDES = [
+  [1, 1, 1],
+  [2, 2, 2],
+  [2, 2, 2],
+];
 const ARCHS: [string, ArchitectureBlock, number[]][] = [
-  ["ResidualEncoderUNet", { network_class_name: "ResidualEncoderUNet", arch_kwargs: { ...OPS, n_stages: 3, features_per_stage: [4, 8, 8], kernel_sizes: 3, strides: STRIDES, n_blocks_per_stage: [1, 2, 2], n_conv_per_stage_decoder: 1 } }, [16, 16, 16]],
-  ["PlainConvUNet", { network_class_name: "PlainConvUNet", arch_kwargs: { ...OPS, n_stages: 3, features_per_stage: [4, 8, 8], kernel_sizes: 3, strides: STRIDES, n_conv_per_stage: 2, n_conv_per_stage_decoder: [1, 1] } }, [16, 16, 16]],
-  ["Primus", { network_class_name: "Primus", arch_kwargs: { embed_dim: 24, patch_embed_size: [8, 8, 8], eva_depth: 2, eva_numheads: 2, init_values: 0.1, scale_attn_inner: true } }, [16, 16, 16]],
+  [
+    "ResidualEncoderUNet",
+    {
+      network_class_name: "ResidualEncoderUNet",
+      arch_kwargs: {
+        ...OPS,
+        n_stages: 3,
+        features_per_stage: [4, 8, 8],
+        kernel_sizes: 3,
+        strides: STRIDES,
+        n_blocks_per_stage: [1, 2, 2],
+        n_conv_per_stage_decoder: 1,
+      },
+    },
+    [16, 16, 16],
+  ],
+  [
+    "PlainConvUNet",
+    {
+      network_class_name: "PlainConvUNet",
+      arch_kwargs: {
+        ...OPS,
+        n_stages: 3,
+        features_per_stage: [4, 8, 8],
+        kernel_sizes: 3,
+        strides: STRIDES,
+        n_conv_per_stage: 2,
+        n_conv_per_stage_decoder: [1, 1],
+      },
+    },
+    [16, 16, 16],
+  ],
+  [
+    "Primus",
+    {
+      network_class_name: "Primus",
+      arch_kwargs: { embed_dim: 24, patch_embed_size: [8, 8, 8], eva_depth: 2, eva_numheads: 2, init_values: 0.1, scale_attn_inner: true },
+    },
+    [16, 16, 16],
+  ],
 ];
 
 /** A fixed random projection of every output, so no gradient vanishes by symmetry. */
@@ -58,7 +104,10 @@ describe.each(ARCHS)("%s with checkpointing", (_name, arch, spatial) => {
     const overall = Math.max(...plain.grads.map((g) => g.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
     plain.grads.forEach((g, i) => {
       const r = recomputed.grads[i]!;
-      const scale = Math.max(1e-3 * overall, g.reduce((m, v) => Math.max(m, Math.abs(v)), 0));
+      const scale = Math.max(
+        1e-3 * overall,
+        g.reduce((m, v) => Math.max(m, Math.abs(v)), 0),
+      );
       let worst = 0;
       for (let k = 0; k < g.length; k++) worst = Math.max(worst, Math.abs(r[k]! - g[k]!));
       expect(worst / scale, net.namedParameters()[i]![0]).toBeLessThan(1e-4);

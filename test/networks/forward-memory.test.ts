@@ -6,14 +6,27 @@ import { initBackend, tf } from "../../sdk/backend/index.js";
 import { buildNetwork, type ArchitectureBlock } from "../../sdk/networks/index.js";
 
 const OPS = {
-  conv_op: "torch.nn.modules.conv.Conv3d", conv_bias: true, norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
-  norm_op_kwargs: { eps: 1e-5, affine: true }, dropout_op: null, nonlin: "torch.nn.LeakyReLU", nonlin_kwargs: { inplace: true },
+  conv_op: "torch.nn.modules.conv.Conv3d",
+  conv_bias: true,
+  norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
+  norm_op_kwargs: { eps: 1e-5, affine: true },
+  dropout_op: null,
+  nonlin: "torch.nn.LeakyReLU",
+  nonlin_kwargs: { inplace: true },
 };
 const FEATURES = [8, 16, 32, 32];
-const STRIDES = [[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2]];
+const STRIDES = [
+  [1, 1, 1],
+  [2, 2, 2],
+  [2, 2, 2],
+  [2, 2, 2],
+];
 const COMMON = { ...OPS, n_stages: 4, features_per_stage: FEATURES, kernel_sizes: 3, strides: STRIDES };
 export const ARCHS: [string, ArchitectureBlock][] = [
-  ["ResidualEncoderUNet", { network_class_name: "ResidualEncoderUNet", arch_kwargs: { ...COMMON, n_blocks_per_stage: [1, 3, 4, 6], n_conv_per_stage_decoder: 1 } }],
+  [
+    "ResidualEncoderUNet",
+    { network_class_name: "ResidualEncoderUNet", arch_kwargs: { ...COMMON, n_blocks_per_stage: [1, 3, 4, 6], n_conv_per_stage_decoder: 1 } },
+  ],
   ["PlainConvUNet", { network_class_name: "PlainConvUNet", arch_kwargs: { ...COMMON, n_conv_per_stage: 2, n_conv_per_stage_decoder: 2 } }],
 ];
 const S = 32;

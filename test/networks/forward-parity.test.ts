@@ -23,7 +23,13 @@ async function fixtureNetwork(name: string) {
   const { input_channels, num_classes, deep_supervision, input_shape, ...archKwargs } = cfg.kwargs;
   const net = buildNetwork(
     { network_class_name: cfg.class, arch_kwargs: archKwargs, _kw_requires_import: ["conv_op", "norm_op", "dropout_op", "nonlin"] },
-    { inputChannels: input_channels as number, numClasses: num_classes as number, deepSupervision: deep_supervision === true, patchSize: input_shape as number[] | undefined, seed: 1 },
+    {
+      inputChannels: input_channels as number,
+      numClasses: num_classes as number,
+      deepSupervision: deep_supervision === true,
+      patchSize: input_shape as number[] | undefined,
+      seed: 1,
+    },
   );
   return { cfg, net };
 }
@@ -45,22 +51,22 @@ beforeAll(async () => {
 
 /** Runs the fixture's network on its input and compares every output with PyTorch's, on the active backend. */
 async function expectFixtureOutputs(name: string): Promise<void> {
-    const { cfg, net } = await fixtureNetwork(name);
-    await net.loadStateDict(join(FIXTURES, name, "state_dict.pth"));
-    const input = await readNpyFile(join(FIXTURES, name, "input.npy"));
-    const x = tf.tensor<tf.Rank>(input.data as Float32Array, input.shape) as tf.Tensor5D;
-    const out = net.forward(x);
-    const outs = Array.isArray(out) ? out : [out];
-    expect(outs.length).toBe(cfg.outputs.length);
-    for (const [i, ref] of cfg.outputs.entries()) {
-      const expected = await readNpyFile(join(FIXTURES, name, ref.file));
-      expect(outs[i]!.shape).toEqual(ref.shape);
-      const diff = maxAbsDiff((await outs[i]!.data()) as Float32Array, expected.data as Float32Array);
-      console.log(`${name} output_${i} on ${tf.getBackend()}: max abs diff ${diff.toExponential(2)}`);
-      expect(diff).toBeLessThan(1e-4);
-    }
-    tf.dispose([x, ...outs]);
-    net.dispose();
+  const { cfg, net } = await fixtureNetwork(name);
+  await net.loadStateDict(join(FIXTURES, name, "state_dict.pth"));
+  const input = await readNpyFile(join(FIXTURES, name, "input.npy"));
+  const x = tf.tensor<tf.Rank>(input.data as Float32Array, input.shape) as tf.Tensor5D;
+  const out = net.forward(x);
+  const outs = Array.isArray(out) ? out : [out];
+  expect(outs.length).toBe(cfg.outputs.length);
+  for (const [i, ref] of cfg.outputs.entries()) {
+    const expected = await readNpyFile(join(FIXTURES, name, ref.file));
+    expect(outs[i]!.shape).toEqual(ref.shape);
+    const diff = maxAbsDiff((await outs[i]!.data()) as Float32Array, expected.data as Float32Array);
+    console.log(`${name} output_${i} on ${tf.getBackend()}: max abs diff ${diff.toExponential(2)}`);
+    expect(diff).toBeLessThan(1e-4);
+  }
+  tf.dispose([x, ...outs]);
+  net.dispose();
 }
 
 const FIXTURE_NAMES = ["ResidualEncoderUNet_2ch", "PlainConvUNet_aniso", "Primus_tiny"];

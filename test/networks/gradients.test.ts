@@ -2,11 +2,66 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend, tf } from "../../sdk/backend/index.js";
 import { buildNetwork, type ArchitectureBlock, type Network } from "../../sdk/networks/index.js";
 
-const OPS = { conv_op: "torch.nn.modules.conv.Conv3d", conv_bias: true, norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d", norm_op_kwargs: { eps: 1e-5, affine: true }, dropout_op: null, nonlin: "torch.nn.LeakyReLU", nonlin_kwargs: { inplace: true } };
+const OPS = {
+  conv_op: "torch.nn.modules.conv.Conv3d",
+  conv_bias: true,
+  norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
+  norm_op_kwargs: { eps: 1e-5, affine: true },
+  dropout_op: null,
+  nonlin: "torch.nn.LeakyReLU",
+  nonlin_kwargs: { inplace: true },
+};
 const ARCHS: [string, ArchitectureBlock, number[]][] = [
-  ["ResidualEncoderUNet", { network_class_name: "ResidualEncoderUNet", arch_kwargs: { ...OPS, n_stages: 3, features_per_stage: [2, 4, 4], kernel_sizes: 3, strides: [[1, 1, 1], [2, 2, 2], [1, 2, 2]], n_blocks_per_stage: [1, 2, 1], n_conv_per_stage_decoder: 1 } }, [4, 8, 8]],
-  ["PlainConvUNet", { network_class_name: "PlainConvUNet", arch_kwargs: { ...OPS, n_stages: 2, features_per_stage: [2, 4], kernel_sizes: [[1, 3, 3], [3, 3, 3]], strides: [[1, 1, 1], [1, 2, 2]], n_conv_per_stage: 2, n_conv_per_stage_decoder: [1] } }, [3, 8, 6]],
-  ["Primus", { network_class_name: "Primus", arch_kwargs: { embed_dim: 24, patch_embed_size: [8, 8, 8], eva_depth: 1, eva_numheads: 1, init_values: 0.1, scale_attn_inner: true } }, [16, 8, 8]],
+  [
+    "ResidualEncoderUNet",
+    {
+      network_class_name: "ResidualEncoderUNet",
+      arch_kwargs: {
+        ...OPS,
+        n_stages: 3,
+        features_per_stage: [2, 4, 4],
+        kernel_sizes: 3,
+        strides: [
+          [1, 1, 1],
+          [2, 2, 2],
+          [1, 2, 2],
+        ],
+        n_blocks_per_stage: [1, 2, 1],
+        n_conv_per_stage_decoder: 1,
+      },
+    },
+    [4, 8, 8],
+  ],
+  [
+    "PlainConvUNet",
+    {
+      network_class_name: "PlainConvUNet",
+      arch_kwargs: {
+        ...OPS,
+        n_stages: 2,
+        features_per_stage: [2, 4],
+        kernel_sizes: [
+          [1, 3, 3],
+          [3, 3, 3],
+        ],
+        strides: [
+          [1, 1, 1],
+          [1, 2, 2],
+        ],
+        n_conv_per_stage: 2,
+        n_conv_per_stage_decoder: [1],
+      },
+    },
+    [3, 8, 6],
+  ],
+  [
+    "Primus",
+    {
+      network_class_name: "Primus",
+      arch_kwargs: { embed_dim: 24, patch_embed_size: [8, 8, 8], eva_depth: 1, eva_numheads: 1, init_values: 0.1, scale_attn_inner: true },
+    },
+    [16, 8, 8],
+  ],
 ];
 
 /** The loss the checks differentiate: a fixed random projection of every output (so no gradient cancels by symmetry). */
@@ -27,7 +82,10 @@ describe.each(ARCHS)("tf.variableGrads(() => loss(%s.forward(x)))", (_name, arch
     for (const [name, v] of net.namedParameters()) if (/norm\.(weight|bias)$/.test(name)) v.assign(tf.randomUniform(v.shape, 0.5, 1.5, "float32", 7));
     const x = tf.randomNormal([1, 2, ...spatial], 0, 1, "float32", 5);
     const named = net.namedParameters();
-    const { grads } = tf.variableGrads(() => loss(net, x), named.map(([, v]) => v));
+    const { grads } = tf.variableGrads(
+      () => loss(net, x),
+      named.map(([, v]) => v),
+    );
     for (const [name, v] of named) {
       const g = grads[v.name];
       expect(g, name).toBeDefined();

@@ -4,9 +4,26 @@ import { buildNetwork, type ArchitectureBlock } from "../../sdk/networks/index.j
 
 const RESENC: ArchitectureBlock = {
   network_class_name: "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet",
-  arch_kwargs: { n_stages: 3, features_per_stage: [16, 32, 64], conv_op: "torch.nn.modules.conv.Conv3d", kernel_sizes: 3, strides: [1, 2, 2], n_blocks_per_stage: [1, 2, 2], n_conv_per_stage_decoder: [1, 1], conv_bias: true, norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d", norm_op_kwargs: { eps: 1e-5, affine: true }, dropout_op: null, nonlin: "torch.nn.modules.activation.LeakyReLU", nonlin_kwargs: { inplace: true } },
+  arch_kwargs: {
+    n_stages: 3,
+    features_per_stage: [16, 32, 64],
+    conv_op: "torch.nn.modules.conv.Conv3d",
+    kernel_sizes: 3,
+    strides: [1, 2, 2],
+    n_blocks_per_stage: [1, 2, 2],
+    n_conv_per_stage_decoder: [1, 1],
+    conv_bias: true,
+    norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
+    norm_op_kwargs: { eps: 1e-5, affine: true },
+    dropout_op: null,
+    nonlin: "torch.nn.modules.activation.LeakyReLU",
+    nonlin_kwargs: { inplace: true },
+  },
 };
-const PRIMUS: ArchitectureBlock = { network_class_name: "Primus", arch_kwargs: { embed_dim: 96, patch_embed_size: [8, 8, 8], eva_depth: 3, eva_numheads: 2, init_values: 0.1, scale_attn_inner: true } };
+const PRIMUS: ArchitectureBlock = {
+  network_class_name: "Primus",
+  arch_kwargs: { embed_dim: 96, patch_embed_size: [8, 8, 8], eva_depth: 3, eva_numheads: 2, init_values: 0.1, scale_attn_inner: true },
+};
 
 function std(a: Float32Array): number {
   let s = 0;
@@ -41,9 +58,21 @@ describe("buildNetwork(architecture, { seed })", () => {
     const sd = net.stateDict();
     for (const [k, t] of sd) {
       const v = t.toFloat32();
-      if (/blocks\.\d+\.conv2\.(norm|all_modules\.1)\.(weight|bias)$/.test(k)) expect(v.every((x) => x === 0), k).toBe(true);
-      else if (/(norm|all_modules\.1)\.weight$/.test(k)) expect(v.every((x) => x === 1), k).toBe(true);
-      else if (k.endsWith(".bias")) expect(v.every((x) => x === 0), k).toBe(true);
+      if (/blocks\.\d+\.conv2\.(norm|all_modules\.1)\.(weight|bias)$/.test(k))
+        expect(
+          v.every((x) => x === 0),
+          k,
+        ).toBe(true);
+      else if (/(norm|all_modules\.1)\.weight$/.test(k))
+        expect(
+          v.every((x) => x === 1),
+          k,
+        ).toBe(true);
+      else if (k.endsWith(".bias"))
+        expect(
+          v.every((x) => x === 0),
+          k,
+        ).toBe(true);
     }
     // Conv: fan_in = in * prod(k); ConvTranspose: torch's fan_in = weight.size(1) * prod(k) = out * prod(k).
     expect(std(sd.get("encoder.stages.2.blocks.1.conv1.conv.weight")!.toFloat32()) / he(64 * 27)).toBeCloseTo(1, 1);
@@ -59,12 +88,32 @@ describe("buildNetwork(architecture, { seed })", () => {
     expect(std(sd.get("eva.blocks.0.attn.q_proj.weight")!.toFloat32()) / 0.02).toBeCloseTo(1, 1);
     expect(std(sd.get("eva.blocks.2.attn.proj.weight")!.toFloat32()) / (0.02 / Math.sqrt(6))).toBeCloseTo(1, 1);
     expect(std(sd.get("eva.blocks.1.mlp.fc2.weight")!.toFloat32()) / (0.02 / Math.sqrt(4))).toBeCloseTo(1, 1);
-    expect(sd.get("eva.blocks.1.gamma_2")!.toFloat32().every((x) => x === Math.fround(0.1))).toBe(true);
-    expect(sd.get("eva.blocks.1.attn.norm.weight")!.toFloat32().every((x) => x === 1)).toBe(true);
-    expect(sd.get("mask_token")!.toFloat32().every((x) => x === 0)).toBe(true);
+    expect(
+      sd
+        .get("eva.blocks.1.gamma_2")!
+        .toFloat32()
+        .every((x) => x === Math.fround(0.1)),
+    ).toBe(true);
+    expect(
+      sd
+        .get("eva.blocks.1.attn.norm.weight")!
+        .toFloat32()
+        .every((x) => x === 1),
+    ).toBe(true);
+    expect(
+      sd
+        .get("mask_token")!
+        .toFloat32()
+        .every((x) => x === 0),
+    ).toBe(true);
     expect(std(sd.get("down_projection.proj.weight")!.toFloat32()) / he(512)).toBeCloseTo(1, 1);
     expect(std(sd.get("up_projection.decode.0.0.weight")!.toFloat32()) / he(sd.get("up_projection.decode.0.0.weight")!.shape[1]! * 8)).toBeCloseTo(1, 1);
-    expect(sd.get("up_projection.decode.0.1.weight")!.toFloat32().every((x) => x === 1)).toBe(true);
+    expect(
+      sd
+        .get("up_projection.decode.0.1.weight")!
+        .toFloat32()
+        .every((x) => x === 1),
+    ).toBe(true);
     net.dispose();
   });
 });

@@ -45,7 +45,9 @@ describe("loadPretrainedWeights(net, checkpoint, options)", () => {
   it("transfers ResEncMini's encoder and stem into a 2-channel network like the fork (transfer_ResEncMini_to_2ch.json)", async () => {
     const ref = JSON.parse(await readFile(`${NNSSL}transfer_ResEncMini_to_2ch.json`, "utf8")) as TransferReference;
     const ckpt = await Checkpoint.load(`${NNSSL}nnssl_ResEncMini.pth`);
-    const plans = ckpt.adaptationPlan as unknown as { architecture_plans: { arch_class_name: string; arch_kwargs: Record<string, unknown>; arch_kwargs_requiring_import: string[] } };
+    const plans = ckpt.adaptationPlan as unknown as {
+      architecture_plans: { arch_class_name: string; arch_kwargs: Record<string, unknown>; arch_kwargs_requiring_import: string[] };
+    };
     const arch = plans.architecture_plans;
     const net = buildNetwork(
       { network_class_name: arch.arch_class_name, arch_kwargs: arch.arch_kwargs, _kw_requires_import: arch.arch_kwargs_requiring_import },
@@ -107,7 +109,10 @@ describe("loadPretrainedWeights(net, checkpoint, options)", () => {
       keys_to_in_proj: ["down_projection.proj"],
       key_to_lpe: "eva.pos_embed",
     };
-    const arch = { network_class_name: "dynamic_network_architectures.architectures.primus.Primus", arch_kwargs: { embed_dim: 54, patch_embed_size: [8, 8, 8], eva_depth: 2, eva_numheads: 3 } };
+    const arch = {
+      network_class_name: "dynamic_network_architectures.architectures.primus.Primus",
+      arch_kwargs: { embed_dim: 54, patch_embed_size: [8, 8, 8], eva_depth: 2, eva_numheads: 3 },
+    };
     const net = buildNetwork(arch, { inputChannels: 2, numClasses: 3, patchSize: [48, 32, 40], seed: 3 });
     const before = net.stateDict();
     const report = loadPretrainedWeights(net, { adaptationPlan: plan, weights }, { numInputChannels: 2, patchSize: [48, 32, 40], permuteTokens: true });
@@ -134,8 +139,19 @@ describe("loadPretrainedWeights(net, checkpoint, { permuteTokens })", () => {
   ])("defaults to permuting the positional embedding for %s checkpoints: %s", async (archName, permuted) => {
     const sd = (await loadTorchFile(`${FORWARD}Primus_tiny/state_dict.pth`)) as Record<string, TorchTensor>;
     const weights = new Map(Object.entries(sd).filter(([, v]) => v instanceof TorchTensor));
-    const plan = { architecture_plans: { arch_class_name: archName }, pretrain_num_input_channels: 1, pretrain_patch_size: [32, 32, 32], key_to_encoder: "eva", key_to_stem: "down_projection", keys_to_in_proj: ["down_projection.proj"], key_to_lpe: "eva.pos_embed" };
-    const net = buildNetwork({ network_class_name: "Primus", arch_kwargs: { embed_dim: 54, patch_embed_size: [8, 8, 8], eva_depth: 2, eva_numheads: 3 } }, { inputChannels: 1, numClasses: 2, patchSize: [32, 32, 32], seed: 4 });
+    const plan = {
+      architecture_plans: { arch_class_name: archName },
+      pretrain_num_input_channels: 1,
+      pretrain_patch_size: [32, 32, 32],
+      key_to_encoder: "eva",
+      key_to_stem: "down_projection",
+      keys_to_in_proj: ["down_projection.proj"],
+      key_to_lpe: "eva.pos_embed",
+    };
+    const net = buildNetwork(
+      { network_class_name: "Primus", arch_kwargs: { embed_dim: 54, patch_embed_size: [8, 8, 8], eva_depth: 2, eva_numheads: 3 } },
+      { inputChannels: 1, numClasses: 2, patchSize: [32, 32, 32], seed: 4 },
+    );
     const report = loadPretrainedWeights(net, { adaptationPlan: plan, weights }, { numInputChannels: 1, patchSize: [32, 32, 32] });
     expect(report.posEmbed).toEqual({ key: "eva.pos_embed", resizedFrom: null, resizedTo: null, permuted });
     const pe = weights.get("eva.pos_embed")!;
@@ -149,7 +165,10 @@ describe("loadPretrainedWeights(net, checkpoint, { permuteTokens })", () => {
 describe("permuteHwdToWhd(pe, grid)", () => {
   it("moves token (h, w, d) of nnssl's EvaMAE order to (w, h, d)", () => {
     const grid = [2, 3, 4]; // w, h, d
-    const pe = TorchTensor.fromTypedArray(Float32Array.from({ length: 24 }, (_, i) => i), [1, 24, 1]);
+    const pe = TorchTensor.fromTypedArray(
+      Float32Array.from({ length: 24 }, (_, i) => i),
+      [1, 24, 1],
+    );
     const out = permuteHwdToWhd(pe, grid).toFloat32();
     // ours: index w*12 + h*4 + d; EvaMAE: index h*8 + w*4 + d (the last token is the same in both orders).
     expect(out[23]).toBe(23);
@@ -162,7 +181,10 @@ describe("resizePosEmbed(pe, gridIn, gridOut)", () => {
   it("matches torch F.interpolate(mode='trilinear', align_corners=False) on a 2x3x2 grid resized to 3x5x1", () => {
     // Token t has the values [t, 10 t]; reference computed with torch 1.13 (values rounded to 1e-5).
     const grid = [2, 3, 2];
-    const pe = TorchTensor.fromTypedArray(Float32Array.from({ length: 24 }, (_, i) => (i % 2 ? 10 : 1) * Math.floor(i / 2)), [1, 12, 2]);
+    const pe = TorchTensor.fromTypedArray(
+      Float32Array.from({ length: 24 }, (_, i) => (i % 2 ? 10 : 1) * Math.floor(i / 2)),
+      [1, 12, 2],
+    );
     const out = resizePosEmbed(pe, grid, [3, 5, 1]);
     expect(out.shape).toEqual([1, 15, 2]);
     const channel0 = Array.from(out.toFloat32()).filter((_, i) => i % 2 === 0);

@@ -16,13 +16,23 @@ interface KeyEntry {
 }
 
 async function fixture(name: string) {
-  const cfg = JSON.parse(await readFile(join(FIXTURES, name, "config.json"), "utf8")) as { class: string; kwargs: Record<string, unknown>; n_parameters: number };
+  const cfg = JSON.parse(await readFile(join(FIXTURES, name, "config.json"), "utf8")) as {
+    class: string;
+    kwargs: Record<string, unknown>;
+    n_parameters: number;
+  };
   const keys = JSON.parse(await readFile(join(FIXTURES, name, "state_dict_keys.json"), "utf8")) as KeyEntry[];
   const { input_channels, num_classes, deep_supervision, input_shape, ...archKwargs } = cfg.kwargs;
   const build = (seed: number) =>
     buildNetwork(
       { network_class_name: cfg.class, arch_kwargs: archKwargs },
-      { inputChannels: input_channels as number, numClasses: num_classes as number, deepSupervision: deep_supervision === true, patchSize: input_shape as number[] | undefined, seed },
+      {
+        inputChannels: input_channels as number,
+        numClasses: num_classes as number,
+        deepSupervision: deep_supervision === true,
+        patchSize: input_shape as number[] | undefined,
+        seed,
+      },
     );
   return { cfg, keys, build };
 }
@@ -113,7 +123,9 @@ describe("Network.loadStateDict(stateDict)", () => {
     const sd = new Map([...src.stateDict()].filter(([k]) => !k.includes("all_modules") && !k.startsWith("decoder.encoder.")));
     const net = build(6);
     await net.loadStateDict(sd);
-    expect(net.stateDict().get("decoder.encoder.stages.2.0.convs.1.all_modules.0.weight")!.toFloat32()).toEqual(sd.get("encoder.stages.2.0.convs.1.conv.weight")!.toFloat32());
+    expect(net.stateDict().get("decoder.encoder.stages.2.0.convs.1.all_modules.0.weight")!.toFloat32()).toEqual(
+      sd.get("encoder.stages.2.0.convs.1.conv.weight")!.toFloat32(),
+    );
     src.dispose();
     net.dispose();
   });
@@ -123,13 +135,17 @@ describe("Network.loadStateDict(path)", () => {
   it("reads network_weights from an nnssl checkpoint (ResEncMini MAE network, 1 output channel)", async () => {
     const { loadTorchFile } = await import("../../sdk/io/torch/index.js");
     const file = new URL("../fixtures/nnssl/nnssl_ResEncMini.pth", import.meta.url).pathname;
-    const ckpt = (await loadTorchFile(file)) as { network_weights: Record<string, TorchTensor>; nnssl_adaptation_plan: { architecture_plans: { arch_class_name: string; arch_kwargs: Record<string, unknown> } } };
+    const ckpt = (await loadTorchFile(file)) as {
+      network_weights: Record<string, TorchTensor>;
+      nnssl_adaptation_plan: { architecture_plans: { arch_class_name: string; arch_kwargs: Record<string, unknown> } };
+    };
     const arch = ckpt.nnssl_adaptation_plan.architecture_plans;
     const net = buildNetwork({ network_class_name: arch.arch_class_name, arch_kwargs: arch.arch_kwargs }, { inputChannels: 1, numClasses: 1, seed: 1 });
     await net.loadStateDict(file);
     const sd = net.stateDict();
     expect([...sd.keys()]).toEqual(Object.keys(ckpt.network_weights));
-    for (const [k, t] of Object.entries(ckpt.network_weights)) expect(Buffer.from(sd.get(k)!.toFloat32().buffer).equals(Buffer.from(t.toFloat32().slice().buffer)), k).toBe(true);
+    for (const [k, t] of Object.entries(ckpt.network_weights))
+      expect(Buffer.from(sd.get(k)!.toFloat32().buffer).equals(Buffer.from(t.toFloat32().slice().buffer)), k).toBe(true);
     net.dispose();
   });
 });

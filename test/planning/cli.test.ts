@@ -25,7 +25,10 @@ beforeEach(() => {
 
 afterEach(() => {
   vi.restoreAllMocks();
-  for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
+  for (const [k, v] of Object.entries(saved)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
   rmSync(root, { recursive: true, force: true });
 });
 
@@ -34,9 +37,16 @@ const pre = (f: string) => path.join(root, "pre", "Dataset900_Tiny", f);
 describe("CLI argument specs", () => {
   it.each([
     [extract.spec, ["-d", "900", "4", "-np", "3", "--clean"], { d: [900, 4], np: 3, clean: true, verify_dataset_integrity: false }],
-    [plan.spec, ["-d", "900", "-pl", "nnUNetPlannerResEncL", "-gpu_memory_target", "12.5", "-overwrite_target_spacing", "2", "1", "1"],
-      { d: [900], pl: "nnUNetPlannerResEncL", gpu_memory_target: 12.5, overwrite_target_spacing: [2, 1, 1], overwrite_plans_name: null }],
-    [planAndPreprocess.spec, ["-d", "900", "--no_pp", "-c", "3d_fullres", "-np", "2"], { d: [900], no_pp: true, c: ["3d_fullres"], np: [2], pl: "ExperimentPlanner", npfp: 8 }],
+    [
+      plan.spec,
+      ["-d", "900", "-pl", "nnUNetPlannerResEncL", "-gpu_memory_target", "12.5", "-overwrite_target_spacing", "2", "1", "1"],
+      { d: [900], pl: "nnUNetPlannerResEncL", gpu_memory_target: 12.5, overwrite_target_spacing: [2, 1, 1], overwrite_plans_name: null },
+    ],
+    [
+      planAndPreprocess.spec,
+      ["-d", "900", "--no_pp", "-c", "3d_fullres", "-np", "2"],
+      { d: [900], no_pp: true, c: ["3d_fullres"], np: [2], pl: "ExperimentPlanner", npfp: 8 },
+    ],
   ])("parseArgs(%s.prog, argv) gives upstream's dests and defaults", (spec, argv, expected) => {
     const args = parseArgs(spec, argv);
     for (const [k, v] of Object.entries(expected)) expect([k, args[k]]).toEqual([k, v]);
@@ -65,12 +75,13 @@ describe("nnUNetv2_plan_experiment / nnUNetv2_plan_and_preprocess run()", () => 
 
   it("plan-and-preprocess run(-c 3d_fullres -np 1) preprocesses every case and copies the labels", async () => {
     await planAndPreprocess.run(parseArgs(planAndPreprocess.spec, ["-d", "900", "-npfp", "1", "-c", "3d_fullres", "-np", "1"]));
-    expect([readdirSync(pre("nnUNetPlans_3d_fullres")).filter((f) => f.endsWith("_seg.npy")).length, readdirSync(pre("gt_segmentations")).length]).toEqual([5, 5]);
+    expect([readdirSync(pre("nnUNetPlans_3d_fullres")).filter((f) => f.endsWith("_seg.npy")).length, readdirSync(pre("gt_segmentations")).length]).toEqual([
+      5, 5,
+    ]);
   });
 
   it("extract-fingerprint run(--verify_dataset_integrity) on a dataset with a missing label ends with the integrity error", async () => {
     rmSync(path.join(root, "raw", "Dataset900_Tiny", "labelsTr", "Tiny_003.nii.gz"));
-    await expect(extract.run(parseArgs(extract.spec, ["-d", "900", "--verify_dataset_integrity", "--clean", "-np", "1"])))
-      .rejects.toThrow(/Tiny_003/);
+    await expect(extract.run(parseArgs(extract.spec, ["-d", "900", "--verify_dataset_integrity", "--clean", "-np", "1"]))).rejects.toThrow(/Tiny_003/);
   });
 });

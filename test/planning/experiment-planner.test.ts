@@ -23,7 +23,10 @@ const intensity = { "0": { max: 1, mean: 0.5, median: 0.5, min: 0, percentile_00
 /** A fingerprint written directly (intensity properties do not matter to planning). */
 function synthetic(spacings: number[][], shapes: number[][], channels: string[], labels: string[], rel: number): PlannerInput {
   const fingerprint: FingerprintJson = {
-    spacings, shapes_after_crop: shapes, foreground_intensity_properties_per_channel: intensity, median_relative_size_after_cropping: rel,
+    spacings,
+    shapes_after_crop: shapes,
+    foreground_intensity_properties_per_channel: intensity,
+    median_relative_size_after_cropping: rel,
   };
   return {
     datasetName: "Dataset999_Synthetic",
@@ -37,10 +40,46 @@ function synthetic(spacings: number[][], shapes: number[][], channels: string[],
   };
 }
 
-const caseA = () => synthetic([[3, .7, .7], [3.5, .7, .7], [4, .75, .75], [3, .8, .8], [5, .7, .7]],
-  [[20, 300, 300], [24, 320, 320], [18, 256, 256], [30, 280, 280], [16, 300, 300]], ["T2"], ["a"], 0.8);
-const caseB = () => synthetic([[1.5, .8, .8], [1, .7, .7], [2, .9, .9], [1.25, .75, .75], [1.5, .8, .8]],
-  [[200, 400, 400], [300, 450, 450], [120, 380, 380], [250, 420, 420], [180, 400, 400]], ["CT"], ["a", "b"], 0.9);
+const caseA = () =>
+  synthetic(
+    [
+      [3, 0.7, 0.7],
+      [3.5, 0.7, 0.7],
+      [4, 0.75, 0.75],
+      [3, 0.8, 0.8],
+      [5, 0.7, 0.7],
+    ],
+    [
+      [20, 300, 300],
+      [24, 320, 320],
+      [18, 256, 256],
+      [30, 280, 280],
+      [16, 300, 300],
+    ],
+    ["T2"],
+    ["a"],
+    0.8,
+  );
+const caseB = () =>
+  synthetic(
+    [
+      [1.5, 0.8, 0.8],
+      [1, 0.7, 0.7],
+      [2, 0.9, 0.9],
+      [1.25, 0.75, 0.75],
+      [1.5, 0.8, 0.8],
+    ],
+    [
+      [200, 400, 400],
+      [300, 450, 450],
+      [120, 380, 380],
+      [250, 420, 420],
+      [180, 400, 400],
+    ],
+    ["CT"],
+    ["a", "b"],
+    0.9,
+  );
 
 const plan = (name: string, input: PlannerInput): Plans => new (getPlanner(name))(input).planExperiment();
 const conf = (p: Plans, c: string) => resolveConfiguration(p, c);
@@ -65,23 +104,115 @@ describe("planExperiment on Dataset900_Tiny", () => {
 
 describe("planExperiment (vectors from upstream's ExperimentPlanner)", () => {
   it.each([
-    ["A ExperimentPlanner 3d_fullres", "ExperimentPlanner", caseA, "3d_fullres", {
-      batch_size: 2, patch_size: [28, 256, 256], median_image_size_in_voxels: [27, 300, 300], spacing: [3, .7, .7],
-      strides: [[1, 1, 1], [1, 2, 2], [1, 2, 2], [2, 2, 2], [2, 2, 2], [1, 2, 2], [1, 2, 2]],
-      kernel_sizes: [[1, 3, 3], [1, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]], batch_dice: false }],
-    ["A ExperimentPlanner 2d", "ExperimentPlanner", caseA, "2d", {
-      batch_size: 6, patch_size: [320, 320], strides: [[1, 1], [2, 2], [2, 2], [2, 2], [2, 2], [2, 2], [2, 2]],
-      kernel_sizes: Array(7).fill([3, 3]) }],
-    ["A ResEncM 3d_fullres", "nnUNetPlannerResEncM", caseA, "3d_fullres", {
-      batch_size: 2, patch_size: [24, 256, 256], strides: [[1, 1, 1], [1, 2, 2], [1, 2, 2], [2, 2, 2], [2, 2, 2], [1, 2, 2], [1, 2, 2]] }],
+    [
+      "A ExperimentPlanner 3d_fullres",
+      "ExperimentPlanner",
+      caseA,
+      "3d_fullres",
+      {
+        batch_size: 2,
+        patch_size: [28, 256, 256],
+        median_image_size_in_voxels: [27, 300, 300],
+        spacing: [3, 0.7, 0.7],
+        strides: [
+          [1, 1, 1],
+          [1, 2, 2],
+          [1, 2, 2],
+          [2, 2, 2],
+          [2, 2, 2],
+          [1, 2, 2],
+          [1, 2, 2],
+        ],
+        kernel_sizes: [
+          [1, 3, 3],
+          [1, 3, 3],
+          [3, 3, 3],
+          [3, 3, 3],
+          [3, 3, 3],
+          [3, 3, 3],
+          [3, 3, 3],
+        ],
+        batch_dice: false,
+      },
+    ],
+    [
+      "A ExperimentPlanner 2d",
+      "ExperimentPlanner",
+      caseA,
+      "2d",
+      {
+        batch_size: 6,
+        patch_size: [320, 320],
+        strides: [
+          [1, 1],
+          [2, 2],
+          [2, 2],
+          [2, 2],
+          [2, 2],
+          [2, 2],
+          [2, 2],
+        ],
+        kernel_sizes: Array(7).fill([3, 3]),
+      },
+    ],
+    [
+      "A ResEncM 3d_fullres",
+      "nnUNetPlannerResEncM",
+      caseA,
+      "3d_fullres",
+      {
+        batch_size: 2,
+        patch_size: [24, 256, 256],
+        strides: [
+          [1, 1, 1],
+          [1, 2, 2],
+          [1, 2, 2],
+          [2, 2, 2],
+          [2, 2, 2],
+          [1, 2, 2],
+          [1, 2, 2],
+        ],
+      },
+    ],
     ["A ResEncM 2d", "nnUNetPlannerResEncM", caseA, "2d", { batch_size: 32, patch_size: [320, 320] }],
     ["B ExperimentPlanner 2d", "ExperimentPlanner", caseB, "2d", { batch_size: 16, patch_size: [448, 448], n_stages: 7 }],
-    ["B ExperimentPlanner 3d_fullres", "ExperimentPlanner", caseB, "3d_fullres", {
-      batch_size: 2, patch_size: [96, 160, 160], spacing: [1.5, .8, .8], median_image_size_in_voxels: [200, 400, 400],
-      strides: [[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2], [2, 2, 2], [1, 2, 2]], kernel_sizes: Array(6).fill([3, 3, 3]), batch_dice: true,
-      normalization_schemes: ["CTNormalization"], use_mask_for_norm: [false] }],
-    ["B ExperimentPlanner 3d_lowres", "ExperimentPlanner", caseB, "3d_lowres", {
-      batch_size: 2, patch_size: [96, 160, 160], median_image_size_in_voxels: [132, 264, 264], batch_dice: false, next_stage: "3d_cascade_fullres" }],
+    [
+      "B ExperimentPlanner 3d_fullres",
+      "ExperimentPlanner",
+      caseB,
+      "3d_fullres",
+      {
+        batch_size: 2,
+        patch_size: [96, 160, 160],
+        spacing: [1.5, 0.8, 0.8],
+        median_image_size_in_voxels: [200, 400, 400],
+        strides: [
+          [1, 1, 1],
+          [2, 2, 2],
+          [2, 2, 2],
+          [2, 2, 2],
+          [2, 2, 2],
+          [1, 2, 2],
+        ],
+        kernel_sizes: Array(6).fill([3, 3, 3]),
+        batch_dice: true,
+        normalization_schemes: ["CTNormalization"],
+        use_mask_for_norm: [false],
+      },
+    ],
+    [
+      "B ExperimentPlanner 3d_lowres",
+      "ExperimentPlanner",
+      caseB,
+      "3d_lowres",
+      {
+        batch_size: 2,
+        patch_size: [96, 160, 160],
+        median_image_size_in_voxels: [132, 264, 264],
+        batch_dice: false,
+        next_stage: "3d_cascade_fullres",
+      },
+    ],
     ["B ExperimentPlanner 3d_cascade_fullres", "ExperimentPlanner", caseB, "3d_cascade_fullres", { previous_stage: "3d_lowres", patch_size: [96, 160, 160] }],
     ["B ResEncM 3d_fullres", "nnUNetPlannerResEncM", caseB, "3d_fullres", { batch_size: 2, patch_size: [96, 160, 160] }],
     ["B ResEncM 3d_lowres", "nnUNetPlannerResEncM", caseB, "3d_lowres", { batch_size: 2, patch_size: [96, 160, 160] }],
@@ -93,7 +224,8 @@ describe("planExperiment (vectors from upstream's ExperimentPlanner)", () => {
   });
 
   it.each([
-    ["ExperimentPlanner", 2], ["nnUNetPlannerResEncM", 13],
+    ["ExperimentPlanner", 2],
+    ["nnUNetPlannerResEncM", 13],
   ])("planExperiment hippocampus-like (20 cases 34x50x35 at 1 mm) with %s: patch (40,56,40), 4 stages, bs %d", (planner, bs) => {
     const input = synthetic(Array(20).fill([1, 1, 1]), Array(20).fill([34, 50, 35]), ["MRI"], ["anterior", "posterior"], 1);
     const c = conf(plan(planner, input), "3d_fullres");
@@ -101,14 +233,16 @@ describe("planExperiment (vectors from upstream's ExperimentPlanner)", () => {
   });
 
   it("planExperiment prostate-like (2 z-scored channels, rel 0.6) uses the mask for both channels", () => {
-    const input = synthetic(Array(20).fill([3, .6, .6]), Array(20).fill([20, 320, 320]), ["T2", "ADC"], ["pz", "tz"], 0.6);
+    const input = synthetic(Array(20).fill([3, 0.6, 0.6]), Array(20).fill([20, 320, 320]), ["T2", "ADC"], ["pz", "tz"], 0.6);
     const p = plan("ExperimentPlanner", input);
     const c = conf(p, "3d_fullres");
     expect([c.normalization_schemes, c.use_mask_for_norm, c.spacing[0]]).toEqual([["ZScoreNormalization", "ZScoreNormalization"], [true, true], 3]);
   });
 
   it.each([
-    [0.9, undefined, [false, false]], [0.9, true, [true, false]], [0.5, undefined, [true, false]],
+    [0.9, undefined, [false, false]],
+    [0.9, true, [true, false]],
+    [0.5, undefined, [true, false]],
   ])("planExperiment use_mask_for_norm with relative size %d and dataset.json use_mask_for_norm %s", (rel, key, expected) => {
     const input = synthetic(Array(5).fill([1, 1, 1]), Array(5).fill([64, 64, 64]), ["T1", "ct"], ["a"], rel);
     if (key !== undefined) input.datasetJson.use_mask_for_norm = key;
@@ -126,7 +260,10 @@ describe("planExperiment (vectors from upstream's ExperimentPlanner)", () => {
     for (const name of Object.keys(p.configurations).filter((n) => n !== "3d_cascade_fullres")) {
       const c = conf(p, name);
       expect(c.architecture.arch_kwargs[key]).toHaveLength(c.architecture.arch_kwargs.n_stages);
-      const div = c.architecture.arch_kwargs.strides.reduce((acc, s) => acc.map((a, i) => a * s[i]!), c.patch_size.map(() => 1));
+      const div = c.architecture.arch_kwargs.strides.reduce(
+        (acc, s) => acc.map((a, i) => a * s[i]!),
+        c.patch_size.map(() => 1),
+      );
       expect(c.patch_size.every((s, i) => s % div[i]! === 0)).toBe(true);
       expect(c.batch_size).toBeGreaterThanOrEqual(2);
     }
@@ -134,8 +271,11 @@ describe("planExperiment (vectors from upstream's ExperimentPlanner)", () => {
 
   it("planExperiment case A: target spacing, transpose and original medians", () => {
     const p = plan("ExperimentPlanner", caseA());
-    expect([p.transpose_forward, p.original_median_spacing_after_transp, p.original_median_shape_after_transp])
-      .toEqual([[0, 1, 2], [3.5, .7, .7], [20, 300, 300]]);
+    expect([p.transpose_forward, p.original_median_spacing_after_transp, p.original_median_shape_after_transp]).toEqual([
+      [0, 1, 2],
+      [3.5, 0.7, 0.7],
+      [20, 300, 300],
+    ]);
     expect(Object.keys(p.configurations)).toEqual(["2d", "3d_fullres"]);
   });
 
@@ -146,8 +286,12 @@ describe("planExperiment (vectors from upstream's ExperimentPlanner)", () => {
 
   it("planExperiment ResEnc data identifiers share nnUNetPlans' 2d / 3d_fullres data", () => {
     const p = plan("nnUNetPlannerResEncM", caseB());
-    expect(Object.fromEntries(Object.entries(p.configurations).map(([k, v]) => [k, v.data_identifier])))
-      .toEqual({ "2d": "nnUNetPlans_2d", "3d_lowres": "nnUNetResEncUNetMPlans_3d_lowres", "3d_fullres": "nnUNetPlans_3d_fullres", "3d_cascade_fullres": undefined });
+    expect(Object.fromEntries(Object.entries(p.configurations).map(([k, v]) => [k, v.data_identifier]))).toEqual({
+      "2d": "nnUNetPlans_2d",
+      "3d_lowres": "nnUNetResEncUNetMPlans_3d_lowres",
+      "3d_fullres": "nnUNetPlans_3d_fullres",
+      "3d_cascade_fullres": undefined,
+    });
   });
 
   it("planExperiment with overwriteTargetSpacing and plansName", () => {

@@ -57,7 +57,11 @@ describe("planExperiment (files)", () => {
   it("planExperiment with -overwrite_plans_name / target spacing writes the renamed file", async () => {
     const ws = workspace();
     try {
-      const plans = await planExperiment(await openRawDataset(900, ws.paths), { paths: ws.paths, plansName: "nnUNetPlans_iso", overwriteTargetSpacing: [1, 1, 1] });
+      const plans = await planExperiment(await openRawDataset(900, ws.paths), {
+        paths: ws.paths,
+        plansName: "nnUNetPlans_iso",
+        overwriteTargetSpacing: [1, 1, 1],
+      });
       const saved = await loadPlans(path.join(ws.pre, "nnUNetPlans_iso.json"));
       expect(saved).toEqual(JSON.parse(JSON.stringify(plans)));
       expect(saved.configurations["3d_fullres"]!.spacing).toEqual([1, 1, 1]);
@@ -68,7 +72,14 @@ describe("planExperiment (files)", () => {
   });
 
   it.each([
-    ["matching (more folds in the target is fine)", [{ train: ["Tiny_001", "Tiny_000"], val: ["Tiny_002"] }, { train: ["Tiny_002"], val: ["Tiny_000"] }], null],
+    [
+      "matching (more folds in the target is fine)",
+      [
+        { train: ["Tiny_001", "Tiny_000"], val: ["Tiny_002"] },
+        { train: ["Tiny_002"], val: ["Tiny_000"] },
+      ],
+      null,
+    ],
     ["different", [{ train: ["Tiny_000"], val: ["Tiny_003"] }], /splits_final\.json: fold 0 differs from/],
   ])("planExperiment with an existing %s preprocessed splits_final.json", async (_n, target, error) => {
     const ws = workspace();
@@ -87,8 +98,9 @@ describe("planExperiment (files)", () => {
   it("planExperiment without a fingerprint says to extract it first", async () => {
     const ws = workspace(false);
     try {
-      await expect(planExperiment(await openRawDataset(900, ws.paths), { paths: ws.paths }))
-        .rejects.toThrow(/dataset_fingerprint\.json: fingerprint missing for this dataset: run nnUNetv2_extract_fingerprint first/);
+      await expect(planExperiment(await openRawDataset(900, ws.paths), { paths: ws.paths })).rejects.toThrow(
+        /dataset_fingerprint\.json: fingerprint missing for this dataset: run nnUNetv2_extract_fingerprint first/,
+      );
     } finally {
       rmSync(ws.root, { recursive: true, force: true });
     }

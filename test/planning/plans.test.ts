@@ -8,13 +8,13 @@ import { formatPlans, loadPlans, resolveConfiguration, savePlans, type Plans } f
 const EXPECTED = new URL("../fixtures/datasets/Dataset900_Tiny/expected/", import.meta.url).pathname;
 
 describe("formatPlans", () => {
-  it.each([
-    ["mic_dkfz_master/nnUNetPlans.json"],
-    ["nnUNetResEncUNetLPlans.json"],
-  ])("formatPlans(loadPlans(%s)) is byte-identical to upstream's file", async (name) => {
-    const file = path.join(EXPECTED, name);
-    expect(formatPlans(await loadPlans(file))).toBe(readFileSync(file, "utf8"));
-  });
+  it.each([["mic_dkfz_master/nnUNetPlans.json"], ["nnUNetResEncUNetLPlans.json"]])(
+    "formatPlans(loadPlans(%s)) is byte-identical to upstream's file",
+    async (name) => {
+      const file = path.join(EXPECTED, name);
+      expect(formatPlans(await loadPlans(file))).toBe(readFileSync(file, "utf8"));
+    },
+  );
 });
 
 describe("savePlans / loadPlans", () => {
@@ -46,7 +46,16 @@ describe("resolveConfiguration", () => {
 
   it.each([
     ["unknown name", (p: Plans) => p, "nope", /configuration nope not found/],
-    ["circular inheritance", (p: Plans) => { p.configurations.a = { inherits_from: "b" }; p.configurations.b = { inherits_from: "a" }; return p; }, "a", /circular/],
+    [
+      "circular inheritance",
+      (p: Plans) => {
+        p.configurations.a = { inherits_from: "b" };
+        p.configurations.b = { inherits_from: "a" };
+        return p;
+      },
+      "a",
+      /circular/,
+    ],
   ])("resolveConfiguration with %s throws", (_n, mutate, name, re) => {
     expect(() => resolveConfiguration(mutate(base()), name)).toThrow(re);
   });
@@ -54,9 +63,24 @@ describe("resolveConfiguration", () => {
   it("resolveConfiguration converts a legacy configuration", () => {
     const plans = base();
     plans.configurations.old = {
-      patch_size: [20, 48, 48], UNet_class_name: "PlainConvUNet", UNet_base_num_features: 32, unet_max_num_features: 320,
-      n_conv_per_stage_encoder: [2, 2, 2, 2], n_conv_per_stage_decoder: [2, 2, 2],
-      conv_kernel_sizes: [[1, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]], pool_op_kernel_sizes: [[1, 1, 1], [1, 2, 2], [2, 2, 2], [2, 2, 2]],
+      patch_size: [20, 48, 48],
+      UNet_class_name: "PlainConvUNet",
+      UNet_base_num_features: 32,
+      unet_max_num_features: 320,
+      n_conv_per_stage_encoder: [2, 2, 2, 2],
+      n_conv_per_stage_decoder: [2, 2, 2],
+      conv_kernel_sizes: [
+        [1, 3, 3],
+        [3, 3, 3],
+        [3, 3, 3],
+        [3, 3, 3],
+      ],
+      pool_op_kernel_sizes: [
+        [1, 1, 1],
+        [1, 2, 2],
+        [2, 2, 2],
+        [2, 2, 2],
+      ],
     };
     const c = resolveConfiguration(plans, "old");
     expect(c.architecture).toEqual((plans.configurations["3d_fullres"] as any).architecture);

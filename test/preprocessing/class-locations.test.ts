@@ -6,13 +6,25 @@ import { RandomState } from "../../sdk/util/random-state.js";
 import { choiceWithoutReplacement, classKey, sampleForegroundLocations } from "../../sdk/preprocessing/class-locations.js";
 
 describe("choiceWithoutReplacement(rs, n, k) draws like RandomState.choice(n, k, replace=False)", () => {
-  it.each([[1, 1], [2, 1], [17, 5], [1000, 10], [70_000, 700], [300_001, 10_000]])("n=%i k=%i", (n, k) => {
+  it.each([
+    [1, 1],
+    [2, 1],
+    [17, 5],
+    [1000, 10],
+    [70_000, 700],
+    [300_001, 10_000],
+  ])("n=%i k=%i", (n, k) => {
     expect(Array.from(choiceWithoutReplacement(new RandomState(1234), n, k))).toEqual(Array.from(new RandomState(1234).choice(n, k, false)));
   });
 });
 
 describe("classKey(c) prints like Python's str()", () => {
-  it.each([[1, "1"], [[1, 2], "(1, 2)"], [[3], "(3,)"], [[-1, 0, 1], "(-1, 0, 1)"]] as const)("%j -> %s", (c, s) => {
+  it.each([
+    [1, "1"],
+    [[1, 2], "(1, 2)"],
+    [[3], "(3,)"],
+    [[-1, 0, 1], "(-1, 0, 1)"],
+  ] as const)("%j -> %s", (c, s) => {
     expect(classKey(c as number | number[])).toBe(s);
   });
 });
@@ -37,7 +49,10 @@ describe("sampleForegroundLocations(seg, shape, classes)", () => {
 });
 
 describe("sampleForegroundLocations on a volume larger than the sample size", () => {
-  it.each([["int16", Int16Array], ["float32", Float32Array]] as const)("%s labels: picks the same voxels as listing every voxel of each label", (_n, Ctor) => {
+  it.each([
+    ["int16", Int16Array],
+    ["float32", Float32Array],
+  ] as const)("%s labels: picks the same voxels as listing every voxel of each label", (_n, Ctor) => {
     const [Z, Y, X] = [13, 37, 41];
     const src = new RandomState(7);
     const seg = new Ctor(Z * Y * X);
@@ -49,10 +64,13 @@ describe("sampleForegroundLocations on a volume larger than the sample size", ()
     for (const c of classes) {
       const voxels = (typeof c === "number" ? [c] : [...c]).flatMap((l) => Array.from(seg.keys()).filter((i) => seg[i] === l));
       const k = voxels.length === 0 ? 0 : Math.max(Math.min(opts.minNumSamples, voxels.length), Math.ceil(voxels.length * opts.minPercentCoverage));
-      const expected = voxels.length === 0 ? [] : Array.from(rs.choice(voxels.length, k, false), (o) => {
-        const f = voxels[o]!;
-        return [0, Math.floor(f / (X * Y)), Math.floor(f / X) % Y, f % X];
-      });
+      const expected =
+        voxels.length === 0
+          ? []
+          : Array.from(rs.choice(voxels.length, k, false), (o) => {
+              const f = voxels[o]!;
+              return [0, Math.floor(f / (X * Y)), Math.floor(f / X) % Y, f % X];
+            });
       expect(locs[classKey(c)]).toEqual(expected);
     }
   });

@@ -27,9 +27,14 @@ const bin = (name: string, args: string[]) =>
 
 describe("nnUNetv2_preprocess_like_nnssl [flags]: parseArgs, exit codes, outputs", () => {
   it.each([
-    [["-d", "900", "-n", "X", "-pc", "c.pth"], { d: 900, pretraining_name: "X", pretrained_checkpoint: "c.pth", adaptation_mode: "default_nnunet", np: 4, verbose: false, overwrite_pp: false }],
-    [["-d", "900", "--pretraining_name", "X", "--pretrained_checkpoint", "c.pth", "-am", "fixed", "-os", "2", "1", "1", "-np", "2", "--overwrite_pp"],
-      { adaptation_mode: "fixed", override_spacing: [2, 1, 1], np: 2, overwrite_pp: true }],
+    [
+      ["-d", "900", "-n", "X", "-pc", "c.pth"],
+      { d: 900, pretraining_name: "X", pretrained_checkpoint: "c.pth", adaptation_mode: "default_nnunet", np: 4, verbose: false, overwrite_pp: false },
+    ],
+    [
+      ["-d", "900", "--pretraining_name", "X", "--pretrained_checkpoint", "c.pth", "-am", "fixed", "-os", "2", "1", "1", "-np", "2", "--overwrite_pp"],
+      { adaptation_mode: "fixed", override_spacing: [2, 1, 1], np: 2, overwrite_pp: true },
+    ],
   ])("parseArgs(spec, %j)", (argv, expected) => {
     expect(parseArgs(likeSpec, argv)).toMatchObject(expected);
   });
@@ -49,7 +54,9 @@ describe("nnUNetv2_preprocess_like_nnssl [flags]: parseArgs, exit codes, outputs
   it("requires three numbers for -am fixed", () => {
     const r = bin("nnUNetv2_preprocess_like_nnssl", ["-d", "900", "-n", "X", "-pc", NNSSL_CKPT, "-am", "fixed", "-os", "1", "2"]);
     expect(r.status).toBe(2);
-    expect(r.stderr.trim()).toBe("nnUNetv2_preprocess_like_nnssl: error: argument -os/--override_spacing: expected 3 values (one per axis, transposed order), got 2");
+    expect(r.stderr.trim()).toBe(
+      "nnUNetv2_preprocess_like_nnssl: error: argument -os/--override_spacing: expected 3 values (one per axis, transposed order), got 2",
+    );
   });
 
   it("writes the ptPlans and the no_resample data in worker threads", () => {

@@ -40,7 +40,14 @@ export function readJsonFile<T = any>(file: string): T {
 
 /** Largest absolute difference and the flat index where it occurs (NaN counts as a difference). */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): { max: number; at: number } {
-  let max = 0, at = -1;
-  for (let i = 0; i < a.length; i++) { const d = Math.abs(a[i]! - b[i]!); if (!(d <= max)) { max = d; at = i; } }
+  let max = 0,
+    at = -1;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (!(d <= max)) {
+      max = d;
+      at = i;
+    }
+  }
   return { max, at };
 }

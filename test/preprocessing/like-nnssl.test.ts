@@ -11,7 +11,12 @@ import { loadPreprocessedCase, listPreprocessedCases } from "../../sdk/preproces
 import { DATA_TOL, EXPECTED, TINY, makeTinyRoots, maxAbsDiff, readJsonFile, readNpy } from "./helpers.js";
 
 const FIXTURES = path.resolve(TINY, "../..");
-const MODES: [AdaptationMode, number[] | null][] = [["default_nnunet", null], ["like_pretrained", null], ["fixed", [2.0, 1.0, 1.0]], ["no_resample", null]];
+const MODES: [AdaptationMode, number[] | null][] = [
+  ["default_nnunet", null],
+  ["like_pretrained", null],
+  ["fixed", [2.0, 1.0, 1.0]],
+  ["no_resample", null],
+];
 
 let root: string;
 let cwd: string;
@@ -46,7 +51,11 @@ describe("preprocessLikeNnssl(900, ckpt, { name, mode }) reproduces the fork's p
     const expPlansFile = readdirSync(expDir).find((f) => f.startsWith("ptPlans__"))!;
     const expPlans = readJsonFile(path.join(expDir, expPlansFile));
     const res = await preprocessLikeNnssl(900, "nnssl/nnssl_ResEncMini.pth", {
-      name: "ResEncMini_public", mode, overrideSpacing: os_, numWorkers: 1, paths: paths(),
+      name: "ResEncMini_public",
+      mode,
+      overrideSpacing: os_,
+      numWorkers: 1,
+      paths: paths(),
     });
     expect(path.basename(res.plansFile)).toBe(expPlansFile);
     expectSameJson(JSON.parse(readFileSync(res.plansFile, "utf8")), expPlans);
@@ -71,7 +80,12 @@ describe("preprocessLikeNnssl(900, ckpt, { name, mode }) reproduces the fork's p
   });
 
   it("a re-run skips finished cases and reports them from the stored files", async () => {
-    const res = await preprocessLikeNnssl(900, "nnssl/nnssl_ResEncMini.pth", { name: "ResEncMini_public", mode: "like_pretrained", numWorkers: 1, paths: paths() });
+    const res = await preprocessLikeNnssl(900, "nnssl/nnssl_ResEncMini.pth", {
+      name: "ResEncMini_public",
+      mode: "like_pretrained",
+      numWorkers: 1,
+      paths: paths(),
+    });
     const rows = res.cases.objects() as { skipped: boolean; new_shape: number[] }[];
     expect(rows.every((r) => r.skipped)).toBe(true);
     expect(rows[0]!.new_shape).toEqual(readNpy(path.join(EXPECTED, "nnssl/like_pretrained/Spacing__1.00_1.00_1.00___Norm__Z/Tiny_000.npy")).shape.slice(1));
@@ -85,7 +99,10 @@ describe("compareAdaptationModes(ds, ckpt) summarises each mode without writing"
     for (const r of rows) {
       const dir = path.join(EXPECTED, "nnssl", r.mode, r.dataIdentifier);
       const shapes = ["Tiny_000", "Tiny_001", "Tiny_002", "Tiny_003", "Tiny_004"].map((id) => readNpy(path.join(dir, `${id}.npy`)).shape.slice(1));
-      const med = [0, 1, 2].map((a) => { const v = shapes.map((s) => s[a]!).sort((x, y) => x - y); return v[2]!; });
+      const med = [0, 1, 2].map((a) => {
+        const v = shapes.map((s) => s[a]!).sort((x, y) => x - y);
+        return v[2]!;
+      });
       expect(r.medianShape, r.mode).toEqual(med);
       expect(r.patchSize).toEqual([32, 32, 32]);
       expect(r.patchCoverage).toBeCloseTo(med.reduce((a, m) => a * Math.min(32, m), 1) / med.reduce((a, b) => a * b, 1), 12);
@@ -94,7 +111,15 @@ describe("compareAdaptationModes(ds, ckpt) summarises each mode without writing"
 });
 
 describe("formatFixed2(x) / adaptedDataIdentifier(spacing, channels) format like Python's %.2f", () => {
-  it.each([[1.7, "1.70"], [0.800000011920929, "0.80"], [0.625, "0.62"], [0.375, "0.38"], [0.125, "0.12"], [2.675, "2.67"], [1, "1.00"]])("%s -> %s", (x, s) => {
+  it.each([
+    [1.7, "1.70"],
+    [0.800000011920929, "0.80"],
+    [0.625, "0.62"],
+    [0.375, "0.38"],
+    [0.125, "0.12"],
+    [2.675, "2.67"],
+    [1, "1.00"],
+  ])("%s -> %s", (x, s) => {
     expect(formatFixed2(x)).toBe(s);
   });
   it("writes None for null and one Z per channel", () => {

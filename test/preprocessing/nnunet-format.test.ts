@@ -61,7 +61,9 @@ describe.skipIf(skip)(`preprocessed data shared with Python nnU-Net master${skip
     await runPreprocessing(ds, plans, "3d_fullres", { numWorkers: 1, paths: paths("npy") });
     const npz = path.join(root, "npz", "Dataset900_Tiny", "nnUNetPlans_3d_fullres");
     const npy = path.join(root, "npy", "Dataset900_Tiny", "nnUNetPlans_3d_fullres");
-    const r = runPythonJson<Record<string, unknown>>(MASTER_LOADER + `
+    const r = runPythonJson<Record<string, unknown>>(
+      MASTER_LOADER +
+        `
 import sys, json
 npz, npy = sys.argv[1], sys.argv[2]
 out = {'class': infer_dataset_class(npz), 'ids': get_identifiers(npz), 'cases': {}}
@@ -80,7 +82,9 @@ for k in out['ids']:
         'shapes': [list(p['shape_before_cropping']) == ref['shape_before_cropping'], p['bbox_used_for_cropping'] == ref['bbox_used_for_cropping'], p['spacing'] == ref['spacing']],
         'spacing_types': sorted({type(x).__name__ for x in p['spacing']}),
     }
-print(json.dumps(out))`, [npz, npy]);
+print(json.dumps(out))`,
+      [npz, npy],
+    );
     cpSync(npy, path.join(root, "npy-copy"), { recursive: true });
     expect(r.class).toBe("nnUNetDatasetNumpy");
     expect(r.ids).toEqual(CASES);
@@ -89,8 +93,22 @@ print(json.dumps(out))`, [npz, npy]);
       expect((c.data as unknown[])[0]).toBe("float32");
       expect((c.data as unknown[])[2]).toBe(true);
       expect(c.seg).toEqual(["int16", [1, ...((c.data as unknown[])[1] as number[]).slice(1)], true]);
-      expect(c.keys).toEqual(["nibabel_stuff", "spacing", "shape_before_cropping", "bbox_used_for_cropping", "shape_after_cropping_and_before_resampling", "class_locations"]);
-      expect(c.types).toEqual({ nibabel_stuff: "dict", spacing: "list", shape_before_cropping: "tuple", bbox_used_for_cropping: "list", shape_after_cropping_and_before_resampling: "tuple", class_locations: "dict" });
+      expect(c.keys).toEqual([
+        "nibabel_stuff",
+        "spacing",
+        "shape_before_cropping",
+        "bbox_used_for_cropping",
+        "shape_after_cropping_and_before_resampling",
+        "class_locations",
+      ]);
+      expect(c.types).toEqual({
+        nibabel_stuff: "dict",
+        spacing: "list",
+        shape_before_cropping: "tuple",
+        bbox_used_for_cropping: "list",
+        shape_after_cropping_and_before_resampling: "tuple",
+        class_locations: "dict",
+      });
       expect(c.cl_keys).toEqual(["1", "2"]);
       expect(c.cl_types).toEqual(["ndarray:int64:2"]);
       expect(c.cl_equal).toBe(true);
@@ -101,7 +119,11 @@ print(json.dumps(out))`, [npz, npy]);
     // rewriting a case in the other layout leaves no stale files of the first one
     const mixed = path.join(root, "npy", "Dataset900_Tiny", "nnUNetPlans_3d_fullres");
     await runPreprocessing(ds, plans, "3d_fullres", { numWorkers: 1, paths: paths("npy"), format: "npz", overwrite: false });
-    expect(readdirSync(mixed).filter((f) => f.startsWith("Tiny_001")).sort()).toEqual(["Tiny_001.npz", "Tiny_001.pkl"]);
+    expect(
+      readdirSync(mixed)
+        .filter((f) => f.startsWith("Tiny_001"))
+        .sort(),
+    ).toEqual(["Tiny_001.npz", "Tiny_001.pkl"]);
     await expect(runPreprocessing(ds, plans, "3d_fullres", { paths: paths("npy"), format: "b2nd" as never })).rejects.toThrow(/format/);
     expect(parseArgs(ppSpec, ["-d", "900", "--pp_format", "npz"]).pp_format).toBe("npz");
     expect(parseArgs(ppSpec, ["-d", "900"]).pp_format).toBe("npy");
@@ -121,7 +143,8 @@ print(json.dumps(out))`, [npz, npy]);
     const folder = path.join(pre, "nnUNetPlans_3d_fullres");
     mkdirSync(folder, { recursive: true });
     // np.savez_compressed + write_pickle (pickle.dump, default protocol; one case with protocol 5, numpy's buffer path)
-    runPythonJson(`
+    runPythonJson(
+      `
 import sys, os, json, pickle, numpy as np
 src, dst = sys.argv[1], sys.argv[2]
 for i, k in enumerate(sorted(f[:-16] for f in os.listdir(src) if f.endswith('_properties.json'))):
@@ -134,7 +157,9 @@ for i, k in enumerate(sorted(f[:-16] for f in os.listdir(src) if f.endswith('_pr
     np.savez_compressed(os.path.join(dst, k + '.npz'), data=np.load(os.path.join(src, k + '.npy')), seg=np.load(os.path.join(src, k + '_seg.npy')))
     with open(os.path.join(dst, k + '.pkl'), 'wb') as f:
         pickle.dump(p, f, protocol=5 if i == 4 else pickle.DEFAULT_PROTOCOL)
-print(json.dumps(True))`, [UPSTREAM, folder]);
+print(json.dumps(True))`,
+      [UPSTREAM, folder],
+    );
     expect(await listPreprocessedCases(folder)).toEqual(CASES);
     for (const k of CASES) {
       const c = await loadPreprocessedCase(folder, k);
@@ -155,8 +180,15 @@ print(json.dumps(True))`, [UPSTREAM, folder]);
     cpSync(path.join(TINY, "dataset.json"), path.join(pre, "dataset.json"));
     cpSync(path.join(TINY, "labelsTr"), path.join(pre, "gt_segmentations"), { recursive: true });
     const run = await train({
-      dataset: "Dataset900_Tiny", configuration: "3d_fullres", fold: 0, numEpochs: 1, numIterationsPerEpoch: 2, numValIterationsPerEpoch: 1,
-      seed: 5, numWorkers: 0, paths: { nnUNet_raw: path.join(root, "raw"), nnUNet_preprocessed: path.join(root, "pre"), nnUNet_results: path.join(root, "res") },
+      dataset: "Dataset900_Tiny",
+      configuration: "3d_fullres",
+      fold: 0,
+      numEpochs: 1,
+      numIterationsPerEpoch: 2,
+      numValIterationsPerEpoch: 1,
+      seed: 5,
+      numWorkers: 0,
+      paths: { nnUNet_raw: path.join(root, "raw"), nnUNet_preprocessed: path.join(root, "pre"), nnUNet_results: path.join(root, "res") },
     });
     expect(Number.isFinite(run.logging.train_losses[0])).toBe(true);
     const summary = JSON.parse(readFileSync(path.join(run.outputFolder, "validation", "summary.json"), "utf8"));
@@ -167,17 +199,44 @@ print(json.dumps(True))`, [UPSTREAM, folder]);
 describe("properties pickles", () => {
   it("round-trip region keys and refuse what is not allowed", () => {
     const props = {
-      spacing: [1, 2.5, 3], shape_before_cropping: [4, 5, 6], bbox_used_for_cropping: [[0, 4], [0, 5], [0, 6]] as [number, number][],
-      shape_after_cropping_and_before_resampling: [4, 5, 6], sitk_stuff: { spacing: [3, 2.5, 1], origin: [0, -1, 2], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] },
-      class_locations: { "(1, 2)": [[0, 1, 2, 3]], "(2,)": [], "3": [[0, 0, 0, 1], [0, 1, 1, 1]] },
+      spacing: [1, 2.5, 3],
+      shape_before_cropping: [4, 5, 6],
+      bbox_used_for_cropping: [
+        [0, 4],
+        [0, 5],
+        [0, 6],
+      ] as [number, number][],
+      shape_after_cropping_and_before_resampling: [4, 5, 6],
+      sitk_stuff: { spacing: [3, 2.5, 1], origin: [0, -1, 2], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] },
+      class_locations: {
+        "(1, 2)": [[0, 1, 2, 3]],
+        "(2,)": [],
+        "3": [
+          [0, 0, 0, 1],
+          [0, 1, 1, 1],
+        ],
+      },
     };
     expect(parsePropertiesPickle(formatPropertiesPickle(props), "p.pkl")).toEqual(props);
     // GLOBAL os.system: refused by name, never run
-    const evil = new Uint8Array([0x80, 2, 0x63, ...new TextEncoder().encode("os\nsystem\n"), 0x58, 4, 0, 0, 0, ...new TextEncoder().encode("echo"), 0x85, 0x52, 0x2e]);
+    const evil = new Uint8Array([
+      0x80,
+      2,
+      0x63,
+      ...new TextEncoder().encode("os\nsystem\n"),
+      0x58,
+      4,
+      0,
+      0,
+      0,
+      ...new TextEncoder().encode("echo"),
+      0x85,
+      0x52,
+      0x2e,
+    ]);
     expect(() => parsePropertiesPickle(evil, "evil.pkl")).toThrow(InputError);
     expect(() => parsePropertiesPickle(evil, "evil.pkl")).toThrow(/evil\.pkl: .*os\.system/);
   });
-
 });
 
 // master's default layout: .b2nd written by master's own nnUNetDatasetBlosc2.save_case (test/fixtures/b2nd/make.py ran
@@ -189,7 +248,10 @@ describe("blosc2 .b2nd folders from nnU-Net master", () => {
     expect(await listPreprocessedCases(folder)).toEqual(["Tiny_000", "Tiny_003"]);
     for (const k of ["Tiny_000", "Tiny_003"]) {
       const c = await loadPreprocessedCase(folder, k);
-      for (const [arr, f] of [[c.data, `${k}.npy`], [c.seg!, `${k}_seg.npy`]] as const) {
+      for (const [arr, f] of [
+        [c.data, `${k}.npy`],
+        [c.seg!, `${k}_seg.npy`],
+      ] as const) {
         const ref = readFileSync(path.join(UPSTREAM, f));
         const hl = ref.readUInt16LE(8);
         expect(Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength).equals(ref.subarray(10 + hl)), f).toBe(true);

@@ -22,7 +22,12 @@ let paths: { nnUNet_raw: string; nnUNet_preprocessed: string };
 let ds: RawDataset;
 let plans: Plans;
 let folder: string;
-const snapshot = (dir: string) => Object.fromEntries(readdirSync(dir).sort().map((n) => [n, readFileSync(path.join(dir, n)).toString("base64")]));
+const snapshot = (dir: string) =>
+  Object.fromEntries(
+    readdirSync(dir)
+      .sort()
+      .map((n) => [n, readFileSync(path.join(dir, n)).toString("base64")]),
+  );
 
 beforeAll(async () => {
   root = mkdtempSync(path.join(tmpdir(), "pp-faults-"));
@@ -51,10 +56,15 @@ describe("preprocessing a configuration folder under faults", () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toBe(`invalid numWorkers: ${typeof n === "string" ? `"${n}"` : n} (expected an integer >= 1)`);
     await expect(preprocessLikeNnssl(ds, NNSSL_CKPT, { name: "X", numWorkers: n as number, overwrite: true, paths })).rejects.toThrow(/^invalid numWorkers: /);
-    await expect(preprocessLikeNnssl(ds, NNSSL_CKPT, { name: "X", mode: "fixed", overrideSpacing: [0, -1, 1], paths }))
-      .rejects.toThrow("invalid overrideSpacing: entry 0 is 0, entry 1 is -1 (expected 3 numbers > 0, one per axis)");
+    await expect(preprocessLikeNnssl(ds, NNSSL_CKPT, { name: "X", mode: "fixed", overrideSpacing: [0, -1, 1], paths })).rejects.toThrow(
+      "invalid overrideSpacing: entry 0 is 0, entry 1 is -1 (expected 3 numbers > 0, one per axis)",
+    );
     // the issue's call through the fluent SDK: it used to settle never, exit 0 and leave the folder empty
-    await expect(Dataset.load(900, { paths }).plan().preprocessLike(NNSSL_CKPT, { numWorkers: n as number, overwrite: true })).rejects.toBeInstanceOf(ConfigError);
+    await expect(
+      Dataset.load(900, { paths })
+        .plan()
+        .preprocessLike(NNSSL_CKPT, { numWorkers: n as number, overwrite: true }),
+    ).rejects.toBeInstanceOf(ConfigError);
     expect(snapshot(folder)).toEqual(before);
   });
 
@@ -78,10 +88,15 @@ describe("preprocessing a configuration folder under faults", () => {
     const before = snapshot(folder);
     const sleeper = spawn("sleep", ["30"], { stdio: "ignore" });
     try {
-      writeFileSync(lockFileOf(folder), JSON.stringify({ pid: sleeper.pid, host: hostname(), command: "nnUNetv2_preprocess -d 900", started: "2026-01-01T00:00:00.000Z", token: "x" }));
+      writeFileSync(
+        lockFileOf(folder),
+        JSON.stringify({ pid: sleeper.pid, host: hostname(), command: "nnUNetv2_preprocess -d 900", started: "2026-01-01T00:00:00.000Z", token: "x" }),
+      );
       const err = await runPreprocessing(ds, plans, "3d_fullres", { numWorkers: 1, overwrite: true, paths }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(LockError);
-      expect((err as Error).message).toBe(`${folder}: in use by process ${sleeper.pid} (nnUNetv2_preprocess -d 900, since 2026-01-01T00:00:00.000Z); wait for it to finish or stop it, then run again`);
+      expect((err as Error).message).toBe(
+        `${folder}: in use by process ${sleeper.pid} (nnUNetv2_preprocess -d 900, since 2026-01-01T00:00:00.000Z); wait for it to finish or stop it, then run again`,
+      );
     } finally {
       sleeper.kill("SIGKILL");
       rmSync(lockFileOf(folder), { force: true });
@@ -106,7 +121,10 @@ describe("preprocessing a configuration folder under faults", () => {
   it("removes the temporary files a killed run left (its pid is gone) and finishes the partial folder", async () => {
     const before = snapshot(folder);
     const dead = spawnSync(process.execPath, ["-e", ""]).pid!;
-    const leftovers = [path.join(folder, `.Tiny_001.npy.tmp-${dead}-0badf00d`), path.join(path.dirname(folder), `.nnUNetPlans_3d_fullres.tmp-${dead}-12345678`)];
+    const leftovers = [
+      path.join(folder, `.Tiny_001.npy.tmp-${dead}-0badf00d`),
+      path.join(path.dirname(folder), `.nnUNetPlans_3d_fullres.tmp-${dead}-12345678`),
+    ];
     writeFileSync(leftovers[0]!, "partial");
     mkdirSync(leftovers[1]!);
     rmSync(path.join(folder, "Tiny_002.json"));

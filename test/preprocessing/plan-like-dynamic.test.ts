@@ -127,7 +127,9 @@ describe.skipIf(reason !== null && process.env.CI !== "true")(`planLikeDynamic e
     }
     expect(err?.status).not.toBe(0);
     // (tfjs' pure-JS backend may print its banner first)
-    expect(err!.stderr.split("\n").filter((l) => l.startsWith("nnssl-adapt: error"))).toEqual(["nnssl-adapt: error: nnssl/nnssl_ResEncMini.pth: file not found"]);
+    expect(err!.stderr.split("\n").filter((l) => l.startsWith("nnssl-adapt: error"))).toEqual([
+      "nnssl-adapt: error: nnssl/nnssl_ResEncMini.pth: file not found",
+    ]);
   });
 
   it("a missing -pl base plans file is one line naming it, exit code non-zero", () => {

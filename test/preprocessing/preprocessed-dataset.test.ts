@@ -6,7 +6,11 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import {
-  listPreprocessedCases, loadPreprocessedCase, preprocessedCaseExists, readPreprocessedCaseInfo, savePreprocessedCase,
+  listPreprocessedCases,
+  loadPreprocessedCase,
+  preprocessedCaseExists,
+  readPreprocessedCaseInfo,
+  savePreprocessedCase,
 } from "../../sdk/preprocessing/preprocessed-dataset.js";
 import type { PreprocessedCase } from "../../sdk/preprocessing/default-preprocessor.js";
 import { pythonSkipReason, runPythonJson } from "../helpers/python.js";
@@ -19,8 +23,15 @@ const c: PreprocessedCase = {
   shape: [2, 3, 4, 5],
   seg: Int16Array.from({ length: 3 * 4 * 5 }, (_, i) => (i % 4) - 1),
   properties: {
-    spacing: [3, 0.8, 0.8], shape_before_cropping: [5, 6, 7], bbox_used_for_cropping: [[1, 4], [1, 5], [1, 6]],
-    shape_after_cropping_and_before_resampling: [3, 4, 5], class_locations: { "1": [[0, 1, 2, 3]], "2": [] },
+    spacing: [3, 0.8, 0.8],
+    shape_before_cropping: [5, 6, 7],
+    bbox_used_for_cropping: [
+      [1, 4],
+      [1, 5],
+      [1, 6],
+    ],
+    shape_after_cropping_and_before_resampling: [3, 4, 5],
+    class_locations: { "1": [[0, 1, 2, 3]], "2": [] },
   },
 };
 

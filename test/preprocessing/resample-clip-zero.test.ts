@@ -9,7 +9,7 @@ import { resize } from "../../sdk/preprocessing/zoom.js";
 
 function lcg(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
 }
 
 /** Reference: every slice resized in float64, clipped to its own [min, max] found in C order, cast to float32. */
@@ -19,10 +19,17 @@ function reference(data: Float32Array, shape: number[], newShape: number[]): Flo
   const out = new Float32Array(z * planeOut);
   for (let s = 0; s < z; s++) {
     const slice = data.subarray(s * y * x, (s + 1) * y * x);
-    let lo = Infinity, hi = -Infinity;
-    for (const v of slice) { if (v < lo) lo = v; if (v > hi) hi = v; }
+    let lo = Infinity,
+      hi = -Infinity;
+    for (const v of slice) {
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
     const r = resize(Float64Array.from(slice), [1, y, x], [1, newShape[1]!, newShape[2]!], 3, { clip: false });
-    for (let i = 0; i < planeOut; i++) { const v = r[i]!; out[s * planeOut + i] = v < lo ? lo : v > hi ? hi : v; }
+    for (let i = 0; i < planeOut; i++) {
+      const v = r[i]!;
+      out[s * planeOut + i] = v < lo ? lo : v > hi ? hi : v;
+    }
   }
   return out;
 }
@@ -30,14 +37,18 @@ function reference(data: Float32Array, shape: number[], newShape: number[]): Flo
 const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
 describe("separate-z float32 resampling, zero clip bounds", () => {
-  for (const [sign, name] of [[1, "non-negative"], [-1, "non-positive"]] as const) {
+  for (const [sign, name] of [
+    [1, "non-negative"],
+    [-1, "non-positive"],
+  ] as const) {
     it(`${name} slices with +0 and -0 (either first)`, () => {
       const rnd = lcg(sign > 0 ? 3 : 4);
       const shape = [6, 23, 71]; // wider than a block, with zero edge columns the pass skips
       const n = shape[0]! * shape[1]! * shape[2]!;
       const data = new Float32Array(n);
       for (let i = 0; i < n; i++) {
-        const s = Math.floor(i / (shape[1]! * shape[2]!)), col = i % shape[2]!;
+        const s = Math.floor(i / (shape[1]! * shape[2]!)),
+          col = i % shape[2]!;
         // slices 0-2: +0 comes first (column 0), slices 3-5: -0 first; sharp steps make the spline overshoot
         const zero = col === 0 ? (s < 3 ? 0 : -0) : rnd() < 0.5 ? 0 : -0;
         data[i] = col < 5 || col > 60 || rnd() < 0.3 ? zero : sign * (rnd() < 0.5 ? 0.001 : 50);

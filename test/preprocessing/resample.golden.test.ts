@@ -14,15 +14,30 @@ const DATA_TOL = 1e-4;
 const readNpyFile = (file: string) => parseNpy(new Uint8Array(readFileSync(file)), file);
 
 interface Case {
-  input: string; output: string; input_shape: number[]; current_spacing: number[]; new_spacing: number[]; new_shape: number[];
+  input: string;
+  output: string;
+  input_shape: number[];
+  current_spacing: number[];
+  new_spacing: number[];
+  new_shape: number[];
   kwargs: { is_seg: boolean; order: number; order_z: number; force_separate_z: boolean | null };
-  do_separate_z: boolean; lowres_axis: number | null; output_shape: number[]; output_dtype: string;
+  do_separate_z: boolean;
+  lowres_axis: number | null;
+  output_shape: number[];
+  output_dtype: string;
 }
 
 /** Largest absolute difference and where it occurs. */
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): { max: number; at: number } {
-  let max = 0, at = -1;
-  for (let i = 0; i < a.length; i++) { const d = Math.abs(a[i]! - b[i]!); if (!(d <= max)) { max = d; at = i; } }
+  let max = 0,
+    at = -1;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (!(d <= max)) {
+      max = d;
+      at = i;
+    }
+  }
   return { max, at };
 }
 
@@ -33,7 +48,10 @@ describe("resampleDataOrSegToShape(data, shape, newShape, spacing, newSpacing, k
     const newShape = computeNewShape(c.input_shape.slice(1), c.current_spacing, c.new_spacing);
     expect(newShape).toEqual(c.new_shape);
     const got = resampleDataOrSegToShape(input.data as ResampleArray, input.shape, newShape, c.current_spacing, c.new_spacing, {
-      isSeg: c.kwargs.is_seg, order: c.kwargs.order, orderZ: c.kwargs.order_z, forceSeparateZ: c.kwargs.force_separate_z,
+      isSeg: c.kwargs.is_seg,
+      order: c.kwargs.order,
+      orderZ: c.kwargs.order_z,
+      forceSeparateZ: c.kwargs.force_separate_z,
     });
     expect(got.constructor).toBe(expected.data.constructor);
     expect(got.length).toBe(expected.data.length);
@@ -53,11 +71,16 @@ describe("computeNewShape(shape, spacing, target) rounds like Python", () => {
 });
 
 describe("determineDoSeparateZAndAxis(force, spacing, newSpacing) decides like upstream", () => {
-  it.each<[string, any]>(index.separate_z_decisions.cases.map((c: any) => [`${c.force_separate_z} ${c.current_spacing} -> ${c.new_spacing}`, c]))("%s", (_n, c: any) => {
-    expect(determineDoSeparateZAndAxis(c.force_separate_z, c.current_spacing, c.new_spacing)).toEqual({ doSeparateZ: c.do_separate_z, axis: c.axis });
-  });
+  it.each<[string, any]>(index.separate_z_decisions.cases.map((c: any) => [`${c.force_separate_z} ${c.current_spacing} -> ${c.new_spacing}`, c]))(
+    "%s",
+    (_n, c: any) => {
+      expect(determineDoSeparateZAndAxis(c.force_separate_z, c.current_spacing, c.new_spacing)).toEqual({ doSeparateZ: c.do_separate_z, axis: c.axis });
+    },
+  );
   it.each(Object.entries(index.cases as Record<string, Case>))("fixture case %s", (_n, c) => {
-    expect(determineDoSeparateZAndAxis(c.kwargs.force_separate_z, c.current_spacing, c.new_spacing))
-      .toEqual({ doSeparateZ: c.do_separate_z, axis: c.lowres_axis });
+    expect(determineDoSeparateZAndAxis(c.kwargs.force_separate_z, c.current_spacing, c.new_spacing)).toEqual({
+      doSeparateZ: c.do_separate_z,
+      axis: c.lowres_axis,
+    });
   });
 });

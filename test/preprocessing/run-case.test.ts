@@ -64,9 +64,12 @@ describe("runCase(...) with a non-identity transpose_forward", () => {
       const st = [sp[1]! * sp[2]!, sp[2]!, 1];
       const out = new Float32Array(v.data.length);
       let p = 0;
-      for (let c = 0; c < C; c++) for (let a = 0; a < ns[0]!; a++) for (let b = 0; b < ns[1]!; b++) for (let d = 0; d < ns[2]!; d++) {
-        out[p++] = v.data[c * sp[0]! * sp[1]! * sp[2]! + a * st[tf[0]!]! + b * st[tf[1]!]! + d * st[tf[2]!]!]!;
-      }
+      for (let c = 0; c < C; c++)
+        for (let a = 0; a < ns[0]!; a++)
+          for (let b = 0; b < ns[1]!; b++)
+            for (let d = 0; d < ns[2]!; d++) {
+              out[p++] = v.data[c * sp[0]! * sp[1]! * sp[2]! + a * st[tf[0]!]! + b * st[tf[1]!]! + d * st[tf[2]!]!]!;
+            }
       return { data: out, shape: [C, ...ns], properties: { ...v.properties, spacing: tf.map((i) => v.properties.spacing[i]!) } };
     };
     const spacing = base.configurations["3d_fullres"]!.spacing as number[];

@@ -19,7 +19,7 @@ const skip = pythonSkipReason(["scipy"]);
 /** Deterministic pseudo-random values (LCG), so both sides see the same input. */
 function lcg(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
 }
 
 const RESIZE_CASES: [string, number[], number[], number][] = [
@@ -54,7 +54,8 @@ describe.skipIf(skip !== null)(`resize(src, shape, newShape, order) equals scipy
   });
 
   it("resizeSegmentation(labels, shape, newShape, 1) equals batchgenerators' resize_segmentation", () => {
-    const shape = [7, 9, 8], newShape = [12, 5, 13];
+    const shape = [7, 9, 8],
+      newShape = [12, 5, 13];
     const rnd = lcg(7);
     // blocky labels -1..3 so that boundaries and ties occur
     const src = Float64Array.from({ length: 7 * 9 * 8 }, (_, i) => (Math.floor(i / 3) % 5 === 0 ? -1 : Math.floor(rnd() * 4)));
@@ -77,8 +78,12 @@ describe.skipIf(skip !== null)(`resize(src, shape, newShape, order) equals scipy
 });
 
 const NORM_CASES: [string, boolean][] = [
-  ["ZScoreNormalization", true], ["ZScoreNormalization", false], ["CTNormalization", false],
-  ["NoNormalization", false], ["RescaleTo01Normalization", false], ["RGBTo01Normalization", false],
+  ["ZScoreNormalization", true],
+  ["ZScoreNormalization", false],
+  ["CTNormalization", false],
+  ["NoNormalization", false],
+  ["RescaleTo01Normalization", false],
+  ["RGBTo01Normalization", false],
 ];
 
 describe.skipIf(skip !== null)(`NORMALIZATION_SCHEMES[name](image, seg, opts) equals upstream's float32 numpy code${skip ? ` (${skip})` : ""}`, () => {

@@ -19,10 +19,12 @@ describe("createBlockyMask(patch, block, ratio, rs)", () => {
     const blocks = 4 * 4 * 2;
     expect(m.reduce((a, b) => a + b, 0)).toBe((blocks - Math.floor(0.75 * blocks)) * 64);
     // constant inside each 4x4x4 block
-    for (let x = 0; x < 16; x += 4) for (let y = 0; y < 16; y += 4) for (let z = 0; z < 8; z += 4) {
-      const v = m[(x * 16 + y) * 8 + z];
-      for (let d = 0; d < 64; d++) expect(m[((x + (d >> 4)) * 16 + y + ((d >> 2) & 3)) * 8 + z + (d & 3)]).toBe(v);
-    }
+    for (let x = 0; x < 16; x += 4)
+      for (let y = 0; y < 16; y += 4)
+        for (let z = 0; z < 8; z += 4) {
+          const v = m[(x * 16 + y) * 8 + z];
+          for (let d = 0; d < 64; d++) expect(m[((x + (d >> 4)) * 16 + y + ((d >> 2) & 3)) * 8 + z + (d & 3)]).toBe(v);
+        }
   });
   it("rejects a block that does not divide the patch", () => {
     expect(() => createBlockyMask([16, 16, 10], 4, 0.5, new RandomState(1))).toThrow("invalid --block: 4 does not divide the patch size [16, 16, 10]");
@@ -40,7 +42,17 @@ describe("maeMseLoss(output, target, mask)", () => {
 
 describe("pretrainMae(opts)", () => {
   it("writes an nnssl checkpoint whose weights have nnssl's key names and shapes, and resumes to the same result", async () => {
-    const opts = { input: TINY, features: [8, 16, 32, 64, 64], blocks: [1, 1, 2, 2, 2], patch: [32, 32, 32], epochs: 2, iterationsPerEpoch: 1, batchSize: 1, block: 8, seed: 7 };
+    const opts = {
+      input: TINY,
+      features: [8, 16, 32, 64, 64],
+      blocks: [1, 1, 2, 2, 2],
+      patch: [32, 32, 32],
+      epochs: 2,
+      iterationsPerEpoch: 1,
+      batchSize: 1,
+      block: 8,
+      seed: 7,
+    };
     const outA = mkdtempSync(path.join(tmpdir(), "mae-a-"));
     const a = await pretrainMae({ ...opts, output: outA });
 
@@ -59,7 +71,15 @@ describe("pretrainMae(opts)", () => {
 
     // A run killed after its first epoch continues from checkpoint_latest.pth and ends with the same weights.
     const outB = mkdtempSync(path.join(tmpdir(), "mae-b-"));
-    await expect(pretrainMae({ ...opts, output: outB, onEpochEnd: () => { throw new Error("killed"); } })).rejects.toThrow("killed");
+    await expect(
+      pretrainMae({
+        ...opts,
+        output: outB,
+        onEpochEnd: () => {
+          throw new Error("killed");
+        },
+      }),
+    ).rejects.toThrow("killed");
     expect(existsSync(path.join(outB, "checkpoint_latest.pth"))).toBe(true);
     const b = await pretrainMae({ ...opts, output: outB });
     expect(b.log.train_losses).toHaveLength(2);
@@ -73,7 +93,12 @@ import torch, json
 ck = torch.load(${JSON.stringify(a.checkpoint)}, map_location="cpu", weights_only=False)
 print(json.dumps({"keys": sorted(ck.keys()), "n": len(ck["network_weights"]), "plan": ck["nnssl_adaptation_plan"]["key_to_encoder"], "tuple": isinstance(ck["nnssl_adaptation_plan"]["keys_to_in_proj"], tuple)}))
 `);
-      expect(JSON.parse(out)).toEqual({ keys: ["citations", "init_args", "network_weights", "nnssl_adaptation_plan", "trainer_name"], n: Object.keys(expected).length, plan: "encoder.stages", tuple: true });
+      expect(JSON.parse(out)).toEqual({
+        keys: ["citations", "init_args", "network_weights", "nnssl_adaptation_plan", "trainer_name"],
+        n: Object.keys(expected).length,
+        plan: "encoder.stages",
+        tuple: true,
+      });
     }
   }, 600_000);
 });

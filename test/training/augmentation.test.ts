@@ -20,13 +20,51 @@ function makeSample(seed: number, shape: [number, number, number], channels = 2,
 
 const cfg3d = (patch: [number, number, number]): TransformConfig => {
   const a = configureAugmentation(patch);
-  return { patchSize: patch, is2d: false, doDummy2d: a.doDummy2d, rotation: a.rotation, mirrorAxes: a.mirrorAxes, maskChannels: [], regions: null, dsScales: [[1, 1, 1], [0.5, 0.5, 0.5]] };
+  return {
+    patchSize: patch,
+    is2d: false,
+    doDummy2d: a.doDummy2d,
+    rotation: a.rotation,
+    mirrorAxes: a.mirrorAxes,
+    maskChannels: [],
+    regions: null,
+    dsScales: [
+      [1, 1, 1],
+      [0.5, 0.5, 0.5],
+    ],
+  };
 };
 
 describe("configureAugmentation / getPatchSize (values of upstream's get_patch_size)", () => {
   it.each([
-    [[128, 128, 128], [205, 205, 205]], [[64, 192, 160], [178, 289, 200]], [[40, 56, 40], [73, 80, 64]],
-    [[20, 320, 256], [20, 376, 376]], [[512, 512], [602, 602]], [[56, 40], [65, 65]], [[320, 128], [402, 150]],
+    [
+      [128, 128, 128],
+      [205, 205, 205],
+    ],
+    [
+      [64, 192, 160],
+      [178, 289, 200],
+    ],
+    [
+      [40, 56, 40],
+      [73, 80, 64],
+    ],
+    [
+      [20, 320, 256],
+      [20, 376, 376],
+    ],
+    [
+      [512, 512],
+      [602, 602],
+    ],
+    [
+      [56, 40],
+      [65, 65],
+    ],
+    [
+      [320, 128],
+      [402, 150],
+    ],
   ])("%j -> %j", (patch, expected) => {
     expect(configureAugmentation(patch).initialPatchSize).toEqual(expected);
   });
@@ -53,7 +91,9 @@ describe("applySpatialTransform", () => {
   it("seg keeps only labels present in the input (or -1 outside)", () => {
     const s = makeSample(3, [9, 9, 9], 1, 3);
     for (let i = 0; i < s.seg.length; i++) if (s.seg[i] === 1) s.seg[i] = 5;
-    const a = Math.PI / 5, c = Math.cos(a) * 1.3, sn = Math.sin(a) * 1.3;
+    const a = Math.PI / 5,
+      c = Math.cos(a) * 1.3,
+      sn = Math.sin(a) * 1.3;
     const out = applySpatialTransform(s, { affine: Float64Array.from([1.3, 0, 0, 0, c, -sn, 0, sn, c]) }, [9, 9, 9]);
     expect(new Set(out.seg).size).toBeGreaterThan(1);
     for (const v of out.seg) expect([-1, 0, 2, 5]).toContain(v);
@@ -62,15 +102,35 @@ describe("applySpatialTransform", () => {
   const skip = pythonSkipReason(["torch"]);
   it.skipIf(skip !== null)(`image sampling matches torch grid_sample (trilinear, zeros, align_corners False) ${skip ?? ""}`, () => {
     const s = makeSample(4, [7, 8, 9], 1);
-    const a0 = 0.3, a1 = -0.2, a2 = 0.4, sc = 0.9;
+    const a0 = 0.3,
+      a1 = -0.2,
+      a2 = 0.4,
+      sc = 0.9;
     const R = (m: number[][], n: number[][]) => m.map((r) => n[0]!.map((_, j) => r.reduce((t, v, k) => t + v * n[k]![j]!, 0)));
-    const Rx = [[1, 0, 0], [0, Math.cos(a0), -Math.sin(a0)], [0, Math.sin(a0), Math.cos(a0)]];
-    const Ry = [[Math.cos(a1), 0, Math.sin(a1)], [0, 1, 0], [-Math.sin(a1), 0, Math.cos(a1)]];
-    const Rz = [[Math.cos(a2), -Math.sin(a2), 0], [Math.sin(a2), Math.cos(a2), 0], [0, 0, 1]];
-    const A = R(R(R(Rz, Ry), Rx), [[sc, 0, 0], [0, sc, 0], [0, 0, sc]]);
+    const Rx = [
+      [1, 0, 0],
+      [0, Math.cos(a0), -Math.sin(a0)],
+      [0, Math.sin(a0), Math.cos(a0)],
+    ];
+    const Ry = [
+      [Math.cos(a1), 0, Math.sin(a1)],
+      [0, 1, 0],
+      [-Math.sin(a1), 0, Math.cos(a1)],
+    ];
+    const Rz = [
+      [Math.cos(a2), -Math.sin(a2), 0],
+      [Math.sin(a2), Math.cos(a2), 0],
+      [0, 0, 1],
+    ];
+    const A = R(R(R(Rz, Ry), Rx), [
+      [sc, 0, 0],
+      [0, sc, 0],
+      [0, 0, sc],
+    ]);
     const patch: [number, number, number] = [5, 6, 5];
     const ours = applySpatialTransform(s, { affine: Float64Array.from(A.flat()) }, patch);
-    const ref = runPythonJson<number[]>(`
+    const ref = runPythonJson<number[]>(
+      `
 import json, sys, torch
 d = json.loads(sys.stdin.read())
 img = torch.tensor(d["img"]).reshape(1, 1, 7, 8, 9)
@@ -82,7 +142,10 @@ for i in range(3): g[..., i] /= S[i] / 2
 g = g.flip(-1).float()[None]
 out = torch.nn.functional.grid_sample(img, g, mode="bilinear", padding_mode="zeros", align_corners=False)
 print(json.dumps(out.flatten().tolist()))
-`, [], { input: JSON.stringify({ img: Array.from(s.image), A, patch }) });
+`,
+      [],
+      { input: JSON.stringify({ img: Array.from(s.image), A, patch }) },
+    );
     ref.forEach((v, i) => expect(ours.image[i]).toBeCloseTo(v, 4));
   });
 });
@@ -99,7 +162,15 @@ describe("other transforms", () => {
   it("nearest-exact /2 picks odd indices; DS targets have rounded shapes", () => {
     expect([0, 1, 2].map((o) => nearestExactIndex(o, 6, 3))).toEqual([1, 3, 5]);
     const seg = Int16Array.from({ length: 6 * 6 * 6 }, (_, i) => i % 6);
-    const [full, half] = downsampleSegForDS(seg, 1, [6, 6, 6], [[1, 1, 1], [0.5, 0.5, 0.5]]);
+    const [full, half] = downsampleSegForDS(
+      seg,
+      1,
+      [6, 6, 6],
+      [
+        [1, 1, 1],
+        [0.5, 0.5, 0.5],
+      ],
+    );
     expect(full!.data).toBe(seg);
     expect(half!.shape).toEqual([3, 3, 3]);
     expect(Array.from(half!.data.slice(0, 3))).toEqual([1, 3, 5]);
@@ -145,7 +216,10 @@ describe("applyTrainingTransforms", () => {
       const r = applyTrainingTransforms(input(), new RandomState(k), cfg);
       r.applied.forEach((x) => seen.add(x));
       expect(r.image.length).toBe(2 * 6 * 8 * 8);
-      expect(r.targets.map((t) => t.shape)).toEqual([[1, 6, 8, 8], [1, 3, 4, 4]]);
+      expect(r.targets.map((t) => t.shape)).toEqual([
+        [1, 6, 8, 8],
+        [1, 3, 4, 4],
+      ]);
       for (const v of r.targets[0]!.data) expect([0, 1, 2]).toContain(v);
       r.image.forEach((v) => expect(Number.isFinite(v)).toBe(true));
     }
@@ -158,11 +232,19 @@ describe("transforms vs torch", () => {
   const skip = pythonSkipReason(["torch"]);
   it.skipIf(skip !== null)(`seg sampling = argmax of grid_sample(1000*(seg==u)) in fp16, -1 outside ${skip ?? ""}`, () => {
     const s = makeSample(8, [6, 7, 8], 1, 3);
-    const a = 0.7, sc = 1.25, c = Math.cos(a) * sc, sn = Math.sin(a) * sc;
-    const A = [[sc, 0, 0], [0, c, -sn], [0, sn, c]];
+    const a = 0.7,
+      sc = 1.25,
+      c = Math.cos(a) * sc,
+      sn = Math.sin(a) * sc;
+    const A = [
+      [sc, 0, 0],
+      [0, c, -sn],
+      [0, sn, c],
+    ];
     const patch: [number, number, number] = [6, 7, 8];
     const ours = applySpatialTransform(s, { affine: Float64Array.from(A.flat()) }, patch);
-    const ref = runPythonJson<number[]>(`
+    const ref = runPythonJson<number[]>(
+      `
 import json, sys, torch
 d = json.loads(sys.stdin.read())
 seg = torch.tensor(d["seg"]).reshape(1, 1, 6, 7, 8)
@@ -178,7 +260,10 @@ out = labels[stack[0].float().argmax(0)]
 outside = ((pix < 0) | (pix > torch.tensor(S, dtype=torch.float64) - 1)).any(-1)
 out[outside] = -1
 print(json.dumps(out.flatten().tolist()))
-`, [], { input: JSON.stringify({ seg: Array.from(s.seg), A, patch }) });
+`,
+      [],
+      { input: JSON.stringify({ seg: Array.from(s.seg), A, patch }) },
+    );
     const diff = ref.filter((v, i) => v !== ours.seg[i]).length;
     // fp32 vs fp64 interpolation weights can flip a near tie; allow a handful of voxels out of 336.
     expect(diff).toBeLessThanOrEqual(3);
@@ -194,7 +279,8 @@ print(json.dumps(out.flatten().tolist()))
     // Low-res path on the original image: round([5,6,7] * 0.55) = [3, 3, 4] (Python rounding: 2.75, 3.3, 3.85).
     resizeNearestExact(orig, 0, [5, 6, 7], small, 0, [3, 3, 4]);
     resizeTrilinear(small, 0, [3, 3, 4], up, 0, [5, 6, 7]);
-    const ref = runPythonJson<{ blur: number[]; low: number[] }>(`
+    const ref = runPythonJson<{ blur: number[]; low: number[] }>(
+      `
 import json, sys, torch, math
 d = json.loads(sys.stdin.read())
 x = torch.tensor(d["x"]).reshape(1, 1, 5, 6, 7)
@@ -206,7 +292,10 @@ for dim, pad, kshape in [(0, [0, 0, 0, 0, ks // 2, ks // 2], (1, 1, ks, 1, 1)), 
     y = torch.nn.functional.conv3d(torch.nn.functional.pad(y, pad, mode="reflect"), k.reshape(kshape))
 low = torch.nn.functional.interpolate(torch.nn.functional.interpolate(x, [3, 3, 4], mode="nearest-exact"), [5, 6, 7], mode="trilinear", align_corners=False)
 print(json.dumps({"blur": y.flatten().tolist(), "low": low.flatten().tolist()}))
-`, [], { input: JSON.stringify({ x: Array.from(orig) }) });
+`,
+      [],
+      { input: JSON.stringify({ x: Array.from(orig) }) },
+    );
     ref.blur.forEach((v, i) => expect(s.image[i]).toBeCloseTo(v, 4));
     ref.low.forEach((v, i) => expect(up[i]).toBeCloseTo(v, 5));
   });

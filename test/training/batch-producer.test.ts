@@ -13,9 +13,28 @@ beforeAll(async () => {
   const ds = await writeSyntheticDataset(mkdtempSync(path.join(tmpdir(), "nnssl-bp-")), { numCases: 3, id: 996 });
   const aug = configureAugmentation([8, 8, 8]);
   job = {
-    folder: path.join(ds.paths.nnUNet_preprocessed, ds.datasetName, "nnUNetPlans_3d_fullres"), identifiers: ds.ids, train: true, seed: 11, stream: 0,
-    loader: { patchSize: aug.initialPatchSize as [number, number, number], finalPatchSize: [8, 8, 8], batchSize: 2, oversampleForegroundPercent: 0.33, hasIgnore: false },
-    transforms: { patchSize: [8, 8, 8], is2d: false, doDummy2d: false, rotation: aug.rotation, mirrorAxes: [0, 1, 2], maskChannels: [], regions: null, dsScales: null },
+    folder: path.join(ds.paths.nnUNet_preprocessed, ds.datasetName, "nnUNetPlans_3d_fullres"),
+    identifiers: ds.ids,
+    train: true,
+    seed: 11,
+    stream: 0,
+    loader: {
+      patchSize: aug.initialPatchSize as [number, number, number],
+      finalPatchSize: [8, 8, 8],
+      batchSize: 2,
+      oversampleForegroundPercent: 0.33,
+      hasIgnore: false,
+    },
+    transforms: {
+      patchSize: [8, 8, 8],
+      is2d: false,
+      doDummy2d: false,
+      rotation: aug.rotation,
+      mirrorAxes: [0, 1, 2],
+      maskChannels: [],
+      regions: null,
+      dsScales: null,
+    },
   };
 });
 
@@ -39,16 +58,19 @@ describe("BatchProducer", () => {
   });
 
   const dist = path.resolve("dist/sdk/training/batch-producer.js");
-  it.skipIf(skipUnlessCI(existsSync(dist) ? null : "dist/ not built (npm run build)") !== null)("worker threads (from dist/) produce exactly the in-thread batches, whatever the worker count", async () => {
-    const mod = (await import(pathToFileURL(dist).href)) as typeof import("../../sdk/training/batch-producer.js");
-    const ref = await take(new BatchProducer(job, { numWorkers: 0 }), 4);
-    for (const w of [1, 2]) {
-      const p = new mod.BatchProducer(job, { numWorkers: w, prefetch: 3 });
-      const got = await take(p, 4);
-      got.forEach((b, i) => {
-        expect(b.keys).toEqual(ref[i]!.keys);
-        expect(Array.from(b.data)).toEqual(Array.from(ref[i]!.data));
-      });
-    }
-  });
+  it.skipIf(skipUnlessCI(existsSync(dist) ? null : "dist/ not built (npm run build)") !== null)(
+    "worker threads (from dist/) produce exactly the in-thread batches, whatever the worker count",
+    async () => {
+      const mod = (await import(pathToFileURL(dist).href)) as typeof import("../../sdk/training/batch-producer.js");
+      const ref = await take(new BatchProducer(job, { numWorkers: 0 }), 4);
+      for (const w of [1, 2]) {
+        const p = new mod.BatchProducer(job, { numWorkers: w, prefetch: 3 });
+        const got = await take(p, 4);
+        got.forEach((b, i) => {
+          expect(b.keys).toEqual(ref[i]!.keys);
+          expect(Array.from(b.data)).toEqual(Array.from(ref[i]!.data));
+        });
+      }
+    },
+  );
 });

@@ -13,12 +13,61 @@ const parse = (spec: typeof trainSpec, argv: string[]) => toTrainOptions(spec.pr
 
 describe("nnUNetv2_train_pretrained flags -> TrainOptions", () => {
   it("takes positionals like upstream", () => {
-    const o = parse(pretrainedSpec, ["901", "3d_fullres", "0", "-p", "ptPlans__X____Y", "--c", "--num_epochs", "3", "--num_iterations_per_epoch", "4", "--num_val_iterations_per_epoch", "2", "-overwrite_ckpt_path", "/x.pth"]);
-    expect(o).toMatchObject({ dataset: "901", configuration: "3d_fullres", fold: 0, plans: "ptPlans__X____Y", trainer: "PretrainedTrainer", continueTraining: true, numEpochs: 3, numIterationsPerEpoch: 4, numValIterationsPerEpoch: 2, overwriteCkptPath: "/x.pth", fromScratch: false });
+    const o = parse(pretrainedSpec, [
+      "901",
+      "3d_fullres",
+      "0",
+      "-p",
+      "ptPlans__X____Y",
+      "--c",
+      "--num_epochs",
+      "3",
+      "--num_iterations_per_epoch",
+      "4",
+      "--num_val_iterations_per_epoch",
+      "2",
+      "-overwrite_ckpt_path",
+      "/x.pth",
+    ]);
+    expect(o).toMatchObject({
+      dataset: "901",
+      configuration: "3d_fullres",
+      fold: 0,
+      plans: "ptPlans__X____Y",
+      trainer: "PretrainedTrainer",
+      continueTraining: true,
+      numEpochs: 3,
+      numIterationsPerEpoch: 4,
+      numValIterationsPerEpoch: 2,
+      overwriteCkptPath: "/x.pth",
+      fromScratch: false,
+    });
   });
   it("accepts the seed README's -d/-c/-f spelling and fold all", () => {
-    const o = parse(pretrainedSpec, ["-d", "Dataset901_X", "-c", "3d_fullres", "-f", "all", "-p", "P", "-tr", "PretrainedTrainer_Primus_5epochs", "--from_scratch", "--val", "--npz"]);
-    expect(o).toMatchObject({ dataset: "Dataset901_X", configuration: "3d_fullres", fold: "all", trainer: "PretrainedTrainer_Primus_5epochs", fromScratch: true, validationOnly: true, exportValidationProbabilities: true });
+    const o = parse(pretrainedSpec, [
+      "-d",
+      "Dataset901_X",
+      "-c",
+      "3d_fullres",
+      "-f",
+      "all",
+      "-p",
+      "P",
+      "-tr",
+      "PretrainedTrainer_Primus_5epochs",
+      "--from_scratch",
+      "--val",
+      "--npz",
+    ]);
+    expect(o).toMatchObject({
+      dataset: "Dataset901_X",
+      configuration: "3d_fullres",
+      fold: "all",
+      trainer: "PretrainedTrainer_Primus_5epochs",
+      fromScratch: true,
+      validationOnly: true,
+      exportValidationProbabilities: true,
+    });
   });
   it.each([
     [["901", "3d_fullres", "0"], /the following arguments are required: -p/],
@@ -45,8 +94,26 @@ describe.skipIf(skipUnlessCI(existsSync(dist) ? null : "dist/ not built (npm run
     ds = await writeSyntheticDataset(mkdtempSync(path.join(tmpdir(), "nnssl-cli-")), { id: 992 });
   });
   it("trains with augmentation in a worker thread and exits 0", () => {
-    const r = spawnSync(process.execPath, ["bin/nnUNetv2_train.js", "992", "3d_fullres", "1", "--num_epochs", "1", "--num_iterations_per_epoch", "3",
-      "--num_val_iterations_per_epoch", "1", "--seed", "3", "--num_workers", "1"], { env: { ...process.env, ...ds.paths }, encoding: "utf8", timeout: 600_000 });
+    const r = spawnSync(
+      process.execPath,
+      [
+        "bin/nnUNetv2_train.js",
+        "992",
+        "3d_fullres",
+        "1",
+        "--num_epochs",
+        "1",
+        "--num_iterations_per_epoch",
+        "3",
+        "--num_val_iterations_per_epoch",
+        "1",
+        "--seed",
+        "3",
+        "--num_workers",
+        "1",
+      ],
+      { env: { ...process.env, ...ds.paths }, encoding: "utf8", timeout: 600_000 },
+    );
     expect(r.stderr).not.toMatch(/error/i);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/Epoch 0\nCurrent learning rate: 0\.01\ntrain_loss/);
@@ -56,8 +123,22 @@ describe.skipIf(skipUnlessCI(existsSync(dist) ? null : "dist/ not built (npm run
     expect(JSON.parse(readFileSync(path.join(fold, "debug.json"), "utf8")).num_workers).toBe(1);
   });
   it("--c after a SIGKILL continues from checkpoint_latest.pth and finishes the run", async () => {
-    const args = ["bin/nnUNetv2_train.js", "992", "3d_fullres", "2", "--num_epochs", "4", "--num_iterations_per_epoch", "2",
-      "--num_val_iterations_per_epoch", "1", "--seed", "5", "--num_workers", "1"];
+    const args = [
+      "bin/nnUNetv2_train.js",
+      "992",
+      "3d_fullres",
+      "2",
+      "--num_epochs",
+      "4",
+      "--num_iterations_per_epoch",
+      "2",
+      "--num_val_iterations_per_epoch",
+      "1",
+      "--seed",
+      "5",
+      "--num_workers",
+      "1",
+    ];
     const env = { ...process.env, ...ds.paths };
     const fold = path.join(ds.paths.nnUNet_results, ds.datasetName, "nnUNetTrainer__nnUNetPlans__3d_fullres", "fold_2");
     const child = spawn(process.execPath, args, { env, stdio: "ignore" });
@@ -65,8 +146,10 @@ describe.skipIf(skipUnlessCI(existsSync(dist) ? null : "dist/ not built (npm run
     // Kill the process as soon as the first checkpoint_latest.pth is in place (mid-training, epoch >= 1 running).
     let killed = false;
     while (!killed) {
-      if (existsSync(path.join(fold, "checkpoint_latest.pth"))) { child.kill("SIGKILL"); killed = true; }
-      else if (child.exitCode !== null) break;
+      if (existsSync(path.join(fold, "checkpoint_latest.pth"))) {
+        child.kill("SIGKILL");
+        killed = true;
+      } else if (child.exitCode !== null) break;
       else await new Promise((r) => setTimeout(r, 20));
     }
     await exited;

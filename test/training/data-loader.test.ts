@@ -12,11 +12,20 @@ function makeCase(id: string, shape: [number, number, number], fg: [number, numb
   return { id, data, seg, shape: [1, ...shape], classLocations: { "1": fg.map((v) => [0, ...v]) } };
 }
 
-const loader = (patch: [number, number, number], final: [number, number, number], bs = 2): LoaderConfig =>
-  ({ patchSize: patch, finalPatchSize: final, batchSize: bs, oversampleForegroundPercent: 0.33, hasIgnore: false });
+const loader = (patch: [number, number, number], final: [number, number, number], bs = 2): LoaderConfig => ({
+  patchSize: patch,
+  finalPatchSize: final,
+  batchSize: bs,
+  oversampleForegroundPercent: 0.33,
+  hasIgnore: false,
+});
 
 describe("forcedForeground (oversample the last 33%)", () => {
-  it.each([[2, [false, true]], [12, [...Array(8).fill(false), ...Array(4).fill(true)]], [3, [false, false, true]]] as const)("bs=%i", (bs, expected) => {
+  it.each([
+    [2, [false, true]],
+    [12, [...Array(8).fill(false), ...Array(4).fill(true)]],
+    [3, [false, false, true]],
+  ] as const)("bs=%i", (bs, expected) => {
     expect(forcedForeground(bs, 0.33)).toEqual(expected);
   });
 });
@@ -49,7 +58,10 @@ describe("getBbox", () => {
   });
   it("forced foreground without any foreground falls back to a random box", () => {
     const { lb } = getBbox([20, 20, 20], loader([8, 8, 8], [8, 8, 8]), true, { "1": [] }, new RandomState(3));
-    lb.forEach((l) => { expect(l).toBeGreaterThanOrEqual(0); expect(l).toBeLessThanOrEqual(12); });
+    lb.forEach((l) => {
+      expect(l).toBeGreaterThanOrEqual(0);
+      expect(l).toBeLessThanOrEqual(12);
+    });
   });
   it("with an ignore label, unforced samples use the annotated-region key", () => {
     const cfg = { ...loader([4, 4, 4], [4, 4, 4]), hasIgnore: true };
@@ -72,13 +84,41 @@ describe("cropAndPad", () => {
 });
 
 describe("generateBatch", () => {
-  const transforms: TransformConfig = { patchSize: [8, 8, 8], is2d: false, doDummy2d: false, rotation: [-0.5, 0.5], mirrorAxes: [0, 1, 2], maskChannels: [], regions: null, dsScales: [[1, 1, 1], [0.5, 0.5, 0.5]] };
-  const cases = new Map([["a", makeCase("a", [16, 16, 16], [[15, 15, 15], [14, 15, 15]])], ["b", makeCase("b", [16, 16, 16], [[0, 0, 0]])]]);
+  const transforms: TransformConfig = {
+    patchSize: [8, 8, 8],
+    is2d: false,
+    doDummy2d: false,
+    rotation: [-0.5, 0.5],
+    mirrorAxes: [0, 1, 2],
+    maskChannels: [],
+    regions: null,
+    dsScales: [
+      [1, 1, 1],
+      [0.5, 0.5, 0.5],
+    ],
+  };
+  const cases = new Map([
+    [
+      "a",
+      makeCase(
+        "a",
+        [16, 16, 16],
+        [
+          [15, 15, 15],
+          [14, 15, 15],
+        ],
+      ),
+    ],
+    ["b", makeCase("b", [16, 16, 16], [[0, 0, 0]])],
+  ]);
   it("collates data, DS targets and forces the last sample to contain foreground", async () => {
     for (let k = 0; k < 10; k++) {
       const b = await generateBatch(["a", "b"], (id) => cases.get(id)!, new RandomState(batchSeed(5, 0, k)), loader([8, 8, 8], [8, 8, 8]), transforms, false);
       expect(b.dataShape).toEqual([2, 1, 8, 8, 8]);
-      expect(b.targets.map((t) => t.shape)).toEqual([[2, 1, 8, 8, 8], [2, 1, 4, 4, 4]]);
+      expect(b.targets.map((t) => t.shape)).toEqual([
+        [2, 1, 8, 8, 8],
+        [2, 1, 4, 4, 4],
+      ]);
       const last = b.targets[0]!.data.subarray(512, 1024);
       expect(Array.from(last).some((v) => v === 1)).toBe(true);
     }

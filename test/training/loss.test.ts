@@ -45,12 +45,17 @@ describe("dcAndCeLoss", () => {
   });
 
   const skip = pythonSkipReason(["torch"]);
-  it.skipIf(skip !== null).each([[false, null], [true, null], [false, 3], [true, 3]] as const)(
-    `matches torch (batch_dice %s, ignore %s) ${skip ?? ""}`, (batchDice, ignore) => {
-      const shape = [2, 3, 4, 5, 6];
-      const { logits, seg, tShape } = randomCase(7, shape, ignore === null ? 3 : 4);
-      const ours = dcAndCeLoss({ batchDice, ignoreLabel: ignore })(tf.tensor(logits, shape), { data: seg, shape: tShape }).dataSync()[0]!;
-      const ref = runPythonJson<number>(`
+  it.skipIf(skip !== null).each([
+    [false, null],
+    [true, null],
+    [false, 3],
+    [true, 3],
+  ] as const)(`matches torch (batch_dice %s, ignore %s) ${skip ?? ""}`, (batchDice, ignore) => {
+    const shape = [2, 3, 4, 5, 6];
+    const { logits, seg, tShape } = randomCase(7, shape, ignore === null ? 3 : 4);
+    const ours = dcAndCeLoss({ batchDice, ignoreLabel: ignore })(tf.tensor(logits, shape), { data: seg, shape: tShape }).dataSync()[0]!;
+    const ref = runPythonJson<number>(
+      `
 import json, sys, torch
 d = json.loads(sys.stdin.read())
 x = torch.tensor(d["x"], dtype=torch.float32).reshape(d["shape"])
@@ -73,9 +78,12 @@ if d["bd"]:
 dc = -((2 * I + 1e-5) / torch.clip(G + P + 1e-5, 1e-8)).mean()
 ce = torch.nn.functional.cross_entropy(x, t[:, 0], ignore_index=ign if ign is not None else -100)
 print(json.dumps(float(ce + dc)))
-`, [], { input: JSON.stringify({ x: Array.from(logits), t: Array.from(seg), shape, tshape: tShape, bd: batchDice, ignore }) });
-      expect(ours).toBeCloseTo(ref, 5);
-    });
+`,
+      [],
+      { input: JSON.stringify({ x: Array.from(logits), t: Array.from(seg), shape, tshape: tShape, bd: batchDice, ignore }) },
+    );
+    expect(ours).toBeCloseTo(ref, 5);
+  });
 
   it.skipIf(skip !== null)(`dcAndBceLoss matches torch with an ignore channel ${skip ?? ""}`, () => {
     const shape = [2, 2, 3, 4, 5];
@@ -83,9 +91,10 @@ print(json.dumps(float(ce + dc)))
     const n = shape.reduce((a, b) => a * b, 1);
     const logits = Float32Array.from({ length: n }, () => rs.uniform(-3, 3));
     const tShape = [2, 3, 3, 4, 5];
-    const t = Uint8Array.from({ length: n / 2 * 3 }, () => (rs.randomSample() < 0.4 ? 1 : 0));
+    const t = Uint8Array.from({ length: (n / 2) * 3 }, () => (rs.randomSample() < 0.4 ? 1 : 0));
     const ours = dcAndBceLoss({ batchDice: true, ignoreLabel: 9 })(tf.tensor(logits, shape), { data: t, shape: tShape }).dataSync()[0]!;
-    const ref = runPythonJson<number>(`
+    const ref = runPythonJson<number>(
+      `
 import json, sys, torch
 d = json.loads(sys.stdin.read())
 x = torch.tensor(d["x"]).reshape(d["shape"])
@@ -98,7 +107,10 @@ dc = -((2 * I + 1e-5) / torch.clip(G + P + 1e-5, 1e-8)).mean()
 bce = torch.nn.functional.binary_cross_entropy_with_logits(x, tr, reduction="none")
 ce = (bce * mask).sum() / torch.clip(mask.sum(), min=1e-8)
 print(json.dumps(float(ce + dc)))
-`, [], { input: JSON.stringify({ x: Array.from(logits), t: Array.from(t), shape, tshape: tShape }) });
+`,
+      [],
+      { input: JSON.stringify({ x: Array.from(logits), t: Array.from(t), shape, tshape: tShape }) },
+    );
     expect(ours).toBeCloseTo(ref, 5);
   });
 });
@@ -120,9 +132,11 @@ describe("deep supervision", () => {
 describe("dcAndCeLoss input checks", () => {
   it("a label the network cannot predict is a one-line error", () => {
     const logits = tf.zeros([1, 2, 3]);
-    expect(() => dcAndCeLoss({ batchDice: false })(logits, { data: Int16Array.from([0, 2, 1]), shape: [1, 1, 3] }))
-      .toThrow(/loss: label 2 in the training target, but the network predicts 2 classes/);
-    expect(() => dcAndCeLoss({ batchDice: false })(logits, { data: Int16Array.from([0, 1]), shape: [1, 1, 2] }))
-      .toThrow(/target shape \[1,1,2\] does not fit logits shape \[1,2,3\]/);
+    expect(() => dcAndCeLoss({ batchDice: false })(logits, { data: Int16Array.from([0, 2, 1]), shape: [1, 1, 3] })).toThrow(
+      /loss: label 2 in the training target, but the network predicts 2 classes/,
+    );
+    expect(() => dcAndCeLoss({ batchDice: false })(logits, { data: Int16Array.from([0, 1]), shape: [1, 1, 2] })).toThrow(
+      /target shape \[1,1,2\] does not fit logits shape \[1,2,3\]/,
+    );
   });
 });

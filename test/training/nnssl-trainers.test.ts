@@ -146,7 +146,14 @@ describe("DynamicPretrainedTrainer family on ptPlans_dynamic__ResEncMini", () =>
       expect(spec.weightDecay).toBe(3e-5); // master's adam variant keeps the inherited weight decay and clip 12
       expect(spec.gradClip).toBe(12);
       // The trainer's own warm-up (a 1-epoch run would otherwise scale it down to 1 epoch).
-      const run = await trainPretrained({ ...short, warmupEpochs: spec.warmupEpochs, dataset: 900, plans: "ptPlans_dynamic__ResEncMini", trainer: name, paths });
+      const run = await trainPretrained({
+        ...short,
+        warmupEpochs: spec.warmupEpochs,
+        dataset: 900,
+        plans: "ptPlans_dynamic__ResEncMini",
+        trainer: name,
+        paths,
+      });
       expect(run.trainerName).toBe(name);
       const r = run.transferReport!;
       expect(r.mode).toBe("dynamic");
@@ -316,7 +323,15 @@ describe("nnUNet_Primus_{S,B,M,L}_Trainer (from scratch)", () => {
   it.each(["nnUNet_Primus_S_Trainer"])(
     "%s trains one iteration on the 32^3 plans",
     async (name) => {
-      const run = await train({ ...short, warmupEpochs: resolveTrainer(name).warmupEpochs, dataset: 900, plans: primusxPlans, trainer: name, paths, disableCheckpointing: true });
+      const run = await train({
+        ...short,
+        warmupEpochs: resolveTrainer(name).warmupEpochs,
+        dataset: 900,
+        plans: primusxPlans,
+        trainer: name,
+        paths,
+        disableCheckpointing: true,
+      });
       expect(run.trainerName).toBe(name);
       expect(run.transferReport).toBeNull();
       expect(run.logging.lrs).toEqual([3e-4 / 50]);

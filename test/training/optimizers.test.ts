@@ -12,12 +12,21 @@ beforeAll(async () => {
 const skip = pythonSkipReason(["torch"]);
 
 const p0 = [0.5, -1.25, 2, 0.1, -0.3, 0.7];
-const grads = [[0.1, -0.2, 0.3, 0.05, 0, -0.4], [-0.3, 0.1, 0.2, 0.2, -0.1, 0.05], [0.02, 0.4, -0.1, 0, 0.3, 0.1]];
+const grads = [
+  [0.1, -0.2, 0.3, 0.05, 0, -0.4],
+  [-0.3, 0.1, 0.2, 0.2, -0.1, 0.05],
+  [0.02, 0.4, -0.1, 0, 0.3, 0.1],
+];
 
 function runOurs(make: (v: tf.Variable[]) => SGD | AdamW, lrs: number[]) {
   const v = tf.variable(tf.tensor(p0, [2, 3]));
   const opt = make([v]);
-  grads.forEach((g, k) => { opt.lr = lrs[k]!; const t = tf.tensor(g, [2, 3]); opt.step([t]); t.dispose(); });
+  grads.forEach((g, k) => {
+    opt.lr = lrs[k]!;
+    const t = tf.tensor(g, [2, 3]);
+    opt.step([t]);
+    t.dispose();
+  });
   return { values: Array.from(v.dataSync()), sd: opt.stateDict() };
 }
 
@@ -30,13 +39,26 @@ describe("SGD(momentum 0.99, nesterov, wd 3e-5)", () => {
     expect(v.dataSync()[0]).toBeCloseTo(1 - 0.1 * (g + 0.99 * g), 6);
     const sd = opt.stateDict();
     expect(sd.param_groups[0]!.params).toEqual([0]);
-    expect(Object.keys(sd.param_groups[0]!)).toEqual(["lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize", "foreach", "differentiable", "fused", "initial_lr", "params"]);
+    expect(Object.keys(sd.param_groups[0]!)).toEqual([
+      "lr",
+      "momentum",
+      "dampening",
+      "weight_decay",
+      "nesterov",
+      "maximize",
+      "foreach",
+      "differentiable",
+      "fused",
+      "initial_lr",
+      "params",
+    ]);
   });
 
   it.skipIf(skip !== null)(`matches torch.optim.SGD over 3 steps with changing lr ${skip ?? ""}`, () => {
     const lrs = [0.01, 0.02, 0.005];
     const ours = runOurs((v) => new SGD(v, { lr: 0.01, momentum: 0.99, weightDecay: 3e-5, nesterov: true }), lrs);
-    const ref = runPythonJson<{ p: number[]; buf: number[] }>(`
+    const ref = runPythonJson<{ p: number[]; buf: number[] }>(
+      `
 import json, sys, torch
 d = json.loads(sys.stdin.read())
 p = torch.nn.Parameter(torch.tensor(d["p0"]).reshape(2, 3))
@@ -46,7 +68,10 @@ for g, lr in zip(d["grads"], d["lrs"]):
     p.grad = torch.tensor(g).reshape(2, 3)
     opt.step()
 print(json.dumps({"p": p.detach().flatten().tolist(), "buf": opt.state[p]["momentum_buffer"].flatten().tolist()}))
-`, [], { input: JSON.stringify({ p0, grads, lrs }) });
+`,
+      [],
+      { input: JSON.stringify({ p0, grads, lrs }) },
+    );
     ours.values.forEach((x, i) => expect(x).toBeCloseTo(ref.p[i]!, 6));
     const buf = (ours.sd.state.get(0)!.momentum_buffer as { toFloat32(): Float32Array }).toFloat32();
     Array.from(buf).forEach((x, i) => expect(x).toBeCloseTo(ref.buf[i]!, 6));
@@ -73,7 +98,8 @@ describe("AdamW(betas 0.9/0.98, wd 5e-2)", () => {
   it.skipIf(skip !== null)(`matches torch.optim.AdamW over 3 steps ${skip ?? ""}`, () => {
     const lrs = [1e-3, 2e-3, 5e-4];
     const ours = runOurs((v) => new AdamW(v, { lr: 1e-3, betas: [0.9, 0.98], weightDecay: 5e-2 }), lrs);
-    const ref = runPythonJson<{ p: number[] }>(`
+    const ref = runPythonJson<{ p: number[] }>(
+      `
 import json, sys, torch
 d = json.loads(sys.stdin.read())
 p = torch.nn.Parameter(torch.tensor(d["p0"]).reshape(2, 3))
@@ -83,7 +109,10 @@ for g, lr in zip(d["grads"], d["lrs"]):
     p.grad = torch.tensor(g).reshape(2, 3)
     opt.step()
 print(json.dumps({"p": p.detach().flatten().tolist()}))
-`, [], { input: JSON.stringify({ p0, grads, lrs }) });
+`,
+      [],
+      { input: JSON.stringify({ p0, grads, lrs }) },
+    );
     ours.values.forEach((x, i) => expect(x).toBeCloseTo(ref.p[i]!, 6));
   });
 });
@@ -102,11 +131,35 @@ describe("clipGradNorm", () => {
 describe("SGD.stateDict() with parameter layouts", () => {
   it("writes momentum buffers in PyTorch's shape and order and reads them back", async () => {
     const { buildNetwork } = await import("../../sdk/networks/index.js");
-    const net = buildNetwork({ network_class_name: "ResidualEncoderUNet", arch_kwargs: {
-      n_stages: 2, features_per_stage: [2, 4], conv_op: "torch.nn.modules.conv.Conv3d", kernel_sizes: [[3, 3, 3], [3, 3, 3]], strides: [[1, 1, 1], [2, 2, 2]],
-      n_blocks_per_stage: [1, 1], n_conv_per_stage_decoder: [1], conv_bias: true, norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
-      norm_op_kwargs: { eps: 1e-5, affine: true }, dropout_op: null, dropout_op_kwargs: null, nonlin: "torch.nn.LeakyReLU", nonlin_kwargs: { inplace: true },
-    }, _kw_requires_import: [] }, { inputChannels: 1, numClasses: 2, deepSupervision: false, seed: 3 });
+    const net = buildNetwork(
+      {
+        network_class_name: "ResidualEncoderUNet",
+        arch_kwargs: {
+          n_stages: 2,
+          features_per_stage: [2, 4],
+          conv_op: "torch.nn.modules.conv.Conv3d",
+          kernel_sizes: [
+            [3, 3, 3],
+            [3, 3, 3],
+          ],
+          strides: [
+            [1, 1, 1],
+            [2, 2, 2],
+          ],
+          n_blocks_per_stage: [1, 1],
+          n_conv_per_stage_decoder: [1],
+          conv_bias: true,
+          norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
+          norm_op_kwargs: { eps: 1e-5, affine: true },
+          dropout_op: null,
+          dropout_op_kwargs: null,
+          nonlin: "torch.nn.LeakyReLU",
+          nonlin_kwargs: { inplace: true },
+        },
+        _kw_requires_import: [],
+      },
+      { inputChannels: 1, numClasses: 2, deepSupervision: false, seed: 3 },
+    );
     const named = net.namedParameters();
     const params = named.map(([, v]) => v);
     const opt = new SGD(params, { lr: 0.1, layouts: net.parameterLayouts() });

@@ -16,7 +16,16 @@ import { writeSyntheticDataset, type SyntheticDataset } from "./helpers/syntheti
 let ds: SyntheticDataset;
 let data: string;
 let base: string;
-const FAST = { configuration: "3d_fullres", fold: 0 as const, numEpochs: 1, numIterationsPerEpoch: 1, numValIterationsPerEpoch: 0, numWorkers: 0, seed: 1, skipValidation: true };
+const FAST = {
+  configuration: "3d_fullres",
+  fold: 0 as const,
+  numEpochs: 1,
+  numIterationsPerEpoch: 1,
+  numValIterationsPerEpoch: 0,
+  numWorkers: 0,
+  seed: 1,
+  skipValidation: true,
+};
 const run = (extra: Record<string, unknown> = {}) => train({ dataset: ds.datasetName, paths: ds.paths, ...FAST, ...extra }).catch((e: unknown) => e);
 const COMMAND = "complete it with: nnUNetv2_preprocess -d 994 -plans_name nnUNetPlans -c 3d_fullres";
 
@@ -44,34 +53,51 @@ describe("training checks the preprocessed folder first", () => {
   });
 
   it("uses splits_final.json to name the missing cases", async () => {
-    writeFileSync(path.join(base, "splits_final.json"), JSON.stringify([{ train: ["synth_000", "synth_001", "synth_002", "synth_003"], val: ["synth_004", "synth_005"] }]));
+    writeFileSync(
+      path.join(base, "splits_final.json"),
+      JSON.stringify([{ train: ["synth_000", "synth_001", "synth_002", "synth_003"], val: ["synth_004", "synth_005"] }]),
+    );
     for (const s of [".npy", "_seg.npy", ".json"]) rmSync(path.join(data, "synth_005" + s));
     rmSync(path.join(data, "synth_003_seg.npy"));
     const err = await run();
-    expect((err as Error).message).toBe(`${data}: preprocessed data incomplete: 2 of 6 case(s) of ${path.join(base, "splits_final.json")} missing or partial: synth_003 (no synth_003_seg.npy), synth_005; ${COMMAND}`);
+    expect((err as Error).message).toBe(
+      `${data}: preprocessed data incomplete: 2 of 6 case(s) of ${path.join(base, "splits_final.json")} missing or partial: synth_003 (no synth_003_seg.npy), synth_005; ${COMMAND}`,
+    );
   });
 
   it("refuses truncated arrays and arrays whose shapes disagree", async () => {
     truncateSync(path.join(data, "synth_001.npy"), 1000);
     writeFileSync(path.join(data, "synth_003_seg.npy"), formatNpy({ dtype: "int16", shape: [1, 10, 10, 9], data: new Int16Array(900) }));
     const err = await run();
-    expect((err as Error).message).toBe(`${data}: preprocessed data inconsistent in 2 place(s): synth_001.npy: truncated (1000 of 8128 bytes), ` +
-      `synth_003_seg.npy: shape [1,10,10,9] does not match the data [2,10,10,10]; rewrite it with: nnUNetv2_preprocess -d 994 -plans_name nnUNetPlans -c 3d_fullres`);
+    expect((err as Error).message).toBe(
+      `${data}: preprocessed data inconsistent in 2 place(s): synth_001.npy: truncated (1000 of 8128 bytes), ` +
+        `synth_003_seg.npy: shape [1,10,10,9] does not match the data [2,10,10,10]; rewrite it with: nnUNetv2_preprocess -d 994 -plans_name nnUNetPlans -c 3d_fullres`,
+    );
   });
 
   it("refuses a folder another process is preprocessing, and a results fold another process is writing", async () => {
     const sleeper = spawn("sleep", ["30"], { stdio: "ignore" });
-    const holder = JSON.stringify({ pid: sleeper.pid, host: hostname(), command: "nnUNetv2_train 994 3d_fullres 0", started: "2026-01-01T00:00:00.000Z", token: "x" });
+    const holder = JSON.stringify({
+      pid: sleeper.pid,
+      host: hostname(),
+      command: "nnUNetv2_train 994 3d_fullres 0",
+      started: "2026-01-01T00:00:00.000Z",
+      token: "x",
+    });
     try {
       writeFileSync(lockFileOf(data), holder);
-      await expect(run()).resolves.toMatchObject({ message: `${data}: being written by process ${sleeper.pid} (nnUNetv2_train 994 3d_fullres 0, since 2026-01-01T00:00:00.000Z); training has to wait until it has finished` });
+      await expect(run()).resolves.toMatchObject({
+        message: `${data}: being written by process ${sleeper.pid} (nnUNetv2_train 994 3d_fullres 0, since 2026-01-01T00:00:00.000Z); training has to wait until it has finished`,
+      });
       rmSync(lockFileOf(data));
       const fold = path.join(ds.paths.nnUNet_results, ds.datasetName, "nnUNetTrainer__nnUNetPlans__3d_fullres", "fold_0");
       mkdirSync(path.dirname(fold), { recursive: true });
       writeFileSync(lockFileOf(fold), holder);
       const err = await run();
       expect(err).toBeInstanceOf(LockError);
-      expect((err as Error).message).toBe(`${fold}: in use by process ${sleeper.pid} (nnUNetv2_train 994 3d_fullres 0, since 2026-01-01T00:00:00.000Z); wait for it to finish or stop it, then run again`);
+      expect((err as Error).message).toBe(
+        `${fold}: in use by process ${sleeper.pid} (nnUNetv2_train 994 3d_fullres 0, since 2026-01-01T00:00:00.000Z); wait for it to finish or stop it, then run again`,
+      );
     } finally {
       sleeper.kill("SIGKILL");
     }

@@ -33,8 +33,18 @@ describe.skipIf(skipUnlessCI(existsSync(CKPT) ? null : `${CKPT} missing`) !== nu
 
   it("loads the encoder from the checkpoint, uses the warm-up LR and writes PretrainedTrainer checkpoints", async () => {
     const run = await trainPretrained({
-      dataset: 900, configuration: "3d_fullres", fold: 0, plans: PLANS, trainer: "PretrainedTrainer_1epoch", overwriteCkptPath: CKPT,
-      numIterationsPerEpoch: 1, numValIterationsPerEpoch: 1, seed: 1, numWorkers: 0, skipValidation: true, paths,
+      dataset: 900,
+      configuration: "3d_fullres",
+      fold: 0,
+      plans: PLANS,
+      trainer: "PretrainedTrainer_1epoch",
+      overwriteCkptPath: CKPT,
+      numIterationsPerEpoch: 1,
+      numValIterationsPerEpoch: 1,
+      seed: 1,
+      numWorkers: 0,
+      skipValidation: true,
+      paths,
     });
     expect(run.outputFolder).toBe(path.join(paths.nnUNet_results, "Dataset900_Tiny", `PretrainedTrainer_1epoch__${PLANS}__3d_fullres`, "fold_0"));
     expect(run.transfer!.encoder.keys.length).toBeGreaterThan(0);
@@ -48,8 +58,19 @@ describe.skipIf(skipUnlessCI(existsSync(CKPT) ? null : `${CKPT} missing`) !== nu
 
   it("--from_scratch trains in a separate folder with the scratch LR and loads nothing", async () => {
     const run = await trainPretrained({
-      dataset: "Dataset900_Tiny", configuration: "3d_fullres", fold: 0, plans: PLANS, trainer: "PretrainedTrainer_1epoch", fromScratch: true,
-      numIterationsPerEpoch: 1, numValIterationsPerEpoch: 0, seed: 1, numWorkers: 0, skipValidation: true, disableCheckpointing: true, paths,
+      dataset: "Dataset900_Tiny",
+      configuration: "3d_fullres",
+      fold: 0,
+      plans: PLANS,
+      trainer: "PretrainedTrainer_1epoch",
+      fromScratch: true,
+      numIterationsPerEpoch: 1,
+      numValIterationsPerEpoch: 0,
+      seed: 1,
+      numWorkers: 0,
+      skipValidation: true,
+      disableCheckpointing: true,
+      paths,
     });
     expect(run.plansName).toBe(`${PLANS}__from_scratch`);
     expect(run.transfer).toBeNull();
@@ -59,7 +80,8 @@ describe.skipIf(skipUnlessCI(existsSync(CKPT) ? null : `${CKPT} missing`) !== nu
   });
 
   it("without a checkpoint path it fails with a one-line hint", async () => {
-    await expect(trainPretrained({ dataset: 900, configuration: "3d_fullres", fold: 0, plans: PLANS, numEpochs: 1, numIterationsPerEpoch: 1, numWorkers: 0, paths }))
-      .rejects.toThrow(/nnssl\/nnssl_ResEncMini\.pth: file not found|-overwrite_ckpt_path/);
+    await expect(
+      trainPretrained({ dataset: 900, configuration: "3d_fullres", fold: 0, plans: PLANS, numEpochs: 1, numIterationsPerEpoch: 1, numWorkers: 0, paths }),
+    ).rejects.toThrow(/nnssl\/nnssl_ResEncMini\.pth: file not found|-overwrite_ckpt_path/);
   });
 });

@@ -18,7 +18,12 @@ describe("pseudoDiceCounts", () => {
   });
   it("regions: logits > 0 per channel, the last target channel masks ignored voxels", () => {
     const logits = Float32Array.from([1, -1, 1]);
-    const c = pseudoDiceCounts(logits, [1, 1, 3], { data: Uint8Array.from([1, 1, 0, /* ignore */ 0, 0, 1]), shape: [1, 2, 3] }, { regions: true, ignoreLabel: 9 });
+    const c = pseudoDiceCounts(
+      logits,
+      [1, 1, 3],
+      { data: Uint8Array.from([1, 1, 0, /* ignore */ 0, 0, 1]), shape: [1, 2, 3] },
+      { regions: true, ignoreLabel: 9 },
+    );
     expect([c.tp[0], c.fp[0], c.fn[0]]).toEqual([1, 0, 1]);
   });
   it("a class absent everywhere gives NaN, ignored by the nanmean; counts add up over batches", () => {
@@ -32,7 +37,14 @@ describe("pseudoDiceCounts", () => {
 });
 
 describe("training log helpers", () => {
-  it.each([[2e-5, "2e-05"], [0.01, "0.01"], [1, "1.0"], [NaN, "nan"], [0.00536, "0.00536"], [1.5e-7, "1.5e-07"]])("pyRepr(%f) = %s", (x, s) => {
+  it.each([
+    [2e-5, "2e-05"],
+    [0.01, "0.01"],
+    [1, "1.0"],
+    [NaN, "nan"],
+    [0.00536, "0.00536"],
+    [1.5e-7, "1.5e-07"],
+  ])("pyRepr(%f) = %s", (x, s) => {
     expect(pyRepr(x)).toBe(s);
   });
   it("npRound and the EMA of the pseudo Dice", () => {
@@ -48,9 +60,13 @@ describe("training log helpers", () => {
 describe("renderProgress", () => {
   it("writes a valid 640x600 RGB PNG whose pixels include the series colours", () => {
     const l = emptyLogging();
-    l.train_losses.push(0.5, 0.2, 0.1); l.val_losses.push(0.6, 0.3, 0.2); l.lrs.push(0.01, 0.009, 0.008);
-    l.mean_fg_dice.push(0.1, 0.4, 0.6); l.ema_fg_dice.push(0.1, 0.13, 0.18);
-    l.epoch_start_timestamps.push(0, 10, 20); l.epoch_end_timestamps.push(9, 19, 30);
+    l.train_losses.push(0.5, 0.2, 0.1);
+    l.val_losses.push(0.6, 0.3, 0.2);
+    l.lrs.push(0.01, 0.009, 0.008);
+    l.mean_fg_dice.push(0.1, 0.4, 0.6);
+    l.ema_fg_dice.push(0.1, 0.13, 0.18);
+    l.epoch_start_timestamps.push(0, 10, 20);
+    l.epoch_end_timestamps.push(9, 19, 30);
     const png = renderProgress(l);
     expect(Array.from(png.subarray(0, 8))).toEqual([137, 80, 78, 71, 13, 10, 26, 10]);
     const dv = new DataView(png.buffer, png.byteOffset);

@@ -11,7 +11,11 @@ describe("generateCrossvalSplit(ids, 12345, 5)", () => {
   it("matches upstream's 5-fold val sets for case_000..case_009 (numpy RandomState(12345))", () => {
     const s = generateCrossvalSplit([...ids10].reverse());
     expect(s.map((f) => f.val)).toEqual([
-      ["case_000", "case_007"], ["case_003", "case_009"], ["case_004", "case_006"], ["case_001", "case_008"], ["case_002", "case_005"],
+      ["case_000", "case_007"],
+      ["case_003", "case_009"],
+      ["case_004", "case_006"],
+      ["case_001", "case_008"],
+      ["case_002", "case_005"],
     ]);
     for (const f of s) {
       expect(f.train).toEqual(ids10.filter((id) => !f.val.includes(id)));
@@ -30,7 +34,9 @@ describe("generateCrossvalSplit(ids, 12345, 5)", () => {
   const skip = pythonSkipReason(["numpy"]);
   it.skipIf(skip !== null)(`matches numpy's RandomState(12345+fold).choice for folds >= 5 ${skip ?? ""}`, () => {
     const ids = Array.from({ length: 23 }, (_, i) => `x${String(i).padStart(2, "0")}`);
-    const ref = runPythonJson<number[]>("import numpy as np, json\nr=np.random.RandomState(12345+7)\nprint(json.dumps(r.choice(23, int(23*0.8), replace=False).tolist()))");
+    const ref = runPythonJson<number[]>(
+      "import numpy as np, json\nr=np.random.RandomState(12345+7)\nprint(json.dumps(r.choice(23, int(23*0.8), replace=False).tolist()))",
+    );
     const s = splitForFold(ids, generateCrossvalSplit(ids), 7);
     expect(s.train).toEqual(ref.map((i) => ids[i]));
     expect(s.val).toEqual(ids.filter((_, i) => !ref.includes(i)));

@@ -16,30 +16,60 @@ describe("train() with a 2d configuration and deep supervision", () => {
     const base = path.join(root, "pre", name);
     const data = path.join(base, "nnUNetPlans_2d");
     mkdirSync(data, { recursive: true });
-    writeFileSync(path.join(base, "dataset.json"), JSON.stringify({ channel_names: { 0: "CT" }, labels: { background: 0, a: 1, b: 2 }, numTraining: 5, file_ending: ".nii.gz" }));
+    writeFileSync(
+      path.join(base, "dataset.json"),
+      JSON.stringify({ channel_names: { 0: "CT" }, labels: { background: 0, a: 1, b: 2 }, numTraining: 5, file_ending: ".nii.gz" }),
+    );
     const arch = {
       network_class_name: "dynamic_network_architectures.architectures.unet.PlainConvUNet",
       arch_kwargs: {
-        n_stages: 3, features_per_stage: [4, 8, 8], conv_op: "torch.nn.modules.conv.Conv2d", kernel_sizes: [[3, 3], [3, 3], [3, 3]],
-        strides: [[1, 1], [2, 2], [2, 2]], n_conv_per_stage: [1, 1, 1], n_conv_per_stage_decoder: [1, 1], conv_bias: true,
-        norm_op: "torch.nn.modules.instancenorm.InstanceNorm2d", norm_op_kwargs: { eps: 1e-5, affine: true }, dropout_op: null, dropout_op_kwargs: null,
-        nonlin: "torch.nn.LeakyReLU", nonlin_kwargs: { inplace: true },
+        n_stages: 3,
+        features_per_stage: [4, 8, 8],
+        conv_op: "torch.nn.modules.conv.Conv2d",
+        kernel_sizes: [
+          [3, 3],
+          [3, 3],
+          [3, 3],
+        ],
+        strides: [
+          [1, 1],
+          [2, 2],
+          [2, 2],
+        ],
+        n_conv_per_stage: [1, 1, 1],
+        n_conv_per_stage_decoder: [1, 1],
+        conv_bias: true,
+        norm_op: "torch.nn.modules.instancenorm.InstanceNorm2d",
+        norm_op_kwargs: { eps: 1e-5, affine: true },
+        dropout_op: null,
+        dropout_op_kwargs: null,
+        nonlin: "torch.nn.LeakyReLU",
+        nonlin_kwargs: { inplace: true },
       },
       _kw_requires_import: ["conv_op", "norm_op", "dropout_op", "nonlin"],
     };
-    writeFileSync(path.join(base, "nnUNetPlans.json"), JSON.stringify({
-      dataset_name: name, plans_name: "nnUNetPlans", configurations: { "2d": { data_identifier: "nnUNetPlans_2d", batch_size: 3, patch_size: [8, 8], use_mask_for_norm: [true], architecture: arch, batch_dice: true } },
-    }));
+    writeFileSync(
+      path.join(base, "nnUNetPlans.json"),
+      JSON.stringify({
+        dataset_name: name,
+        plans_name: "nnUNetPlans",
+        configurations: {
+          "2d": { data_identifier: "nnUNetPlans_2d", batch_size: 3, patch_size: [8, 8], use_mask_for_norm: [true], architecture: arch, batch_dice: true },
+        },
+      }),
+    );
     for (let k = 0; k < 5; k++) {
       const seg = new Int16Array(4 * 10 * 12);
       const img = new Float32Array(4 * 10 * 12);
       const locs: Record<string, number[][]> = { 1: [], 2: [] };
-      for (let z = 0; z < 4; z++) for (let y = 0; y < 10; y++) for (let x = 0; x < 12; x++) {
-        const i = (z * 10 + y) * 12 + x;
-        seg[i] = x < 2 ? -1 : y > 6 ? 2 : y > 3 && x > 5 ? 1 : 0;
-        if (seg[i]! > 0) locs[String(seg[i])]!.push([0, z, y, x]);
-        img[i] = seg[i]! + Math.sin(i + k);
-      }
+      for (let z = 0; z < 4; z++)
+        for (let y = 0; y < 10; y++)
+          for (let x = 0; x < 12; x++) {
+            const i = (z * 10 + y) * 12 + x;
+            seg[i] = x < 2 ? -1 : y > 6 ? 2 : y > 3 && x > 5 ? 1 : 0;
+            if (seg[i]! > 0) locs[String(seg[i])]!.push([0, z, y, x]);
+            img[i] = seg[i]! + Math.sin(i + k);
+          }
       writeFileSync(path.join(data, `c${k}.npy`), formatNpy({ dtype: "float32", shape: [1, 4, 10, 12], data: img }));
       writeFileSync(path.join(data, `c${k}_seg.npy`), formatNpy({ dtype: "int16", shape: [1, 4, 10, 12], data: seg }));
       writeFileSync(path.join(data, `c${k}.json`), JSON.stringify({ class_locations: locs }));
@@ -47,7 +77,18 @@ describe("train() with a 2d configuration and deep supervision", () => {
     const paths = { nnUNet_raw: root, nnUNet_preprocessed: path.join(root, "pre"), nnUNet_results: path.join(root, "res") };
     await expect(train({ dataset: 994, configuration: "2d", fold: 0, warmupEpochs: 3, paths })).rejects.toThrow(/warmupEpochs: nnUNetTrainer has no warm-up/);
     const before = tf.memory().numTensors;
-    const run = await train({ dataset: 994, configuration: "2d", fold: 2, numEpochs: 1, numIterationsPerEpoch: 2, numValIterationsPerEpoch: 1, seed: 4, numWorkers: 0, skipValidation: true, paths });
+    const run = await train({
+      dataset: 994,
+      configuration: "2d",
+      fold: 2,
+      numEpochs: 1,
+      numIterationsPerEpoch: 2,
+      numValIterationsPerEpoch: 1,
+      seed: 4,
+      numWorkers: 0,
+      skipValidation: true,
+      paths,
+    });
     // Network, optimizer buffers and every step's intermediates are freed once the run returns.
     expect(tf.memory().numTensors).toBe(before);
     expect(run.logging.train_losses).toHaveLength(1);

@@ -23,13 +23,17 @@ describe("system errors as IOErrors naming the path and the operation", () => {
     expect(err).toBeInstanceOf(IOError);
     expect((err as IOError).message).toBe(`${path.join(afile, "sub")}: cannot create folder: a part of the path is a file, not a folder (ENOTDIR)`);
     expect((err as IOError).code).toBe("ENOTDIR");
-    await expect(probeWritable(path.join(afile, "out"))).rejects.toThrow(`${path.join(afile, "out")}: cannot create folder: a part of the path is a file, not a folder (ENOTDIR)`);
+    await expect(probeWritable(path.join(afile, "out"))).rejects.toThrow(
+      `${path.join(afile, "out")}: cannot create folder: a part of the path is a file, not a folder (ENOTDIR)`,
+    );
   });
 
   it("EISDIR: a folder where a file is expected; no temporary file stays behind", async () => {
     const dir = path.join(root, "isdir");
     mkdirSync(path.join(dir, "target.json"), { recursive: true });
-    await expect(writeFileAtomic(path.join(dir, "target.json"), "{}")).rejects.toThrow(`${path.join(dir, "target.json")}: cannot write: is a folder, not a file (EISDIR)`);
+    await expect(writeFileAtomic(path.join(dir, "target.json"), "{}")).rejects.toThrow(
+      `${path.join(dir, "target.json")}: cannot write: is a folder, not a file (EISDIR)`,
+    );
     expect(readdirSync(dir)).toEqual(["target.json"]);
     await expect(readJson(path.join(dir, "target.json"))).rejects.toThrow(`${path.join(dir, "target.json")}: cannot read: is a folder, not a file (EISDIR)`);
     await expect(copyFileAtomic(dir, path.join(root, "copy"))).rejects.toThrow(`${dir}: cannot read: is a folder, not a file (EISDIR)`);
@@ -55,7 +59,10 @@ describe("removeStaleTempFiles(folder)", () => {
       data: "Case_000.npy",
     };
     for (const [k, n] of Object.entries(names)) {
-      if (k === "deadFolder") { mkdirSync(path.join(dir, n)); writeFileSync(path.join(dir, n, "Case_000.npy"), "x"); } else writeFileSync(path.join(dir, n), "x");
+      if (k === "deadFolder") {
+        mkdirSync(path.join(dir, n));
+        writeFileSync(path.join(dir, n, "Case_000.npy"), "x");
+      } else writeFileSync(path.join(dir, n), "x");
     }
     const removed = await removeStaleTempFiles(dir);
     expect(removed.map((p) => path.basename(p)).sort()).toEqual([names.deadCheckpoint, names.deadFile, names.deadFolder].sort());

@@ -11,7 +11,8 @@ import { assertNotLocked, lockFileOf, lockFolder } from "../../sdk/util/lock.js"
 
 const root = mkdtempSync(path.join(tmpdir(), "lock-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-const owner = (pid: number, token = "t") => JSON.stringify({ pid, host: hostname(), command: "nnUNetv2_preprocess -d 1", started: "2026-01-01T00:00:00.000Z", token });
+const owner = (pid: number, token = "t") =>
+  JSON.stringify({ pid, host: hostname(), command: "nnUNetv2_preprocess -d 1", started: "2026-01-01T00:00:00.000Z", token });
 
 describe("lockFolder(folder)", () => {
   it("writes .<name>.lock beside the folder and removes it on release", async () => {
@@ -28,7 +29,9 @@ describe("lockFolder(folder)", () => {
     const lock = await lockFolder(folder);
     const err = await lockFolder(folder).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LockError);
-    expect((err as Error).message).toMatch(new RegExp(`^${folder}: in use by this process \\(pid ${process.pid}\\) \\(.*, since .*\\); wait for it to finish or stop it, then run again$`));
+    expect((err as Error).message).toMatch(
+      new RegExp(`^${folder}: in use by this process \\(pid ${process.pid}\\) \\(.*, since .*\\); wait for it to finish or stop it, then run again$`),
+    );
     await lock.release();
     await (await lockFolder(folder)).release();
   });
@@ -38,8 +41,12 @@ describe("lockFolder(folder)", () => {
     const sleeper = spawn("sleep", ["30"], { stdio: "ignore" });
     try {
       writeFileSync(lockFileOf(folder), owner(sleeper.pid!));
-      await expect(lockFolder(folder)).rejects.toThrow(`${folder}: in use by process ${sleeper.pid} (nnUNetv2_preprocess -d 1, since 2026-01-01T00:00:00.000Z); wait for it to finish or stop it, then run again`);
-      await expect(assertNotLocked(folder, "training")).rejects.toThrow(`${folder}: being written by process ${sleeper.pid} (nnUNetv2_preprocess -d 1, since 2026-01-01T00:00:00.000Z); training has to wait until it has finished`);
+      await expect(lockFolder(folder)).rejects.toThrow(
+        `${folder}: in use by process ${sleeper.pid} (nnUNetv2_preprocess -d 1, since 2026-01-01T00:00:00.000Z); wait for it to finish or stop it, then run again`,
+      );
+      await expect(assertNotLocked(folder, "training")).rejects.toThrow(
+        `${folder}: being written by process ${sleeper.pid} (nnUNetv2_preprocess -d 1, since 2026-01-01T00:00:00.000Z); training has to wait until it has finished`,
+      );
     } finally {
       sleeper.kill("SIGKILL");
     }

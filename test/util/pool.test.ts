@@ -9,7 +9,10 @@ import { CheckpointError, ConfigError, InputError } from "../../sdk/errors.js";
 // A task module in plain JS, so it runs in real worker threads (TypeScript task modules run in-process under vitest).
 const dir = mkdtempSync(path.join(tmpdir(), "pool-"));
 const task = path.join(dir, "task.mjs");
-writeFileSync(task, `export function square(x) { if (x < 0) { const e = new Error("case " + x + ": negative"); e.name = "InputError"; throw e; } return { v: x * x, a: new Float32Array([x]) }; }\n`);
+writeFileSync(
+  task,
+  `export function square(x) { if (x < 0) { const e = new Error("case " + x + ": negative"); e.name = "InputError"; throw e; } return { v: x * x, a: new Float32Array([x]) }; }\n`,
+);
 
 describe("mapInWorkers(moduleUrl, exportName, inputs)", () => {
   it("returns outputs in input order from 2 worker threads, without a progress callback", async () => {
@@ -43,11 +46,10 @@ describe("reviveError(e)", () => {
 
 // Tasks that break the worker itself: before, each left mapInWorkers pending forever (and the process exited 0).
 const breaking = path.join(dir, "breaking.mjs");
-writeFileSync(breaking, [
-  "export function exits(x) { if (x === 2) process.exit(3); return x; }",
-  "export function returnsFunction(x) { return { f: () => x }; }",
-  "",
-].join("\n"));
+writeFileSync(
+  breaking,
+  ["export function exits(x) { if (x === 2) process.exit(3); return x; }", "export function returnsFunction(x) { return { f: () => x }; }", ""].join("\n"),
+);
 
 describe("mapInWorkers always settles", () => {
   it.each([NaN, "abc", 0, -2, 1.5, Infinity])("rejects numWorkers %s with a ConfigError naming the option and the range", async (n) => {
@@ -56,13 +58,17 @@ describe("mapInWorkers always settles", () => {
     await expect(run).rejects.toThrow(`invalid numWorkers: ${typeof n === "string" ? `"${n}"` : n} (expected an integer >= 1)`);
   });
   it("rejects when a worker exits while working on an input", async () => {
-    await expect(mapInWorkers(pathToFileURL(breaking), "exits", [1, 2, 3, 4], { numWorkers: 2 })).rejects.toThrow(/worker thread stopped \(exit code 3\) while working on input 1 of exits/);
+    await expect(mapInWorkers(pathToFileURL(breaking), "exits", [1, 2, 3, 4], { numWorkers: 2 })).rejects.toThrow(
+      /worker thread stopped \(exit code 3\) while working on input 1 of exits/,
+    );
   }, 20_000);
   it("rejects when a result cannot be sent back, or the module has no such export", async () => {
     await expect(mapInWorkers(pathToFileURL(breaking), "returnsFunction", [1, 2], { numWorkers: 2 })).rejects.toThrow(/could not be cloned/);
     await expect(mapInWorkers(pathToFileURL(breaking), "nope", [1, 2], { numWorkers: 2 })).rejects.toThrow(/is not a function/);
   }, 20_000);
   it("rejects when an input cannot be sent to a worker", async () => {
-    await expect(mapInWorkers(pathToFileURL(task), "square", [1, () => 2] as never[], { numWorkers: 2 })).rejects.toThrow(/input 1 of square cannot be sent to a worker thread/);
+    await expect(mapInWorkers(pathToFileURL(task), "square", [1, () => 2] as never[], { numWorkers: 2 })).rejects.toThrow(
+      /input 1 of square cannot be sent to a worker thread/,
+    );
   }, 20_000);
 });

@@ -43,7 +43,11 @@ export function formatCheckpointSummary(file: string, s: CheckpointSummary, cita
   const rows = s.tensors.map((t) => [t.name, t.dtype, `[${t.shape.join(", ")}]`, num(t.sum)]);
   const head = ["name", "dtype", "shape", "sum"];
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmtRow = (r: string[]) => r.map((c, i) => (i === 3 ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join("  ").trimEnd();
+  const fmtRow = (r: string[]) =>
+    r
+      .map((c, i) => (i === 3 ? c.padStart(w[i]!) : c.padEnd(w[i]!)))
+      .join("  ")
+      .trimEnd();
   const numel = s.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
   lines.push(`tensors (${s.tensors.length}, ${numel} values counting aliases)`, fmtRow(head), fmtRow(w.map((n) => "-".repeat(n))), ...rows.map(fmtRow));
   return lines.join("\n");

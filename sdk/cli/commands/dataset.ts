@@ -30,10 +30,12 @@ export function register(program: Command): void {
         progress.stop();
       }
       const j = ds.datasetJson;
-      const labels = Object.entries(j.labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ");
+      const labels = Object.entries(j.labels)
+        .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+        .join(", ");
       process.stdout.write(
         `${ds.name}: OK: ${ds.identifiers.length} training case(s), channels ${JSON.stringify(channelNames(j))}, ` +
-        `labels ${labels}, file_ending ${j.file_ending}, reader ${ds.readerWriter}\n`,
+          `labels ${labels}, file_ending ${j.file_ending}, reader ${ds.readerWriter}\n`,
       );
     });
 }

@@ -69,7 +69,9 @@ export async function runDemo(o: DemoOptions, log: (s: string) => void = (s) => 
   const full = plans.json.configurations["3d_fullres"] as { spacing: number[]; patch_size: number[] };
   log(`      nnUNetPlans 3d_fullres: spacing [${full.spacing.map((s) => +s.toFixed(3))}], patch [${full.patch_size}]`);
 
-  log(`[3/5] preprocess like the nnssl checkpoint ${path.relative(process.cwd(), o.checkpoint) || o.checkpoint}, like nnUNetv2_preprocess_like_nnssl -am like_pretrained (${since()})`);
+  log(
+    `[3/5] preprocess like the nnssl checkpoint ${path.relative(process.cwd(), o.checkpoint) || o.checkpoint}, like nnUNetv2_preprocess_like_nnssl -am like_pretrained (${since()})`,
+  );
   const pre = await plans.preprocessLike(o.checkpoint, { name: "ExampleMAE", mode: "like_pretrained", numWorkers: 2, onProgress: bar });
   const cfg = pre.plans.json.configurations["3d_fullres"] as { spacing: number[]; patch_size: number[] };
   log(`      ${pre.plans.name}: spacing [${cfg.spacing}], patch [${cfg.patch_size}]`);
@@ -77,13 +79,27 @@ export async function runDemo(o: DemoOptions, log: (s: string) => void = (s) => 
   // PretrainedTrainer warms up over 50 epochs; a demo of a few epochs would then never leave the warm-up's tiny
   // learning rates, so the ramp is shortened in proportion (upstream's 50 of 1000 epochs = 5%, at least one epoch).
   const warmupEpochs = Math.max(1, Math.round(o.epochs * 0.2));
-  const budget = { fold: o.fold, numEpochs: o.epochs, numIterationsPerEpoch: o.iterations, numValIterationsPerEpoch: o.valIterations, warmupEpochs, seed: o.seed, onProgress: bar };
+  const budget = {
+    fold: o.fold,
+    numEpochs: o.epochs,
+    numIterationsPerEpoch: o.iterations,
+    numValIterationsPerEpoch: o.valIterations,
+    warmupEpochs,
+    seed: o.seed,
+    onProgress: bar,
+  };
   const runs: [string, Awaited<ReturnType<typeof pre.finetune>>][] = [];
   log(`[4/5] fine-tune fold ${o.fold} with PretrainedTrainer: ${o.epochs} epochs x ${o.iterations} iterations, ${warmupEpochs} warm-up epochs (${since()})`);
-  runs.push(["pretrained", await pre.finetune({
-    ...budget,
-    onEpochEnd: (e) => log(`      epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, val loss ${e.valLoss.toFixed(4)}, pseudo Dice [${e.pseudoDice.map((d) => d.toFixed(3))}], lr ${e.lr.toExponential(2)}, ${e.epochSeconds.toFixed(1)} s`),
-  })]);
+  runs.push([
+    "pretrained",
+    await pre.finetune({
+      ...budget,
+      onEpochEnd: (e) =>
+        log(
+          `      epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, val loss ${e.valLoss.toFixed(4)}, pseudo Dice [${e.pseudoDice.map((d) => d.toFixed(3))}], lr ${e.lr.toExponential(2)}, ${e.epochSeconds.toFixed(1)} s`,
+        ),
+    }),
+  ]);
   if (o.scratch) {
     log(`      ... and the same network from scratch (--from_scratch) (${since()})`);
     runs.push(["from scratch", await pre.finetune({ ...budget, fromScratch: true })]);
@@ -94,9 +110,14 @@ export async function runDemo(o: DemoOptions, log: (s: string) => void = (s) => 
   const labels = Object.entries(ds.raw.datasetJson.labels).filter(([, v]) => v !== 0);
   for (const [name, run] of runs) {
     const v = run.validation;
-    if (!v) { log(`      ${name}: no validation summary`); continue; }
+    if (!v) {
+      log(`      ${name}: no validation summary`);
+      continue;
+    }
     const perClass = labels.map(([l], i) => `${l} ${fmtDice(v.mean[String(i + 1)]?.Dice ?? NaN)}`).join(", ");
-    log(`      ${name}: mean foreground Dice ${fmtDice(v.foreground_mean.Dice)} (${perClass}); ${run.meanEpochSeconds.toFixed(1)} s/epoch; results in ${run.outputFolder}`);
+    log(
+      `      ${name}: mean foreground Dice ${fmtDice(v.foreground_mean.Dice)} (${perClass}); ${run.meanEpochSeconds.toFixed(1)} s/epoch; results in ${run.outputFolder}`,
+    );
   }
   log(`\ndone in ${since()}. Next: notebooks/ (npm run kernel:install, then open them in Jupyter).`);
 }
@@ -108,7 +129,16 @@ export function register(program: Command): void {
     .option("--epochs <n>", "fine-tuning epochs", positiveInt, 8)
     .option("--iterations <n>", "training iterations per epoch", positiveInt, 12)
     .option("--val-iterations <n>", "validation iterations per epoch", positiveInt, 4)
-    .option("--fold <n>", "cross-validation fold", (v) => { const n = Number(v); if (!Number.isInteger(n) || n < 0) throw new ConfigError(`invalid --fold: ${v}`); return n; }, 0)
+    .option(
+      "--fold <n>",
+      "cross-validation fold",
+      (v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 0) throw new ConfigError(`invalid --fold: ${v}`);
+        return n;
+      },
+      0,
+    )
     .option("--scratch", "also train from scratch with the same budget, for comparison", false)
     .option("--seed <n>", "seed for training", positiveInt, 12345)
     .option("--checkpoint <path-or-url>", "nnssl checkpoint to adapt", EXAMPLE_CHECKPOINT)
@@ -116,6 +146,15 @@ export function register(program: Command): void {
     .option("--backend <name>", BACKEND_FLAG_HELP)
     .action(async (o) => {
       await applyBackendFlag(o.backend);
-      await runDemo({ epochs: o.epochs, iterations: o.iterations, valIterations: o.valIterations, fold: o.fold, scratch: o.scratch, work: path.resolve(o.work), seed: o.seed, checkpoint: o.checkpoint });
+      await runDemo({
+        epochs: o.epochs,
+        iterations: o.iterations,
+        valIterations: o.valIterations,
+        fold: o.fold,
+        scratch: o.scratch,
+        work: path.resolve(o.work),
+        seed: o.seed,
+        checkpoint: o.checkpoint,
+      });
     });
 }

@@ -67,7 +67,9 @@ function moduleVersion(name: string): string {
 async function pythonModule(module: string): Promise<Check> {
   if (!existsSync(PYTHON)) return { ok: false, detail: `${PYTHON} not found (apt-get install python3 python3-${module})` };
   const r = await run(PYTHON, ["-c", `import ${module}; print(${module}.__version__)`]);
-  return r.ok ? { ok: true, detail: `${r.stdout.trim()} (${PYTHON})` } : { ok: false, detail: `not importable by ${PYTHON} (apt-get install python3-${module})` };
+  return r.ok
+    ? { ok: true, detail: `${r.stdout.trim()} (${PYTHON})` }
+    : { ok: false, detail: `not importable by ${PYTHON} (apt-get install python3-${module})` };
 }
 
 async function jupyterChecks(): Promise<{ jupyter: Check; tslabKernel: Check }> {
@@ -84,12 +86,17 @@ async function jupyterChecks(): Promise<{ jupyter: Check; tslabKernel: Check }> 
   let kernels: Record<string, { spec?: { argv?: string[]; display_name?: string } }> = {};
   try {
     kernels = (JSON.parse(specs.stdout) as { kernelspecs: typeof kernels }).kernelspecs ?? {};
-  } catch { /* an unparsable listing counts as no kernel */ }
+  } catch {
+    /* an unparsable listing counts as no kernel */
+  }
   const tslab = Object.entries(kernels).filter(([, k]) => (k.spec?.argv ?? []).some((a) => /tslab/.test(a)));
   if (tslab.length === 0) {
     return { jupyter, tslabKernel: { ok: false, detail: "no tslab kernel registered (npx tslab install, or the README's setup command)" } };
   }
-  const missingBin = tslab.filter(([, k]) => { const bin = k.spec!.argv!.find((a) => /tslab/.test(a))!; return path.isAbsolute(bin) && !existsSync(bin); });
+  const missingBin = tslab.filter(([, k]) => {
+    const bin = k.spec!.argv!.find((a) => /tslab/.test(a))!;
+    return path.isAbsolute(bin) && !existsSync(bin);
+  });
   const names = tslab.map(([n, k]) => `${n} (${k.spec?.display_name ?? "?"})`).join(", ");
   return missingBin.length === tslab.length
     ? { jupyter, tslabKernel: { ok: false, detail: `${names} registered, but its tslab binary is missing (npm install)` } }
@@ -99,9 +106,10 @@ async function jupyterChecks(): Promise<{ jupyter: Check; tslabKernel: Check }> 
 export async function doctor(): Promise<DoctorReport> {
   const [backend, jup, pythonTorch, pythonNibabel] = await Promise.all([backendInfo(), jupyterChecks(), pythonModule("torch"), pythonModule("nibabel")]);
   const probe = await probeWebgpu();
-  const webgpu = typeof probe === "string"
-    ? { adapter: null, detail: probe, chosen: false }
-    : { adapter: probe, detail: adapterLine(probe), chosen: backend.name === "webgpu" };
+  const webgpu =
+    typeof probe === "string"
+      ? { adapter: null, detail: probe, chosen: false }
+      : { adapter: probe, detail: adapterLine(probe), chosen: backend.name === "webgpu" };
   const paths: DoctorReport["paths"] = {};
   for (const n of PATH_NAMES) {
     const v = lookupPath(n) ?? null;
@@ -132,9 +140,13 @@ export function formatDoctor(r: DoctorReport): string {
     ...r.backend.skipped.map((s) => `${"".padEnd(24)}   skipped ${s}`),
     `${"webgpu adapter".padEnd(24)} ${r.webgpu.adapter ? `${r.webgpu.chosen ? "chosen " : "available, not chosen:"} ${r.webgpu.detail}` : `none: ${r.webgpu.detail}`}`,
     ...(r.webgpu.adapter
-      ? [`${"".padEnd(24)}   limits: maxBufferSize ${r.webgpu.adapter.limits.maxBufferSize}, maxStorageBufferBindingSize ${r.webgpu.adapter.limits.maxStorageBufferBindingSize}, shader-f16 ${r.webgpu.adapter.shaderF16 ? "yes" : "no"}`]
+      ? [
+          `${"".padEnd(24)}   limits: maxBufferSize ${r.webgpu.adapter.limits.maxBufferSize}, maxStorageBufferBindingSize ${r.webgpu.adapter.limits.maxStorageBufferBindingSize}, shader-f16 ${r.webgpu.adapter.shaderF16 ? "yes" : "no"}`,
+        ]
       : []),
-    ...Object.entries(r.paths).map(([k, p]) => `${k.padEnd(24)} ${p.value === null ? `not set (export ${k}=/path/to/folder)` : `${p.value}${p.exists ? "" : " (does not exist yet)"}`}`),
+    ...Object.entries(r.paths).map(
+      ([k, p]) => `${k.padEnd(24)} ${p.value === null ? `not set (export ${k}=/path/to/folder)` : `${p.value}${p.exists ? "" : " (does not exist yet)"}`}`,
+    ),
     `${"jupyter".padEnd(24)} ${mark(r.jupyter)}`,
     `${"tslab kernel".padEnd(24)} ${mark(r.tslabKernel)}`,
     `${"python3-torch".padEnd(24)} ${mark(r.pythonTorch)}`,

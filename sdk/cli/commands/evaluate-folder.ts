@@ -30,7 +30,9 @@ export async function run(args: Record<string, any>): Promise<void> {
     });
     progress.stop();
     const fg = summary.foreground_mean;
-    process.stdout.write(`foreground mean Dice ${fg.Dice.toFixed(4)} (${summary.metric_per_case.length} cases) -> ${args.o ?? `${args.pred_folder}/summary.json`}\n`);
+    process.stdout.write(
+      `foreground mean Dice ${fg.Dice.toFixed(4)} (${summary.metric_per_case.length} cases) -> ${args.o ?? `${args.pred_folder}/summary.json`}\n`,
+    );
   } finally {
     progress.stop();
   }

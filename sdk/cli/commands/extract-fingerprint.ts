@@ -13,10 +13,25 @@ export const spec: ParserSpec = {
   prog: "nnUNetv2_extract_fingerprint",
   args: [
     { flags: ["-d"], nargs: "+", type: "int", required: true, help: "[REQUIRED] List of dataset IDs. Example: 2 4 5." },
-    { flags: ["-fpe"], default: "DatasetFingerprintExtractor", choices: ["DatasetFingerprintExtractor"], help: "[OPTIONAL] Name of the Dataset Fingerprint Extractor class. Default: 'DatasetFingerprintExtractor'." },
-    { flags: ["-np"], type: "int", min: 1, default: DEFAULT_NUM_PROCESSES, help: `[OPTIONAL] Number of processes used for fingerprint extraction. Default: ${DEFAULT_NUM_PROCESSES}` },
+    {
+      flags: ["-fpe"],
+      default: "DatasetFingerprintExtractor",
+      choices: ["DatasetFingerprintExtractor"],
+      help: "[OPTIONAL] Name of the Dataset Fingerprint Extractor class. Default: 'DatasetFingerprintExtractor'.",
+    },
+    {
+      flags: ["-np"],
+      type: "int",
+      min: 1,
+      default: DEFAULT_NUM_PROCESSES,
+      help: `[OPTIONAL] Number of processes used for fingerprint extraction. Default: ${DEFAULT_NUM_PROCESSES}`,
+    },
     { flags: ["--verify_dataset_integrity"], action: "store_true", help: "[RECOMMENDED] set this flag to check the dataset integrity." },
-    { flags: ["--clean"], action: "store_true", help: "[OPTIONAL] Set this flag to overwrite existing fingerprints. If this flag is not set and a fingerprint already exists, the fingerprint extractor will not run." },
+    {
+      flags: ["--clean"],
+      action: "store_true",
+      help: "[OPTIONAL] Set this flag to overwrite existing fingerprints. If this flag is not set and a fingerprint already exists, the fingerprint extractor will not run.",
+    },
     { flags: ["--verbose"], action: "store_true", help: "Set this to print a lot of stuff. Useful for debugging." },
   ],
 };

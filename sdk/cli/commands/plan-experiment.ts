@@ -9,26 +9,50 @@ import { getPlanner } from "../../planning/planners.js";
 import { ConfigError } from "../../errors.js";
 
 export const PLANNING_ARGS: ArgSpec[] = [
-  { flags: ["-pl"], default: "ExperimentPlanner", help: "[OPTIONAL] Name of the Experiment Planner class that should be used. Default is 'ExperimentPlanner'. Others: ResEncUNetPlanner, nnUNetPlannerResEncM, nnUNetPlannerResEncL, nnUNetPlannerResEncXL." },
-  { flags: ["-gpu_memory_target"], type: "float", gt: 0, default: null, help: "[OPTIONAL] DANGER ZONE! Sets a custom GPU memory target (in GB). Default: None (=Planner class default is used)." },
-  { flags: ["-preprocessor_name"], default: "DefaultPreprocessor", help: "[OPTIONAL] DANGER ZONE! Sets a custom preprocessor class. Default: 'DefaultPreprocessor'." },
-  { flags: ["-overwrite_target_spacing"], nargs: "+", type: "float", gt: 0, default: null, help: "[OPTIONAL] DANGER ZONE! Sets a custom target spacing for the 3d_fullres and 3d_cascade_fullres configurations (3 floats, reader axis order)." },
-  { flags: ["-overwrite_plans_name"], default: null, help: "[OPTIONAL] uSE A CUSTOM PLANS IDENTIFIER. If you used -gpu_memory_target, -preprocessor_name or -overwrite_target_spacing it is best practice to use -overwrite_plans_name to generate a differently named plans file." },
+  {
+    flags: ["-pl"],
+    default: "ExperimentPlanner",
+    help: "[OPTIONAL] Name of the Experiment Planner class that should be used. Default is 'ExperimentPlanner'. Others: ResEncUNetPlanner, nnUNetPlannerResEncM, nnUNetPlannerResEncL, nnUNetPlannerResEncXL.",
+  },
+  {
+    flags: ["-gpu_memory_target"],
+    type: "float",
+    gt: 0,
+    default: null,
+    help: "[OPTIONAL] DANGER ZONE! Sets a custom GPU memory target (in GB). Default: None (=Planner class default is used).",
+  },
+  {
+    flags: ["-preprocessor_name"],
+    default: "DefaultPreprocessor",
+    help: "[OPTIONAL] DANGER ZONE! Sets a custom preprocessor class. Default: 'DefaultPreprocessor'.",
+  },
+  {
+    flags: ["-overwrite_target_spacing"],
+    nargs: "+",
+    type: "float",
+    gt: 0,
+    default: null,
+    help: "[OPTIONAL] DANGER ZONE! Sets a custom target spacing for the 3d_fullres and 3d_cascade_fullres configurations (3 floats, reader axis order).",
+  },
+  {
+    flags: ["-overwrite_plans_name"],
+    default: null,
+    help: "[OPTIONAL] uSE A CUSTOM PLANS IDENTIFIER. If you used -gpu_memory_target, -preprocessor_name or -overwrite_target_spacing it is best practice to use -overwrite_plans_name to generate a differently named plans file.",
+  },
 ];
 
 export const spec: ParserSpec = {
   prog: "nnUNetv2_plan_experiment",
-  args: [
-    { flags: ["-d"], nargs: "+", type: "int", required: true, help: "[REQUIRED] List of dataset IDs. Example: 2 4 5." },
-    ...PLANNING_ARGS,
-  ],
+  args: [{ flags: ["-d"], nargs: "+", type: "int", required: true, help: "[REQUIRED] List of dataset IDs. Example: 2 4 5." }, ...PLANNING_ARGS],
 };
 
 /** plan_experiments(...): plans every dataset and returns the plans identifier. */
 export async function planExperiments(ids: number[], args: Record<string, any>): Promise<string> {
   getPlanner(args.pl); // fail before touching any dataset
   if (args.pl === "ExperimentPlanner" && args.gpu_memory_target != null) {
-    process.stdout.write("\n############################\nINFO: You are using the old nnU-Net default planner. We have updated our recommendations. Please consider using those instead! Read more here: https://github.com/MIC-DKFZ/nnUNet/blob/master/documentation/resenc_presets.md\n############################\n\n");
+    process.stdout.write(
+      "\n############################\nINFO: You are using the old nnU-Net default planner. We have updated our recommendations. Please consider using those instead! Read more here: https://github.com/MIC-DKFZ/nnUNet/blob/master/documentation/resenc_presets.md\n############################\n\n",
+    );
   }
   let plansName = "";
   for (const id of ids) {

@@ -12,13 +12,33 @@ export const spec: ParserSpec = {
   args: [
     { flags: ["-d"], type: "int", required: true, help: "[REQUIRED] Dataset ID (one)." },
     { flags: ["-n", "--pretraining_name"], required: true, help: "[REQUIRED] !Unique! name of the pretraining. Used to name the plans file." },
-    { flags: ["-pc", "--pretrained_checkpoint"], required: true, help: "[REQUIRED] Path to the pretrained checkpoint <CKPT>.pth of an nnssl pretraining, or https://huggingface.co/<org>/<repo>." },
-    { flags: ["-am", "--adaptation_mode"], default: "default_nnunet", choices: ADAPTATION_MODES, help: "[OPTIONAL] How to choose the target spacing given the pretrained config." },
-    { flags: ["-os", "--override_spacing"], type: "float", gt: 0, nargs: "+", help: "[OPTIONAL] Target spacing (3 numbers, transposed axis order) for -am fixed." },
+    {
+      flags: ["-pc", "--pretrained_checkpoint"],
+      required: true,
+      help: "[REQUIRED] Path to the pretrained checkpoint <CKPT>.pth of an nnssl pretraining, or https://huggingface.co/<org>/<repo>.",
+    },
+    {
+      flags: ["-am", "--adaptation_mode"],
+      default: "default_nnunet",
+      choices: ADAPTATION_MODES,
+      help: "[OPTIONAL] How to choose the target spacing given the pretrained config.",
+    },
+    {
+      flags: ["-os", "--override_spacing"],
+      type: "float",
+      gt: 0,
+      nargs: "+",
+      help: "[OPTIONAL] Target spacing (3 numbers, transposed axis order) for -am fixed.",
+    },
     { flags: ["-np"], type: "int", min: 1, default: 4, help: "[OPTIONAL] Number of worker threads." },
     { flags: ["--verbose"], action: "store_true", help: "Print a lot of stuff. Disables the progress bar." },
     { flags: ["--overwrite_pp"], action: "store_true", help: "Redo the preprocessing even for cases that were already preprocessed." },
-    { flags: ["--pp_format"], default: "npy", choices: ["npy", "npz"], help: "[OPTIONAL] How preprocessed cases are stored: npy (<case>.npy, _seg.npy, .json; default) or npz (<case>.npz + .pkl, the layout Python nnU-Net master's numpy dataset class loads)." },
+    {
+      flags: ["--pp_format"],
+      default: "npy",
+      choices: ["npy", "npz"],
+      help: "[OPTIONAL] How preprocessed cases are stored: npy (<case>.npy, _seg.npy, .json; default) or npz (<case>.npz + .pkl, the layout Python nnU-Net master's numpy dataset class loads).",
+    },
   ],
 };
 

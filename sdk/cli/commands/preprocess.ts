@@ -11,8 +11,20 @@ export const spec: ParserSpec = {
     { flags: ["-d"], type: "int", nargs: "+", required: true, help: "[REQUIRED] List of dataset IDs. Example: 2 4 5." },
     { flags: ["-plans_name"], default: "nnUNetPlans", help: "[OPTIONAL] Plans identifier (file name without .json)." },
     { flags: ["-c"], nargs: "+", default: [...DEFAULT_CONFIGURATIONS], help: "[OPTIONAL] Configurations to preprocess; missing ones are skipped." },
-    { flags: ["-np"], type: "int", min: 1, nargs: "+", default: [...DEFAULT_NUM_PROCESSES], help: "[OPTIONAL] Worker threads: one number, or one per configuration." },
-    { flags: ["--pp_format"], default: "npy", choices: ["npy", "npz"], help: "[OPTIONAL] How preprocessed cases are stored: npy (<case>.npy, _seg.npy, .json; default) or npz (<case>.npz + .pkl, the layout Python nnU-Net master's numpy dataset class loads)." },
+    {
+      flags: ["-np"],
+      type: "int",
+      min: 1,
+      nargs: "+",
+      default: [...DEFAULT_NUM_PROCESSES],
+      help: "[OPTIONAL] Worker threads: one number, or one per configuration.",
+    },
+    {
+      flags: ["--pp_format"],
+      default: "npy",
+      choices: ["npy", "npz"],
+      help: "[OPTIONAL] How preprocessed cases are stored: npy (<case>.npy, _seg.npy, .json; default) or npz (<case>.npz + .pkl, the layout Python nnU-Net master's numpy dataset class loads).",
+    },
     { flags: ["--verbose"], action: "store_true", help: "Print a lot of stuff. Disables the progress bar." },
   ],
 };

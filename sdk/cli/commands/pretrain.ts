@@ -17,8 +17,16 @@ const floats = (name: string) => (v: string, prev: number[] | undefined) => {
   if (!(n > 0)) throw new InvalidArgumentError(`${name} takes positive numbers, got '${v}'`);
   return [...(prev ?? []), n];
 };
-const int = (v: string) => { const n = Number(v); if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got '${v}'`); return n; };
-const ratio = (v: string) => { const n = Number(v); if (!(n >= 0 && n < 1)) throw new InvalidArgumentError(`expected a number in [0, 1), got '${v}'`); return n; };
+const int = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got '${v}'`);
+  return n;
+};
+const ratio = (v: string) => {
+  const n = Number(v);
+  if (!(n >= 0 && n < 1)) throw new InvalidArgumentError(`expected a number in [0, 1), got '${v}'`);
+  return n;
+};
 
 export function register(program: Command): void {
   program
@@ -45,12 +53,26 @@ export function register(program: Command): void {
       const bar = terminalProgress();
       const t0 = Date.now();
       const r = await pretrainMae({
-        input: o.input, output: o.output, arch: o.arch, features: o.features, blocks: o.blocks, patch: o.patch, spacing: o.spacing,
-        epochs: o.epochs, iterationsPerEpoch: o.iterationsPerEpoch, batchSize: o.batchSize, maskRatio: o.maskRatio, block: o.block, seed: o.seed, name: o.name,
+        input: o.input,
+        output: o.output,
+        arch: o.arch,
+        features: o.features,
+        blocks: o.blocks,
+        patch: o.patch,
+        spacing: o.spacing,
+        epochs: o.epochs,
+        iterationsPerEpoch: o.iterationsPerEpoch,
+        batchSize: o.batchSize,
+        maskRatio: o.maskRatio,
+        block: o.block,
+        seed: o.seed,
+        name: o.name,
         onProgress: bar,
         onEpochEnd: (e) => process.stderr.write(`epoch ${e.epoch}: loss ${e.loss.toFixed(4)}, lr ${e.lr.toExponential(3)}, ${e.seconds.toFixed(1)} s\n`),
       });
       bar.stop();
-      console.log(`wrote ${r.checkpoint} and ${r.adaptationPlanFile} (${r.parameters} parameters, ${r.epochs} epochs, ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+      console.log(
+        `wrote ${r.checkpoint} and ${r.adaptationPlanFile} (${r.parameters} parameters, ${r.epochs} epochs, ${((Date.now() - t0) / 1000).toFixed(0)} s)`,
+      );
     });
 }

@@ -29,8 +29,17 @@ export function trainingArgs(defaults: { trainer: string; plans: string | null }
     { flags: ["--val"], action: "store_true", help: "Only run the final validation (needs a finished training)" },
     { flags: ["--val_best"], action: "store_true", help: "Validate with checkpoint_best.pth instead of checkpoint_final.pth (after training, or with --val)" },
     { flags: ["--disable_checkpointing"], action: "store_true", help: "Write no checkpoints" },
-    { flags: ["--checkpointing"], action: "store_true", help: "Recompute each stage's activations in the backward pass (less memory for large patches, ~1 more forward)" },
-    { flags: ["-device"], default: "cpu", choices: ["cpu", "gpu", "cuda", "mps"], help: "Device recorded in the checkpoint; the tfjs backend is picked automatically (see nnssl-adapt doctor)" },
+    {
+      flags: ["--checkpointing"],
+      action: "store_true",
+      help: "Recompute each stage's activations in the backward pass (less memory for large patches, ~1 more forward)",
+    },
+    {
+      flags: ["-device"],
+      default: "cpu",
+      choices: ["cpu", "gpu", "cuda", "mps"],
+      help: "Device recorded in the checkpoint; the tfjs backend is picked automatically (see nnssl-adapt doctor)",
+    },
     backendArg,
     { flags: ["-overwrite_ckpt_path"], default: null, help: "Pretrained checkpoint to use instead of plans pretrain_info.checkpoint_path" },
     { flags: ["--num_epochs"], type: "int", min: 1, help: "Override the trainer's number of epochs" },
@@ -38,13 +47,16 @@ export function trainingArgs(defaults: { trainer: string; plans: string | null }
     { flags: ["--num_val_iterations_per_epoch"], type: "int", min: 0, help: "Override the validation iterations per epoch (50)" },
     { flags: ["--initial_lr"], type: "float", gt: 0, help: "Override the trainer's initial learning rate (used with and without pretrained weights)" },
     {
-      flags: ["--warmup_epochs"], type: "int", min: 0,
+      flags: ["--warmup_epochs"],
+      type: "int",
+      min: 0,
       help: "Whole-network warm-up epochs (default: the trainer's, scaled in proportion when --num_epochs is shorter; printed)",
     },
     { flags: ["--freeze"], help: "Partial fine-tuning: freeze encoder, stem or stages:A-B (encoder stages, 0-based); frozen weights get no gradient" },
     { flags: ["--unfreeze_at_epoch"], type: "int", min: 0, help: "With --freeze: train every weight again from this epoch on" },
     {
-      flags: ["--lr_decay_per_stage"], type: "float",
+      flags: ["--lr_decay_per_stage"],
+      type: "float",
       help: "Layer-wise LR decay F in (0, 1]: decoder x1, deepest encoder stage xF, the one before xF^2, ..., stem",
     },
     { flags: ["--seed"], type: "int", min: 0, max: 4294967295, help: "Seed for weights init, patch sampling and augmentation (random if omitted; logged)" },
@@ -55,13 +67,20 @@ export function trainingArgs(defaults: { trainer: string; plans: string | null }
 /** The command line as TrainOptions (positionals or -d/-c/-f). */
 export function toTrainOptions(prog: string, a: Record<string, any>): TrainOptions {
   const pick = (pos: string, flag: string) => {
-    if (a[pos] != null && a[flag] != null && String(a[pos]) !== String(a[flag])) throw new UsageError(prog, `argument ${pos} given twice (${a[pos]} and -${flag} ${a[flag]})`);
+    if (a[pos] != null && a[flag] != null && String(a[pos]) !== String(a[flag]))
+      throw new UsageError(prog, `argument ${pos} given twice (${a[pos]} and -${flag} ${a[flag]})`);
     return a[pos] ?? a[flag] ?? null;
   };
   const dataset = pick("dataset_name_or_id", "d");
   const configuration = pick("configuration", "c");
   const foldRaw = pick("fold", "f");
-  const missing = [["dataset_name_or_id", dataset], ["configuration", configuration], ["fold", foldRaw]].filter(([, v]) => v === null).map(([k]) => k);
+  const missing = [
+    ["dataset_name_or_id", dataset],
+    ["configuration", configuration],
+    ["fold", foldRaw],
+  ]
+    .filter(([, v]) => v === null)
+    .map(([k]) => k);
   if (missing.length) throw new UsageError(prog, `the following arguments are required: ${missing.join(", ")}`);
   const fold = foldRaw === "all" ? "all" : /^\d+$/.test(String(foldRaw)) ? Number(foldRaw) : null;
   if (fold === null) throw new UsageError(prog, `argument fold: invalid choice: '${foldRaw}' (choose from 0, 1, ..., 'all')`);
@@ -79,12 +98,25 @@ export function toTrainOptions(prog: string, a: Record<string, any>): TrainOptio
     throw new UsageError(prog, `argument --lr_decay_per_stage: expected a factor in (0, 1] (got ${a.lr_decay_per_stage})`);
   }
   if (a.freeze != null) {
-    try { parseFreeze(a.freeze); } catch (e) { throw new UsageError(prog, `argument ${(e as Error).message}`); }
+    try {
+      parseFreeze(a.freeze);
+    } catch (e) {
+      throw new UsageError(prog, `argument ${(e as Error).message}`);
+    }
   }
   const o: TrainOptions = {
-    dataset: String(dataset), configuration: String(configuration), fold, plans: a.p, trainer: a.tr,
-    fromScratch: a.from_scratch, continueTraining: a.c_continue, validationOnly: a.val, validationWithBest: a.val_best,
-    exportValidationProbabilities: a.npz, disableCheckpointing: a.disable_checkpointing, device: a.device === "mps" ? "cpu" : a.device,
+    dataset: String(dataset),
+    configuration: String(configuration),
+    fold,
+    plans: a.p,
+    trainer: a.tr,
+    fromScratch: a.from_scratch,
+    continueTraining: a.c_continue,
+    validationOnly: a.val,
+    validationWithBest: a.val_best,
+    exportValidationProbabilities: a.npz,
+    disableCheckpointing: a.disable_checkpointing,
+    device: a.device === "mps" ? "cpu" : a.device,
     overwriteCkptPath: a.overwrite_ckpt_path,
   };
   if (a.backend != null) o.backend = a.backend;
@@ -121,7 +153,14 @@ function installStopHandlers(out: (line: string) => void): { signal: AbortSignal
   };
   process.on("SIGUSR1", handler);
   process.on("SIGINT", handler);
-  return { signal: ctl.signal, exitCode: () => code, remove: () => { process.off("SIGUSR1", handler); process.off("SIGINT", handler); } };
+  return {
+    signal: ctl.signal,
+    exitCode: () => code,
+    remove: () => {
+      process.off("SIGUSR1", handler);
+      process.off("SIGINT", handler);
+    },
+  };
 }
 
 /** Runs a training with a bar per epoch on stderr and upstream's log lines on stdout. */
@@ -136,7 +175,9 @@ export async function runTrainingCommand(fn: (o: TrainOptions) => Promise<Traini
       onProgress: bar,
       onValidationProgress: bar,
       onLog: out,
-      onEpochEnd: (e: EpochEndEvent) => { if (e.dataWaitSeconds > 0.05 * e.epochSeconds) out(`(waited ${e.dataWaitSeconds.toFixed(1)} s for data this epoch)`); },
+      onEpochEnd: (e: EpochEndEvent) => {
+        if (e.dataWaitSeconds > 0.05 * e.epochSeconds) out(`(waited ${e.dataWaitSeconds.toFixed(1)} s for data this epoch)`);
+      },
       stopSignal: stop.signal,
     });
     if (run.stopped) {
@@ -163,4 +204,3 @@ export const spec: ParserSpec = {
 export async function run(args: Record<string, any>): Promise<void> {
   await runTrainingCommand(trainPretrained, toTrainOptions(spec.prog, args));
 }
-

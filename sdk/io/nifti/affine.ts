@@ -8,24 +8,34 @@ import { niftiShape } from "./header.js";
 export type Mat4 = number[][];
 
 export function identity4(): Mat4 {
-  return [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]];
+  return [
+    [1, 0, 0, 0],
+    [0, 1, 0, 0],
+    [0, 0, 1, 0],
+    [0, 0, 0, 1],
+  ];
 }
 
 export function matmul(a: number[][], b: number[][]): number[][] {
-  const n = a.length, m = b[0]!.length, k = b.length;
+  const n = a.length,
+    m = b[0]!.length,
+    k = b.length;
   const out = Array.from({ length: n }, () => new Array<number>(m).fill(0));
-  for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) {
-    let s = 0;
-    for (let t = 0; t < k; t++) s += a[i]![t]! * b[t]![j]!;
-    out[i]![j] = s;
-  }
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < m; j++) {
+      let s = 0;
+      for (let t = 0; t < k; t++) s += a[i]![t]! * b[t]![j]!;
+      out[i]![j] = s;
+    }
   return out;
 }
 
 export function det3(m: number[][]): number {
-  return m[0]![0]! * (m[1]![1]! * m[2]![2]! - m[1]![2]! * m[2]![1]!)
-    - m[0]![1]! * (m[1]![0]! * m[2]![2]! - m[1]![2]! * m[2]![0]!)
-    + m[0]![2]! * (m[1]![0]! * m[2]![1]! - m[1]![1]! * m[2]![0]!);
+  return (
+    m[0]![0]! * (m[1]![1]! * m[2]![2]! - m[1]![2]! * m[2]![1]!) -
+    m[0]![1]! * (m[1]![0]! * m[2]![2]! - m[1]![2]! * m[2]![0]!) +
+    m[0]![2]! * (m[1]![0]! * m[2]![1]! - m[1]![1]! * m[2]![0]!)
+  );
 }
 
 function inv3(m: number[][]): number[][] {
@@ -63,10 +73,25 @@ export function polarOrthogonal(m: number[][]): number[][] {
 /** nibabel's quaternions.quat2mat for (w, x, y, z). */
 function quat2mat(w: number, x: number, y: number, z: number): number[][] {
   const nq = w * w + x * x + y * y + z * z;
-  if (nq < 2.220446049250313e-16) return [[1, 0, 0], [0, 1, 0], [0, 0, 1]];
+  if (nq < 2.220446049250313e-16)
+    return [
+      [1, 0, 0],
+      [0, 1, 0],
+      [0, 0, 1],
+    ];
   const s = 2 / nq;
-  const X = x * s, Y = y * s, Z = z * s;
-  const wX = w * X, wY = w * Y, wZ = w * Z, xX = x * X, xY = x * Y, xZ = x * Z, yY = y * Y, yZ = y * Z, zZ = z * Z;
+  const X = x * s,
+    Y = y * s,
+    Z = z * s;
+  const wX = w * X,
+    wY = w * Y,
+    wZ = w * Z,
+    xX = x * X,
+    xY = x * Y,
+    xZ = x * Z,
+    yY = y * Y,
+    yZ = y * Z,
+    zZ = z * Z;
   return [
     [1 - (yY + zZ), xY - wZ, xZ + wY],
     [xY + wZ, 1 - (xX + zZ), yZ - wX],
@@ -76,7 +101,9 @@ function quat2mat(w: number, x: number, y: number, z: number): number[][] {
 
 /** nibabel Nifti1Header.get_qform(): rotation from the quaternion, zooms from pixdim, qfac flips z. */
 export function qformAffine(h: NiftiHeader): Mat4 {
-  const b = h.quaternB, c = h.quaternC, d = h.quaternD;
+  const b = h.quaternB,
+    c = h.quaternC,
+    d = h.quaternD;
   let w2 = 1 - (b * b + c * c + d * d);
   // fillpositive: tiny negative values from float32 rounding mean w = 0; anything below -3 eps is an invalid header.
   if (w2 < 0) w2 = 0;
@@ -84,7 +111,9 @@ export function qformAffine(h: NiftiHeader): Mat4 {
   const vox = [h.pixdim[1]!, h.pixdim[2]!, h.pixdim[3]! * (h.pixdim[0] === -1 ? -1 : 1)];
   const out = identity4();
   for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) out[i]![j] = r[i]![j]! * vox[j]!;
-  out[0]![3] = h.qoffsetX; out[1]![3] = h.qoffsetY; out[2]![3] = h.qoffsetZ;
+  out[0]![3] = h.qoffsetX;
+  out[1]![3] = h.qoffsetY;
+  out[2]![3] = h.qoffsetZ;
   return out;
 }
 
@@ -125,10 +154,11 @@ function isRotationLike(a: Mat4): boolean {
   const n = columnNorms(a);
   if (n.some((v) => !(v > 0))) return false;
   const r = [0, 1, 2].map((i) => [0, 1, 2].map((j) => a[i]![j]! / n[j]!));
-  for (let i = 0; i < 3; i++) for (let j = i + 1; j < 3; j++) {
-    const dot = r[0]![i]! * r[0]![j]! + r[1]![i]! * r[1]![j]! + r[2]![i]! * r[2]![j]!;
-    if (Math.abs(dot) > 1e-4) return false;
-  }
+  for (let i = 0; i < 3; i++)
+    for (let j = i + 1; j < 3; j++) {
+      const dot = r[0]![i]! * r[0]![j]! + r[1]![i]! * r[1]![j]! + r[2]![i]! * r[2]![j]!;
+      if (Math.abs(dot) > 1e-4) return false;
+    }
   return true;
 }
 
@@ -144,7 +174,13 @@ export function itkGeometry(h: NiftiHeader): ItkGeometry {
   if (h.sformCode > 0 && (h.qformCode === 0 || h.sformCode === 1) && isRotationLike(sform)) a = sform;
   else if (h.qformCode > 0) a = qformAffine(h);
   else if (h.sformCode > 0) a = sform;
-  else a = [[h.pixdim[1]!, 0, 0, 0], [0, h.pixdim[2]!, 0, 0], [0, 0, h.pixdim[3]!, 0], [0, 0, 0, 1]];
+  else
+    a = [
+      [h.pixdim[1]!, 0, 0, 0],
+      [0, h.pixdim[2]!, 0, 0],
+      [0, 0, h.pixdim[3]!, 0],
+      [0, 0, 0, 1],
+    ];
   const norms = columnNorms(a);
   let rot = [0, 1, 2].map((i) => [0, 1, 2].map((j) => (norms[j]! > 0 ? a[i]![j]! / norms[j]! : i === j ? 1 : 0)));
   if (a === sform) rot = polarOrthogonal(rot);
@@ -160,7 +196,9 @@ export function itkGeometry(h: NiftiHeader): ItkGeometry {
 /** The RAS+ affine of an ITK geometry (3-d): diag(-1,-1,1) · [D·diag(spacing) | origin]. */
 export function affineFromItk(g: ItkGeometry): Mat4 {
   if (g.spacing.length !== 3 || g.origin.length !== 3 || g.direction.length !== 9) {
-    throw new InputError(`only 3-d ITK geometries can be written (got spacing [${g.spacing}], origin [${g.origin}], direction of ${g.direction.length} values)`);
+    throw new InputError(
+      `only 3-d ITK geometries can be written (got spacing [${g.spacing}], origin [${g.origin}], direction of ${g.direction.length} values)`,
+    );
   }
   const lps = [-1, -1, 1];
   const out = identity4();
@@ -182,22 +220,40 @@ export function qformFromAffine(affine: Mat4): { b: number; c: number; d: number
   }
   const p = polarOrthogonal(r);
   // Shepperd-style mat2quat on a proper rotation; w >= 0 like nibabel (only b, c, d are stored).
-  const [m00, m01, m02] = p[0]!, [m10, m11, m12] = p[1]!, [m20, m21, m22] = p[2]!;
+  const [m00, m01, m02] = p[0]!,
+    [m10, m11, m12] = p[1]!,
+    [m20, m21, m22] = p[2]!;
   const tr = m00! + m11! + m22!;
   let w: number, x: number, y: number, z: number;
   if (tr > 0) {
     const s = 2 * Math.sqrt(tr + 1);
-    w = s / 4; x = (m21! - m12!) / s; y = (m02! - m20!) / s; z = (m10! - m01!) / s;
+    w = s / 4;
+    x = (m21! - m12!) / s;
+    y = (m02! - m20!) / s;
+    z = (m10! - m01!) / s;
   } else if (m00! > m11! && m00! > m22!) {
     const s = 2 * Math.sqrt(1 + m00! - m11! - m22!);
-    w = (m21! - m12!) / s; x = s / 4; y = (m01! + m10!) / s; z = (m02! + m20!) / s;
+    w = (m21! - m12!) / s;
+    x = s / 4;
+    y = (m01! + m10!) / s;
+    z = (m02! + m20!) / s;
   } else if (m11! > m22!) {
     const s = 2 * Math.sqrt(1 + m11! - m00! - m22!);
-    w = (m02! - m20!) / s; x = (m01! + m10!) / s; y = s / 4; z = (m12! + m21!) / s;
+    w = (m02! - m20!) / s;
+    x = (m01! + m10!) / s;
+    y = s / 4;
+    z = (m12! + m21!) / s;
   } else {
     const s = 2 * Math.sqrt(1 + m22! - m00! - m11!);
-    w = (m10! - m01!) / s; x = (m02! + m20!) / s; y = (m12! + m21!) / s; z = s / 4;
+    w = (m10! - m01!) / s;
+    x = (m02! + m20!) / s;
+    y = (m12! + m21!) / s;
+    z = s / 4;
   }
-  if (w < 0) { x = -x; y = -y; z = -z; }
+  if (w < 0) {
+    x = -x;
+    y = -y;
+    z = -z;
+  }
   return { b: x, c: y, d: z, qfac, zooms, offset: [affine[0]![3]!, affine[1]![3]!, affine[2]![3]!] };
 }

@@ -4,8 +4,7 @@
 export type NiftiDtype = "uint8" | "int8" | "int16" | "uint16" | "int32" | "uint32" | "float32" | "float64" | "int64" | "uint64";
 
 export type NiftiTypedArray =
-  | Uint8Array | Int8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array
-  | BigInt64Array | BigUint64Array;
+  Uint8Array | Int8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array | BigInt64Array | BigUint64Array;
 
 export interface DatatypeInfo {
   code: number;
@@ -27,7 +26,14 @@ export const DATATYPES: readonly DatatypeInfo[] = [
 ];
 
 const UNSUPPORTED: Record<number, string> = {
-  0: "unknown", 1: "binary", 32: "complex64", 128: "rgb24", 1536: "float128", 1792: "complex128", 2048: "complex256", 2304: "rgba32",
+  0: "unknown",
+  1: "binary",
+  32: "complex64",
+  128: "rgb24",
+  1536: "float128",
+  1792: "complex128",
+  2048: "complex256",
+  2304: "rgba32",
 };
 
 export function datatypeByCode(code: number): DatatypeInfo | string {
@@ -41,32 +47,52 @@ export function datatypeByName(dtype: NiftiDtype): DatatypeInfo {
 /** A new zero-filled typed array of `dtype` with `n` elements. */
 export function allocTyped(dtype: NiftiDtype, n: number): NiftiTypedArray {
   switch (dtype) {
-    case "uint8": return new Uint8Array(n);
-    case "int8": return new Int8Array(n);
-    case "int16": return new Int16Array(n);
-    case "uint16": return new Uint16Array(n);
-    case "int32": return new Int32Array(n);
-    case "uint32": return new Uint32Array(n);
-    case "float32": return new Float32Array(n);
-    case "float64": return new Float64Array(n);
-    case "int64": return new BigInt64Array(n);
-    case "uint64": return new BigUint64Array(n);
+    case "uint8":
+      return new Uint8Array(n);
+    case "int8":
+      return new Int8Array(n);
+    case "int16":
+      return new Int16Array(n);
+    case "uint16":
+      return new Uint16Array(n);
+    case "int32":
+      return new Int32Array(n);
+    case "uint32":
+      return new Uint32Array(n);
+    case "float32":
+      return new Float32Array(n);
+    case "float64":
+      return new Float64Array(n);
+    case "int64":
+      return new BigInt64Array(n);
+    case "uint64":
+      return new BigUint64Array(n);
   }
 }
 
 /** A typed-array view of `n` elements of `dtype` on `buffer` at `byteOffset` (which must be aligned). */
 export function viewTyped(dtype: NiftiDtype, buffer: ArrayBuffer, byteOffset: number, n: number): NiftiTypedArray {
   switch (dtype) {
-    case "uint8": return new Uint8Array(buffer, byteOffset, n);
-    case "int8": return new Int8Array(buffer, byteOffset, n);
-    case "int16": return new Int16Array(buffer, byteOffset, n);
-    case "uint16": return new Uint16Array(buffer, byteOffset, n);
-    case "int32": return new Int32Array(buffer, byteOffset, n);
-    case "uint32": return new Uint32Array(buffer, byteOffset, n);
-    case "float32": return new Float32Array(buffer, byteOffset, n);
-    case "float64": return new Float64Array(buffer, byteOffset, n);
-    case "int64": return new BigInt64Array(buffer, byteOffset, n);
-    case "uint64": return new BigUint64Array(buffer, byteOffset, n);
+    case "uint8":
+      return new Uint8Array(buffer, byteOffset, n);
+    case "int8":
+      return new Int8Array(buffer, byteOffset, n);
+    case "int16":
+      return new Int16Array(buffer, byteOffset, n);
+    case "uint16":
+      return new Uint16Array(buffer, byteOffset, n);
+    case "int32":
+      return new Int32Array(buffer, byteOffset, n);
+    case "uint32":
+      return new Uint32Array(buffer, byteOffset, n);
+    case "float32":
+      return new Float32Array(buffer, byteOffset, n);
+    case "float64":
+      return new Float64Array(buffer, byteOffset, n);
+    case "int64":
+      return new BigInt64Array(buffer, byteOffset, n);
+    case "uint64":
+      return new BigUint64Array(buffer, byteOffset, n);
   }
 }
 

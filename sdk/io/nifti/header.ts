@@ -76,37 +76,75 @@ export function parseNiftiHeader(bytes: Uint8Array, file = "<bytes>"): NiftiHead
   let h: Omit<NiftiHeader, "dtypeInfo">;
   if (version === 1) {
     h = {
-      version, littleEndian: le,
+      version,
+      littleEndian: le,
       dim: Array.from({ length: 8 }, (_, k) => i16(40 + 2 * k)),
       pixdim: Array.from({ length: 8 }, (_, k) => f32(76 + 4 * k)),
-      datatype: i16(70), bitpix: i16(72), voxOffset: f32(108), sclSlope: f32(112), sclInter: f32(116),
-      calMax: f32(124), calMin: f32(128), xyztUnits: bytes[123]!, intentCode: i16(68), dimInfo: bytes[39]!,
-      descrip: cString(bytes, 148, 80), qformCode: i16(252), sformCode: i16(254),
-      quaternB: f32(256), quaternC: f32(260), quaternD: f32(264), qoffsetX: f32(268), qoffsetY: f32(272), qoffsetZ: f32(276),
+      datatype: i16(70),
+      bitpix: i16(72),
+      voxOffset: f32(108),
+      sclSlope: f32(112),
+      sclInter: f32(116),
+      calMax: f32(124),
+      calMin: f32(128),
+      xyztUnits: bytes[123]!,
+      intentCode: i16(68),
+      dimInfo: bytes[39]!,
+      descrip: cString(bytes, 148, 80),
+      qformCode: i16(252),
+      sformCode: i16(254),
+      quaternB: f32(256),
+      quaternC: f32(260),
+      quaternD: f32(264),
+      qoffsetX: f32(268),
+      qoffsetY: f32(272),
+      qoffsetZ: f32(276),
       srow: [0, 1, 2].map((r) => [0, 1, 2, 3].map((c) => f32(280 + 16 * r + 4 * c))),
       magic: cString(bytes, 344, 4),
     };
     if (h.magic !== "n+1") {
-      throw new InputError(h.magic === "ni1" ? "NIfTI-1 header/image pair (.hdr/.img) is not supported; convert to .nii/.nii.gz"
-        : `bad NIfTI-1 magic ${JSON.stringify(h.magic)} (Analyze 7.5 files are not supported)`, { file });
+      throw new InputError(
+        h.magic === "ni1"
+          ? "NIfTI-1 header/image pair (.hdr/.img) is not supported; convert to .nii/.nii.gz"
+          : `bad NIfTI-1 magic ${JSON.stringify(h.magic)} (Analyze 7.5 files are not supported)`,
+        { file },
+      );
     }
     // nibabel treats vox_offset 0 in a single-file image as "right after the header and extension flag".
     if (h.voxOffset === 0) h.voxOffset = 352;
   } else {
     h = {
-      version, littleEndian: le,
+      version,
+      littleEndian: le,
       dim: Array.from({ length: 8 }, (_, k) => i64(16 + 8 * k)),
       pixdim: Array.from({ length: 8 }, (_, k) => f64(104 + 8 * k)),
-      datatype: i16(12), bitpix: i16(14), voxOffset: i64(168), sclSlope: f64(176), sclInter: f64(184),
-      calMax: f64(192), calMin: f64(200), xyztUnits: i32(500), intentCode: i32(504), dimInfo: bytes[524]!,
-      descrip: cString(bytes, 240, 80), qformCode: i32(344), sformCode: i32(348),
-      quaternB: f64(352), quaternC: f64(360), quaternD: f64(368), qoffsetX: f64(376), qoffsetY: f64(384), qoffsetZ: f64(392),
+      datatype: i16(12),
+      bitpix: i16(14),
+      voxOffset: i64(168),
+      sclSlope: f64(176),
+      sclInter: f64(184),
+      calMax: f64(192),
+      calMin: f64(200),
+      xyztUnits: i32(500),
+      intentCode: i32(504),
+      dimInfo: bytes[524]!,
+      descrip: cString(bytes, 240, 80),
+      qformCode: i32(344),
+      sformCode: i32(348),
+      quaternB: f64(352),
+      quaternC: f64(360),
+      quaternD: f64(368),
+      qoffsetX: f64(376),
+      qoffsetY: f64(384),
+      qoffsetZ: f64(392),
       srow: [0, 1, 2].map((r) => [0, 1, 2, 3].map((c) => f64(400 + 32 * r + 8 * c))),
       magic: cString(bytes, 4, 3),
     };
     if (h.magic !== "n+2") {
-      throw new InputError(h.magic === "ni2" ? "NIfTI-2 header/image pair is not supported; convert to .nii/.nii.gz"
-        : `bad NIfTI-2 magic ${JSON.stringify(h.magic)}`, { file });
+      throw new InputError(
+        h.magic === "ni2" ? "NIfTI-2 header/image pair is not supported; convert to .nii/.nii.gz" : `bad NIfTI-2 magic ${JSON.stringify(h.magic)}`,
+        { file },
+      );
     }
     if (h.voxOffset === 0) h.voxOffset = 544;
   }

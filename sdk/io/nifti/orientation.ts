@@ -39,7 +39,9 @@ export function orntTransform(start: Ornt, end: Ornt): Ornt {
 /** nibabel's inv_ornt_aff(ornt, shape): maps voxel indices of the reoriented array back to the original ones. */
 export function invOrntAff(ornt: Ornt, shape: number[]): Mat4 {
   const undoReorder = identity4().map((row) => row.map(() => 0));
-  ornt.forEach(([ax], i) => { undoReorder[i]![ax] = 1; });
+  ornt.forEach(([ax], i) => {
+    undoReorder[i]![ax] = 1;
+  });
   undoReorder[3]![3] = 1;
   const undoFlip = identity4();
   ornt.forEach(([, flip], i) => {
@@ -56,7 +58,9 @@ export function invOrntAff(ornt: Ornt, shape: number[]): Mat4 {
  */
 export function applyOrientation<T extends NiftiTypedArray>(data: T, shape: number[], ornt: Ornt): { data: T; shape: number[] } {
   const outShape = [0, 0, 0];
-  ornt.forEach(([ax], i) => { outShape[ax] = shape[i]!; });
+  ornt.forEach(([ax], i) => {
+    outShape[ax] = shape[i]!;
+  });
   const outStride = [1, outShape[0]!, outShape[0]! * outShape[1]!];
   let base = 0;
   const step = [0, 0, 0];

@@ -54,7 +54,10 @@ function checkDeclaredSize(h: NiftiHeader, storedBytes: number, gzip: boolean, f
   }
   if (gzip && declared > storedBytes * MAX_DEFLATE_RATIO + INFLATE_SLACK) {
     const most = storedBytes * MAX_DEFLATE_RATIO;
-    throw new InputError(`truncated or corrupt: header declares ${shape} (${declared} bytes) but ${storedBytes} bytes of gzip data inflate to at most ${most}`, { file });
+    throw new InputError(
+      `truncated or corrupt: header declares ${shape} (${declared} bytes) but ${storedBytes} bytes of gzip data inflate to at most ${most}`,
+      { file },
+    );
   }
   if (!gzip && declared > storedBytes) {
     throw new InputError(`truncated voxel data (${Math.max(0, storedBytes - h.voxOffset)} of ${declared - h.voxOffset} bytes)`, { file });
@@ -140,7 +143,11 @@ function openError(err: unknown, file: string): unknown {
  */
 export async function readNiftiBytes(file: string): Promise<Uint8Array> {
   let fh: fsp.FileHandle;
-  try { fh = await fsp.open(file, "r"); } catch (err) { throw openError(err, file); }
+  try {
+    fh = await fsp.open(file, "r");
+  } catch (err) {
+    throw openError(err, file);
+  }
   let stored: number;
   const magic = new Uint8Array(2);
   try {
@@ -249,10 +256,13 @@ export function scaledFloat32(img: NiftiImage, out?: Float32Array, offset = 0, f
 /** min, max and mean of the scaled values (float64 arithmetic, like nibabel's get_fdata() statistics). */
 export function scaledStats(img: NiftiImage, file = "<bytes>"): { min: number; max: number; mean: number } {
   const f = sclFactors(img.header, file);
-  const slope = f?.slope ?? 1, inter = f?.inter ?? 0;
+  const slope = f?.slope ?? 1,
+    inter = f?.inter ?? 0;
   const src = img.data;
   const big = src instanceof BigInt64Array || src instanceof BigUint64Array;
-  let min = Infinity, max = -Infinity, sum = 0;
+  let min = Infinity,
+    max = -Infinity,
+    sum = 0;
   for (let i = 0; i < src.length; i++) {
     const v = (big ? Number(src[i]!) : (src[i] as number)) * slope + inter;
     if (v < min) min = v;

@@ -10,7 +10,10 @@ import { PyCallable, PyDict, describe, type Buildable } from "./unpickle.js";
 
 /** `torch.FloatStorage` etc.: the storage class named in a persistent id. */
 export class StorageType {
-  constructor(readonly qualname: string, readonly dtype: TorchDtypeName) {}
+  constructor(
+    readonly qualname: string,
+    readonly dtype: TorchDtypeName,
+  ) {}
 }
 
 /** A storage as loaded from the file; `bytes` keeps the raw form for `_rebuild_tensor_v3` reinterpretation. */
@@ -56,12 +59,18 @@ export class PendingNdarray implements Buildable {
 
 type NpCtor = new (b: ArrayBufferLike, o: number, n: number) => NumpyArray["data"];
 const NP_KINDS: Record<string, { name: string; size: number; ctor: NpCtor }> = {
-  f8: { name: "float64", size: 8, ctor: Float64Array }, f4: { name: "float32", size: 4, ctor: Float32Array },
-  i8: { name: "int64", size: 8, ctor: BigInt64Array }, u8: { name: "uint64", size: 8, ctor: BigUint64Array },
-  i4: { name: "int32", size: 4, ctor: Int32Array }, u4: { name: "uint32", size: 4, ctor: Uint32Array },
-  i2: { name: "int16", size: 2, ctor: Int16Array }, u2: { name: "uint16", size: 2, ctor: Uint16Array },
-  i1: { name: "int8", size: 1, ctor: Int8Array }, u1: { name: "uint8", size: 1, ctor: Uint8Array },
-  b1: { name: "bool", size: 1, ctor: Uint8Array }, f2: { name: "float16", size: 2, ctor: Uint16Array },
+  f8: { name: "float64", size: 8, ctor: Float64Array },
+  f4: { name: "float32", size: 4, ctor: Float32Array },
+  i8: { name: "int64", size: 8, ctor: BigInt64Array },
+  u8: { name: "uint64", size: 8, ctor: BigUint64Array },
+  i4: { name: "int32", size: 4, ctor: Int32Array },
+  u4: { name: "uint32", size: 4, ctor: Uint32Array },
+  i2: { name: "int16", size: 2, ctor: Int16Array },
+  u2: { name: "uint16", size: 2, ctor: Uint16Array },
+  i1: { name: "int8", size: 1, ctor: Int8Array },
+  u1: { name: "uint8", size: 1, ctor: Uint8Array },
+  b1: { name: "bool", size: 1, ctor: Uint8Array },
+  f2: { name: "float16", size: 2, ctor: Uint16Array },
 };
 
 export function swapInPlace(b: Uint8Array, size: number): void {
@@ -87,20 +96,31 @@ function npScalar(dt: NpDtype, raw: Uint8Array, file: string): number | bigint |
   const dv = new DataView(raw.buffer, raw.byteOffset, raw.length);
   const le = dt.byteorder !== ">";
   switch (kind.name) {
-    case "float64": return dv.getFloat64(0, le);
-    case "float32": return dv.getFloat32(0, le);
-    case "float16": return halfToFloat(dv.getUint16(0, le));
-    case "int64": case "uint64": {
+    case "float64":
+      return dv.getFloat64(0, le);
+    case "float32":
+      return dv.getFloat32(0, le);
+    case "float16":
+      return halfToFloat(dv.getUint16(0, le));
+    case "int64":
+    case "uint64": {
       const v = kind.name === "int64" ? dv.getBigInt64(0, le) : dv.getBigUint64(0, le);
       return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
     }
-    case "int32": return dv.getInt32(0, le);
-    case "uint32": return dv.getUint32(0, le);
-    case "int16": return dv.getInt16(0, le);
-    case "uint16": return dv.getUint16(0, le);
-    case "int8": return dv.getInt8(0);
-    case "bool": return raw[0] !== 0;
-    default: return dv.getUint8(0);
+    case "int32":
+      return dv.getInt32(0, le);
+    case "uint32":
+      return dv.getUint32(0, le);
+    case "int16":
+      return dv.getInt16(0, le);
+    case "uint16":
+      return dv.getUint16(0, le);
+    case "int8":
+      return dv.getInt8(0);
+    case "bool":
+      return raw[0] !== 0;
+    default:
+      return dv.getUint8(0);
   }
 }
 
@@ -148,7 +168,9 @@ function asParameter(t: unknown, requiresGrad: unknown, file: string): TorchTens
 
 function toBytes(s: unknown, encoding: unknown, file: string): Uint8Array {
   if (typeof s !== "string") throw refuse(file, `_codecs.encode of a ${describe(s)}`);
-  const enc = String(encoding ?? "utf-8").toLowerCase().replace(/[-_]/g, "");
+  const enc = String(encoding ?? "utf-8")
+    .toLowerCase()
+    .replace(/[-_]/g, "");
   if (enc === "latin1" || enc === "iso88591") {
     const out = new Uint8Array(s.length);
     for (let i = 0; i < s.length; i++) {

@@ -27,15 +27,26 @@ export const DTYPES: Record<TorchDtypeName, DtypeInfo> = {
 };
 
 /** `torch.FloatStorage` -> "float32", ... */
-export const STORAGE_DTYPE: ReadonlyMap<string, TorchDtypeName> = new Map(
-  (Object.keys(DTYPES) as TorchDtypeName[]).map((d) => [DTYPES[d].storage, d]),
-);
+export const STORAGE_DTYPE: ReadonlyMap<string, TorchDtypeName> = new Map((Object.keys(DTYPES) as TorchDtypeName[]).map((d) => [DTYPES[d].storage, d]));
 
 /** torch's attribute names for dtypes (`torch.half` etc. are aliases) -> our names. */
 export const TORCH_DTYPE_ATTR: ReadonlyMap<string, TorchDtypeName> = new Map([
-  ["float32", "float32"], ["float", "float32"], ["float64", "float64"], ["double", "float64"], ["float16", "float16"],
-  ["half", "float16"], ["bfloat16", "bfloat16"], ["int8", "int8"], ["int16", "int16"], ["short", "int16"],
-  ["int32", "int32"], ["int", "int32"], ["int64", "int64"], ["long", "int64"], ["uint8", "uint8"], ["bool", "bool"],
+  ["float32", "float32"],
+  ["float", "float32"],
+  ["float64", "float64"],
+  ["double", "float64"],
+  ["float16", "float16"],
+  ["half", "float16"],
+  ["bfloat16", "bfloat16"],
+  ["int8", "int8"],
+  ["int16", "int16"],
+  ["short", "int16"],
+  ["int32", "int32"],
+  ["int", "int32"],
+  ["int64", "int64"],
+  ["long", "int64"],
+  ["uint8", "uint8"],
+  ["bool", "bool"],
 ] as [string, TorchDtypeName][]);
 
 const f32 = new Float32Array(1);

@@ -54,5 +54,3 @@ export function finalize(root: unknown, file: string): unknown {
     throw err;
   }
 }
-
-

@@ -14,8 +14,12 @@ const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 
 export function parseLegacy(bytes: Uint8Array, file: string): unknown {
   const noGlobals = {
-    findGlobal: (m: string, n: string): never => { throw new CheckpointError(`refusing to load: the legacy header asks for ${m}.${n}`, { file }); },
-    persistentLoad: (): never => { throw new CheckpointError("unexpected persistent id in the legacy header", { file }); },
+    findGlobal: (m: string, n: string): never => {
+      throw new CheckpointError(`refusing to load: the legacy header asks for ${m}.${n}`, { file });
+    },
+    persistentLoad: (): never => {
+      throw new CheckpointError("unexpected persistent id in the legacy header", { file });
+    },
   };
   let r = unpickle(bytes, file, noGlobals);
   if (r.value !== LEGACY_MAGIC) throw new CheckpointError("not a PyTorch checkpoint (pickle without torch's magic number)", { file });
@@ -29,28 +33,34 @@ export function parseLegacy(bytes: Uint8Array, file: string): unknown {
   // Storages are referenced by the object pickle but their bytes come after it: create them empty, fill them below.
   const storages = new Map<string, { st: LoadedStorage; numel: number; views: [LoadedStorage, number, number][] }>();
   const empty = new Uint8Array(0);
-  const main = unpickle(bytes, file, {
-    findGlobal: makeFindGlobal(ctx),
-    persistentLoad: (pid: unknown) => {
-      if (Array.isArray(pid) && pid[0] === "module") throw new CheckpointError("the file holds a pickled nn.Module, not a state dict (not supported)", { file });
-      const { type, key, numel, rest } = storagePid(pid, file, 5);
-      let rec = storages.get(key);
-      if (!rec) {
-        rec = { st: { key, dtype: type.dtype, bytes: empty, data: new DTYPES[type.dtype].ctor(0) }, numel, views: [] };
-        storages.set(key, rec);
-      }
-      const view = rest[0];
-      if (Array.isArray(view) && view.length === 3) {
-        // Old torch's storage views: (view_key, offset, size) into the root storage.
-        const [, off, size] = view as unknown[];
-        if (!Number.isSafeInteger(off) || !Number.isSafeInteger(size)) throw new CheckpointError("malformed storage view", { file });
-        const v: LoadedStorage = { key: `${key}:${off}`, dtype: type.dtype, bytes: empty, data: new DTYPES[type.dtype].ctor(0) };
-        rec.views.push([v, off as number, size as number]);
-        return v;
-      }
-      return rec.st;
+  const main = unpickle(
+    bytes,
+    file,
+    {
+      findGlobal: makeFindGlobal(ctx),
+      persistentLoad: (pid: unknown) => {
+        if (Array.isArray(pid) && pid[0] === "module")
+          throw new CheckpointError("the file holds a pickled nn.Module, not a state dict (not supported)", { file });
+        const { type, key, numel, rest } = storagePid(pid, file, 5);
+        let rec = storages.get(key);
+        if (!rec) {
+          rec = { st: { key, dtype: type.dtype, bytes: empty, data: new DTYPES[type.dtype].ctor(0) }, numel, views: [] };
+          storages.set(key, rec);
+        }
+        const view = rest[0];
+        if (Array.isArray(view) && view.length === 3) {
+          // Old torch's storage views: (view_key, offset, size) into the root storage.
+          const [, off, size] = view as unknown[];
+          if (!Number.isSafeInteger(off) || !Number.isSafeInteger(size)) throw new CheckpointError("malformed storage view", { file });
+          const v: LoadedStorage = { key: `${key}:${off}`, dtype: type.dtype, bytes: empty, data: new DTYPES[type.dtype].ctor(0) };
+          rec.views.push([v, off as number, size as number]);
+          return v;
+        }
+        return rec.st;
+      },
     },
-  }, r.end);
+    r.end,
+  );
   r = unpickle(bytes, file, noGlobals, main.end);
   if (!Array.isArray(r.value) || !r.value.every((k) => typeof k === "string")) throw new CheckpointError("legacy storage key list is malformed", { file });
   let pos = r.end;
@@ -77,4 +87,3 @@ export function parseLegacy(bytes: Uint8Array, file: string): unknown {
   checkViews(ctx);
   return finalize(main.value, file);
 }
-

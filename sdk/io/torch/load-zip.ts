@@ -13,7 +13,10 @@ export function parseZip(bytes: Uint8Array, file: string, verifyCrc: boolean): u
   const zip = new ZipArchive(bytes, file);
   const pkls = [...zip.entries.keys()].filter((n) => /^(?:[^/]+\/)?data\.pkl$/.test(n));
   if (pkls.length !== 1) {
-    throw new CheckpointError(pkls.length ? `ambiguous archive: several data.pkl (${pkls.join(", ")})` : "zip archive without data.pkl (not a torch checkpoint)", { file });
+    throw new CheckpointError(
+      pkls.length ? `ambiguous archive: several data.pkl (${pkls.join(", ")})` : "zip archive without data.pkl (not a torch checkpoint)",
+      { file },
+    );
   }
   const prefix = pkls[0]!.slice(0, -"data.pkl".length);
   let bigEndian = false;
@@ -42,4 +45,3 @@ export function parseZip(bytes: Uint8Array, file: string, verifyCrc: boolean): u
   checkViews(ctx);
   return finalize(value, file);
 }
-

@@ -60,7 +60,7 @@ export async function readWhole(file: string, { readFileBelow = 2 ** 31 - 1, chu
   const buf = Buffer.allocUnsafeSlow(size);
   const fh = await fsp.open(file, "r");
   try {
-    for (let off = 0; off < size; ) {
+    for (let off = 0; off < size;) {
       const { bytesRead } = await fh.read(buf, off, Math.min(chunk, size - off), off);
       if (bytesRead === 0) throw new CheckpointError(`the file shrank while being read (${off} of ${size} bytes)`, { file });
       off += bytesRead;

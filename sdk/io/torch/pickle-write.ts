@@ -21,22 +21,77 @@ class ByteSink {
     this.grow(b.length);
     for (const x of b) this.buf[this.n++] = x;
   }
-  u16(v: number): void { this.grow(2); this.dv.setUint16(this.n, v, true); this.n += 2; }
-  u32(v: number): void { this.grow(4); this.dv.setUint32(this.n, v, true); this.n += 4; }
-  i32(v: number): void { this.grow(4); this.dv.setInt32(this.n, v, true); this.n += 4; }
-  f64be(v: number): void { this.grow(8); this.dv.setFloat64(this.n, v, false); this.n += 8; }
-  bytes(b: Uint8Array): void { this.grow(b.length); this.buf.set(b, this.n); this.n += b.length; }
+  u16(v: number): void {
+    this.grow(2);
+    this.dv.setUint16(this.n, v, true);
+    this.n += 2;
+  }
+  u32(v: number): void {
+    this.grow(4);
+    this.dv.setUint32(this.n, v, true);
+    this.n += 4;
+  }
+  i32(v: number): void {
+    this.grow(4);
+    this.dv.setInt32(this.n, v, true);
+    this.n += 4;
+  }
+  f64be(v: number): void {
+    this.grow(8);
+    this.dv.setFloat64(this.n, v, false);
+    this.n += 8;
+  }
+  bytes(b: Uint8Array): void {
+    this.grow(b.length);
+    this.buf.set(b, this.n);
+    this.n += b.length;
+  }
 }
 
 const enc = new TextEncoder();
-const MARK = 0x28, STOP = 0x2e, BININT = 0x4a, BININT1 = 0x4b, BININT2 = 0x4d, LONG1 = 0x8a, LONG4 = 0x8b, BINFLOAT = 0x47;
-const NONE = 0x4e, NEWTRUE = 0x88, NEWFALSE = 0x89, BINUNICODE = 0x58, EMPTY_TUPLE = 0x29, TUPLE1 = 0x85, TUPLE2 = 0x86;
-const TUPLE3 = 0x87, TUPLE = 0x74, EMPTY_LIST = 0x5d, APPENDS = 0x65, EMPTY_DICT = 0x7d, SETITEMS = 0x75, BINPUT = 0x71;
-const LONG_BINPUT = 0x72, BINGET = 0x68, LONG_BINGET = 0x6a, GLOBAL = 0x63, REDUCE = 0x52, BUILD = 0x62, BINPERSID = 0x51;
+const MARK = 0x28,
+  STOP = 0x2e,
+  BININT = 0x4a,
+  BININT1 = 0x4b,
+  BININT2 = 0x4d,
+  LONG1 = 0x8a,
+  LONG4 = 0x8b,
+  BINFLOAT = 0x47;
+const NONE = 0x4e,
+  NEWTRUE = 0x88,
+  NEWFALSE = 0x89,
+  BINUNICODE = 0x58,
+  EMPTY_TUPLE = 0x29,
+  TUPLE1 = 0x85,
+  TUPLE2 = 0x86;
+const TUPLE3 = 0x87,
+  TUPLE = 0x74,
+  EMPTY_LIST = 0x5d,
+  APPENDS = 0x65,
+  EMPTY_DICT = 0x7d,
+  SETITEMS = 0x75,
+  BINPUT = 0x71;
+const LONG_BINPUT = 0x72,
+  BINGET = 0x68,
+  LONG_BINGET = 0x6a,
+  GLOBAL = 0x63,
+  REDUCE = 0x52,
+  BUILD = 0x62,
+  BINPERSID = 0x51;
 const BATCH = 1000;
 const NP_CODES: Record<string, string> = {
-  float64: "f8", float32: "f4", float16: "f2", int64: "i8", uint64: "u8", int32: "i4", uint32: "u4", int16: "i2", uint16: "u2",
-  int8: "i1", uint8: "u1", bool: "b1",
+  float64: "f8",
+  float32: "f4",
+  float16: "f2",
+  int64: "i8",
+  uint64: "u8",
+  int32: "i4",
+  uint32: "u4",
+  int16: "i2",
+  uint16: "u2",
+  int8: "i1",
+  uint8: "u1",
+  bool: "b1",
 };
 
 export interface PickledCheckpoint {
@@ -71,14 +126,20 @@ export class Pickler {
     const i = this.memo.size;
     this.memo.set(obj, i);
     if (i < 256) this.s.op(BINPUT, i);
-    else { this.s.op(LONG_BINPUT); this.s.u32(i); }
+    else {
+      this.s.op(LONG_BINPUT);
+      this.s.u32(i);
+    }
   }
 
   private get(obj: unknown): boolean {
     const i = this.memo.get(obj);
     if (i === undefined) return false;
     if (i < 256) this.s.op(BINGET, i);
-    else { this.s.op(LONG_BINGET); this.s.u32(i); }
+    else {
+      this.s.op(LONG_BINGET);
+      this.s.u32(i);
+    }
     return true;
   }
 
@@ -100,9 +161,13 @@ export class Pickler {
   private int(v: number | bigint): void {
     const s = this.s;
     if (typeof v === "number" && v >= 0 && v < 256) s.op(BININT1, v);
-    else if (typeof v === "number" && v >= 0 && v < 65536) { s.op(BININT2); s.u16(v); }
-    else if (v >= -(2 ** 31) && v < 2 ** 31) { s.op(BININT); s.i32(Number(v)); }
-    else {
+    else if (typeof v === "number" && v >= 0 && v < 65536) {
+      s.op(BININT2);
+      s.u16(v);
+    } else if (v >= -(2 ** 31) && v < 2 ** 31) {
+      s.op(BININT);
+      s.i32(Number(v));
+    } else {
       // Little-endian two's complement with the fewest bytes, as Python's encode_long.
       let b = BigInt(v);
       const out: number[] = [];
@@ -113,7 +178,10 @@ export class Pickler {
         if ((b === 0n && !(byte & 0x80)) || (b === -1n && byte & 0x80)) break;
       }
       if (out.length < 256) s.op(LONG1, out.length);
-      else { s.op(LONG4); s.u32(out.length); }
+      else {
+        s.op(LONG4);
+        s.u32(out.length);
+      }
       s.op(...out);
     }
   }
@@ -130,7 +198,10 @@ export class Pickler {
     const flush = (): void => {
       if (!batch.length) return;
       this.s.op(MARK);
-      for (const [k, v] of batch) { this.save(k); this.save(v); }
+      for (const [k, v] of batch) {
+        this.save(k);
+        this.save(v);
+      }
       this.s.op(SETITEMS);
       batch = [];
     };
@@ -231,11 +302,17 @@ export class Pickler {
     }
     if (typeof v === "bigint") return this.int(v);
     if (typeof v === "string") return this.str(v);
-    if (v instanceof PyFloat) { s.op(BINFLOAT); return s.f64be(v.value); }
+    if (v instanceof PyFloat) {
+      s.op(BINFLOAT);
+      return s.f64be(v.value);
+    }
     if (typeof v !== "object") throw new TypeError(`formatTorch: cannot write a ${typeof v}`);
     if (this.get(v)) return;
     if (v instanceof TorchTensor) return this.tensor(v);
-    if (v instanceof PyTuple) { this.tuple(v); return this.put(v); }
+    if (v instanceof PyTuple) {
+      this.tuple(v);
+      return this.put(v);
+    }
     if (Array.isArray(v)) {
       s.op(EMPTY_LIST);
       this.put(v);
@@ -260,7 +337,11 @@ export class Pickler {
     if (v instanceof Set) {
       this.global("__builtin__", "set");
       s.op(EMPTY_LIST);
-      if (v.size) { s.op(MARK); for (const x of v) this.save(x); s.op(APPENDS); }
+      if (v.size) {
+        s.op(MARK);
+        for (const x of v) this.save(x);
+        s.op(APPENDS);
+      }
       s.op(TUPLE1, REDUCE);
       return this.put(v);
     }

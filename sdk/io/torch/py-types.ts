@@ -37,7 +37,10 @@ export function isOrderedDict(obj: unknown): boolean {
 
 /** `torch.device("cuda:1")`. Checkpoints saved on a GPU keep the device they were trained on (nnssl's `init_args`). */
 export class TorchDevice {
-  constructor(readonly type: string, readonly index: number | null = null) {}
+  constructor(
+    readonly type: string,
+    readonly index: number | null = null,
+  ) {}
   toString(): string {
     return this.index === null ? this.type : `${this.type}:${this.index}`;
   }

@@ -16,7 +16,10 @@ export interface FormatTorchOptions {
 function members(value: unknown, { prefix = "archive" }: FormatTorchOptions): ZipMember[] {
   if (endianness() !== "LE") throw new Error("formatTorch: writing checkpoints on a big-endian host is not supported");
   const { pickle, storages } = pickleForTorch(value);
-  const out: ZipMember[] = [{ name: `${prefix}/data.pkl`, data: pickle }, { name: `${prefix}/byteorder`, data: new TextEncoder().encode("little") }];
+  const out: ZipMember[] = [
+    { name: `${prefix}/data.pkl`, data: pickle },
+    { name: `${prefix}/byteorder`, data: new TextEncoder().encode("little") },
+  ];
   storages.forEach((st, i) => out.push({ name: `${prefix}/data/${i}`, data: new Uint8Array(st.data.buffer, st.data.byteOffset, st.data.byteLength) }));
   out.push({ name: `${prefix}/version`, data: new TextEncoder().encode("3\n") });
   return out;

@@ -47,4 +47,3 @@ export function checkViews(ctx: AllowlistContext): void {
     }
   }
 }
-

@@ -46,7 +46,12 @@ export class Unpickler {
   private readonly memo = new Map<number, unknown>();
   private readonly dv: DataView;
 
-  constructor(private readonly bytes: Uint8Array, start: number, private readonly file: string, private readonly hooks: UnpickleHooks) {
+  constructor(
+    private readonly bytes: Uint8Array,
+    start: number,
+    private readonly file: string,
+    private readonly hooks: UnpickleHooks,
+  ) {
     this.pos = start;
     this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
@@ -68,9 +73,15 @@ export class Unpickler {
     this.pos += n;
     return p;
   }
-  private u8(): number { return this.bytes[this.need(1)]!; }
-  private u16(): number { return this.dv.getUint16(this.need(2), true); }
-  private u32(): number { return this.dv.getUint32(this.need(4), true); }
+  private u8(): number {
+    return this.bytes[this.need(1)]!;
+  }
+  private u16(): number {
+    return this.dv.getUint16(this.need(2), true);
+  }
+  private u32(): number {
+    return this.dv.getUint32(this.need(4), true);
+  }
   private u64(): number {
     const v = this.dv.getBigUint64(this.need(8), true);
     if (v > BigInt(this.bytes.length)) this.fail(`length ${v} exceeds the ${this.bytes.length}-byte input`);
@@ -145,27 +156,49 @@ export class Unpickler {
       if (this.pos >= bytes.length) this.fail("data ends before the STOP opcode (truncated?)");
       const op = bytes[this.pos++]!;
       switch (op) {
-        case 0x80: { // PROTO
+        case 0x80: {
+          // PROTO
           const proto = this.u8();
           if (proto > 5) this.fail(`unsupported pickle protocol ${proto}`);
           break;
         }
-        case 0x95: this.u64(); break; // FRAME: the frame length is only a read-ahead hint
-        case 0x2e: { // STOP
+        case 0x95:
+          this.u64();
+          break; // FRAME: the frame length is only a read-ahead hint
+        case 0x2e: {
+          // STOP
           const v = this.pop();
           if (this.metastack.length) this.fail("STOP inside an open MARK");
           return v;
         }
-        case 0x28: this.metastack.push(this.stack); this.stack = []; break; // MARK
-        case 0x30: this.pop(); break; // POP
-        case 0x31: this.popMark(); break; // POP_MARK
-        case 0x32: st().push(this.top()); break; // DUP
+        case 0x28:
+          this.metastack.push(this.stack);
+          this.stack = [];
+          break; // MARK
+        case 0x30:
+          this.pop();
+          break; // POP
+        case 0x31:
+          this.popMark();
+          break; // POP_MARK
+        case 0x32:
+          st().push(this.top());
+          break; // DUP
         // numbers
-        case 0x4a: st().push(this.dv.getInt32(this.need(4), true)); break; // BININT
-        case 0x4b: st().push(this.u8()); break; // BININT1
-        case 0x4d: st().push(this.u16()); break; // BININT2
-        case 0x8a: st().push(this.long(this.take(this.u8()))); break; // LONG1
-        case 0x8b: { // LONG4
+        case 0x4a:
+          st().push(this.dv.getInt32(this.need(4), true));
+          break; // BININT
+        case 0x4b:
+          st().push(this.u8());
+          break; // BININT1
+        case 0x4d:
+          st().push(this.u16());
+          break; // BININT2
+        case 0x8a:
+          st().push(this.long(this.take(this.u8())));
+          break; // LONG1
+        case 0x8b: {
+          // LONG4
           const n = this.dv.getInt32(this.need(4), true);
           if (n < 0) this.fail("negative LONG4 length");
           // No checkpoint holds a million-byte integer; parsing one would only burn time and memory.
@@ -173,98 +206,201 @@ export class Unpickler {
           st().push(this.long(this.take(n)));
           break;
         }
-        case 0x47: st().push(this.dv.getFloat64(this.need(8), false)); break; // BINFLOAT (big-endian)
-        case 0x49: { // INT (text)
+        case 0x47:
+          st().push(this.dv.getFloat64(this.need(8), false));
+          break; // BINFLOAT (big-endian)
+        case 0x49: {
+          // INT (text)
           const s = this.line();
           st().push(s === "01" ? true : s === "00" ? false : parseIntText(s, this.file));
           break;
         }
-        case 0x4c: st().push(parseIntText(this.line().replace(/L$/, ""), this.file)); break; // LONG (text)
-        case 0x46: st().push(Number(this.line())); break; // FLOAT (text)
+        case 0x4c:
+          st().push(parseIntText(this.line().replace(/L$/, ""), this.file));
+          break; // LONG (text)
+        case 0x46:
+          st().push(Number(this.line()));
+          break; // FLOAT (text)
         // singletons
-        case 0x4e: st().push(null); break; // NONE
-        case 0x88: st().push(true); break; // NEWTRUE
-        case 0x89: st().push(false); break; // NEWFALSE
+        case 0x4e:
+          st().push(null);
+          break; // NONE
+        case 0x88:
+          st().push(true);
+          break; // NEWTRUE
+        case 0x89:
+          st().push(false);
+          break; // NEWFALSE
         // strings and bytes
-        case 0x58: st().push(utf8.decode(this.take(this.u32()))); break; // BINUNICODE
-        case 0x8c: st().push(utf8.decode(this.take(this.u8()))); break; // SHORT_BINUNICODE
-        case 0x8d: st().push(utf8.decode(this.take(this.u64()))); break; // BINUNICODE8
-        case 0x54: { // BINSTRING: Python 2 str, decoded as torch.load does (utf-8)
+        case 0x58:
+          st().push(utf8.decode(this.take(this.u32())));
+          break; // BINUNICODE
+        case 0x8c:
+          st().push(utf8.decode(this.take(this.u8())));
+          break; // SHORT_BINUNICODE
+        case 0x8d:
+          st().push(utf8.decode(this.take(this.u64())));
+          break; // BINUNICODE8
+        case 0x54: {
+          // BINSTRING: Python 2 str, decoded as torch.load does (utf-8)
           const n = this.dv.getInt32(this.need(4), true);
           if (n < 0) this.fail("negative BINSTRING length");
           st().push(utf8.decode(this.take(n)));
           break;
         }
-        case 0x55: st().push(utf8.decode(this.take(this.u8()))); break; // SHORT_BINSTRING
-        case 0x42: st().push(this.take(this.u32()).slice()); break; // BINBYTES
-        case 0x43: st().push(this.take(this.u8()).slice()); break; // SHORT_BINBYTES
-        case 0x8e: st().push(this.take(this.u64()).slice()); break; // BINBYTES8
-        case 0x96: st().push(this.take(this.u64()).slice()); break; // BYTEARRAY8
+        case 0x55:
+          st().push(utf8.decode(this.take(this.u8())));
+          break; // SHORT_BINSTRING
+        case 0x42:
+          st().push(this.take(this.u32()).slice());
+          break; // BINBYTES
+        case 0x43:
+          st().push(this.take(this.u8()).slice());
+          break; // SHORT_BINBYTES
+        case 0x8e:
+          st().push(this.take(this.u64()).slice());
+          break; // BINBYTES8
+        case 0x96:
+          st().push(this.take(this.u64()).slice());
+          break; // BYTEARRAY8
         // containers
-        case 0x29: st().push(new PyTuple()); break; // EMPTY_TUPLE
-        case 0x85: st().push(PyTuple.ofItems([this.pop()])); break; // TUPLE1
-        case 0x86: { const b = this.pop(); const a = this.pop(); st().push(PyTuple.ofItems([a, b])); break; } // TUPLE2
-        case 0x87: { const c = this.pop(); const b = this.pop(); const a = this.pop(); st().push(PyTuple.ofItems([a, b, c])); break; } // TUPLE3
-        case 0x74: { const t = PyTuple.ofItems(this.popMark()); st().push(t); break; } // TUPLE (pop before reading this.stack)
-        case 0x5d: st().push([]); break; // EMPTY_LIST
-        case 0x6c: { const l = this.popMark(); st().push(l); break; } // LIST
-        case 0x61: { // APPEND
+        case 0x29:
+          st().push(new PyTuple());
+          break; // EMPTY_TUPLE
+        case 0x85:
+          st().push(PyTuple.ofItems([this.pop()]));
+          break; // TUPLE1
+        case 0x86: {
+          const b = this.pop();
+          const a = this.pop();
+          st().push(PyTuple.ofItems([a, b]));
+          break;
+        } // TUPLE2
+        case 0x87: {
+          const c = this.pop();
+          const b = this.pop();
+          const a = this.pop();
+          st().push(PyTuple.ofItems([a, b, c]));
+          break;
+        } // TUPLE3
+        case 0x74: {
+          const t = PyTuple.ofItems(this.popMark());
+          st().push(t);
+          break;
+        } // TUPLE (pop before reading this.stack)
+        case 0x5d:
+          st().push([]);
+          break; // EMPTY_LIST
+        case 0x6c: {
+          const l = this.popMark();
+          st().push(l);
+          break;
+        } // LIST
+        case 0x61: {
+          // APPEND
           const v = this.pop();
           const l = this.top();
           if (!Array.isArray(l) || l instanceof PyTuple) this.fail(`APPEND to a ${describe(l)}`);
           l.push(v);
           break;
         }
-        case 0x65: { // APPENDS
+        case 0x65: {
+          // APPENDS
           const items = this.popMark();
           const l = this.top();
           if (!Array.isArray(l) || l instanceof PyTuple) this.fail(`APPENDS to a ${describe(l)}`);
           for (const v of items) l.push(v);
           break;
         }
-        case 0x7d: st().push(new PyDict()); break; // EMPTY_DICT
-        case 0x64: { // DICT
+        case 0x7d:
+          st().push(new PyDict());
+          break; // EMPTY_DICT
+        case 0x64: {
+          // DICT
           const d = new PyDict();
           this.addItems(d, this.popMark(), "DICT");
           st().push(d);
           break;
         }
-        case 0x73: { const v = this.pop(); const k = this.pop(); this.addItems(this.top(), [k, v], "SETITEM"); break; } // SETITEM
-        case 0x75: { const items = this.popMark(); this.addItems(this.top(), items, "SETITEMS"); break; } // SETITEMS
-        case 0x8f: st().push(new Set()); break; // EMPTY_SET
-        case 0x90: { // ADDITEMS
+        case 0x73: {
+          const v = this.pop();
+          const k = this.pop();
+          this.addItems(this.top(), [k, v], "SETITEM");
+          break;
+        } // SETITEM
+        case 0x75: {
+          const items = this.popMark();
+          this.addItems(this.top(), items, "SETITEMS");
+          break;
+        } // SETITEMS
+        case 0x8f:
+          st().push(new Set());
+          break; // EMPTY_SET
+        case 0x90: {
+          // ADDITEMS
           const items = this.popMark();
           const s = this.top();
           if (!(s instanceof Set)) this.fail(`ADDITEMS to a ${describe(s)}`);
           for (const v of items) s.add(v);
           break;
         }
-        case 0x91: { const s = new Set(this.popMark()); st().push(s); break; } // FROZENSET
+        case 0x91: {
+          const s = new Set(this.popMark());
+          st().push(s);
+          break;
+        } // FROZENSET
         // memo
-        case 0x68: st().push(this.memoGet(this.u8())); break; // BINGET
-        case 0x6a: st().push(this.memoGet(this.u32())); break; // LONG_BINGET
-        case 0x67: st().push(this.memoGet(parseIntText(this.line(), this.file) as number)); break; // GET
-        case 0x71: this.memo.set(this.u8(), this.top()); break; // BINPUT
-        case 0x72: this.memo.set(this.u32(), this.top()); break; // LONG_BINPUT
-        case 0x70: this.memo.set(parseIntText(this.line(), this.file) as number, this.top()); break; // PUT
-        case 0x94: this.memo.set(this.memo.size, this.top()); break; // MEMOIZE
+        case 0x68:
+          st().push(this.memoGet(this.u8()));
+          break; // BINGET
+        case 0x6a:
+          st().push(this.memoGet(this.u32()));
+          break; // LONG_BINGET
+        case 0x67:
+          st().push(this.memoGet(parseIntText(this.line(), this.file) as number));
+          break; // GET
+        case 0x71:
+          this.memo.set(this.u8(), this.top());
+          break; // BINPUT
+        case 0x72:
+          this.memo.set(this.u32(), this.top());
+          break; // LONG_BINPUT
+        case 0x70:
+          this.memo.set(parseIntText(this.line(), this.file) as number, this.top());
+          break; // PUT
+        case 0x94:
+          this.memo.set(this.memo.size, this.top());
+          break; // MEMOIZE
         // objects: only allowlisted stand-ins
-        case 0x63: { // GLOBAL
+        case 0x63: {
+          // GLOBAL
           const module = this.line();
           const name = this.line();
           st().push(this.hooks.findGlobal(module, name));
           break;
         }
-        case 0x93: { // STACK_GLOBAL
+        case 0x93: {
+          // STACK_GLOBAL
           const name = this.pop();
           const module = this.pop();
           if (typeof module !== "string" || typeof name !== "string") this.fail("STACK_GLOBAL needs two strings");
           st().push(this.hooks.findGlobal(module, name));
           break;
         }
-        case 0x52: { const args = this.pop(); const f = this.pop(); st().push(this.reduce(f, args, "REDUCE")); break; } // REDUCE
-        case 0x81: { const args = this.pop(); const cls = this.pop(); st().push(this.reduce(cls, args, "NEWOBJ", true)); break; } // NEWOBJ
-        case 0x92: { // NEWOBJ_EX
+        case 0x52: {
+          const args = this.pop();
+          const f = this.pop();
+          st().push(this.reduce(f, args, "REDUCE"));
+          break;
+        } // REDUCE
+        case 0x81: {
+          const args = this.pop();
+          const cls = this.pop();
+          st().push(this.reduce(cls, args, "NEWOBJ", true));
+          break;
+        } // NEWOBJ
+        case 0x92: {
+          // NEWOBJ_EX
           const kwargs = this.pop();
           const args = this.pop();
           const cls = this.pop();
@@ -272,7 +408,8 @@ export class Unpickler {
           st().push(this.reduce(cls, args, "NEWOBJ_EX", true));
           break;
         }
-        case 0x62: { // BUILD
+        case 0x62: {
+          // BUILD
           const state = this.pop();
           const obj = this.top();
           if (typeof obj !== "object" || obj === null || typeof (obj as Partial<Buildable>).setState !== "function") {
@@ -281,13 +418,23 @@ export class Unpickler {
           (obj as Buildable).setState(state);
           break;
         }
-        case 0x51: st().push(this.hooks.persistentLoad(this.pop())); break; // BINPERSID
-        case 0x50: st().push(this.hooks.persistentLoad(this.line())); break; // PERSID
-        case 0x82: case 0x83: case 0x84:
+        case 0x51:
+          st().push(this.hooks.persistentLoad(this.pop()));
+          break; // BINPERSID
+        case 0x50:
+          st().push(this.hooks.persistentLoad(this.line()));
+          break; // PERSID
+        case 0x82:
+        case 0x83:
+        case 0x84:
           return this.fail("the pickle uses the copyreg extension registry (EXT opcodes), which is not supported");
-        case 0x97: case 0x98:
+        case 0x97:
+        case 0x98:
           return this.fail("the pickle uses out-of-band buffers (protocol 5), which torch.save never writes");
-        case 0x53: case 0x56: case 0x69: case 0x6f:
+        case 0x53:
+        case 0x56:
+        case 0x69:
+        case 0x6f:
           return this.fail(`protocol-0 opcode ${JSON.stringify(String.fromCharCode(op))} at byte ${this.pos - 1} is not supported`);
         default:
           this.fail(`unknown opcode 0x${op.toString(16).padStart(2, "0")} at byte ${this.pos - 1}`);

@@ -29,7 +29,10 @@ export class ZipArchive {
   readonly entries = new Map<string, ZipEntry>();
   private readonly dv: DataView;
 
-  constructor(private readonly bytes: Uint8Array, private readonly file: string) {
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly file: string,
+  ) {
     this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.readCentralDirectory();
   }
@@ -85,7 +88,7 @@ export class ZipArchive {
       if (end > cdOffset + cdSize) this.fail(`central directory entry ${i} runs past the directory`);
       const name = names.decode(bytes.subarray(p + 46, p + 46 + nameLen));
       // zip64: the 32-bit fields that overflowed are 0xFFFFFFFF and their real values follow, in this order, in extra 0x0001.
-      for (let e = p + 46 + nameLen; e + 4 <= p + 46 + nameLen + extraLen; ) {
+      for (let e = p + 46 + nameLen; e + 4 <= p + 46 + nameLen + extraLen;) {
         const id = dv.getUint16(e, true);
         const len = dv.getUint16(e + 2, true);
         if (id === 0x0001) {

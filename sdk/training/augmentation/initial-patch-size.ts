@@ -15,27 +15,33 @@ const deg = (d: number) => (d / 360) * 2 * Math.PI;
 
 function rotX(v: number[], a: number): number[] {
   const [x, y, z] = v as [number, number, number];
-  const c = Math.cos(a), s = Math.sin(a);
+  const c = Math.cos(a),
+    s = Math.sin(a);
   // get_patch_size rotates the patch vector as a row vector: np.dot(coords, rot_matrix).
   return [x, y * c + z * s, -y * s + z * c];
 }
 function rotY(v: number[], a: number): number[] {
   const [x, y, z] = v as [number, number, number];
-  const c = Math.cos(a), s = Math.sin(a);
+  const c = Math.cos(a),
+    s = Math.sin(a);
   return [x * c - z * s, y, x * s + z * c];
 }
 function rotZ(v: number[], a: number): number[] {
   const [x, y, z] = v as [number, number, number];
-  const c = Math.cos(a), s = Math.sin(a);
+  const c = Math.cos(a),
+    s = Math.sin(a);
   return [x * c + y * s, -x * s + y * c, z];
 }
 
 /** get_patch_size(final_patch_size, rot_x, rot_y, rot_z, scale_range=(0.85, 1.25)). */
 export function getPatchSize(patch: readonly number[], rotX_: number, rotY_: number, rotZ_: number, scaleRange: [number, number] = [0.85, 1.25]): number[] {
-  const rx = Math.min(Math.PI / 2, rotX_), ry = Math.min(Math.PI / 2, rotY_), rz = Math.min(Math.PI / 2, rotZ_);
+  const rx = Math.min(Math.PI / 2, rotX_),
+    ry = Math.min(Math.PI / 2, rotY_),
+    rz = Math.min(Math.PI / 2, rotZ_);
   let fs = [...patch];
   if (patch.length === 2) {
-    const c = Math.cos(rx), s = Math.sin(rx);
+    const c = Math.cos(rx),
+      s = Math.sin(rx);
     const r = [Math.abs(patch[0]! * c + patch[1]! * s), Math.abs(-patch[0]! * s + patch[1]! * c)];
     fs = fs.map((v, i) => Math.max(v, r[i]!));
   } else {

@@ -12,7 +12,6 @@ export function gaussianNoise(s: Sample, rs: RandomState, gauss: Gauss, range: [
   for (let i = 0; i < img.length; i++) img[i] = img[i]! + sigma * gauss.next();
 }
 
-
 /** `_build_kernel(sigma, truncate)`: an odd-length normalised Gaussian. */
 export function gaussianKernel1d(sigma: number, truncate = 6): Float64Array {
   const n = sigma * truncate + 0.5;
@@ -21,7 +20,11 @@ export function gaussianKernel1d(sigma: number, truncate = 6): Float64Array {
   const half = (size - 1) / 2;
   const k = new Float64Array(size);
   let sum = 0;
-  for (let i = 0; i < size; i++) { const x = -half + i; k[i] = Math.exp(-0.5 * (x / sigma) ** 2); sum += k[i]!; }
+  for (let i = 0; i < size; i++) {
+    const x = -half + i;
+    k[i] = Math.exp(-0.5 * (x / sigma) ** 2);
+    sum += k[i]!;
+  }
   for (let i = 0; i < size; i++) k[i] = k[i]! / sum;
   return k;
 }

@@ -55,7 +55,12 @@ export function applyTrainingTransforms(input: Sample, rs: RandomState, cfg: Tra
   const s = applySpatialTransform(input, params, cfg.patchSize);
   const gauss = new Gauss(rs);
   const spatialAxes = cfg.is2d ? [1, 2] : [0, 1, 2];
-  const maybe = (p: number, name: string, fn: () => void) => { if (rs.randomSample() < p) { applied.push(name); fn(); } };
+  const maybe = (p: number, name: string, fn: () => void) => {
+    if (rs.randomSample() < p) {
+      applied.push(name);
+      fn();
+    }
+  };
   maybe(0.1, "noise", () => gaussianNoise(s, rs, gauss));
   maybe(0.2, "blur", () => gaussianBlur(s, rs, spatialAxes));
   maybe(0.15, "brightness", () => multiplicativeBrightness(s, rs));

@@ -23,7 +23,11 @@ export class Gauss {
   private cached: number | null = null;
   constructor(private readonly rs: RandomState) {}
   next(): number {
-    if (this.cached !== null) { const v = this.cached; this.cached = null; return v; }
+    if (this.cached !== null) {
+      const v = this.cached;
+      this.cached = null;
+      return v;
+    }
     let x1: number, x2: number, r2: number;
     do {
       x1 = 2 * this.rs.randomSample() - 1;
@@ -44,10 +48,20 @@ export function bgContrast(rs: RandomState, [lo, hi]: readonly [number, number])
 
 /** Mean and std (ddof 0 and 1) and min/max of one channel, in float64. */
 export function channelStats(a: Float32Array, off: number, n: number): { mean: number; std1: number; min: number; max: number } {
-  let s = 0, min = Infinity, max = -Infinity;
-  for (let i = off; i < off + n; i++) { const v = a[i]!; s += v; if (v < min) min = v; if (v > max) max = v; }
+  let s = 0,
+    min = Infinity,
+    max = -Infinity;
+  for (let i = off; i < off + n; i++) {
+    const v = a[i]!;
+    s += v;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
   const mean = s / n;
   let q = 0;
-  for (let i = off; i < off + n; i++) { const d = a[i]! - mean; q += d * d; }
+  for (let i = off; i < off + n; i++) {
+    const d = a[i]! - mean;
+    q += d * d;
+  }
   return { mean, std1: n > 1 ? Math.sqrt(q / (n - 1)) : NaN, min, max };
 }

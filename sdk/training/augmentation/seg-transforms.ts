@@ -10,11 +10,20 @@ export function flipAxis(s: Sample, axis: number): void {
   const [D, H, W] = s.shape;
   const n = D * H * W;
   const flip = (a: Float32Array | Int16Array, off: number) => {
-    for (let z = 0; z < D; z++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-      const z2 = axis === 0 ? D - 1 - z : z, y2 = axis === 1 ? H - 1 - y : y, x2 = axis === 2 ? W - 1 - x : x;
-      const i = off + (z * H + y) * W + x, j = off + (z2 * H + y2) * W + x2;
-      if (i < j) { const t = a[i]!; a[i] = a[j]!; a[j] = t; }
-    }
+    for (let z = 0; z < D; z++)
+      for (let y = 0; y < H; y++)
+        for (let x = 0; x < W; x++) {
+          const z2 = axis === 0 ? D - 1 - z : z,
+            y2 = axis === 1 ? H - 1 - y : y,
+            x2 = axis === 2 ? W - 1 - x : x;
+          const i = off + (z * H + y) * W + x,
+            j = off + (z2 * H + y2) * W + x2;
+          if (i < j) {
+            const t = a[i]!;
+            a[i] = a[j]!;
+            a[j] = t;
+          }
+        }
   };
   for (let c = 0; c < s.channels; c++) flip(s.image, c * n);
   flip(s.seg, 0);
@@ -55,12 +64,17 @@ export function dsTargetShapes(shape: readonly number[], scales: readonly (reado
 }
 
 /** DownsampleSegForDSTransform: nearest-exact resize of every target channel to each DS shape. */
-export function downsampleSegForDS<T extends Int16Array | Uint8Array>(seg: T, channels: number, shape: readonly number[], scales: readonly (readonly number[])[]): { data: T; shape: number[] }[] {
+export function downsampleSegForDS<T extends Int16Array | Uint8Array>(
+  seg: T,
+  channels: number,
+  shape: readonly number[],
+  scales: readonly (readonly number[])[],
+): { data: T; shape: number[] }[] {
   const n = numVoxels(shape);
   return dsTargetShapes(shape, scales).map((sh) => {
     if (sh.every((v, i) => v === shape[i])) return { data: seg, shape: sh };
     const m = numVoxels(sh);
-    const out = new (seg.constructor as { new(n: number): T })(channels * m);
+    const out = new (seg.constructor as { new (n: number): T })(channels * m);
     for (let c = 0; c < channels; c++) resizeNearestExact(seg, c * n, shape, out, c * m, sh);
     return { data: out, shape: sh };
   });

@@ -16,7 +16,14 @@ export function nearestExactIndex(o: number, inSize: number, outSize: number): n
 }
 
 /** Nearest-exact resize of one (D,H,W) volume (any element type) into `out`. */
-export function resizeNearestExact<T extends Float32Array | Int16Array | Uint8Array>(src: T, srcOff: number, inShape: readonly number[], out: T, outOff: number, outShape: readonly number[]): void {
+export function resizeNearestExact<T extends Float32Array | Int16Array | Uint8Array>(
+  src: T,
+  srcOff: number,
+  inShape: readonly number[],
+  out: T,
+  outOff: number,
+  outShape: readonly number[],
+): void {
   const [D, H, W] = inShape as [number, number, number];
   const [d, h, w] = outShape as [number, number, number];
   const ix = new Int32Array(w);
@@ -32,7 +39,9 @@ export function resizeNearestExact<T extends Float32Array | Int16Array | Uint8Ar
 }
 
 function linearTable(outSize: number, inSize: number): { i0: Int32Array; i1: Int32Array; f: Float64Array } {
-  const i0 = new Int32Array(outSize), i1 = new Int32Array(outSize), f = new Float64Array(outSize);
+  const i0 = new Int32Array(outSize),
+    i1 = new Int32Array(outSize),
+    f = new Float64Array(outSize);
   const scale = inSize / outSize;
   for (let o = 0; o < outSize; o++) {
     // area_pixel_compute_source_index(align_corners=False) clamps negative positions to 0.
@@ -46,17 +55,32 @@ function linearTable(outSize: number, inSize: number): { i0: Int32Array; i1: Int
 }
 
 /** Trilinear resize (align_corners False) of a (D,H,W) float volume. */
-export function resizeTrilinear(src: Float32Array, srcOff: number, inShape: readonly number[], out: Float32Array, outOff: number, outShape: readonly number[]): void {
+export function resizeTrilinear(
+  src: Float32Array,
+  srcOff: number,
+  inShape: readonly number[],
+  out: Float32Array,
+  outOff: number,
+  outShape: readonly number[],
+): void {
   const [D, H, W] = inShape as [number, number, number];
   const [d, h, w] = outShape as [number, number, number];
-  const tz = linearTable(d, D), ty = linearTable(h, H), tx = linearTable(w, W);
+  const tz = linearTable(d, D),
+    ty = linearTable(h, H),
+    tx = linearTable(w, W);
   let o = outOff;
   for (let z = 0; z < d; z++) {
-    const z0 = tz.i0[z]! * H * W, z1 = tz.i1[z]! * H * W, fz = tz.f[z]!;
+    const z0 = tz.i0[z]! * H * W,
+      z1 = tz.i1[z]! * H * W,
+      fz = tz.f[z]!;
     for (let y = 0; y < h; y++) {
-      const y0 = ty.i0[y]! * W, y1 = ty.i1[y]! * W, fy = ty.f[y]!;
+      const y0 = ty.i0[y]! * W,
+        y1 = ty.i1[y]! * W,
+        fy = ty.f[y]!;
       for (let x = 0; x < w; x++) {
-        const x0 = tx.i0[x]!, x1 = tx.i1[x]!, fx = tx.f[x]!;
+        const x0 = tx.i0[x]!,
+          x1 = tx.i1[x]!,
+          fx = tx.f[x]!;
         const b = srcOff;
         const c00 = src[b + z0 + y0 + x0]! * (1 - fx) + src[b + z0 + y0 + x1]! * fx;
         const c01 = src[b + z0 + y1 + x0]! * (1 - fx) + src[b + z0 + y1 + x1]! * fx;

@@ -28,7 +28,10 @@ function mul(a: number[][], b: number[][]): number[][] {
 }
 
 /** Draws the parameters in upstream's order: rotate?, scale?, deform? (always), angles, sync check, scale. */
-export function drawSpatialParams(rs: RandomState, { rotation, inPlane, pRotation = 0.2, pScaling = 0.2, scaling = [0.7, 1.4] }: SpatialOptions): SpatialParams {
+export function drawSpatialParams(
+  rs: RandomState,
+  { rotation, inPlane, pRotation = 0.2, pScaling = 0.2, scaling = [0.7, 1.4] }: SpatialOptions,
+): SpatialParams {
   const doRotate = rs.randomSample() < pRotation;
   const doScale = rs.randomSample() < pScaling;
   rs.randomSample(); // p_elastic_deform = 0: the draw still happens upstream
@@ -36,18 +39,42 @@ export function drawSpatialParams(rs: RandomState, { rotation, inPlane, pRotatio
   const nAngles = inPlane ? 2 : 3;
   const angles = doRotate ? Array.from({ length: nAngles }, () => rs.uniform(rotation[0], rotation[1])) : new Array(nAngles).fill(0);
   let s = 1;
-  if (doScale) { rs.randomSample(); s = rs.uniform(scaling[0], scaling[1]); }
+  if (doScale) {
+    rs.randomSample();
+    s = rs.uniform(scaling[0], scaling[1]);
+  }
   let A: number[][];
   if (inPlane) {
     const a = angles[nAngles - 1]!;
-    const c = Math.cos(a), sn = Math.sin(a);
-    A = [[1, 0, 0], [0, c * s, -sn * s], [0, sn * s, c * s]];
+    const c = Math.cos(a),
+      sn = Math.sin(a);
+    A = [
+      [1, 0, 0],
+      [0, c * s, -sn * s],
+      [0, sn * s, c * s],
+    ];
   } else {
     const [a0, a1, a2] = angles as [number, number, number];
-    const Rx = [[1, 0, 0], [0, Math.cos(a0), -Math.sin(a0)], [0, Math.sin(a0), Math.cos(a0)]];
-    const Ry = [[Math.cos(a1), 0, Math.sin(a1)], [0, 1, 0], [-Math.sin(a1), 0, Math.cos(a1)]];
-    const Rz = [[Math.cos(a2), -Math.sin(a2), 0], [Math.sin(a2), Math.cos(a2), 0], [0, 0, 1]];
-    A = mul(mul(mul(Rz, Ry), Rx), [[s, 0, 0], [0, s, 0], [0, 0, s]]);
+    const Rx = [
+      [1, 0, 0],
+      [0, Math.cos(a0), -Math.sin(a0)],
+      [0, Math.sin(a0), Math.cos(a0)],
+    ];
+    const Ry = [
+      [Math.cos(a1), 0, Math.sin(a1)],
+      [0, 1, 0],
+      [-Math.sin(a1), 0, Math.cos(a1)],
+    ];
+    const Rz = [
+      [Math.cos(a2), -Math.sin(a2), 0],
+      [Math.sin(a2), Math.cos(a2), 0],
+      [0, 0, 1],
+    ];
+    A = mul(mul(mul(Rz, Ry), Rx), [
+      [s, 0, 0],
+      [0, s, 0],
+      [0, 0, s],
+    ]);
   }
   return { affine: Float64Array.from(A.flat()) };
 }
@@ -104,8 +131,12 @@ export function applySpatialTransform(sample: Sample, params: SpatialParams, pat
   if (labels.length > 255) throw new RangeError(`spatial transform: ${labels.length} distinct labels in one patch (max 255)`);
   for (let i = 0; i < nIn; i++) segIdx[i] = labelIndex.get(sample.seg[i]!)!;
   const acc = new Float64Array(labels.length);
-  const cz = (pd - 1) / 2, cy = (ph - 1) / 2, cx = (pw - 1) / 2;
-  const oz = (D - 1) / 2, oy = (H - 1) / 2, ox = (W - 1) / 2;
+  const cz = (pd - 1) / 2,
+    cy = (ph - 1) / 2,
+    cx = (pw - 1) / 2;
+  const oz = (D - 1) / 2,
+    oy = (H - 1) / 2,
+    ox = (W - 1) / 2;
   const taps = new Int32Array(8);
   const wts = new Float64Array(8);
   let o = 0;
@@ -118,11 +149,17 @@ export function applySpatialTransform(sample: Sample, params: SpatialParams, pat
         const sz = A[0]! * gz + A[1]! * gy + A[2]! * gx + oz;
         const sy = A[3]! * gz + A[4]! * gy + A[5]! * gx + oy;
         const sx = A[6]! * gz + A[7]! * gy + A[8]! * gx + ox;
-        const z0 = Math.floor(sz), y0 = Math.floor(sy), x0 = Math.floor(sx);
-        const fz = sz - z0, fy = sy - y0, fx = sx - x0;
+        const z0 = Math.floor(sz),
+          y0 = Math.floor(sy),
+          x0 = Math.floor(sx);
+        const fz = sz - z0,
+          fy = sy - y0,
+          fx = sx - x0;
         let nt = 0;
         for (let k = 0; k < 8; k++) {
-          const iz = z0 + (k >> 2), iy = y0 + ((k >> 1) & 1), ix = x0 + (k & 1);
+          const iz = z0 + (k >> 2),
+            iy = y0 + ((k >> 1) & 1),
+            ix = x0 + (k & 1);
           if (iz < 0 || iz >= D || iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
           const w = (k >> 2 ? fz : 1 - fz) * ((k >> 1) & 1 ? fy : 1 - fy) * (k & 1 ? fx : 1 - fx);
           if (w === 0) continue;
@@ -135,13 +172,20 @@ export function applySpatialTransform(sample: Sample, params: SpatialParams, pat
           for (let t = 0; t < nt; t++) v += wts[t]! * sample.image[off + taps[t]!]!;
           image[c * nOut + o] = v;
         }
-        if (sz < 0 || sz > D - 1 || sy < 0 || sy > H - 1 || sx < 0 || sx > W - 1) { seg[o] = -1; continue; }
+        if (sz < 0 || sz > D - 1 || sy < 0 || sy > H - 1 || sx < 0 || sx > W - 1) {
+          seg[o] = -1;
+          continue;
+        }
         acc.fill(0);
         for (let t = 0; t < nt; t++) acc[segIdx[taps[t]!]!] += wts[t]!;
-        let best = 0, bestV = -Infinity;
+        let best = 0,
+          bestV = -Infinity;
         for (let k = 0; k < labels.length; k++) {
           const v = halfToFloat(floatToHalf(1000 * acc[k]!));
-          if (v > bestV) { bestV = v; best = k; }
+          if (v > bestV) {
+            bestV = v;
+            best = k;
+          }
         }
         seg[o] = labels[best]!;
       }

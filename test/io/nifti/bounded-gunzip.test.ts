@@ -13,7 +13,12 @@ import { InputError } from "../../../sdk/errors.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "nifti-bomb-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const EYE = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]];
+const EYE = [
+  [1, 0, 0, 0],
+  [0, 1, 0, 0],
+  [0, 0, 1, 0],
+  [0, 0, 0, 1],
+];
 
 /** gzip of `head` followed by `zeros` zero bytes, streamed (the zeros never exist in memory at once). */
 async function gzipWithZeros(head: Uint8Array, zeros: number, tail: Uint8Array = new Uint8Array(0)): Promise<Buffer> {
@@ -55,8 +60,11 @@ describe("bounded decompression of .nii.gz", () => {
     const file = path.join(dir, "tail.nii.gz");
     writeFileSync(file, await gzipWithZeros(small, 1000));
     const img = await readNifti(file);
-    expect([img.shape, Array.from(img.data)]).toEqual([[2, 2, 2], [7, 7, 7, 7, 7, 7, 7, 7]]);
-    expect(Array.from(parseNifti(gzipSync(small)).data)).toEqual([7, 7, 7, 7, 7, 7, 7, 7]);
+    expect([img.shape, Array.from(img.data as Uint8Array)]).toEqual([
+      [2, 2, 2],
+      [7, 7, 7, 7, 7, 7, 7, 7],
+    ]);
+    expect(Array.from(parseNifti(gzipSync(small)).data as Uint8Array)).toEqual([7, 7, 7, 7, 7, 7, 7, 7]);
   });
 
   it("refuses a header that declares more than its gzip data can inflate to, before allocating", async () => {
@@ -68,7 +76,9 @@ describe("bounded decompression of .nii.gz", () => {
     await expect(readNifti(file)).rejects.toThrow(/header declares \[30000, 30000, 30000\] float32, 108000000000352 bytes, more than one buffer can hold/);
     for (const k of [1, 2, 3]) dv.setInt16(40 + 2 * k, 1000, true); // 4 GB: fits a buffer, not 1 KB of gzip
     writeFileSync(file, gzipSync(head));
-    await expect(readNifti(file)).rejects.toThrow(/truncated or corrupt: header declares \[1000, 1000, 1000\] float32 \(4000000352 bytes\) but \d+ bytes of gzip data inflate to at most \d+$/);
+    await expect(readNifti(file)).rejects.toThrow(
+      /truncated or corrupt: header declares \[1000, 1000, 1000\] float32 \(4000000352 bytes\) but \d+ bytes of gzip data inflate to at most \d+$/,
+    );
     const raw = path.join(dir, "header-bomb.nii");
     writeFileSync(raw, head);
     await expect(readNifti(raw)).rejects.toThrow(`${raw}: truncated voxel data (4 of 4000000000 bytes)`);

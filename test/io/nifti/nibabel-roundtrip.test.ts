@@ -92,11 +92,19 @@ print(json.dumps(cases))
 `;
 
 interface PyCase {
-  file: string; shape: number[]; dtype: string; affine: number[][]; zooms: number[]; values: number[];
-  reoriented_affine: number[][]; reoriented_zooms: number[]; reoriented_values: number[];
+  file: string;
+  shape: number[];
+  dtype: string;
+  affine: number[][];
+  zooms: number[];
+  values: number[];
+  reoriented_affine: number[][];
+  reoriented_zooms: number[];
+  reoriented_values: number[];
 }
 
-const close = (a: number[], b: number[], tol: number) => a.forEach((x, i) => expect(Math.abs(x - b[i]!)).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(b[i]!))));
+const close = (a: number[], b: number[], tol: number) =>
+  a.forEach((x, i) => expect(Math.abs(x - b[i]!)).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(b[i]!))));
 
 describe.skipIf(skip)(`readNifti(file) on nibabel-written files${skip ? ` (skipped: ${skip})` : ""}`, () => {
   let cases: Record<string, PyCase> = {};
@@ -104,9 +112,26 @@ describe.skipIf(skip)(`readNifti(file) on nibabel-written files${skip ? ` (skipp
     cases = runPythonJson<Record<string, PyCase>>(WRITE_CASES, [mkdtempSync(path.join(tmpdir(), "nnssl-nib-"))]);
   });
   const NAMES = [
-    "dtype_uint8", "dtype_int8", "dtype_int16", "dtype_uint16", "dtype_int32", "dtype_uint32", "dtype_int64", "dtype_float32", "dtype_float64",
-    "big_endian_float32", "big_endian_int16", "nifti2_float64", "nifti2_big_endian_int32", "scaled_int16", "slope_zero_means_unscaled",
-    "slope_nan_means_unscaled", "qform_only", "sform_differs_from_qform", "no_qform_no_sform", "permuted_axes",
+    "dtype_uint8",
+    "dtype_int8",
+    "dtype_int16",
+    "dtype_uint16",
+    "dtype_int32",
+    "dtype_uint32",
+    "dtype_int64",
+    "dtype_float32",
+    "dtype_float64",
+    "big_endian_float32",
+    "big_endian_int16",
+    "nifti2_float64",
+    "nifti2_big_endian_int32",
+    "scaled_int16",
+    "slope_zero_means_unscaled",
+    "slope_nan_means_unscaled",
+    "qform_only",
+    "sform_differs_from_qform",
+    "no_qform_no_sform",
+    "permuted_axes",
   ];
   it.each(NAMES)("%s: shape, dtype, affine, zooms and values equal nibabel's", async (name) => {
     const c = cases[name]!;
@@ -145,17 +170,46 @@ print(json.dumps(res))
 describe.skipIf(skip)(`writeNifti(file, ...) is read back by nibabel${skip ? ` (skipped: ${skip})` : ""}`, () => {
   const rot = (deg: number) => {
     const t = (deg * Math.PI) / 180;
-    return [[Math.cos(t), -Math.sin(t), 0], [Math.sin(t), Math.cos(t), 0], [0, 0, 1]];
+    return [
+      [Math.cos(t), -Math.sin(t), 0],
+      [Math.sin(t), Math.cos(t), 0],
+      [0, 0, 1],
+    ];
   };
   const affineOf = (r: number[][], zooms: number[], off: number[]) => [
-    ...[0, 1, 2].map((i) => [...[0, 1, 2].map((j) => r[i]![j]! * zooms[j]!), off[i]!]), [0, 0, 0, 1],
+    ...[0, 1, 2].map((i) => [...[0, 1, 2].map((j) => r[i]![j]! * zooms[j]!), off[i]!]),
+    [0, 0, 0, 1],
   ];
   const CASES: [NiftiDtype, string, number[][]][] = [
     ["uint8", "seg.nii.gz", affineOf(rot(0), [0.8, 0.8, 3], [1, 2, 3])],
     ["int16", "ct.nii.gz", affineOf(rot(25), [1, 1.5, 2], [-100, 50, 7])],
     ["float32", "mr.nii", affineOf(rot(180), [0.5, 0.5, 0.5], [0, 0, 0])],
-    ["float64", "f64.nii.gz", affineOf([[0, 0, 1], [1, 0, 0], [0, 1, 0]], [2, 1, 1], [5, 5, 5])],
-    ["uint16", "u16.nii.gz", affineOf([[1, 0, 0], [0, 1, 0], [0, 0, -1]], [1, 1, 1], [0, 0, 0])],
+    [
+      "float64",
+      "f64.nii.gz",
+      affineOf(
+        [
+          [0, 0, 1],
+          [1, 0, 0],
+          [0, 1, 0],
+        ],
+        [2, 1, 1],
+        [5, 5, 5],
+      ),
+    ],
+    [
+      "uint16",
+      "u16.nii.gz",
+      affineOf(
+        [
+          [1, 0, 0],
+          [0, 1, 0],
+          [0, 0, -1],
+        ],
+        [1, 1, 1],
+        [0, 0, 0],
+      ),
+    ],
     ["int8", "i8.nii.gz", affineOf(rot(-45), [0.7, 0.7, 5], [3, 2, 1])],
     ["int32", "i32.nii", affineOf(rot(90), [1, 2, 3], [0, 0, 0])],
   ];
@@ -165,12 +219,15 @@ describe.skipIf(skip)(`writeNifti(file, ...) is read back by nibabel${skip ? ` (
     const written: Record<string, { data: number[]; affine: number[][]; dtype: NiftiDtype }> = {};
     for (const [dtype, name, affine] of CASES) {
       const data = allocTyped(dtype, 60);
-      for (let i = 0; i < 60; i++) (data as unknown as number[])[i] = dtype.startsWith("float") ? (i - 30) * 1.25 : ((i * 37) % 120) - (dtype.startsWith("u") ? 0 : 60);
+      for (let i = 0; i < 60; i++)
+        (data as unknown as number[])[i] = dtype.startsWith("float") ? (i - 30) * 1.25 : ((i * 37) % 120) - (dtype.startsWith("u") ? 0 : 60);
       const file = path.join(dir, name);
       await writeNifti(file, data, shape, affine);
       written[file] = { data: Array.from(data as unknown as number[]), affine, dtype };
     }
-    const res = runPythonJson<Record<string, { shape: number[]; dtype: string; affine: number[][]; qform: number[][]; codes: number[]; zooms: number[]; values: number[] }>>(READ_BACK, Object.keys(written));
+    const res = runPythonJson<
+      Record<string, { shape: number[]; dtype: string; affine: number[][]; qform: number[][]; codes: number[]; zooms: number[]; values: number[] }>
+    >(READ_BACK, Object.keys(written));
     for (const [file, w] of Object.entries(written)) {
       const r = res[file]!;
       expect(r.shape, file).toEqual(shape);

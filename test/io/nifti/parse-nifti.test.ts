@@ -9,9 +9,19 @@ import { parseNifti, readNifti, scaledFloat32, scaledStats } from "../../../sdk/
 import { formatNifti1 } from "../../../sdk/io/nifti/write.js";
 
 const DIR = path.resolve("test/fixtures/nifti");
-const FIXTURES = readdirSync(DIR).filter((f) => /\.nii(\.gz)?$/.test(f)).sort();
+const FIXTURES = readdirSync(DIR)
+  .filter((f) => /\.nii(\.gz)?$/.test(f))
+  .sort();
 
-interface Expected { shape: number[]; dtype: string; affine: number[][]; zooms: number[]; qform_code: number; sform_code: number; values: number[] }
+interface Expected {
+  shape: number[];
+  dtype: string;
+  affine: number[][];
+  zooms: number[];
+  qform_code: number;
+  sform_code: number;
+  values: number[];
+}
 
 describe("readNifti(file) on nibabel-written fixtures", () => {
   it("has all fixtures", () => expect(FIXTURES).toHaveLength(8));
@@ -33,8 +43,21 @@ describe("readNifti(file) on nibabel-written fixtures", () => {
 });
 
 describe("parseNifti(bytes, file) errors", () => {
-  const good = formatNifti1(new Int16Array(24), [2, 3, 4], [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]);
-  const patched = (fn: (dv: DataView, b: Uint8Array) => void) => { const b = good.slice(); fn(new DataView(b.buffer), b); return b; };
+  const good = formatNifti1(
+    new Int16Array(24),
+    [2, 3, 4],
+    [
+      [1, 0, 0, 0],
+      [0, 1, 0, 0],
+      [0, 0, 1, 0],
+      [0, 0, 0, 1],
+    ],
+  );
+  const patched = (fn: (dv: DataView, b: Uint8Array) => void) => {
+    const b = good.slice();
+    fn(new DataView(b.buffer), b);
+    return b;
+  };
   it.each([
     ["not NIfTI", new TextEncoder().encode("hello world, not a header at all"), /^x\.nii: not a NIfTI file/],
     ["truncated header", good.subarray(0, 200), /^x\.nii: truncated NIfTI-1 header \(200 of 348 bytes\)$/],
@@ -54,7 +77,17 @@ describe("parseNifti(bytes, file) errors", () => {
     expect(parseNifti(gzipSync(b), "x.nii.gz").shape).toEqual([2, 3, 4]);
   });
   it("rejects a valid slope with a non-finite intercept like nibabel", () => {
-    const b = formatNifti1(new Int16Array(24), [2, 3, 4], [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], { sclSlope: 2, sclInter: NaN });
+    const b = formatNifti1(
+      new Int16Array(24),
+      [2, 3, 4],
+      [
+        [1, 0, 0, 0],
+        [0, 1, 0, 0],
+        [0, 0, 1, 0],
+        [0, 0, 0, 1],
+      ],
+      { sclSlope: 2, sclInter: NaN },
+    );
     expect(() => scaledFloat32(parseNifti(b, "x.nii"), undefined, 0, "x.nii")).toThrow(/^x\.nii: valid scl_slope 2 but invalid scl_inter NaN$/);
   });
 });

@@ -47,8 +47,9 @@ export function compareTree(actual: unknown, expected: Node): string[] {
         return;
       }
       case "int":
-        if (e.as_string) { if (typeof a !== "bigint" || a.toString() !== e.value) bad(`int ${String(a)} != ${String(e.value)}`); }
-        else if (a !== e.value) bad(`int ${String(a)} != ${String(e.value)}`);
+        if (e.as_string) {
+          if (typeof a !== "bigint" || a.toString() !== e.value) bad(`int ${String(a)} != ${String(e.value)}`);
+        } else if (a !== e.value) bad(`int ${String(a)} != ${String(e.value)}`);
         return;
       case "float":
         if (!Object.is(a, num(e.value))) bad(`float ${String(a)} != ${String(e.value)}`);
@@ -80,8 +81,15 @@ export function compareTree(actual: unknown, expected: Node): string[] {
         return;
       case "tensor": {
         if (!(a instanceof TorchTensor)) return void bad(`expected a tensor, got ${String(a)}`);
-        for (const [k, v] of [["dtype", a.dtype], ["shape", a.shape], ["stride", a.stride], ["storage_offset", a.storageOffset],
-          ["storage_numel", a.storage.data.length], ["is_contiguous", a.isContiguous()], ["numel", a.numel]] as const) {
+        for (const [k, v] of [
+          ["dtype", a.dtype],
+          ["shape", a.shape],
+          ["stride", a.stride],
+          ["storage_offset", a.storageOffset],
+          ["storage_numel", a.storage.data.length],
+          ["is_contiguous", a.isContiguous()],
+          ["numel", a.numel],
+        ] as const) {
           if (JSON.stringify(v) !== JSON.stringify(e[k])) bad(`${k} ${JSON.stringify(v)} != ${JSON.stringify(e[k])}`);
         }
         const sid = e.storage_id as number;
@@ -97,7 +105,8 @@ export function compareTree(actual: unknown, expected: Node): string[] {
         } else if (e.values) {
           const got = a.toNumbers();
           const exp = (e.values as unknown[]).flat(10).map((v) => (typeof v === "boolean" ? Number(v) : num(v)));
-          if (got.length !== exp.length || got.some((v, i) => !Object.is(v, exp[i]))) bad(`values ${JSON.stringify(got.slice(0, 12))}… != ${JSON.stringify(exp.slice(0, 12))}…`);
+          if (got.length !== exp.length || got.some((v, i) => !Object.is(v, exp[i])))
+            bad(`values ${JSON.stringify(got.slice(0, 12))}… != ${JSON.stringify(exp.slice(0, 12))}…`);
         } else {
           const got = a.toNumbers();
           const sum = got.reduce((s, v) => s + v, 0);
@@ -123,7 +132,11 @@ export function countStorages(root: unknown): number {
     if (typeof v !== "object" || v === null || seen.has(v)) return;
     seen.add(v);
     if (v instanceof TorchTensor) return void storages.add(v.storage);
-    if (v instanceof Map) for (const [k, x] of v) { walk(k); walk(x); }
+    if (v instanceof Map)
+      for (const [k, x] of v) {
+        walk(k);
+        walk(x);
+      }
     else if (Array.isArray(v)) v.forEach(walk);
     else if (Object.getPrototypeOf(v) === Object.prototype) Object.values(v).forEach(walk);
   };

@@ -20,7 +20,10 @@ describe("loadTorchFile(fixture)", () => {
   });
 
   it("reads nnssl_ResEncMini.pth network weights with the reference shapes and sums", async () => {
-    const ref = JSON.parse(readFileSync(`${FIX}nnssl/nnssl_ResEncMini_state_dict_shapes.json`, "utf8")) as Record<string, { dtype: string; shape: number[]; sum: number }>;
+    const ref = JSON.parse(readFileSync(`${FIX}nnssl/nnssl_ResEncMini_state_dict_shapes.json`, "utf8")) as Record<
+      string,
+      { dtype: string; shape: number[]; sum: number }
+    >;
     const ck = (await loadTorchFile(`${FIX}nnssl/nnssl_ResEncMini.pth`)) as { network_weights: Record<string, TorchTensor> };
     expect(Object.keys(ck.network_weights)).toEqual(Object.keys(ref));
     for (const [k, r] of Object.entries(ref)) {
@@ -65,11 +68,13 @@ describe("parseTorch(damaged)", () => {
     const bytes = new Uint8Array(readFileSync(`${FIX}torch/dtypes.pth`));
     const zip = new ZipArchive(bytes, "x");
     const e = zip.entries.get("dtypes/data/0")!;
-    bytes[e.localHeaderOffset + 30 + bytes[e.localHeaderOffset + 26]! + (bytes[e.localHeaderOffset + 28]! | (bytes[e.localHeaderOffset + 29]! << 8)) + 1]! ^= 0x10;
+    bytes[e.localHeaderOffset + 30 + bytes[e.localHeaderOffset + 26]! + (bytes[e.localHeaderOffset + 28]! | (bytes[e.localHeaderOffset + 29]! << 8)) + 1]! ^=
+      0x10;
     expect(() => parseTorch(bytes, "flip.pth", { verifyCrc: true })).toThrow(/flip.pth: corrupt zip archive: CRC mismatch in dtypes\/data\/0/);
     expect(() => parseTorch(bytes, "flip.pth")).not.toThrow(); // torch.load does not check it either
     const p = zip.entries.get("dtypes/data.pkl")!;
-    bytes[p.localHeaderOffset + 30 + bytes[p.localHeaderOffset + 26]! + (bytes[p.localHeaderOffset + 28]! | (bytes[p.localHeaderOffset + 29]! << 8)) + 5]! ^= 0x01;
+    bytes[p.localHeaderOffset + 30 + bytes[p.localHeaderOffset + 26]! + (bytes[p.localHeaderOffset + 28]! | (bytes[p.localHeaderOffset + 29]! << 8)) + 5]! ^=
+      0x01;
     expect(() => parseTorch(bytes, "flip.pth")).toThrow("flip.pth: corrupt zip archive: CRC mismatch in dtypes/data.pkl (the file is damaged)");
   });
 
@@ -85,7 +90,10 @@ describe("parseTorch(damaged)", () => {
     // Deterministic fuzzing of the unpickler itself (bypassing the zip CRC): every single-byte change of the pickle.
     const zip = new ZipArchive(new Uint8Array(readFileSync(`${FIX}torch/python_objects.pth`)), "x");
     const pkl = zip.read("python_objects/data.pkl");
-    const hooks = { findGlobal: makeFindGlobal({ file: "f", tensors: [] }), persistentLoad: () => ({ key: "0", dtype: "int64", bytes: new Uint8Array(8), data: new BigInt64Array(1) }) };
+    const hooks = {
+      findGlobal: makeFindGlobal({ file: "f", tensors: [] }),
+      persistentLoad: () => ({ key: "0", dtype: "int64", bytes: new Uint8Array(8), data: new BigInt64Array(1) }),
+    };
     let failures = 0;
     for (let i = 0; i < pkl.length; i++) {
       for (const v of [0x00, 0xff, pkl[i]! ^ 0x01, 0x28, 0x2e]) {

@@ -113,10 +113,14 @@ describe("parseTorch(byteorder big)", () => {
       return b;
     });
     const enc = new TextEncoder();
-    const bytes = Buffer.concat(zipChunks([
-      { name: "a/data.pkl", data: pickle }, { name: "a/byteorder", data: enc.encode("big") },
-      ...be.map((data, i) => ({ name: `a/data/${i}`, data })), { name: "a/version", data: enc.encode("3\n") },
-    ]));
+    const bytes = Buffer.concat(
+      zipChunks([
+        { name: "a/data.pkl", data: pickle },
+        { name: "a/byteorder", data: enc.encode("big") },
+        ...be.map((data, i) => ({ name: `a/data/${i}`, data })),
+        { name: "a/version", data: enc.encode("3\n") },
+      ]),
+    );
     const back = parseTorch(bytes) as { t: TorchTensor; f: TorchTensor };
     expect(Array.from(back.t.toTypedArray() as Int16Array)).toEqual([1, 256, -2]);
     expect(Array.from(back.f.toTypedArray() as Float64Array)).toEqual([1.5, -0.25]);

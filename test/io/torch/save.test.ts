@@ -3,7 +3,17 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
-  formatTorch, loadTorchFile, orderedDict, parseTorch, pyFloat, PyTuple, saveTorchFile, TorchDevice, TorchTensor, isOrderedDict, PY_STATE,
+  formatTorch,
+  loadTorchFile,
+  orderedDict,
+  parseTorch,
+  pyFloat,
+  PyTuple,
+  saveTorchFile,
+  TorchDevice,
+  TorchTensor,
+  isOrderedDict,
+  PY_STATE,
 } from "../../../sdk/io/torch/index.js";
 import { zipChunks } from "../../../sdk/io/torch/zip-write.js";
 import { CheckpointError } from "../../../sdk/errors.js";
@@ -18,14 +28,19 @@ const noTorch = pythonSkipReason(["torch"]);
 
 /** A value exercising every type the writer supports, including views that share one storage. */
 function richValue(): Record<string, unknown> {
-  const base = TorchTensor.fromTypedArray(Float32Array.from({ length: 24 }, (_, i) => i * 0.5 - 3), [2, 3, 4]);
+  const base = TorchTensor.fromTypedArray(
+    Float32Array.from({ length: 24 }, (_, i) => i * 0.5 - 3),
+    [2, 3, 4],
+  );
   const transposed = new TorchTensor("float32", [4, 3, 2], [1, 4, 12], 0, base.storage);
   const offsetView = new TorchTensor("float32", [2, 2], [4, 1], 9, base.storage);
   const expanded = new TorchTensor("float32", [3, 5], [0, 1], 19, base.storage);
   return orderedDict({
     "encoder.stem.convs.0.conv.weight": base,
     "encoder.stem.convs.0.all_modules.0.weight": base,
-    transposed, offsetView, expanded,
+    transposed,
+    offsetView,
+    expanded,
     f64: TorchTensor.fromTypedArray(new Float64Array([5e-324, -1.5, 1.7976931348623157e308]), [3]),
     f16: TorchTensor.fromTypedArray(new Uint16Array([0x3c00, 0xc000, 0x0001, 0x7bff]), [2, 2], "float16"),
     bf16: TorchTensor.fromTypedArray(new Uint16Array([0x3f80, 0xff7f]), [2], "bfloat16"),
@@ -37,7 +52,10 @@ function richValue(): Record<string, unknown> {
     bool: TorchTensor.fromTypedArray(new Uint8Array([1, 0, 1]), [3], "bool"),
     scalar0d: TorchTensor.fromTypedArray(new BigInt64Array([7n]), []),
     empty: TorchTensor.fromTypedArray(new Float32Array(0), [3, 0, 2]),
-    many: TorchTensor.fromTypedArray(Float32Array.from({ length: 3000 }, (_, i) => Math.sin(i)), [3000]),
+    many: TorchTensor.fromTypedArray(
+      Float32Array.from({ length: 3000 }, (_, i) => Math.sin(i)),
+      [3000],
+    ),
   });
 }
 
@@ -51,7 +69,10 @@ describe("parseTorch(formatTorch(value))", () => {
       strs: ["", "ascii", "ünïcödé 𝄞"],
       bools: [true, false, null],
       tuple: PyTuple.ofItems([1, PyTuple.ofItems([]), PyTuple.ofItems([2, 3, 4, 5])]),
-      intKeys: new Map<unknown, unknown>([[1, "a"], [PyTuple.ofItems([1, 2]), "b"]]),
+      intKeys: new Map<unknown, unknown>([
+        [1, "a"],
+        [PyTuple.ofItems([1, 2]), "b"],
+      ]),
       ordered: orderedDict({ z: 1, a: 2 }),
       device: [new TorchDevice("cuda", 1), new TorchDevice("cpu")],
       bytes: new Uint8Array([0, 1, 200, 255]),
@@ -61,7 +82,7 @@ describe("parseTorch(formatTorch(value))", () => {
     const back = parseTorch(formatTorch(value)) as typeof value;
     expect(back.ints).toEqual(value.ints);
     expect(back.bigs).toEqual(value.bigs);
-    expect(back.floats.map((x) => Object.is(x, -0) ? "-0" : x)).toEqual([0.5, "-0", 5e-324, Infinity, -Infinity]);
+    expect(back.floats.map((x) => (Object.is(x, -0) ? "-0" : x))).toEqual([0.5, "-0", 5e-324, Infinity, -Infinity]);
     expect(back.forcedFloat).toBe(3);
     expect(back.strs).toEqual(value.strs);
     expect(back.bools).toEqual([true, false, null]);
@@ -92,7 +113,9 @@ describe("parseTorch(formatTorch(value))", () => {
   it("aligns every storage to 64 bytes and writes each shared storage once", () => {
     const bytes = formatTorch(richValue());
     const back = parseTorch(bytes) as Record<string, TorchTensor>;
-    const offsets = Object.values(back).filter((t) => t.storage.data.byteLength).map((t) => t.storage.data.byteOffset - bytes.byteOffset);
+    const offsets = Object.values(back)
+      .filter((t) => t.storage.data.byteLength)
+      .map((t) => t.storage.data.byteOffset - bytes.byteOffset);
     expect(offsets.every((o) => o % 64 === 0)).toBe(true);
     expect(countStorages(back)).toBe(13); // base + 4 views of it count once
   });
@@ -116,9 +139,20 @@ describe("parseTorch(formatTorch(value))", () => {
 
   it("refuses (and does not run) a pickle that would create a file", () => {
     const marker = path.join(tmp, "pwned");
-    const pkl = new Uint8Array([0x80, 0x02, ...new TextEncoder().encode(`cposix\nsystem\nX`), ...new Uint8Array(new Uint32Array([6 + marker.length]).buffer),
-      ...new TextEncoder().encode(`touch ${marker}`), 0x85, 0x52, 0x2e]);
-    const chunks = zipChunks([{ name: "x/data.pkl", data: pkl }, { name: "x/version", data: new TextEncoder().encode("3\n") }]);
+    const pkl = new Uint8Array([
+      0x80,
+      0x02,
+      ...new TextEncoder().encode(`cposix\nsystem\nX`),
+      ...new Uint8Array(new Uint32Array([6 + marker.length]).buffer),
+      ...new TextEncoder().encode(`touch ${marker}`),
+      0x85,
+      0x52,
+      0x2e,
+    ]);
+    const chunks = zipChunks([
+      { name: "x/data.pkl", data: pkl },
+      { name: "x/version", data: new TextEncoder().encode("3\n") },
+    ]);
     expect(() => parseTorch(Buffer.concat(chunks), "x.pth")).toThrow("x.pth: refusing to load: the pickle asks for posix.system, which is not an allowed type");
     expect(existsSync(marker)).toBe(false);
   });
@@ -138,19 +172,32 @@ describe.skipIf(noTorch !== null)(`saveTorchFile(file, value) read by real torch
   it("is read by torch with Python floats, ints, tuples, devices and bytes (weights_only=False: torch 1.13 rejects floats)", async () => {
     const file = path.join(tmp, "objects.pth");
     const value = {
-      floats: [0.5, pyFloat(2), -0, 5e-324, -Infinity], ints: [1, -(2 ** 40), 2n ** 80n],
-      tuple: PyTuple.ofItems(["a", PyTuple.ofItems([1, 2])]), device: new TorchDevice("cuda", 1), bytes: new Uint8Array([0, 255, 128]),
+      floats: [0.5, pyFloat(2), -0, 5e-324, -Infinity],
+      ints: [1, -(2 ** 40), 2n ** 80n],
+      tuple: PyTuple.ofItems(["a", PyTuple.ofItems([1, 2])]),
+      device: new TorchDevice("cuda", 1),
+      bytes: new Uint8Array([0, 255, 128]),
       intKeys: new Map([[3, "x"]]),
     };
     await saveTorchFile(file, value);
     const desc = describeWithTorch(file, false);
     const floats = (desc.root.entries as [unknown, { items: { type: string; value: unknown }[] }][])[0]![1].items;
-    expect(floats.map((f) => [f.type, f.value])).toEqual([["float", 0.5], ["float", 2], ["float", -0], ["float", 5e-324], ["float", "-inf"]]);
+    expect(floats.map((f) => [f.type, f.value])).toEqual([
+      ["float", 0.5],
+      ["float", 2],
+      ["float", -0],
+      ["float", 5e-324],
+      ["float", "-inf"],
+    ]);
     expect(compareTree(parseTorch(readFileSync(file)), desc.root)).toEqual([]);
   });
 
   it.each([
-    ["zip_nested_state_dict", false], ["dtypes", true], ["shared_views", true], ["legacy", true], ["python_objects", false],
+    ["zip_nested_state_dict", false],
+    ["dtypes", true],
+    ["shared_views", true],
+    ["legacy", true],
+    ["python_objects", false],
   ] as const)("re-written fixture %s.pth is read by torch like the original", async (name, weightsOnly) => {
     const original = await loadTorchFile(`${FIX}torch/${name}.pth`);
     const file = path.join(tmp, `${name}.pth`);

@@ -32,20 +32,37 @@ export async function writeSyntheticDataset(root: string, { numCases = 6, size =
   const fx = JSON.parse(readFileSync(path.join(FORWARD_FIXTURE, "config.json"), "utf8")).kwargs;
   const { input_channels: _i, num_classes: _n, deep_supervision: _d, ...archKwargs } = fx;
   const plans = {
-    dataset_name: datasetName, plans_name: "nnUNetPlans", original_median_spacing_after_transp: [1.0, 1.0, 1.0],
-    original_median_shape_after_transp: [size, size, size], image_reader_writer: "SimpleITKIO", transpose_forward: [0, 1, 2],
-    transpose_backward: [0, 1, 2], experiment_planner_used: "ExperimentPlanner", label_manager: "LabelManager",
+    dataset_name: datasetName,
+    plans_name: "nnUNetPlans",
+    original_median_spacing_after_transp: [1.0, 1.0, 1.0],
+    original_median_shape_after_transp: [size, size, size],
+    image_reader_writer: "SimpleITKIO",
+    transpose_forward: [0, 1, 2],
+    transpose_backward: [0, 1, 2],
+    experiment_planner_used: "ExperimentPlanner",
+    label_manager: "LabelManager",
     foreground_intensity_properties_per_channel: {},
     configurations: {
       "3d_fullres": {
-        data_identifier: "nnUNetPlans_3d_fullres", preprocessor_name: "DefaultPreprocessor", batch_size: 2, patch_size: patch,
-        median_image_size_in_voxels: [size, size, size], spacing: [1.0, 1.0, 1.0], normalization_schemes: ["ZScoreNormalization", "ZScoreNormalization"],
-        use_mask_for_norm: [false, false], resampling_fn_data: "resample_data_or_seg_to_shape", resampling_fn_seg: "resample_data_or_seg_to_shape",
+        data_identifier: "nnUNetPlans_3d_fullres",
+        preprocessor_name: "DefaultPreprocessor",
+        batch_size: 2,
+        patch_size: patch,
+        median_image_size_in_voxels: [size, size, size],
+        spacing: [1.0, 1.0, 1.0],
+        normalization_schemes: ["ZScoreNormalization", "ZScoreNormalization"],
+        use_mask_for_norm: [false, false],
+        resampling_fn_data: "resample_data_or_seg_to_shape",
+        resampling_fn_seg: "resample_data_or_seg_to_shape",
         resampling_fn_data_kwargs: { is_seg: false, order: 3, order_z: 0, force_separate_z: null },
         resampling_fn_seg_kwargs: { is_seg: true, order: 1, order_z: 0, force_separate_z: null },
         resampling_fn_probabilities: "resample_data_or_seg_to_shape",
         resampling_fn_probabilities_kwargs: { is_seg: false, order: 1, order_z: 0, force_separate_z: null },
-        architecture: { network_class_name: "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet", arch_kwargs: archKwargs, _kw_requires_import: ["conv_op", "norm_op", "dropout_op", "nonlin"] },
+        architecture: {
+          network_class_name: "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet",
+          arch_kwargs: archKwargs,
+          _kw_requires_import: ["conv_op", "norm_op", "dropout_op", "nonlin"],
+        },
         batch_dice: false,
       },
     },
@@ -60,9 +77,14 @@ export async function writeSyntheticDataset(root: string, { numCases = 6, size =
     const seg = new Int16Array(n);
     const c = [rs.randint(3, size - 3), rs.randint(3, size - 3), rs.randint(3, size - 3)];
     const locs: number[][] = [];
-    for (let z = 0; z < size; z++) for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
-      if (Math.abs(z - c[0]!) <= 2 && Math.abs(y - c[1]!) <= 2 && Math.abs(x - c[2]!) <= 2) { seg[(z * size + y) * size + x] = 1; locs.push([0, z, y, x]); }
-    }
+    for (let z = 0; z < size; z++)
+      for (let y = 0; y < size; y++)
+        for (let x = 0; x < size; x++) {
+          if (Math.abs(z - c[0]!) <= 2 && Math.abs(y - c[1]!) <= 2 && Math.abs(x - c[2]!) <= 2) {
+            seg[(z * size + y) * size + x] = 1;
+            locs.push([0, z, y, x]);
+          }
+        }
     const data = new Float32Array(2 * n);
     for (let i = 0; i < n; i++) {
       data[i] = (seg[i] ? 1.5 : -0.5) + 0.3 * (rs.randomSample() - 0.5);
@@ -72,8 +94,15 @@ export async function writeSyntheticDataset(root: string, { numCases = 6, size =
     writeFileSync(path.join(dataFolder, `${cid}_seg.npy`), formatNpy({ dtype: "int16", shape: [1, size, size, size], data: seg }));
     const sitk = { spacing: [1.0, 1.0, 1.0], origin: [0.0, 0.0, 0.0], direction: [1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0] };
     const props = {
-      sitk_stuff: sitk, spacing: [1.0, 1.0, 1.0], shape_before_cropping: [size, size, size],
-      bbox_used_for_cropping: [[0, size], [0, size], [0, size]], shape_after_cropping_and_before_resampling: [size, size, size],
+      sitk_stuff: sitk,
+      spacing: [1.0, 1.0, 1.0],
+      shape_before_cropping: [size, size, size],
+      bbox_used_for_cropping: [
+        [0, size],
+        [0, size],
+        [0, size],
+      ],
+      shape_after_cropping_and_before_resampling: [size, size, size],
       class_locations: { "1": locs },
     };
     writeFileSync(path.join(dataFolder, `${cid}.json`), JSON.stringify(props));
