@@ -6,7 +6,6 @@
 // Each figure is the fastest of --iters runs (default 5) after a warm-up that compiles the shaders; a run ends when the
 // GPU queue has finished it.
 import { fileURLToPath } from "node:url";
-import { registerConv3dTransposeGradient } from "../../dist/sdk/backend/gradients.js";
 import { registerWebgpuConv3dKernels, unregisterWebgpuConv3dKernels } from "../../dist/sdk/backend/webgpu-conv3d.js";
 
 /** { name, x: NDHWC shape, w: [kd, kh, kw, Cin, Cout], strides, pad } or, with transposed, tf.conv3dTranspose of x. */
@@ -119,15 +118,10 @@ async function main() {
   const argv = process.argv.slice(2);
   const itersIdx = argv.indexOf("--iters");
   const iters = itersIdx >= 0 ? Number(argv[itersIdx + 1]) : argv.includes("--small") ? 2 : 5;
-  const { create, globals } = await import("webgpu");
-  Object.assign(globalThis, globals);
-  Object.defineProperty(globalThis, "navigator", { value: { gpu: create([]) }, configurable: true, writable: true });
-  const tf = await import("@tensorflow/tfjs");
-  await import("@tensorflow/tfjs-backend-webgpu");
-  registerConv3dTransposeGradient();
-  if (!(await tf.setBackend("webgpu"))) throw new Error("webgpu-conv bench: tfjs' webgpu backend did not start (no WebGPU adapter?)");
-  const info = /** @type {{ adapterInfo?: { vendor?: string; architecture?: string } }} */ (/** @type {unknown} */ (tf.backend())).adapterInfo ?? {};
-  console.log(`webgpu adapter: ${info.vendor ?? "?"} ${info.architecture ?? "?"}; fp32; batch 2 unless the shape says otherwise`);
+  // The SDK's own webgpu backend: the adapter's largest limits, our kernels registered (SwiftShader where no GPU driver is).
+  const { backendInfo, tf } = await import("../../dist/sdk/backend/index.js");
+  const info = await backendInfo({ backend: "webgpu", origin: "--backend" });
+  console.log(`${info.provider}; fp32; batch 2 unless the shape says otherwise`);
   await benchConv3dWebgpu(tf, argv.includes("--small") ? SMALL_CONV_SHAPES : NNUNET_CONV_SHAPES, { iters });
 }
 
