@@ -7,5 +7,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Worker threads spawned by the SDK load compiled files from dist/, so tests run after `npm run build`.
     pool: "forks",
+    // One file at a time: the notebook tests' tslab kernels watch the checkout and fail a cell ("Unexpected pending
+    // rebuildTimer") when another test file writes into it meanwhile; on 2 cores files gain little from running together.
+    fileParallelism: false,
   },
 });
