@@ -20,6 +20,7 @@ import { spec as predictSpec, run as predictRun } from "../../sdk/cli/commands/p
 import type { Plans } from "../../sdk/planning/plans.js";
 import type { DatasetJson } from "../../sdk/dataset/raw.js";
 import { setOnednnPrecision } from "../../sdk/backend/onednn.js";
+import { tinyResEncArch } from "../helpers/networks.js";
 
 await tf.setBackend("cpu");
 
@@ -32,32 +33,16 @@ const CASES = ["Tiny_000", "Tiny_003"];
 const plans = JSON.parse(readFileSync(path.join(FIX, "expected/nnUNetPlans.json"), "utf8")) as Plans;
 const cfg = plans.configurations["3d_fullres"]!;
 cfg.patch_size = [16, 32, 32];
-cfg.architecture = {
-  network_class_name: "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet",
-  arch_kwargs: {
-    n_stages: 2,
-    features_per_stage: [2, 4],
-    conv_op: "torch.nn.modules.conv.Conv3d",
-    kernel_sizes: [
-      [1, 3, 3],
-      [3, 3, 3],
-    ],
-    strides: [
-      [1, 1, 1],
-      [1, 2, 2],
-    ],
-    n_blocks_per_stage: [1, 1],
-    n_conv_per_stage_decoder: [1],
-    conv_bias: true,
-    norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
-    norm_op_kwargs: { eps: 1e-5, affine: true },
-    dropout_op: null,
-    dropout_op_kwargs: null,
-    nonlin: "torch.nn.LeakyReLU",
-    nonlin_kwargs: { inplace: true },
-  },
-  _kw_requires_import: ["conv_op", "norm_op", "dropout_op", "nonlin"],
-};
+cfg.architecture = tinyResEncArch(
+  [
+    [1, 3, 3],
+    [3, 3, 3],
+  ],
+  [
+    [1, 1, 1],
+    [1, 2, 2],
+  ],
+);
 const datasetJson = JSON.parse(readFileSync(path.join(FIX, "dataset.json"), "utf8")) as DatasetJson;
 
 beforeAll(async () => {

@@ -4,16 +4,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend, tf } from "../../sdk/backend/index.js";
 import { buildNetwork, type ArchitectureBlock } from "../../sdk/networks/index.js";
+import { OPS_3D as OPS } from "../helpers/networks.js";
 
-const OPS = {
-  conv_op: "torch.nn.modules.conv.Conv3d",
-  conv_bias: true,
-  norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
-  norm_op_kwargs: { eps: 1e-5, affine: true },
-  dropout_op: null,
-  nonlin: "torch.nn.LeakyReLU",
-  nonlin_kwargs: { inplace: true },
-};
 const FEATURES = [8, 16, 32, 32];
 const STRIDES = [
   [1, 1, 1],

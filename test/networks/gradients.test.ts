@@ -1,16 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend, tf } from "../../sdk/backend/index.js";
-import { buildNetwork, type ArchitectureBlock, type Network } from "../../sdk/networks/index.js";
+import { buildNetwork, type ArchitectureBlock } from "../../sdk/networks/index.js";
+import { OPS_3D as OPS, randomProjectionLoss as loss } from "../helpers/networks.js";
 
-const OPS = {
-  conv_op: "torch.nn.modules.conv.Conv3d",
-  conv_bias: true,
-  norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
-  norm_op_kwargs: { eps: 1e-5, affine: true },
-  dropout_op: null,
-  nonlin: "torch.nn.LeakyReLU",
-  nonlin_kwargs: { inplace: true },
-};
 const ARCHS: [string, ArchitectureBlock, number[]][] = [
   [
     "ResidualEncoderUNet",
@@ -63,13 +55,6 @@ const ARCHS: [string, ArchitectureBlock, number[]][] = [
     [16, 8, 8],
   ],
 ];
-
-/** The loss the checks differentiate: a fixed random projection of every output (so no gradient cancels by symmetry). */
-function loss(net: Network, x: tf.Tensor): tf.Scalar {
-  const outs = net.forward(x);
-  const list = Array.isArray(outs) ? outs : [outs];
-  return tf.addN(list.map((o, i) => tf.sum(tf.mul(o, tf.randomNormal(o.shape, 0, 1, "float32", 100 + i))))) as tf.Scalar;
-}
 
 beforeAll(async () => {
   await initBackend();

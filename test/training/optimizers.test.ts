@@ -3,6 +3,7 @@ import { initBackend, tf } from "../../sdk/backend/index.js";
 import { SGD, AdamW, clipGradNorm } from "../../sdk/training/optimizers.js";
 import type { TorchTensor } from "../../sdk/io/torch/index.js";
 import { runPythonJson, pythonSkipReason } from "../helpers/python.js";
+import { tinyResEncArch } from "../helpers/networks.js";
 
 // The backend the SDK itself picks (cpu-onednn when the addon is built), so the native kernels are what is checked.
 beforeAll(async () => {
@@ -132,32 +133,16 @@ describe("SGD.stateDict() with parameter layouts", () => {
   it("writes momentum buffers in PyTorch's shape and order and reads them back", async () => {
     const { buildNetwork } = await import("../../sdk/networks/index.js");
     const net = buildNetwork(
-      {
-        network_class_name: "ResidualEncoderUNet",
-        arch_kwargs: {
-          n_stages: 2,
-          features_per_stage: [2, 4],
-          conv_op: "torch.nn.modules.conv.Conv3d",
-          kernel_sizes: [
-            [3, 3, 3],
-            [3, 3, 3],
-          ],
-          strides: [
-            [1, 1, 1],
-            [2, 2, 2],
-          ],
-          n_blocks_per_stage: [1, 1],
-          n_conv_per_stage_decoder: [1],
-          conv_bias: true,
-          norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
-          norm_op_kwargs: { eps: 1e-5, affine: true },
-          dropout_op: null,
-          dropout_op_kwargs: null,
-          nonlin: "torch.nn.LeakyReLU",
-          nonlin_kwargs: { inplace: true },
-        },
-        _kw_requires_import: [],
-      },
+      tinyResEncArch(
+        [
+          [3, 3, 3],
+          [3, 3, 3],
+        ],
+        [
+          [1, 1, 1],
+          [2, 2, 2],
+        ],
+      ),
       { inputChannels: 1, numClasses: 2, deepSupervision: false, seed: 3 },
     );
     const named = net.namedParameters();
