@@ -4,6 +4,7 @@
 
 import { beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Checkpoint } from "../../sdk/checkpoint/checkpoint.js";
 import { buildNetwork } from "../../sdk/networks/build-network.js";
@@ -126,6 +127,8 @@ describe("loadPretrainedWeightsDynamic with ResEncMini (5 stages, 3x3x3)", () =>
     const shown = await summarize(r);
     expect(shown.kind).toBe("transfer-report");
     expect(String(shown.bundles[0]!["text/html"])).toContain("dynamic transfer");
+    // the checkpoint as the notebook reader sees it (relative to the working directory), not the author's absolute path
+    expect(String(shown.bundles[0]!["text/html"])).toContain(`>${path.join("test", "fixtures", "nnssl", "nnssl_ResEncMini.pth")}<`);
     expect(String(shown.bundles[1]!["text/html"])).toContain("kernel [3, 3, 3] -&gt; [1, 3, 3] (mean)");
     net.dispose();
   });
