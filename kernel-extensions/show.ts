@@ -442,7 +442,7 @@ function showTransfer(x: WeightTransferReport, o: ShowOptions): Shown {
     kind: "transfer-report",
     bundles: [
       summaryTable(`Pretrained weights (${x.mode} transfer)`, [
-        ["checkpoint", x.checkpoint],
+        ["checkpoint", displayPath(x.checkpoint)],
         ["loaded", c.checkpoint],
         ["adapted", c.adapted],
         ["left at initialisation", c.init],

@@ -438,9 +438,11 @@ export function loadPretrainedWeightsDynamic(net: Network, ckpt: PretrainedCheck
   for (const c of chosen.values()) filledFrom.add(c.from);
   const aliasTarget = (full: string): Param | undefined =>
     full.startsWith(ptEnc) ? tEnc.get(strip(full, ptEnc)) : full.startsWith(ptStem) ? tStem.get(strip(full, ptStem)) : undefined;
+  let namedButReshaped = 0; // skipped tensors whose name the target has (widths or kernels differ)
   for (const [full, w, reason] of pending) {
     const p = aliasTarget(full);
     if (p && chosen.has(p)) continue;
+    if (p) namedButReshaped++;
     skip(full, sd.get(full) ?? w, reason);
   }
 
@@ -463,6 +465,12 @@ export function loadPretrainedWeightsDynamic(net: Network, ckpt: PretrainedCheck
     });
   }
   const loadedAny = tensors.some((t) => t.source !== "init");
-  if (!loadedAny) notes.push("nothing was transferred: the checkpoint's encoder keys match nothing in this network (e.g. a Primus checkpoint into a U-Net)");
+  if (!loadedAny) {
+    notes.push(
+      namedButReshaped > 0
+        ? `nothing was transferred: ${namedButReshaped} checkpoint tensors have their names in this network but other shapes (widths differ, e.g. other features_per_stage)`
+        : "nothing was transferred: the checkpoint's encoder keys match nothing in this network (e.g. a Primus checkpoint into a U-Net)",
+    );
+  }
   return new WeightTransferReport("dynamic", file, tensors, skipped, notes, mismatch);
 }

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../sdk/backend/index.js";
 import { buildNetwork, type ArchitectureBlock } from "../../sdk/networks/index.js";
+import { Rng, sampleInit } from "../../sdk/networks/init.js";
 
 const RESENC: ArchitectureBlock = {
   network_class_name: "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet",
@@ -115,5 +116,49 @@ describe("buildNetwork(architecture, { seed })", () => {
         .every((x) => x === 1),
     ).toBe(true);
     net.dispose();
+  });
+});
+
+describe("Rng", () => {
+  it("draws the sequence it always drew (values recorded before the typed-array state and fillNormal)", () => {
+    const r = new Rng(12345);
+    expect([r.nextUint32(), r.nextUint32(), r.uniform(), r.normal(), r.normal(), r.normal()]).toEqual([
+      518667457, 440444462, 0.9855471999617293, -0.3495723998383788, 0.7085958299001268, -0.17159404793404234,
+    ]);
+    const s = new Rng(7);
+    expect(Array.from(sampleInit({ kind: "he", fanIn: 9, negSlope: 0.01 }, 5, s))).toEqual([
+      -0.7471546530723572, 0.034336816519498825, -0.09329502284526825, -0.597705602645874, 1.2225145101547241,
+    ]);
+    expect(s.normal()).toBe(-1.045323825586016); // the spare left by the odd count
+    const t = new Rng(7);
+    const a = sampleInit({ kind: "truncNormal", std: 1.5 }, 1001, t); // std 1.5 rejects about a fifth of the draws at |x| > 2
+    expect(a[1000]).toBe(1.3445085287094116);
+    expect(t.normal()).toBe(0.34898170743936635);
+    expect(a.every((x) => Math.abs(x) <= 2)).toBe(true);
+  });
+
+  it("fillNormal equals one normal() per element, spare and rejections included", () => {
+    for (const seed of [0, 1, 0xffffffff, 0x5bd1e995]) {
+      const a = new Rng(seed);
+      const b = new Rng(seed);
+      for (const [n, std, lo, hi] of [
+        [1, 1, -Infinity, Infinity],
+        [7, 0.5, -Infinity, Infinity],
+        [1000, 1.5, -2, 2],
+        [0, 1, -1, 1],
+        [33, 2, -1, 1],
+      ] as const) {
+        const want = new Float32Array(n);
+        for (let i = 0; i < n;) {
+          const v = a.normal() * std;
+          if (v >= lo && v <= hi) want[i++] = v;
+        }
+        const got = new Float32Array(n);
+        b.fillNormal(got, std, lo, hi);
+        expect(got).toEqual(want);
+      }
+      expect(b.normal()).toBe(a.normal());
+      expect(b.nextUint32()).toBe(a.nextUint32());
+    }
   });
 });

@@ -61,6 +61,8 @@ const EXPECTED: Record<string, Record<string, string[]>> = {
   "05-explore-checkpoints.ipynb": {
     preprocess: [TABLE],
     "finetune-modes": [PLOTLY, FIGURE],
+    "plan-dynamic": [TABLE],
+    "finetune-dynamic": [PLOTLY, FIGURE, TABLE],
     "dice-table": [TABLE],
     curves: [PLOTLY, SVG],
     volumes: [HTML_IMG, VIEWER],
