@@ -8,7 +8,11 @@ export type TensorInfo = tf.TensorInfo;
 
 /** The functions exported by native/build/Release/nnssl_onednn.node. */
 export interface OnednnAddon {
-  /** params: see convParams (a 25th entry 1: bf16 inputs, fp32 accumulation and output); x NDHWC, w DHWIO, y NDHWC (written). */
+  /**
+   * params: see convParams, plus an optional 25th entry for bf16 operands with fp32 accumulation and fp32 results (1: bf16,
+   * 2: bf16 in a forward pass that is differentiated); x NDHWC, w DHWIO, y NDHWC (written). The same entry (1) in both
+   * backward passes.
+   */
   convForward(params: number[], x: Float32Array, w: Float32Array, y: Float32Array): void;
   convBackwardData(params: number[], dy: Float32Array, w: Float32Array, dx: Float32Array): void;
   convBackwardWeights(params: number[], x: Float32Array, dy: Float32Array, dw: Float32Array): void;

@@ -117,17 +117,44 @@ function withFallback(kernelName: string, backendName: string, cpu: tf.KernelCon
 }
 
 let convPrecision: "fp32" | "bf16" = "fp32";
+let bf16UnderTape = false;
 
 /**
- * Precision of forward convolutions that run without a gradient tape (inference). bf16 rounds input and weights to
- * bf16 and accumulates in fp32 (oneDNN's bf16 kernels); convolutions under a tape (training) stay fp32.
+ * Precision of the convolutions. bf16 rounds the operands oneDNN multiplies to bf16 and accumulates in fp32; inputs,
+ * outputs and gradients stay fp32 tensors (native/src/conv.cc). With `training` false (inference, `--precision bf16`
+ * for prediction) only convolutions without a gradient tape use bf16; with `training` true the taped forward passes
+ * and both backward passes do too (mixed-precision training: the weights the optimizer updates stay fp32).
  */
-export function setConvPrecision(p: "fp32" | "bf16"): void {
+export function setConvPrecision(p: "fp32" | "bf16", options: { training?: boolean } = {}): void {
   convPrecision = p;
+  bf16UnderTape = p === "bf16" && Boolean(options.training);
 }
 
 export function getConvPrecision(): "fp32" | "bf16" {
   return convPrecision;
+}
+
+/** Whether training convolutions (under a tape, and the backward passes) run in bf16. */
+export function getTrainingConvPrecision(): "fp32" | "bf16" {
+  return bf16UnderTape ? "bf16" : "fp32";
+}
+
+/**
+ * The addon's precision entry for a forward convolution: 1 bf16 without a tape, 2 bf16 with one (its backward passes
+ * follow), none for fp32. Kernels run with the tape paused, so "is a gradient being recorded" is the engine's
+ * gradient depth.
+ */
+function forwardPrecision(params: number[]): number[] {
+  if (convPrecision !== "bf16") return params;
+  if (tf.engine().state.gradientDepth === 0) params.push(1);
+  else if (bf16UnderTape) params.push(2);
+  return params;
+}
+
+/** The precision entry of a backward convolution: 1 when training in bf16. */
+function backwardPrecision(params: number[]): number[] {
+  if (bf16UnderTape) params.push(1);
+  return params;
 }
 
 const conv3D: Fast = ({ x, filter }, backend, attrs) => {
@@ -138,10 +165,8 @@ const conv3D: Fast = ({ x, filter }, backend, attrs) => {
   const info = tf.backend_util.computeConv3DInfo(x.shape as Shape5D, filter.shape as Shape5D, a.strides, a.dilations, a.pad);
   const params = convParams(info);
   if (!oneDnnPads(params)) return null;
-  // Kernels run with the tape paused, so "is a gradient being recorded" is the engine's gradient depth.
-  if (convPrecision === "bf16" && tf.engine().state.gradientDepth === 0) params.push(1);
   const y = outputF32(size(info.outShape));
-  if (y.length > 0) addon().convForward(params, xs, ws, y);
+  if (y.length > 0) addon().convForward(forwardPrecision(params), xs, ws, y);
   return backend.makeTensorInfo(info.outShape, "float32", y);
 };
 
@@ -155,7 +180,7 @@ const conv3DBackpropInputV2: Fast = ({ dy, filter }, backend, attrs) => {
   const params = convParams(info);
   if (!oneDnnPads(params)) return null;
   const dx = outputF32(size(info.inShape));
-  if (dx.length > 0) addon().convBackwardData(params, dys, ws, dx);
+  if (dx.length > 0) addon().convBackwardData(backwardPrecision(params), dys, ws, dx);
   return backend.makeTensorInfo(info.inShape, "float32", dx);
 };
 
@@ -168,7 +193,7 @@ const conv3DBackpropFilterV2: Fast = ({ x, dy }, backend, attrs) => {
   const params = convParams(info);
   if (!oneDnnPads(params)) return null;
   const dw = outputF32(size(info.filterShape));
-  if (dw.length > 0) addon().convBackwardWeights(params, xs, dys, dw);
+  if (dw.length > 0) addon().convBackwardWeights(backwardPrecision(params), xs, dys, dw);
   return backend.makeTensorInfo(info.filterShape, "float32", dw);
 };
 
@@ -198,7 +223,7 @@ const conv2D: Fast = ({ x, filter }, backend, attrs) => {
   const params = conv2dParams(info);
   if (!oneDnnPads(params)) return null;
   const y = outputF32(size(info.outShape));
-  if (y.length > 0) addon().convForward(params, xs, ws, y);
+  if (y.length > 0) addon().convForward(forwardPrecision(params), xs, ws, y);
   return backend.makeTensorInfo(info.outShape, "float32", y);
 };
 
@@ -211,7 +236,7 @@ const conv2DBackpropInput: Fast = ({ dy, filter }, backend, attrs) => {
   const params = conv2dParams(info);
   if (!oneDnnPads(params)) return null;
   const dx = outputF32(size(info.inShape));
-  if (dx.length > 0) addon().convBackwardData(params, dys, ws, dx);
+  if (dx.length > 0) addon().convBackwardData(backwardPrecision(params), dys, ws, dx);
   return backend.makeTensorInfo(info.inShape, "float32", dx);
 };
 
@@ -224,7 +249,7 @@ const conv2DBackpropFilter: Fast = ({ x, dy }, backend, attrs) => {
   const params = conv2dParams(info);
   if (!oneDnnPads(params)) return null;
   const dw = outputF32(size(info.filterShape));
-  if (dw.length > 0) addon().convBackwardWeights(params, xs, dys, dw);
+  if (dw.length > 0) addon().convBackwardWeights(backwardPrecision(params), xs, dys, dw);
   return backend.makeTensorInfo(info.filterShape, "float32", dw);
 };
 
