@@ -201,11 +201,14 @@ def tta(x):
     p = net(x)
     for a in combos: p += torch.flip(net(torch.flip(x, a)), a)
     return p / (len(combos) + 1)
-# nnU-Net's compute_gaussian(tile, sigma_scale=1/8, value_scaling_factor=10) and predict_sliding_window_return_logits
+# nnU-Net's compute_gaussian(tile, sigma_scale=1/8, value_scaling_factor=10) (float16, as upstream) and
+# predict_sliding_window_return_logits, with float32 accumulators as ours (upstream's are float16 on the GPU)
 tmp = np.zeros((P, P, P)); tmp[P // 2, P // 2, P // 2] = 1
-g = torch.from_numpy(gaussian_filter(tmp, [P / 8] * 3, 0, mode='constant', cval=0)).float()
+g = torch.from_numpy(gaussian_filter(tmp, [P / 8] * 3, 0, mode='constant', cval=0))
 g /= torch.max(g) / 10
+g = g.half()
 g[g == 0] = torch.min(g[g != 0])
+g = g.float()
 with torch.no_grad():
     tta(torch.stack([data[:, :P, :P, :P]] * TPB))
     t = time.time()
