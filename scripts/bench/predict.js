@@ -135,7 +135,7 @@ for (const tta of TTA_MODES) {
   ours[String(tta)] = { seconds, cpu, logits, flops };
   console.log(
     `nnssl-adapt, TTA ${tta ? "on (8 passes)" : "off"}: ${seconds.toFixed(1)} s per case (${cpu.toFixed(1)} s CPU), ` +
-      `${rate(flops, seconds, peak)}; peak resident ${gib(process.resourceUsage().maxRSS * 1024)} GiB so far`,
+      `${rate(flops, seconds, peak)} (per CPU time: ${rate(flops, cpu / THREADS, peak)}); peak resident ${gib(process.resourceUsage().maxRSS * 1024)} GiB so far`,
   );
 }
 
@@ -268,7 +268,7 @@ if (probe.status !== 0) {
       }
       console.log(
         `PyTorch ${res.torch} (${res.threads} threads), TTA ${tta ? "on" : "off"}: ${res.seconds.toFixed(1)} s per case (${res.cpu.toFixed(1)} s CPU), ` +
-          `${rate(mine.flops, res.seconds, peak)}; peak resident ${res.peak_gib.toFixed(2)} GiB\n` +
+          `${rate(mine.flops, res.seconds, peak)} (per CPU time: ${rate(mine.flops, res.cpu / THREADS, peak)}); peak resident ${res.peak_gib.toFixed(2)} GiB\n` +
           `  nnssl-adapt / PyTorch: ${(mine.seconds / res.seconds).toFixed(2)}x wall time, ${(mine.cpu / res.cpu).toFixed(2)}x CPU time; whole-case max |logit diff| ${maxDiff.toExponential(2)} ` +
           `(logits up to ${range.toFixed(2)})`,
       );

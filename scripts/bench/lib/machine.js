@@ -29,7 +29,7 @@ export function machinePeak() {
   const how =
     override > 0
       ? `NNSSL_ADAPT_PEAK_GFLOPS=${override}`
-      : `${model}, ${cores} cores x ${mhz.toFixed(0)} MHz (/proc/cpuinfo) x ${lanes} fp32 lanes${amd256 ? " (AVX-512 on 256-bit pipes)" : ""} x 2 (FMA) x ${pipes} FMA pipes`;
+      : `${model}, ${cores} cores x ${mhz.toFixed(0)} MHz (/proc/cpuinfo) x ${lanes} fp32 lanes${amd256 ? " (AVX-512 on 256-bit pipes)" : ""} x 2 (FMA) x ${pipes} FMA pipes; nominal clock, boost runs higher, so more than 100% can show`;
   return { gflops, how };
 }
 
