@@ -332,6 +332,30 @@ const reverse: Fast = ({ x }, backend, attrs) => {
   return backend.makeTensorInfo([...x.shape], "float32", y);
 };
 
+/**
+ * Softmax over the last axis from the addon's reduction, broadcast and unary loops (max, subtract, exp, sum, divide,
+ * each spread over the cores). tfjs' cpu Softmax calls its own pure-JS kernels directly, one core with per-element
+ * broadcast index arithmetic: for Primus-M at 128^3 (12 heads x 4096^2 attention scores per block) that was most of
+ * the forward pass. Same operations in the same order as tfjs', so results agree to rounding.
+ */
+const softmax: Fast = ({ logits }, backend, attrs) => {
+  const xs = f32(backend, logits);
+  const rank = logits.shape.length;
+  const { dim } = attrs as { dim: number };
+  if (!xs || xs.length < 4096 || rank === 0 || (dim !== -1 && dim !== rank - 1)) return null;
+  const n = logits.shape[rank - 1]!;
+  const rows = xs.length / n;
+  const rowMax = new Float32Array(rows);
+  addon().reduce(2, rows, n, 1, xs, rowMax);
+  const y = outputF32(xs.length);
+  addon().binary(1, [rows, n], [n, 1], [1, 0], xs, rowMax, y);
+  addon().unary(0, y, y);
+  const rowSum = new Float32Array(rows);
+  addon().reduce(0, rows, n, 1, y, rowSum);
+  addon().binary(3, [rows, n], [n, 1], [1, 0], y, rowSum, y);
+  return backend.makeTensorInfo([...logits.shape], "float32", y);
+};
+
 /** Kernel name -> native implementation (oneDNN primitives or the addon's OpenMP loops); everything else is pure JS. */
 const FAST: Record<string, Fast> = {
   Conv3D: conv3D,
@@ -342,6 +366,7 @@ const FAST: Record<string, Fast> = {
   Conv2DBackpropFilter: conv2DBackpropFilter,
   BatchMatMul: batchMatMul,
   Reverse: reverse,
+  Softmax: softmax,
   ...ELEMENTWISE_KERNELS,
 };
 

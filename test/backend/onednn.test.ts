@@ -347,6 +347,19 @@ describe.skipIf(!status.available)(`cpu-onednn kernels (${status.reason})`, () =
     expect(nativeCallCounts.get("Reverse") ?? 0).toBeGreaterThan(before);
   });
 
+  it("softmax (attention scores, class probabilities) and its gradient match cpu", async () => {
+    const shape = [2, 3, 40, 70];
+    const xs = randomArray(shape, 2200).map((v) => 8 * v);
+    const before = nativeCallCounts.get("Softmax") ?? 0;
+    const { ref, fast } = await onBothBackends(() => {
+      const x = tf.tensor(xs, shape);
+      const r = tf.tensor(randomArray(shape, 2201), shape);
+      return [tf.softmax(x), tf.grad((p: tf.Tensor) => tf.softmax(p).mul(r).sum())(x)];
+    });
+    ["softmax", "dx"].forEach((what, j) => expectClose(fast[j]!, ref[j]!, what));
+    expect(nativeCallCounts.get("Softmax") ?? 0).toBeGreaterThan(before);
+  });
+
   it("registerOnednnBackend reports the oneDNN version and registers cpu-onednn", async () => {
     expect(status.reason).toMatch(/^oneDNN \d+\.\d+\.\d+/);
     expect(tf.engine().registryFactory["cpu-onednn"]).toBeDefined();
