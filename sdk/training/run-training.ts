@@ -303,6 +303,9 @@ export interface BuiltTrainer {
 /** Checks the flags and resolves folders, plans, configuration, trainer, labels and split. Creates the fold folder. */
 export async function resolveRun(o: TrainOptions): Promise<ResolvedRun> {
   checkTrainOptions(o);
+  if (o.precision !== undefined && o.precision !== "fp32" && o.precision !== "bf16") {
+    throw new ConfigError(`invalid precision: ${JSON.stringify(o.precision)} (expected "fp32" or "bf16")`);
+  }
   if (o.validationOnly && o.continueTraining) throw new ConfigError("--val and --c cannot be combined");
   if (o.validationWithBest && o.disableCheckpointing) throw new ConfigError("--val_best is not compatible with --disable_checkpointing");
   if (o.fold !== "all" && (!Number.isInteger(o.fold) || o.fold < 0)) throw new ConfigError(`invalid fold: ${o.fold} (expected 0, 1, ... or all)`);
@@ -358,9 +361,6 @@ export async function resolveRun(o: TrainOptions): Promise<ResolvedRun> {
   const usePretrained = spec.usesPretrainedWeights && !fromScratch && info !== null && info.checkpoint_path !== null;
   // [MN]: the scratch learning rate follows pretrain_info.checkpoint_path being None.
   const initialLr = spec.usesPretrainedWeights && !usePretrained && spec.initialLrFromScratch !== null ? spec.initialLrFromScratch : spec.initialLr;
-  if (o.precision !== undefined && o.precision !== "fp32" && o.precision !== "bf16") {
-    throw new ConfigError(`invalid precision: ${JSON.stringify(o.precision)} (expected "fp32" or "bf16")`);
-  }
   return {
     options: o,
     backend,
