@@ -16,7 +16,7 @@ export interface OnednnAddon {
   convForward(params: number[], x: Float32Array, w: Float32Array, y: Float32Array): void;
   convBackwardData(params: number[], dy: Float32Array, w: Float32Array, dx: Float32Array): void;
   convBackwardWeights(params: number[], x: Float32Array, dy: Float32Array, dw: Float32Array): void;
-  /** params: [batchA, batchB, M, K, N, transposeA, transposeB] */
+  /** params: [batchA, batchB, M, K, N, transposeA, transposeB], plus an optional 1 for bf16 operands (fp32 accumulation and C) */
   matmul(params: number[], a: Float32Array, b: Float32Array, c: Float32Array): void;
   /** op: 0 add, 1 sub, 2 mul, 3 div, 4 squared difference, 5 max, 6 min, 7 copy a, 8 greater (Uint8Array out); shape/strides coalesced, stride 0 broadcasts. */
   binary(op: number, shape: number[], stridesA: number[], stridesB: number[], a: Float32Array, b: Float32Array, out: Float32Array | Uint8Array): void;

@@ -120,7 +120,7 @@ let convPrecision: "fp32" | "bf16" = "fp32";
 let bf16UnderTape = false;
 
 /**
- * Precision of the convolutions. bf16 rounds the operands oneDNN multiplies to bf16 and accumulates in fp32; inputs,
+ * Precision of the convolutions and matmuls. bf16 rounds the operands oneDNN multiplies to bf16 and accumulates in fp32; inputs,
  * outputs and gradients stay fp32 tensors (native/src/conv.cc). With `training` false (inference, `--precision bf16`
  * for prediction) only convolutions without a gradient tape use bf16; with `training` true the taped forward passes
  * and both backward passes do too (mixed-precision training: the weights the optimizer updates stay fp32).
@@ -274,7 +274,11 @@ const batchMatMul: Fast = ({ a, b }, backend, attrs) => {
   const outBatch = batchA >= batchB ? padded(batchShapeA) : padded(batchShapeB);
   const outShape = [...outBatch, m, n];
   const c = outputF32(size(outShape));
-  addon().matmul([batchA, batchB, m, k, n, transposeA ? 1 : 0, transposeB ? 1 : 0], as, bs, c);
+  const params = [batchA, batchB, m, k, n, transposeA ? 1 : 0, transposeB ? 1 : 0];
+  // bf16 like a forward convolution: without a tape, or under one when training in bf16 (Primus' linear layers and
+  // attention; the backward pass's matmuls run with the tape closed, so they follow the same switch)
+  if (convPrecision === "bf16" && (tf.engine().state.gradientDepth === 0 || bf16UnderTape)) params.push(1);
+  addon().matmul(params, as, bs, c);
   return backend.makeTensorInfo(outShape, "float32", c);
 };
 

@@ -69,6 +69,19 @@ describe.skipIf(!status.available)("setOnednnPrecision", () => {
     }
   });
 
+  it.skipIf(!bf16)("matmuls (Primus' linear layers and attention) run in bf16 too, within 1% of fp32's largest value", async () => {
+    await tf.setBackend(ONEDNN_BACKEND_NAME);
+    const a = tf.randomNormal([3, 40, 64], 0, 1, "float32", 8);
+    const b = tf.randomNormal([3, 50, 64], 0, 1, "float32", 9);
+    const ref = tf.matMul(a, b, false, true).dataSync() as Float32Array;
+    setOnednnPrecision("bf16");
+    const half = tf.matMul(a, b, false, true).dataSync() as Float32Array;
+    setOnednnPrecision("fp32");
+    const d = maxDiff(ref, half);
+    expect(d).toBeGreaterThan(0);
+    expect(d).toBeLessThan(0.01 * maxAbs(ref));
+  });
+
   it.skipIf(!bf16)("a ResidualEncoderUNet's bf16 logits stay within 2% of the fp32 range with the same argmax on 99% of voxels", async () => {
     await tf.setBackend(ONEDNN_BACKEND_NAME);
     const ops = {

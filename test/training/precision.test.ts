@@ -123,7 +123,8 @@ print(json.dumps({"weights": w, "state": s}))
     }
   });
 
-  it("--precision reaches TrainOptions (fp32 by default, other values refused)", () => {
+  it("--precision reaches TrainOptions (fp32 by default, other values refused)", async () => {
+    await expect(run("fp16" as never, "results-fp16")).rejects.toThrow('invalid precision: "fp16" (expected "fp32" or "bf16")');
     const parseTrainArgs = (argv: string[]) => toTrainOptions(trainSpec.prog, parseArgs(trainSpec, argv));
     expect(parseTrainArgs(["991", "3d_fullres", "0", "--precision", "bf16"]).precision).toBe("bf16");
     expect(parseTrainArgs(["991", "3d_fullres", "0"]).precision).toBeUndefined();
