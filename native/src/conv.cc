@@ -21,12 +21,16 @@ using dt = dnnl::memory::data_type;
 //   N, C, D, H, W,  O, KD, KH, KW,  OD, OH, OW,  strideD/H/W,  dilationD/H/W (oneDNN convention: 0 = dense),
 //   padFront, padTop, padLeft,  padBack, padBottom, padRight
 // Conv2D is the D = KD = OD = 1 case: NHWC/HWIO memory is then byte-identical to NDHWC/DHWIO.
-// convForward takes an optional 25th integer, 1 for bf16 inference: input and weights are rounded to bf16 (reorders
-// into oneDNN-owned buffers), products accumulate in fp32 and the output is fp32, so the caller's buffers stay fp32.
+// Each pass takes an optional 25th integer: 1 for bf16 (inference, or mixed-precision training), 2 for bf16 in a
+// forward pass whose backward pass follows (training). The operands oneDNN multiplies (input and weights forward, output
+// gradient and weights backward-data, input and output gradient backward-weights) are rounded to bf16 (reorders into
+// addon-owned buffers); products accumulate in fp32 and every result (output, input gradient, weight gradient) is fp32,
+// so the caller's buffers, the master weights and the optimizer state all stay fp32.
 
 struct ConvShape {
   memory::dims src, wei, dst, strides, dil, padL, padR;
   bool bf16 = false;
+  bool training = false;
   explicit ConvShape(const std::vector<int64_t>& p)
       : src{p[0], p[1], p[2], p[3], p[4]},
         wei{p[5], p[1], p[6], p[7], p[8]},
@@ -35,7 +39,8 @@ struct ConvShape {
         dil{p[15], p[16], p[17]},
         padL{p[18], p[19], p[20]},
         padR{p[21], p[22], p[23]},
-        bf16(p.size() > 24 && p[24] == 1) {}
+        bf16(p.size() > 24 && p[24] >= 1),
+        training(p.size() > 24 && p[24] == 2) {}
   int64_t srcSize() const { return src[0] * src[1] * src[2] * src[3] * src[4]; }
   int64_t weiSize() const { return wei[0] * wei[1] * wei[2] * wei[3] * wei[4]; }
   int64_t dstSize() const { return dst[0] * dst[1] * dst[2] * dst[3] * dst[4]; }
@@ -43,8 +48,11 @@ struct ConvShape {
   memory::desc dstMd() const { return memory::desc(dst, dt::f32, tag::ndhwc); }
   memory::desc userWeiMd() const { return memory::desc(wei, dt::f32, tag::dhwio); }
   memory::desc anyWeiMd() const { return memory::desc(wei, bf16 ? dt::bf16 : dt::f32, tag::any); }
-  // What the primitive reads: the caller's fp32 input, or its bf16 copy.
+  // The weight gradient is fp32 in both precisions (oneDNN's bf16 backward-weights kernels accumulate into fp32).
+  memory::desc anyDiffWeiMd() const { return memory::desc(wei, dt::f32, tag::any); }
+  // What the primitives read: the caller's fp32 input / output gradient, or their bf16 copies.
   memory::desc primSrcMd() const { return memory::desc(src, bf16 ? dt::bf16 : dt::f32, tag::ndhwc); }
+  memory::desc primDiffDstMd() const { return memory::desc(dst, bf16 ? dt::bf16 : dt::f32, tag::ndhwc); }
 
   dnnl::convolution_forward::primitive_desc forwardPd(prop_kind kind) const {
     dnnl::convolution_forward::desc d(kind, algorithm::convolution_direct, primSrcMd(), anyWeiMd(), dstMd(), strides, dil,
@@ -68,9 +76,25 @@ struct WeightsReorder {
   }
 };
 
-// The bf16 copy of a convolution's input, shared by every bf16 primitive (one runs at a time, under onednnMutex)
-// and grown to the largest input seen, so bf16 inference holds one extra half-size buffer, not one per shape.
+// The bf16 copies of a convolution's input and of its output gradient, shared by every bf16 primitive (one runs at a
+// time, under onednnMutex) and grown to the largest seen, so bf16 holds two extra half-size buffers, not one per shape.
 std::vector<uint16_t> bf16Input;
+std::vector<uint16_t> bf16DiffDst;
+
+// A reorder of an fp32 ndhwc tensor into its bf16 copy (null without bf16).
+dnnl::reorder toBf16Reorder(bool bf16, const memory::desc& from, const memory::desc& to) {
+  return bf16 ? dnnl::reorder(memory(from, eng(), DNNL_MEMORY_NONE), memory(to, eng(), DNNL_MEMORY_NONE)) : dnnl::reorder();
+}
+
+// The memory a primitive reads for `data`: `data` itself, or (bf16) its copy in `scratch`, made by `r`.
+memory asPrimInput(memory data, const memory::desc& prim, const dnnl::reorder& r, std::vector<uint16_t>& scratch) {
+  if (prim.data_type() != dt::bf16) return data;
+  const size_t n = prim.get_size() / sizeof(uint16_t);
+  if (scratch.size() < n) scratch.resize(n);
+  memory half(prim, eng(), scratch.data());
+  r.execute(strm(), data, half);
+  return half;
+}
 
 struct ConvFwd {
   ConvShape s;
@@ -79,11 +103,9 @@ struct ConvFwd {
   WeightsReorder w;
   dnnl::reorder toBf16;
   explicit ConvFwd(const std::vector<int64_t>& p)
-      : s(p), pd(s.forwardPd(s.bf16 ? prop_kind::forward_inference : prop_kind::forward_training)), prim(pd) {
+      : s(p), pd(s.forwardPd(s.bf16 && !s.training ? prop_kind::forward_inference : prop_kind::forward_training)), prim(pd) {
     w.init(s.userWeiMd(), pd.weights_desc(), false);
-    if (s.bf16) {
-      toBf16 = dnnl::reorder(memory(s.srcMd(), eng(), DNNL_MEMORY_NONE), memory(s.primSrcMd(), eng(), DNNL_MEMORY_NONE));
-    }
+    toBf16 = toBf16Reorder(s.bf16, s.srcMd(), s.primSrcMd());
   }
 };
 
@@ -92,11 +114,13 @@ struct ConvBwdData {
   dnnl::convolution_backward_data::primitive_desc pd;
   dnnl::convolution_backward_data prim;
   WeightsReorder w;
+  dnnl::reorder toBf16;
   explicit ConvBwdData(const std::vector<int64_t>& p) : s(p), pd(make(s)), prim(pd) {
     w.init(s.userWeiMd(), pd.weights_desc(), false);
+    toBf16 = toBf16Reorder(s.bf16, s.dstMd(), s.primDiffDstMd());
   }
   static dnnl::convolution_backward_data::primitive_desc make(const ConvShape& s) {
-    dnnl::convolution_backward_data::desc d(algorithm::convolution_direct, s.srcMd(), s.anyWeiMd(), s.dstMd(),
+    dnnl::convolution_backward_data::desc d(algorithm::convolution_direct, s.srcMd(), s.anyWeiMd(), s.primDiffDstMd(),
                                             s.strides, s.dil, s.padL, s.padR);
     return dnnl::convolution_backward_data::primitive_desc(d, eng(), s.forwardPd(prop_kind::forward_training));
   }
@@ -107,11 +131,14 @@ struct ConvBwdWeights {
   dnnl::convolution_backward_weights::primitive_desc pd;
   dnnl::convolution_backward_weights prim;
   WeightsReorder w;
+  dnnl::reorder srcToBf16, diffDstToBf16;
   explicit ConvBwdWeights(const std::vector<int64_t>& p) : s(p), pd(make(s)), prim(pd) {
     w.init(s.userWeiMd(), pd.diff_weights_desc(), true);
+    srcToBf16 = toBf16Reorder(s.bf16, s.srcMd(), s.primSrcMd());
+    diffDstToBf16 = toBf16Reorder(s.bf16, s.dstMd(), s.primDiffDstMd());
   }
   static dnnl::convolution_backward_weights::primitive_desc make(const ConvShape& s) {
-    dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, s.srcMd(), s.anyWeiMd(), s.dstMd(),
+    dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, s.primSrcMd(), s.anyDiffWeiMd(), s.primDiffDstMd(),
                                                s.strides, s.dil, s.padL, s.padR);
     return dnnl::convolution_backward_weights::primitive_desc(d, eng(), s.forwardPd(prop_kind::forward_training));
   }
@@ -121,10 +148,17 @@ std::unordered_map<std::string, std::unique_ptr<ConvFwd>> fwdCache;
 std::unordered_map<std::string, std::unique_ptr<ConvBwdData>> bwdDataCache;
 std::unordered_map<std::string, std::unique_ptr<ConvBwdWeights>> bwdWeightsCache;
 
+// 24 parameters, or 25 with the precision entry.
+std::vector<int64_t> convArgs(const Napi::CallbackInfo& info, const char* what) {
+  const bool hasPrecision = info[0].IsArray() && info[0].As<Napi::Array>().Length() == 25;
+  auto p = intArgs(info[0], hasPrecision ? 25 : 24, what);
+  if (hasPrecision && (p[24] < 0 || p[24] > 2)) throw Napi::RangeError::New(info.Env(), std::string(what) + ": precision entry must be 0, 1 or 2");
+  return p;
+}
+
 // convForward(params, x NDHWC, w DHWIO, y NDHWC)
 Napi::Value ConvForward(const Napi::CallbackInfo& info) {
-  const bool hasPrecision = info[0].IsArray() && info[0].As<Napi::Array>().Length() == 25;
-  auto p = intArgs(info[0], hasPrecision ? 25 : 24, "convForward params");
+  auto p = convArgs(info, "convForward params");
   return guarded(info, "convForward", [&] {
     std::lock_guard<std::mutex> lock(onednnMutex);
     auto& c = cached(fwdCache, p);
@@ -136,13 +170,7 @@ Napi::Value ConvForward(const Napi::CallbackInfo& info) {
       c.w.prim.execute(strm(), wm, c.w.buf);
       wm = c.w.buf;
     }
-    memory src(c.s.srcMd(), eng(), x);
-    if (c.s.bf16) {
-      if (bf16Input.size() < static_cast<size_t>(c.s.srcSize())) bf16Input.resize(static_cast<size_t>(c.s.srcSize()));
-      memory half(c.s.primSrcMd(), eng(), bf16Input.data());
-      c.toBf16.execute(strm(), src, half);
-      src = half;
-    }
+    memory src = asPrimInput(memory(c.s.srcMd(), eng(), x), c.s.primSrcMd(), c.toBf16, bf16Input);
     c.prim.execute(strm(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, memory(c.s.dstMd(), eng(), y)}});
     strm().wait();
   });
@@ -150,7 +178,7 @@ Napi::Value ConvForward(const Napi::CallbackInfo& info) {
 
 // convBackwardData(params, dy NDHWC, w DHWIO, dx NDHWC)
 Napi::Value ConvBackwardData(const Napi::CallbackInfo& info) {
-  auto p = intArgs(info[0], 24, "convBackwardData params");
+  auto p = convArgs(info, "convBackwardData params");
   return guarded(info, "convBackwardData", [&] {
     std::lock_guard<std::mutex> lock(onednnMutex);
     auto& c = cached(bwdDataCache, p);
@@ -162,7 +190,8 @@ Napi::Value ConvBackwardData(const Napi::CallbackInfo& info) {
       c.w.prim.execute(strm(), wm, c.w.buf);
       wm = c.w.buf;
     }
-    c.prim.execute(strm(), {{DNNL_ARG_DIFF_DST, memory(c.s.dstMd(), eng(), dy)},
+    memory diffDst = asPrimInput(memory(c.s.dstMd(), eng(), dy), c.s.primDiffDstMd(), c.toBf16, bf16DiffDst);
+    c.prim.execute(strm(), {{DNNL_ARG_DIFF_DST, diffDst},
                             {DNNL_ARG_WEIGHTS, wm},
                             {DNNL_ARG_DIFF_SRC, memory(c.s.srcMd(), eng(), dx)}});
     strm().wait();
@@ -171,7 +200,7 @@ Napi::Value ConvBackwardData(const Napi::CallbackInfo& info) {
 
 // convBackwardWeights(params, x NDHWC, dy NDHWC, dw DHWIO)
 Napi::Value ConvBackwardWeights(const Napi::CallbackInfo& info) {
-  auto p = intArgs(info[0], 24, "convBackwardWeights params");
+  auto p = convArgs(info, "convBackwardWeights params");
   return guarded(info, "convBackwardWeights", [&] {
     std::lock_guard<std::mutex> lock(onednnMutex);
     auto& c = cached(bwdWeightsCache, p);
@@ -180,8 +209,10 @@ Napi::Value ConvBackwardWeights(const Napi::CallbackInfo& info) {
     float* dw = f32(info[3], c.s.weiSize(), "convBackwardWeights dw");
     memory user(c.s.userWeiMd(), eng(), dw);
     memory target = c.w.needed ? c.w.buf : user;
-    c.prim.execute(strm(), {{DNNL_ARG_SRC, memory(c.s.srcMd(), eng(), x)},
-                            {DNNL_ARG_DIFF_DST, memory(c.s.dstMd(), eng(), dy)},
+    memory src = asPrimInput(memory(c.s.srcMd(), eng(), x), c.s.primSrcMd(), c.srcToBf16, bf16Input);
+    memory diffDst = asPrimInput(memory(c.s.dstMd(), eng(), dy), c.s.primDiffDstMd(), c.diffDstToBf16, bf16DiffDst);
+    c.prim.execute(strm(), {{DNNL_ARG_SRC, src},
+                            {DNNL_ARG_DIFF_DST, diffDst},
                             {DNNL_ARG_DIFF_WEIGHTS, target}});
     if (c.w.needed) c.w.prim.execute(strm(), c.w.buf, user);
     strm().wait();
@@ -194,6 +225,7 @@ void clearConvCache() {
   bwdDataCache.clear();
   bwdWeightsCache.clear();
   std::vector<uint16_t>().swap(bf16Input);
+  std::vector<uint16_t>().swap(bf16DiffDst);
 }
 
 size_t convCacheSize() { return fwdCache.size() + bwdDataCache.size() + bwdWeightsCache.size(); }

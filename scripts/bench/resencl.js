@@ -1,5 +1,6 @@
-// `npm run bench resencl [--size 128] [--calls 2] [--precision bf16] [--train] [--train-size 64] [--batch 2] [--checkpointing]`: a
-// released-size network (nnssl's ResEncL, 102 M parameters, 6 stages 32..320 features) on cpu-onednn, one process:
+// `npm run bench resencl [--network ResEncL|PrimusM] [--size 128] [--calls 2] [--precision bf16] [--train] [--train-size 64]
+// [--batch 2] [--checkpointing]`: a released-size network (nnssl's ResEncL, 102 M parameters, 6 stages 32..320 features;
+// or, forward only, Primus-M: 864-wide, 16 Eva blocks on 8^3 patches, built for size^3) on cpu-onednn, one process:
 // - forward (no gradients) at 1 x 1 x size^3: wall and CPU seconds of the first and of later calls, peak resident memory;
 // - with --train, one training step (forward, deep-supervision Dice+CE loss, backward) at batch x 1 x train-size^3,
 //   with or without --checkpointing (activation recomputation per stage): seconds and peak resident memory.
@@ -11,10 +12,10 @@
 // Peak memory is the process's maximum resident set so far, so run forward and training in separate processes
 // (--train skips the forward) to see each alone. The machine is usually shared: CPU seconds are the steadier figure.
 import { cpus } from "node:os";
-import { readFileSync } from "node:fs";
 import { tf, initBackend } from "../../dist/sdk/backend/index.js";
 import { buildNetwork } from "../../dist/sdk/networks/index.js";
 import { dcAndCeLoss, deepSupervisionLoss, deepSupervisionWeights } from "../../dist/sdk/training/loss.js";
+import { convFlops, machinePeak, rate as rateOf } from "./lib/machine.js";
 
 const argv = process.argv.slice(2);
 const opt = (name, def) => {
@@ -28,64 +29,27 @@ const TRAIN = argv.includes("--train"),
   BATCH = opt("--batch", 2);
 const CHECKPOINTING = argv.includes("--checkpointing");
 const PRECISION = argv.includes("--precision") ? argv[argv.indexOf("--precision") + 1] : "fp32";
-
-/** fp32 peak GFLOP/s and how it was derived. */
-function machinePeak() {
-  const info = readFileSync("/proc/cpuinfo", "utf8");
-  const flags = new Set((/^flags\s*:\s*(.*)$/m.exec(info)?.[1] ?? "").split(" "));
-  const mhz = Number(/^cpu MHz\s*:\s*([\d.]+)$/m.exec(info)?.[1] ?? 0);
-  const vendor = /^vendor_id\s*:\s*(\S+)/m.exec(info)?.[1] ?? "";
-  const family = Number(/^cpu family\s*:\s*(\d+)/m.exec(info)?.[1] ?? 0);
-  const cores = cpus().length;
-  // Lanes of fp32 per FMA instruction, and FMA pipes per core (2 on every current x86 server core). AMD before
-  // Zen 5 (family 26) executes 512-bit FMAs on 256-bit pipes, so AVX-512 doubles no throughput there.
-  let lanes = flags.has("avx512f") ? 16 : flags.has("fma") ? 8 : 4;
-  if (lanes === 16 && vendor === "AuthenticAMD" && family < 26) lanes = 8;
-  const pipes = 2;
-  const computed = cores * mhz * 1e-3 * lanes * 2 * pipes;
-  const override = Number(process.env.NNSSL_ADAPT_PEAK_GFLOPS);
-  const gflops = override > 0 ? override : computed;
-  const how =
-    override > 0 ? `NNSSL_ADAPT_PEAK_GFLOPS=${override}` : `${cores} cores x ${mhz.toFixed(0)} MHz x ${lanes} fp32 lanes x 2 (FMA) x ${pipes} FMA pipes`;
-  return { gflops, how };
+const NETWORK = argv.includes("--network") ? argv[argv.indexOf("--network") + 1] : "ResEncL";
+if ((NETWORK !== "ResEncL" && NETWORK !== "PrimusM") || (NETWORK === "PrimusM" && TRAIN)) {
+  console.error("bench resencl: --network is ResEncL or PrimusM (PrimusM: forward only)");
+  process.exit(2);
 }
-
-/** Convolution FLOPs of one call on `shape`, counted from a profiled pass (every layer's voxels scale with the input). */
-async function convFlops(run, scale) {
-  const r = await tf.profile(() => {
-    const out = run();
-    tf.dispose(out);
-  });
-  let flops = 0;
-  for (const k of r.kernels) {
-    const vol = (s) => s.reduce((a, b) => a * b, 1);
-    if (k.name === "Conv3D") {
-      const [x, w] = k.inputShapes; // x NDHWC, w DHWIO
-      flops += 2 * vol(k.outputShapes[0]) * vol(w.slice(0, 4));
-      void x;
-    } else if (k.name === "Conv3DBackpropInputV2") {
-      // transposed conv (kernel = stride) forward, or a conv's data gradient: one MAC per (dy voxel, filter element).
-      const [dy, w] = k.inputShapes;
-      flops += 2 * vol(dy) * vol(w.slice(0, 3)) * w[3];
-    } else if (k.name === "Conv3DBackpropFilterV2") {
-      const [, dy] = k.inputShapes;
-      const w = k.outputShapes[0];
-      flops += 2 * vol(dy) * vol(w.slice(0, 4));
-    }
-  }
-  return flops * scale;
-}
+const PRIMUS = NETWORK === "PrimusM";
 
 const gib = (kb) => (kb / 2 ** 20).toFixed(2);
 const peak = machinePeak();
 const backend = await initBackend();
 const { setOnednnPrecision } = await import("../../dist/sdk/backend/onednn.js");
-const precision = setOnednnPrecision(/** @type {"fp32" | "bf16"} */ (PRECISION));
+// --precision bf16 applies to the training step too (bf16 convolutions forward and backward, fp32 weights and loss).
+const precision = setOnednnPrecision(/** @type {"fp32" | "bf16"} */ (PRECISION), { training: TRAIN });
 if (precision.notice) console.log(precision.notice);
-console.log(`backend ${backend}, inference precision ${precision.precision}; fp32 peak ${peak.gflops.toFixed(0)} GFLOP/s (${peak.how})`);
-const net = buildNetwork("ResEncL", { inputChannels: 1, numClasses: 3, deepSupervision: false, seed: 1 });
-console.log(`ResEncL: ${(net.numParameters() / 1e6).toFixed(1)} M parameters; resident after build ${gib(process.resourceUsage().maxRSS)} GiB`);
-const rate = (flops, s) => `${(flops / s / 1e9).toFixed(0)} GFLOP/s effective, ${((100 * flops) / s / 1e9 / peak.gflops).toFixed(0)}% of peak`;
+console.log(
+  `backend ${backend}, ${TRAIN ? "training" : "inference"} precision ${precision.precision}; fp32 peak ${peak.gflops.toFixed(0)} GFLOP/s (${peak.how})`,
+);
+const build = (size) => buildNetwork(NETWORK, { inputChannels: 1, numClasses: 3, deepSupervision: false, seed: 1, patchSize: [size, size, size] });
+const net = build(SIZE);
+console.log(`${NETWORK}: ${(net.numParameters() / 1e6).toFixed(1)} M parameters; resident after build ${gib(process.resourceUsage().maxRSS)} GiB`);
+const rate = (flops, s) => rateOf(flops, s, peak);
 // On a shared machine wall time includes other processes' turns; CPU seconds spread over all cores is what the run
 // would take alone (an estimate: it assumes every core busy throughout).
 const cpuRate = (flops, cpu) => `per CPU time: ${rate(flops, cpu / cpus().length)}`;
@@ -105,13 +69,30 @@ if (!TRAIN) {
     const cpu = ((c.user + c.system) / 1e6).toFixed(1);
     console.log(`forward 1x1x${SIZE}^3 call ${i + 1}: ${wall.toFixed(1)} s wall, ${cpu} s CPU; peak resident ${gib(process.resourceUsage().maxRSS)} GiB`);
   }
-  const small = 32;
-  const xs = tf.randomNormal([1, 1, small, small, small]);
-  const flops = await convFlops(() => net.forward(xs), (SIZE / small) ** 3);
+  let flops;
+  if (PRIMUS) {
+    // Attention grows with the square of the tokens T, everything else linearly: count a T + b T^2 at two small sizes
+    // (networks built for them; FLOPs do not depend on the weights) and evaluate at this size's tokens.
+    const count = async (s) => {
+      const n = build(s);
+      const f = await convFlops(() => n.forward(tf.zeros([1, 1, s, s, s])));
+      n.dispose();
+      return { t: (s / 8) ** 3, f };
+    };
+    const [p, q] = [await count(32), await count(64)];
+    const b = (q.f / q.t - p.f / p.t) / (q.t - p.t),
+      a = p.f / p.t - b * p.t;
+    const t = (SIZE / 8) ** 3;
+    flops = a * t + b * t * t;
+  } else {
+    const small = 32;
+    const xs = tf.randomNormal([1, 1, small, small, small]);
+    flops = await convFlops(() => net.forward(xs), (SIZE / small) ** 3);
+  }
   const warm = times.slice(1);
   const best = warm.length ? Math.min(...warm.map((t) => t.wall)) : times[0].wall;
   const bestCpu = Math.min(...(warm.length ? warm : times).map((t) => t.cpu));
-  console.log(`  ${(flops / 1e9).toFixed(0)} GFLOP per call; warm call: ${rate(flops, best)}; ${cpuRate(flops, bestCpu)}`);
+  console.log(`  ${(flops / 1e9).toFixed(0)} GFLOP (convolutions and matmuls) per call; warm call: ${rate(flops, best)}; ${cpuRate(flops, bestCpu)}`);
   if (warm.length) {
     const cpuWarm = Math.min(...warm.map((t) => t.cpu));
     console.log(`  first call / warm call: ${(times[0].wall / best).toFixed(2)}x wall, ${(times[0].cpu / cpuWarm).toFixed(2)}x CPU`);

@@ -1,8 +1,14 @@
-// `npm run bench train [--patch 32] [--size 48] [--cases 6] [--epochs 2] [--iters 6] [--workers 0,1,2]`: fine-tuning
-// throughput on a synthetic preprocessed dataset: mean epoch time, the time the training loop waited for batches
-// (with batches built in the main thread vs in worker threads), and the cost of building one augmented batch.
-// The reference is our own in-thread data loading, measured in the same run (ratios, not absolute numbers, carry
-// across machines; the machine is usually shared).
+// `npm run bench train [--patch 32] [--size 48] [--cases 6] [--epochs 2] [--iters 6] [--workers 0,1,2] [--precision bf16]
+//  [--resencl [--resencl-size 128] [--batch 2]]`: fine-tuning throughput on a synthetic preprocessed dataset: mean epoch
+// time, the time the training loop waited for batches (with batches built in the main thread vs in worker threads),
+// the cost of building one augmented batch, and the effective GFLOP/s of an epoch (convolution FLOPs of its training
+// steps and validation passes, counted from a profiled step) with the fraction of this machine's fp32 peak (derivation
+// printed). The reference is our own in-thread data loading, measured in the same run (ratios, not absolute numbers,
+// carry across machines; the machine is usually shared).
+// --resencl adds a released-size network: one ResEncL training step (forward, deep-supervision Dice+CE, backward) at
+// batch x 1 x resencl-size^3 (default 128^3 batch 2, random weights), without and with --checkpointing, each in its own
+// process (`bench resencl --train`) so each peak resident memory is its own. At 128^3 batch 2 that needs about 21 GB
+// with --checkpointing and more without: run it on a machine with the memory to spare.
 import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -12,7 +18,11 @@ import { train } from "../../dist/sdk/training/run-training.js";
 import { buildBatch } from "../../dist/sdk/training/batch-producer.js";
 import { CaseCache } from "../../dist/sdk/training/case-reader.js";
 import { configureAugmentation } from "../../dist/sdk/training/augmentation/initial-patch-size.js";
-import { backendInfo } from "../../dist/sdk/backend/index.js";
+import { backendInfo, tf } from "../../dist/sdk/backend/index.js";
+import { buildNetwork } from "../../dist/sdk/networks/index.js";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { convFlops, machinePeak, rate } from "./lib/machine.js";
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -25,6 +35,11 @@ const PATCH = Number(opt("patch", 32)),
 const EPOCHS = Number(opt("epochs", 2)),
   ITERS = Number(opt("iters", 6));
 const WORKERS = String(opt("workers", "0,1")).split(",").map(Number);
+const PRECISION = opt("precision", "fp32");
+const RESENCL = argv.includes("--resencl");
+const RESENCL_SIZE = Number(opt("resencl-size", 128)),
+  RESENCL_BATCH = Number(opt("batch", 2));
+const VAL_ITERS = Math.max(1, (ITERS / 3) | 0);
 
 function writeDataset(root) {
   const name = "Dataset995_BenchTrain";
@@ -114,14 +129,30 @@ function writeDataset(root) {
     writeFileSync(path.join(data, `${id}_seg.npy`), formatNpy({ dtype: "int16", shape: [1, SIZE, SIZE, SIZE], data: seg }));
     writeFileSync(path.join(data, `${id}.json`), JSON.stringify({ class_locations: locs }));
   }
-  return { name, data, paths: { nnUNet_raw: root, nnUNet_preprocessed: path.join(root, "pre"), nnUNet_results: path.join(root, "res") } };
+  return { name, data, arch, paths: { nnUNet_raw: root, nnUNet_preprocessed: path.join(root, "pre"), nnUNet_results: path.join(root, "res") } };
 }
 
 const root = mkdtempSync(path.join(tmpdir(), "bench-train-"));
 const ds = writeDataset(root);
+const peak = machinePeak();
 console.log(
-  `backend ${(await backendInfo()).name}; ResidualEncoderUNet 16-32-64-128, patch ${PATCH}^3, batch 2, ${CASES} cases of ${SIZE}^3, ${EPOCHS} epochs x ${ITERS} iterations (+ ${Math.max(1, (ITERS / 3) | 0)} val)`,
+  `backend ${(await backendInfo()).name}; ResidualEncoderUNet 16-32-64-128, patch ${PATCH}^3, batch 2, ${CASES} cases of ${SIZE}^3, ${EPOCHS} epochs x ${ITERS} iterations (+ ${VAL_ITERS} val), precision ${PRECISION}`,
 );
+console.log(`fp32 peak ${peak.gflops.toFixed(0)} GFLOP/s (${peak.how})`);
+
+// Convolution FLOPs of one training step (forward with deep supervision + backward) and one validation forward pass.
+const epochFlops = await (async () => {
+  const net = buildNetwork(ds.arch, { inputChannels: 1, numClasses: 3, deepSupervision: true, patchSize: [PATCH, PATCH, PATCH], seed: 1 });
+  const vars = net.namedParameters().map(([, v]) => v);
+  const x = tf.zeros([2, 1, PATCH, PATCH, PATCH]);
+  const sum = () => /** @type {tf.Scalar} */ (tf.addN(/** @type {tf.Tensor[]} */ (net.forward(x)).map((o) => tf.mean(o))));
+  const step = await convFlops(() => tf.variableGrads(sum, vars).grads);
+  const fwd = await convFlops(() => net.forward(x));
+  tf.dispose(x);
+  net.dispose();
+  console.log(`convolutions: ${(step / 1e9).toFixed(1)} GFLOP per training step, ${(fwd / 1e9).toFixed(1)} GFLOP per validation step`);
+  return ITERS * step + VAL_ITERS * fwd;
+})();
 
 // One augmented batch, built in this thread (what a worker does per batch).
 const aug = configureAugmentation([PATCH, PATCH, PATCH]);
@@ -172,7 +203,9 @@ for (const w of WORKERS) {
     fold: 0,
     numEpochs: EPOCHS,
     numIterationsPerEpoch: ITERS,
-    numValIterationsPerEpoch: Math.max(1, (ITERS / 3) | 0),
+    numValIterationsPerEpoch: VAL_ITERS,
+    ...(PRECISION !== "fp32" ? { precision: PRECISION } : {}),
+    onLog: (line) => line.startsWith("--precision") && console.log(line),
     seed: 1,
     numWorkers: w,
     skipValidation: true,
@@ -185,7 +218,7 @@ for (const w of WORKERS) {
   });
   rows.push({ workers: w, epoch: run.meanEpochSeconds, wait: run.dataWaitSeconds / EPOCHS });
   console.log(
-    `workers ${w}: epoch ${run.meanEpochSeconds.toFixed(2)} s, waited for data ${(run.dataWaitSeconds / EPOCHS).toFixed(2)} s/epoch (${((100 * run.dataWaitSeconds) / EPOCHS / run.meanEpochSeconds).toFixed(1)}%)`,
+    `workers ${w}: epoch ${run.meanEpochSeconds.toFixed(2)} s, waited for data ${(run.dataWaitSeconds / EPOCHS).toFixed(2)} s/epoch (${((100 * run.dataWaitSeconds) / EPOCHS / run.meanEpochSeconds).toFixed(1)}%); ${rate(epochFlops, run.meanEpochSeconds, peak)}`,
   );
 }
 const ref = rows.find((r) => r.workers === 0);
@@ -194,3 +227,16 @@ if (ref)
     console.log(
       `workers ${r.workers} vs in-thread: epoch time x${(r.epoch / ref.epoch).toFixed(2)}, data wait x${(r.wait / Math.max(ref.wait, 1e-9)).toFixed(3)}`,
     );
+
+if (RESENCL) {
+  const script = fileURLToPath(new URL("./resencl.js", import.meta.url));
+  for (const checkpointing of [false, true]) {
+    const args = [script, "--train", "--train-size", String(RESENCL_SIZE), "--batch", String(RESENCL_BATCH), "--calls", "2", "--precision", PRECISION];
+    if (checkpointing) args.push("--checkpointing");
+    console.log(
+      `\nResEncL training step, ${RESENCL_BATCH} x 1 x ${RESENCL_SIZE}^3${checkpointing ? ", --checkpointing" : ""} (own process: node ${args.slice(1).join(" ")}):`,
+    );
+    const r = spawnSync(process.execPath, args, { stdio: "inherit" });
+    if (r.status !== 0) console.log(`  exited with ${r.status ?? r.signal} (out of memory?)`);
+  }
+}

@@ -8,11 +8,15 @@ export type TensorInfo = tf.TensorInfo;
 
 /** The functions exported by native/build/Release/nnssl_onednn.node. */
 export interface OnednnAddon {
-  /** params: see convParams (a 25th entry 1: bf16 inputs, fp32 accumulation and output); x NDHWC, w DHWIO, y NDHWC (written). */
+  /**
+   * params: see convParams, plus an optional 25th entry for bf16 operands with fp32 accumulation and fp32 results (1: bf16,
+   * 2: bf16 in a forward pass that is differentiated); x NDHWC, w DHWIO, y NDHWC (written). The same entry (1) in both
+   * backward passes.
+   */
   convForward(params: number[], x: Float32Array, w: Float32Array, y: Float32Array): void;
   convBackwardData(params: number[], dy: Float32Array, w: Float32Array, dx: Float32Array): void;
   convBackwardWeights(params: number[], x: Float32Array, dy: Float32Array, dw: Float32Array): void;
-  /** params: [batchA, batchB, M, K, N, transposeA, transposeB] */
+  /** params: [batchA, batchB, M, K, N, transposeA, transposeB], plus an optional 1 for bf16 operands (fp32 accumulation and C) */
   matmul(params: number[], a: Float32Array, b: Float32Array, c: Float32Array): void;
   /** op: 0 add, 1 sub, 2 mul, 3 div, 4 squared difference, 5 max, 6 min, 7 copy a, 8 greater (Uint8Array out); shape/strides coalesced, stride 0 broadcasts. */
   binary(op: number, shape: number[], stridesA: number[], stridesB: number[], a: Float32Array, b: Float32Array, out: Float32Array | Uint8Array): void;

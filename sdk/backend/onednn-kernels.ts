@@ -117,17 +117,44 @@ function withFallback(kernelName: string, backendName: string, cpu: tf.KernelCon
 }
 
 let convPrecision: "fp32" | "bf16" = "fp32";
+let bf16UnderTape = false;
 
 /**
- * Precision of forward convolutions that run without a gradient tape (inference). bf16 rounds input and weights to
- * bf16 and accumulates in fp32 (oneDNN's bf16 kernels); convolutions under a tape (training) stay fp32.
+ * Precision of the convolutions and matmuls. bf16 rounds the operands oneDNN multiplies to bf16 and accumulates in fp32; inputs,
+ * outputs and gradients stay fp32 tensors (native/src/conv.cc). With `training` false (inference, `--precision bf16`
+ * for prediction) only convolutions without a gradient tape use bf16; with `training` true the taped forward passes
+ * and both backward passes do too (mixed-precision training: the weights the optimizer updates stay fp32).
  */
-export function setConvPrecision(p: "fp32" | "bf16"): void {
+export function setConvPrecision(p: "fp32" | "bf16", options: { training?: boolean } = {}): void {
   convPrecision = p;
+  bf16UnderTape = p === "bf16" && Boolean(options.training);
 }
 
 export function getConvPrecision(): "fp32" | "bf16" {
   return convPrecision;
+}
+
+/** Whether training convolutions (under a tape, and the backward passes) run in bf16. */
+export function getTrainingConvPrecision(): "fp32" | "bf16" {
+  return bf16UnderTape ? "bf16" : "fp32";
+}
+
+/**
+ * The addon's precision entry for a forward convolution: 1 bf16 without a tape, 2 bf16 with one (its backward passes
+ * follow), none for fp32. Kernels run with the tape paused, so "is a gradient being recorded" is the engine's
+ * gradient depth.
+ */
+function forwardPrecision(params: number[]): number[] {
+  if (convPrecision !== "bf16") return params;
+  if (tf.engine().state.gradientDepth === 0) params.push(1);
+  else if (bf16UnderTape) params.push(2);
+  return params;
+}
+
+/** The precision entry of a backward convolution: 1 when training in bf16. */
+function backwardPrecision(params: number[]): number[] {
+  if (bf16UnderTape) params.push(1);
+  return params;
 }
 
 const conv3D: Fast = ({ x, filter }, backend, attrs) => {
@@ -138,10 +165,8 @@ const conv3D: Fast = ({ x, filter }, backend, attrs) => {
   const info = tf.backend_util.computeConv3DInfo(x.shape as Shape5D, filter.shape as Shape5D, a.strides, a.dilations, a.pad);
   const params = convParams(info);
   if (!oneDnnPads(params)) return null;
-  // Kernels run with the tape paused, so "is a gradient being recorded" is the engine's gradient depth.
-  if (convPrecision === "bf16" && tf.engine().state.gradientDepth === 0) params.push(1);
   const y = outputF32(size(info.outShape));
-  if (y.length > 0) addon().convForward(params, xs, ws, y);
+  if (y.length > 0) addon().convForward(forwardPrecision(params), xs, ws, y);
   return backend.makeTensorInfo(info.outShape, "float32", y);
 };
 
@@ -155,7 +180,7 @@ const conv3DBackpropInputV2: Fast = ({ dy, filter }, backend, attrs) => {
   const params = convParams(info);
   if (!oneDnnPads(params)) return null;
   const dx = outputF32(size(info.inShape));
-  if (dx.length > 0) addon().convBackwardData(params, dys, ws, dx);
+  if (dx.length > 0) addon().convBackwardData(backwardPrecision(params), dys, ws, dx);
   return backend.makeTensorInfo(info.inShape, "float32", dx);
 };
 
@@ -168,7 +193,7 @@ const conv3DBackpropFilterV2: Fast = ({ x, dy }, backend, attrs) => {
   const params = convParams(info);
   if (!oneDnnPads(params)) return null;
   const dw = outputF32(size(info.filterShape));
-  if (dw.length > 0) addon().convBackwardWeights(params, xs, dys, dw);
+  if (dw.length > 0) addon().convBackwardWeights(backwardPrecision(params), xs, dys, dw);
   return backend.makeTensorInfo(info.filterShape, "float32", dw);
 };
 
@@ -198,7 +223,7 @@ const conv2D: Fast = ({ x, filter }, backend, attrs) => {
   const params = conv2dParams(info);
   if (!oneDnnPads(params)) return null;
   const y = outputF32(size(info.outShape));
-  if (y.length > 0) addon().convForward(params, xs, ws, y);
+  if (y.length > 0) addon().convForward(forwardPrecision(params), xs, ws, y);
   return backend.makeTensorInfo(info.outShape, "float32", y);
 };
 
@@ -211,7 +236,7 @@ const conv2DBackpropInput: Fast = ({ dy, filter }, backend, attrs) => {
   const params = conv2dParams(info);
   if (!oneDnnPads(params)) return null;
   const dx = outputF32(size(info.inShape));
-  if (dx.length > 0) addon().convBackwardData(params, dys, ws, dx);
+  if (dx.length > 0) addon().convBackwardData(backwardPrecision(params), dys, ws, dx);
   return backend.makeTensorInfo(info.inShape, "float32", dx);
 };
 
@@ -224,7 +249,7 @@ const conv2DBackpropFilter: Fast = ({ x, dy }, backend, attrs) => {
   const params = conv2dParams(info);
   if (!oneDnnPads(params)) return null;
   const dw = outputF32(size(info.filterShape));
-  if (dw.length > 0) addon().convBackwardWeights(params, xs, dys, dw);
+  if (dw.length > 0) addon().convBackwardWeights(backwardPrecision(params), xs, dys, dw);
   return backend.makeTensorInfo(info.filterShape, "float32", dw);
 };
 
@@ -249,8 +274,90 @@ const batchMatMul: Fast = ({ a, b }, backend, attrs) => {
   const outBatch = batchA >= batchB ? padded(batchShapeA) : padded(batchShapeB);
   const outShape = [...outBatch, m, n];
   const c = outputF32(size(outShape));
-  addon().matmul([batchA, batchB, m, k, n, transposeA ? 1 : 0, transposeB ? 1 : 0], as, bs, c);
+  const params = [batchA, batchB, m, k, n, transposeA ? 1 : 0, transposeB ? 1 : 0];
+  // bf16 like a forward convolution: without a tape, or under one when training in bf16 (Primus' linear layers and
+  // attention; the backward pass's matmuls run with the tape closed, so they follow the same switch)
+  if (convPrecision === "bf16" && (tf.engine().state.gradientDepth === 0 || bf16UnderTape)) params.push(1);
+  addon().matmul(params, as, bs, c);
   return backend.makeTensorInfo(outShape, "float32", c);
+};
+
+/**
+ * dst = src reversed along `axes` (C order). The dims after the last reversed axis form contiguous blocks that are
+ * copied whole; only a reversed last axis is copied element by element. tfjs' cpu kernel computes a multi-index per
+ * element (about 1 us each here: 0.2-0.4 s for one 2 x 3 x 32^3 tile's logits, 7 times per tile with test-time
+ * mirroring), which made mirroring cost more than the network's forward passes.
+ */
+export function reverseInto(src: Float32Array, dst: Float32Array, shape: readonly number[], axes: readonly number[]): void {
+  const rank = shape.length;
+  const rev = shape.map((_, d) => axes.includes(d));
+  let last = rank - 1;
+  while (last >= 0 && !rev[last]) last--;
+  if (last < 0) {
+    dst.set(src);
+    return;
+  }
+  const block = size(shape.slice(last + 1));
+  const n = shape[last]!;
+  // strides in blocks of dims 0..last-1; the odometer walks them in C order, so the destination row advances by n
+  const strides = new Array<number>(last).fill(0);
+  for (let d = last - 1, st = n; d >= 0; d--) {
+    strides[d] = st;
+    st *= shape[d]!;
+  }
+  const rows = size(shape.slice(0, last));
+  const idx = new Array<number>(last).fill(0);
+  for (let row = 0; row < rows; row++) {
+    let srcRow = 0;
+    for (let d = 0; d < last; d++) srcRow += (rev[d] ? shape[d]! - 1 - idx[d]! : idx[d]!) * strides[d]!;
+    const dstRow = row * n;
+    if (block === 1) {
+      for (let j = 0, s = srcRow + n - 1; j < n; j++, s--) dst[dstRow + j] = src[s]!;
+    } else {
+      for (let j = 0; j < n; j++) {
+        const s = (srcRow + n - 1 - j) * block;
+        dst.set(src.subarray(s, s + block), (dstRow + j) * block);
+      }
+    }
+    for (let d = last - 1; d >= 0; d--) {
+      if (++idx[d]! < shape[d]!) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+const reverse: Fast = ({ x }, backend, attrs) => {
+  const xs = f32(backend, x);
+  if (!xs || xs.length < 4096) return null;
+  const { dims } = attrs as { dims: number | number[] };
+  const axes = (typeof dims === "number" ? [dims] : dims).map((d) => (d < 0 ? d + x.shape.length : d));
+  const y = outputF32(xs.length);
+  reverseInto(xs, y, x.shape, axes);
+  return backend.makeTensorInfo([...x.shape], "float32", y);
+};
+
+/**
+ * Softmax over the last axis from the addon's reduction, broadcast and unary loops (max, subtract, exp, sum, divide,
+ * each spread over the cores). tfjs' cpu Softmax calls its own pure-JS kernels directly, one core with per-element
+ * broadcast index arithmetic: for Primus-M at 128^3 (12 heads x 4096^2 attention scores per block) that was most of
+ * the forward pass. Same operations in the same order as tfjs', so results agree to rounding.
+ */
+const softmax: Fast = ({ logits }, backend, attrs) => {
+  const xs = f32(backend, logits);
+  const rank = logits.shape.length;
+  const { dim } = attrs as { dim: number };
+  if (!xs || xs.length < 4096 || rank === 0 || (dim !== -1 && dim !== rank - 1)) return null;
+  const n = logits.shape[rank - 1]!;
+  const rows = xs.length / n;
+  const rowMax = new Float32Array(rows);
+  addon().reduce(2, rows, n, 1, xs, rowMax);
+  const y = outputF32(xs.length);
+  addon().binary(1, [rows, n], [n, 1], [1, 0], xs, rowMax, y);
+  addon().unary(0, y, y);
+  const rowSum = new Float32Array(rows);
+  addon().reduce(0, rows, n, 1, y, rowSum);
+  addon().binary(3, [rows, n], [n, 1], [1, 0], y, rowSum, y);
+  return backend.makeTensorInfo([...logits.shape], "float32", y);
 };
 
 /** Kernel name -> native implementation (oneDNN primitives or the addon's OpenMP loops); everything else is pure JS. */
@@ -262,6 +369,8 @@ const FAST: Record<string, Fast> = {
   Conv2DBackpropInput: conv2DBackpropInput,
   Conv2DBackpropFilter: conv2DBackpropFilter,
   BatchMatMul: batchMatMul,
+  Reverse: reverse,
+  Softmax: softmax,
   ...ELEMENTWISE_KERNELS,
 };
 

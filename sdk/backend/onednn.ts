@@ -74,10 +74,12 @@ export function cpuHasBf16(): boolean {
 }
 
 /**
- * Sets the precision of cpu-onednn's inference convolutions (`--precision`). bf16 takes effect only where the active
- * backend is cpu-onednn and the CPU has bf16 instructions; otherwise fp32 stays, and `notice` says why in one line.
+ * Sets the precision of cpu-onednn's convolutions (`--precision`): for inference, or with `training` for training as
+ * well (bf16 forward and backward convolutions, fp32 accumulation; master weights, optimizer state and the loss stay
+ * fp32). bf16 takes effect only where the active backend is cpu-onednn and the CPU has bf16 instructions; otherwise
+ * fp32 stays, and `notice` says why in one line.
  */
-export function setOnednnPrecision(precision: OnednnPrecision): { precision: OnednnPrecision; notice: string | null } {
+export function setOnednnPrecision(precision: OnednnPrecision, options: { training?: boolean } = {}): { precision: OnednnPrecision; notice: string | null } {
   if (precision === "fp32") {
     setConvPrecision("fp32");
     return { precision, notice: null };
@@ -85,7 +87,7 @@ export function setOnednnPrecision(precision: OnednnPrecision): { precision: One
   let why: string | null = null;
   if (tf.getBackend() !== ONEDNN_BACKEND_NAME) why = `the ${tf.getBackend()} backend has no bf16 kernels (cpu-onednn has)`;
   else if (!cpuHasBf16()) why = "this CPU has no bf16 instructions (avx512_bf16 or amx_bf16)";
-  setConvPrecision(why ? "fp32" : "bf16");
+  setConvPrecision(why ? "fp32" : "bf16", options);
   return why ? { precision: "fp32", notice: `--precision bf16: ${why}; computing in fp32` } : { precision: "bf16", notice: null };
 }
 

@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { promises as fsp } from "node:fs";
 import { randomInt } from "node:crypto";
 import { backendInfo, cacheOnCpu, checkDevice } from "../backend/index.js";
+import { setOnednnPrecision, type OnednnPrecision } from "../backend/onednn.js";
 import { requirePath, type Paths } from "../config/env.js";
 import { foldFolderName, modelFolder, preprocessedDatasetFolder } from "../config/folders.js";
 import { ConfigError, InputError } from "../errors.js";
@@ -68,6 +69,12 @@ export interface TrainOptions extends TrainerEvents {
   disableCheckpointing?: boolean;
   /** `--checkpointing`: activation recomputation per network stage (Network.checkpointing): less memory, more compute. */
   activationCheckpointing?: boolean;
+  /**
+   * `--precision`: "bf16" runs the convolutions (forward and both backward passes, and the final validation's) in bf16
+   * with fp32 accumulation on cpu-onednn where the CPU has bf16 instructions; weights, optimizer state, loss and
+   * checkpoints stay fp32. Elsewhere fp32, with a one-line notice (onLog, else stderr). Default fp32.
+   */
+  precision?: OnednnPrecision;
   /** `-device`: "cpu" runs on the selected backend, "gpu"/"cuda" requires a GPU backend (checkDevice in sdk/backend). */
   device?: "cpu" | "gpu" | "cuda";
   /** Force a tfjs backend (webgpu, cpu-onednn, cpu, tensorflow), as --backend / NNSSL_ADAPT_BACKEND. */
@@ -141,6 +148,8 @@ export interface TrainingRun {
   seed: number;
   numWorkers: number;
   backend: string;
+  /** The precision the convolutions ran in (fp32 where bf16 was asked for but is not available). */
+  precision: OnednnPrecision;
   /** Training ended early on stopSignal (checkpoint_latest.pth holds the completed epochs; continue with continueTraining). */
   stopped: boolean;
   /** The warm-up epochs this run used (after scaling to numEpochs), 0 without warm-up. */
@@ -229,6 +238,8 @@ export function train(opts: TrainOptions): Promise<TrainingRun> {
 export interface ResolvedRun {
   options: TrainOptions;
   backend: string;
+  /** The convolutions' precision in effect (set by runTraining once the backend is selected). */
+  precision: OnednnPrecision;
   datasetName: string;
   /** `$nnUNet_preprocessed/DatasetXXX`. */
   preprocessedBase: string;
@@ -292,6 +303,9 @@ export interface BuiltTrainer {
 /** Checks the flags and resolves folders, plans, configuration, trainer, labels and split. Creates the fold folder. */
 export async function resolveRun(o: TrainOptions): Promise<ResolvedRun> {
   checkTrainOptions(o);
+  if (o.precision !== undefined && o.precision !== "fp32" && o.precision !== "bf16") {
+    throw new ConfigError(`invalid precision: ${JSON.stringify(o.precision)} (expected "fp32" or "bf16")`);
+  }
   if (o.validationOnly && o.continueTraining) throw new ConfigError("--val and --c cannot be combined");
   if (o.validationWithBest && o.disableCheckpointing) throw new ConfigError("--val_best is not compatible with --disable_checkpointing");
   if (o.fold !== "all" && (!Number.isInteger(o.fold) || o.fold < 0)) throw new ConfigError(`invalid fold: ${o.fold} (expected 0, 1, ... or all)`);
@@ -350,6 +364,7 @@ export async function resolveRun(o: TrainOptions): Promise<ResolvedRun> {
   return {
     options: o,
     backend,
+    precision: "fp32",
     datasetName,
     preprocessedBase: preBase,
     plansFile,
@@ -487,6 +502,7 @@ function emptyRun(r: ResolvedRun, b: BuiltTrainer): TrainingRun {
     seed: r.seed,
     numWorkers: r.numWorkers,
     backend: r.backend,
+    precision: r.precision,
     stopped: false,
     warmupEpochs: r.spec.schedule === "poly" ? 0 : r.spec.warmupEpochs,
   };
@@ -588,6 +604,7 @@ async function writeRunHeader(r: ResolvedRun, b: BuiltTrainer): Promise<void> {
     seed: r.seed,
     num_workers: r.numWorkers,
     backend: r.backend,
+    precision: r.precision,
     batch_size: r.spec.batchSize,
     patch_size: b.patchSize,
     initial_patch_size: b.augmentation.initialPatchSize,
@@ -602,6 +619,7 @@ async function writeRunHeader(r: ResolvedRun, b: BuiltTrainer): Promise<void> {
     `Trainer ${r.spec.name}, plans ${r.plans.plans_name}, configuration ${o.configuration}, fold ${o.fold}, seed ${r.seed}, ` +
       `backend ${r.backend}, ${r.numWorkers} augmentation worker(s)`,
   );
+  if (r.precision === "bf16") await b.log.print("Precision: bf16 convolutions with fp32 accumulation; fp32 weights, optimizer state, loss and checkpoints");
   await b.log.print("This is the configuration used by this training:");
   await b.log.print(`Configuration name: ${o.configuration}`);
   await b.log.print(` ${JSON.stringify(r.configuration)}`);
@@ -684,6 +702,10 @@ async function runTraining(o: TrainOptions): Promise<TrainingRun> {
   // One writer per fold folder: a second run of the same fold refuses, naming this process.
   const lock: FolderLock = await lockFolder(resolved.outputFolder);
   let built: BuiltTrainer | null = null;
+  // After resolveRun: the backend is selected, which decides whether bf16 is available.
+  const { precision, notice } = setOnednnPrecision(o.precision ?? "fp32", { training: true });
+  resolved.precision = precision;
+  if (notice) (o.onLog ?? ((line: string) => process.stderr.write(`${line}\n`)))(notice);
   try {
     const { preprocessedBase, outputFolderBase, outputFolder } = resolved;
     for (const f of [preprocessedBase, outputFolderBase, outputFolder, path.join(outputFolder, "validation")]) await removeStaleTempFiles(f);
@@ -691,6 +713,7 @@ async function runTraining(o: TrainOptions): Promise<TrainingRun> {
     const run = emptyRun(resolved, built);
     return await (o.validationOnly ? validateOnly(resolved, built, run) : runAndValidate(resolved, built, run));
   } finally {
+    setOnednnPrecision("fp32");
     built?.optimizers.dispose();
     built?.network.dispose();
     await lock.release();

@@ -1,6 +1,7 @@
 // `--precision bf16` on cpu-onednn: inference convolutions with bf16 inputs and weights, fp32 accumulation and output.
 // Tolerances (documented in README): a convolution within 1% of its largest fp32 output, network logits within 2% of
-// the logit range, the same argmax on at least 99% of voxels; under a gradient tape convolutions stay exactly fp32.
+// the logit range, the same argmax on at least 99% of voxels; under a gradient tape convolutions stay exactly fp32
+// unless training in bf16 was asked for (then output and both gradients within 1% of their largest fp32 value).
 import { afterEach, describe, expect, it } from "vitest";
 import { tf } from "../../sdk/backend/index.js";
 import { cpuHasBf16, ONEDNN_BACKEND_NAME, registerOnednnBackend, setOnednnPrecision } from "../../sdk/backend/onednn.js";
@@ -46,6 +47,39 @@ describe.skipIf(!status.available)("setOnednnPrecision", () => {
       .value.dataSync()[0];
     setOnednnPrecision("fp32");
     expect(taped).toBe(tf.sum(tf.conv3d(x as tf.Tensor5D, w as tf.Tensor5D, 1, "same")).dataSync()[0]);
+  });
+
+  it.skipIf(!bf16)("with training: true the taped forward and both gradients run in bf16, within 1% of fp32's largest value", async () => {
+    await tf.setBackend(ONEDNN_BACKEND_NAME);
+    const x = tf.randomNormal([2, 10, 10, 10, 16], 0, 1, "float32", 5);
+    const w = tf.randomNormal([3, 3, 3, 16, 24], 0, 0.05, "float32", 6);
+    const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv3d(a as tf.Tensor5D, b as tf.Tensor5D, [2, 1, 1], "same")));
+    const grads = () => {
+      const { value, grads: g } = tf.valueAndGrads(f)([x, w]);
+      return [value.dataSync() as Float32Array, ...g.map((t) => t.dataSync() as Float32Array)];
+    };
+    const ref = grads();
+    expect(setOnednnPrecision("bf16", { training: true })).toEqual({ precision: "bf16", notice: null });
+    const half = grads();
+    setOnednnPrecision("fp32");
+    for (let k = 0; k < 3; k++) {
+      const d = maxDiff(ref[k]!, half[k]!);
+      expect(d, ["loss", "dx", "dw"][k]).toBeGreaterThan(0); // bf16 really ran
+      expect(d, ["loss", "dx", "dw"][k]).toBeLessThan(0.01 * maxAbs(ref[k]!));
+    }
+  });
+
+  it.skipIf(!bf16)("matmuls (Primus' linear layers and attention) run in bf16 too, within 1% of fp32's largest value", async () => {
+    await tf.setBackend(ONEDNN_BACKEND_NAME);
+    const a = tf.randomNormal([3, 40, 64], 0, 1, "float32", 8);
+    const b = tf.randomNormal([3, 50, 64], 0, 1, "float32", 9);
+    const ref = tf.matMul(a, b, false, true).dataSync() as Float32Array;
+    setOnednnPrecision("bf16");
+    const half = tf.matMul(a, b, false, true).dataSync() as Float32Array;
+    setOnednnPrecision("fp32");
+    const d = maxDiff(ref, half);
+    expect(d).toBeGreaterThan(0);
+    expect(d).toBeLessThan(0.01 * maxAbs(ref));
   });
 
   it.skipIf(!bf16)("a ResidualEncoderUNet's bf16 logits stay within 2% of the fp32 range with the same argmax on 99% of voxels", async () => {

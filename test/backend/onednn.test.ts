@@ -337,6 +337,29 @@ describe.skipIf(!status.available)(`cpu-onednn kernels (${status.reason})`, () =
     ["y", "dx", "dgamma", "dbeta", "dw"].forEach((what, j) => expectClose(fast[j], ref[j], what));
   });
 
+  it("reverse (test-time mirroring) equals cpu's for every axis combination, exactly", async () => {
+    const shape = [2, 3, 9, 10, 11];
+    const xs = randomArray(shape, 2100);
+    const combos = [[0], [2], [4], [-1], [2, 3], [2, 4], [3, 4], [2, 3, 4], [0, 1, 2, 3, 4], []];
+    const before = nativeCallCounts.get("Reverse") ?? 0;
+    const { ref, fast } = await onBothBackends(() => combos.map((axes) => tf.reverse(tf.tensor(xs, shape), axes)));
+    combos.forEach((axes, j) => expect(Array.from(fast[j]!), `axes [${axes}]`).toEqual(Array.from(ref[j]!)));
+    expect(nativeCallCounts.get("Reverse") ?? 0).toBeGreaterThan(before);
+  });
+
+  it("softmax (attention scores, class probabilities) and its gradient match cpu", async () => {
+    const shape = [2, 3, 40, 70];
+    const xs = randomArray(shape, 2200).map((v) => 8 * v);
+    const before = nativeCallCounts.get("Softmax") ?? 0;
+    const { ref, fast } = await onBothBackends(() => {
+      const x = tf.tensor(xs, shape);
+      const r = tf.tensor(randomArray(shape, 2201), shape);
+      return [tf.softmax(x), tf.grad((p: tf.Tensor) => tf.softmax(p).mul(r).sum())(x)];
+    });
+    ["softmax", "dx"].forEach((what, j) => expectClose(fast[j]!, ref[j]!, what));
+    expect(nativeCallCounts.get("Softmax") ?? 0).toBeGreaterThan(before);
+  });
+
   it("registerOnednnBackend reports the oneDNN version and registers cpu-onednn", async () => {
     expect(status.reason).toMatch(/^oneDNN \d+\.\d+\.\d+/);
     expect(tf.engine().registryFactory["cpu-onednn"]).toBeDefined();

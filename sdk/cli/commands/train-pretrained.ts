@@ -35,6 +35,12 @@ export function trainingArgs(defaults: { trainer: string; plans: string | null }
       help: "Recompute each stage's activations in the backward pass (less memory for large patches, ~1 more forward)",
     },
     {
+      flags: ["--precision"],
+      default: "fp32",
+      choices: ["fp32", "bf16"],
+      help: "bf16: bf16 convolutions (forward and backward), fp32 accumulation, weights and optimizer state (cpu-onednn, CPUs with bf16)",
+    },
+    {
       flags: ["-device"],
       default: "cpu",
       choices: ["cpu", "gpu", "cuda", "mps"],
@@ -131,6 +137,7 @@ export function toTrainOptions(prog: string, a: Record<string, any>): TrainOptio
   if (a.seed != null) o.seed = a.seed;
   if (a.num_workers != null) o.numWorkers = a.num_workers;
   if (a.checkpointing) o.activationCheckpointing = true;
+  if (a.precision != null && a.precision !== "fp32") o.precision = a.precision;
   return o;
 }
 
