@@ -2,7 +2,7 @@
 // (nnssl's ResEncL, or the same layout with fewer features where the adapter is a software one), the convolution FLOP
 // count of a pass, and PyTorch running the same network on the same device in the same run.
 import { spawnSync } from "node:child_process";
-import { tf } from "../../dist/sdk/backend/index.js";
+import { backendInfo, tf } from "../../dist/sdk/backend/index.js";
 import { probeWebgpu, adapterLine } from "../../dist/sdk/backend/webgpu.js";
 
 export const argv = process.argv.slice(2);
@@ -13,8 +13,9 @@ export const opt = (name, def) => {
 };
 export const PYTHON = process.env.NNSSL_ADAPT_BENCH_PYTHON ?? "/usr/bin/python3";
 
-/** The adapter the webgpu backend runs on (bench.js has selected the backend already). */
+/** Selects the webgpu backend (bench.js has done so already; the GPU check's bundles run these files directly) and names its adapter. */
 export async function adapter() {
+  await backendInfo({ backend: "webgpu", origin: "--backend" });
   const a = await probeWebgpu();
   if (typeof a === "string") throw new Error(`bench: no WebGPU adapter: ${a}`);
   return { report: a, line: adapterLine(a) };

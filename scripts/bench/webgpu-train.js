@@ -11,10 +11,6 @@ import { buildNetwork } from "../../dist/sdk/networks/index.js";
 import { dcAndCeLoss, deepSupervisionLoss, deepSupervisionWeights } from "../../dist/sdk/training/loss.js";
 import { adapter, convFlops, describeArch, describeTorch, gflops, has, opt, ratio, resEncArch, runTorch } from "./webgpu-common.js";
 
-if (tf.getBackend() !== "webgpu") {
-  console.error("bench webgpu-train: run it with --backend webgpu (npm run bench train -- --backend webgpu)");
-  process.exit(2);
-}
 const { report, line } = await adapter();
 const small = report.software && !has("--full");
 const DIV = opt("--div", small ? 8 : 1),
