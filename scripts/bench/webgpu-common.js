@@ -122,7 +122,7 @@ def sync():
     if cuda: torch.cuda.synchronize()
 def timeit(fn, n):
     fn(); sync(); best = float("inf")
-    for _ in range(n):
+    for _ in range(max(1, n)):
         t = time.perf_counter(); fn(); sync(); best = min(best, time.perf_counter() - t)
     return best * 1000
 out = {"torch": torch.__version__, "device": torch.cuda.get_device_name(0) if cuda else "cpu", "impl": impl}
