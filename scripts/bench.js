@@ -4,7 +4,7 @@
 import { readdirSync } from "node:fs";
 const [name, ...rest] = process.argv.slice(2);
 const available = readdirSync(new URL("./bench/", import.meta.url))
-  .filter((f) => f.endsWith(".js"))
+  .filter((f) => f.endsWith(".js") && !f.endsWith("-common.js"))
   .map((f) => f.slice(0, -3));
 if (!name || !available.includes(name)) {
   console.error(`usage: npm run bench <${available.join("|")}>`);
@@ -20,5 +20,8 @@ if (b >= 0) {
   });
   console.log(`backend ${info.name}: ${info.provider}`);
 }
-process.argv = [process.argv[0], new URL(`./bench/${name}.js`, import.meta.url).pathname, ...rest];
-await import(`./bench/${name}.js`);
+// On the GPU, train and predict time the network step and sliding-window inference against PyTorch on the same device
+// (scripts/bench/webgpu-train.js, webgpu-predict.js); the CPU benches of those names measure whole cases.
+const script = b >= 0 && rest[b + 1] === "webgpu" && (name === "train" || name === "predict") ? `webgpu-${name}` : name;
+process.argv = [process.argv[0], new URL(`./bench/${script}.js`, import.meta.url).pathname, ...rest];
+await import(`./bench/${script}.js`);

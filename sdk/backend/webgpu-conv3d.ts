@@ -17,7 +17,7 @@
 // workgroups (split-K) into partial sums that a second pass adds up.
 
 import * as tf from "@tensorflow/tfjs";
-import { ConfigError } from "../errors.js";
+import { bindingLimit, GpuLimitError, readPiece, wholeTensor, writePiece, type SplitBackend } from "./webgpu-split.js";
 
 type TensorInfo = tf.TensorInfo;
 type Triple = number | [number, number, number];
@@ -39,8 +39,7 @@ interface Program {
 }
 
 /** The part of tfjs-backend-webgpu's WebGPUBackend these kernels use. */
-interface WebgpuBackend {
-  device: { limits: { maxStorageBufferBindingSize: number; maxComputeWorkgroupsPerDimension: number } };
+interface WebgpuBackend extends SplitBackend {
   runWebGPUProgram(program: Program, inputs: TensorInfo[], dtype: tf.DataType, uniforms?: Uniform[], output?: TensorInfo): TensorInfo;
   makeTensorInfo(shape: number[], dtype: tf.DataType): TensorInfo;
   disposeData(dataId: object): boolean;
@@ -468,16 +467,46 @@ class SumSplitsProgram implements Program {
 
 const sizeOf = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
-/** Throws the one-line error the issue asks for when a tensor would not fit one storage binding. */
-function checkBinding(backend: WebgpuBackend, op: string, what: string, shape: number[]): void {
-  const limit = backend.device.limits.maxStorageBufferBindingSize;
-  const bytes = sizeOf(shape) * 4;
-  if (bytes > limit) {
-    throw new ConfigError(
-      `${op} on webgpu: the ${what} of shape [${shape.join(", ")}] needs ${bytes} bytes, more than this GPU's ` +
-        `maxStorageBufferBindingSize of ${limit} bytes; reduce the patch size or the batch size`,
-    );
-  }
+/** A filter is bound whole (its pieces would be taps or channels, which no network here needs). */
+function checkFilter(backend: WebgpuBackend, op: string, shape: number[]): void {
+  const limit = bindingLimit(backend);
+  if (sizeOf(shape) * 4 > limit) throw new GpuLimitError(shape, sizeOf(shape) * 4, limit, `${op}, filter`);
+}
+
+const fits = (backend: WebgpuBackend, ...shapes: number[][]): boolean => shapes.every((s) => sizeOf(s) * 4 <= bindingLimit(backend));
+
+/**
+ * Depth planes per piece when a whole operand exceeds the binding limit: `t` planes of the sliding side (`plane` elements
+ * each) and the (t - 1) * stride + taps planes of the other side they touch (`otherPlane` elements each) must fit.
+ */
+function planesPerPiece(backend: WebgpuBackend, op: string, plane: number, otherPlane: number, stride: number, taps: number, shape: number[]): number {
+  const limit = bindingLimit(backend);
+  const t = Math.min(Math.floor(limit / (plane * 4)), Math.floor((Math.floor(limit / (otherPlane * 4)) - taps) / stride) + 1);
+  if (t < 1) throw new GpuLimitError(shape, sizeOf(shape) * 4, limit, `${op} (even one depth plane per piece is too large)`);
+  return t;
+}
+
+/** The input planes [a, b) that output planes [o0, o1) read: clipped to the volume, never empty. */
+function inputRange(o0: number, o1: number, c: Conv3DInfo): [number, number] {
+  const D = c.inDepth;
+  let a = Math.min(D, Math.max(0, o0 * c.strideDepth - c.padInfo.front));
+  let b = Math.min(D, Math.max(0, (o1 - 1) * c.strideDepth - c.padInfo.front + c.filterDepth));
+  if (b <= a) [a, b] = a >= D ? [D - 1, D] : [a, a + 1]; // all taps in the padding: any plane reads as zeros
+  return [a, b];
+}
+
+/** The geometry of one piece: sample n's output planes [o0, o1) over its input planes [a, b) (padding shifted to match). */
+function pieceInfo(c: Conv3DInfo, o0: number, o1: number, a: number, b: number): Conv3DInfo {
+  const outShape: Shape5 = [1, o1 - o0, c.outHeight, c.outWidth, c.outChannels];
+  return {
+    ...c,
+    batchSize: 1,
+    inDepth: b - a,
+    outDepth: o1 - o0,
+    outShape,
+    inShape: [1, b - a, c.inHeight, c.inWidth, c.inChannels],
+    padInfo: { ...c.padInfo, front: c.padInfo.front + a - o0 * c.strideDepth },
+  } as Conv3DInfo;
 }
 
 /** Whether our shaders take this call; otherwise tfjs' own kernel runs it (dilated convolutions, other dtypes). */
@@ -505,8 +534,33 @@ function conv3dForward(args: KernelArgs): TensorInfo | TensorInfo[] {
   const c = tf.backend_util.computeConv3DInfo(x.shape as Shape5, filter.shape as Shape5, strides, dilations, pad as "valid");
   if (!handled(c, x.dtype, filter.dtype)) return fallback("Conv3D", args);
   count("Conv3D");
-  checkBinding(backend, "conv3d", "input", x.shape);
-  checkBinding(backend, "conv3d", "output", c.outShape);
+  checkFilter(backend, "conv3d", filter.shape);
+  if (fits(backend, x.shape, c.outShape)) return forwardRun(backend, x, filter, c);
+  // Pieces of sample n, output planes [o0, o1): each reads its input planes (halo included) as a view of x.
+  count("Conv3D pieces");
+  const inPlane = c.inHeight * c.inWidth * c.inChannels;
+  const outPlane = c.outHeight * c.outWidth * c.outChannels;
+  const t = planesPerPiece(backend, "conv3d", outPlane, inPlane, c.strideDepth, c.filterDepth, x.shape);
+  const out = wholeTensor(backend, c.outShape, "float32", "conv3d");
+  for (let n = 0; n < c.batchSize; n++) {
+    for (let o0 = 0; o0 < c.outDepth; o0 += t) {
+      const o1 = Math.min(c.outDepth, o0 + t);
+      const [a, b] = inputRange(o0, o1, c);
+      const sub = pieceInfo(c, o0, o1, a, b);
+      const xs = readPiece(backend, x, (n * c.inDepth + a) * inPlane, sub.inShape);
+      const w = writePiece(backend, out, (n * c.outDepth + o0) * outPlane, sub.outShape);
+      try {
+        forwardRun(backend, xs, filter, sub, w.target);
+        w.done();
+      } finally {
+        backend.disposeData(xs.dataId);
+      }
+    }
+  }
+  return out;
+}
+
+function forwardRun(backend: WebgpuBackend, x: TensorInfo, filter: TensorInfo, c: Conv3DInfo, output?: TensorInfo): TensorInfo {
   const rows = c.batchSize * c.outDepth * c.outHeight * c.outWidth;
   const cols = c.outChannels;
   const K = c.filterDepth * c.filterHeight * c.filterWidth * c.inChannels;
@@ -532,6 +586,7 @@ function conv3dForward(args: KernelArgs): TensorInfo | TensorInfo[] {
     [x, filter],
     "float32",
     uniforms.map((v) => int([v])),
+    output,
   );
 }
 
@@ -545,20 +600,57 @@ function conv3dBackpropInput(args: KernelArgs): TensorInfo | TensorInfo[] {
   const c = tf.backend_util.computeConv3DInfo(inputShape, filter.shape as Shape5, strides, 1, pad as "valid");
   if (!handled(c, dy.dtype, filter.dtype)) return fallback("Conv3DBackpropInputV2", args);
   count("Conv3DBackpropInputV2");
-  checkBinding(backend, "conv3d backprop input", "output gradient", dy.shape);
-  checkBinding(backend, "conv3d backprop input", "input gradient", inputShape);
+  checkFilter(backend, "conv3d backprop input", filter.shape);
+  // W^T: [kd, kh, kw, Cout, Cin], so that B is a row-major [taps * Cout, Cin] matrix as in the forward pass.
+  const transpose = tf.getKernel("Transpose", BACKEND);
+  if (!transpose) throw new Error("conv3d backprop input on webgpu: tfjs' Transpose kernel is not registered");
+  const wT = transpose.kernelFunc({ inputs: { x: filter }, backend: backend as never, attrs: { perm: [0, 1, 2, 4, 3] } }) as TensorInfo;
+  try {
+    if (fits(backend, dy.shape, inputShape)) return dxRun(backend, dy, wT, c, inputShape);
+    // Pieces of sample n, input planes [i0, i1): each reads the dy planes that reach them, as a view of dy.
+    count("Conv3DBackpropInputV2 pieces");
+    const inPlane = c.inHeight * c.inWidth * c.inChannels;
+    const outPlane = c.outHeight * c.outWidth * c.outChannels;
+    const { strideDepth: sd, filterDepth: KD } = c;
+    const pd = c.padInfo.front;
+    // t input planes are reached from at most floor((t + KD - 2) / sd) + 1 dy planes.
+    const limit = bindingLimit(backend);
+    const tt = Math.min(c.inDepth, Math.floor(limit / (inPlane * 4)), (Math.floor(limit / (outPlane * 4)) - 1) * sd - KD + 2);
+    if (tt < 1) throw new GpuLimitError(dy.shape, sizeOf(dy.shape) * 4, limit, "conv3d backprop input (even one depth plane per piece is too large)");
+    const out = wholeTensor(backend, inputShape, "float32", "conv3d backprop input");
+    for (let n = 0; n < c.batchSize; n++) {
+      for (let i0 = 0; i0 < c.inDepth; i0 += tt) {
+        const i1 = Math.min(c.inDepth, i0 + tt);
+        let a = Math.max(0, Math.ceil((i0 + pd - KD + 1) / sd));
+        let b = Math.min(c.outDepth, Math.floor((i1 - 1 + pd) / sd) + 1);
+        if (b <= a) [a, b] = a >= c.outDepth ? [c.outDepth - 1, c.outDepth] : [a, a + 1]; // no tap reaches: any plane adds nothing
+        const sub = { ...c, batchSize: 1, inDepth: i1 - i0, outDepth: b - a, padInfo: { ...c.padInfo, front: pd + i0 - a * sd } } as Conv3DInfo;
+        const subInput: Shape5 = [1, i1 - i0, c.inHeight, c.inWidth, c.inChannels];
+        const dys = readPiece(backend, dy, (n * c.outDepth + a) * outPlane, [1, b - a, c.outHeight, c.outWidth, c.outChannels]);
+        const w = writePiece(backend, out, (n * c.inDepth + i0) * inPlane, subInput);
+        try {
+          dxRun(backend, dys, wT, sub, subInput, w.target);
+          w.done();
+        } finally {
+          backend.disposeData(dys.dataId);
+        }
+      }
+    }
+    return out;
+  } finally {
+    backend.disposeData(wT.dataId);
+  }
+}
+
+function dxRun(backend: WebgpuBackend, dy: TensorInfo, wT: TensorInfo, c: Conv3DInfo, inputShape: Shape5, output?: TensorInfo): TensorInfo {
   const { strideDepth: sd, strideHeight: sh, strideWidth: sw, filterDepth: KD, filterHeight: KH, filterWidth: KW } = c;
   const { front: pd, top: ph, left: pw } = c.padInfo;
   const Cin = c.inChannels;
   const Co = c.outChannels;
   const [N, D, H, W] = inputShape;
-  // W^T: [kd, kh, kw, Cout, Cin], so that B is a row-major [taps * Cout, Cin] matrix as in the forward pass.
-  const transpose = tf.getKernel("Transpose", BACKEND);
-  if (!transpose) throw new Error("conv3d backprop input on webgpu: tfjs' Transpose kernel is not registered");
-  const wT = transpose.kernelFunc({ inputs: { x: filter }, backend: backend as never, attrs: { perm: [0, 1, 2, 4, 3] } }) as TensorInfo;
   const tiling = chooseTiling((N * D * H * W) / (sd * sh * sw), Cin);
-  let out: TensorInfo | undefined;
-  try {
+  let out: TensorInfo | undefined = output;
+  {
     for (let rd = 0; rd < sd; rd++) {
       for (let rh = 0; rh < sh; rh++) {
         for (let rw = 0; rw < sw; rw++) {
@@ -620,8 +712,6 @@ function conv3dBackpropInput(args: KernelArgs): TensorInfo | TensorInfo[] {
         }
       }
     }
-  } finally {
-    backend.disposeData(wT.dataId);
   }
   // Every input voxel lies in exactly one phase, so some phase ran unless the gradient is empty.
   return out ?? backend.makeTensorInfo(inputShape, "float32");
@@ -640,15 +730,48 @@ function conv3dBackpropFilter(args: KernelArgs): TensorInfo | TensorInfo[] {
   const c = tf.backend_util.computeConv3DInfo(x.shape as Shape5, filterShape, strides, 1, pad as "valid");
   if (!handled(c, x.dtype, dy.dtype)) return fallback("Conv3DBackpropFilterV2", args);
   count("Conv3DBackpropFilterV2");
-  checkBinding(backend, "conv3d backprop filter", "input", x.shape);
-  checkBinding(backend, "conv3d backprop filter", "output gradient", dy.shape);
+  checkFilter(backend, "conv3d backprop filter", filterShape);
+  if (fits(backend, x.shape, dy.shape)) return dwRun(backend, x, dy, c, filterShape);
+  // Pieces of sample n, output planes [o0, o1) with the input planes they read: partial filter gradients, added up.
+  count("Conv3DBackpropFilterV2 pieces");
+  const inPlane = c.inHeight * c.inWidth * c.inChannels;
+  const outPlane = c.outHeight * c.outWidth * c.outChannels;
+  const t = planesPerPiece(backend, "conv3d backprop filter", outPlane, inPlane, c.strideDepth, c.filterDepth, x.shape);
+  const add = tf.getKernel("Add", BACKEND)!.kernelFunc as unknown as (a: { inputs: object; backend: never }) => TensorInfo;
+  let sum: TensorInfo | undefined;
+  for (let n = 0; n < c.batchSize; n++) {
+    for (let o0 = 0; o0 < c.outDepth; o0 += t) {
+      const o1 = Math.min(c.outDepth, o0 + t);
+      const [a, b] = inputRange(o0, o1, c);
+      const sub = pieceInfo(c, o0, o1, a, b);
+      const xs = readPiece(backend, x, (n * c.inDepth + a) * inPlane, sub.inShape);
+      const dys = readPiece(backend, dy, (n * c.outDepth + o0) * outPlane, sub.outShape);
+      try {
+        const part = dwRun(backend, xs, dys, sub, filterShape);
+        if (!sum) sum = part;
+        else {
+          const next = add({ inputs: { a: sum, b: part }, backend: backend as never });
+          backend.disposeData(sum.dataId);
+          backend.disposeData(part.dataId);
+          sum = next;
+        }
+      } finally {
+        backend.disposeData(xs.dataId);
+        backend.disposeData(dys.dataId);
+      }
+    }
+  }
+  return sum!;
+}
+
+function dwRun(backend: WebgpuBackend, x: TensorInfo, dy: TensorInfo, c: Conv3DInfo, filterShape: Shape5): TensorInfo {
   const rows = c.filterDepth * c.filterHeight * c.filterWidth * c.inChannels;
   const cols = c.outChannels;
   const K = c.batchSize * c.outDepth * c.outHeight * c.outWidth;
   const tiling = chooseTiling(rows, cols);
   const tiles = Math.ceil(rows / (tiling.rm * tiling.wm)) * Math.ceil(cols / (4 * tiling.wn));
   const steps = Math.ceil(K / tiling.tk);
-  const limit = backend.device.limits.maxStorageBufferBindingSize;
+  const limit = bindingLimit(backend);
   let splits = Math.max(1, Math.min(Math.ceil(DW_TARGET_WORKGROUPS / tiles), Math.floor(steps / DW_MIN_STEPS), Math.floor(limit / (rows * cols * 4))));
   splits = Math.min(splits, maxPerDim(backend));
   const chunkSteps = Math.ceil(steps / splits);

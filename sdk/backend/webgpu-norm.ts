@@ -12,6 +12,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { INSTANCE_NORM, INSTANCE_NORM_GRAD } from "./fused-norm.js";
+import { bindingLimit, GpuLimitError, placePiece, readPiece, wholeTensor, writePiece, type SplitBackend } from "./webgpu-split.js";
 
 type TensorInfo = tf.TensorInfo;
 type Uniform = { type: "int32" | "float32"; data: number[] };
@@ -275,8 +276,121 @@ function chunking(n: number, s: number, c: number): { k: number; l: number } {
   return { k: Math.ceil(s / l), l };
 }
 
-function run(b: WebGPUBackend, p: Program, inputs: TensorInfo[], uniforms: Uniform[]): TensorInfo {
-  return b.runWebGPUProgram(p as never, inputs, "float32", uniforms);
+function run(b: WebGPUBackend, p: Program, inputs: TensorInfo[], uniforms: Uniform[], output?: TensorInfo): TensorInfo {
+  return b.runWebGPUProgram(p as never, inputs, "float32", uniforms, output);
+}
+
+/** One piece of a tensor over the binding limit: voxels [s0, s0 + len) of sample n. */
+interface Piece {
+  n: number;
+  s0: number;
+  len: number;
+}
+
+/**
+ * Pieces of whole samples' voxel runs that fit one binding, or null when the tensor fits whole. Piece boundaries fall
+ * on the statistics' chunk boundaries (multiples of l), so the chunks, and thus every sum, are those of the unsplit run;
+ * l shrinks when one chunk of all channels would not fit.
+ */
+function piecesOf(b: WebGPUBackend, x: TensorInfo, n: number, s: number, c: number, l: number): { pieces: Piece[]; l: number } | null {
+  const limit = bindingLimit(b as unknown as SplitBackend);
+  if (n * s * c * 4 <= limit) return null;
+  const perPiece = Math.floor(limit / (c * 4));
+  if (perPiece < 1) throw new GpuLimitError(x.shape, n * s * c * 4, limit, `${INSTANCE_NORM} (one voxel of all channels per piece is too large)`);
+  const chunk = Math.min(l, perPiece);
+  const len = Math.floor(perPiece / chunk) * chunk;
+  const pieces: Piece[] = [];
+  for (let i = 0; i < n; i++) for (let s0 = 0; s0 < s; s0 += len) pieces.push({ n: i, s0, len: Math.min(len, s - s0) });
+  return { pieces, l: chunk };
+}
+
+/** Pass 1 of the statistics over pieces, assembled into the [n, k, c, 2] buffer the combine pass reads. */
+function chunksInPieces(
+  b: WebGPUBackend,
+  pieces: Piece[],
+  s: number,
+  c: number,
+  l: number,
+  k: number,
+  grad: boolean,
+  act: boolean,
+  slope: number,
+  inputs: TensorInfo[],
+): TensorInfo {
+  const sb = b as unknown as SplitBackend;
+  const part = wholeTensor(sb, [inputs[0]!.shape[0]! * k * c * 2], "float32", INSTANCE_NORM);
+  for (const p of pieces) {
+    const kp = Math.ceil(p.len / l);
+    const roles: [TensorInfo, Role][] = inputs.map((t, i) => [t, i < (grad ? 3 : 1) ? "voxels" : "sample"]);
+    const made = pieceInputs(sb, p, s, c, roles);
+    try {
+      const out = run(b, new ChunkProgram(1, p.len, c, kp, grad, act), made, [
+        { type: "int32", data: [p.len] },
+        { type: "int32", data: [c] },
+        { type: "int32", data: [kp] },
+        { type: "int32", data: [l] },
+        { type: "int32", data: [kp * c] },
+        { type: "float32", data: [act ? slope : 0] },
+      ]);
+      placePiece(sb, part, (p.n * k + p.s0 / l) * c * 2, out);
+    } finally {
+      disposeMade(b, made, roles);
+    }
+  }
+  return part;
+}
+
+/** How a pass reads an input: its piece of voxels ([N, S, C]), sample n's row ([N, C] statistics), or all of it (gamma, beta). */
+type Role = "voxels" | "sample" | "whole";
+
+function pieceInputs(b: SplitBackend, p: Piece, s: number, c: number, inputs: [TensorInfo, Role][]): TensorInfo[] {
+  return inputs.map(([t, role]) =>
+    role === "voxels" ? readPiece(b, t, (p.n * s + p.s0) * c, [1, p.len, c]) : role === "sample" ? readPiece(b, t, p.n * c, [1, c]) : t,
+  );
+}
+
+function disposeMade(b: WebGPUBackend, made: TensorInfo[], inputs: [TensorInfo, Role][]): void {
+  made.forEach((t, i) => inputs[i]![1] !== "whole" && b.disposeData(t.dataId));
+}
+
+/**
+ * An elementwise pass (normalise, dx) over pieces into a whole output. S stays the whole sample's voxel count (the
+ * programs divide by it; with one sample per piece their sample index is 0).
+ */
+function elementwiseInPieces(
+  b: WebGPUBackend,
+  pieces: Piece[],
+  shape: number[],
+  s: number,
+  c: number,
+  make: (len: number) => Program,
+  inputs: [TensorInfo, Role][],
+  slope: number,
+): TensorInfo {
+  const sb = b as unknown as SplitBackend;
+  const out = wholeTensor(sb, shape, "float32", INSTANCE_NORM);
+  for (const p of pieces) {
+    const made = pieceInputs(sb, p, s, c, inputs);
+    const w = writePiece(sb, out, (p.n * s + p.s0) * c, [1, p.len, c]);
+    try {
+      run(
+        b,
+        make(p.len * c),
+        made,
+        [
+          { type: "int32", data: [s] },
+          { type: "int32", data: [c] },
+          { type: "int32", data: [p.len * c] },
+          { type: "float32", data: [slope] },
+        ],
+        w.target,
+      );
+      w.done();
+    } finally {
+      disposeMade(b, made, inputs);
+    }
+  }
+  return out;
 }
 
 const forward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
@@ -293,20 +407,27 @@ const forward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   }
   const { eps, slope } = attrs as unknown as { eps: number; slope: number };
   const act = !Number.isNaN(slope);
-  const { k, l } = chunking(n, s, c);
-  const part = run(
-    b,
-    new ChunkProgram(n, s, c, k, false, act),
-    [x!],
-    [
-      { type: "int32", data: [s] },
-      { type: "int32", data: [c] },
-      { type: "int32", data: [k] },
-      { type: "int32", data: [l] },
-      { type: "int32", data: [n * k * c] },
-      { type: "float32", data: [act ? slope : 0] },
-    ],
-  );
+  let { k, l } = chunking(n, s, c);
+  const split = piecesOf(b, x!, n, s, c, l);
+  if (split) {
+    l = split.l;
+    k = Math.ceil(s / l);
+  }
+  const part = split
+    ? chunksInPieces(b, split.pieces, s, c, l, k, false, act, slope, [x!])
+    : run(
+        b,
+        new ChunkProgram(n, s, c, k, false, act),
+        [x!],
+        [
+          { type: "int32", data: [s] },
+          { type: "int32", data: [c] },
+          { type: "int32", data: [k] },
+          { type: "int32", data: [l] },
+          { type: "int32", data: [n * k * c] },
+          { type: "float32", data: [act ? slope : 0] },
+        ],
+      );
   const combine = (which: number) =>
     run(
       b,
@@ -325,6 +446,26 @@ const forward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const mean = combine(0);
   const rstd = combine(1);
   b.disposeData(part.dataId);
+  if (split) {
+    const shape = x!.shape.slice();
+    const y = elementwiseInPieces(
+      b,
+      split.pieces,
+      shape,
+      s,
+      c,
+      (t) => new NormalizeProgram([1, t / c, c], t, act),
+      [
+        [x!, "voxels"],
+        [mean, "sample"],
+        [rstd, "sample"],
+        [gamma!, "whole"],
+        [beta!, "whole"],
+      ],
+      act ? slope : 0,
+    );
+    return [y, mean, rstd];
+  }
   const y = run(
     b,
     new NormalizeProgram(x!.shape.slice(), n * s * c, act),
@@ -346,21 +487,28 @@ const backward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const [n, s, c] = dims(x!);
   const { slope } = attrs as unknown as { slope: number };
   const act = !Number.isNaN(slope);
-  const { k, l } = chunking(n, s, c);
+  let { k, l } = chunking(n, s, c);
+  const split = piecesOf(b, x!, n, s, c, l);
+  if (split) {
+    l = split.l;
+    k = Math.ceil(s / l);
+  }
   const sl: Uniform = { type: "float32", data: [act ? slope : 0] };
-  const part = run(
-    b,
-    new ChunkProgram(n, s, c, k, true, act),
-    [dy!, x!, y!, mean!, rstd!],
-    [
-      { type: "int32", data: [s] },
-      { type: "int32", data: [c] },
-      { type: "int32", data: [k] },
-      { type: "int32", data: [l] },
-      { type: "int32", data: [n * k * c] },
-      sl,
-    ],
-  );
+  const part = split
+    ? chunksInPieces(b, split.pieces, s, c, l, k, true, act, slope, [dy!, x!, y!, mean!, rstd!])
+    : run(
+        b,
+        new ChunkProgram(n, s, c, k, true, act),
+        [dy!, x!, y!, mean!, rstd!],
+        [
+          { type: "int32", data: [s] },
+          { type: "int32", data: [c] },
+          { type: "int32", data: [k] },
+          { type: "int32", data: [l] },
+          { type: "int32", data: [n * k * c] },
+          sl,
+        ],
+      );
   const sums = [0, 1].map((which) =>
     run(
       b,
@@ -378,12 +526,32 @@ const backward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
     ),
   );
   b.disposeData(part.dataId);
-  const dx = run(
-    b,
-    new DxProgram(x!.shape.slice(), n * s * c, act),
-    [dy!, x!, y!, mean!, rstd!, gamma!, sums[0]!, sums[1]!],
-    [{ type: "int32", data: [s] }, { type: "int32", data: [c] }, { type: "int32", data: [n * s * c] }, sl],
-  );
+  const dx = split
+    ? elementwiseInPieces(
+        b,
+        split.pieces,
+        x!.shape.slice(),
+        s,
+        c,
+        (t) => new DxProgram([1, t / c, c], t, act),
+        [
+          [dy!, "voxels"],
+          [x!, "voxels"],
+          [y!, "voxels"],
+          [mean!, "sample"],
+          [rstd!, "sample"],
+          [gamma!, "whole"],
+          [sums[0]!, "sample"],
+          [sums[1]!, "sample"],
+        ],
+        act ? slope : 0,
+      )
+    : run(
+        b,
+        new DxProgram(x!.shape.slice(), n * s * c, act),
+        [dy!, x!, y!, mean!, rstd!, gamma!, sums[0]!, sums[1]!],
+        [{ type: "int32", data: [s] }, { type: "int32", data: [c] }, { type: "int32", data: [n * s * c] }, sl],
+      );
   const perChannel = (v: TensorInfo) =>
     run(
       b,

@@ -14,6 +14,7 @@ import { useVulkanDriver, vulkanSearch } from "../config/switches.js";
 import { registerWebgpuConv3dKernels } from "./webgpu-conv3d.js";
 import { registerWebgpuNormKernels } from "./webgpu-norm.js";
 import { patchTfjsWebgpuKernels } from "./webgpu-workarounds.js";
+import { bindingLimit, GpuLimitError, registerWebgpuSplitKernels } from "./webgpu-split.js";
 
 export const WEBGPU_BACKEND_NAME = "webgpu";
 
@@ -221,10 +222,12 @@ async function register(): Promise<WebgpuStatus> {
     },
     0, // never picked by tfjs on its own: initBackend() decides
   );
-  guardBackend(mod.WebGPUBackend, report);
+  guardBackend(mod.WebGPUBackend);
   patchTfjsWebgpuKernels(WEBGPU_BACKEND_NAME, adapter.limits);
   registerWebgpuNormKernels(WEBGPU_BACKEND_NAME);
   registerWebgpuConv3dKernels();
+  // Outermost, so that an operand over the binding limit is split before the workarounds reshape it.
+  registerWebgpuSplitKernels(WEBGPU_BACKEND_NAME);
   return { available: true, reason: adapterLine(report), adapter: report };
 }
 
@@ -245,16 +248,17 @@ function byteSize(shape: readonly number[], dtype: string): number {
   return shape.reduce((a, b) => a * b, 1) * (dtype === "complex64" ? 8 : dtype === "bool" ? 4 : 4);
 }
 
+type GPUBackendLimits = { device: { limits: { maxStorageBufferBindingSize: number } } };
+
 /**
  * Checks every program's operands against the device's binding limit before it is recorded: WebGPU rejects a larger
  * binding with a validation error that surfaces later, far from its cause, and leaves the output undefined. Also turns
  * a lost device into an error on the next call and forbids synchronous reads, which tfjs can only do in a browser.
  */
-function guardBackend(Backend: typeof WebGPUBackend, report: WebgpuAdapterReport): void {
+function guardBackend(Backend: typeof WebGPUBackend): void {
   const proto = Backend.prototype as unknown as Record<string, unknown> & { __nnsslGuarded?: boolean };
   if (proto.__nnsslGuarded) return;
   proto.__nnsslGuarded = true;
-  const limit = report.limits.maxStorageBufferBindingSize;
   const run = proto.runWebGPUProgram as (this: WebGPUBackend, program: { outputShape: number[] }, inputs: tf.TensorInfo[], ...rest: unknown[]) => tf.TensorInfo;
   proto.runWebGPUProgram = function (
     this: WebGPUBackend,
@@ -268,6 +272,8 @@ function guardBackend(Backend: typeof WebGPUBackend, report: WebgpuAdapterReport
       pendingError = null;
       throw new Error(`webgpu: an earlier GPU operation failed, so recent results are invalid: ${message}`);
     }
+    // Kernels that split their work (sdk/backend/webgpu-split.ts) bind pieces; whatever is still too large ends here.
+    const limit = bindingLimit(this as unknown as GPUBackendLimits);
     for (const t of [...inputs, { shape: program.outputShape, dtype: "float32" } as tf.TensorInfo]) {
       const bytes = byteSize(t.shape, t.dtype);
       if (bytes > limit) throw new GpuLimitError(t.shape, bytes, limit, program.constructor.name);
@@ -284,19 +290,4 @@ function guardBackend(Backend: typeof WebGPUBackend, report: WebgpuAdapterReport
   };
 }
 
-/** A tensor larger than one WebGPU binding may be: the message names the shape, the limit and what to change. */
-export class GpuLimitError extends Error {
-  constructor(
-    readonly shape: readonly number[],
-    readonly bytes: number,
-    readonly limit: number,
-    program: string,
-  ) {
-    const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
-    super(
-      `webgpu: a tensor of shape [${shape.join(", ")}] (${mib(bytes)}, in ${program}) exceeds this GPU's largest storage binding ` +
-        `(maxStorageBufferBindingSize ${mib(limit)}); reduce the patch size or the batch size, or use --backend cpu-onednn`,
-    );
-    this.name = "GpuLimitError";
-  }
-}
+export { GpuLimitError } from "./webgpu-split.js";
