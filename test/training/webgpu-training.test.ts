@@ -14,6 +14,7 @@ import { loadCheckpoint } from "../../sdk/training/checkpoint-io.js";
 import { referenceBackend, useWebgpu, webgpuSkipReason } from "../helpers/webgpu.js";
 import { writeSyntheticDataset, type SyntheticDataset } from "./helpers/synthetic-dataset.js";
 import { randomArray } from "../backend/helpers.js";
+import { tinyResEncArch } from "../helpers/networks.js";
 
 /** SwiftShader runs these on the CPU, sharing it with other test files. */
 const SLOW = 600_000;
@@ -67,34 +68,17 @@ describe.skipIf(webgpuSkipReason !== null)("training on the webgpu backend", () 
     "GPU memory stays flat over 20 training steps",
     async () => {
       await useWebgpu();
-      const fx = {
-        n_stages: 2,
-        features_per_stage: [2, 4],
-        conv_op: "torch.nn.modules.conv.Conv3d",
-        kernel_sizes: [
-          [3, 3, 3],
-          [3, 3, 3],
-        ],
-        strides: [
-          [1, 1, 1],
-          [2, 2, 2],
-        ],
-        n_blocks_per_stage: [1, 1],
-        n_conv_per_stage_decoder: [1],
-        conv_bias: true,
-        norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
-        norm_op_kwargs: { eps: 1e-5, affine: true },
-        dropout_op: null,
-        dropout_op_kwargs: null,
-        nonlin: "torch.nn.LeakyReLU",
-        nonlin_kwargs: { inplace: true },
-      };
       const net = buildNetwork(
-        {
-          network_class_name: "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet",
-          arch_kwargs: fx,
-          _kw_requires_import: ["conv_op", "norm_op", "dropout_op", "nonlin"],
-        },
+        tinyResEncArch(
+          [
+            [3, 3, 3],
+            [3, 3, 3],
+          ],
+          [
+            [1, 1, 1],
+            [2, 2, 2],
+          ],
+        ),
         { inputChannels: 1, numClasses: 2, deepSupervision: false, seed: 1 },
       );
       const vars = net.namedParameters().map(([, v]) => v);
