@@ -24,6 +24,7 @@ import { saveTorchFile } from "../../dist/sdk/io/torch/save.js";
 import { readNpyFile, writeNpyFile } from "../../dist/sdk/io/npy.js";
 import { predictSlidingWindowReturnLogits, slidingWindowOrigins } from "../../dist/sdk/inference/sliding-window.js";
 import { convFlops, machinePeak, rate } from "./lib/machine.js";
+import { resEncArch } from "./lib/networks.js";
 
 const argv = process.argv.slice(2);
 const str = (name, def) => {
@@ -50,27 +51,7 @@ if (!TTA_MODES || !(SIZE >= PATCH)) {
 
 const FEATURES = RESENCL ? [32, 64, 128, 256, 320, 320] : [16, 32, 64, 128];
 const BLOCKS = RESENCL ? [1, 3, 4, 6, 6, 6] : [1, 1, 2, 2];
-const k3 = [3, 3, 3];
-const arch = {
-  network_class_name: "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet",
-  arch_kwargs: {
-    n_stages: FEATURES.length,
-    features_per_stage: FEATURES,
-    conv_op: "torch.nn.modules.conv.Conv3d",
-    kernel_sizes: FEATURES.map(() => k3),
-    strides: FEATURES.map((_, i) => (i === 0 ? [1, 1, 1] : [2, 2, 2])),
-    n_blocks_per_stage: BLOCKS,
-    n_conv_per_stage_decoder: FEATURES.slice(1).map(() => 1),
-    conv_bias: true,
-    norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
-    norm_op_kwargs: { eps: 1e-5, affine: true },
-    dropout_op: null,
-    dropout_op_kwargs: null,
-    nonlin: "torch.nn.LeakyReLU",
-    nonlin_kwargs: { inplace: true },
-  },
-  _kw_requires_import: ["conv_op", "norm_op", "dropout_op", "nonlin"],
-};
+const arch = resEncArch(FEATURES, BLOCKS);
 
 const peak = machinePeak();
 const backend = await initBackend();

@@ -7,8 +7,8 @@
 // carry across machines; the machine is usually shared).
 // --resencl adds a released-size network: one ResEncL training step (forward, deep-supervision Dice+CE, backward) at
 // batch x 1 x resencl-size^3 (default 128^3 batch 2, random weights), without and with --checkpointing, each in its own
-// process (`bench resencl --train`) so each peak resident memory is its own. At 128^3 batch 2 that needs about 21 GB
-// with --checkpointing and more without: run it on a machine with the memory to spare.
+// process (`bench resencl --train`) so each peak resident memory is its own. At 128^3 batch 2 the step peaked at 18.5 GiB
+// with --checkpointing (measured; about 34 GB without, extrapolated): run it on a machine with the memory to spare.
 import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -23,6 +23,7 @@ import { buildNetwork } from "../../dist/sdk/networks/index.js";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { convFlops, machinePeak, rate } from "./lib/machine.js";
+import { resEncArch } from "./lib/networks.js";
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -51,32 +52,7 @@ function writeDataset(root) {
     path.join(base, "dataset.json"),
     JSON.stringify({ channel_names: { 0: "MR" }, labels: { background: 0, a: 1, b: 2 }, numTraining: CASES, file_ending: ".nii.gz" }),
   );
-  const k3 = [3, 3, 3];
-  const arch = {
-    network_class_name: "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet",
-    arch_kwargs: {
-      n_stages: 4,
-      features_per_stage: [16, 32, 64, 128],
-      conv_op: "torch.nn.modules.conv.Conv3d",
-      kernel_sizes: [k3, k3, k3, k3],
-      strides: [
-        [1, 1, 1],
-        [2, 2, 2],
-        [2, 2, 2],
-        [2, 2, 2],
-      ],
-      n_blocks_per_stage: [1, 2, 2, 2],
-      n_conv_per_stage_decoder: [1, 1, 1],
-      conv_bias: true,
-      norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
-      norm_op_kwargs: { eps: 1e-5, affine: true },
-      dropout_op: null,
-      dropout_op_kwargs: null,
-      nonlin: "torch.nn.LeakyReLU",
-      nonlin_kwargs: { inplace: true },
-    },
-    _kw_requires_import: ["conv_op", "norm_op", "dropout_op", "nonlin"],
-  };
+  const arch = resEncArch([16, 32, 64, 128], [1, 2, 2, 2]);
   writeFileSync(
     path.join(base, "nnUNetPlans.json"),
     JSON.stringify({

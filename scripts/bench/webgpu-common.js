@@ -2,7 +2,7 @@
 // (nnssl's ResEncL, or the same layout with fewer features where the adapter is a software one), the convolution FLOP
 // count of a pass, and PyTorch running the same network on the same device in the same run.
 import { spawnSync } from "node:child_process";
-import { backendInfo, tf } from "../../dist/sdk/backend/index.js";
+import { backendInfo } from "../../dist/sdk/backend/index.js";
 import { probeWebgpu, adapterLine } from "../../dist/sdk/backend/webgpu.js";
 
 export const argv = process.argv.slice(2);
@@ -48,24 +48,6 @@ export function resEncArch(div, stages = 6) {
     },
     _kw_requires_import: ["conv_op", "norm_op", "dropout_op", "nonlin"],
   };
-}
-
-/** Convolution FLOPs (2 per multiply-add) of the kernels `run` executes, counted from a profiled pass, times `scale`. */
-export async function convFlops(run, scale = 1) {
-  const r = await tf.profile(async () => {
-    const out = run();
-    const list = Array.isArray(out) ? out : [out];
-    await Promise.all(list.map((t) => t.data()));
-    tf.dispose(out);
-  });
-  const vol = (s) => s.reduce((a, b) => a * b, 1);
-  let flops = 0;
-  for (const k of r.kernels) {
-    if (k.name === "Conv3D") flops += 2 * vol(k.outputShapes[0]) * vol(k.inputShapes[1].slice(0, 4));
-    else if (k.name === "Conv3DBackpropInputV2") flops += 2 * vol(k.inputShapes[0]) * vol(k.inputShapes[1].slice(0, 3)) * k.inputShapes[1][3];
-    else if (k.name === "Conv3DBackpropFilterV2") flops += 2 * vol(k.inputShapes[1]) * vol(k.outputShapes[0].slice(0, 4));
-  }
-  return flops * scale;
 }
 
 /** GFLOP/s with three significant digits (SwiftShader gives well under 1). */

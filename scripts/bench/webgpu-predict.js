@@ -9,7 +9,8 @@
 import { tf } from "../../dist/sdk/backend/index.js";
 import { buildNetwork } from "../../dist/sdk/networks/index.js";
 import { predictSlidingWindowReturnLogits, slidingWindowOrigins } from "../../dist/sdk/inference/sliding-window.js";
-import { adapter, convFlops, describeArch, describeTorch, gflops, has, opt, ratio, resEncArch, runTorch } from "./webgpu-common.js";
+import { adapter, describeArch, describeTorch, gflops, has, opt, ratio, resEncArch, runTorch } from "./webgpu-common.js";
+import { convFlops } from "./lib/machine.js";
 
 const { report, line } = await adapter();
 const small = report.software && !has("--full");

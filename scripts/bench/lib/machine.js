@@ -42,11 +42,14 @@ export function rate(flops, seconds, peak) {
 /**
  * Convolution and matmul FLOPs (2 per multiply-add) of the kernels `run` executes, counted from a profiled call and
  * multiplied by `scale` (for a U-Net, profile a small input and scale by the voxel ratio: every layer's voxels scale
- * with the input's; not for attention, whose cost grows with the square of the tokens).
+ * with the input's; not for attention, whose cost grows with the square of the tokens). The outputs are read
+ * asynchronously before they are freed, as the webgpu backend requires.
  */
 export async function convFlops(run, scale = 1) {
-  const r = await tf.profile(() => {
+  const r = await tf.profile(async () => {
     const out = run();
+    const list = out instanceof tf.Tensor ? [out] : Object.values(out); // a tensor, an array or a map of tensors
+    await Promise.all(list.map((t) => t.data()));
     tf.dispose(out);
   });
   const vol = (s) => s.reduce((a, b) => a * b, 1);
