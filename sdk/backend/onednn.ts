@@ -3,7 +3,7 @@
 // instance whose Conv3D/Conv2D (forward and both gradients) and BatchMatMul kernels run in oneDNN
 // (sdk/backend/onednn-kernels.ts) while every other kernel is the pure-JS cpu one.
 
-import { freeNativeOnDispose, keepFreedHeap, mapCheckpointFiles, preferPassiveOpenMp } from "../config/switches.js";
+import { freeNativeOnDispose, keepFreedHeap, mapCheckpointFiles, preferPassiveOpenMp, useCpuBf16 } from "../config/switches.js";
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -87,6 +87,7 @@ export function setOnednnPrecision(precision: OnednnPrecision, options: { traini
   let why: string | null = null;
   if (tf.getBackend() !== ONEDNN_BACKEND_NAME) why = `the ${tf.getBackend()} backend has no bf16 kernels (cpu-onednn has)`;
   else if (!cpuHasBf16()) why = "this CPU has no bf16 instructions (avx512_bf16 or amx_bf16)";
+  else if (!useCpuBf16()) why = "NNSSL_ADAPT_BF16=0 turns the CPU's bf16 instructions off";
   setConvPrecision(why ? "fp32" : "bf16", options);
   return why ? { precision: "fp32", notice: `--precision bf16: ${why}; computing in fp32` } : { precision: "bf16", notice: null };
 }

@@ -21,6 +21,7 @@ export const ENVIRONMENT: Readonly<Record<string, string>> = {
   NNSSL_ADAPT_MALLOC: "'default' leaves glibc's allocator alone instead of keeping up to 1 GiB of freed tensor memory for reuse",
   NNSSL_ADAPT_FREE: "'gc' leaves freeing native tensor buffers to V8's garbage collector instead of freeing them when the tensor is disposed",
   NNSSL_ADAPT_MAP_FILES: "'0' reads .pth checkpoints into memory instead of memory-mapping them (cpu-onednn)",
+  NNSSL_ADAPT_BF16: "'0' ignores the CPU's bf16 instructions: --precision bf16 then computes in fp32, with its notice (cpu-onednn)",
   NNSSL_ADAPT_VERBOSE: "'1' shows full stack traces of errors in notebooks (kernel-extensions; verboseErrors() does the same)",
   NNSSL_ADAPT_DEBUG: "'1' prints stack traces of errors on the command line (like --verbose)",
   NNSSL_ADAPT_SKIP_NATIVE: "set during npm install to skip building the oneDNN addon (scripts/build-native.js)",
@@ -109,6 +110,11 @@ export function ompWaitPolicySet(env: Env = process.env): boolean {
 /** NNSSL_ADAPT_FREE=gc: native buffers are left to the garbage collector (default: freed when their tensor is disposed). */
 export function freeNativeOnDispose(env: Env = process.env): boolean {
   return env.NNSSL_ADAPT_FREE !== "gc";
+}
+
+/** NNSSL_ADAPT_BF16=0: the CPU's bf16 instructions are not used, as on a CPU without them. */
+export function useCpuBf16(env: Env = process.env): boolean {
+  return env.NNSSL_ADAPT_BF16 !== "0";
 }
 
 /** NNSSL_ADAPT_MAP_FILES=0: checkpoints are read, not memory-mapped. */

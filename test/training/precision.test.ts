@@ -106,10 +106,20 @@ print(json.dumps({"weights": w, "state": s}))
     expect(out).toEqual({ weights: ["torch.float32"], state: ["torch.float32"] });
   });
 
-  it.runIf(!bf16)("on a CPU without bf16 instructions the run stays fp32 with a one-line notice", async () => {
-    const r = await run("bf16", "results-nobf16", { numEpochs: 1, numIterationsPerEpoch: 1 });
-    expect(r.r.precision).toBe("fp32");
-    expect(r.log).toContain("--precision bf16: this CPU has no bf16 instructions (avx512_bf16 or amx_bf16); computing in fp32");
+  it("without bf16 instructions (or with NNSSL_ADAPT_BF16=0 where the CPU has them) the run stays fp32 with a one-line notice", async () => {
+    process.env.NNSSL_ADAPT_BF16 = "0";
+    try {
+      const r = await run("bf16", "results-nobf16", { numEpochs: 1, numIterationsPerEpoch: 1 });
+      expect(r.r.precision).toBe("fp32");
+      expect(r.log).toContain(
+        bf16
+          ? "--precision bf16: NNSSL_ADAPT_BF16=0 turns the CPU's bf16 instructions off; computing in fp32"
+          : "--precision bf16: this CPU has no bf16 instructions (avx512_bf16 or amx_bf16); computing in fp32",
+      );
+      expect(getTrainingConvPrecision()).toBe("fp32");
+    } finally {
+      delete process.env.NNSSL_ADAPT_BF16;
+    }
   });
 
   it("on the plain cpu backend the run stays fp32 with a one-line notice", async () => {
