@@ -4,6 +4,7 @@
 import { spawnSync } from "node:child_process";
 import { backendInfo } from "../../dist/sdk/backend/index.js";
 import { probeWebgpu, adapterLine } from "../../dist/sdk/backend/webgpu.js";
+import { resEncArch as resEncUNet } from "./lib/networks.js";
 
 export const argv = process.argv.slice(2);
 export const has = (name) => argv.includes(name);
@@ -28,26 +29,7 @@ export async function adapter() {
  */
 export function resEncArch(div, stages = 6) {
   const features = [32, 64, 128, 256, 320, 320].slice(0, stages).map((f) => Math.max(2, Math.round(f / div)));
-  return {
-    network_class_name: "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet",
-    arch_kwargs: {
-      n_stages: stages,
-      features_per_stage: features,
-      conv_op: "torch.nn.modules.conv.Conv3d",
-      kernel_sizes: 3,
-      strides: [1, 2, 2, 2, 2, 2].slice(0, stages),
-      n_blocks_per_stage: [1, 3, 4, 6, 6, 6].slice(0, stages),
-      n_conv_per_stage_decoder: Array(stages - 1).fill(1),
-      conv_bias: true,
-      norm_op: "torch.nn.modules.instancenorm.InstanceNorm3d",
-      norm_op_kwargs: { eps: 1e-5, affine: true },
-      dropout_op: null,
-      dropout_op_kwargs: null,
-      nonlin: "torch.nn.LeakyReLU",
-      nonlin_kwargs: { inplace: true },
-    },
-    _kw_requires_import: ["conv_op", "norm_op", "dropout_op", "nonlin"],
-  };
+  return resEncUNet(features, [1, 3, 4, 6, 6, 6].slice(0, stages));
 }
 
 /** GFLOP/s with three significant digits (SwiftShader gives well under 1). */
@@ -83,7 +65,7 @@ except ImportError:
         def __init__(s):
             super().__init__()
             s.stem = nn.Sequential(*cna(1, f[0]), nn.LeakyReLU(0.01, True))
-            s.stages = nn.ModuleList(nn.Sequential(*[Block((f[i - 1] if i else f[0]) if b == 0 else f[i], f[i], a["strides"][i] if b == 0 else 1)
+            s.stages = nn.ModuleList(nn.Sequential(*[Block((f[i - 1] if i else f[0]) if b == 0 else f[i], f[i], a["strides"][i][0] if b == 0 else 1)
                 for b in range(a["n_blocks_per_stage"][i])]) for i in range(len(f)))
             s.ups = nn.ModuleList(nn.ConvTranspose3d(f[i + 1], f[i], 2, 2) for i in reversed(range(len(f) - 1)))
             s.decs = nn.ModuleList(nn.Sequential(*cna(2 * f[i], f[i]), nn.LeakyReLU(0.01, True)) for i in reversed(range(len(f) - 1)))
